@@ -1,0 +1,144 @@
+"""The plain data every stage of a request works on: a parsed request head, header lists, direct replies.
+
+Middlewares and the router see only these objects; the forwarder turns them back into bytes.
+Everything is `str`: header bytes are decoded as latin-1, so any byte round-trips unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+
+class HeaderList:
+    """An ordered list of (name, value) pairs; names compare case-insensitively, order and case are kept.
+
+    Repeated headers (Set-Cookie, X-Forwarded-For from several hops) stay separate entries.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+        self.items: list[tuple[str, str]] = items if items is not None else []
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of `name`, or `default`."""
+        lname = name.lower()
+        for key, value in self.items:
+            if key.lower() == lname:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [value for key, value in self.items if key.lower() == lname]
+
+    def joined(self, name: str) -> str | None:
+        """All values of `name` joined with ', ' (how HTTP folds repeated fields), or None if absent."""
+        values = self.get_all(name)
+        return ", ".join(values) if values else None
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        lname = name.lower()
+        return any(key.lower() == lname for key, _ in self.items)
+
+    def add(self, name: str, value: str) -> None:
+        self.items.append((name, value))
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every `name` entry by one, kept at the position of the first (or appended)."""
+        lname = name.lower()
+        out: list[tuple[str, str]] = []
+        placed = False
+        for key, old in self.items:
+            if key.lower() == lname:
+                if not placed:
+                    out.append((name, value))
+                    placed = True
+            else:
+                out.append((key, old))
+        if not placed:
+            out.append((name, value))
+        self.items = out
+
+    def remove(self, name: str) -> None:
+        lname = name.lower()
+        self.items = [(k, v) for k, v in self.items if k.lower() != lname]
+
+    def remove_many(self, lower_names: frozenset[str] | set[str]) -> None:
+        """Drop every entry whose lower-cased name is in `lower_names` (one pass)."""
+        self.items = [(k, v) for k, v in self.items if k.lower() not in lower_names]
+
+    def copy(self) -> HeaderList:
+        return HeaderList(list(self.items))
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return f"HeaderList({self.items!r})"
+
+
+@dataclass(slots=True)
+class RequestHead:
+    """A request as routing and middlewares see it.
+
+    `path` is the raw, percent-encoded path (never decoded: `/a%2Fb` stays so); `query` is the raw
+    query without the `?`, or None when the target had no `?`.
+    """
+
+    method: str
+    path: str
+    query: str | None
+    headers: HeaderList
+    host: str = ""  # the Host header as sent (may carry a port, any case); "" when absent
+    client_ip: str = ""  # the TCP peer address
+    scheme: str = "http"  # "http" or "https": how the client reached the entry point
+    version: str = "1.1"
+    entry_point: str = ""
+    # Filled by middlewares that rewrite the path, for the exchange record; not sent anywhere.
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        """The request-target to send upstream: path plus `?query` when there was one."""
+        return self.path if self.query is None else f"{self.path}?{self.query}"
+
+    @property
+    def host_name(self) -> str:
+        """The Host without port, lower-cased: what Host() rules compare against."""
+        return split_host_port(self.host)[0].lower()
+
+
+@dataclass(slots=True)
+class Reply:
+    """A response a middleware (or the router) gives itself instead of forwarding: redirect, 400, 404..."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @classmethod
+    def text(cls, status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Reply:
+        """A short plain-text answer, as Traefik gives for its own errors."""
+        return cls(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])],
+                   message.encode())
+
+
+def split_host_port(host: str) -> tuple[str, str]:
+    """Split a Host header value into (host, port); IPv6 literals keep their brackets; port may be ''."""
+    if host.startswith("["):
+        end = host.find("]")
+        if end != -1:
+            rest = host[end + 1:]
+            return host[: end + 1], rest[1:] if rest.startswith(":") else ""
+        return host, ""
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        return name, port
+    return host, ""

@@ -1,0 +1,21 @@
+"""What every middleware is: a pair of plain functions over a parsed head, built once from its config."""
+
+from __future__ import annotations
+
+from proxy.message import HeaderList, Reply, RequestHead
+
+
+class Middleware:
+    """Base class. `on_request` rewrites the request head in place, or returns a Reply to answer directly
+    (the chain stops there and nothing is forwarded). `on_response` may rewrite the upstream response's
+    headers before they reach the client. Options are validated in `__init__`, never per request.
+    """
+
+    #: False lets the forwarder skip `on_response` entirely for this middleware.
+    has_response_hook: bool = False
+
+    def on_request(self, req: RequestHead) -> Reply | None:
+        return None
+
+    def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
+        return None

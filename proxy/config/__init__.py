@@ -1,1 +1,54 @@
+"""Traefik's static and dynamic file configuration as pydantic models, and their loaders."""
 
+from proxy.config.dynamic import (
+    DynamicConfig,
+    ForwardingTimeouts,
+    HTTPConfig,
+    LoadBalancer,
+    Router,
+    Server,
+    ServersTransport,
+    Service,
+)
+from proxy.config.dynamic_middlewares import UNSUPPORTED_MIDDLEWARE_TYPES, Middleware
+from proxy.config.durations import Duration, parse_duration
+from proxy.config.errors import ConfigError, ConfigProblem
+from proxy.config.loader import (
+    classify,
+    dynamic_files,
+    load_dynamic,
+    load_dynamic_file,
+    merge_dynamic,
+    read_config_file,
+)
+from proxy.config.static import EntryPoint, FileProvider, StaticConfig, split_address
+from proxy.config.static_sources import load_static, static_flag_help
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "Duration",
+    "DynamicConfig",
+    "EntryPoint",
+    "FileProvider",
+    "ForwardingTimeouts",
+    "HTTPConfig",
+    "LoadBalancer",
+    "Middleware",
+    "Router",
+    "Server",
+    "ServersTransport",
+    "Service",
+    "StaticConfig",
+    "UNSUPPORTED_MIDDLEWARE_TYPES",
+    "classify",
+    "dynamic_files",
+    "load_dynamic",
+    "load_dynamic_file",
+    "load_static",
+    "merge_dynamic",
+    "parse_duration",
+    "read_config_file",
+    "split_address",
+    "static_flag_help",
+]

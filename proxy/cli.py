@@ -1,0 +1,201 @@
+"""Command line: `python -m proxy [check] --config FILE [--strict] [Traefik-style static flags]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Coroutine, Sequence
+
+from proxy.config.errors import ConfigError
+from proxy.config.loader import classify, dynamic_files, read_config_file
+from proxy.config.static import EntryPoint, FileProvider as FileProviderConfig, StaticConfig
+from proxy.config.static_sources import load_static, static_flag_help
+from proxy.providers.file import FileProvider
+from proxy.server.gateway import Gateway
+
+log = logging.getLogger("proxy")
+
+DEFAULT_ENTRY_POINT = ("http", "127.0.0.1:9999")  # for a dynamic file given alone
+LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+              "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL}
+
+DESCRIPTION = """\
+stripproxy: a reverse proxy that reads Traefik's configuration files.
+
+  python -m proxy --config traefik.toml          static config naming [providers.file]
+  python -m proxy --config routes.toml           a dynamic config alone, served on http://127.0.0.1:9999
+  python -m proxy check --config FILE            validate, list every problem, exit 1 if any
+
+Static settings may also come from Traefik-style flags and TRAEFIK_* environment variables
+(flags over environment over file), e.g. --entrypoints.web.address=:8081 --log.level=DEBUG.
+"""
+
+
+@dataclass
+class Setup:
+    """What a config file resolves to: the static config and the provider for dynamic files."""
+
+    static: StaticConfig
+    provider_config: FileProviderConfig | None
+    base_dir: Path | None
+
+
+def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(prog="python -m proxy", description=DESCRIPTION,
+                                     epilog=static_flag_help(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", nargs="?", choices=["run", "check"], default="run")
+    parser.add_argument("--config", "--configfile", "--configFile", dest="config", type=Path,
+                        help="a Traefik static or dynamic configuration file (.toml, .yaml, .yml)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse to start if any router, service or middleware has a problem")
+    parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
+    return parser.parse_known_args(argv)
+
+
+def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
+    """Read the config file (static or dynamic) and layer flags and TRAEFIK_* variables over it."""
+    if config is not None and classify(read_config_file(config)) == "dynamic":
+        static = load_static(None, flags, os.environ, layered=True)
+        if not _names_entry_points(flags):  # else load_static's Traefik default (:80) would stand
+            name, address = DEFAULT_ENTRY_POINT
+            static.entry_points = {name: EntryPoint(address=address)}
+        provider = FileProviderConfig(filename=str(config.resolve()), watch=True)
+        return Setup(static, provider, None)
+    static = load_static(config, flags, os.environ, layered=True, search_default_locations=config is None)
+    source = static.source_file
+    base_dir = Path(source).resolve().parent if source else Path.cwd()
+    return Setup(static, static.providers.file, base_dir)
+
+
+def _names_entry_points(flags: list[str]) -> bool:
+    """Whether flags or TRAEFIK_* variables define entry points themselves."""
+    return (any(flag.lstrip("-").lower().startswith("entrypoints.") for flag in flags)
+            or any(key.upper().startswith("TRAEFIK_ENTRYPOINTS_") for key in os.environ))
+
+
+def make_provider(setup: Setup, gateway: Gateway) -> FileProvider | None:
+    config = setup.provider_config
+    if config is None:
+        return None
+    files = dynamic_files(config, setup.base_dir)  # raises ConfigError if neither filename nor directory
+    watch = files
+    if config.directory:
+        directory = Path(config.directory).expanduser()
+        watch = [directory if directory.is_absolute() else (setup.base_dir or Path.cwd()) / directory]
+    return FileProvider(lambda: dynamic_files(config, setup.base_dir), watch, gateway.apply)
+
+
+def check(setup: Setup) -> int:
+    """Load everything, print every problem; 0 when there is none."""
+    gateway = Gateway(setup.static)
+    problems: list[str] = [str(w) for w in setup.static.warnings]
+    provider = make_provider(setup, gateway)
+    if provider is not None:
+        try:
+            dynamic, warnings = provider.load()
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        problems += [str(w) for w in warnings]
+        problems += [str(p) for p in gateway.build(dynamic).problems]
+        routers = len(dynamic.http.routers)
+    else:
+        routers = 0
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 1
+    print(f"ok: {len(setup.static.entry_points)} entry point(s), {routers} router(s)")
+    return 0
+
+
+async def serve(setup: Setup, strict: bool) -> int:
+    gateway = Gateway(setup.static)
+    provider = make_provider(setup, gateway)
+    for warning in setup.static.warnings:
+        log.warning("%s", warning)
+    if provider is not None:
+        try:
+            dynamic, warnings = provider.load()
+        except ConfigError as exc:
+            if strict:
+                print(exc, file=sys.stderr)
+                return 1
+            log.error("dynamic configuration not loaded, serving no routes until it is fixed:\n%s", exc)
+        else:
+            for warning in warnings:
+                log.warning("%s", warning)
+            result = gateway.apply(dynamic)
+            if strict and (result.problems or warnings):
+                for problem in result.problems:
+                    print(problem, file=sys.stderr)
+                return 1
+    try:
+        await gateway.start()
+    except OSError as exc:
+        print(f"cannot listen: {exc}", file=sys.stderr)
+        return 1
+    for name, url in gateway.urls.items():
+        log.warning("entry point %s serving on %s", name, url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watcher = None
+    if provider is not None and setup.provider_config is not None and setup.provider_config.watch:
+        watcher = asyncio.create_task(provider.watch(stop))
+    await stop.wait()
+    if watcher is not None:
+        await asyncio.wait_for(watcher, 5)
+    await gateway.stop()
+    return 0
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=LOG_LEVELS.get(level.upper(), logging.ERROR), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_loop(coro: Coroutine[Any, Any, int], use_uvloop: bool) -> int:
+    """Run on uvloop when it is installed (and wanted), else on asyncio's own loop."""
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, flags = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        setup = resolve_setup(args.config, flags)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(setup.static.log.level if args.command == "run" else "ERROR")
+    # Our own start-up lines are useful at Traefik's default level (ERROR) too.
+    logging.getLogger("proxy").setLevel(min(logging.getLogger().level, logging.WARNING))
+    if args.command == "check":
+        try:
+            return check(setup)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    try:
+        return run_loop(serve(setup, args.strict), use_uvloop=not args.no_uvloop)
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,225 @@
+"""The dynamic configuration (Traefik pkg/config/dynamic/config.go, http_config.go), `http` section modelled.
+
+Defaults are Traefik's SetDefaults values; they apply when the enclosing section is present, as in Traefik.
+`tcp`, `udp` and `tls` are accepted as loose mappings (the caller warns they are ignored).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
+from proxy.config.dynamic_middlewares import Middleware
+from proxy.config.durations import Duration
+
+# ------------------------------------------------------------------------------------------------ routers
+
+
+class RouterTLS(TraefikModel):
+    """Accepted and stored; stripproxy does not terminate TLS yet."""
+
+    options: TraefikStr = ""
+    cert_resolver: TraefikStr = ""
+    domains: list[LooseDict] = []
+
+
+class RouterObservability(TraefikModel):
+    access_logs: GoBool | None = None
+    metrics: GoBool | None = None
+    tracing: GoBool | None = None
+    trace_verbosity: TraefikStr = "minimal"
+
+
+def _rule_syntax(value: Any) -> Any:
+    if value not in ("", "v3", None):
+        raise ValueError(f"rule syntax {value!r} is not supported by stripproxy (only v3)")
+    return value
+
+
+class Router(TraefikModel):
+    entry_points: list[TraefikStr] = []  # empty: every default entry point
+    middlewares: list[TraefikStr] = []
+    service: TraefikStr = ""
+    rule: TraefikStr = ""
+    parent_refs: list[TraefikStr] = []
+    rule_syntax: Annotated[TraefikStr, BeforeValidator(_rule_syntax)] = ""
+    priority: int = 0  # 0: Traefik computes it from the rule length
+    tls: RouterTLS | None = None
+    observability: RouterObservability | None = None
+
+
+# ------------------------------------------------------------------------------------------------ services
+
+
+class Cookie(TraefikModel):
+    name: TraefikStr = ""
+    secure: GoBool = False
+    http_only: GoBool = Field(False, alias="httpOnly")
+    same_site: TraefikStr = ""
+    max_age: int = 0
+    path: TraefikStr = "/"
+    domain: TraefikStr = ""
+
+
+class Sticky(TraefikModel):
+    cookie: Cookie | None = None
+
+
+class Server(TraefikModel):
+    url: TraefikStr = ""
+    weight: int | None = None
+    preserve_path: GoBool = False
+
+
+class ServerHealthCheck(TraefikModel):
+    scheme: TraefikStr = ""
+    mode: TraefikStr = "http"
+    path: TraefikStr = ""
+    method: TraefikStr = ""
+    status: int = 0
+    port: int = 0
+    interval: Duration = 30.0
+    unhealthy_interval: Duration | None = None
+    timeout: Duration = 5.0
+    hostname: TraefikStr = ""
+    follow_redirects: GoBool = True
+    headers: dict[str, TraefikStr] = {}
+
+
+class PassiveServerHealthCheck(TraefikModel):
+    failure_window: Duration = 10.0
+    max_failed_attempts: int = 1
+
+
+class ResponseForwarding(TraefikModel):
+    flush_interval: Duration = 0.1  # negative: flush after every write
+
+
+class LoadBalancer(TraefikModel):
+    servers: list[Server] = []
+    strategy: TraefikStr = "wrr"
+    sticky: Sticky | None = None
+    health_check: ServerHealthCheck | None = None
+    passive_health_check: PassiveServerHealthCheck | None = None
+    pass_host_header: GoBool = True
+    response_forwarding: ResponseForwarding = Field(default_factory=ResponseForwarding)
+    servers_transport: TraefikStr = ""
+
+
+class ServiceHealthCheck(TraefikModel):
+    """Empty on purpose: its presence turns health status propagation on."""
+
+
+class WeightedService(TraefikModel):
+    name: TraefikStr = ""
+    weight: int = 1
+
+
+class Weighted(TraefikModel):
+    services: list[WeightedService] = []
+    sticky: Sticky | None = None
+    health_check: ServiceHealthCheck | None = None
+
+
+class HighestRandomWeight(TraefikModel):
+    services: list[WeightedService] = []
+    health_check: ServiceHealthCheck | None = None
+
+
+class MirrorService(TraefikModel):
+    name: TraefikStr = ""
+    percent: int = 0
+
+
+class Mirroring(TraefikModel):
+    service: TraefikStr = ""
+    mirror_body: GoBool = True
+    max_body_size: int = -1
+    mirrors: list[MirrorService] = []
+    health_check: ServiceHealthCheck | None = None
+
+
+class FailoverErrors(TraefikModel):
+    max_request_body_bytes: int = -1
+    status: list[TraefikStr] = []
+
+
+class Failover(TraefikModel):
+    service: TraefikStr = ""
+    fallback: TraefikStr = ""
+    health_check: ServiceHealthCheck | None = None
+    errors: FailoverErrors | None = None
+
+
+class Service(TraefikModel):
+    """One named service: exactly one of the type sections (checked by `type_name`, like Traefik, at runtime)."""
+
+    middlewares: list[TraefikStr] = []
+    load_balancer: LoadBalancer | None = None
+    weighted: Weighted | None = None
+    mirroring: Mirroring | None = None
+    failover: Failover | None = None
+    highest_random_weight: HighestRandomWeight | None = None
+
+    def type_name(self) -> str:
+        """"loadBalancer", "weighted", ...; ValueError when none or several are set."""
+        return exactly_one_set(self, "service")
+
+
+# ------------------------------------------------------------------------------------------------ transports
+
+
+class ForwardingTimeouts(TraefikModel):
+    dial_timeout: Duration = 30.0
+    response_header_timeout: Duration = 0.0  # 0: no timeout
+    idle_conn_timeout: Duration = 90.0
+    read_idle_timeout: Duration = 0.0
+    ping_timeout: Duration = 15.0
+
+
+DEFAULT_MAX_IDLE_CONNS_PER_HOST = 200  # Go's DefaultMaxIdleConnsPerHost as Traefik sets it
+
+
+class ServersTransport(TraefikModel):
+    server_name: TraefikStr = ""
+    insecure_skip_verify: GoBool = False
+    root_c_as: list[TraefikStr] = Field([], alias="rootCAs")
+    certificates: list[LooseDict] = []
+    cipher_suites: list[TraefikStr] = []
+    min_version: TraefikStr = ""
+    max_version: TraefikStr = ""
+    max_idle_conns_per_host: int = DEFAULT_MAX_IDLE_CONNS_PER_HOST  # negative: no connection reuse
+    forwarding_timeouts: ForwardingTimeouts = Field(default_factory=ForwardingTimeouts)
+    disable_http2: GoBool = Field(False, alias="disableHTTP2")
+    peer_cert_uri: TraefikStr = Field("", alias="peerCertURI")
+    peer_cert_sans: list[TraefikStr] = Field([], alias="peerCertSANs")
+    spiffe: LooseDict | None = None
+
+    @field_validator("max_idle_conns_per_host")
+    @classmethod
+    def _zero_means_default(cls, value: int) -> int:
+        return DEFAULT_MAX_IDLE_CONNS_PER_HOST if value == 0 else value
+
+
+# ------------------------------------------------------------------------------------------------ root
+
+
+class HTTPConfig(TraefikModel):
+    routers: dict[str, Router] = {}
+    services: dict[str, Service] = {}
+    middlewares: dict[str, Middleware] = {}
+    servers_transports: dict[str, ServersTransport] = {}
+    models: dict[str, LooseDict] = {}
+
+
+class DynamicConfig(TraefikModel):
+    http: HTTPConfig = Field(default_factory=HTTPConfig)
+    tcp: LooseDict | None = None
+    udp: LooseDict | None = None
+    tls: LooseDict | None = None
+
+    def ignored_sections(self) -> list[str]:
+        """Top-level sections present but not served by stripproxy (for a warning)."""
+        return [name for name in ("tcp", "udp", "tls") if getattr(self, name)]

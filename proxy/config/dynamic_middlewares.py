@@ -1,0 +1,180 @@
+"""HTTP middleware sections of the dynamic configuration (Traefik pkg/config/dynamic/middlewares.go).
+
+Middlewares stripproxy implements are modelled field by field; the other Traefik middleware types are
+recognised by name with their options kept as a loose dict, so the caller can say "not supported" instead of
+"unknown key".
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
+
+
+class StripPrefix(TraefikModel):
+    prefixes: list[TraefikStr] = []
+    force_slash: GoBool | None = None  # deprecated in Traefik, accepted and ignored
+
+
+class StripPrefixRegex(TraefikModel):
+    regex: list[TraefikStr] = []
+
+
+class AddPrefix(TraefikModel):
+    prefix: TraefikStr = ""
+
+
+class ReplacePath(TraefikModel):
+    path: TraefikStr = ""
+
+
+class ReplacePathRegex(TraefikModel):
+    regex: TraefikStr = ""
+    replacement: TraefikStr = ""
+
+
+class RedirectScheme(TraefikModel):
+    scheme: TraefikStr = ""
+    port: TraefikStr = ""  # a string in Traefik; `port = 443` is read as "443"
+    permanent: GoBool = False
+
+
+class RedirectRegex(TraefikModel):
+    regex: TraefikStr = ""
+    replacement: TraefikStr = ""
+    permanent: GoBool = False
+
+
+class Chain(TraefikModel):
+    middlewares: list[TraefikStr] = []
+
+
+class EncodedCharacters(TraefikModel):
+    """The encodedCharacters middleware: every flag defaults to false (the character is rejected)."""
+
+    allow_encoded_slash: GoBool = False
+    allow_encoded_back_slash: GoBool = False
+    allow_encoded_null_character: GoBool = False
+    allow_encoded_semicolon: GoBool = False
+    allow_encoded_percent: GoBool = False
+    allow_encoded_question_mark: GoBool = False
+    allow_encoded_hash: GoBool = False
+
+
+class Headers(TraefikModel):
+    """The headers middleware: custom headers, CORS and security headers."""
+
+    # Header names are user-chosen map keys: kept exactly as written.
+    custom_request_headers: dict[str, TraefikStr] = {}
+    custom_response_headers: dict[str, TraefikStr] = {}
+
+    # CORS
+    access_control_allow_credentials: GoBool = False
+    access_control_allow_headers: list[TraefikStr] = []
+    access_control_allow_methods: list[TraefikStr] = []
+    access_control_allow_origin_list: list[TraefikStr] = []
+    access_control_allow_origin_list_regex: list[TraefikStr] = []
+    access_control_expose_headers: list[TraefikStr] = []
+    access_control_max_age: int | None = None
+    add_vary_header: GoBool = False
+
+    # Security
+    allowed_hosts: list[TraefikStr] = []
+    hosts_proxy_headers: list[TraefikStr] = []
+    ssl_proxy_headers: dict[str, TraefikStr] = {}
+    sts_seconds: int | None = None
+    sts_include_subdomains: GoBool = False
+    sts_preload: GoBool = False
+    force_sts_header: GoBool = Field(False, alias="forceSTSHeader")
+    frame_deny: GoBool = False
+    custom_frame_options_value: TraefikStr = ""
+    content_type_nosniff: GoBool = False
+    browser_xss_filter: GoBool = False
+    custom_browser_xss_value: TraefikStr = Field("", alias="customBrowserXSSValue")
+    content_security_policy: TraefikStr = ""
+    content_security_policy_report_only: TraefikStr = ""
+    public_key: TraefikStr = ""
+    referrer_policy: TraefikStr = ""
+    permissions_policy: TraefikStr = ""
+    is_development: GoBool = False
+
+    # Deprecated in Traefik v3, still accepted.
+    feature_policy: TraefikStr | None = None
+    ssl_redirect: GoBool | None = None
+    ssl_temporary_redirect: GoBool | None = None
+    ssl_host: TraefikStr | None = None
+    ssl_force_host: GoBool | None = None
+
+
+# Traefik middleware types stripproxy recognises but does not implement.
+UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
+    "basicAuth",
+    "buffering",
+    "circuitBreaker",
+    "compress",
+    "contentType",
+    "digestAuth",
+    "errors",
+    "forwardAuth",
+    "grpcWeb",
+    "inFlightReq",
+    "ipAllowList",
+    "ipWhiteList",
+    "passTLSClientCert",
+    "plugin",
+    "rateLimit",
+    "retry",
+)
+
+
+class Middleware(TraefikModel):
+    """One named middleware: Traefik allows exactly one type per entry (checked by `type_name`)."""
+
+    add_prefix: AddPrefix | None = None
+    strip_prefix: StripPrefix | None = None
+    strip_prefix_regex: StripPrefixRegex | None = None
+    replace_path: ReplacePath | None = None
+    replace_path_regex: ReplacePathRegex | None = None
+    chain: Chain | None = None
+    headers: Headers | None = None
+    redirect_regex: RedirectRegex | None = None
+    redirect_scheme: RedirectScheme | None = None
+    encoded_characters: EncodedCharacters | None = None
+
+    basic_auth: LooseDict | None = None
+    buffering: LooseDict | None = None
+    circuit_breaker: LooseDict | None = None
+    compress: LooseDict | None = None
+    content_type: LooseDict | None = None
+    digest_auth: LooseDict | None = None
+    errors: LooseDict | None = None
+    forward_auth: LooseDict | None = None
+    grpc_web: LooseDict | None = None
+    in_flight_req: LooseDict | None = None
+    ip_allow_list: LooseDict | None = None
+    ip_white_list: LooseDict | None = None
+    pass_tls_client_cert: LooseDict | None = Field(None, alias="passTLSClientCert")
+    plugin: dict[str, LooseDict] | None = None
+    rate_limit: LooseDict | None = None
+    retry: LooseDict | None = None
+
+    def type_name(self) -> str:
+        """The middleware's type as Traefik spells it ("stripPrefix").
+
+        ValueError when none or several types are set: Traefik reports that at runtime for this middleware
+        only (the rest of the configuration still loads), so it is not a validation error here.
+        """
+        return exactly_one_set(self, "middleware")
+
+    def options(self) -> TraefikModel | LooseDict:
+        """The options of the single type (a model, or a loose dict for unsupported types)."""
+        name = self.type_name()
+        for field_name, field in type(self).model_fields.items():
+            if (field.alias or field_name) == name:
+                return getattr(self, field_name)
+        raise AssertionError(name)
+
+    @property
+    def is_supported(self) -> bool:
+        return self.type_name() not in UNSUPPORTED_MIDDLEWARE_TYPES

@@ -1,0 +1,199 @@
+"""Reading Traefik configuration files and building the dynamic configuration like the file provider does.
+
+Traefik facts mirrored here (pkg/provider/file/file.go, pkg/provider/merge.go, paerser file/raw_node.go):
+  * .toml, .yaml and .yml files are read; any other extension is an error (skipped inside a directory);
+  * a directory is read recursively, entries in name order; a resource name (router, service, middleware,
+    servers transport) defined again in a later file is skipped with a warning: the first one wins;
+  * one file that cannot be read or decoded fails the whole provider configuration;
+  * unknown top-level keys are ignored (we report them as warnings), unknown nested keys are errors.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from proxy.config.base import normalise_keys
+from proxy.config.dynamic import DynamicConfig
+from proxy.config.errors import ConfigError, ConfigProblem, KeyPath, format_key_path, problems_from_validation
+from proxy.config.static import FileProvider
+
+SUPPORTED_EXTENSIONS = (".toml", ".yaml", ".yml")
+STATIC_ROOT_KEYS = frozenset(
+    key.lower()
+    for key in (
+        "entryPoints", "providers", "log", "accessLog", "api", "ping", "metrics", "tracing", "global",
+        "serversTransport", "tcpServersTransport", "experimental", "certificatesResolvers", "hostResolver",
+        "core", "spiffe", "ocsp",
+    )
+)
+DYNAMIC_ROOT_KEYS = frozenset(("http", "tcp", "udp", "tls"))
+_RESOURCE_KINDS = {
+    "routers": "HTTP router",
+    "services": "HTTP service",
+    "middlewares": "HTTP middleware",
+    "serversTransports": "HTTP servers transport",
+    "models": "HTTP model",
+}
+
+
+def read_config_file(path: Path | str) -> dict[str, Any]:
+    """The raw mapping of a TOML or YAML file; ConfigError (with line/column for syntax errors) otherwise."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise ConfigError([ConfigProblem(str(path), "", "unsupported file extension (use .toml, .yaml or .yml)")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError([ConfigProblem(str(path), "", f"cannot read file: {err}")]) from None
+    data = _parse_toml(path, text) if suffix == ".toml" else _parse_yaml(path, text)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(str(path), "", "the file must hold a mapping of keys at its top level")])
+    return data
+
+
+def _parse_toml(path: Path, text: str) -> Any:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([ConfigProblem(str(path), "", f"invalid TOML: {err}")]) from None
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = err.problem or err.context or "syntax error"
+        raise ConfigError([ConfigProblem(str(path), "", f"invalid YAML{where}: {what}")]) from None
+    except yaml.YAMLError as err:
+        raise ConfigError([ConfigProblem(str(path), "", f"invalid YAML: {err}")]) from None
+
+
+def classify(raw: dict[str, Any]) -> Literal["static", "dynamic"]:
+    """Whether a raw file mapping is a static (entryPoints, providers...) or dynamic (http, tcp...) config."""
+    keys = {str(key).lower() for key in raw}
+    if keys & STATIC_ROOT_KEYS:
+        return "static"
+    if keys & DYNAMIC_ROOT_KEYS:
+        return "dynamic"
+    raise ConfigError([ConfigProblem("", "", "neither a static nor a dynamic configuration (no known top-level key)")])
+
+
+def validate_section(
+    raw: dict[str, Any], model: type[BaseModel], file: str, known_roots: frozenset[str]
+) -> tuple[Any, list[ConfigProblem]]:
+    """Normalise keys and validate `raw` as `model`. Returns (model, warnings); ConfigError on problems."""
+    kept = {key: value for key, value in raw.items() if str(key).lower() in known_roots}
+    warnings = [
+        ConfigProblem(file, str(key), "unknown top-level key, ignored") for key in raw if key not in kept
+    ]
+    normalised, normaliser = normalise_keys(kept, model)
+    problems = [
+        ConfigProblem(file, format_key_path(path[:-1] + (written,)), f"key given twice (also as {path[-1]!r})")
+        for path, written in normaliser.duplicates
+    ]
+    try:
+        result = model.model_validate(normalised, by_alias=True, by_name=False)
+    except ValidationError as err:
+        problems += problems_from_validation(err, file, spelled=normaliser.spelled)
+        result = None
+    if problems:
+        raise ConfigError(problems)
+    return result, warnings
+
+
+def load_dynamic_file(path: Path | str) -> tuple[DynamicConfig, list[ConfigProblem]]:
+    """One dynamic configuration file. Returns (config, warnings); ConfigError if it cannot be used."""
+    raw = read_config_file(path)
+    return validate_section(raw, DynamicConfig, str(path), DYNAMIC_ROOT_KEYS)
+
+
+def dynamic_files(provider: FileProvider, base_dir: Path | None = None) -> list[Path]:
+    """The files a file provider reads: its filename, or every supported file under its directory.
+
+    Relative paths resolve against `base_dir` (the static configuration file's folder).
+    """
+    def resolve(name: str) -> Path:
+        candidate = Path(name).expanduser()
+        return candidate if candidate.is_absolute() or base_dir is None else base_dir / candidate
+
+    if provider.directory:
+        return _walk_directory(resolve(provider.directory))
+    if provider.filename:
+        return [resolve(provider.filename)]
+    raise ConfigError(
+        [ConfigProblem("", "providers.file", "neither filename nor directory is defined for the file provider")]
+    )
+
+
+def _walk_directory(directory: Path) -> list[Path]:
+    try:
+        entries = sorted(directory.iterdir(), key=lambda entry: entry.name)
+    except OSError as err:
+        raise ConfigError([ConfigProblem(str(directory), "", f"cannot read directory: {err}")]) from None
+    files: list[Path] = []
+    for entry in entries:
+        if entry.is_dir():
+            files += _walk_directory(entry)
+        elif entry.suffix.lower() in SUPPORTED_EXTENSIONS:
+            files.append(entry)
+    return files
+
+
+def load_dynamic(paths: list[Path]) -> tuple[DynamicConfig, list[ConfigProblem]]:
+    """Merge several dynamic files as Traefik's file provider does in directory mode.
+
+    Returns (merged config, warnings). Raises ConfigError listing every problem of every unusable file:
+    in Traefik one bad file fails the whole provider, so nothing from the other files is served either.
+    """
+    loaded: list[tuple[str, DynamicConfig]] = []
+    warnings: list[ConfigProblem] = []
+    errors: list[ConfigProblem] = []
+    for path in paths:
+        try:
+            config, file_warnings = load_dynamic_file(path)
+        except ConfigError as err:
+            errors += err.problems
+            continue
+        loaded.append((str(path), config))
+        warnings += file_warnings
+    if errors:
+        raise ConfigError(errors)
+    merged, merge_warnings = merge_dynamic(loaded)
+    return merged, warnings + merge_warnings
+
+
+def merge_dynamic(configs: list[tuple[str, DynamicConfig]]) -> tuple[DynamicConfig, list[ConfigProblem]]:
+    """First definition of a name wins; later ones are skipped with a warning (ResourceStrategySkipDuplicates)."""
+    merged = DynamicConfig()
+    origins: dict[KeyPath, str] = {}
+    warnings: list[ConfigProblem] = []
+    for file, config in configs:
+        for section, kind in _RESOURCE_KINDS.items():
+            target = getattr(merged.http, _field_name(section))
+            for name, resource in getattr(config.http, _field_name(section)).items():
+                key = (section, name)
+                if key in origins:
+                    message = f"{kind} already configured in {origins[key]}, skipping"
+                    warnings.append(ConfigProblem(file, f"http.{section}.{name}", message))
+                    continue
+                origins[key] = file
+                target[name] = resource
+        for loose in ("tcp", "udp", "tls"):
+            section_value = getattr(config, loose)
+            if section_value:
+                setattr(merged, loose, {**(getattr(merged, loose) or {}), **section_value})
+    return merged, warnings
+
+
+def _field_name(alias: str) -> str:
+    return "servers_transports" if alias == "serversTransports" else alias

@@ -1,0 +1,278 @@
+"""The static configuration (Traefik pkg/config/static/static_config.go, entrypoints.go, provider/file).
+
+Defaults are Traefik's SetDefaults values. Sections stripproxy does not use are accepted as loose mappings.
+`load_static` (in static_sources.py) builds a StaticConfig from a file, flags and TRAEFIK_* variables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, PrivateAttr, field_validator
+
+from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr
+from proxy.config.durations import Duration
+from proxy.config.errors import ConfigProblem
+
+MAX_GO_INT = 2**63 - 1
+
+
+# ------------------------------------------------------------------------------------------------ entry points
+
+
+class RespondingTimeouts(TraefikModel):
+    read_timeout: Duration = 60.0
+    write_timeout: Duration = 0.0  # 0: no timeout
+    idle_timeout: Duration = 180.0
+
+
+class LifeCycle(TraefikModel):
+    request_accept_grace_timeout: Duration = 0.0
+    grace_time_out: Duration = Field(10.0, alias="graceTimeOut")
+
+
+class EntryPointTransport(TraefikModel):
+    life_cycle: LifeCycle = Field(default_factory=LifeCycle)
+    responding_timeouts: RespondingTimeouts = Field(default_factory=RespondingTimeouts)
+    keep_alive_max_time: Duration = 0.0
+    keep_alive_max_requests: int = 0
+
+
+class ForwardedHeaders(TraefikModel):
+    insecure: GoBool = False
+    trusted_ips: list[TraefikStr] = Field([], alias="trustedIPs")
+    connection: list[TraefikStr] = []
+    not_append_x_forwarded_for: GoBool = False
+    add_x_forwarded_scheme_headers: GoBool = False
+
+
+class ProxyProtocol(TraefikModel):
+    insecure: GoBool = False
+    trusted_ips: list[TraefikStr] = Field([], alias="trustedIPs")
+
+
+class RedirectEntryPoint(TraefikModel):
+    to: TraefikStr = ""
+    scheme: TraefikStr = "https"
+    permanent: GoBool = True
+    priority: int = MAX_GO_INT - 1
+
+
+class Redirections(TraefikModel):
+    entry_point: RedirectEntryPoint | None = None
+
+
+class EncodedCharacters(TraefikModel):
+    """Entry point http.encodedCharacters: every encoded character is allowed unless set to false."""
+
+    allow_encoded_slash: GoBool = True
+    allow_encoded_back_slash: GoBool = True
+    allow_encoded_null_character: GoBool = True
+    allow_encoded_semicolon: GoBool = True
+    allow_encoded_percent: GoBool = True
+    allow_encoded_question_mark: GoBool = True
+    allow_encoded_hash: GoBool = True
+
+
+class EntryPointHTTP(TraefikModel):
+    redirections: Redirections | None = None
+    middlewares: list[TraefikStr] = []  # applied to every router attached to this entry point
+    tls: LooseDict | None = None
+    encoded_characters: EncodedCharacters = Field(default_factory=EncodedCharacters)
+    encode_query_semicolons: GoBool = False
+    sanitize_path: GoBool = True
+    max_header_bytes: int = 1 << 20
+    underscore_headers_strategy: TraefikStr = "keep"
+
+    @field_validator("underscore_headers_strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        if value not in ("keep", "delete", "reject"):
+            raise ValueError(f"unknown strategy {value!r} (use keep, delete or reject)")
+        return value
+
+
+class HTTP2Config(TraefikModel):
+    max_concurrent_streams: int = 250
+    max_decoder_header_table_size: int = 4096
+    max_encoder_header_table_size: int = 4096
+
+
+class UDPConfig(TraefikModel):
+    timeout: Duration = 3.0
+
+
+def split_address(address: str) -> tuple[str, int, str]:
+    """":80/tcp" -> ("", 80, "tcp"); "[::1]:80" -> ("::1", 80, "tcp"). ValueError naming the address."""
+    host_port, _, protocol = address.partition("/")
+    protocol = protocol.lower() or "tcp"
+    if protocol not in ("tcp", "udp"):
+        raise ValueError(f"invalid protocol: {address.partition('/')[2]}")
+    host, sep, port_text = host_port.rpartition(":")
+    if not sep:
+        raise ValueError(f"address {address}: missing port in address")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"address {address}: too many colons in address (write IPv6 hosts as [::1]:80)")
+    if not port_text.isascii() or not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"address {address}: invalid port {port_text!r}")
+    return host, int(port_text), protocol
+
+
+class EntryPoint(TraefikModel):
+    address: TraefikStr = ""
+    allow_acme_by_pass: GoBool = Field(False, alias="allowACMEByPass")
+    reuse_port: GoBool = False
+    as_default: GoBool = False
+    transport: EntryPointTransport = Field(default_factory=EntryPointTransport)
+    proxy_protocol: ProxyProtocol | None = None
+    forwarded_headers: ForwardedHeaders = Field(default_factory=ForwardedHeaders)
+    http: EntryPointHTTP = Field(default_factory=EntryPointHTTP)
+    http2: HTTP2Config = Field(default_factory=HTTP2Config)
+    http3: LooseDict | None = None
+    udp: UDPConfig = Field(default_factory=UDPConfig)
+    observability: LooseDict | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _valid_address(cls, value: str) -> str:
+        if value:
+            split_address(value)
+        return value
+
+    @property
+    def host(self) -> str:
+        return split_address(self.address)[0] if self.address else ""
+
+    @property
+    def port(self) -> int:
+        return split_address(self.address)[1] if self.address else 0
+
+    @property
+    def protocol(self) -> str:
+        return split_address(self.address)[2] if self.address else "tcp"
+
+
+# ------------------------------------------------------------------------------------------------ providers
+
+
+class FileProvider(TraefikModel):
+    directory: TraefikStr = ""
+    watch: GoBool = True
+    filename: TraefikStr = ""
+    debug_log_generated_template: GoBool = False
+
+
+class Providers(TraefikModel):
+    providers_throttle_duration: Duration = 2.0
+    precedence: list[TraefikStr] = []
+    file: FileProvider | None = None
+    docker: LooseDict | None = None
+    swarm: LooseDict | None = None
+    kubernetes_ingress: LooseDict | None = None
+    kubernetes_ingress_nginx: LooseDict | None = Field(None, alias="kubernetesIngressNGINX")
+    kubernetes_crd: LooseDict | None = Field(None, alias="kubernetesCRD")
+    kubernetes_gateway: LooseDict | None = None
+    knative: LooseDict | None = None
+    rest: LooseDict | None = None
+    consul_catalog: LooseDict | None = None
+    nomad: LooseDict | None = None
+    ecs: LooseDict | None = None
+    consul: LooseDict | None = None
+    etcd: LooseDict | None = None
+    zoo_keeper: LooseDict | None = None
+    redis: LooseDict | None = None
+    http: LooseDict | None = None
+    plugin: LooseDict | None = None
+
+
+# ------------------------------------------------------------------------------------------------ the rest
+
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
+
+
+class Log(TraefikModel):
+    level: TraefikStr = "ERROR"
+    format: TraefikStr = "common"
+    file_path: TraefikStr = ""
+    no_color: GoBool = False
+    max_size: int = 0
+    max_age: int = 0
+    max_backups: int = 0
+    compress: GoBool = False
+    otlp: LooseDict | None = None
+
+    @field_validator("level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r} (use one of {', '.join(LOG_LEVELS)})")
+        return value.upper()
+
+
+class API(TraefikModel):
+    base_path: TraefikStr = "/"
+    insecure: GoBool = False
+    dashboard: GoBool = True
+    debug: GoBool = False
+    disable_dashboard_ad: GoBool = False
+    dashboard_name: TraefikStr = ""
+
+
+class StaticForwardingTimeouts(TraefikModel):
+    dial_timeout: Duration = 30.0
+    response_header_timeout: Duration = 0.0
+    idle_conn_timeout: Duration = 90.0
+
+
+class StaticServersTransport(TraefikModel):
+    """The default transport of services that name no serversTransport."""
+
+    insecure_skip_verify: GoBool = False
+    root_c_as: list[TraefikStr] = Field([], alias="rootCAs")
+    max_idle_conns_per_host: int = 200
+    forwarding_timeouts: StaticForwardingTimeouts = Field(default_factory=StaticForwardingTimeouts)
+    spiffe: LooseDict | None = None
+
+
+class StaticConfig(TraefikModel):
+    entry_points: dict[str, EntryPoint] = {}
+    providers: Providers = Field(default_factory=Providers)
+    log: Log = Field(default_factory=Log)
+    access_log: LooseDict | None = None
+    api: API | None = None
+    ping: LooseDict | None = None
+    metrics: LooseDict | None = None
+    tracing: LooseDict | None = None
+    global_: LooseDict | None = Field(None, alias="global")
+    servers_transport: StaticServersTransport = Field(default_factory=StaticServersTransport)
+    tcp_servers_transport: LooseDict | None = None
+    experimental: LooseDict | None = None
+    certificates_resolvers: dict[str, LooseDict] | None = None
+    host_resolver: LooseDict | None = None
+    core: LooseDict | None = None
+    spiffe: LooseDict | None = None
+    ocsp: LooseDict | None = None
+
+    # Where the configuration came from (for resolving the file provider's relative paths) and
+    # non-fatal findings such as ignored top-level keys. Set by load_static.
+    _source_file: Any = PrivateAttr(default=None)
+    _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
+
+    @property
+    def source_file(self) -> Any:
+        return self._source_file
+
+    @property
+    def warnings(self) -> list[ConfigProblem]:
+        return self._warnings
+
+    def with_effective_defaults(self) -> "StaticConfig":
+        """Traefik's SetEffectiveConfiguration: an "http" entry point on :80 when none is defined, and a
+        "traefik" one on :8080 when api.insecure asks for it."""
+        if not self.entry_points:
+            self.entry_points["http"] = EntryPoint(address=":80")
+        if self.api is not None and self.api.insecure and "traefik" not in self.entry_points:
+            self.entry_points["traefik"] = EntryPoint(address=":8080")
+        return self

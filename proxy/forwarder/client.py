@@ -1,0 +1,301 @@
+"""The client side of the hot path: one accepted connection, parsed by llhttp (httptools).
+
+Callbacks, not a task per request: each parsed head becomes an Exchange; exchanges run one at a time in
+request order (pipelined requests wait their turn, with reading paused so memory stays bounded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+import httptools
+
+from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
+from proxy.forwarder.exchange import Exchange
+from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
+from proxy.forwarder.upstream import UpstreamConnection
+from proxy.forwarder.wire import encode_reply, error_reply
+from proxy.message import HeaderList, Reply, RequestHead
+from proxy.middlewares.base import Middleware
+from proxy.server.normalize import (BadRequest, check_request_headers, denied_encoded_character,
+                                    fix_pragma_cache_control, parse_request_target)
+from proxy.services.loadbalancer import NoServerAvailable
+
+log = logging.getLogger("proxy.forwarder")
+
+PIPELINE = "pipeline"  # reason for pausing reads: a previous response is still going out
+
+
+class ClientConnection(asyncio.Protocol):
+    def __init__(self, ep: EntryPointRuntime) -> None:
+        self.ep = ep
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.client_ip = ""
+        self.url = b""
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.queue: deque[Exchange] = deque()  # queue[0] is the exchange whose response is going out
+        self.receiving: Exchange | None = None  # the exchange whose request body is being read
+        self.upgrading: Exchange | None = None  # an Upgrade request: later bytes go to its upstream
+        self.tunnel: UpstreamConnection | None = None
+        self.write_paused = False
+        self.peer_done = False  # the client half-closed: finish what is queued, then close
+        self._read_pausers: set[object] = set()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio.Protocol ---------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.client_ip = peer[0] if isinstance(peer, tuple) else ""
+        self._read_timer = self._timer(self.ep.read_timeout, "reading the request")
+
+    def data_received(self, data: bytes) -> None:
+        if self.tunnel is not None:
+            self.tunnel.write(data)
+            return
+        if self.upgrading is not None:
+            self.upgrading.send_body_raw(data)
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            rest = data[upgrade.args[0]:]
+            exchange = self.receiving or (self.queue[-1] if self.queue else None)
+            if exchange is not None and exchange.reply is None:
+                self.upgrading = exchange
+                if rest:
+                    exchange.send_body_raw(rest)
+        except httptools.HttpParserError as exc:
+            self._bad_request(str(exc))
+
+    def eof_received(self) -> bool | None:
+        # A half-closed client may still want its response; keep the socket open until it is written.
+        self.peer_done = True
+        return bool(self.queue)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        for timer in (self._idle_timer, self._read_timer, self._write_timer):
+            if timer is not None:
+                timer.cancel()
+        pending = list(self.queue)
+        if self.receiving is not None and self.receiving not in pending:
+            pending.append(self.receiving)
+        for exchange in pending:
+            if not exchange.finished:
+                exchange.abandon()
+                self._record(exchange)
+        self.queue.clear()
+        self.receiving = None
+        if self.tunnel is not None:
+            self.tunnel.close()
+            self.tunnel = None
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        upstream = self.tunnel or (self.queue[0].upstream if self.queue else None)
+        if upstream is not None:
+            upstream.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        upstream = self.tunnel or (self.queue[0].upstream if self.queue else None)
+        if upstream is not None:
+            upstream.resume_reading()
+
+    # -- llhttp callbacks ----------------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.raw_headers = []
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._read_timer is None:
+            self._read_timer = self._timer(self.ep.read_timeout, "reading the request")
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.raw_headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        headers = HeaderList([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers])
+        te = headers.get("transfer-encoding")
+        chunked = te is not None and "chunked" in te.lower()
+        length = headers.get("content-length")
+        has_body = chunked or (length is not None and length.strip() not in ("", "0"))
+        target = self.url.decode("latin-1")
+        head = RequestHead(parser.get_method().decode("latin-1"), target, None, headers,
+                           headers.get("host") or "", self.client_ip, self.ep.scheme,
+                           parser.get_http_version(), self.ep.name)
+        exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
+        self._route(exchange)
+        if self.ep.write_timeout > 0 and self._write_timer is None:
+            self._write_timer = self._timer(self.ep.write_timeout, "writing the response")
+        self.receiving = exchange
+        self.queue.append(exchange)
+        if len(self.queue) == 1:
+            exchange.begin()
+        else:
+            self.pause_reading(PIPELINE)
+
+    def on_body(self, body: bytes) -> None:
+        if self.receiving is not None:
+            self.receiving.send_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+        exchange, self.receiving = self.receiving, None
+        if exchange is not None:
+            exchange.end_body()
+
+    # -- routing: entry point rules, router, middlewares, service -----------------------------------
+    def _route(self, exchange: Exchange) -> None:
+        head, ep = exchange.head, self.ep
+        try:
+            check_request_headers(head.version, head.method, head.headers)
+            target = parse_request_target(head.path, ep.path_options, head.method)
+        except BadRequest as exc:
+            log.info("bad request %r from %s: %s", exchange.original_target, self.client_ip, exc)
+            exchange.reply = Reply(400, [("Content-Type", "text/plain; charset=utf-8")], exc.body)
+            exchange.keep_alive = exchange.keep_alive and not exc.close
+            return
+        head.path, head.query = target.path, target.query
+        if target.authority is not None:
+            head.host = target.authority
+            head.headers.set("Host", target.authority)
+        fix_pragma_cache_control(head.headers)
+        ep.forwarded.apply(head, ep.port)
+        route = ep.table.match(head)
+        if route is None:
+            exchange.reply = error_reply(404)
+            return
+        if denied_encoded_character(head.path, ep.path_options) is not None:
+            exchange.reply = Reply(400)
+            return
+        plan = route.target
+        exchange.plan = plan
+        for index, middleware in enumerate(plan.middlewares):
+            reply = middleware.on_request(head)
+            if reply is not None:
+                _earlier_response_hooks(plan.middlewares[:index], head, reply)
+                exchange.reply = reply
+                return
+        try:
+            exchange.server = plan.service.pick()
+            finalize_upstream_headers(head)
+        except NoServerAvailable:
+            exchange.reply = error_reply(503)
+        except InvalidUpgradeProtocol:
+            exchange.reply = error_reply(500)
+
+    # -- used by exchanges ----------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def exchange_done(self, exchange: Exchange) -> None:
+        if exchange.finished:
+            return
+        exchange.finished = True
+        self._record(exchange)
+        if self.queue and self.queue[0] is exchange:
+            self.queue.popleft()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+        if not exchange.keep_alive or (self.peer_done and len(self.queue) == 0):
+            self.close()
+            return
+        if self.queue:
+            self.queue[0].begin()
+        if len(self.queue) <= 1:
+            self.resume_reading(PIPELINE)
+        if not self.queue and self.receiving is None:
+            self._idle_timer = self._timer(self.ep.idle_timeout, "idle keep-alive")
+
+    def start_tunnel(self, exchange: Exchange, upstream: UpstreamConnection) -> None:
+        self.tunnel = upstream
+        self.upgrading = None
+        self._record(exchange)
+        exchange.finished = True
+        for timer in (self._read_timer, self._write_timer):
+            if timer is not None:
+                timer.cancel()
+        self._read_timer = self._write_timer = None
+        self._read_pausers.clear()
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def pause_reading(self, reason: object) -> None:
+        if not self._read_pausers and self.transport is not None:
+            self.transport.pause_reading()
+        self._read_pausers.add(reason)
+
+    def resume_reading(self, reason: object) -> None:
+        if reason in self._read_pausers:
+            self._read_pausers.discard(reason)
+            if not self._read_pausers and self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    # -- helpers --------------------------------------------------------------------------------------
+    def _bad_request(self, why: str) -> None:
+        log.info("bad request from %s: %s", self.client_ip, why)
+        if not self.queue:  # nothing in flight: we may still answer
+            self.write(encode_reply(error_reply(400), keep_alive=False, head_only=False))
+        self.close()
+
+    def _timer(self, seconds: float, what: str) -> asyncio.TimerHandle | None:
+        if seconds <= 0:
+            return None
+        return asyncio.get_running_loop().call_later(seconds, self._timed_out, what)
+
+    def _timed_out(self, what: str) -> None:
+        log.info("closing connection from %s: timeout %s", self.client_ip, what)
+        self.abort()
+
+    def _record(self, exchange: Exchange) -> None:
+        recorders = self.ep.recorders
+        if not recorders:
+            return
+        plan, server, head = exchange.plan, exchange.server, exchange.head
+        record = ExchangeRecord(
+            entry_point=self.ep.name, client_ip=self.client_ip, method=head.method,
+            original_target=exchange.original_target,
+            router=plan.router if plan else None,
+            middlewares=plan.middleware_names if plan else (),
+            upstream=server.url if server and exchange.reply is None else None,
+            upstream_target=head.target if server and exchange.reply is None else None,
+            upstream_headers=tuple(head.headers.items) if server else (),
+            status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
+            bytes_out=exchange.bytes_out)
+        for recorder in recorders:
+            recorder(record)
+
+
+def _earlier_response_hooks(earlier: tuple[Middleware, ...], head: RequestHead, reply: Reply) -> None:
+    """A middleware's own answer passes back through the middlewares before it, as in Traefik."""
+    hooks = [m for m in reversed(earlier) if m.has_response_hook]
+    if hooks:
+        headers = HeaderList(list(reply.headers))
+        for middleware in hooks:
+            middleware.on_response(head, reply.status, headers)
+        reply.headers = headers.items

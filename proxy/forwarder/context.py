@@ -1,0 +1,45 @@
+"""What the hot path knows of the configuration: prepared, immutable routing data per entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from proxy.forwarder.forwarded import ForwardedHeaders
+    from proxy.routing.table import RouteTable
+    from proxy.server.normalize import PathOptions
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeRecord:
+    """One finished exchange, as tests and the access log see it."""
+
+    entry_point: str
+    client_ip: str
+    method: str
+    original_target: str
+    router: str | None
+    middlewares: tuple[str, ...]
+    upstream: str | None  # server URL the request went to
+    upstream_target: str | None  # path?query sent upstream
+    upstream_headers: tuple[tuple[str, str], ...]
+    status: int
+    duration: float  # seconds
+    bytes_out: int
+
+
+@dataclass(slots=True)
+class EntryPointRuntime:
+    """One entry point's live state; `table` is swapped whole on reload, never mutated."""
+
+    name: str
+    table: RouteTable
+    forwarded: ForwardedHeaders
+    path_options: PathOptions
+    read_timeout: float = 60.0
+    write_timeout: float = 0.0
+    idle_timeout: float = 180.0
+    port: int = 0
+    scheme: str = "http"
+    recorders: list[Callable[[ExchangeRecord], None]] = field(default_factory=list)

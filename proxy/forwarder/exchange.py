@@ -1,0 +1,306 @@
+"""One request/response exchange: routes the request, moves its body up and the response down.
+
+An Exchange is created when a request head has been parsed. It either answers directly (no route, a
+middleware's redirect, a bad path) or borrows an upstream connection and streams both bodies, re-framing
+them only where the two sides need different framing (chunked vs. Content-Length vs. until-close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from proxy.forwarder.hop import strip_hop_headers
+from proxy.forwarder.upstream import UpstreamConnection
+from proxy.forwarder.wire import LAST_CHUNK, encode_chunk, encode_head, encode_reply, error_reply, reason_phrase
+from proxy.message import HeaderList, Reply, RequestHead
+from proxy.services.loadbalancer import UpstreamServer
+
+if TYPE_CHECKING:
+    from proxy.forwarder.client import ClientConnection
+    from proxy.forwarder.plan import RoutePlan
+
+log = logging.getLogger("proxy.forwarder")
+
+REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+MAX_PENDING = 256 * 1024  # request bytes held while dialling before the client is paused
+
+
+class Exchange:
+    __slots__ = ("client", "head", "plan", "server", "reply", "upstream", "pending", "sent_head",
+                 "request_complete", "response_started", "response_done", "status", "chunked_out",
+                 "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
+                 "_header_timer", "_connect_task", "_retried", "finished", "bytes_out")
+
+    def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
+                 has_body: bool, chunked_request: bool, original_target: str) -> None:
+        self.client = client
+        self.head = head
+        self.plan: RoutePlan | None = None
+        self.server: UpstreamServer | None = None
+        self.reply: Reply | None = None
+        self.upstream: UpstreamConnection | None = None
+        self.pending: list[bytes] = []  # request bytes not yet written upstream
+        self.sent_head = b""  # kept to replay a body-less request on a fresh connection
+        self.request_complete = not has_body
+        self.response_started = False
+        self.response_done = False
+        self.status = 0
+        self.chunked_out = False  # re-chunking the body for the client
+        self.body_until_close = False  # upstream body ends when its connection does
+        self.chunked_request = chunked_request
+        self.keep_alive = keep_alive
+        self.out: list[bytes] = []  # bytes for the client gathered during one upstream read
+        self.started = time.monotonic()
+        self.original_target = original_target
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._connect_task: asyncio.Task[None] | None = None
+        self._retried = False
+        self.finished = False
+        self.bytes_out = 0
+
+    # -- request side ---------------------------------------------------------------------------
+    def begin(self) -> None:
+        """Called when this exchange's turn comes on the client connection."""
+        if self.reply is not None:
+            self.answer(self.reply)
+            return
+        assert self.server is not None
+        self.sent_head = self._request_head_bytes()
+        self.pending.insert(0, self.sent_head)
+        conn = self.server.pool.take_idle()
+        if conn is not None:
+            self._attach(conn)
+        else:
+            self._connect_task = asyncio.get_running_loop().create_task(self._dial())
+
+    def _request_head_bytes(self) -> bytes:
+        head, server = self.head, self.server
+        assert server is not None
+        headers = head.headers
+        if not server.pass_host_header:
+            headers.set("Host", server.host_header)
+        elif head.host:
+            headers.set("Host", head.host)
+        if self.chunked_request:
+            headers.add("Transfer-Encoding", "chunked")
+        path = server.base_path + head.path if server.base_path else head.path
+        target = path if head.query is None else f"{path}?{head.query}"
+        return encode_head(f"{head.method} {target} HTTP/1.1", headers.items)
+
+    async def _dial(self) -> None:
+        server = self.server
+        assert server is not None
+        pool = server.pool
+        try:
+            conn = await pool.connect(lambda: UpstreamConnection(pool))
+        except asyncio.TimeoutError:
+            self._connect_task = None
+            self.fail(504, f"dial {server.address} timed out")
+            return
+        except OSError as exc:
+            self._connect_task = None
+            self.fail(502, f"dial {server.address}: {exc.strerror or exc}")
+            return
+        self._connect_task = None
+        if self.finished:  # the client left while we dialled
+            pool.release(conn)
+            return
+        self._attach(conn)
+
+    def _attach(self, conn: UpstreamConnection) -> None:
+        self.upstream = conn
+        conn.begin(self)
+        if self.pending:
+            conn.write(b"".join(self.pending))
+            self.pending = []
+        self.client.resume_reading(self)
+        if self.request_complete:
+            self._start_header_timer()
+
+    def send_body(self, data: bytes) -> None:
+        if self.reply is not None or self.finished:
+            return  # answered already: the body is read and dropped
+        if self.chunked_request:
+            data = encode_chunk(data)
+        if self.upstream is not None:
+            self.upstream.write(data)
+        else:
+            self.pending.append(data)
+            if sum(map(len, self.pending)) > MAX_PENDING:
+                self.client.pause_reading(self)
+
+    def end_body(self) -> None:
+        if self.request_complete:
+            return
+        self.request_complete = True
+        if self.reply is None and self.chunked_request:
+            self.send_body_raw(LAST_CHUNK)
+        if self.upstream is not None:
+            self._start_header_timer()
+        if self.response_done:
+            self.client.exchange_done(self)
+
+    def send_body_raw(self, data: bytes) -> None:
+        if self.upstream is not None:
+            self.upstream.write(data)
+        else:
+            self.pending.append(data)
+
+    def _start_header_timer(self) -> None:
+        timeout = self.server.response_header_timeout if self.server else 0
+        if timeout > 0 and not self.response_started and self._header_timer is None:
+            self._header_timer = asyncio.get_running_loop().call_later(timeout, self._header_timeout)
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if not self.response_started:
+            self.fail(504, f"no response head from {self.server.address if self.server else '?'} in time")
+
+    # -- response side --------------------------------------------------------------------------
+    def interim_response(self, status: int, headers: HeaderList) -> None:
+        """1xx (100 Continue, 103 Early Hints): passed on as they come, untouched as Go does."""
+        self.out.append(encode_head(f"HTTP/1.1 {status} {reason_phrase(status)}", headers.items))
+
+    def response_head(self, status: int, headers: HeaderList) -> bool:
+        """Write the upstream's response head; returns True when no body can follow (HEAD)."""
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        self.response_started = True
+        self.status = status
+        no_body = self.head.method == "HEAD" or status in (204, 304)
+        te = headers.get("transfer-encoding")
+        chunked_in = te is not None and "chunked" in te.lower()
+        has_length = "content-length" in headers and not chunked_in
+        self.body_until_close = not (no_body or chunked_in or has_length)
+        if status != 101:  # Go relays a 101's Connection/Upgrade untouched
+            strip_hop_headers(headers, keep_upgrade=False)
+        plan = self.plan
+        if plan is not None:
+            for middleware in plan.response_hooks:
+                middleware.on_response(self.head, status, headers)
+        if status != 101 and not no_body and not has_length:
+            if self.head.version == "1.1":
+                self.chunked_out = True
+                headers.add("Transfer-Encoding", "chunked")
+            else:
+                self.keep_alive = False  # HTTP/1.0 client: the body ends when we close
+        if status == 101:
+            self.keep_alive = False
+        elif not self.keep_alive:
+            headers.set("Connection", "close")
+        elif self.head.version == "1.0":
+            headers.set("Connection", "keep-alive")
+        self.out.append(encode_head(f"HTTP/1.1 {status} {reason_phrase(status)}", headers.items))
+        if self.head.method == "HEAD":
+            self.response_body_end([])
+            return True
+        return False
+
+    def response_body(self, data: bytes) -> None:
+        self.bytes_out += len(data)
+        self.out.append(encode_chunk(data) if self.chunked_out else data)
+
+    def response_body_end(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        if self.chunked_out:
+            if trailers:
+                self.out.append(b"0\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in trailers) + b"\r\n")
+            else:
+                self.out.append(LAST_CHUNK)
+
+    def flush_to_client(self) -> None:
+        if self.out:
+            self.client.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
+            self.out = []
+
+    def response_complete(self) -> None:
+        """The upstream's response is fully relayed: give the connection back, move the client on."""
+        conn = self.upstream
+        self.upstream = None
+        if conn is not None:
+            conn.exchange = None
+            conn.resume_reading()
+            if self.request_complete and self.server is not None:
+                self.server.pool.release(conn)
+            else:
+                conn.close()  # the request body was not all sent: the connection is out of step
+        self.response_done = True
+        if not self.request_complete:
+            self.keep_alive = False
+        self.client.exchange_done(self)
+
+    def start_tunnel(self, rest: bytes) -> None:
+        """After 101 Switching Protocols: bytes flow raw both ways until either side closes."""
+        conn = self.upstream
+        assert conn is not None
+        conn.tunnel = True
+        conn.broken = True
+        self.response_done = True
+        self.client.start_tunnel(self, conn)
+        if rest:
+            self.client.write(rest)
+
+    # -- answers and failures ---------------------------------------------------------------------
+    def answer(self, reply: Reply) -> None:
+        self.response_started = self.response_done = True
+        self.status = reply.status
+        if not self.request_complete:
+            self.keep_alive = False  # we will not read the rest of the body
+        self.client.write(encode_reply(reply, self.keep_alive, self.head.method == "HEAD"))
+        self.client.exchange_done(self)
+
+    def fail(self, status: int, detail: str) -> None:
+        """Upstream trouble: answer `status` if nothing was sent yet, else cut the client off."""
+        if self.finished:
+            return
+        log.warning("%s %s -> %s: %s", self.head.method, self.original_target, status, detail)
+        self._drop_upstream()
+        if self.response_started:
+            self.status = self.status or status
+            self.client.abort()
+            return
+        self.reply = error_reply(status, detail)
+        self.answer(self.reply)
+
+    def upstream_failed(self, detail: str) -> None:
+        self.fail(502, detail)
+
+    def upstream_lost(self, conn: UpstreamConnection, exc: Exception | None) -> None:
+        """The upstream closed mid-exchange; a reused idle connection that died unseen gets one retry."""
+        if self.upstream is not conn:
+            return
+        self.upstream = None
+        if (not conn.received and not self._retried and self.sent_head and self.request_complete
+                and self.head.method in REPLAYABLE_METHODS and not self.chunked_request
+                and self.server is not None and not self.finished):
+            self._retried = True
+            self.pending = [self.sent_head]
+            self._connect_task = asyncio.get_running_loop().create_task(self._dial())
+            return
+        why = f"{exc}" if exc else "connection closed"
+        self.fail(502, f"upstream {self.server.address if self.server else '?'}: {why}")
+
+    def _drop_upstream(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+            self._connect_task = None
+        conn = self.upstream
+        self.upstream = None
+        if conn is not None:
+            conn.exchange = None
+            conn.close()
+
+    def abandon(self) -> None:
+        """The client went away: release everything, reuse nothing."""
+        self.finished = True
+        if self.response_started and not self.response_done:
+            self.status = self.status or 499
+        elif not self.response_started:
+            self.status = 499
+        self._drop_upstream()

@@ -1,0 +1,279 @@
+"""X-Forwarded-* handling: Traefik's entry point forwardedHeaders middleware and its proxy's last touches.
+
+Sources (traefik/traefik): pkg/middlewares/forwardedheaders/forwarded_header.go (+ _test.go),
+pkg/ip/checker.go, pkg/proxy/httputil/proxy.go (rewriteRequestBuilder, copyForwardedHeader),
+pkg/middlewares/headers/header.go (customRequestHeaders X-Forwarded-For = "" suppresses the append);
+Go's net/http/httputil/reverseproxy.go (hop-by-hop removal, TE: trailers, User-Agent).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Iterable
+
+from proxy.forwarder.hop import header_values_contain_token, is_printable_ascii, strip_hop_headers
+from proxy.message import HeaderList, RequestHead
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# RequestHead.notes flags (set before forwarding, read by finalize_upstream_headers).
+SUPPRESS_XFF_NOTE = "suppress-x-forwarded-for"  # headers middleware: customRequestHeaders X-Forwarded-For = ""
+NO_APPEND_XFF_NOTE = "no-append-x-forwarded-for"  # entry point forwardedHeaders.notAppendXForwardedFor
+
+# The X- headers Traefik manages (XHeadersSet), lower-cased; underscore spellings count too.
+MANAGED_X_HEADERS: frozenset[str] = frozenset({
+    "x-forwarded-proto", "x-forwarded-scheme", "x-forwarded-for", "x-forwarded-host",
+    "x-forwarded-port", "x-forwarded-server", "x-forwarded-uri", "x-forwarded-method",
+    "x-forwarded-prefix", "x-forwarded-tls-client-cert", "x-forwarded-tls-client-cert-info",
+    "x-scheme", "x-real-ip",
+})
+
+# Go's Rewrite proxy deletes these then copies them back from the inbound request, so a Connection
+# listing never removes them upstream.
+_RESTORED_FORWARDING = frozenset({"forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"})
+_CACHE_LIMIT = 4096
+
+
+class InvalidUpgradeProtocol(ValueError):
+    """The client asked to switch to a protocol name that is not printable ASCII (Traefik answers 500)."""
+
+    status = 500
+
+
+def is_managed_x_header(name: str) -> bool:
+    lname = name.lower()
+    if not lname.startswith("x"):
+        return False
+    return lname in MANAGED_X_HEADERS or ("_" in lname and lname.replace("_", "-") in MANAGED_X_HEADERS)
+
+
+class TrustedIPs:
+    """pkg/ip Checker: exact IPs and CIDRs (host bits allowed), IPv4-mapped IPv6 treated as IPv4."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.v4: list[ipaddress.IPv4Network] = []
+        self.v6: list[ipaddress.IPv6Network] = []
+        for entry in entries:
+            network = _parse_trusted(entry)
+            (self.v4 if network.version == 4 else self.v6).append(network)  # type: ignore[arg-type]
+        self._cache: dict[str, bool] = {}
+
+    def contains(self, address: str) -> bool:
+        cached = self._cache.get(address)
+        if cached is None:
+            cached = self._lookup(address)
+            if len(self._cache) >= _CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[address] = cached
+        return cached
+
+    def _lookup(self, address: str) -> bool:
+        ip = parse_client_ip(address)
+        if ip is None:
+            return False
+        networks: list = self.v4 if ip.version == 4 else self.v6
+        return any(ip in network for network in networks)
+
+
+def _parse_trusted(entry: str) -> IPNetwork:
+    text = entry.strip()
+    try:
+        ip = _unmap(ipaddress.ip_address(text))
+        return ipaddress.ip_network(ip)
+    except ValueError:
+        pass
+    if "/" not in text:
+        raise ValueError(f"forwardedHeaders.trustedIPs: {entry!r} is neither an IP address nor a CIDR")
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise ValueError(f"forwardedHeaders.trustedIPs: invalid CIDR {entry!r}: {exc}") from None
+    mapped = network.version == 6 and network.network_address.ipv4_mapped
+    if mapped:  # Go compares the IPv4 part of ::ffff:a.b.c.d/n networks
+        return ipaddress.ip_network(f"{mapped}/{max(0, network.prefixlen - 96)}", strict=False)
+    return network
+
+
+def _unmap(ip: IPAddress) -> IPAddress:
+    if ip.version == 6 and ip.ipv4_mapped is not None:  # type: ignore[union-attr]
+        return ip.ipv4_mapped  # type: ignore[union-attr,return-value]
+    return ip
+
+
+def parse_client_ip(address: str) -> IPAddress | None:
+    """The peer address as an IP (brackets and IPv6 zone dropped, mapped IPv4 unmapped), or None."""
+    text = strip_ipv6_zone(address.strip("[]"))
+    if not text:
+        return None
+    try:
+        return _unmap(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def strip_ipv6_zone(address: str) -> str:
+    return address.split("%", 1)[0]
+
+
+def go_split_port(hostport: str) -> str:
+    """The port net.SplitHostPort would return for a Host value ("" on error): not checked to be numeric."""
+    colon = hostport.rfind(":")
+    if colon < 0:
+        return ""
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0 or end + 1 != colon:
+            return ""
+        start, after = 1, end + 1
+    else:
+        if ":" in hostport[:colon]:
+            return ""
+        start, after = 0, 0
+    if "[" in hostport[start:] or "]" in hostport[after:]:
+        return ""
+    return hostport[colon + 1:]
+
+
+def _token_in_first_value(headers: HeaderList, name: str, token: str) -> bool:
+    """isWebsocketRequest's check: the FIRST value of `name` holds `token` as a comma-separated element."""
+    value = headers.get(name, "") or ""
+    return any(part.strip().lower() == token for part in value.split(","))
+
+
+class ForwardedHeaders:
+    """The entry point's forwardedHeaders stage, run on every request before routing."""
+
+    def __init__(self, insecure: bool, trusted_ips: list[str], hostname: str, *,
+                 connection: Iterable[str] = (), not_append_x_forwarded_for: bool = False,
+                 add_x_forwarded_scheme_headers: bool = False) -> None:
+        self.insecure = insecure
+        self.trusted = TrustedIPs(trusted_ips) if trusted_ips else None
+        self.hostname = hostname
+        self.connection_kept = frozenset(name.strip().lower() for name in connection)
+        self.not_append_xff = not_append_x_forwarded_for
+        self.add_scheme_headers = add_x_forwarded_scheme_headers
+
+    def is_trusted(self, client_ip: str) -> bool:
+        return self.trusted is not None and self.trusted.contains(client_ip)
+
+    def apply(self, req: RequestHead, local_port: int = 0) -> None:
+        """Filter, then fill in the X-Forwarded-* headers of `req`; tidy its Connection header.
+
+        `local_port` is unused: Traefik derives X-Forwarded-Port from the Host header or the scheme,
+        never from the listening port.
+        """
+        headers = req.headers
+        if not self.insecure and not self.is_trusted(req.client_ip):
+            headers.items = [(k, v) for k, v in headers.items if not is_managed_x_header(k)]
+        self._fill(req)
+        self._apply_connection(headers)
+        if self.not_append_xff:
+            req.notes[NO_APPEND_XFF_NOTE] = "true"
+
+    def _fill(self, req: RequestHead) -> None:
+        headers = req.headers
+        client_ip = strip_ipv6_zone(req.client_ip)
+        if client_ip and not headers.get("X-Real-Ip"):
+            headers.set("X-Real-Ip", client_ip)
+        tls = req.scheme == "https"
+        if not headers.get("X-Forwarded-Proto"):
+            websocket = (_token_in_first_value(headers, "connection", "upgrade")
+                         and _token_in_first_value(headers, "upgrade", "websocket"))
+            proto = ("wss" if tls else "ws") if websocket else ("https" if tls else "http")
+            headers.set("X-Forwarded-Proto", proto)
+        if not headers.get("X-Forwarded-Port"):
+            headers.set("X-Forwarded-Port", self._port(req, tls))
+        if self.add_scheme_headers:
+            scheme = headers.get("X-Forwarded-Proto", "") or ""
+            headers.set("X-Forwarded-Scheme", scheme)
+            headers.set("X-Scheme", scheme)
+        if not headers.get("X-Forwarded-Host") and req.host:
+            headers.set("X-Forwarded-Host", req.host)
+        xff = headers.get_all("X-Forwarded-For")
+        if len(xff) > 1:  # fold repeated headers into one list, order kept
+            headers.set("X-Forwarded-For", ", ".join(xff))
+        if self.hostname:
+            headers.set("X-Forwarded-Server", self.hostname)
+
+    @staticmethod
+    def _port(req: RequestHead, tls: bool) -> str:
+        port = go_split_port(req.host)
+        if port:
+            return port
+        if req.headers.get("X-Forwarded-Proto") in ("https", "wss") or tls:
+            return "443"
+        return "80"
+
+    def _apply_connection(self, headers: HeaderList) -> None:
+        """Drop headers the client named in Connection, except Traefik's X- headers and configured ones."""
+        connection_values = headers.get_all("connection")
+        if not connection_values:
+            return
+        wanted_upgrade = ""
+        if header_values_contain_token(connection_values, "upgrade"):
+            wanted_upgrade = headers.get("upgrade", "") or ""
+        kept: list[str] = []
+        drop: set[str] = set()
+        for value in connection_values:
+            for element in value.split(","):
+                name = element.strip(" \t\r\n")
+                if not name or is_managed_x_header(name):
+                    continue
+                if name.lower() in self.connection_kept:
+                    kept.append(_canonical(name))
+                else:
+                    drop.add(name.lower())
+        if drop:
+            headers.remove_many(drop)
+        if wanted_upgrade:
+            kept.append("Upgrade")
+            headers.set("Upgrade", wanted_upgrade)
+        if kept:
+            headers.set("Connection", ",".join(kept))
+        else:
+            headers.remove("Connection")
+
+
+def _canonical(name: str) -> str:
+    """Go's CanonicalHeaderKey for token names: each dash-separated word capitalised."""
+    return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
+
+
+def finalize_upstream_headers(req: RequestHead) -> None:
+    """The header changes Traefik's reverse proxy (Go httputil.ReverseProxy + Rewrite) makes last.
+
+    Raises InvalidUpgradeProtocol when the Upgrade value is not printable ASCII.
+    """
+    headers = req.headers
+    te_trailers = header_values_contain_token(headers.get_all("te"), "trailers")
+    kept_upgrade = strip_hop_headers(headers, keep_upgrade=True, exempt=_RESTORED_FORWARDING)
+    if not is_printable_ascii(kept_upgrade):
+        raise InvalidUpgradeProtocol(f"client tried to switch to invalid protocol {kept_upgrade!r}")
+    if te_trailers:
+        headers.add("Te", "trailers")
+    _append_forwarded_for(req)
+    _fix_user_agent(headers)
+
+
+def _append_forwarded_for(req: RequestHead) -> None:
+    headers = req.headers
+    if req.notes.get(SUPPRESS_XFF_NOTE):
+        headers.remove("X-Forwarded-For")
+        return
+    if req.notes.get(NO_APPEND_XFF_NOTE) or not req.client_ip:
+        return
+    prior = headers.get_all("X-Forwarded-For")
+    client_ip = req.client_ip
+    headers.set("X-Forwarded-For", ", ".join(prior) + ", " + client_ip if prior else client_ip)
+
+
+def _fix_user_agent(headers: HeaderList) -> None:
+    """Go's transport writes only the first User-Agent value, and none at all when it is empty."""
+    agents = headers.get_all("user-agent")
+    if not agents:
+        return  # Go sets "" so that its own default agent is not sent: nothing goes out
+    if not agents[0]:
+        headers.remove("user-agent")
+    elif len(agents) > 1:
+        headers.set("User-Agent", agents[0])

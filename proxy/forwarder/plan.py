@@ -1,0 +1,26 @@
+"""What a matched router resolves to: its middlewares, in order, and the service that picks a server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proxy.middlewares.base import Middleware
+from proxy.services.loadbalancer import Picker
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    router: str  # qualified name, e.g. "app-http@file"
+    middlewares: tuple[Middleware, ...]
+    middleware_names: tuple[str, ...]
+    service: Picker
+    service_name: str
+    # Innermost first: the middleware nearest the service sees the upstream's headers first, as in Traefik.
+    response_hooks: tuple[Middleware, ...] = ()
+
+    @classmethod
+    def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,
+              service_name: str) -> RoutePlan:
+        chain = tuple(m for _, m in middlewares)
+        hooks = tuple(m for m in reversed(chain) if m.has_response_hook)
+        return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks)

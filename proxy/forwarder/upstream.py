@@ -1,0 +1,179 @@
+"""The upstream side of the hot path: one keep-alive HTTP/1.1 connection to a server.
+
+It parses responses with llhttp (httptools) and hands the head and body pieces to the Exchange that owns
+it; bytes bound for the client are gathered per read event and written in one call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Callable
+
+import httptools
+
+from proxy.message import HeaderList
+
+if TYPE_CHECKING:
+    from proxy.forwarder.exchange import Exchange
+    from proxy.services.transport import ConnectionPool
+
+
+class UpstreamConnection(asyncio.Protocol):
+    __slots__ = ("pool", "transport", "exchange", "parser", "headers", "in_head", "trailers",
+                 "complete", "broken", "received", "tunnel", "_idle_timer", "_on_expire", "_paused")
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.exchange: Exchange | None = None
+        self.parser: httptools.HttpResponseParser | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.in_head = True  # False once the response head is complete (later headers are trailers)
+        self.trailers: list[tuple[bytes, bytes]] = []
+        self.complete = False
+        self.broken = False  # never reuse: error, unread bytes, `Connection: close`
+        self.received = False  # any response byte seen for the current exchange
+        self.tunnel = False  # after `101 Switching Protocols`: raw bytes both ways
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._on_expire: Callable[[UpstreamConnection], None] | None = None
+        self._paused = False
+
+    # -- pool life ---------------------------------------------------------------------------
+    def reusable(self) -> bool:
+        return not self.broken and self.transport is not None and not self.transport.is_closing()
+
+    def enter_pool(self, idle_timeout: float, on_expire: Callable[[UpstreamConnection], None]) -> None:
+        self.exchange = None
+        self._on_expire = on_expire
+        if idle_timeout > 0:
+            self._idle_timer = asyncio.get_running_loop().call_later(idle_timeout, self._expire)
+
+    def leave_pool(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._on_expire = None
+
+    def _expire(self) -> None:
+        self._idle_timer = None
+        if self._on_expire is not None:
+            self._on_expire(self)
+        self.close()
+
+    def close(self) -> None:
+        self.broken = True
+        self.leave_pool()
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- one exchange -----------------------------------------------------------------------
+    def begin(self, exchange: Exchange) -> None:
+        """Prepare for the response to `exchange`'s request (a fresh parser: HEAD answers confuse one)."""
+        self.exchange = exchange
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers = []
+        self.trailers = []
+        self.in_head = True
+        self.complete = False
+        self.received = False
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        exchange = self.exchange
+        if exchange is None:  # bytes while idle: the server is confused, drop the connection
+            self.close()
+            return
+        if self.tunnel:
+            exchange.client.write(data)
+            return
+        self.received = True
+        try:
+            self.parser.feed_data(data)  # type: ignore[union-attr]
+        except httptools.HttpParserUpgrade as upgrade:
+            exchange.flush_to_client()
+            exchange.start_tunnel(data[upgrade.args[0]:])
+            return
+        except httptools.HttpParserError as exc:
+            self.broken = True
+            exchange.upstream_failed(f"invalid response from {self.pool.host}:{self.pool.port}: {exc}")
+            return
+        exchange.flush_to_client()
+        if self.complete:
+            exchange.response_complete()
+
+    def eof_received(self) -> bool | None:
+        self.broken = True
+        exchange = self.exchange
+        # llhttp has no "end of input" call: a body delimited by the connection's end completes here.
+        if exchange is not None and not self.tunnel and not self.in_head and not self.complete \
+                and exchange.body_until_close:
+            self.complete = True
+            exchange.response_body_end([])
+            exchange.flush_to_client()
+            exchange.response_complete()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.broken = True
+        self.leave_pool()
+        exchange = self.exchange
+        if self._on_expire is not None:
+            self._on_expire(self)
+        if exchange is not None:
+            self.exchange = None
+            if self.tunnel:
+                exchange.client.close()
+            elif not self.complete:
+                exchange.upstream_lost(self, exc)
+
+    def pause_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.pause_reading(self)
+
+    def resume_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.resume_reading(self)
+
+    def pause_reading(self) -> None:
+        if not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._paused and self.transport is not None:
+            self._paused = False
+            self.transport.resume_reading()
+
+    # -- llhttp callbacks -------------------------------------------------------------------
+    def on_header(self, name: bytes, value: bytes) -> None:
+        (self.headers if self.in_head else self.trailers).append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        status = parser.get_status_code()  # type: ignore[union-attr]
+        headers = HeaderList([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers])
+        self.headers = []
+        if 100 <= status < 200 and status != 101:
+            self.exchange.interim_response(status, headers)  # type: ignore[union-attr]
+            return
+        self.in_head = False
+        if not parser.should_keep_alive():  # type: ignore[union-attr]
+            self.broken = True
+        if self.exchange.response_head(status, headers):  # type: ignore[union-attr]
+            self.complete = True  # HEAD: no body follows whatever the headers say
+
+    def on_body(self, body: bytes) -> None:
+        if not self.complete:
+            self.exchange.response_body(body)  # type: ignore[union-attr]
+
+    def on_message_complete(self) -> None:
+        if not self.in_head and not self.complete:
+            self.complete = True
+            self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]

@@ -1,0 +1,41 @@
+"""Config model -> middleware instance: the one place that knows both sides' spellings."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from proxy.middlewares import (AddPrefix, Chain, Headers, RedirectRegex, RedirectScheme, ReplacePath,
+                               ReplacePathRegex, StripPrefix, StripPrefixRegex)
+from proxy.middlewares.base import Middleware
+from proxy.middlewares.encodedcharacters import EncodedCharacters
+
+Resolve = Callable[[str], Middleware]
+
+
+def _chain(options: Any, resolve: Resolve) -> Middleware:
+    return Chain([resolve(name) for name in options.middlewares])
+
+
+BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
+    "stripPrefix": lambda o, _: StripPrefix(prefixes=list(o.prefixes), force_slash=bool(o.force_slash)),
+    "stripPrefixRegex": lambda o, _: StripPrefixRegex(regex=list(o.regex)),
+    "addPrefix": lambda o, _: AddPrefix(prefix=o.prefix),
+    "replacePath": lambda o, _: ReplacePath(path=o.path),
+    "replacePathRegex": lambda o, _: ReplacePathRegex(regex=o.regex, replacement=o.replacement),
+    "redirectScheme": lambda o, _: RedirectScheme(scheme=o.scheme, port=o.port, permanent=o.permanent),
+    "redirectRegex": lambda o, _: RedirectRegex(regex=o.regex, replacement=o.replacement, permanent=o.permanent),
+    "headers": lambda o, _: Headers(**o.model_dump()),
+    "encodedCharacters": lambda o, _: EncodedCharacters(**o.model_dump()),
+    "chain": _chain,
+}
+
+
+def build_middleware(kind: str, options: Any, resolve: Resolve) -> Middleware:
+    """Build a `kind` middleware (Traefik's spelling) from its validated options; ValueError if unusable.
+
+    `resolve` builds another named middleware (for chain); it raises for missing names and cycles.
+    """
+    builder = BUILDERS.get(kind)
+    if builder is None:
+        raise ValueError(f"middleware type {kind!r} is not supported by stripproxy")
+    return builder(options, resolve)

@@ -1,0 +1,55 @@
+"""stripPrefixRegex: Traefik v3 `pkg/middlewares/stripprefixregex/strip_prefix_regex.go`.
+
+Regexes (Go syntax, trimmed) are tried in order against the decoded path; the first one with a non-empty match
+whose text the path starts with wins (a match in the middle is skipped, so anchoring with `^` is optional).
+That text is removed from the path (and its encoding from the raw path), added as an X-Forwarded-Prefix value,
+and the result gets the same 400 guard as stripPrefix when cleaning would change it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from proxy.message import Reply, RequestHead
+from proxy.middlewares.base import Middleware
+from proxy.middlewares.goregex import compile_go
+from proxy.middlewares.stripprefix import FORWARDED_PREFIX
+from proxy.middlewares.urlpath import (
+    bad_request, encoded_prefix_len, ensure_leading_slash, from_text, parse_raw_path, request_uri_path,
+    sanitized, to_text,
+)
+
+
+class StripPrefixRegex(Middleware):
+    def __init__(self, regex: list[str]) -> None:
+        if isinstance(regex, str):
+            raise ValueError(f"stripPrefixRegex: regex must be a list of strings, got the string {regex!r}")
+        self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go(expr.strip()) for expr in regex)
+
+    def _prefix(self, path: str) -> str | None:
+        text = to_text(path)
+        for regex in self.regexes:
+            m = regex.search(text)
+            if m and m.group(0) and text.startswith(m.group(0)):
+                return from_text(m.group(0))
+        return None
+
+    def on_request(self, req: RequestHead) -> Reply | None:
+        if not self.regexes:
+            return None
+        try:
+            path, raw_path = parse_raw_path(req.path)
+        except ValueError:  # Go's server rejects such a target before any middleware runs
+            return None
+        prefix = self._prefix(path)
+        if prefix is None:
+            return None
+        req.headers.add(FORWARDED_PREFIX, prefix)
+        path = ensure_leading_slash(path[len(prefix):])
+        if raw_path:
+            raw_path = ensure_leading_slash(raw_path[encoded_prefix_len(raw_path, prefix):])
+        clean = sanitized(path, raw_path)
+        if clean is None:
+            return bad_request()
+        req.path = request_uri_path(*clean)
+        return None

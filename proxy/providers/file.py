@@ -1,0 +1,60 @@
+"""Traefik's file provider: dynamic config from a file or a directory, reloaded when it changes.
+
+A change that does not load (syntax error, unknown key, wrong type) is reported and the last good
+configuration keeps serving, as in Traefik.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Callable
+
+import watchfiles
+
+from proxy.config.dynamic import DynamicConfig
+from proxy.config.errors import ConfigError, ConfigProblem
+from proxy.config.loader import load_dynamic
+
+log = logging.getLogger("proxy.providers.file")
+
+
+class FileProvider:
+    def __init__(self, list_files: Callable[[], list[Path]], watch_paths: list[Path],
+                 on_config: Callable[[DynamicConfig], object]) -> None:
+        """`list_files` is called on every load (a directory's files may come and go)."""
+        self.list_files = list_files
+        self.watch_paths = watch_paths
+        self.on_config = on_config
+
+    def load(self) -> tuple[DynamicConfig, list[ConfigProblem]]:
+        """Read every file now; raises ConfigError when the configuration cannot be used."""
+        return load_dynamic(self.list_files())
+
+    def reload(self) -> bool:
+        """Load and apply; on error keep what is serving. Returns whether a new config was applied."""
+        try:
+            config, warnings = self.load()
+        except ConfigError as exc:
+            log.error("configuration not reloaded, the last good one keeps serving:\n%s", exc)
+            return False
+        for warning in warnings:
+            log.warning("%s", warning)
+        self.on_config(config)
+        log.info("configuration reloaded from %s", ", ".join(str(p) for p in self.watch_paths))
+        return True
+
+    async def watch(self, stop: asyncio.Event | None = None) -> None:
+        """Reload whenever a watched path changes, until `stop` is set."""
+        targets = [p if p.is_dir() else p.parent for p in self.watch_paths]
+        wanted = {p.resolve() for p in self.watch_paths}
+        async for changes in watchfiles.awatch(*targets, stop_event=stop, debounce=200, step=50,
+                                               rust_timeout=1000, yield_on_timeout=False):
+            if any(self._concerns(Path(path), wanted) for _, path in changes):
+                self.reload()
+
+    @staticmethod
+    def _concerns(path: Path, wanted: set[Path]) -> bool:
+        resolved = path.resolve()
+        return resolved in wanted or any(parent in wanted for parent in resolved.parents)

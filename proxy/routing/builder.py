@@ -1,0 +1,242 @@
+"""Dynamic config -> one immutable RouteTable per entry point, with each router's problems recorded.
+
+As in Traefik, a broken router (bad rule, missing service, middleware or entry point) is disabled with its
+error while every valid router is served; a broken service or middleware only takes down the routers that
+use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from proxy.config.dynamic import DynamicConfig, LoadBalancer as LoadBalancerConfig, ServersTransport
+from proxy.forwarder.plan import RoutePlan
+from proxy.middlewares.base import Middleware
+from proxy.middlewares.factory import build_middleware
+from proxy.routing.table import Route, RouteTable
+from proxy.rules import RuleSyntaxError, compile_rule, default_priority
+from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
+from proxy.services.transport import PoolRegistry, TransportSettings
+
+PROVIDER = "file"
+
+
+class BuildError(Exception):
+    """Why one service, middleware or router cannot be built."""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPointInfo:
+    """What the builder needs to know of an entry point from the static config."""
+
+    name: str
+    middlewares: tuple[str, ...] = ()
+    as_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem with one element of the dynamic config, as Traefik reports it in its runtime view."""
+
+    kind: str  # "router", "service", "middleware", "serversTransport"
+    name: str
+    message: str
+    level: str = "error"  # "error": the element is disabled; "warning": served anyway
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}: {self.message}"
+
+
+@dataclass
+class BuildResult:
+    tables: dict[str, RouteTable]
+    problems: list[Problem] = field(default_factory=list)
+    routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
+
+
+def local_name(reference: str) -> str:
+    """`name@file` -> `name`; other providers' names cannot be resolved here."""
+    name, at, provider = reference.partition("@")
+    if at and provider != PROVIDER:
+        raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider")
+    return name
+
+
+class RuntimeBuilder:
+    def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
+                 pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
+                 default_transport: TransportSettings | None = None) -> None:
+        self.http = config.http
+        self.default_transport = default_transport or TransportSettings()
+        self.entry_points = {ep.name: ep for ep in entry_points}
+        self.pools = pools
+        self.overrides = dict(service_overrides or {})
+        self.problems: list[Problem] = []
+        self._services: dict[str, Picker | BuildError] = {}
+        self._middlewares: dict[str, Middleware | BuildError] = {}
+        self._resolving: list[str] = []
+
+    def build(self) -> BuildResult:
+        routes: dict[str, list[Route]] = {name: [] for name in self.entry_points}
+        plans: dict[str, RoutePlan] = {}
+        for name, router in self.http.routers.items():
+            qualified = f"{name}@{PROVIDER}"
+            try:
+                eps = self._router_entry_points(qualified, router.entry_points)
+                rule = compile_rule(router.rule) if router.rule else None
+                if rule is None:
+                    raise BuildError("the rule is missing")
+                if not router.service:
+                    raise BuildError("the service is missing on the router")
+                service = self.service(router.service)
+            except (BuildError, RuleSyntaxError) as exc:
+                self.problems.append(Problem("router", qualified, str(exc)))
+                continue
+            priority = router.priority or default_priority(router.rule)
+            for ep_name in eps:
+                try:
+                    chain = self._router_middlewares(ep_name, router.middlewares)
+                except BuildError as exc:
+                    self.problems.append(Problem("router", qualified, str(exc)))
+                    continue
+                plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
+                plans.setdefault(qualified, plan)
+                routes[ep_name].append(Route(qualified, priority, rule, plan))
+        for name in self.http.services:
+            self.service(name)
+        for name in self.http.middlewares:
+            self.middleware(name)
+        tables = {name: RouteTable(entries) for name, entries in routes.items()}
+        return BuildResult(tables, self.problems, plans)
+
+    # -- routers ------------------------------------------------------------------------------------
+    def _router_entry_points(self, router: str, names: list[str]) -> list[str]:
+        if not names:
+            defaults = [ep.name for ep in self.entry_points.values() if ep.as_default]
+            return defaults or list(self.entry_points)
+        found = [name for name in names if name in self.entry_points]
+        for name in names:
+            if name not in self.entry_points:
+                self.problems.append(Problem("router", router, f"entryPoint {name!r} doesn't exist",
+                                             level="error" if not found else "warning"))
+        if not found:
+            raise BuildError("no valid entryPoint for this router")
+        return found
+
+    def _router_middlewares(self, ep_name: str, names: list[str]) -> list[tuple[str, Middleware]]:
+        chain = []
+        for ref in (*self.entry_points[ep_name].middlewares, *names):
+            chain.append((local_name(ref), self.middleware(ref)))
+        return chain
+
+    # -- services -----------------------------------------------------------------------------------
+    def service(self, reference: str) -> Picker:
+        """The built service named `reference` (memoised); raises BuildError, recorded once."""
+        name = local_name(reference)
+        cached = self._services.get(name)
+        if cached is None:
+            cached = self._services[name] = self._build_or_error(name, "service", self._build_service)
+        if isinstance(cached, BuildError):
+            raise cached
+        return cached
+
+    def _build_service(self, name: str) -> Picker:
+        config = self.http.services.get(name)
+        if config is None:
+            raise BuildError(f"the service {name!r} does not exist")
+        try:
+            kind = config.type_name()
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        if config.middlewares:
+            raise BuildError("service-level middlewares are not supported by stripproxy")
+        if kind == "loadBalancer":
+            return self._load_balancer(name, config.load_balancer)  # type: ignore[arg-type]
+        if kind == "weighted":
+            weighted = config.weighted
+            assert weighted is not None
+            children = [self.service(child.name) for child in weighted.services]
+            return WeightedService(name, children, [child.weight for child in weighted.services])
+        raise BuildError(f"service type {kind!r} is not supported by stripproxy")
+
+    def _load_balancer(self, name: str, config: LoadBalancerConfig) -> LoadBalancer:
+        transport = self._transport(config.servers_transport)
+        override = self.overrides.get(name)
+        servers_config = [(override, 1, False)] if override else [
+            (server.url, 1 if server.weight is None else server.weight, server.preserve_path)
+            for server in config.servers]
+        servers, weights = [], []
+        for index, (url, weight, preserve_path) in enumerate(servers_config):
+            try:
+                scheme, host, port, host_header, path = parse_server_url(url)
+            except ValueError as exc:
+                raise BuildError(f"servers[{index}]: {exc}") from None
+            pool = self.pools.get(host, port, scheme == "https", transport)
+            servers.append(UpstreamServer(
+                url=url, pool=pool, host_header=host_header,
+                base_path=path if preserve_path else "", pass_host_header=config.pass_host_header,
+                response_header_timeout=transport.response_header_timeout,
+                flush_interval=config.response_forwarding.flush_interval, service=name))
+            weights.append(weight)
+        if not servers:
+            raise BuildError("the load balancer has no servers")
+        return LoadBalancer(name, servers, weights)
+
+    def _transport(self, reference: str) -> TransportSettings:
+        if not reference or reference == "default@internal":
+            return self.default_transport
+        config: ServersTransport | None = self.http.servers_transports.get(local_name(reference))
+        if config is None:
+            raise BuildError(f"serversTransport {reference!r} does not exist")
+        timeouts = config.forwarding_timeouts
+        return TransportSettings(
+            dial_timeout=timeouts.dial_timeout,
+            response_header_timeout=timeouts.response_header_timeout,
+            idle_conn_timeout=timeouts.idle_conn_timeout,
+            max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
+            insecure_skip_verify=config.insecure_skip_verify,
+            server_name=config.server_name)
+
+    # -- middlewares --------------------------------------------------------------------------------
+    def middleware(self, reference: str) -> Middleware:
+        name = local_name(reference)
+        cached = self._middlewares.get(name)
+        if cached is None:
+            cached = self._middlewares[name] = self._build_or_error(name, "middleware", self._build_middleware)
+        if isinstance(cached, BuildError):
+            raise cached
+        return cached
+
+    def _build_middleware(self, name: str) -> Middleware:
+        config = self.http.middlewares.get(name)
+        if config is None:
+            raise BuildError(f"middleware {name!r} does not exist")
+        try:
+            kind = config.type_name()
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        if not config.is_supported:
+            raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
+        try:
+            return build_middleware(kind, config.options(), self.middleware)
+        except ValueError as exc:
+            raise BuildError(f"{kind}: {exc}") from None
+
+    def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
+        key = f"{kind}:{name}"
+        if key in self._resolving:
+            cycle = " -> ".join([*self._resolving[self._resolving.index(key):], key])
+            return BuildError(f"recursion detected: {cycle}")
+        self._resolving.append(key)
+        try:
+            return build(name)
+        except BuildError as exc:
+            if kind in ("service", "middleware") and (
+                    (kind == "service" and name in self.http.services)
+                    or (kind == "middleware" and name in self.http.middlewares)):
+                self.problems.append(Problem(kind, f"{name}@{PROVIDER}", str(exc)))
+                return BuildError(f"{kind} {name!r} is broken: {exc}")
+            return exc
+        finally:
+            self._resolving.pop()

@@ -1,0 +1,163 @@
+"""What Traefik's matchers see of a request, computed from our raw RequestHead.
+
+* host: `canonical_host` = requestdecorator's parseHost + types.CanonicalDomain (port and IPv6 brackets
+  dropped, trimmed, lower-cased);
+* path: `routing_path` = what pkg/muxer/http/mux.go withRoutingPath builds from Go's URL.EscapedPath():
+  percent-escapes of unreserved characters are decoded (`/foo%20bar` -> `/foo bar`), escapes of reserved
+  characters (`:/?#[]@!$&'()*+,;=%`) stay encoded and upper-cased (`/a%2fb` -> `/a%2Fb`, so an encoded
+  slash never matches a literal `/` in Path/PathPrefix). If the raw path holds a byte Go's URL parser
+  would re-escape (space, `"`, `|`, non-ASCII...), Go rebuilds the escaped path from the fully decoded
+  one, which decodes `%2F` and encodes `(`; we reproduce that too;
+* query: Go's url.ParseQuery (`+` is a space, pairs with a bad escape are dropped), after the entry point's
+  default AllowQuerySemicolons turned `;` into `&`.
+
+Strings are "byte strings": every character is one byte (latin-1), as in RequestHead.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import re
+
+from proxy.message import RequestHead
+
+_RESERVED = frozenset(":/?#[]@!$&'()*+,;=%")
+# Characters Go's validEncoded accepts in a raw path (besides '%'); anything else forces re-escaping.
+_PATH_PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@\[\]/]*")
+_PATH_VALID = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@\[\]/%]*")
+# Characters Go's escape(path, encodePath) leaves alone.
+_GO_PATH_KEEP = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~$&+,/:;=@")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _go_rune_errors(exc: UnicodeError) -> tuple[str, int]:
+    # Go's regexp reads each byte of an invalid UTF-8 sequence as one U+FFFD.
+    assert isinstance(exc, UnicodeDecodeError)
+    return "\ufffd" * (exc.end - exc.start), exc.end
+
+
+codecs.register_error("stripproxy.gorune", _go_rune_errors)
+
+
+def regexp_subject(value: str) -> str:
+    """A byte string as Go's regexp reads it: UTF-8 decoded, each invalid byte one U+FFFD."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8", "stripproxy.gorune")
+    except UnicodeEncodeError:  # already text, not bytes
+        return value
+
+
+def rule_bytes(arg: str) -> str:
+    """A rule argument (Go source is UTF-8) as a byte string comparable with request data."""
+    return arg.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _go_split_host(addr: str) -> str | None:
+    """The host part per Go's net.SplitHostPort, or None where it errors."""
+    if addr.startswith("["):
+        end = addr.find("]")
+        if end == -1 or addr[end + 1:end + 2] != ":" or ":" in addr[end + 2:]:
+            return None
+        if "[" in addr[1:] or "]" in addr[end + 1:]:
+            return None
+        return addr[1:end]
+    host, _, _ = addr.rpartition(":")
+    return None if ":" in host or "[" in host or "]" in host else host
+
+
+def canonical_host(host_header: str) -> str:
+    """The request host as Traefik's Host/HostRegexp matchers compare it."""
+    host = host_header
+    if ":" in host:
+        split = _go_split_host(host)
+        if split is not None:
+            host = split
+        elif host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+    return host.strip(" \t\n\v\f\r").lower()
+
+
+def _unescape(raw: str, plus_is_space: bool) -> str | None:
+    """Go's url unescape into a byte string; None for a malformed escape."""
+    if "%" in raw and _BAD_ESCAPE.search(raw):
+        return None
+    if plus_is_space:
+        raw = raw.replace("+", " ")
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw) if "%" in raw else raw
+
+
+def _go_escape_path(decoded: str) -> str:
+    return "".join(ch if ord(ch) < 128 and ord(ch) in _GO_PATH_KEEP else f"%{ord(ch):02X}"
+                   for ch in decoded)
+
+
+def _decode_unreserved(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return "%" + match.group(1).upper() if char in _RESERVED else char
+
+
+def routing_path(raw_path: str) -> str | None:
+    """The path Path/PathPrefix/PathRegexp match against; None if the raw path has a bad %-escape."""
+    if _PATH_PLAIN.fullmatch(raw_path):
+        return raw_path
+    decoded = _unescape(raw_path, plus_is_space=False)
+    if decoded is None:
+        return None
+    escaped = raw_path if _PATH_VALID.fullmatch(raw_path) else _go_escape_path(decoded)
+    return _ESCAPE.sub(_decode_unreserved, escaped)
+
+
+def parse_query(raw_query: str | None) -> dict[str, list[str]]:
+    """Go's url.ParseQuery of the raw query (with `;` read as `&`)."""
+    params: dict[str, list[str]] = {}
+    if not raw_query:
+        return params
+    for pair in raw_query.replace(";", "&").split("&"):
+        if not pair:
+            continue
+        raw_key, _, raw_value = pair.partition("=")
+        key = _unescape(raw_key, plus_is_space=True)
+        value = _unescape(raw_value, plus_is_space=True)
+        if key is None or value is None:
+            continue
+        params.setdefault(key, []).append(value)
+    return params
+
+
+def ip_as16(text: str) -> bytes | None:
+    """Go's netip.ParseAddr(text).As16(): IPv4 becomes IPv4-mapped IPv6; a zone is dropped."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv4Address):
+        return b"\0" * 10 + b"\xff\xff" + address.packed
+    return address.packed
+
+
+def client_address(peer: str) -> str:
+    """ip.RemoteAddrStrategy: the host of `ip:port`, or the whole value when it has no port."""
+    split = _go_split_host(peer) if ":" in peer else None
+    return peer if split is None else split
+
+
+class MatchRequest:
+    """One request as the matchers read it; host and routing path computed once, the query on demand."""
+
+    __slots__ = ("head", "host", "path", "_query")
+
+    def __init__(self, head: RequestHead) -> None:
+        self.head = head
+        self.host = canonical_host(head.host)
+        self.path = routing_path(head.path)
+        self._query: dict[str, list[str]] | None = None
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        if self._query is None:
+            self._query = parse_query(self.head.query)
+        return self._query

@@ -1,0 +1,71 @@
+"""An entry point: a listening socket whose connections are served by the forwarder."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from proxy.forwarder.client import ClientConnection
+from proxy.forwarder.context import EntryPointRuntime
+
+log = logging.getLogger("proxy.server")
+
+
+def parse_address(address: str) -> tuple[str | None, int]:
+    """Traefik's entry point address (":9999", "127.0.0.1:80", "[::1]:80", ":80/tcp") -> (host, port).
+
+    An empty host means every interface, as in Traefik. Raises ValueError for what we cannot serve.
+    """
+    text = address.strip()
+    if "/" in text:
+        text, _, proto = text.partition("/")
+        if proto.lower() != "tcp":
+            raise ValueError(f"address {address!r}: only tcp entry points are supported, not {proto!r}")
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"address {address!r}: expected [host]:port, e.g. \":9999\" or \"127.0.0.1:80\"")
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"address {address!r}: port {number} out of range")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return (host or None), number
+
+
+class EntryPointServer:
+    """Listens for one entry point; the runtime (routes, options) can be swapped while it serves."""
+
+    def __init__(self, runtime: EntryPointRuntime, address: str, reuse_port: bool = False) -> None:
+        self.runtime = runtime
+        self.address = address
+        self.host, self.port = parse_address(address)
+        self.reuse_port = reuse_port
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        runtime = self.runtime
+        self._server = await loop.create_server(
+            lambda: ClientConnection(runtime), self.host, self.port, backlog=4096,
+            reuse_address=True, reuse_port=self.reuse_port or None)
+        sockets = self._server.sockets
+        bound = sockets[0].getsockname()
+        self.port = runtime.port = bound[1]
+        for sock in sockets:
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        log.info("entry point %s listening on %s", runtime.name, self.url)
+
+    @property
+    def url(self) -> str:
+        host = self.host or "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{self.runtime.scheme}://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None

@@ -1,0 +1,328 @@
+"""What Traefik v3 does to a request-target at the entry point, before routing and forwarding.
+
+The pipeline mirrors Go's net/http server (url.ParseRequestURI, URL.EscapedPath) and the handlers
+Traefik wraps around every entry point (pkg/server/server_entrypoint_tcp.go), in their run order:
+denyFragment -> normalizePath -> sanitizePath (http.sanitizePath, default true) ->
+http.AllowQuerySemicolons or encodeQuerySemicolons (http.encodeQuerySemicolons, default false).
+The returned path is the escaped path Traefik routes on and sends upstream (URL.RequestURI()).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from proxy.message import HeaderList
+
+_HEX = "0123456789abcdefABCDEF"
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+# Characters url.escape(..., encodePath) leaves alone.
+_PATH_SAFE = _ALNUM | frozenset("-_.~$&+,/:;=@")
+# Characters url.validEncoded accepts raw in a path (besides '%').
+_PATH_VALID = _PATH_SAFE | frozenset("!'()*[]%")
+# RFC 3986 unreserved characters: normalizePath decodes their %XX form.
+_UNRESERVED = _ALNUM | frozenset("-._~")
+_HOST_SAFE = _ALNUM | frozenset("!$&'()*+,;=:[]<>\"-_.~")
+_USERINFO_SAFE = _ALNUM | frozenset("-._:~!$&'()*+,;=%@")
+_HOST_HEADER_SAFE = _ALNUM | frozenset("!$%&'()*+,-.:;=[]_~")  # httpguts.ValidHostHeader
+_TOKEN = _ALNUM | frozenset("!#$%&'*+-.^_`|~")
+
+
+class BadRequest(Exception):
+    """The request cannot be served: answer 400.
+
+    `body` and `close` say how Go answers: parse errors from its server get a "400 Bad Request..."
+    text body and close the connection; Traefik's own entry point checks answer with an empty body.
+    """
+
+    status = 400
+
+    def __init__(self, message: str, body: bytes = b"", close: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.body = body
+        self.close = close
+
+
+def _go_parse_error(message: str) -> BadRequest:
+    return BadRequest(message, b"400 Bad Request", close=True)
+
+
+def _go_status_error(text: str) -> BadRequest:
+    """Go's badRequestError: the text goes into the status line and the body."""
+    return BadRequest(text, f"400 Bad Request: {text}".encode(), close=True)
+
+
+# Encoded characters an entry point may refuse (http.encodedCharacters), with their option names.
+_ENCODED_OPTIONS = (
+    ("allow_encoded_slash", ("%2F", "%2f")),
+    ("allow_encoded_back_slash", ("%5C", "%5c")),
+    ("allow_encoded_null_character", ("%00",)),
+    ("allow_encoded_semicolon", ("%3B", "%3b")),
+    ("allow_encoded_percent", ("%25",)),
+    ("allow_encoded_question_mark", ("%3F", "%3f")),
+    ("allow_encoded_hash", ("%23",)),
+)
+
+
+@dataclass(frozen=True)
+class PathOptions:
+    """Entry point `http` options that shape the request-target (defaults are Traefik v3.7's).
+
+    The allow_encoded_* flags are `http.encodedCharacters`; every one defaults to true since v3.6.7.
+    """
+
+    sanitize_path: bool = True
+    encode_query_semicolons: bool = False
+    allow_encoded_slash: bool = True
+    allow_encoded_back_slash: bool = True
+    allow_encoded_null_character: bool = True
+    allow_encoded_semicolon: bool = True
+    allow_encoded_percent: bool = True
+    allow_encoded_question_mark: bool = True
+    allow_encoded_hash: bool = True
+    denied_encodings: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        denied = {code for name, codes in _ENCODED_OPTIONS if not getattr(self, name) for code in codes}
+        object.__setattr__(self, "denied_encodings", frozenset(denied))
+
+
+class Target(NamedTuple):
+    path: str  # escaped, normalised (and sanitised) path
+    query: str | None  # raw query without '?', None when the target had no '?'
+    authority: str | None  # host[:port] of an absolute-form or CONNECT target: it replaces Host
+
+
+def parse_target(raw_target: str, options: PathOptions) -> tuple[str, str | None]:
+    """(path, query) of a request-target as Traefik routes and forwards it; raises BadRequest."""
+    target = parse_request_target(raw_target, options)
+    return target.path, target.query
+
+
+def parse_request_target(raw_target: str, options: PathOptions, method: str = "GET") -> Target:
+    """Parse and normalise a request-target; `authority` is set for absolute-form/CONNECT targets."""
+    if any(ch < " " or ch == "\x7f" for ch in raw_target):
+        raise _go_parse_error(f"control character in request-target {raw_target!r}")
+    if not raw_target:
+        raise _go_parse_error("empty request-target")
+    if raw_target == "*":
+        return Target("*", None, None)  # OPTIONS * never gets here: Go answers it itself
+    if method == "CONNECT" and not raw_target.startswith("/"):
+        raw_path, query, authority = _split_absolute("http://" + raw_target)
+    else:
+        raw_path, query, authority = _split_absolute(raw_target)
+    if "#" in raw_path:  # Traefik's denyFragment: Go would otherwise forward it as %23
+        raise BadRequest(f"fragment in request path {raw_path!r}")
+    path = escaped_path(raw_path)
+    if options.sanitize_path:
+        path = sanitize_path(path)
+    if query is not None and ";" in query:
+        query = query.replace(";", "%3B" if options.encode_query_semicolons else "&")
+    return Target(path or "/", query, authority)
+
+
+def _split_absolute(raw: str) -> tuple[str, str | None, str | None]:
+    """url.ParseRequestURI's split into (raw path, raw query, authority)."""
+    scheme, rest = _split_scheme(raw)
+    rest, sep, query = rest.partition("?")
+    query_or_none = query if sep else None
+    if not rest.startswith("/"):
+        if scheme:
+            raise _go_parse_error(f"opaque request-target {raw!r} is not supported")
+        raise _go_parse_error(f"invalid URI for request: {raw!r}")
+    authority: str | None = None
+    if scheme and rest.startswith("//"):
+        slash = rest.find("/", 2)
+        auth, rest = (rest[2:], "") if slash < 0 else (rest[2:slash], rest[slash:])
+        authority = _parse_authority(auth) or None
+    _check_escapes(rest)
+    return rest, query_or_none, authority
+
+
+def _split_scheme(raw: str) -> tuple[str, str]:
+    for i, ch in enumerate(raw):
+        if ch.isascii() and ch.isalpha():
+            continue
+        if ch.isascii() and (ch.isdigit() or ch in "+-."):
+            if i == 0:
+                return "", raw
+            continue
+        if ch == ":":
+            if i == 0:
+                raise _go_parse_error("missing protocol scheme")
+            return raw[:i].lower(), raw[i + 1:]
+        return "", raw
+    return "", raw
+
+
+def _check_escapes(text: str) -> None:
+    index = text.find("%")
+    while index >= 0:
+        if index + 2 >= len(text) or text[index + 1] not in _HEX or text[index + 2] not in _HEX:
+            raise _go_parse_error(f"invalid URL escape {text[index:index + 3]!r}")
+        index = text.find("%", index + 3)
+
+
+def _unescape(text: str) -> str:
+    """Decode %XX (validated already) to the byte they stand for, as a latin-1 character."""
+    if "%" not in text:
+        return text
+    parts = text.split("%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        out.append(chr(int(part[:2], 16)))
+        out.append(part[2:])
+    return "".join(out)
+
+
+def _escape_path(decoded: str) -> str:
+    """url.escape(s, encodePath): upper-case %XX for everything outside _PATH_SAFE."""
+    return "".join(ch if ch in _PATH_SAFE else f"%{ord(ch):02X}" for ch in decoded)
+
+
+def normalize_percent_encoding(raw_path: str) -> str:
+    """normalizePath: decode %XX of unreserved characters, upper-case the hex of all others."""
+    if "%" not in raw_path:
+        return raw_path
+    parts = raw_path.split("%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        char = chr(int(part[:2], 16))
+        out.append(char if char in _UNRESERVED else "%" + part[:2].upper())
+        out.append(part[2:])
+    return "".join(out)
+
+
+def escaped_path(raw_path: str) -> str:
+    """Go's URL.EscapedPath() after Traefik's normalizePath, for a path with valid escapes.
+
+    A raw path made only of characters Go accepts unescaped keeps its spelling (normalised); any
+    other character (non-ASCII, `"`, `\\`, `|`, `{`...) makes Go re-escape the decoded path as a
+    whole, which also decodes reserved escapes such as %2F.
+    """
+    if all(ch in _PATH_VALID for ch in raw_path):
+        return normalize_percent_encoding(raw_path)
+    return _escape_path(_unescape(raw_path))
+
+
+def sanitize_path(path: str) -> str:
+    """sanitizePath = URL.JoinPath(): path.Clean on the escaped path, keeping one trailing slash."""
+    rooted = path if path.startswith("/") else "/" + path
+    stack: list[str] = []
+    for segment in rooted.split("/"):
+        if segment == "..":
+            if stack:
+                stack.pop()
+        elif segment and segment != ".":
+            stack.append(segment)
+    cleaned = "/" + "/".join(stack)
+    if not path.startswith("/"):
+        cleaned = cleaned[1:]
+    if rooted.endswith("/") and not cleaned.endswith("/"):
+        cleaned += "/"
+    return cleaned
+
+
+def denied_encoded_character(path: str, options: PathOptions) -> str | None:
+    """The first %XX of `path` the entry point's encodedCharacters options refuse, else None.
+
+    Traefik runs this check in each root router's chain (pkg/server/router/deny.go), i.e. only
+    after a router matched: an unmatched request still gets 404. Answer 400 with an empty body.
+    """
+    denied = options.denied_encodings
+    if not denied or "%" not in path:
+        return None
+    index = path.find("%")
+    while index >= 0:
+        code = path[index:index + 3]
+        if code in denied:
+            return code
+        index = path.find("%", index + 3)
+    return None
+
+
+def _parse_authority(authority: str) -> str:
+    """url.parseAuthority: validate userinfo and host; returns the decoded host[:port]."""
+    at = authority.rfind("@")
+    host = _parse_host(authority[at + 1:])
+    if at >= 0:
+        userinfo = authority[:at]
+        if not all(ch in _USERINFO_SAFE for ch in userinfo):
+            raise _go_parse_error(f"invalid userinfo in {authority!r}")
+        _check_escapes(userinfo)
+    return host
+
+
+def _parse_host(host: str) -> str:
+    if host.startswith("["):
+        end = host.rfind("]")
+        if end < 0:
+            raise _go_parse_error(f"missing ']' in host {host!r}")
+        if not _valid_optional_port(host[end + 1:]):
+            raise _go_parse_error(f"invalid port {host[end + 1:]!r} after host")
+        literal = _unescape_literal(host[1:end])
+        try:
+            if not isinstance(ipaddress.ip_address(literal), ipaddress.IPv6Address):
+                raise ValueError("IPv4 in brackets")
+        except ValueError:
+            raise _go_parse_error(f"invalid IP-literal {host!r}") from None
+        return "[" + literal + "]" + host[end + 1:]
+    if "[" in host or "]" in host:
+        raise _go_parse_error(f"unexpected bracket in host {host!r}")
+    colon = host.find(":")
+    if colon >= 0 and (":" in host[colon + 1:] or not _valid_optional_port(host[colon:])):
+        raise _go_parse_error(f"invalid port in host {host!r}")
+    return _unescape_host(host)
+
+
+def _valid_optional_port(port: str) -> bool:
+    return port == "" or (port[0] == ":" and all(ch in "0123456789" for ch in port[1:]))
+
+
+def _unescape_literal(inner: str) -> str:
+    """An IPv6 literal, with its RFC 6874 zone (introduced by %25) decoded."""
+    zone_at = inner.find("%25")
+    if zone_at < 0:
+        return _unescape_host(inner)
+    zone = inner[zone_at + 3:]
+    _check_escapes(zone)
+    decoded_zone = _unescape(zone)
+    if not all(ch in _HOST_SAFE or ch == " " or not ch.isascii() for ch in decoded_zone):
+        raise _go_parse_error(f"invalid zone {zone!r} in host")
+    return _unescape_host(inner[:zone_at]) + "%" + decoded_zone
+
+
+def _unescape_host(host: str) -> str:
+    """Host %-escapes may only encode non-ASCII bytes; ASCII must be host-safe as written."""
+    _check_escapes(host)
+    for index, ch in enumerate(host):
+        if ch == "%" and int(host[index + 1], 16) < 8:
+            raise _go_parse_error(f"invalid URL escape {host[index:index + 3]!r} in host")
+        if ch != "%" and ch.isascii() and ch not in _HOST_SAFE:
+            raise _go_parse_error(f"invalid character {ch!r} in host name")
+    return _unescape(host)
+
+
+def check_request_headers(version: str, method: str, headers: HeaderList) -> None:
+    """The header checks Go's server makes before any handler runs; raises BadRequest."""
+    hosts = headers.get_all("host")
+    if version != "1.0" and not hosts and method != "CONNECT":
+        raise _go_status_error("missing required Host header")
+    if len(hosts) > 1:
+        raise _go_status_error("too many Host headers")
+    if hosts and not all(ch in _HOST_HEADER_SAFE for ch in hosts[0]):
+        raise _go_status_error("malformed Host header")
+    for name, value in headers.items:
+        if not name or not all(ch in _TOKEN for ch in name):
+            raise _go_status_error("invalid header name")
+        if any((ch < " " and ch != "\t") or ch == "\x7f" for ch in value):
+            raise _go_status_error("invalid header value")
+
+
+def fix_pragma_cache_control(headers: HeaderList) -> None:
+    """Go's server adds `Cache-Control: no-cache` when the first Pragma is `no-cache` and none is set."""
+    pragma = headers.get("pragma")
+    if pragma == "no-cache" and "cache-control" not in headers:
+        headers.add("Cache-Control", "no-cache")

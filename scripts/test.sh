@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up (once) and run the whole test suite, then Traefik's conformance sample when ../shared has it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -e '.[test]'
+.venv/bin/python -m pytest -q "$@"
+if [ -f ../shared/conformance/run_cases.py ]; then
+  .venv/bin/python ../shared/conformance/run_cases.py --python "$PWD/.venv/bin/python"
+fi

@@ -1,0 +1,83 @@
+"""Go regexp syntax compiled with Python's re: Go's meaning kept, Go's refusals kept.
+
+Expectations follow Go's regexp/syntax documentation and behaviour (regexp.MatchString).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from proxy.rules.goregex import GoRegexpError, compile_go_regexp
+
+
+@pytest.mark.parametrize(("pattern", "subject", "want"), [
+    pytest.param(r"^/foo$", "/foo\n", False, id="dollar-is-end-of-text"),
+    pytest.param(r"(?m)^/foo$", "/foo\nx", True, id="multiline-dollar"),
+    pytest.param(r"a(?i)b|c", "C", True, id="mid-pattern-flag-covers-later-alternatives"),
+    pytest.param(r"a(?i)b|c", "Ab", False, id="mid-pattern-flag-not-before"),
+    pytest.param(r"(?i)^abc$", "ABC", True, id="leading-fold"),
+    pytest.param(r"(?i)a(?-i)b", "Ab", True, id="fold-switched-off"),
+    pytest.param(r"(?i)a(?-i)b", "AB", False, id="fold-switched-off-2"),
+    pytest.param(r"(?i:a)b", "AB", False, id="scoped-flag-ends-with-group"),
+    pytest.param(r"(?s)^a.b$", "a\nb", True, id="dotall"),
+    pytest.param(r"^a.b$", "a\nb", False, id="dot-excludes-newline"),
+    pytest.param(r"^(?U)a+", "aaa", True, id="ungreedy-still-matches"),
+    pytest.param(r"\d+", "\u0663", False, id="digit-is-ascii-only"),
+    pytest.param(r"^\w+$", "é", False, id="word-is-ascii-only"),
+    pytest.param(r"^[\D]$", "\u0663", True, id="negated-digit-in-class-ascii"),
+    pytest.param(r"\bé", " é", False, id="word-boundary-ascii"),
+    pytest.param(r"^\s$", "\v", False, id="space-excludes-vt"),
+    pytest.param(r"abc\z", "xabc", True, id="backslash-z"),
+    pytest.param(r"^\Qa.b\E$", "a.b", True, id="quoted-literal"),
+    pytest.param(r"^\Qa.b\E$", "axb", False, id="quoted-literal-dot"),
+    pytest.param(r"^[[:alpha:]]+$", "abZ", True, id="posix-class"),
+    pytest.param(r"^[[:digit:]-]+$", "1-2", True, id="posix-class-and-dash"),
+    pytest.param(r"^[a-b-c]+$", "-", True, id="dash-after-range-is-literal"),
+    pytest.param(r"^[a-b-c]+$", "B", False, id="dash-after-range-no-range"),
+    pytest.param(r"^[]a]+$", "]a", True, id="leading-bracket-literal"),
+    pytest.param(r"^[[]$", "[", True, id="bracket-in-class"),
+    pytest.param(r"^x{,3}$", "x{,3}", True, id="open-low-repeat-is-literal"),
+    pytest.param(r"^x{01}$", "x{01}", True, id="leading-zero-repeat-is-literal"),
+    pytest.param(r"^x{2}$", "xx", True, id="repeat"),
+    pytest.param(r"^(?P<a>x)(?<b>y)$", "xy", True, id="named-groups-both-syntaxes"),
+    pytest.param(r"^(?<1x>y)$", "y", True, id="group-name-may-start-with-digit"),
+    pytest.param(r"^\x41\x{42}\103$", "ABC", True, id="hex-and-octal-escapes"),
+    pytest.param(r"^\.\_\ $", "._ ", True, id="punctuation-escapes"),
+    pytest.param(r"^*a", "a", True, id="repeat-of-anchor-allowed"),
+    pytest.param(r"^caf.$", "café", True, id="dot-is-one-rune"),
+])
+def test_go_semantics(pattern: str, subject: str, want: bool) -> None:
+    assert (compile_go_regexp(pattern).search(subject) is not None) is want
+
+
+@pytest.mark.parametrize(("pattern", "message"), [
+    pytest.param("(css", "missing closing )", id="open-group"),
+    pytest.param("css)", "unexpected )", id="close-group"),
+    pytest.param("[a", "missing closing ]", id="open-class"),
+    pytest.param("[z-a]", "invalid character class range", id="reversed-range"),
+    pytest.param("*a", "missing argument to repetition operator", id="leading-star"),
+    pytest.param("(|*)", "missing argument to repetition operator", id="star-after-bar"),
+    pytest.param("a**", "invalid nested repetition operator", id="double-star"),
+    pytest.param("a*+", "invalid nested repetition operator", id="possessive"),
+    pytest.param("a??+", "invalid nested repetition operator", id="lazy-then-plus"),
+    pytest.param("a{2}{3}", "invalid nested repetition operator", id="stacked-counts"),
+    pytest.param("a{1001}", "invalid repeat count", id="repeat-too-large"),
+    pytest.param("a{3,2}", "invalid repeat count", id="repeat-min-over-max"),
+    pytest.param(r"(a)\1", "backreferences are not supported", id="backreference"),
+    pytest.param("(?=a)", "invalid or unsupported Perl syntax", id="lookahead"),
+    pytest.param("(?<=a)b", "invalid or unsupported Perl syntax", id="lookbehind"),
+    pytest.param("(?>a)", "invalid or unsupported Perl syntax", id="atomic-group"),
+    pytest.param("(?-)", "invalid or unsupported Perl syntax", id="empty-negation"),
+    pytest.param("(?P<a>x)(?P<a>y)", "duplicate capture group name", id="duplicate-name"),
+    pytest.param("(?P<a-b>x)", "invalid named capture", id="bad-name"),
+    pytest.param(r"\e", "invalid escape sequence", id="unknown-letter-escape"),
+    pytest.param(r"\Z", "invalid escape sequence", id="python-only-escape"),
+    pytest.param("a\\", "trailing backslash", id="trailing-backslash"),
+    pytest.param(r"[\b]", "invalid escape sequence", id="word-boundary-in-class"),
+    pytest.param(r"\pL", "not supported by this proxy", id="unicode-class-unsupported"),
+    pytest.param("[[:^alpha:]]", "not supported", id="negated-posix-unsupported"),
+])
+def test_refused(pattern: str, message: str) -> None:
+    with pytest.raises(GoRegexpError, match="invalid regexp") as caught:
+        compile_go_regexp(pattern)
+    assert message in str(caught.value)

@@ -181,10 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup = resolve_setup(args.config, flags)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
-        return 2
+        return 1
     except FileNotFoundError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     setup_logging(setup.static.log.level if args.command == "run" else "ERROR")
     # Our own start-up lines are useful at Traefik's default level (ERROR) too.
     logging.getLogger("proxy").setLevel(min(logging.getLogger().level, logging.WARNING))
@@ -198,4 +198,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_loop(serve(setup, args.strict), use_uvloop=not args.no_uvloop)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
-        return 2
+        return 1

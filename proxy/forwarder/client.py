@@ -167,6 +167,7 @@ class ClientConnection(asyncio.Protocol):
         except BadRequest as exc:
             log.info("bad request %r from %s: %s", exchange.original_target, self.client_ip, exc)
             exchange.reply = Reply(400, [("Content-Type", "text/plain; charset=utf-8")], exc.body)
+            exchange.detail = f"bad request: {exc}"
             exchange.keep_alive = exchange.keep_alive and not exc.close
             return
         head.path, head.query = target.path, target.query
@@ -178,6 +179,7 @@ class ClientConnection(asyncio.Protocol):
         route = ep.table.match(head)
         if route is None:
             exchange.reply = error_reply(404)
+            exchange.detail = "no router matched"
             return
         if denied_encoded_character(head.path, ep.path_options) is not None:
             exchange.reply = Reply(400)
@@ -286,7 +288,7 @@ class ClientConnection(asyncio.Protocol):
             upstream_target=head.target if server and exchange.reply is None else None,
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
-            bytes_out=exchange.bytes_out)
+            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail)
         for recorder in recorders:
             recorder(record)
 

@@ -27,6 +27,8 @@ class ExchangeRecord:
     status: int
     duration: float  # seconds
     bytes_out: int
+    host: str = ""  # the Host the request was routed with
+    detail: str = ""  # why the proxy answered by itself (no router, upstream refused, timeout...)
 
 
 @dataclass(slots=True)

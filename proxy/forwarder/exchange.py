@@ -32,7 +32,7 @@ class Exchange:
     __slots__ = ("client", "head", "plan", "server", "reply", "upstream", "pending", "sent_head",
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
-                 "_header_timer", "_connect_task", "_retried", "finished", "bytes_out")
+                 "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail")
 
     def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
                  has_body: bool, chunked_request: bool, original_target: str) -> None:
@@ -60,6 +60,7 @@ class Exchange:
         self._retried = False
         self.finished = False
         self.bytes_out = 0
+        self.detail = ""  # why we answered ourselves, for the exchange record and logs
 
     # -- request side ---------------------------------------------------------------------------
     def begin(self) -> None:
@@ -257,6 +258,7 @@ class Exchange:
         if self.finished:
             return
         log.warning("%s %s -> %s: %s", self.head.method, self.original_target, status, detail)
+        self.detail = detail
         self._drop_upstream()
         if self.response_started:
             self.status = self.status or status

@@ -160,23 +160,21 @@ def _query_regexp(args: tuple[str, ...]) -> Predicate:
 
 
 def _client_ip(args: tuple[str, ...]) -> Predicate:
-    exact, networks = _ip_or_network(args[0])
+    allowed = _ip_or_network(args[0])
 
     def match(req: MatchRequest) -> bool:
         ip = ip_as16(client_address(req.head.client_ip))
         if ip is None:
             return False
-        if exact is not None:
-            return ip == exact
-        return _network_contains(networks, ip)
+        return ip == allowed if isinstance(allowed, bytes) else _network_contains(allowed, ip)
 
     return match
 
 
-def _ip_or_network(text: str) -> tuple[bytes | None, tuple[int, int, int]]:
-    """(exact 16-byte IP, None-network) or (None, (width, network number, mask)) per Go's net package."""
+def _ip_or_network(text: str) -> bytes | tuple[int, int, int]:
+    """A 16-byte IP (net.ParseIP) or a (width, network number, mask) network (net.ParseCIDR)."""
     if "%" not in text and (exact := ip_as16(text)) is not None:
-        return exact, (0, 0, 0)
+        return exact
     addr, slash, bits = text.partition("/")
     ip = ip_as16(addr) if "%" not in addr else None
     is_v4 = ip is not None and "." in addr and ":" not in addr
@@ -186,8 +184,8 @@ def _ip_or_network(text: str) -> tuple[bytes | None, tuple[int, int, int]]:
     mask = ((1 << width) - 1) ^ ((1 << (width - int(bits))) - 1)
     number = int.from_bytes(ip[12:] if is_v4 else ip, "big") & mask
     if not is_v4 and number >> 32 == 0xFFFF:  # an IPv4-mapped network behaves as IPv4 (IPNet.Contains)
-        return None, (32, number & 0xFFFFFFFF, mask & 0xFFFFFFFF)
-    return None, (width, number, mask)
+        return 32, number & 0xFFFFFFFF, mask & 0xFFFFFFFF
+    return width, number, mask
 
 
 def _network_contains(network: tuple[int, int, int], ip16: bytes) -> bool:

@@ -303,8 +303,9 @@ class _Parser:
         arity = MATCHER_ARITY[name]
         if len(args) not in arity:
             wanted = " or ".join(str(n) for n in arity)
-            where = _Token("", "", columns[max(arity)] if len(args) > max(arity) else close.column)
-            raise self.error(where, f"{name} takes {wanted} argument(s), got {len(args)}")
+            # Point at the first extra argument, or at the ')' where one is missing.
+            column = columns[max(arity)] if len(args) > max(arity) else close.column
+            raise RuleSyntaxError(self.rule, column, f"{name} takes {wanted} argument(s), got {len(args)}")
         for arg, column in zip(args, columns):
             if arg == "":
                 raise RuleSyntaxError(self.rule, column, f"empty argument for matcher {name}")

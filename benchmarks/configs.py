@@ -1,0 +1,186 @@
+"""Config files for the side-by-side benchmark: one origin, and every proxy doing the same job.
+
+The job: route PathPrefix(`/api/v1`) to the origin, strip `/api/v1`, add `X-Forwarded-Prefix: /api/v1`
+(plus the X-Forwarded-For/-Proto/-Host headers Traefik and Caddy add by default, so nobody skips work).
+Every proxy streams bodies (nginx: buffering off) and keeps upstream connections alive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+PREFIX = "/api/v1"
+ORIGIN_PORT = 18080
+
+
+@dataclass(frozen=True)
+class Ports:
+    origin: int = ORIGIN_PORT
+    gateway: int = 18081
+    nginx: int = 18082
+    caddy: int = 18083
+    haproxy: int = 18084
+
+
+def _nginx_common(work: Path, name: str, connections: int) -> str:
+    """Top of an nginx.conf that keeps every file nginx writes inside the work dir."""
+    tmp = work / f"{name}-tmp"
+    return f"""worker_processes 1;
+pid {work}/{name}.pid;
+error_log {work}/{name}-error.log error;
+worker_rlimit_nofile 65536;
+events {{ worker_connections {connections}; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+"""
+
+
+def origin_nginx(work: Path, echo_module: Path | None, port: int = ORIGIN_PORT) -> str:
+    """The origin: small answers, a 100 MiB file, an upload sink and a header echo for the sanity check.
+
+    With the echo module the upload sink answers only after reading the whole body (so a proxy cannot
+    finish early); without it nginx discards the body and may answer first (the report says which).
+    """
+    load = f"load_module {echo_module};\n" if echo_module else ""
+    upload = ("client_body_buffer_size 128m; echo_read_request_body; echo \"ok\";" if echo_module
+              else "return 200 \"ok\\n\";")
+    return load + _nginx_common(work, "origin", 16384) + f"""  server {{
+    listen {HOST}:{port} backlog=4096;
+    default_type text/plain;
+    location = /small {{ return 200 "hello, world\\n"; }}
+    location = /api/items {{ default_type application/json; return 200 '{{"id":1,"status":"created"}}'; }}
+    location = /check {{ return 200 "prefix=$http_x_forwarded_prefix uri=$request_uri"; }}
+    location = /upload {{ client_max_body_size 0; {upload} }}
+    location = /big.bin {{ root {work}/www; }}
+  }}
+}}
+"""
+
+
+def proxy_nginx(work: Path, port: int, origin_port: int = ORIGIN_PORT) -> str:
+    """nginx as the reverse proxy: `location /api/v1/` + `proxy_pass .../` strips the prefix."""
+    return _nginx_common(work, "nginx-proxy", 16384) + f"""  upstream origin {{
+    server {HOST}:{origin_port};
+    keepalive 64;
+  }}
+  server {{
+    listen {HOST}:{port} backlog=4096;
+    client_max_body_size 0;
+    location {PREFIX}/ {{
+      proxy_pass http://origin/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-Prefix {PREFIX};
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }}
+  }}
+}}
+"""
+
+
+def caddyfile(port: int, origin_port: int = ORIGIN_PORT) -> str:
+    """Caddy: `handle_path` strips the prefix; reverse_proxy adds X-Forwarded-For/-Proto/-Host itself."""
+    return f"""{{
+  admin off
+  auto_https off
+  persist_config off
+  log {{
+    level ERROR
+  }}
+}}
+
+http://{HOST}:{port} {{
+  handle_path {PREFIX}/* {{
+    reverse_proxy {HOST}:{origin_port} {{
+      header_up X-Forwarded-Prefix {PREFIX}
+    }}
+  }}
+}}
+"""
+
+
+def haproxy_cfg(port: int, origin_port: int = ORIGIN_PORT) -> str:
+    """HAProxy: one thread, `replace-path` strips the prefix, `option forwardfor` adds X-Forwarded-For."""
+    return f"""global
+  nbthread 1
+  maxconn 20000
+
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  option http-keep-alive
+
+frontend bench
+  bind {HOST}:{port}
+  use_backend origin if {{ path_beg {PREFIX}/ }}
+
+backend origin
+  option forwardfor
+  http-request set-header X-Forwarded-Prefix {PREFIX}
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request replace-path {PREFIX}(/.*) \\1
+  http-reuse always
+  server origin {HOST}:{origin_port}
+"""
+
+
+def traefik_static(port: int, routes_file: str) -> str:
+    """The FastAPI guide's static file, on a loopback port."""
+    return f"""[entryPoints]
+  [entryPoints.http]
+  address = "{HOST}:{port}"
+
+[providers]
+  [providers.file]
+  filename = "{routes_file}"
+  watch = false
+
+[log]
+  level = "ERROR"
+"""
+
+
+def traefik_routes(extra_host_routers: int = 0, origin_port: int = ORIGIN_PORT) -> str:
+    """The FastAPI guide's dynamic file, plus `extra_host_routers` Host-distinct routers to the same service.
+
+    The extra rules (`Host(`svcN.example.com`)`) are longer than the real one, so Traefik's order tries
+    every one of them before PathPrefix(`/api/v1`): the worst place for the real router in a linear scan.
+    """
+    lines = [
+        "[http.middlewares.api-stripprefix.stripPrefix]",
+        f'  prefixes = ["{PREFIX}"]',
+        "",
+        "[http.routers.app-http]",
+        '  entryPoints = ["http"]',
+        '  service = "app"',
+        f'  rule = "PathPrefix(`{PREFIX}`)"',
+        '  middlewares = ["api-stripprefix"]',
+        "",
+        "[http.services.app.loadBalancer]",
+        "  [[http.services.app.loadBalancer.servers]]",
+        f'    url = "http://{HOST}:{origin_port}"',
+        "",
+    ]
+    for i in range(extra_host_routers):
+        lines += [f"[http.routers.svc{i}]",
+                  '  entryPoints = ["http"]',
+                  '  service = "app"',
+                  f'  rule = "Host(`svc{i}.example.com`)"',
+                  ""]
+    return "\n".join(lines)

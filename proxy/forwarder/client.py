@@ -42,6 +42,8 @@ class ClientConnection(asyncio.Protocol):
         self.upgrading: Exchange | None = None  # an Upgrade request: later bytes go to its upstream
         self.tunnel: UpstreamConnection | None = None
         self.write_paused = False
+        self.head_bytes = 0  # bytes read while a request head is incomplete (bounded by max_header_bytes)
+        self.in_head = True
         self.peer_done = False  # the client half-closed: finish what is queued, then close
         self._read_pausers: set[object] = set()
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -62,8 +64,13 @@ class ClientConnection(asyncio.Protocol):
         if self.upgrading is not None:
             self.upgrading.send_body_raw(data)
             return
+        in_head = self.in_head
         try:
             self.parser.feed_data(data)
+            if in_head and self.in_head:
+                self.head_bytes += len(data)
+                if self.head_bytes > self.ep.max_header_bytes:
+                    self._reject(431, "request head too large")
         except httptools.HttpParserUpgrade as upgrade:
             rest = data[upgrade.args[0]:]
             exchange = self.receiving or (self.queue[-1] if self.queue else None)
@@ -72,7 +79,7 @@ class ClientConnection(asyncio.Protocol):
                 if rest:
                     exchange.send_body_raw(rest)
         except httptools.HttpParserError as exc:
-            self._bad_request(str(exc))
+            self._reject(400, str(exc))
 
     def eof_received(self) -> bool | None:
         # A half-closed client may still want its response; keep the socket open until it is written.
@@ -110,6 +117,7 @@ class ClientConnection(asyncio.Protocol):
 
     # -- llhttp callbacks ----------------------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self.in_head = True
         self.url = b""
         self.raw_headers = []
         if self._idle_timer is not None:
@@ -125,6 +133,8 @@ class ClientConnection(asyncio.Protocol):
         self.raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self.in_head = False
+        self.head_bytes = 0
         parser = self.parser
         headers = HeaderList([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers])
         te = headers.get("transfer-encoding")
@@ -259,10 +269,11 @@ class ClientConnection(asyncio.Protocol):
             self.transport.abort()
 
     # -- helpers --------------------------------------------------------------------------------------
-    def _bad_request(self, why: str) -> None:
+    def _reject(self, status: int, why: str) -> None:
+        """Unparseable input: answer if nothing else is going out, then close."""
         log.info("bad request from %s: %s", self.client_ip, why)
-        if not self.queue:  # nothing in flight: we may still answer
-            self.write(encode_reply(error_reply(400), keep_alive=False, head_only=False))
+        if not self.queue:
+            self.write(encode_reply(error_reply(status), keep_alive=False, head_only=False))
         self.close()
 
     def _timer(self, seconds: float, what: str) -> asyncio.TimerHandle | None:

@@ -42,6 +42,7 @@ class EntryPointRuntime:
     read_timeout: float = 60.0
     write_timeout: float = 0.0
     idle_timeout: float = 180.0
+    max_header_bytes: int = 1 << 20  # Traefik's http.maxHeaderBytes: a longer head gets 431
     port: int = 0
     scheme: str = "http"
     recorders: list[Callable[[ExchangeRecord], None]] = field(default_factory=list)

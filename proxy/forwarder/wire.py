@@ -14,6 +14,7 @@ ERROR_TEXT = {
     400: "400 Bad Request",
     404: "404 page not found\n",
     413: "Request Entity Too Large",
+    431: "431 Request Header Fields Too Large",
     500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Unavailable",

@@ -68,6 +68,7 @@ class Gateway:
                                            list(ep.forwarded_headers.trusted_ips), self.hostname),
                 path_options=path_options(ep), read_timeout=timeouts.read_timeout,
                 write_timeout=timeouts.write_timeout, idle_timeout=timeouts.idle_timeout,
+                max_header_bytes=ep.http.max_header_bytes,
                 recorders=self.recorders)
             self.servers[name] = EntryPointServer(runtime, ep.address, reuse_port=reuse_port or ep.reuse_port)
 

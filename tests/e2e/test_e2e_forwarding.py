@@ -254,6 +254,10 @@ async def test_websocket_passes_through(make_gateway, aiohttp_server):
     pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", id="two-hosts"),
     pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                  id="conflicting-lengths"),
+    pytest.param(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"0\r\n\r\n", id="length-and-chunked-smuggling"),
+    pytest.param(b"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n", id="nul-in-target"),
+    pytest.param(b"GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", id="bad-escape"),
 ])
 async def test_bad_requests_get_400(make_gateway, upstream, data):
     gateway = await make_gateway(routes_to(upstream.url))
@@ -261,6 +265,22 @@ async def test_bad_requests_get_400(make_gateway, upstream, data):
     assert response.status == 400
     assert upstream.requests == []
     assert (await get(gateway, "/still-up")).status == 200
+
+
+async def test_oversized_request_head_gets_431_and_memory_stays_bounded(make_gateway, upstream):
+    gateway = await make_gateway(routes_to(upstream.url), http={"maxHeaderBytes": 4096})
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gateway))
+    writer.write(b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: ")
+    try:
+        for _ in range(64):  # an endless header value, 64 KiB of it
+            writer.write(b"a" * 1024)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    response = await asyncio.wait_for(read_response(reader), 5)
+    assert response.status == 431
+    assert upstream.requests == []
+    writer.close()
 
 
 async def test_slow_client_is_cut_off_by_read_timeout(make_gateway, upstream):

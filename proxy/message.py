@@ -13,25 +13,38 @@ from typing import Iterator
 class HeaderList:
     """An ordered list of (name, value) pairs; names compare case-insensitively, order and case are kept.
 
-    Repeated headers (Set-Cookie, X-Forwarded-For from several hops) stay separate entries.
+    Repeated headers (Set-Cookie, X-Forwarded-For from several hops) stay separate entries. A parallel
+    list of lower-cased names makes every lookup one C-level list scan: this runs many times per request.
     """
 
-    __slots__ = ("items",)
+    __slots__ = ("_items", "_keys")
 
-    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self.items: list[tuple[str, str]] = items if items is not None else []
+    def __init__(self, items: list[tuple[str, str]] | None = None, keys: list[str] | None = None) -> None:
+        self._items: list[tuple[str, str]] = items if items is not None else []
+        self._keys: list[str] = keys if keys is not None else [k.lower() for k, _ in self._items]
+
+    @property
+    def items(self) -> list[tuple[str, str]]:
+        """The pairs, in order. Read freely; to change them assign a new list (or use the methods)."""
+        return self._items
+
+    @items.setter
+    def items(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+        self._keys = [k.lower() for k, _ in items]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of `name`, or `default`."""
-        lname = name.lower()
-        for key, value in self.items:
-            if key.lower() == lname:
-                return value
-        return default
+        try:
+            return self._items[self._keys.index(name.lower())][1]
+        except ValueError:
+            return default
 
     def get_all(self, name: str) -> list[str]:
         lname = name.lower()
-        return [value for key, value in self.items if key.lower() == lname]
+        if lname not in self._keys:
+            return []
+        return [pair[1] for key, pair in zip(self._keys, self._items) if key == lname]
 
     def joined(self, name: str) -> str | None:
         """All values of `name` joined with ', ' (how HTTP folds repeated fields), or None if absent."""
@@ -39,49 +52,55 @@ class HeaderList:
         return ", ".join(values) if values else None
 
     def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        lname = name.lower()
-        return any(key.lower() == lname for key, _ in self.items)
+        return isinstance(name, str) and name.lower() in self._keys
 
     def add(self, name: str, value: str) -> None:
-        self.items.append((name, value))
+        self._items.append((name, value))
+        self._keys.append(name.lower())
 
     def set(self, name: str, value: str) -> None:
         """Replace every `name` entry by one, kept at the position of the first (or appended)."""
         lname = name.lower()
-        out: list[tuple[str, str]] = []
-        placed = False
-        for key, old in self.items:
-            if key.lower() == lname:
-                if not placed:
-                    out.append((name, value))
-                    placed = True
-            else:
-                out.append((key, old))
-        if not placed:
-            out.append((name, value))
-        self.items = out
+        keys = self._keys
+        try:
+            index = keys.index(lname)
+        except ValueError:
+            self._items.append((name, value))
+            keys.append(lname)
+            return
+        self._items[index] = (name, value)
+        if keys.count(lname) > 1:
+            self._drop(lname, start=index + 1)
 
     def remove(self, name: str) -> None:
         lname = name.lower()
-        self.items = [(k, v) for k, v in self.items if k.lower() != lname]
+        if lname in self._keys:
+            self._drop(lname)
 
     def remove_many(self, lower_names: frozenset[str] | set[str]) -> None:
         """Drop every entry whose lower-cased name is in `lower_names` (one pass)."""
-        self.items = [(k, v) for k, v in self.items if k.lower() not in lower_names]
+        if not lower_names.isdisjoint(self._keys):
+            kept = [(key, pair) for key, pair in zip(self._keys, self._items) if key not in lower_names]
+            self._keys = [key for key, _ in kept]
+            self._items = [pair for _, pair in kept]
+
+    def _drop(self, lname: str, start: int = 0) -> None:
+        kept = [(key, pair) for i, (key, pair) in enumerate(zip(self._keys, self._items))
+                if i < start or key != lname]
+        self._keys = [key for key, _ in kept]
+        self._items = [pair for _, pair in kept]
 
     def copy(self) -> HeaderList:
-        return HeaderList(list(self.items))
+        return HeaderList(list(self._items), list(self._keys))
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter(self.items)
+        return iter(self._items)
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self._items)
 
     def __repr__(self) -> str:
-        return f"HeaderList({self.items!r})"
+        return f"HeaderList({self._items!r})"
 
 
 @dataclass(slots=True)

@@ -77,8 +77,8 @@ def strip_hop_headers(headers: HeaderList, keep_upgrade: bool,
     kept_upgrade = upgrade_type(headers) if keep_upgrade else ""
     listed = connection_tokens(headers)
     drop = HOP_HEADERS | (listed - exempt) if listed else HOP_HEADERS
-    headers.items = [(k, v) for k, v in headers.items if k.lower() not in drop]
+    headers.remove_many(drop)
     if kept_upgrade:
-        headers.items.append(("Connection", "Upgrade"))
-        headers.items.append(("Upgrade", kept_upgrade))
+        headers.add("Connection", "Upgrade")
+        headers.add("Upgrade", kept_upgrade)
     return kept_upgrade

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.middlewares.urlpath import ensure_leading_slash, parse_raw_path, request_uri_path, wire
+from proxy.middlewares.urlpath import ensure_leading_slash
+from proxy.urlpath import parse_raw_path, request_uri_path, wire
 
 
 class AddPrefix(Middleware):

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from proxy.goregex import compile_go_regexp
 from proxy.message import HeaderList, Reply, RequestHead
-from proxy.middlewares.goregex import compile_go
 
 
 class CorsPolicy:
@@ -24,7 +24,7 @@ class CorsPolicy:
         self.allow_methods = list(allow_methods)
         self.allow_origin_list = list(allow_origin_list)
         try:
-            self.origin_regexes: list[re.Pattern[str]] = [compile_go(expr) for expr in allow_origin_list_regex]
+            self.origin_regexes: list[re.Pattern[str]] = [compile_go_regexp(expr) for expr in allow_origin_list_regex]
         except ValueError as exc:
             raise ValueError(f"headers: accessControlAllowOriginListRegex: {exc}") from None
         self.expose_headers = list(expose_headers)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import re
 from http import HTTPStatus
 
+from proxy.goregex import compile_go_regexp, replace_all
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.middlewares.goregex import compile_go, replace_all
-from proxy.middlewares.urlpath import from_text, normalize_url, to_text
+from proxy.urlpath import from_text, normalize_url, to_text
 
 # Splits an absolute-form request-target (`GET http://host:port/path`), as Traefik does.
-ABSOLUTE_TARGET = compile_go(r"^(https?):\/\/(\[[\w:.]+\]|[\w\._-]+)?(:\d+)?(.*)$")
+ABSOLUTE_TARGET = compile_go_regexp(r"^(https?):\/\/(\[[\w:.]+\]|[\w\._-]+)?(:\d+)?(.*)$")
 
 
 def redirect_status(method: str, permanent: bool, status_code: int | None) -> int:
@@ -41,7 +41,7 @@ def split_target(req: RequestHead) -> tuple[str, str, str, str] | None:
 class RedirectRegex(Middleware):
     def __init__(self, regex: str, replacement: str, permanent: bool = False,
                  status_code: int | None = None) -> None:
-        self.regex: re.Pattern[str] = compile_go(regex)
+        self.regex: re.Pattern[str] = compile_go_regexp(regex)
         self.replacement = replacement
         self.permanent = permanent
         if status_code is not None and not 300 <= status_code <= 399:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.middlewares.urlpath import escaped_path, go_error, parse_raw_path, request_uri_path, unescape, wire
+from proxy.middlewares.urlpath import go_error
+from proxy.urlpath import escaped_path, parse_raw_path, request_uri_path, unescape, wire
 
 REPLACED_PATH = "X-Replaced-Path"
 

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import re
 
+from proxy.goregex import compile_go_regexp, replace_all
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.middlewares.goregex import compile_go, replace_all
 from proxy.middlewares.replacepath import REPLACED_PATH, current_raw_path
-from proxy.middlewares.urlpath import (
-    bad_request, from_text, go_error, request_uri_path, sanitized, to_text, unescape,
-)
+from proxy.middlewares.urlpath import bad_request, go_error, sanitized
+from proxy.urlpath import from_text, request_uri_path, to_text, unescape
 
 
 class ReplacePathRegex(Middleware):
     def __init__(self, regex: str, replacement: str) -> None:
-        self.regex: re.Pattern[str] = compile_go(regex.strip())
+        self.regex: re.Pattern[str] = compile_go_regexp(regex.strip())
         self.replacement = replacement.strip()
 
     def on_request(self, req: RequestHead) -> Reply | None:

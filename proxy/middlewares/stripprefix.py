@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.middlewares.urlpath import (
-    bad_request, encoded_prefix_len, ensure_leading_slash, parse_raw_path, request_uri_path, sanitized, wire,
-)
+from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
+from proxy.urlpath import parse_raw_path, request_uri_path, wire
 
 FORWARDED_PREFIX = "X-Forwarded-Prefix"
 

@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import re
 
+from proxy.goregex import compile_go_regexp
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.middlewares.goregex import compile_go
 from proxy.middlewares.stripprefix import FORWARDED_PREFIX
-from proxy.middlewares.urlpath import (
-    bad_request, encoded_prefix_len, ensure_leading_slash, from_text, parse_raw_path, request_uri_path,
-    sanitized, to_text,
-)
+from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
+from proxy.urlpath import from_text, parse_raw_path, request_uri_path, to_text
 
 
 class StripPrefixRegex(Middleware):
     def __init__(self, regex: list[str]) -> None:
         if isinstance(regex, str):
             raise ValueError(f"stripPrefixRegex: regex must be a list of strings, got the string {regex!r}")
-        self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go(expr.strip()) for expr in regex)
+        self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go_regexp(expr.strip()) for expr in regex)
 
     def _prefix(self, path: str) -> str | None:
         text = to_text(path)

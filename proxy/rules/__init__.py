@@ -1,6 +1,6 @@
 """Traefik v3 rule language: parse rule text, compile it into a matcher with index hints."""
 
-from proxy.rules.goregex import GoRegexpError, compile_go_regexp
+from proxy.goregex import GoRegexpError, compile_go_regexp
 from proxy.rules.matchers import (MAX_USER_PRIORITY, CompiledRule, compile_rule, default_priority,
                                   effective_priority)
 from proxy.rules.parser import RuleNode, RuleSyntaxError, parse_rule

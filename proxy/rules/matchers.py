@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from proxy.goregex import GoRegexpError, compile_go_regexp
 from proxy.message import RequestHead
-from proxy.rules.goregex import GoRegexpError, compile_go_regexp
 from proxy.rules.parser import And, Call, Not, Or, RuleNode, RuleSyntaxError, parse_rule
 from proxy.rules.request_view import (MatchRequest, client_address, ip_as16, regexp_subject,
                                       rule_bytes)

@@ -18,18 +18,13 @@ from __future__ import annotations
 
 import codecs
 import ipaddress
-import re
 
 from proxy.message import RequestHead
+from proxy.urlpath import from_text, parsed_escaped_path, recode_escapes, unescape
 
+# Escapes Traefik's routing path keeps encoded (mux.go reservedCharacters); every other %XX is decoded.
 _RESERVED = frozenset(":/?#[]@!$&'()*+,;=%")
-# Characters Go's validEncoded accepts in a raw path (besides '%'); anything else forces re-escaping.
-_PATH_PLAIN = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@\[\]/]*")
-_PATH_VALID = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@\[\]/%]*")
-# Characters Go's escape(path, encodePath) leaves alone.
-_GO_PATH_KEEP = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~$&+,/:;=@")
-_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ROUTING_DECODED = frozenset(map(chr, range(256))) - _RESERVED
 
 
 def _go_rune_errors(exc: UnicodeError) -> tuple[str, int]:
@@ -53,7 +48,7 @@ def regexp_subject(value: str) -> str:
 
 def rule_bytes(arg: str) -> str:
     """A rule argument (Go source is UTF-8) as a byte string comparable with request data."""
-    return arg.encode("utf-8", "surrogateescape").decode("latin-1")
+    return from_text(arg)
 
 
 def _go_split_host(addr: str) -> str | None:
@@ -81,34 +76,21 @@ def canonical_host(host_header: str) -> str:
     return host.strip(" \t\n\v\f\r").lower()
 
 
-def _unescape(raw: str, plus_is_space: bool) -> str | None:
-    """Go's url unescape into a byte string; None for a malformed escape."""
-    if "%" in raw and _BAD_ESCAPE.search(raw):
+def _query_unescape(raw: str) -> str | None:
+    """Go's QueryUnescape into a byte string ('+' is a space); None for a malformed escape."""
+    try:
+        return unescape(raw.replace("+", " "))
+    except ValueError:
         return None
-    if plus_is_space:
-        raw = raw.replace("+", " ")
-    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), raw) if "%" in raw else raw
-
-
-def _go_escape_path(decoded: str) -> str:
-    return "".join(ch if ord(ch) < 128 and ord(ch) in _GO_PATH_KEEP else f"%{ord(ch):02X}"
-                   for ch in decoded)
-
-
-def _decode_unreserved(match: re.Match[str]) -> str:
-    char = chr(int(match.group(1), 16))
-    return "%" + match.group(1).upper() if char in _RESERVED else char
 
 
 def routing_path(raw_path: str) -> str | None:
     """The path Path/PathPrefix/PathRegexp match against; None if the raw path has a bad %-escape."""
-    if _PATH_PLAIN.fullmatch(raw_path):
-        return raw_path
-    decoded = _unescape(raw_path, plus_is_space=False)
-    if decoded is None:
+    try:
+        escaped = parsed_escaped_path(raw_path)
+    except ValueError:
         return None
-    escaped = raw_path if _PATH_VALID.fullmatch(raw_path) else _go_escape_path(decoded)
-    return _ESCAPE.sub(_decode_unreserved, escaped)
+    return recode_escapes(escaped, _ROUTING_DECODED)
 
 
 def parse_query(raw_query: str | None) -> dict[str, list[str]]:
@@ -120,8 +102,8 @@ def parse_query(raw_query: str | None) -> dict[str, list[str]]:
         if not pair:
             continue
         raw_key, _, raw_value = pair.partition("=")
-        key = _unescape(raw_key, plus_is_space=True)
-        value = _unescape(raw_value, plus_is_space=True)
+        key = _query_unescape(raw_key)
+        value = _query_unescape(raw_value)
         if key is None or value is None:
             continue
         params.setdefault(key, []).append(value)

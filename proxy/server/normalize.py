@@ -14,15 +14,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from proxy.message import HeaderList
+from proxy.urlpath import (ALNUM as _ALNUM, check_escapes, join_escaped, normalize_percent_encoding,
+                           parsed_escaped_path, split_scheme, unescape, valid_optional_port)
 
-_HEX = "0123456789abcdefABCDEF"
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-# Characters url.escape(..., encodePath) leaves alone.
-_PATH_SAFE = _ALNUM | frozenset("-_.~$&+,/:;=@")
-# Characters url.validEncoded accepts raw in a path (besides '%').
-_PATH_VALID = _PATH_SAFE | frozenset("!'()*[]%")
-# RFC 3986 unreserved characters: normalizePath decodes their %XX form.
-_UNRESERVED = _ALNUM | frozenset("-._~")
 _HOST_SAFE = _ALNUM | frozenset("!$&'()*+,;=:[]<>\"-_.~")
 _USERINFO_SAFE = _ALNUM | frozenset("-._:~!$&'()*+,;=%@")
 _HOST_HEADER_SAFE = _ALNUM | frozenset("!$%&'()*+,-.:;=[]_~")  # httpguts.ValidHostHeader
@@ -142,57 +136,18 @@ def _split_absolute(raw: str) -> tuple[str, str | None, str | None]:
 
 
 def _split_scheme(raw: str) -> tuple[str, str]:
-    for i, ch in enumerate(raw):
-        if ch.isascii() and ch.isalpha():
-            continue
-        if ch.isascii() and (ch.isdigit() or ch in "+-."):
-            if i == 0:
-                return "", raw
-            continue
-        if ch == ":":
-            if i == 0:
-                raise _go_parse_error("missing protocol scheme")
-            return raw[:i].lower(), raw[i + 1:]
-        return "", raw
-    return "", raw
+    try:
+        scheme, rest = split_scheme(raw)
+    except ValueError as exc:
+        raise _go_parse_error(str(exc)) from None
+    return scheme.lower(), rest
 
 
 def _check_escapes(text: str) -> None:
-    index = text.find("%")
-    while index >= 0:
-        if index + 2 >= len(text) or text[index + 1] not in _HEX or text[index + 2] not in _HEX:
-            raise _go_parse_error(f"invalid URL escape {text[index:index + 3]!r}")
-        index = text.find("%", index + 3)
-
-
-def _unescape(text: str) -> str:
-    """Decode %XX (validated already) to the byte they stand for, as a latin-1 character."""
-    if "%" not in text:
-        return text
-    parts = text.split("%")
-    out = [parts[0]]
-    for part in parts[1:]:
-        out.append(chr(int(part[:2], 16)))
-        out.append(part[2:])
-    return "".join(out)
-
-
-def _escape_path(decoded: str) -> str:
-    """url.escape(s, encodePath): upper-case %XX for everything outside _PATH_SAFE."""
-    return "".join(ch if ch in _PATH_SAFE else f"%{ord(ch):02X}" for ch in decoded)
-
-
-def normalize_percent_encoding(raw_path: str) -> str:
-    """normalizePath: decode %XX of unreserved characters, upper-case the hex of all others."""
-    if "%" not in raw_path:
-        return raw_path
-    parts = raw_path.split("%")
-    out = [parts[0]]
-    for part in parts[1:]:
-        char = chr(int(part[:2], 16))
-        out.append(char if char in _UNRESERVED else "%" + part[:2].upper())
-        out.append(part[2:])
-    return "".join(out)
+    try:
+        check_escapes(text)
+    except ValueError as exc:
+        raise _go_parse_error(str(exc)) from None
 
 
 def escaped_path(raw_path: str) -> str:
@@ -200,29 +155,14 @@ def escaped_path(raw_path: str) -> str:
 
     A raw path made only of characters Go accepts unescaped keeps its spelling (normalised); any
     other character (non-ASCII, `"`, `\\`, `|`, `{`...) makes Go re-escape the decoded path as a
-    whole, which also decodes reserved escapes such as %2F.
+    whole, which also decodes reserved escapes such as %2F (Go's escape output is normalised already).
     """
-    if all(ch in _PATH_VALID for ch in raw_path):
-        return normalize_percent_encoding(raw_path)
-    return _escape_path(_unescape(raw_path))
+    return normalize_percent_encoding(parsed_escaped_path(raw_path))
 
 
 def sanitize_path(path: str) -> str:
     """sanitizePath = URL.JoinPath(): path.Clean on the escaped path, keeping one trailing slash."""
-    rooted = path if path.startswith("/") else "/" + path
-    stack: list[str] = []
-    for segment in rooted.split("/"):
-        if segment == "..":
-            if stack:
-                stack.pop()
-        elif segment and segment != ".":
-            stack.append(segment)
-    cleaned = "/" + "/".join(stack)
-    if not path.startswith("/"):
-        cleaned = cleaned[1:]
-    if rooted.endswith("/") and not cleaned.endswith("/"):
-        cleaned += "/"
-    return cleaned
+    return join_escaped(path)
 
 
 def denied_encoded_character(path: str, options: PathOptions) -> str | None:
@@ -260,7 +200,7 @@ def _parse_host(host: str) -> str:
         end = host.rfind("]")
         if end < 0:
             raise _go_parse_error(f"missing ']' in host {host!r}")
-        if not _valid_optional_port(host[end + 1:]):
+        if not valid_optional_port(host[end + 1:]):
             raise _go_parse_error(f"invalid port {host[end + 1:]!r} after host")
         literal = _unescape_literal(host[1:end])
         try:
@@ -272,13 +212,9 @@ def _parse_host(host: str) -> str:
     if "[" in host or "]" in host:
         raise _go_parse_error(f"unexpected bracket in host {host!r}")
     colon = host.find(":")
-    if colon >= 0 and (":" in host[colon + 1:] or not _valid_optional_port(host[colon:])):
+    if colon >= 0 and (":" in host[colon + 1:] or not valid_optional_port(host[colon:])):
         raise _go_parse_error(f"invalid port in host {host!r}")
     return _unescape_host(host)
-
-
-def _valid_optional_port(port: str) -> bool:
-    return port == "" or (port[0] == ":" and all(ch in "0123456789" for ch in port[1:]))
 
 
 def _unescape_literal(inner: str) -> str:
@@ -288,7 +224,7 @@ def _unescape_literal(inner: str) -> str:
         return _unescape_host(inner)
     zone = inner[zone_at + 3:]
     _check_escapes(zone)
-    decoded_zone = _unescape(zone)
+    decoded_zone = unescape(zone)
     if not all(ch in _HOST_SAFE or ch == " " or not ch.isascii() for ch in decoded_zone):
         raise _go_parse_error(f"invalid zone {zone!r} in host")
     return _unescape_host(inner[:zone_at]) + "%" + decoded_zone
@@ -302,7 +238,7 @@ def _unescape_host(host: str) -> str:
             raise _go_parse_error(f"invalid URL escape {host[index:index + 3]!r} in host")
         if ch != "%" and ch.isascii() and ch not in _HOST_SAFE:
             raise _go_parse_error(f"invalid character {ch!r} in host name")
-    return _unescape(host)
+    return unescape(host)
 
 
 def check_request_headers(version: str, method: str, headers: HeaderList) -> None:

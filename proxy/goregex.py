@@ -1,42 +1,66 @@
-"""Compile Go (RE2) regular expressions with Python's `re`, keeping Go's meaning.
+"""Go (RE2) regular expressions on Python's `re`, with Go's meaning: one translator for every regexp in the config.
 
-Traefik compiles every regexp with Go's `regexp.Compile`; this module translates that syntax, one atom at
-a time, into an equivalent Python pattern and refuses what Go refuses (backreferences, lookarounds,
-possessive and stacked repetitions, repeat counts over 1000, unknown escapes...).
+Traefik compiles rule regexps (HostRegexp, PathRegexp, HeaderRegexp, QueryRegexp) and middleware regexps
+(replacePathRegex, stripPrefixRegex, redirectRegex, CORS origin lists) with Go's `regexp.Compile`; this module
+translates that syntax one atom at a time into an equivalent Python pattern and refuses what Go refuses
+(backreferences, lookarounds, possessive and stacked repetitions, repeat counts over 1000, unknown escapes...).
+`replace_all` and `expand` are Go's ReplaceAllString and Regexp.Expand (`$1`, `${1}`, `$name`, `$$`).
 
 Go semantics kept: `$` without `(?m)` is end of text (Python's `$` also matches before a final newline);
 flags `(?i)`, `(?m)`, `(?s)`, `(?U)` may appear anywhere and last until the enclosing group closes
-(Python only allows global flags at the start); `\\d \\w \\s \\b` are ASCII-only; `\\z`, `\\Q...\\E`,
-`\\x{...}`, octal escapes, POSIX classes `[[:alpha:]]`, `(?P<n>...)` and `(?<n>...)`; `{` that is not a
-valid repeat is a literal (`{value:x}`), `x{,3}` is literal too.
+(Python only allows global flags at the start); `\\d \\w \\s \\b` and POSIX classes are ASCII-only while `.`
+and `(?i)` work on Unicode runes; `\\z`, `\\Q...\\E`, `\\x{...}`, octal escapes, `[[:alpha:]]`, `[[:^alpha:]]`,
+`(?P<n>...)` and `(?<n>...)` (names may start with a digit: Python sees them as `go_<n>`); `{` that is not a
+valid repeat is a literal (`{value:x}`, `x{,3}`, `x{01}`).
 
-Not supported (raise GoRegexpError although Go accepts them): Unicode classes `\\pL`, `\\p{Greek}`, `\\PL`,
-negated POSIX classes `[[:^alpha:]]`. Small differences left: `\\S` inside a bracket class does not
-match `\\v`; case folding under `(?i)` follows Python's Unicode folding.
+Not supported (raise GoRegexpError although Go accepts them): Unicode classes `\\pL`, `\\p{Greek}`, `\\PL`.
+Differences left: case folding under `(?i)` follows Python's simple Unicode folding (`(?i)i` also matches
+U+0130), and Go's limit on nested repeat counts (`(a{500}){3}`) is not enforced.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 
 MAX_REPEAT = 1000
+MAX_RUNE = 0x10FFFF
+GROUP_PREFIX = "go_"  # Go group names may start with a digit; Python's may not
+
+_Ranges = tuple[tuple[int, int], ...]
+
+
+def _ranges(spec: str) -> _Ranges:
+    """ASCII ranges from a spec like "09AZ__": each pair of chars is one inclusive range."""
+    return tuple((ord(spec[i]), ord(spec[i + 1])) for i in range(0, len(spec), 2))
+
 
 _POSIX = {
-    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
-    "cntrl": "\\x00-\\x1f\\x7f", "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~",
-    "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_",
-    "xdigit": "0-9A-Fa-f",
+    "alnum": _ranges("09AZaz"), "alpha": _ranges("AZaz"), "ascii": _ranges("\x00\x7f"),
+    "blank": _ranges("\t\t  "), "cntrl": _ranges("\x00\x1f\x7f\x7f"), "digit": _ranges("09"),
+    "graph": _ranges("!~"), "lower": _ranges("az"), "print": _ranges(" ~"), "punct": _ranges("!/:@[`{~"),
+    "space": _ranges("\t\r  "), "upper": _ranges("AZ"), "word": _ranges("09AZ__az"),
+    "xdigit": _ranges("09AFaf"),
 }
-# Perl classes: (outside a bracket class, inside a bracket class).
-_PERL = {
-    "d": ("[0-9]", "0-9"), "D": ("[^0-9]", "\\D"),
-    "w": ("[0-9A-Za-z_]", "0-9A-Za-z_"), "W": ("[^0-9A-Za-z_]", "\\W"),
-    "s": ("[\\t\\n\\f\\r ]", "\\t\\n\\f\\r "), "S": ("[^\\t\\n\\f\\r ]", "\\S"),
-}
+# Perl classes: \\d \\s \\w and their upper-case negations.
+_PERL = {"d": _ranges("09"), "s": _ranges("\t\n\x0c\r  "), "w": _ranges("09AZ__az")}
 _CHAR_ESCAPES = {"a": "\x07", "f": "\f", "t": "\t", "n": "\n", "r": "\r", "v": "\v"}
 _REPEAT = re.compile(r"\{(0|[1-9][0-9]*)(,((0|[1-9][0-9]*)?))?\}")
 _NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _class_body(ranges: _Ranges, negate: bool) -> str:
+    """Python bracket-class items for `ranges` (sorted, disjoint), or for their complement over all runes."""
+    if negate:
+        edges = [(-1, -1), *ranges, (MAX_RUNE + 1, MAX_RUNE + 1)]
+        ranges = tuple((lo[1] + 1, hi[0] - 1) for lo, hi in zip(edges, edges[1:]) if hi[0] - lo[1] > 1)
+    return "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges)
+
+
+def _perl_class(code: str) -> str:
+    """Bracket-class items for a Perl class letter (d, D, s, S, w, W)."""
+    return _class_body(_PERL[code.lower()], negate=code.isupper())
 
 
 class GoRegexpError(ValueError):
@@ -127,9 +151,10 @@ class _Translator:
         elif code in ("b", "B"):
             self.pos += 2
             self.emit_atom(f"(?a:\\{code})")
-        elif code in _PERL:
+        elif code.lower() in _PERL:
             self.pos += 2
-            self.emit_atom(_PERL[code][0])
+            # Negate outside the class (not by complement ranges) so (?i) folds the class first, as Go does.
+            self.emit_atom(f"[{'^' if code.isupper() else ''}{_class_body(_PERL[code.lower()], False)}]")
         elif code == "Q":
             end = pattern.find("\\E", self.pos + 2)
             stop = len(pattern) if end == -1 else end
@@ -195,17 +220,12 @@ class _Translator:
                 self.pos += 1
                 break
             first = False
-            posix = re.match(r"\[:(\^?)([a-z]+):\]", pattern[self.pos:])
-            if posix:
-                if posix.group(2) not in _POSIX:
-                    raise self.fail(f"invalid character class range {posix.group()!r}")
-                if posix.group(1):
-                    raise self.fail(f"negated POSIX class {posix.group()!r} is not supported")
-                items.append(_POSIX[posix.group(2)])
-                self.pos += len(posix.group())
+            named = self.posix_class()
+            if named is not None:
+                items.append(named)
                 continue
-            if ch == "\\" and pattern[self.pos + 1:self.pos + 2] in _PERL:
-                items.append(_PERL[pattern[self.pos + 1]][1])
+            if ch == "\\" and pattern[self.pos + 1:self.pos + 2].lower() in _PERL:
+                items.append(_perl_class(pattern[self.pos + 1]))
                 self.pos += 2
                 continue
             low = self.class_char()
@@ -217,10 +237,21 @@ class _Translator:
                 items.append(f"{re.escape(low)}-{re.escape(high)}")
             else:
                 items.append(re.escape(low) if low != "-" else "\\-")
-        body = "".join(items)
-        text = f"[{'^' if negate else ''}{body}]"
-        # Negated Perl classes inside brackets must stay ASCII, like Go's.
-        return f"(?a:{text})" if any(k in body for k in ("\\D", "\\W", "\\S")) else text
+        return f"[{'^' if negate else ''}{''.join(items)}]"
+
+    def posix_class(self) -> str | None:
+        """Items for a `[:name:]` / `[:^name:]` at self.pos, or None when the text there is not one (Go's rule)."""
+        pattern = self.pattern
+        end = pattern.find(":]", self.pos + 2) if pattern.startswith("[:", self.pos) else -1
+        if end == -1:
+            return None
+        text = pattern[self.pos:end + 2]
+        negate = text.startswith("[:^")
+        ranges = _POSIX.get(text[3 if negate else 2:-2])
+        if ranges is None:
+            raise self.fail(f"invalid character class range {text!r}")
+        self.pos = end + 2
+        return _class_body(ranges, negate)
 
     def class_char(self) -> str:
         if self.pattern[self.pos] == "\\":
@@ -246,7 +277,7 @@ class _Translator:
                 raise self.fail(f"duplicate capture group name {name!r}")
             self.names.add(name)
             self.pos += len(named.group())
-            self.push_group("(")
+            self.push_group(f"(?P<{GROUP_PREFIX}{name}>")
             return
         self.perl_flags()
 
@@ -295,7 +326,8 @@ class _Translator:
         self.pos += lazy
         if self.atom_start is None:
             raise self.fail(f"missing argument to repetition operator {pattern[start:self.pos]!r}")
-        if self.pos < len(pattern) and pattern[self.pos] in "*+?{":
+        following = pattern[self.pos:self.pos + 1]
+        if following in ("*", "+", "?") or (following == "{" and _REPEAT.match(pattern, self.pos)):
             raise self.fail(f"invalid nested repetition operator {pattern[start:self.pos + 1]!r}")
         atom = "".join(self.out[self.atom_start:])
         del self.out[self.atom_start:]
@@ -319,3 +351,85 @@ def compile_go_regexp(pattern: str) -> re.Pattern[str]:
         return re.compile(text, flags)
     except re.error as exc:  # a translation gap, not a user error Go would report the same way
         raise GoRegexpError(pattern, f"cannot be compiled: {exc}") from exc
+
+
+# --- Go's Regexp.Expand / ReplaceAllString -----------------------------------------------------------------
+
+
+def _is_name_char(ch: str) -> bool:
+    """Go's extract(): letters, decimal digits (Unicode) and '_' make up a `$name`."""
+    return ch == "_" or unicodedata.category(ch)[0] == "L" or unicodedata.category(ch) == "Nd"
+
+
+def _extract(template: str) -> tuple[str, str] | None:
+    """Go's extract(): the group reference after a '$' -> (name, rest), or None when malformed."""
+    brace = template.startswith("{")
+    body = template[1:] if brace else template
+    end = 0
+    while end < len(body) and _is_name_char(body[end]):
+        end += 1
+    if end == 0:
+        return None
+    name, rest = body[:end], body[end:]
+    if brace:
+        if not rest.startswith("}"):
+            return None
+        rest = rest[1:]
+    return name, rest
+
+
+def _group_number(name: str) -> int | None:
+    """A `$name` Go reads as a group number: ASCII digits, no leading zero, at most 9 digits."""
+    if not (name.isascii() and name.isdigit()) or (name[0] == "0" and len(name) > 1) or len(name) > 9:
+        return None
+    return int(name)
+
+
+def _group_text(match: re.Match[str], name: str) -> str:
+    number = _group_number(name)
+    if number is None:
+        number = match.re.groupindex.get(GROUP_PREFIX + name)
+    if number is None or number > match.re.groups:
+        return ""
+    return match.group(number) or ""
+
+
+def expand(template: str, match: re.Match[str]) -> str:
+    """Go's Regexp.Expand for one match: `$1`, `${1}`, `$name`, `$$`; `$1x` names group "1x"."""
+    out: list[str] = []
+    while template:
+        before, dollar, after = template.partition("$")
+        if not dollar:
+            break
+        out.append(before)
+        template = after
+        if template.startswith("$"):
+            out.append("$")
+            template = template[1:]
+            continue
+        ref = _extract(template)
+        if ref is None:  # malformed: the '$' is literal text
+            out.append("$")
+            continue
+        name, template = ref
+        out.append(_group_text(match, name))
+    out.append(template)
+    return "".join(out)
+
+
+def replace_all(regex: re.Pattern[str], text: str, template: str) -> str:
+    """Go's ReplaceAllString: every non-overlapping match, skipping empty matches that abut the previous one."""
+    out: list[str] = []
+    last_end = search_pos = 0
+    while search_pos <= len(text):
+        m = regex.search(text, search_pos)
+        if m is None:
+            break
+        start, end = m.span()
+        out.append(text[last_end:start])
+        if end > last_end or start == 0:
+            out.append(expand(template, m))
+        last_end = end
+        search_pos = end if end > search_pos else search_pos + 1
+    out.append(text[last_end:])
+    return "".join(out)

@@ -1,13 +1,13 @@
-"""Go regexp syntax compiled with Python's re: Go's meaning kept, Go's refusals kept.
+"""Go regexp syntax compiled with Python's re (proxy.goregex): Go's meaning kept, Go's refusals kept.
 
-Expectations follow Go's regexp/syntax documentation and behaviour (regexp.MatchString).
+Expectations follow Go's regexp/syntax documentation and behaviour (regexp.MatchString, ReplaceAllString).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from proxy.rules.goregex import GoRegexpError, compile_go_regexp
+from proxy.goregex import GoRegexpError, compile_go_regexp, replace_all
 
 
 @pytest.mark.parametrize(("pattern", "subject", "want"), [
@@ -45,9 +45,29 @@ from proxy.rules.goregex import GoRegexpError, compile_go_regexp
     pytest.param(r"^\.\_\ $", "._ ", True, id="punctuation-escapes"),
     pytest.param(r"^*a", "a", True, id="repeat-of-anchor-allowed"),
     pytest.param(r"^caf.$", "café", True, id="dot-is-one-rune"),
+    # Cases where the former middleware translator (re.ASCII, pass-through escapes) differed from Go.
+    pytest.param(r"^[\s]$", "\v", False, id="space-in-class-excludes-vt"),
+    pytest.param(r"^[\S]$", "\v", True, id="non-space-in-class-includes-vt"),
+    pytest.param(r"^\S$", "\v", True, id="non-space-includes-vt"),
+    pytest.param(r"^[[:^alpha:]]+$", "1-é", True, id="negated-posix-class"),
+    pytest.param(r"^[[:^alpha:]]$", "a", False, id="negated-posix-class-excludes"),
+    pytest.param(r"^[^[:^digit:]]$", "7", True, id="double-negation"),
+    pytest.param(r"^[\W]$", "é", True, id="negated-word-in-class-is-ascii"),
+    pytest.param(r"^(?i)café$", "CAFÉ", True, id="fold-is-unicode"),
+    pytest.param(r"^(?i)k$", "\u212a", True, id="fold-kelvin-sign-like-go"),
+    pytest.param(r"^\0\012$", "\x00\n", True, id="octal-escapes-accepted"),
+    pytest.param(r"^a(?)b$", "ab", True, id="empty-flag-group-accepted"),
+    pytest.param(r"^a*{x}$", "aa{x}", True, id="literal-brace-after-repeat"),
+    pytest.param(r"^[a[:]$", ":", True, id="unterminated-posix-is-literal"),
 ])
 def test_go_semantics(pattern: str, subject: str, want: bool) -> None:
     assert (compile_go_regexp(pattern).search(subject) is not None) is want
+
+
+def test_unknown_posix_name_found_the_go_way() -> None:
+    # Go looks for the next ":]" after "[:" and rejects the name it encloses.
+    with pytest.raises(GoRegexpError, match="invalid character class range"):
+        compile_go_regexp(r"[[:a]b:]]")
 
 
 @pytest.mark.parametrize(("pattern", "message"), [
@@ -75,9 +95,47 @@ def test_go_semantics(pattern: str, subject: str, want: bool) -> None:
     pytest.param("a\\", "trailing backslash", id="trailing-backslash"),
     pytest.param(r"[\b]", "invalid escape sequence", id="word-boundary-in-class"),
     pytest.param(r"\pL", "not supported by this proxy", id="unicode-class-unsupported"),
-    pytest.param("[[:^alpha:]]", "not supported", id="negated-posix-unsupported"),
+    pytest.param("[[:foo:]]", "invalid character class range", id="unknown-posix-class"),
+    pytest.param("(?i-)", "invalid or unsupported Perl syntax", id="negation-without-flags"),
+    pytest.param("(?<>x)", "invalid named capture", id="empty-name"),
+    pytest.param(r"\8", "invalid escape sequence", id="eight-is-not-octal"),
+    pytest.param("\\\u00e9", "invalid escape sequence", id="non-ascii-escape"),
+    pytest.param("a*+", "invalid nested repetition operator", id="possessive-python-would-accept"),
+    pytest.param("(?=a)", "invalid or unsupported Perl syntax", id="lookahead-python-would-accept"),
+    pytest.param("a{2,1001}", "invalid repeat count", id="repeat-max-too-large"),
 ])
 def test_refused(pattern: str, message: str) -> None:
     with pytest.raises(GoRegexpError, match="invalid regexp") as caught:
         compile_go_regexp(pattern)
     assert message in str(caught.value)
+
+
+# Go's Regexp.ReplaceAllString / Expand (regexp.go), as replacePathRegex and redirectRegex use them.
+@pytest.mark.parametrize(("pattern", "text", "template", "expected"), [
+    pytest.param("x*", "abxd", "-", "-a-b-d-", id="empty match after a match not replaced"),
+    pytest.param("a(x*)", "baaxxaxb", "<${1}>", "b<><xx><x>b", id="braced group"),
+    pytest.param("(?P<n>a)", "ab", "[$n]", "[a]b", id="named group"),
+    pytest.param("(?<n>a)", "ab", "[$n]", "[a]b", id="Go 1.22 named group syntax"),
+    pytest.param("a", "a", "$$", "$", id="dollar escape"),
+    pytest.param("(a)", "a", "$1x", "", id="$1x is group 1x"),
+    pytest.param("(a)", "a", "$", "$", id="lone dollar kept"),
+    pytest.param(r"a(?i)b|c", "aBC", "-", "--", id="mid-pattern flag covers the rest of the group"),
+    pytest.param("^a$", "a\n", "-", "a\n", id="$ is end of text"),
+    pytest.param("(?m)^a$", "a\na", "-", "-\n-", id="multiline"),
+    pytest.param("[[:digit:]]+", "a12b", "#", "a#b", id="POSIX class"),
+    pytest.param(r"\d", "\u0663", "#", "\u0663", id="ASCII digits only"),
+    pytest.param("(?<1x>a)", "a", "[$1x]", "[a]", id="group name starting with a digit"),
+    pytest.param("(?P<123456789>a)", "a", "[$123456789]", "[]", id="nine digits are a number, not a name"),
+    pytest.param("(a)", "a", "[$é]", "[]", id="Unicode letters make up a name"),
+    pytest.param("(a)", "a", "[$01]", "[]", id="leading zero is a name"),
+    pytest.param("(a)", "a", "[${1]", "[${1]", id="unclosed brace kept"),
+    pytest.param("(a)|(b)", "b", "[$1$2]", "[b]", id="unmatched group is empty"),
+])
+def test_replace_all(pattern: str, text: str, template: str, expected: str) -> None:
+    assert replace_all(compile_go_regexp(pattern), text, template) == expected
+
+
+def test_errors_are_value_errors() -> None:
+    """Middleware constructors catch ValueError; GoRegexpError must stay one."""
+    with pytest.raises(ValueError, match="invalid regexp"):
+        compile_go_regexp(r"(a)\1")

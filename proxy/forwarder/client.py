@@ -27,6 +27,8 @@ from proxy.services.loadbalancer import NoServerAvailable
 log = logging.getLogger("proxy.forwarder")
 
 PIPELINE = "pipeline"  # reason for pausing reads: a previous response is still going out
+READING = "reading the request"  # what the connection's deadline is for
+IDLE = "idle keep-alive"
 
 
 class ClientConnection(asyncio.Protocol):
@@ -46,16 +48,18 @@ class ClientConnection(asyncio.Protocol):
         self.in_head = True
         self.peer_done = False  # the client half-closed: finish what is queued, then close
         self._read_pausers: set[object] = set()
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._read_timer: asyncio.TimerHandle | None = None
-        self._write_timer: asyncio.TimerHandle | None = None
+        # Coarse deadlines (time.monotonic), enforced by the entry point's sweeper: no timer per request.
+        self.deadline = 0.0  # reading a request, or idling between requests; 0: none
+        self.deadline_what = ""
+        self.write_deadline = 0.0
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if isinstance(peer, tuple) else ""
-        self._read_timer = self._timer(self.ep.read_timeout, "reading the request")
+        self.ep.connections.add(self)
+        self._set_deadline(self.ep.read_timeout, READING)
 
     def data_received(self, data: bytes) -> None:
         if self.tunnel is not None:
@@ -87,9 +91,7 @@ class ClientConnection(asyncio.Protocol):
         return bool(self.queue)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        for timer in (self._idle_timer, self._read_timer, self._write_timer):
-            if timer is not None:
-                timer.cancel()
+        self.ep.connections.discard(self)
         pending = list(self.queue)
         if self.receiving is not None and self.receiving not in pending:
             pending.append(self.receiving)
@@ -120,11 +122,8 @@ class ClientConnection(asyncio.Protocol):
         self.in_head = True
         self.url = b""
         self.raw_headers = []
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        if self._read_timer is None:
-            self._read_timer = self._timer(self.ep.read_timeout, "reading the request")
+        if self.deadline_what is not READING:
+            self._set_deadline(self.ep.read_timeout, READING)
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -136,10 +135,11 @@ class ClientConnection(asyncio.Protocol):
         self.in_head = False
         self.head_bytes = 0
         parser = self.parser
-        headers = HeaderList([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers])
-        te = headers.get("transfer-encoding")
-        chunked = te is not None and "chunked" in te.lower()
-        length = headers.get("content-length")
+        items = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers]
+        keys = [k.lower() for k, _ in items]
+        headers = HeaderList(items, keys)
+        chunked = "transfer-encoding" in keys and "chunked" in (headers.get("transfer-encoding") or "").lower()
+        length = headers.get("content-length") if "content-length" in keys else None
         has_body = chunked or (length is not None and length.strip() not in ("", "0"))
         target = self.url.decode("latin-1")
         head = RequestHead(parser.get_method().decode("latin-1"), target, None, headers,
@@ -147,8 +147,8 @@ class ClientConnection(asyncio.Protocol):
                            parser.get_http_version(), self.ep.name)
         exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
         self._route(exchange)
-        if self.ep.write_timeout > 0 and self._write_timer is None:
-            self._write_timer = self._timer(self.ep.write_timeout, "writing the response")
+        if self.ep.write_timeout > 0 and not self.write_deadline:
+            self.write_deadline = time.monotonic() + self.ep.write_timeout
         self.receiving = exchange
         self.queue.append(exchange)
         if len(self.queue) == 1:
@@ -161,9 +161,8 @@ class ClientConnection(asyncio.Protocol):
             self.receiving.send_body(body)
 
     def on_message_complete(self) -> None:
-        if self._read_timer is not None:
-            self._read_timer.cancel()
-            self._read_timer = None
+        self.deadline = 0.0
+        self.deadline_what = ""
         exchange, self.receiving = self.receiving, None
         if exchange is not None:
             exchange.end_body()
@@ -223,9 +222,7 @@ class ClientConnection(asyncio.Protocol):
         self._record(exchange)
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
-        if self._write_timer is not None:
-            self._write_timer.cancel()
-            self._write_timer = None
+        self.write_deadline = 0.0
         if not exchange.keep_alive or (self.peer_done and len(self.queue) == 0):
             self.close()
             return
@@ -234,17 +231,14 @@ class ClientConnection(asyncio.Protocol):
         if len(self.queue) <= 1:
             self.resume_reading(PIPELINE)
         if not self.queue and self.receiving is None:
-            self._idle_timer = self._timer(self.ep.idle_timeout, "idle keep-alive")
+            self._set_deadline(self.ep.idle_timeout, IDLE)
 
     def start_tunnel(self, exchange: Exchange, upstream: UpstreamConnection) -> None:
         self.tunnel = upstream
         self.upgrading = None
         self._record(exchange)
         exchange.finished = True
-        for timer in (self._read_timer, self._write_timer):
-            if timer is not None:
-                timer.cancel()
-        self._read_timer = self._write_timer = None
+        self.deadline = self.write_deadline = 0.0
         self._read_pausers.clear()
         if self.transport is not None:
             self.transport.resume_reading()
@@ -276,13 +270,20 @@ class ClientConnection(asyncio.Protocol):
             self.write(encode_reply(error_reply(status), keep_alive=False, head_only=False))
         self.close()
 
-    def _timer(self, seconds: float, what: str) -> asyncio.TimerHandle | None:
-        if seconds <= 0:
-            return None
-        return asyncio.get_running_loop().call_later(seconds, self._timed_out, what)
+    def _set_deadline(self, seconds: float, what: str) -> None:
+        self.deadline = time.monotonic() + seconds if seconds > 0 else 0.0
+        self.deadline_what = what
+
+    def check_deadlines(self, now: float) -> None:
+        """Called by the entry point's sweeper: cut off a peer that overran a timeout."""
+        if self.deadline and now >= self.deadline:
+            self._timed_out(self.deadline_what)
+        elif self.write_deadline and now >= self.write_deadline:
+            self._timed_out("writing the response")
 
     def _timed_out(self, what: str) -> None:
         log.info("closing connection from %s: timeout %s", self.client_ip, what)
+        self.deadline = self.write_deadline = 0.0
         self.abort()
 
     def _record(self, exchange: Exchange) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
+    from proxy.forwarder.client import ClientConnection
     from proxy.forwarder.forwarded import ForwardedHeaders
     from proxy.routing.table import RouteTable
     from proxy.server.normalize import PathOptions
@@ -46,3 +47,9 @@ class EntryPointRuntime:
     port: int = 0
     scheme: str = "http"
     recorders: list[Callable[[ExchangeRecord], None]] = field(default_factory=list)
+    connections: set[ClientConnection] = field(default_factory=set)  # open client connections
+
+    def sweep_interval(self) -> float:
+        """How often deadlines are checked: a quarter of the shortest timeout, within 50 ms..1 s."""
+        timeouts = [t for t in (self.read_timeout, self.write_timeout, self.idle_timeout) if t > 0]
+        return min(max(min(timeouts, default=1.0) / 4, 0.05), 1.0)

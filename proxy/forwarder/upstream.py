@@ -7,7 +7,7 @@ it; bytes bound for the client are gathered per read event and written in one ca
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import httptools
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("pool", "transport", "exchange", "parser", "headers", "in_head", "trailers",
-                 "complete", "broken", "received", "tunnel", "_idle_timer", "_on_expire", "_paused")
+                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused")
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
@@ -34,35 +34,16 @@ class UpstreamConnection(asyncio.Protocol):
         self.broken = False  # never reuse: error, unread bytes, `Connection: close`
         self.received = False  # any response byte seen for the current exchange
         self.tunnel = False  # after `101 Switching Protocols`: raw bytes both ways
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._on_expire: Callable[[UpstreamConnection], None] | None = None
+        self.in_pool = False
+        self.idle_since = 0.0  # when it was last released to the pool (time.monotonic)
         self._paused = False
 
     # -- pool life ---------------------------------------------------------------------------
     def reusable(self) -> bool:
         return not self.broken and self.transport is not None and not self.transport.is_closing()
 
-    def enter_pool(self, idle_timeout: float, on_expire: Callable[[UpstreamConnection], None]) -> None:
-        self.exchange = None
-        self._on_expire = on_expire
-        if idle_timeout > 0:
-            self._idle_timer = asyncio.get_running_loop().call_later(idle_timeout, self._expire)
-
-    def leave_pool(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        self._on_expire = None
-
-    def _expire(self) -> None:
-        self._idle_timer = None
-        if self._on_expire is not None:
-            self._on_expire(self)
-        self.close()
-
     def close(self) -> None:
         self.broken = True
-        self.leave_pool()
         if self.transport is not None:
             self.transport.close()
 
@@ -122,10 +103,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.broken = True
-        self.leave_pool()
+        if self.in_pool:
+            self.in_pool = False
+            self.pool.forget(self)
         exchange = self.exchange
-        if self._on_expire is not None:
-            self._on_expire(self)
         if exchange is not None:
             self.exchange = None
             if self.tunnel:

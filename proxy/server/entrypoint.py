@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 
 from proxy.forwarder.client import ClientConnection
 from proxy.forwarder.context import EntryPointRuntime
@@ -42,6 +43,7 @@ class EntryPointServer:
         self.host, self.port = parse_address(address)
         self.reuse_port = reuse_port
         self._server: asyncio.Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -55,7 +57,16 @@ class EntryPointServer:
         for sock in sockets:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sweeper = loop.create_task(self._sweep())
         log.info("entry point %s listening on %s", runtime.name, self.url)
+
+    async def _sweep(self) -> None:
+        """Enforce the connections' read/idle/write deadlines, a few times per shortest timeout."""
+        while True:
+            await asyncio.sleep(self.runtime.sweep_interval())
+            now = time.monotonic()
+            for conn in list(self.runtime.connections):
+                conn.check_deadlines(now)
 
     @property
     def url(self) -> str:
@@ -65,6 +76,9 @@ class EntryPointServer:
         return f"{self.runtime.scheme}://{host}:{self.port}"
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

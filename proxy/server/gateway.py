@@ -1,19 +1,36 @@
-"""The gateway: entry points from the static config, routes from the dynamic config, swapped on reload."""
+"""The gateway: entry points from the static config, routes from the dynamic config, swapped on reload.
+
+Built from a StaticConfig (the CLI: routes come later through `apply`), or from any config source (a
+config object, a mapping, TOML/YAML text, a file path) for tests and programs that embed a proxy:
+
+    async with Gateway("routes.toml", services={"app": "http://127.0.0.1:8000"}) as gateway:
+        ...  # gateway.url, gateway.exchanges, gateway.reload(...)
+"""
 
 from __future__ import annotations
 
 import logging
 import socket
+from collections import deque
+from pathlib import Path
+from types import TracebackType
 from typing import Callable, Mapping
 
 from proxy.config.dynamic import DynamicConfig
+from proxy.config.errors import ConfigError, ConfigProblem
+from proxy.config.loader import load_dynamic
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
+from proxy.forwarder.plan import RoutePlan
 from proxy.server.entrypoint import EntryPointServer
+from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
+from proxy.server.sources import (
+    ConfigSource, ResolvedConfig, check_service_overrides, effective_static, resolve,
+)
 from proxy.services.transport import PoolRegistry, TransportSettings
 
 log = logging.getLogger("proxy.server")
@@ -35,6 +52,14 @@ def path_options(ep: EntryPoint) -> PathOptions:
     )
 
 
+def forwarded_headers(ep: EntryPoint, hostname: str) -> ForwardedHeaders:
+    config = ep.forwarded_headers
+    return ForwardedHeaders(config.insecure, list(config.trusted_ips), hostname,
+                            connection=list(config.connection),
+                            not_append_x_forwarded_for=config.not_append_x_forwarded_for,
+                            add_x_forwarded_scheme_headers=config.add_x_forwarded_scheme_headers)
+
+
 def default_transport(static: StaticConfig) -> TransportSettings:
     config = static.servers_transport
     timeouts = config.forwarding_timeouts
@@ -45,32 +70,67 @@ def default_transport(static: StaticConfig) -> TransportSettings:
         insecure_skip_verify=config.insecure_skip_verify)
 
 
-class Gateway:
-    """Serves a static config's entry points; `apply` installs a new dynamic config atomically."""
+DEFAULT_RECORD = 1000  # exchanges kept by a gateway built from a config source
 
-    def __init__(self, static: StaticConfig, service_overrides: Mapping[str, str] | None = None,
-                 reuse_port: bool = False) -> None:
-        self.static = static
+
+class Gateway:
+    """Serves a static config's entry points; `apply` installs a new dynamic config atomically.
+
+    `Gateway(static)` alone is the engine the CLI drives: routes come later through `apply`. Any other
+    `config` (DynamicConfig, mapping, TOML/YAML text, file path; a StaticConfig with `free_ports` or
+    `entry_points`) is read with its dynamic files and applied at once; then `services` points service names at other URLs,
+    `free_ports` rebinds every entry point to a free loopback port, `entry_points` sets addresses by name,
+    `strict` raises ConfigError when any router, service or middleware is broken, and the last `record`
+    exchanges are kept in `exchanges` (default: 1000 from a config source, none from a StaticConfig).
+    """
+
+    def __init__(self, config: ConfigSource, service_overrides: Mapping[str, str] | None = None,
+                 reuse_port: bool = False, *, services: Mapping[str, str] | None = None,
+                 entry_points: Mapping[str, str] | None = None, free_ports: bool = False,
+                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None) -> None:
+        legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
+        self.source: ResolvedConfig | None = None
+        overrides = {name.partition("@")[0]: url for name, url in {**(service_overrides or {}),
+                                                                   **(services or {})}.items()}
+        if legacy:
+            static = config  # type: ignore[assignment]
+        else:
+            self.source = resolve(config, Path(base_dir) if base_dir else None)
+            static = effective_static(self.source, entry_points, free_ports)
+            if problems := check_service_overrides(self.source.dynamic, overrides):
+                raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
+        self.static: StaticConfig = static  # type: ignore[assignment]
+        self.strict = strict
         self.pools = PoolRegistry()
-        self.service_overrides = dict(service_overrides or {})
+        self.service_overrides = overrides
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
+        self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
         self.recorders: list[Callable[[ExchangeRecord], None]] = []
-        for name, ep in static.entry_points.items():
+        keep = (0 if legacy else DEFAULT_RECORD) if record is None else record
+        self.exchanges: deque[ExchangeRecord] = deque(maxlen=max(keep, 1))
+        if keep > 0:
+            self.recorders.append(self._keep)
+        for name, ep in self.static.entry_points.items():
             if ep.protocol != "tcp":
                 log.warning("entry point %s: udp entry points are not served by stripproxy", name)
                 continue
-            timeouts = ep.transport.responding_timeouts
-            runtime = EntryPointRuntime(
-                name=name, table=RouteTable([]),
-                forwarded=ForwardedHeaders(ep.forwarded_headers.insecure,
-                                           list(ep.forwarded_headers.trusted_ips), self.hostname),
-                path_options=path_options(ep), read_timeout=timeouts.read_timeout,
-                write_timeout=timeouts.write_timeout, idle_timeout=timeouts.idle_timeout,
-                max_header_bytes=ep.http.max_header_bytes,
-                recorders=self.recorders)
-            self.servers[name] = EntryPointServer(runtime, ep.address, reuse_port=reuse_port or ep.reuse_port)
+            self.servers[name] = self._entry_point_server(name, ep, reuse_port)
+        if self.source is not None:
+            for warning in self.source.warnings:
+                log.warning("%s", warning)
+            self.apply(self.source.dynamic)
+
+    def _entry_point_server(self, name: str, ep: EntryPoint, reuse_port: bool) -> EntryPointServer:
+        timeouts = ep.transport.responding_timeouts
+        runtime = EntryPointRuntime(
+            name=name, table=RouteTable([]),
+            forwarded=forwarded_headers(ep, self.hostname),
+            path_options=path_options(ep), read_timeout=timeouts.read_timeout,
+            write_timeout=timeouts.write_timeout, idle_timeout=timeouts.idle_timeout,
+            max_header_bytes=ep.http.max_header_bytes, recorders=self.recorders)
+        return EntryPointServer(runtime, ep.address, reuse_port=reuse_port or ep.reuse_port)
 
     def entry_point_info(self) -> list[EntryPointInfo]:
         return [EntryPointInfo(name, tuple(self.static.entry_points[name].http.middlewares),
@@ -83,16 +143,86 @@ class Gateway:
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:
+        """Install `dynamic`; with `strict`, raise ConfigError instead when anything in it is broken."""
         result = self.build(dynamic)
+        if self.strict and result.problems:
+            label = self.source.label if self.source else "dynamic config"
+            raise ConfigError([ConfigProblem(label, "", str(problem)) for problem in result.problems])
         for problem in result.problems:
             (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
         self.last_build = result
+        self.dynamic = dynamic
         return result
+
+    def reload(self, config: ConfigSource | None = None) -> BuildResult:
+        """Swap in new routes: from `config` (its dynamic part; entry points never change on reload),
+        else by re-reading the files the gateway was built from. On error the current routes stay."""
+        if config is None:
+            if self.source is None or not self.source.dynamic_paths:
+                raise ValueError("reload() needs a config: this gateway was not built from files")
+            dynamic, warnings = load_dynamic(self.source.dynamic_paths)
+        else:
+            resolved = resolve(config)
+            dynamic, warnings = resolved.dynamic, resolved.warnings
+        if self.strict and (problems := check_service_overrides(dynamic, self.service_overrides)):
+            raise ConfigError([ConfigProblem("reload", "", p) for p in problems])
+        for warning in warnings:
+            log.warning("%s", warning)
+        return self.apply(dynamic)
+
+    # -- what tests look at -------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The URL of the only entry point (see `urls` when there are several)."""
+        if len(self.servers) != 1:
+            raise ValueError(f"the gateway has entry points {sorted(self.servers)}: use gateway.urls[name]")
+        return next(iter(self.servers.values())).url
+
+    @property
+    def routers(self) -> dict[str, RoutePlan]:
+        """Enabled routers by qualified name (`app-http@file`): middlewares and service of each."""
+        return dict(self.last_build.routers) if self.last_build else {}
+
+    @property
+    def services(self) -> dict[str, list[str]]:
+        """Service name -> server URLs it sends to (after `services=` overrides); weighted: child names."""
+        found: dict[str, list[str]] = {}
+        for name, service in (self.dynamic.http.services.items() if self.dynamic else ()):
+            if service.load_balancer is not None:
+                override = self.service_overrides.get(name)
+                found[name] = [override] if override else [s.url for s in service.load_balancer.servers]
+            elif service.weighted is not None:
+                found[name] = [child.name for child in service.weighted.services]
+        return found
+
+    @property
+    def problems(self) -> list[str]:
+        """What the last applied config had wrong (disabled routers, broken services...)."""
+        return [str(problem) for problem in self.last_build.problems] if self.last_build else []
+
+    def _keep(self, record: ExchangeRecord) -> None:
+        self.exchanges.append(record)
+        if is_failure(record):
+            log.warning("%s", self.explain(record))
+
+    def explain(self, record: ExchangeRecord | None = None) -> str:
+        """Why `record` (default: the last exchange) got its answer; for assertion messages."""
+        if record is None:
+            if not self.exchanges:
+                return "no exchange recorded yet"
+            record = self.exchanges[-1]
+        server = self.servers.get(record.entry_point)
+        return explain(record, server.runtime.table if server else None, self.last_build, self.dynamic)
+
+    def failures(self) -> list[str]:
+        """Explanations of every recorded 404-without-router and proxy-made error, oldest first."""
+        return [self.explain(record) for record in list(self.exchanges) if is_failure(record)]
 
     @property
     def urls(self) -> dict[str, str]:
+        """Entry point name -> base URL (e.g. "http://127.0.0.1:43123"), real ports once started."""
         return {name: server.url for name, server in self.servers.items()}
 
     async def start(self) -> None:
@@ -110,3 +240,11 @@ class Gateway:
         for server in self.servers.values():
             await server.stop()
         self.pools.close()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.stop()

@@ -10,6 +10,7 @@ The returned path is the escaped path Traefik routes on and sends upstream (URL.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -21,6 +22,11 @@ _HOST_SAFE = _ALNUM | frozenset("!$&'()*+,;=:[]<>\"-_.~")
 _USERINFO_SAFE = _ALNUM | frozenset("-._:~!$&'()*+,;=%@")
 _HOST_HEADER_SAFE = _ALNUM | frozenset("!$%&'()*+,-.:;=[]_~")  # httpguts.ValidHostHeader
 _TOKEN = _ALNUM | frozenset("!#$%&'*+-.^_`|~")
+# Header names joined by ":" (never part of a name) must all be tokens; values joined by a tab must not
+# hold a control character other than tab. One regex pass each instead of a loop per character.
+_TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN_NAMES = re.compile(rf"(?:{_TOKEN_CHARS}(?::{_TOKEN_CHARS})*)?")
+_BAD_VALUE_CHAR = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class BadRequest(Exception):
@@ -95,8 +101,24 @@ def parse_target(raw_target: str, options: PathOptions) -> tuple[str, str | None
     return target.path, target.query
 
 
+# The common case, decided by two regex matches: an origin-form path of characters Go never escapes,
+# with no `%`, `//` or dot segment, and a printable-ASCII query. Such a target is already normal.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-._~/$&+,;=:@]*")
+_PLAIN_QUERY = re.compile(r"[!-~]*")
+
+
 def parse_request_target(raw_target: str, options: PathOptions, method: str = "GET") -> Target:
     """Parse and normalise a request-target; `authority` is set for absolute-form/CONNECT targets."""
+    path, sep, query = raw_target.partition("?")
+    if (_PLAIN_PATH.fullmatch(path) and "//" not in path and "/." not in path and method != "CONNECT"
+            and (not sep or _PLAIN_QUERY.fullmatch(query))):
+        if sep and ";" in query:
+            query = query.replace(";", "%3B" if options.encode_query_semicolons else "&")
+        return Target(path, query if sep else None, None)
+    return _parse_any_target(raw_target, options, method)
+
+
+def _parse_any_target(raw_target: str, options: PathOptions, method: str) -> Target:
     if any(ch < " " or ch == "\x7f" for ch in raw_target):
         raise _go_parse_error(f"control character in request-target {raw_target!r}")
     if not raw_target:
@@ -250,11 +272,11 @@ def check_request_headers(version: str, method: str, headers: HeaderList) -> Non
         raise _go_status_error("too many Host headers")
     if hosts and not all(ch in _HOST_HEADER_SAFE for ch in hosts[0]):
         raise _go_status_error("malformed Host header")
-    for name, value in headers.items:
-        if not name or not all(ch in _TOKEN for ch in name):
-            raise _go_status_error("invalid header name")
-        if any((ch < " " and ch != "\t") or ch == "\x7f" for ch in value):
-            raise _go_status_error("invalid header value")
+    items = headers.items
+    if not _TOKEN_NAMES.fullmatch(":".join(name for name, _ in items)):
+        raise _go_status_error("invalid header name")
+    if _BAD_VALUE_CHAR.search("\t".join(value for _, value in items)):
+        raise _go_status_error("invalid header value")
 
 
 def fix_pragma_cache_control(headers: HeaderList) -> None:

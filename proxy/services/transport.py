@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -38,45 +40,70 @@ DEFAULT_TRANSPORT = TransportSettings()
 
 
 class ConnectionPool:
-    """Idle connections to one upstream (scheme, host, port, transport), most recently used first.
+    """Idle connections to one upstream (scheme, host, port, transport), most recently used last.
 
-    LIFO keeps a few connections hot and lets the rest age out through `idle_conn_timeout`.
+    LIFO keeps a few connections hot and lets the rest age out through `idle_conn_timeout`. Ageing is
+    coarse: a release stamps the time, one sweeper task per pool closes what has idled too long, so the
+    hot path sets no timer per request.
     """
 
-    __slots__ = ("host", "port", "tls", "settings", "_idle", "_ssl")
+    __slots__ = ("host", "port", "tls", "settings", "_idle", "_ssl", "_sweeper")
 
     def __init__(self, host: str, port: int, tls: bool, settings: TransportSettings) -> None:
         self.host = host
         self.port = port
         self.tls = tls
         self.settings = settings
-        self._idle: list[UpstreamConnection] = []
+        self._idle: deque[UpstreamConnection] = deque()
         self._ssl: ssl.SSLContext | None = settings.ssl_context() if tls else None
+        self._sweeper: asyncio.Task[None] | None = None
 
     def take_idle(self) -> UpstreamConnection | None:
         """The most recently released live connection, or None."""
         idle = self._idle
+        if not idle:
+            return None
+        limit = self.settings.idle_conn_timeout
+        now = time.monotonic()
         while idle:
             conn = idle.pop()
-            if conn.reusable():
-                conn.leave_pool()
+            conn.in_pool = False
+            if conn.reusable() and (limit <= 0 or now - conn.idle_since < limit):
                 return conn
             conn.close()
         return None
 
     def release(self, conn: UpstreamConnection) -> None:
-        """Keep `conn` for reuse (or close it if the pool is full or idling is disabled)."""
+        """Keep `conn` for reuse (or close it if the pool is full or it cannot be reused)."""
         if len(self._idle) >= self.settings.max_idle_conns_per_host or not conn.reusable():
             conn.close()
             return
+        conn.exchange = None
+        conn.in_pool = True
+        conn.idle_since = time.monotonic()
         self._idle.append(conn)
-        conn.enter_pool(self.settings.idle_conn_timeout, self._forget)
+        if self._sweeper is None and self.settings.idle_conn_timeout > 0:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
-    def _forget(self, conn: UpstreamConnection) -> None:
+    def forget(self, conn: UpstreamConnection) -> None:
+        """An idle connection the server closed: drop it from the pool."""
         try:
             self._idle.remove(conn)
         except ValueError:
             pass
+
+    async def _sweep(self) -> None:
+        limit = self.settings.idle_conn_timeout
+        tick = min(max(limit / 4, 0.05), 1.0)
+        idle = self._idle
+        try:
+            while idle:
+                await asyncio.sleep(tick)
+                cutoff = time.monotonic() - limit
+                while idle and idle[0].idle_since <= cutoff:  # the oldest sit at the left
+                    idle.popleft().close()
+        finally:
+            self._sweeper = None
 
     async def connect(self, factory: Callable[[], UpstreamConnection]) -> UpstreamConnection:
         """Dial a new connection within dialTimeout (raises OSError / asyncio.TimeoutError)."""
@@ -89,6 +116,9 @@ class ConnectionPool:
         return protocol
 
     def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         while self._idle:
             self._idle.pop().close()
 

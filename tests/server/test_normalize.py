@@ -274,3 +274,25 @@ def test_fix_pragma_cache_control(headers: list[tuple[str, str]], expected: list
 def test_path_options_are_frozen() -> None:
     with pytest.raises(AttributeError):
         DEFAULT.sanitize_path = False  # type: ignore[misc]
+
+
+# The plain-target fast path must agree with the general parser wherever it applies.
+FAST_PATH_SAMPLES = [
+    "/", "/a", "/api/v1/app", "/a/b/", "/a-b_c.d~e", "/x?y=1", "/x?y=1;z=2", "/x?", "/$&+,;=:@",
+    "/p?q=a%20b&x=%2F", "/a.b/c", "/a./b", "/a?#frag", "/é", "/a b", "/a//b", "/a/./b", "/.well-known",
+]
+
+
+@pytest.mark.parametrize("target", FAST_PATH_SAMPLES)
+@pytest.mark.parametrize("semicolons", [False, True])
+def test_fast_path_agrees_with_general_parser(target, semicolons):
+    from proxy.server.normalize import _parse_any_target
+
+    options = PathOptions(encode_query_semicolons=semicolons)
+    try:
+        general = _parse_any_target(target, options, "GET")
+    except BadRequest:
+        with pytest.raises(BadRequest):
+            parse_request_target(target, options)
+        return
+    assert parse_request_target(target, options) == general

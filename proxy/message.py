@@ -33,6 +33,11 @@ class HeaderList:
         self._items = items
         self._keys = [k.lower() for k, _ in items]
 
+    @property
+    def keys(self) -> list[str]:
+        """The lower-cased names, parallel to `items` (read only)."""
+        return self._keys
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of `name`, or `default`."""
         try:

@@ -99,14 +99,23 @@ def normalize_percent_encoding(raw_path: str) -> str:
 # --- Path / RawPath / EscapedPath ---------------------------------------------------------------------------
 
 
+# A path of characters Go never escapes, with no `%`: decoding, re-escaping and EscapedPath all give it
+# back unchanged, so the hot path can skip them. (Most request paths look like this.)
+PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-._~/$&+,;=:@]*")
+
+
 def parse_raw_path(raw: str) -> tuple[str, str]:
     """Go's URL.setPath: raw path -> (Path, RawPath); RawPath is '' when the default encoding gives it back."""
+    if PLAIN_PATH.fullmatch(raw):
+        return raw, ""
     path = unescape(raw)
     return path, ("" if escape_path(path) == raw else raw)
 
 
 def escaped_path(path: str, raw_path: str) -> str:
     """Go's URL.EscapedPath: RawPath when it is a valid encoding of Path, else Go's own encoding."""
+    if not raw_path and PLAIN_PATH.fullmatch(path):
+        return path
     if raw_path and _VALID_ENCODED_PATH.fullmatch(raw_path):
         try:
             if unescape(raw_path) == path:

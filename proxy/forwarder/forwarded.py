@@ -41,6 +41,20 @@ class InvalidUpgradeProtocol(ValueError):
     status = 500
 
 
+def _may_hold_managed(keys: list[str]) -> bool:
+    """Cheap pre-check: could any of these lower-cased names be a managed X- header?"""
+    return not MANAGED_X_HEADERS.isdisjoint(keys) or any("_" in key for key in keys)
+
+
+def _set_if_empty(headers: HeaderList, name: str, value: str) -> None:
+    """Set `name` unless it already has a non-empty first value (Traefik's `if req.Header.Get(x) == ""`)."""
+    current = headers.get(name)
+    if current is None:
+        headers.add(name, value)
+    elif not current:
+        headers.set(name, value)
+
+
 def is_managed_x_header(name: str) -> bool:
     lname = name.lower()
     if not lname.startswith("x"):
@@ -164,7 +178,7 @@ class ForwardedHeaders:
         never from the listening port.
         """
         headers = req.headers
-        if not self.insecure and not self.is_trusted(req.client_ip):
+        if not self.insecure and not self.is_trusted(req.client_ip) and _may_hold_managed(headers.keys):
             headers.items = [(k, v) for k, v in headers.items if not is_managed_x_header(k)]
         self._fill(req)
         self._apply_connection(headers)
@@ -174,22 +188,22 @@ class ForwardedHeaders:
     def _fill(self, req: RequestHead) -> None:
         headers = req.headers
         client_ip = strip_ipv6_zone(req.client_ip)
-        if client_ip and not headers.get("X-Real-Ip"):
-            headers.set("X-Real-Ip", client_ip)
+        if client_ip:
+            _set_if_empty(headers, "X-Real-Ip", client_ip)
         tls = req.scheme == "https"
         if not headers.get("X-Forwarded-Proto"):
             websocket = (_token_in_first_value(headers, "connection", "upgrade")
                          and _token_in_first_value(headers, "upgrade", "websocket"))
             proto = ("wss" if tls else "ws") if websocket else ("https" if tls else "http")
-            headers.set("X-Forwarded-Proto", proto)
+            _set_if_empty(headers, "X-Forwarded-Proto", proto)
         if not headers.get("X-Forwarded-Port"):
-            headers.set("X-Forwarded-Port", self._port(req, tls))
+            _set_if_empty(headers, "X-Forwarded-Port", self._port(req, tls))
         if self.add_scheme_headers:
             scheme = headers.get("X-Forwarded-Proto", "") or ""
             headers.set("X-Forwarded-Scheme", scheme)
             headers.set("X-Scheme", scheme)
-        if not headers.get("X-Forwarded-Host") and req.host:
-            headers.set("X-Forwarded-Host", req.host)
+        if req.host:
+            _set_if_empty(headers, "X-Forwarded-Host", req.host)
         xff = headers.get_all("X-Forwarded-For")
         if len(xff) > 1:  # fold repeated headers into one list, order kept
             headers.set("X-Forwarded-For", ", ".join(xff))

@@ -44,12 +44,11 @@ def header_values_contain_token(values: Iterable[str], token: str) -> bool:
 def connection_tokens(headers: HeaderList) -> set[str]:
     """The lower-cased header names listed in every Connection header value."""
     names: set[str] = set()
-    for key, value in headers.items:
-        if key.lower() == "connection":
-            for element in value.split(","):
-                element = element.strip(_TEXTPROTO_SPACE)
-                if element:
-                    names.add(element.lower())
+    for value in headers.get_all("connection"):
+        for element in value.split(","):
+            element = element.strip(_TEXTPROTO_SPACE)
+            if element:
+                names.add(element.lower())
     return names
 
 

@@ -39,5 +39,8 @@ def sanitized(path: str, raw_path: str) -> tuple[str, str] | None:
     """Traefik's post-rewrite check: a non-empty path must survive JoinPath() unchanged, else None (-> 400)."""
     if path == "":
         return path, raw_path
+    escaped = raw_path or path
+    if "//" not in escaped and "/." not in escaped:  # nothing for JoinPath's Clean to change
+        return path, raw_path
     new_path, new_raw = join_path(path, raw_path)
     return (new_path, new_raw) if new_path == path else None

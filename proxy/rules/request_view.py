@@ -21,7 +21,7 @@ import ipaddress
 import re
 
 from proxy.message import RequestHead
-from proxy.urlpath import from_text, parsed_escaped_path, recode_escapes, unescape
+from proxy.urlpath import PLAIN_PATH, from_text, parsed_escaped_path, recode_escapes, unescape
 
 # Escapes Traefik's routing path keeps encoded (mux.go reservedCharacters); every other %XX is decoded.
 _RESERVED = frozenset(":/?#[]@!$&'()*+,;=%")
@@ -85,13 +85,9 @@ def _query_unescape(raw: str) -> str | None:
         return None
 
 
-# Characters Go never escapes in a path, and no `%`: such a path routes as it is.
-_PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-._~/$&+,;=:@]*")
-
-
 def routing_path(raw_path: str) -> str | None:
     """The path Path/PathPrefix/PathRegexp match against; None if the raw path has a bad %-escape."""
-    if _PLAIN_PATH.fullmatch(raw_path):  # nothing to decode or re-escape: the common case
+    if PLAIN_PATH.fullmatch(raw_path):  # nothing to decode or re-escape: the common case
         return raw_path
     try:
         escaped = parsed_escaped_path(raw_path)

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from proxy.message import HeaderList
-from proxy.urlpath import (ALNUM as _ALNUM, check_escapes, join_escaped, normalize_percent_encoding,
+from proxy.urlpath import (ALNUM as _ALNUM, PLAIN_PATH, check_escapes, join_escaped,
+                           normalize_percent_encoding,
                            parsed_escaped_path, split_scheme, unescape, valid_optional_port)
 
 _HOST_SAFE = _ALNUM | frozenset("!$&'()*+,;=:[]<>\"-_.~")
 _USERINFO_SAFE = _ALNUM | frozenset("-._:~!$&'()*+,;=%@")
-_HOST_HEADER_SAFE = _ALNUM | frozenset("!$%&'()*+,-.:;=[]_~")  # httpguts.ValidHostHeader
+_HOST_HEADER = re.compile(r"[A-Za-z0-9!$%&'()*+,\-.:;=\[\]_~]*")  # httpguts.ValidHostHeader
 _TOKEN = _ALNUM | frozenset("!#$%&'*+-.^_`|~")
 # Header names joined by ":" (never part of a name) must all be tokens; values joined by a tab must not
 # hold a control character other than tab. One regex pass each instead of a loop per character.
@@ -103,14 +104,13 @@ def parse_target(raw_target: str, options: PathOptions) -> tuple[str, str | None
 
 # The common case, decided by two regex matches: an origin-form path of characters Go never escapes,
 # with no `%`, `//` or dot segment, and a printable-ASCII query. Such a target is already normal.
-_PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-._~/$&+,;=:@]*")
 _PLAIN_QUERY = re.compile(r"[!-~]*")
 
 
 def parse_request_target(raw_target: str, options: PathOptions, method: str = "GET") -> Target:
     """Parse and normalise a request-target; `authority` is set for absolute-form/CONNECT targets."""
     path, sep, query = raw_target.partition("?")
-    if (_PLAIN_PATH.fullmatch(path) and "//" not in path and "/." not in path and method != "CONNECT"
+    if (PLAIN_PATH.fullmatch(path) and "//" not in path and "/." not in path and method != "CONNECT"
             and (not sep or _PLAIN_QUERY.fullmatch(query))):
         if sep and ";" in query:
             query = query.replace(";", "%3B" if options.encode_query_semicolons else "&")
@@ -270,7 +270,7 @@ def check_request_headers(version: str, method: str, headers: HeaderList) -> Non
         raise _go_status_error("missing required Host header")
     if len(hosts) > 1:
         raise _go_status_error("too many Host headers")
-    if hosts and not all(ch in _HOST_HEADER_SAFE for ch in hosts[0]):
+    if hosts and not _HOST_HEADER.fullmatch(hosts[0]):
         raise _go_status_error("malformed Host header")
     items = headers.items
     if not _TOKEN_NAMES.fullmatch(":".join(name for name, _ in items)):
@@ -281,6 +281,8 @@ def check_request_headers(version: str, method: str, headers: HeaderList) -> Non
 
 def fix_pragma_cache_control(headers: HeaderList) -> None:
     """Go's server adds `Cache-Control: no-cache` when the first Pragma is `no-cache` and none is set."""
+    if "pragma" not in headers.keys:
+        return
     pragma = headers.get("pragma")
     if pragma == "no-cache" and "cache-control" not in headers:
         headers.add("Cache-Control", "no-cache")

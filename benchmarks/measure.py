@@ -62,21 +62,34 @@ def wrk(scenario: str, url: str, seconds: int, connections: int = 50, extra: lis
     return result
 
 
+def wrk_best(scenario: str, url: str, seconds: int, runs: int, extra: list[str] | None = None) -> dict[str, float]:
+    """The best of `runs` wrk runs (other work on the machine only ever slows a run down)."""
+    results = [wrk(scenario, url, seconds, extra=extra) for _ in range(runs)]
+    best = dict(max(results, key=lambda r: r["rps"]))
+    best["all_rps"] = [r["rps"] for r in results]  # type: ignore[assignment]
+    return best
+
+
 def h2load_fixed_rate(scenario: str, url: str, seconds: int, rate: int, log_file: Path,
                       clients: int = 20) -> dict[str, float]:
-    """h2load --h1 at a fixed total rate (clients x --rps); latency percentiles from its per-request log."""
-    log_file.unlink(missing_ok=True)
-    argv = ["h2load", "--h1", f"-c{clients}", f"--rps={rate // clients}", f"-D{seconds}",
-            "--warm-up-time=1", f"--log-file={log_file}", url]
+    """h2load --h1 at a fixed total rate; latency percentiles from its per-request log.
+
+    Each of `clients` keep-alive connections sends rate/clients req/s. The connections start two per
+    millisecond (-r2 --rate-period=1ms) so that their timers are spread out: started together (-D alone)
+    all clients fire in the same instant, which measures a burst of `clients` requests, not a steady rate.
+    """
+    log_file.unlink(missing_ok=True)  # h2load appends to an existing log
+    argv = ["h2load", "--h1", f"-c{clients}", "-r2", "--rate-period=1ms", f"--rps={rate // clients}",
+            f"-n{rate * seconds}", f"--log-file={log_file}", url]
     out = run(scenario, argv, timeout=seconds + 60)
     rows = [line.split("\t") for line in log_file.read_text().splitlines() if line.strip()]
     latencies = sorted(int(row[2]) / 1000 for row in rows if row[1] == "200")
-    failed = sum(1 for row in rows if row[1] != "200")
+    failed = sum(1 for row in rows if row[1] != "200") + rate * seconds - len(rows)
     if not latencies:
         raise RuntimeError(f"h2load logged no successful request:\n{out[-500:]}")
     start = min(int(row[0]) for row in rows)
-    end = max(int(row[0]) + int(row[2]) for row in rows)
-    return {"achieved_rps": len(rows) / max((end - start) / 1e6, 1e-9), "errors": float(failed),
+    last_start = max(int(row[0]) for row in rows)
+    return {"achieved_rps": (len(rows) - 1) / max((last_start - start) / 1e6, 1e-9), "errors": float(failed),
             "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
             "p999_ms": percentile(latencies, 99.9), "max_ms": latencies[-1]}
 

@@ -38,9 +38,10 @@ class Processes:
             proc.kill()
             proc.wait(timeout=5)
 
-    def stop_all(self) -> None:
+    def stop_all(self, keep: str = "") -> None:
         for name in list(self.running):
-            self.stop(name)
+            if name != keep:
+                self.stop(name)
 
     def log_tail(self, name: str, lines: int = 15) -> str:
         path = self.logs / f"{name}.log"

@@ -40,10 +40,11 @@ class HeaderList:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of `name`, or `default`."""
-        try:
-            return self._items[self._keys.index(name.lower())][1]
-        except ValueError:
-            return default
+        lname = name.lower()
+        keys = self._keys
+        if lname in keys:  # cheaper than catching index()'s ValueError for the usual absent header
+            return self._items[keys.index(lname)][1]
+        return default
 
     def get_all(self, name: str) -> list[str]:
         lname = name.lower()
@@ -67,19 +68,24 @@ class HeaderList:
         """Replace every `name` entry by one, kept at the position of the first (or appended)."""
         lname = name.lower()
         keys = self._keys
-        try:
-            index = keys.index(lname)
-        except ValueError:
+        if lname not in keys:
             self._items.append((name, value))
             keys.append(lname)
             return
+        index = keys.index(lname)
         self._items[index] = (name, value)
         if keys.count(lname) > 1:
             self._drop(lname, start=index + 1)
 
     def remove(self, name: str) -> None:
         lname = name.lower()
-        if lname in self._keys:
+        keys = self._keys
+        count = keys.count(lname)
+        if count == 1:
+            index = keys.index(lname)
+            del keys[index]
+            del self._items[index]
+        elif count:
             self._drop(lname)
 
     def remove_many(self, lower_names: frozenset[str] | set[str]) -> None:

@@ -192,7 +192,7 @@ class ForwardedHeaders:
             _set_if_empty(headers, "X-Real-Ip", client_ip)
         tls = req.scheme == "https"
         if not headers.get("X-Forwarded-Proto"):
-            websocket = (_token_in_first_value(headers, "connection", "upgrade")
+            websocket = ("upgrade" in headers.keys and _token_in_first_value(headers, "connection", "upgrade")
                          and _token_in_first_value(headers, "upgrade", "websocket"))
             proto = ("wss" if tls else "ws") if websocket else ("https" if tls else "http")
             _set_if_empty(headers, "X-Forwarded-Proto", proto)
@@ -204,9 +204,8 @@ class ForwardedHeaders:
             headers.set("X-Scheme", scheme)
         if req.host:
             _set_if_empty(headers, "X-Forwarded-Host", req.host)
-        xff = headers.get_all("X-Forwarded-For")
-        if len(xff) > 1:  # fold repeated headers into one list, order kept
-            headers.set("X-Forwarded-For", ", ".join(xff))
+        if headers.keys.count("x-forwarded-for") > 1:  # fold repeated headers into one list, order kept
+            headers.set("X-Forwarded-For", ", ".join(headers.get_all("X-Forwarded-For")))
         if self.hostname:
             headers.set("X-Forwarded-Server", self.hostname)
 
@@ -221,9 +220,9 @@ class ForwardedHeaders:
 
     def _apply_connection(self, headers: HeaderList) -> None:
         """Drop headers the client named in Connection, except Traefik's X- headers and configured ones."""
-        connection_values = headers.get_all("connection")
-        if not connection_values:
+        if "connection" not in headers.keys:
             return
+        connection_values = headers.get_all("connection")
         wanted_upgrade = ""
         if header_values_contain_token(connection_values, "upgrade"):
             wanted_upgrade = headers.get("upgrade", "") or ""
@@ -260,7 +259,7 @@ def finalize_upstream_headers(req: RequestHead) -> None:
     Raises InvalidUpgradeProtocol when the Upgrade value is not printable ASCII.
     """
     headers = req.headers
-    te_trailers = header_values_contain_token(headers.get_all("te"), "trailers")
+    te_trailers = "te" in headers.keys and header_values_contain_token(headers.get_all("te"), "trailers")
     kept_upgrade = strip_hop_headers(headers, keep_upgrade=True, exempt=_RESTORED_FORWARDING)
     if not is_printable_ascii(kept_upgrade):
         raise InvalidUpgradeProtocol(f"client tried to switch to invalid protocol {kept_upgrade!r}")
@@ -277,13 +276,18 @@ def _append_forwarded_for(req: RequestHead) -> None:
         return
     if req.notes.get(NO_APPEND_XFF_NOTE) or not req.client_ip:
         return
-    prior = headers.get_all("X-Forwarded-For")
     client_ip = req.client_ip
-    headers.set("X-Forwarded-For", ", ".join(prior) + ", " + client_ip if prior else client_ip)
+    if "x-forwarded-for" not in headers.keys:
+        headers.add("X-Forwarded-For", client_ip)
+        return
+    prior = headers.get_all("X-Forwarded-For")
+    headers.set("X-Forwarded-For", ", ".join(prior) + ", " + client_ip)
 
 
 def _fix_user_agent(headers: HeaderList) -> None:
     """Go's transport writes only the first User-Agent value, and none at all when it is empty."""
+    if headers.keys.count("user-agent") == 1 and headers.get("user-agent"):
+        return  # the usual case: one non-empty agent, sent as it is
     agents = headers.get_all("user-agent")
     if not agents:
         return  # Go sets "" so that its own default agent is not sent: nothing goes out

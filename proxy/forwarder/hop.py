@@ -73,6 +73,8 @@ def strip_hop_headers(headers: HeaderList, keep_upgrade: bool,
     upgrade asked for by the message (Connection: upgrade + Upgrade: x) is put back as
     `Connection: Upgrade` / `Upgrade: x`, as Go does for any upgrade type, not only websocket.
     """
+    if HOP_HEADERS.isdisjoint(headers.keys):  # no Connection header either: the usual case, one C call
+        return ""
     kept_upgrade = upgrade_type(headers) if keep_upgrade else ""
     listed = connection_tokens(headers)
     drop = HOP_HEADERS | (listed - exempt) if listed else HOP_HEADERS

@@ -1,0 +1,273 @@
+"""Side-by-side benchmark: our gateway vs nginx, Caddy, HAProxy and the origin hit directly.
+
+    python benchmarks/harness.py [--quick] [--out benchmarks]      (run.sh installs tools, then calls this)
+
+Every proxy runs alone, pinned to core 0; the origin (nginx) and the load tools share core 1.
+Results go to RESULTS.md, results.json and results.svg in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import configs  # noqa: E402
+import measure  # noqa: E402
+import report  # noqa: E402
+from procs import Processes, port_in_use, rss_kib, wait_http  # noqa: E402
+
+PROXY_CPU = 0
+ORIGIN_CPU = 1
+BIG_BYTES = 100 * 1024 * 1024
+IDLE_CONNS = 1000
+FIXED_RATE = 2000
+ROUTERS_MANY = 10_000
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = REPO / ".venv" / "bin" / "python"
+ECHO_MODULE = Path("/usr/lib/nginx/modules/ngx_http_echo_module.so")
+
+
+@dataclass
+class Target:
+    key: str
+    label: str
+    port: int
+    prefix: str  # path prefix the client uses (the proxies strip it; the origin has none)
+    start: Callable[[], Any] | None  # None: the origin itself (already running)
+
+
+@dataclass
+class Plan:
+    seconds: int
+    latency_seconds: int
+    churn_seconds: int
+    transfer_runs: int
+    wrk_runs: int
+
+
+class Bench:
+    def __init__(self, work: Path, plan: Plan, ports: configs.Ports) -> None:
+        self.work, self.plan, self.ports = work, plan, ports
+        self.procs = Processes(work)
+        self.results: dict[str, dict[str, dict[str, Any]]] = {}
+        self.notes: list[str] = []
+
+    # --- setup -------------------------------------------------------------------------------------
+
+    def start_origin(self) -> None:
+        self.work.chmod(0o755)  # nginx workers (www-data) read the 100 MiB file from here
+        (self.work / "www").mkdir(mode=0o755)
+        with open(self.work / "www" / "big.bin", "wb") as big:
+            big.truncate(BIG_BYTES)
+        for sub in ("origin-tmp", "nginx-proxy-tmp"):
+            (self.work / sub).mkdir()
+            (self.work / sub).chmod(0o777)
+        echo = ECHO_MODULE if ECHO_MODULE.exists() else None
+        if echo is None:
+            self.notes.append("nginx echo module missing: the upload sink answers before reading the body.")
+        conf = self.write("origin.conf", configs.origin_nginx(self.work, echo, self.ports.origin))
+        proc = self.spawn("origin", ["nginx", "-c", str(conf), "-p", str(self.work), "-g", "daemon off;"],
+                                ORIGIN_CPU)
+        wait_http(self.ports.origin, "/small", proc, 10)
+
+    def spawn(self, name: str, argv: list[str], cpu: int, **kwargs: Any) -> Any:
+        """Start a server pinned to `cpu`, noting its exact command line for the report."""
+        measure.COMMANDS.note("servers", ["taskset", "-c", str(cpu), *argv])
+        return self.procs.start(name, argv, cpu, **kwargs)
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.work / name
+        path.write_text(text)
+        return path
+
+    def start_gateway(self, name: str = "gateway", routers: int = 0) -> Any:
+        routes = self.write(f"routes-{name}.toml", configs.traefik_routes(routers, self.ports.origin))
+        static = self.write(f"traefik-{name}.toml", configs.traefik_static(self.ports.gateway, routes.name))
+        return self.spawn(name, [str(PYTHON), "-m", "proxy", "--config", str(static)], PROXY_CPU, cwd=REPO)
+
+    def start_nginx(self) -> Any:
+        conf = self.write("nginx-proxy.conf", configs.proxy_nginx(self.work, self.ports.nginx, self.ports.origin))
+        return self.spawn("nginx", ["nginx", "-c", str(conf), "-p", str(self.work), "-g", "daemon off;"],
+                                PROXY_CPU)
+
+    def start_caddy(self) -> Any:
+        conf = self.write("Caddyfile", configs.caddyfile(self.ports.caddy, self.ports.origin))
+        env = {"XDG_DATA_HOME": str(self.work / "caddy-data"), "XDG_CONFIG_HOME": str(self.work / "caddy-cfg"),
+               "HOME": str(self.work)}
+        return self.spawn("caddy", ["caddy", "run", "--config", str(conf), "--adapter", "caddyfile"],
+                                PROXY_CPU, env=env)
+
+    def start_haproxy(self) -> Any:
+        conf = self.write("haproxy.cfg", configs.haproxy_cfg(self.ports.haproxy, self.ports.origin))
+        return self.spawn("haproxy", ["haproxy", "-db", "-f", str(conf)], PROXY_CPU)
+
+    def targets(self) -> list[Target]:
+        found = [Target("ours", "stripproxy (ours)", self.ports.gateway, configs.PREFIX, self.start_gateway)]
+        for key, label, port, start in (("nginx", "nginx", self.ports.nginx, self.start_nginx),
+                                        ("caddy", "Caddy", self.ports.caddy, self.start_caddy),
+                                        ("haproxy", "HAProxy", self.ports.haproxy, self.start_haproxy)):
+            if shutil.which(key):
+                found.append(Target(key, label, port, configs.PREFIX, start))
+            else:
+                self.notes.append(f"{label} is not installed: skipped.")
+        found.append(Target("direct", "origin direct", self.ports.origin, "", None))
+        return found
+
+    # --- scenarios ---------------------------------------------------------------------------------
+
+    def record(self, scenario: str, key: str, run: Callable[[], dict[str, Any]]) -> None:
+        try:
+            self.results.setdefault(scenario, {})[key] = run()
+        except Exception as exc:  # one failing tool must not lose the other results
+            self.results.setdefault(scenario, {})[key] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"    {scenario} failed for {key}: {exc}", flush=True)
+
+    def bench_target(self, target: Target) -> None:
+        url = f"http://127.0.0.1:{target.port}{target.prefix}"
+        proc = self.procs.running.get("origin") if target.start is None else target.start()
+        name = "origin" if target.start is None else self.name_of(proc)
+        started = time.monotonic()
+        try:
+            check = wait_http(target.port, f"{target.prefix}/check", proc, 60)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; its log ends with: {self.procs.log_tail(name, 3)}") from None
+        self.results.setdefault("sanity", {})[target.key] = {"check": check,
+                                                             "startup_s": time.monotonic() - started}
+        print(f"  {target.label}: /check -> {check!r}", flush=True)
+        measure.wrk("warm-up", f"{url}/small", 1, record=False)
+        plan = self.plan
+        self.record("rss", target.key, lambda: self.idle_rss(proc.pid, target))
+        self.record("small_get", target.key, lambda: measure.wrk_best(
+            "small_get", f"{url}/small", plan.seconds, plan.wrk_runs))
+        self.record("api_post", target.key, lambda: measure.wrk_best(
+            "api_post", f"http://127.0.0.1:{target.port}", plan.seconds, plan.wrk_runs,
+            extra=["-s", str(Path(__file__).with_name("api_post.lua") if target.prefix else self.direct_lua())]))
+        self.record("latency", target.key, lambda: measure.h2load_fixed_rate(
+            "latency", f"{url}/small", plan.latency_seconds, FIXED_RATE, self.work / f"h2load-{target.key}.log"))
+        self.record("churn", target.key, lambda: measure.wrk_best(
+            "churn", f"{url}/small", plan.churn_seconds, plan.wrk_runs, extra=["-H", "Connection: close"]))
+        self.record("download", target.key, lambda: {"mb_s": max(
+            measure.curl_download("download", f"{url}/big.bin", BIG_BYTES) for _ in range(plan.transfer_runs))})
+        self.record("upload", target.key, lambda: {"mb_s": max(
+            measure.curl_upload("upload", f"{url}/upload", self.work / "www" / "big.bin")
+            for _ in range(plan.transfer_runs))})
+        if proc.poll() is not None:
+            self.notes.append(f"{target.label} exited during the run: {self.procs.log_tail(name)}")
+        if target.start is not None:
+            self.procs.stop(name)
+
+    def name_of(self, proc: Any) -> str:
+        return next(name for name, running in self.procs.running.items() if running is proc)
+
+    def direct_lua(self) -> Path:
+        """The API script with the origin's own path (no /api/v1 to strip)."""
+        path = self.work / "api_post_direct.lua"
+        if not path.exists():
+            text = Path(__file__).with_name("api_post.lua").read_text()
+            path.write_text(text.replace('wrk.path = "/api/v1/api/items"', 'wrk.path = "/api/items"'))
+        return path
+
+    def idle_rss(self, pid: int, target: Target) -> dict[str, Any]:
+        import subprocess
+        before = rss_kib(pid)
+        argv = ["taskset", "-c", str(ORIGIN_CPU), str(PYTHON), str(Path(__file__).with_name("idle_conns.py")),
+                "127.0.0.1", str(target.port), f"{target.prefix}/small", str(IDLE_CONNS)]
+        measure.COMMANDS.note("rss", argv)
+        holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            line = holder.stdout.readline().split() if holder.stdout else []  # type: ignore[union-attr]
+            if not line or line[0] != "ready":
+                raise RuntimeError(f"idle_conns.py did not get ready: {line}")
+            time.sleep(0.5)
+            during = rss_kib(pid)
+        finally:
+            if holder.stdin:
+                holder.stdin.close()
+            holder.wait(timeout=30)
+        return {"before_kib": before, "with_idle_kib": during, "answered": int(line[1]),
+                "per_conn_kib": (during - before) / IDLE_CONNS}
+
+    def bench_routing(self) -> None:
+        """Small-GET req/s on our gateway with 1 router, then with 10,000 Host routers + the real one."""
+        for routers in (0, ROUTERS_MANY):
+            name = f"gateway-{routers + 1}-routers"
+            started = time.monotonic()
+            proc = self.start_gateway(name, routers)
+            try:
+                wait_http(self.ports.gateway, f"{configs.PREFIX}/check", proc, 180)
+                ready = time.monotonic() - started
+                url = f"http://127.0.0.1:{self.ports.gateway}{configs.PREFIX}/small"
+                measure.wrk("warm-up", url, 1, record=False)
+                self.record("routing", str(routers + 1), lambda: {
+                    **measure.wrk_best("routing", url, self.plan.seconds, self.plan.wrk_runs),
+                    "startup_s": ready, "rss_kib": rss_kib(proc.pid)})
+            except Exception as exc:
+                self.results.setdefault("routing", {})[str(routers + 1)] = {"error": str(exc)}
+                print(f"    routing with {routers + 1} routers failed: {exc}", flush=True)
+            finally:
+                self.procs.stop(name)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short runs (about 3 minutes instead of 10)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument("--only", default="", help="comma-separated target keys (ours,nginx,caddy,haproxy,direct)")
+    parser.add_argument("--notes", default="", help="lines to add to the report's notes (from run.sh)")
+    args = parser.parse_args()
+    plan = Plan(3, 4, 3, 1, 1) if args.quick else Plan(8, 10, 5, 2, 2)
+    ports = configs.Ports()
+    busy = [port for port in vars(ports).values() if port_in_use(port)]
+    if busy:
+        print(f"ports already in use on 127.0.0.1: {busy}; stop whatever listens there first", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops what we started
+    signal.signal(signal.SIGHUP, lambda *_: sys.exit(129))
+    work = Path(tempfile.mkdtemp(prefix="stripproxy-bench-"))
+    bench = Bench(work, plan, ports)
+    bench.notes += [line for line in args.notes.split("\n") if line.strip()]
+    bench.notes.append("Load average at the start: " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+                       + " (anything above ~0 means other work shared the two cores).")
+    began = time.time()
+    try:
+        bench.start_origin()
+        targets = bench.targets()
+        if args.only:
+            targets = [t for t in targets if t.key in args.only.split(",")]
+        for target in targets:
+            print(f"== {target.label}", flush=True)
+            try:
+                bench.bench_target(target)
+            except Exception as exc:
+                bench.notes.append(f"{target.label} could not be benchmarked: {exc}")
+                print(f"  skipped: {exc}", flush=True)
+                traceback.print_exc()
+                bench.procs.stop_all(keep="origin")
+        if not args.only or "ours" in args.only.split(","):
+            print("== routing cost (our gateway)", flush=True)
+            bench.bench_routing()
+    finally:
+        bench.procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    meta = report.collect_meta(plan, args.quick, time.time() - began, PYTHON, bench.notes, measure.COMMANDS)
+    (args.out / "results.json").write_text(json.dumps({"meta": meta, "results": bench.results}, indent=1))
+    text = report.markdown(meta, bench.results)
+    (args.out / "RESULTS.md").write_text(text)
+    (args.out / "results.svg").write_text(report.svg_chart(bench.results))
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -310,3 +310,56 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+async def test_dial_timeout_gives_504(make_gateway):
+    import socket
+
+    # A listener that never accepts, its one-slot backlog already taken: the kernel drops further SYNs,
+    # so dialling it hangs until dialTimeout - on loopback, without any outside address.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        routes = routes_to(f"http://127.0.0.1:{port}", service_extra='  serversTransport = "t"', extra="""
+[http.serversTransports.t.forwardingTimeouts]
+  dialTimeout = "300ms"
+""")
+        gateway = await make_gateway(routes)
+        started = time.monotonic()
+        response = await get(gateway, "/x")
+        assert (response.status, response.body) == (504, b"Gateway Timeout")
+        assert 0.25 < time.monotonic() - started < 2
+    finally:
+        for sock in (*fillers, listener):
+            sock.close()
+
+
+async def test_idle_keep_alive_connection_closed_after_idle_timeout(make_gateway, upstream):
+    gateway = await make_gateway(routes_to(upstream.url),
+                                 transport={"respondingTimeouts": {"idleTimeout": "300ms"}})
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gateway))
+    writer.write(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert (await asyncio.wait_for(read_response(reader), 5)).status == 200
+    started = time.monotonic()
+    assert await asyncio.wait_for(reader.read(), 3) == b""  # closed by the gateway, not by us
+    assert 0.2 < time.monotonic() - started < 2
+    writer.close()
+
+
+async def test_write_timeout_cuts_a_response_that_takes_too_long(make_gateway, upstream):
+    gateway = await make_gateway(routes_to(upstream.url),
+                                 transport={"respondingTimeouts": {"writeTimeout": "300ms"}})
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gateway))
+    writer.write(b"GET /sleep?s=2 HTTP/1.1\r\nHost: h\r\n\r\n")
+    started = time.monotonic()
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    assert time.monotonic() - started < 1.5
+    writer.close()

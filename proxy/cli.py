@@ -61,17 +61,34 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
     """Read the config file (static or dynamic) and layer flags and TRAEFIK_* variables over it."""
-    if config is not None and classify(read_config_file(config)) == "dynamic":
+    raw = read_config_file(config) if config is not None else None
+    if config is not None and raw is not None and classify(raw) == "dynamic":
         static = load_static(None, flags, os.environ, layered=True)
         if not _names_entry_points(flags):  # else load_static's Traefik default (:80) would stand
-            name, address = DEFAULT_ENTRY_POINT
-            static.entry_points = {name: EntryPoint(address=address)}
+            static.entry_points = default_entry_points(raw)
         provider = FileProviderConfig(filename=str(config.resolve()), watch=True)
         return Setup(static, provider, None)
     static = load_static(config, flags, os.environ, layered=True, search_default_locations=config is None)
     source = static.source_file
     base_dir = Path(source).resolve().parent if source else Path.cwd()
     return Setup(static, static.providers.file, base_dir)
+
+
+def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
+    """Entry points for a dynamic file served alone: those its routers name (else `http`), on loopback
+    from port 9999 up, in order of first mention, so that `entryPoints = ["web"]` works as written."""
+    names: list[str] = []
+    http = next((v for k, v in raw.items() if str(k).lower() == "http"), None) or {}
+    routers = next((v for k, v in http.items() if str(k).lower() == "routers"), None) or {}
+    for router in routers.values() if isinstance(routers, dict) else ():
+        listed = next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None) \
+            if isinstance(router, dict) else None
+        for name in listed if isinstance(listed, list) else ():
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    host, port = DEFAULT_ENTRY_POINT[1].rsplit(":", 1)
+    return {name: EntryPoint(address=f"{host}:{int(port) + i}")
+            for i, name in enumerate(names or [DEFAULT_ENTRY_POINT[0]])}
 
 
 def _names_entry_points(flags: list[str]) -> bool:

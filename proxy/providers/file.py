@@ -36,12 +36,15 @@ class FileProvider:
         """Load and apply; on error keep what is serving. Returns whether a new config was applied."""
         try:
             config, warnings = self.load()
+            for warning in warnings:
+                log.warning("%s", warning)
+            self.on_config(config)
         except ConfigError as exc:
             log.error("configuration not reloaded, the last good one keeps serving:\n%s", exc)
             return False
-        for warning in warnings:
-            log.warning("%s", warning)
-        self.on_config(config)
+        except Exception:  # a bug of ours must not stop the watcher: report it, keep serving
+            log.exception("configuration not reloaded, the last good one keeps serving")
+            return False
         log.info("configuration reloaded from %s", ", ".join(str(p) for p in self.watch_paths))
         return True
 

@@ -103,12 +103,18 @@ class RuntimeBuilder:
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
                 plans.setdefault(qualified, plan)
                 routes[ep_name].append(Route(qualified, priority, rule, plan))
-        for name in self.http.services:
-            self.service(name)
-        for name in self.http.middlewares:
-            self.middleware(name)
+        self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
         return BuildResult(tables, self.problems, plans)
+
+    def _report_unused(self) -> None:
+        """Build what no router used too, so that its problems are reported (building records them)."""
+        for build, names in ((self.service, self.http.services), (self.middleware, self.http.middlewares)):
+            for name in names:
+                try:
+                    build(name)
+                except BuildError:
+                    pass  # already in self.problems
 
     # -- routers ------------------------------------------------------------------------------------
     def _router_entry_points(self, router: str, names: list[str]) -> list[str]:

@@ -206,3 +206,12 @@ def test_example_scripts_are_executable_shell():
     assert shutil.which("bash")
     for script in ("serve-example.sh", "test.sh"):
         assert (ROOT / "scripts" / script).read_text().startswith("#!/usr/bin/env bash")
+
+
+def test_dynamic_file_alone_gets_the_entry_points_its_routers_name(tmp_path):
+    (tmp_path / "routes.toml").write_text(
+        '[http.routers.a]\nrule = "PathPrefix(`/`)"\nservice = "s"\nentryPoints = ["web"]\n'
+        '[http.services.s.loadBalancer]\n[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n')
+    result = run_cli("check", "--config", "routes.toml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "doesn't exist" not in result.stderr

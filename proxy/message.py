@@ -7,7 +7,8 @@ Everything is `str`: header bytes are decoded as latin-1, so any byte round-trip
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from operator import attrgetter, itemgetter
+from typing import Iterable, Iterator
 
 
 class HeaderList:
@@ -21,22 +22,16 @@ class HeaderList:
 
     def __init__(self, items: list[tuple[str, str]] | None = None, keys: list[str] | None = None) -> None:
         self._items: list[tuple[str, str]] = items if items is not None else []
-        self._keys: list[str] = keys if keys is not None else [k.lower() for k, _ in self._items]
+        self._keys: list[str] = keys if keys is not None else _lower_names(self._items)
 
-    @property
-    def items(self) -> list[tuple[str, str]]:
-        """The pairs, in order. Read freely; to change them assign a new list (or use the methods)."""
-        return self._items
-
-    @items.setter
-    def items(self, items: list[tuple[str, str]]) -> None:
+    def _set_items(self, items: list[tuple[str, str]]) -> None:
         self._items = items
-        self._keys = [k.lower() for k, _ in items]
+        self._keys = _lower_names(items)
 
-    @property
-    def keys(self) -> list[str]:
-        """The lower-cased names, parallel to `items` (read only)."""
-        return self._keys
+    # C-level getters (attrgetter): read several times per request, a Python getter would cost 2x more.
+    items = property(attrgetter("_items"), _set_items, doc="The pairs, in order. Read freely; to change them "
+                     "assign a new list (or use the methods).")
+    keys = property(attrgetter("_keys"), doc="The lower-cased names, parallel to `items` (read only).")
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of `name`, or `default`."""
@@ -48,9 +43,11 @@ class HeaderList:
 
     def get_all(self, name: str) -> list[str]:
         lname = name.lower()
-        if lname not in self._keys:
-            return []
-        return [pair[1] for key, pair in zip(self._keys, self._items) if key == lname]
+        keys = self._keys
+        count = keys.count(lname)
+        if count < 2:  # the usual case, without a Python-level scan
+            return [self._items[keys.index(lname)][1]] if count else []
+        return [pair[1] for key, pair in zip(keys, self._items) if key == lname]
 
     def joined(self, name: str) -> str | None:
         """All values of `name` joined with ', ' (how HTTP folds repeated fields), or None if absent."""
@@ -63,6 +60,12 @@ class HeaderList:
     def add(self, name: str, value: str) -> None:
         self._items.append((name, value))
         self._keys.append(name.lower())
+
+    def extend(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """`add` each pair, in order (one call for the several headers the forwarder appends)."""
+        pairs = list(pairs)
+        self._items += pairs
+        self._keys += _lower_names(pairs)
 
     def set(self, name: str, value: str) -> None:
         """Replace every `name` entry by one, kept at the position of the first (or appended)."""
@@ -89,11 +92,17 @@ class HeaderList:
             self._drop(lname)
 
     def remove_many(self, lower_names: frozenset[str] | set[str]) -> None:
-        """Drop every entry whose lower-cased name is in `lower_names` (one pass)."""
-        if not lower_names.isdisjoint(self._keys):
-            kept = [(key, pair) for key, pair in zip(self._keys, self._items) if key not in lower_names]
-            self._keys = [key for key, _ in kept]
-            self._items = [pair for _, pair in kept]
+        """Drop every entry whose lower-cased name is in `lower_names`."""
+        # Usually one or two of the names are present, once each: deleting those in place is cheaper
+        # than rebuilding both lists.
+        for lname in lower_names.intersection(self._keys):
+            keys = self._keys  # _drop replaces the lists
+            if keys.count(lname) == 1:
+                index = keys.index(lname)
+                del keys[index]
+                del self._items[index]
+            else:
+                self._drop(lname)
 
     def _drop(self, lname: str, start: int = 0) -> None:
         kept = [(key, pair) for i, (key, pair) in enumerate(zip(self._keys, self._items))
@@ -112,6 +121,11 @@ class HeaderList:
 
     def __repr__(self) -> str:
         return f"HeaderList({self._items!r})"
+
+
+def _lower_names(pairs: list[tuple[str, str]]) -> list[str]:
+    # map() over C functions: a comprehension would run a Python frame per header list.
+    return list(map(str.lower, map(itemgetter(0), pairs)))
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from operator import itemgetter
 
 import httptools
 
@@ -38,7 +39,7 @@ class ClientConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.client_ip = ""
         self.url = b""
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.header_items: list[tuple[str, str]] = []  # the request head's headers so far, decoded
         self.queue: deque[Exchange] = deque()  # queue[0] is the exchange whose response is going out
         self.receiving: Exchange | None = None  # the exchange whose request body is being read
         self.upgrading: Exchange | None = None  # an Upgrade request: later bytes go to its upstream
@@ -121,7 +122,7 @@ class ClientConnection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self.in_head = True
         self.url = b""
-        self.raw_headers = []
+        self.header_items = []
         if self.deadline_what is not READING:
             self._set_deadline(self.ep.read_timeout, READING)
 
@@ -129,14 +130,15 @@ class ClientConnection(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw_headers.append((name, value))
+        # Decoded here, where llhttp hands each header over anyway: no second pass over the list.
+        self.header_items.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.head_bytes = 0
         parser = self.parser
-        items = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.raw_headers]
-        keys = [k.lower() for k, _ in items]
+        items = self.header_items
+        keys = list(map(str.lower, map(itemgetter(0), items)))  # C-level: no comprehension frame
         headers = HeaderList(items, keys)
         chunked = "transfer-encoding" in keys and "chunked" in (headers.get("transfer-encoding") or "").lower()
         length = headers.get("content-length") if "content-length" in keys else None
@@ -219,7 +221,8 @@ class ClientConnection(asyncio.Protocol):
         if exchange.finished:
             return
         exchange.finished = True
-        self._record(exchange)
+        if self.ep.recorders:
+            self._record(exchange)
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
         self.write_deadline = 0.0
@@ -228,7 +231,7 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.queue:
             self.queue[0].begin()
-        if len(self.queue) <= 1:
+        if len(self.queue) <= 1 and self._read_pausers:
             self.resume_reading(PIPELINE)
         if not self.queue and self.receiving is None:
             self._set_deadline(self.ep.idle_timeout, IDLE)

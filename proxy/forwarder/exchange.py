@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from proxy.forwarder.hop import strip_hop_headers
 from proxy.forwarder.upstream import UpstreamConnection
-from proxy.forwarder.wire import LAST_CHUNK, encode_chunk, encode_head, encode_reply, error_reply, reason_phrase
+from proxy.forwarder.wire import LAST_CHUNK, encode_chunk, encode_head, encode_reply, error_reply, status_line
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.services.loadbalancer import UpstreamServer
 
@@ -163,7 +163,7 @@ class Exchange:
     # -- response side --------------------------------------------------------------------------
     def interim_response(self, status: int, headers: HeaderList) -> None:
         """1xx (100 Continue, 103 Early Hints): passed on as they come, untouched as Go does."""
-        self.out.append(encode_head(f"HTTP/1.1 {status} {reason_phrase(status)}", headers.items))
+        self.out.append(encode_head(status_line(status), headers.items))
 
     def response_head(self, status: int, headers: HeaderList) -> bool:
         """Write the upstream's response head; returns True when no body can follow (HEAD)."""
@@ -173,9 +173,9 @@ class Exchange:
         self.response_started = True
         self.status = status
         no_body = self.head.method == "HEAD" or status in (204, 304)
-        te = headers.get("transfer-encoding")
-        chunked_in = te is not None and "chunked" in te.lower()
-        has_length = "content-length" in headers and not chunked_in
+        keys = headers.keys
+        chunked_in = "transfer-encoding" in keys and "chunked" in (headers.get("transfer-encoding") or "").lower()
+        has_length = "content-length" in keys and not chunked_in
         self.body_until_close = not (no_body or chunked_in or has_length)
         if status != 101:  # Go relays a 101's Connection/Upgrade untouched
             strip_hop_headers(headers, keep_upgrade=False)
@@ -195,7 +195,7 @@ class Exchange:
             headers.set("Connection", "close")
         elif self.head.version == "1.0":
             headers.set("Connection", "keep-alive")
-        self.out.append(encode_head(f"HTTP/1.1 {status} {reason_phrase(status)}", headers.items))
+        self.out.append(encode_head(status_line(status), headers.items))
         if self.head.method == "HEAD":
             self.response_body_end([])
             return True

@@ -9,7 +9,7 @@ Go's net/http/httputil/reverseproxy.go (hop-by-hop removal, TE: trailers, User-A
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from proxy.forwarder.hop import header_values_contain_token, is_printable_ascii, strip_hop_headers
 from proxy.message import HeaderList, RequestHead
@@ -39,11 +39,6 @@ class InvalidUpgradeProtocol(ValueError):
     """The client asked to switch to a protocol name that is not printable ASCII (Traefik answers 500)."""
 
     status = 500
-
-
-def _may_hold_managed(keys: list[str]) -> bool:
-    """Cheap pre-check: could any of these lower-cased names be a managed X- header?"""
-    return not MANAGED_X_HEADERS.isdisjoint(keys) or any("_" in key for key in keys)
 
 
 def _set_if_empty(headers: HeaderList, name: str, value: str) -> None:
@@ -149,6 +144,12 @@ def go_split_port(hostport: str) -> str:
     return hostport[colon + 1:]
 
 
+def _is_websocket(headers: HeaderList) -> bool:
+    """Traefik's isWebsocketRequest: Connection holds `upgrade` and Upgrade holds `websocket`."""
+    return (_token_in_first_value(headers, "connection", "upgrade")
+            and _token_in_first_value(headers, "upgrade", "websocket"))
+
+
 def _token_in_first_value(headers: HeaderList, name: str, token: str) -> bool:
     """isWebsocketRequest's check: the FIRST value of `name` holds `token` as a comma-separated element."""
     value = headers.get(name, "") or ""
@@ -167,6 +168,7 @@ class ForwardedHeaders:
         self.connection_kept = frozenset(name.strip().lower() for name in connection)
         self.not_append_xff = not_append_x_forwarded_for
         self.add_scheme_headers = add_x_forwarded_scheme_headers
+        self._connection_plans: dict[tuple[str, ...], _ConnectionPlan] = {}
 
     def is_trusted(self, client_ip: str) -> bool:
         return self.trusted is not None and self.trusted.contains(client_ip)
@@ -178,12 +180,46 @@ class ForwardedHeaders:
         never from the listening port.
         """
         headers = req.headers
-        if not self.insecure and not self.is_trusted(req.client_ip) and _may_hold_managed(headers.keys):
+        keys = headers.keys
+        unmanaged = MANAGED_X_HEADERS.isdisjoint(keys)  # no managed header under its own name
+        # The trust lookup last: most requests carry no X- header to filter at all.
+        if (not self.insecure and (not unmanaged or "_" in "".join(keys))
+                and not self.is_trusted(req.client_ip)):
             headers.items = [(k, v) for k, v in headers.items if not is_managed_x_header(k)]
-        self._fill(req)
-        self._apply_connection(headers)
+            unmanaged = True
+        if unmanaged:
+            self._fill_fresh(req)
+        else:
+            self._fill(req)
+        if "connection" in headers.keys:
+            self._apply_connection(headers)
         if self.not_append_xff:
             req.notes[NO_APPEND_XFF_NOTE] = "true"
+
+    def _fill_fresh(self, req: RequestHead) -> None:
+        """`_fill` for a request holding none of the managed headers (the usual case once filtered).
+
+        Every "is it set already?" test of `_fill` is then false, so the values are appended directly,
+        in `_fill`'s order; tests/forwarder/test_forwarded_fill_paths.py checks both paths agree.
+        """
+        tls = req.scheme == "https"
+        headers, host, client_ip = req.headers, req.host, req.client_ip
+        proto = "https" if tls else "http"
+        if "upgrade" in headers.keys and _is_websocket(headers):
+            proto = "wss" if tls else "ws"
+        port = go_split_port(host) if ":" in host else ""
+        added = [("X-Forwarded-Proto", proto), ("X-Forwarded-Port", port or ("443" if tls else "80"))]
+        if "%" in client_ip:
+            client_ip = strip_ipv6_zone(client_ip)
+        if client_ip:
+            added.insert(0, ("X-Real-Ip", client_ip))
+        if self.add_scheme_headers:
+            added += (("X-Forwarded-Scheme", proto), ("X-Scheme", proto))
+        if host:
+            added.append(("X-Forwarded-Host", host))
+        if self.hostname:
+            added.append(("X-Forwarded-Server", self.hostname))
+        headers.extend(added)
 
     def _fill(self, req: RequestHead) -> None:
         headers = req.headers
@@ -192,8 +228,7 @@ class ForwardedHeaders:
             _set_if_empty(headers, "X-Real-Ip", client_ip)
         tls = req.scheme == "https"
         if not headers.get("X-Forwarded-Proto"):
-            websocket = ("upgrade" in headers.keys and _token_in_first_value(headers, "connection", "upgrade")
-                         and _token_in_first_value(headers, "upgrade", "websocket"))
+            websocket = "upgrade" in headers.keys and _is_websocket(headers)
             proto = ("wss" if tls else "ws") if websocket else ("https" if tls else "http")
             _set_if_empty(headers, "X-Forwarded-Proto", proto)
         if not headers.get("X-Forwarded-Port"):
@@ -219,16 +254,36 @@ class ForwardedHeaders:
         return "80"
 
     def _apply_connection(self, headers: HeaderList) -> None:
-        """Drop headers the client named in Connection, except Traefik's X- headers and configured ones."""
-        if "connection" not in headers.keys:
+        """Drop headers the client named in Connection, except Traefik's X- headers and configured ones.
+
+        Called only when there is a Connection header.
+        """
+        values = tuple(headers.get_all("connection"))
+        plan = self._connection_plans.get(values)
+        if plan is None:  # a few distinct values ("keep-alive", "Upgrade"...) cover nearly every request
+            if len(self._connection_plans) >= _CACHE_LIMIT:
+                self._connection_plans.clear()
+            plan = self._connection_plans[values] = self._connection_plan(values)
+        if plan.drop_all is not None:  # nothing kept, no upgrade: Connection goes with the listed names
+            headers.remove_many(plan.drop_all)
             return
-        connection_values = headers.get_all("connection")
-        wanted_upgrade = ""
-        if header_values_contain_token(connection_values, "upgrade"):
-            wanted_upgrade = headers.get("upgrade", "") or ""
+        wanted_upgrade = (headers.get("upgrade", "") or "") if plan.asks_upgrade else ""
+        if plan.drop:
+            headers.remove_many(plan.drop)
+        kept = plan.kept
+        if wanted_upgrade:
+            kept += ("Upgrade",)
+            headers.set("Upgrade", wanted_upgrade)
+        if kept:
+            headers.set("Connection", ",".join(kept))
+        else:
+            headers.remove("Connection")
+
+    def _connection_plan(self, values: tuple[str, ...]) -> _ConnectionPlan:
+        """What `_apply_connection` does for these Connection values (depends on nothing else)."""
         kept: list[str] = []
         drop: set[str] = set()
-        for value in connection_values:
+        for value in values:
             for element in value.split(","):
                 name = element.strip(" \t\r\n")
                 if not name or is_managed_x_header(name):
@@ -237,15 +292,16 @@ class ForwardedHeaders:
                     kept.append(_canonical(name))
                 else:
                     drop.add(name.lower())
-        if drop:
-            headers.remove_many(drop)
-        if wanted_upgrade:
-            kept.append("Upgrade")
-            headers.set("Upgrade", wanted_upgrade)
-        if kept:
-            headers.set("Connection", ",".join(kept))
-        else:
-            headers.remove("Connection")
+        asks_upgrade = header_values_contain_token(values, "upgrade")
+        drop_all = None if kept or asks_upgrade else frozenset(drop | {"connection"})
+        return _ConnectionPlan(frozenset(drop), tuple(kept), asks_upgrade, drop_all)
+
+
+class _ConnectionPlan(NamedTuple):
+    drop: frozenset[str]  # lower-cased names listed in Connection that go
+    kept: tuple[str, ...]  # canonical names listed in Connection that stay (entry point's `connection`)
+    asks_upgrade: bool  # Connection holds the `upgrade` token
+    drop_all: frozenset[str] | None  # `drop` plus Connection itself, when that is all there is to do
 
 
 def _canonical(name: str) -> str:
@@ -261,7 +317,7 @@ def finalize_upstream_headers(req: RequestHead) -> None:
     headers = req.headers
     te_trailers = "te" in headers.keys and header_values_contain_token(headers.get_all("te"), "trailers")
     kept_upgrade = strip_hop_headers(headers, keep_upgrade=True, exempt=_RESTORED_FORWARDING)
-    if not is_printable_ascii(kept_upgrade):
+    if kept_upgrade and not is_printable_ascii(kept_upgrade):
         raise InvalidUpgradeProtocol(f"client tried to switch to invalid protocol {kept_upgrade!r}")
     if te_trailers:
         headers.add("Te", "trailers")
@@ -270,11 +326,11 @@ def finalize_upstream_headers(req: RequestHead) -> None:
 
 
 def _append_forwarded_for(req: RequestHead) -> None:
-    headers = req.headers
-    if req.notes.get(SUPPRESS_XFF_NOTE):
+    headers, notes = req.headers, req.notes
+    if notes and notes.get(SUPPRESS_XFF_NOTE):
         headers.remove("X-Forwarded-For")
         return
-    if req.notes.get(NO_APPEND_XFF_NOTE) or not req.client_ip:
+    if (notes and notes.get(NO_APPEND_XFF_NOTE)) or not req.client_ip:
         return
     client_ip = req.client_ip
     if "x-forwarded-for" not in headers.keys:

@@ -20,14 +20,15 @@ if TYPE_CHECKING:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("pool", "transport", "exchange", "parser", "headers", "in_head", "trailers",
-                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused")
+                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused",
+                 "_parser_idle")
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
         self.transport: asyncio.Transport | None = None
         self.exchange: Exchange | None = None
         self.parser: httptools.HttpResponseParser | None = None
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: list[tuple[str, str]] = []  # the response head's headers so far, decoded
         self.in_head = True  # False once the response head is complete (later headers are trailers)
         self.trailers: list[tuple[bytes, bytes]] = []
         self.complete = False
@@ -37,6 +38,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.in_pool = False
         self.idle_since = 0.0  # when it was last released to the pool (time.monotonic)
         self._paused = False
+        self._parser_idle = False  # llhttp finished the last response: it is ready for the next one
 
     # -- pool life ---------------------------------------------------------------------------
     def reusable(self) -> bool:
@@ -49,9 +51,15 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- one exchange -----------------------------------------------------------------------
     def begin(self, exchange: Exchange) -> None:
-        """Prepare for the response to `exchange`'s request (a fresh parser: HEAD answers confuse one)."""
+        """Prepare for the response to `exchange`'s request.
+
+        The parser is reused only when llhttp itself saw the last response end; after an answer to HEAD
+        it still expects the body its Content-Length announced, so a fresh parser is needed.
+        """
         self.exchange = exchange
-        self.parser = httptools.HttpResponseParser(self)
+        if self.parser is None or not self._parser_idle:
+            self.parser = httptools.HttpResponseParser(self)
+        self._parser_idle = False
         self.headers = []
         self.trailers = []
         self.in_head = True
@@ -134,12 +142,15 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- llhttp callbacks -------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        (self.headers if self.in_head else self.trailers).append((name, value))
+        if self.in_head:  # decoded as they come: no second pass over the list
+            self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        else:
+            self.trailers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         status = parser.get_status_code()  # type: ignore[union-attr]
-        headers = HeaderList([(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers])
+        headers = HeaderList(self.headers)
         self.headers = []
         if 100 <= status < 200 and status != 101:
             self.exchange.interim_response(status, headers)  # type: ignore[union-attr]
@@ -155,6 +166,8 @@ class UpstreamConnection(asyncio.Protocol):
             self.exchange.response_body(body)  # type: ignore[union-attr]
 
     def on_message_complete(self) -> None:
+        if not self.in_head:
+            self._parser_idle = True
         if not self.in_head and not self.complete:
             self.complete = True
             self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]

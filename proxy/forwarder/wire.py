@@ -22,20 +22,29 @@ ERROR_TEXT = {
 }
 
 
+# Looked up once per response: HTTPStatus(status) is an Enum call, far slower than a dict.
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
 def reason_phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _REASONS.get(status, "Unknown")
+
+
+def status_line(status: int) -> str:
+    """`HTTP/1.1 <status> <reason>`, the first line of every response we send."""
+    line = _STATUS_LINES.get(status)
+    if line is None:  # a code outside HTTPStatus (e.g. 299): rare, built each time, never cached
+        line = f"HTTP/1.1 {status} {reason_phrase(status)}"
+    return line
+
+
+_STATUS_LINES = {status: f"HTTP/1.1 {status} {phrase}" for status, phrase in _REASONS.items()}
 
 
 def encode_head(first_line: str, headers: list[tuple[str, str]]) -> bytes:
     """One head as bytes: the first line, each header, the blank line; latin-1 round-trips every byte."""
-    parts = [first_line, CRLF]
-    for name, value in headers:
-        parts += (name, ": ", value, CRLF)
-    parts.append(CRLF)
-    return "".join(parts).encode("latin-1")
+    # `": ".join` on each (name, value) pair and one CRLF join: no Python-level loop per header.
+    return CRLF.join([first_line, *map(": ".join, headers), "", ""]).encode("latin-1")
 
 
 def encode_chunk(data: bytes) -> bytes:
@@ -53,7 +62,7 @@ def encode_reply(reply: Reply, keep_alive: bool, head_only: bool) -> bytes:
     headers.append(("Content-Length", str(len(reply.body))))
     if not keep_alive:
         headers.append(("Connection", "close"))
-    head = encode_head(f"HTTP/1.1 {reply.status} {reason_phrase(reply.status)}", headers)
+    head = encode_head(status_line(reply.status), headers)
     if head_only or reply.status in (204, 304) or reply.status < 200:
         return head
     return head + reply.body

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import NamedTuple
 
 from proxy.message import HeaderList
@@ -23,7 +24,7 @@ _HOST_SAFE = _ALNUM | frozenset("!$&'()*+,;=:[]<>\"-_.~")
 _USERINFO_SAFE = _ALNUM | frozenset("-._:~!$&'()*+,;=%@")
 _HOST_HEADER = re.compile(r"[A-Za-z0-9!$%&'()*+,\-.:;=\[\]_~]*")  # httpguts.ValidHostHeader
 _TOKEN = _ALNUM | frozenset("!#$%&'*+-.^_`|~")
-# Header names joined by ":" (never part of a name) must all be tokens; values joined by a tab must not
+# Header names joined by ":" (never part of a name) must all be tokens; values joined by a space must not
 # hold a control character other than tab. One regex pass each instead of a loop per character.
 _TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TOKEN_NAMES = re.compile(rf"(?:{_TOKEN_CHARS}(?::{_TOKEN_CHARS})*)?")
@@ -265,17 +266,20 @@ def _unescape_host(host: str) -> str:
 
 def check_request_headers(version: str, method: str, headers: HeaderList) -> None:
     """The header checks Go's server makes before any handler runs; raises BadRequest."""
-    hosts = headers.get_all("host")
+    keys = headers.keys
+    hosts = keys.count("host")
     if version != "1.0" and not hosts and method != "CONNECT":
         raise _go_status_error("missing required Host header")
-    if len(hosts) > 1:
+    if hosts > 1:
         raise _go_status_error("too many Host headers")
-    if hosts and not _HOST_HEADER.fullmatch(hosts[0]):
+    if hosts and not _HOST_HEADER.fullmatch(headers.items[keys.index("host")][1]):
         raise _go_status_error("malformed Host header")
-    items = headers.items
-    if not _TOKEN_NAMES.fullmatch(":".join(name for name, _ in items)):
+    # Lower-casing maps no latin-1 character into or out of the token set: checking `keys` is the same.
+    if not _TOKEN_NAMES.fullmatch(":".join(keys)):
         raise _go_status_error("invalid header name")
-    if _BAD_VALUE_CHAR.search("\t".join(value for _, value in items)):
+    values = " ".join(map(itemgetter(1), headers.items))
+    # Printable ASCII throughout (the usual case) needs no regex; otherwise look for a control character.
+    if not (values.isascii() and values.isprintable()) and _BAD_VALUE_CHAR.search(values):
         raise _go_status_error("invalid header value")
 
 

@@ -28,6 +28,8 @@ from proxy.services.loadbalancer import NoServerAvailable
 log = logging.getLogger("proxy.forwarder")
 
 PIPELINE = "pipeline"  # reason for pausing reads: a previous response is still going out
+REJECTED = "rejected"  # reason for pausing reads: unparseable input, an error answer is owed
+LINGER = 1.0  # seconds we keep reading (and dropping) after answering unparseable input
 READING = "reading the request"  # what the connection's deadline is for
 IDLE = "idle keep-alive"
 
@@ -48,6 +50,8 @@ class ClientConnection(asyncio.Protocol):
         self.head_bytes = 0  # bytes read while a request head is incomplete (bounded by max_header_bytes)
         self.in_head = True
         self.peer_done = False  # the client half-closed: finish what is queued, then close
+        self.pending_reject = 0  # a 4xx owed for unparseable input, sent after the requests before it
+        self.discarding = False  # answered and half-closed: ignore input until we close
         self._read_pausers: set[object] = set()
         # Coarse deadlines (time.monotonic), enforced by the entry point's sweeper: no timer per request.
         self.deadline = 0.0  # reading a request, or idling between requests; 0: none
@@ -63,6 +67,8 @@ class ClientConnection(asyncio.Protocol):
         self._set_deadline(self.ep.read_timeout, READING)
 
     def data_received(self, data: bytes) -> None:
+        if self.discarding:
+            return
         if self.tunnel is not None:
             self.tunnel.write(data)
             return
@@ -87,8 +93,15 @@ class ClientConnection(asyncio.Protocol):
             self._reject(400, str(exc))
 
     def eof_received(self) -> bool | None:
-        # A half-closed client may still want its response; keep the socket open until it is written.
         self.peer_done = True
+        if self.tunnel is not None:  # either side ending an upgraded connection ends both, as in Go
+            self.tunnel.close()
+            return False
+        if self.discarding or self.upgrading is not None:
+            return False
+        if self.receiving is not None and not self.receiving.request_complete:
+            return False  # the body can never complete: close, which aborts the upstream request too
+        # A half-closed client may still want its response; keep the socket open until it is written.
         return bool(self.queue)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -148,7 +161,11 @@ class ClientConnection(asyncio.Protocol):
                            headers.get("host") or "", self.client_ip, self.ep.scheme,
                            parser.get_http_version(), self.ep.name)
         exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
-        self._route(exchange)
+        if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
+            exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64
+            exchange.keep_alive = False
+        else:
+            self._route(exchange)
         if self.ep.write_timeout > 0 and not self.write_deadline:
             self.write_deadline = time.monotonic() + self.ep.write_timeout
         self.receiving = exchange
@@ -180,6 +197,9 @@ class ClientConnection(asyncio.Protocol):
             exchange.reply = Reply(400, [("Content-Type", "text/plain; charset=utf-8")], exc.body)
             exchange.detail = f"bad request: {exc}"
             exchange.keep_alive = exchange.keep_alive and not exc.close
+            return
+        if target.path == "*" and head.method == "OPTIONS":
+            exchange.reply = Reply(200)  # Go's server answers `OPTIONS *` itself
             return
         head.path, head.query = target.path, target.query
         if target.authority is not None:
@@ -226,6 +246,9 @@ class ClientConnection(asyncio.Protocol):
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
         self.write_deadline = 0.0
+        if self.pending_reject and not self.queue:
+            self._answer_reject()
+            return
         if not exchange.keep_alive or (self.peer_done and len(self.queue) == 0):
             self.close()
             return
@@ -239,6 +262,8 @@ class ClientConnection(asyncio.Protocol):
     def start_tunnel(self, exchange: Exchange, upstream: UpstreamConnection) -> None:
         self.tunnel = upstream
         self.upgrading = None
+        if self.queue and self.queue[0] is exchange:
+            self.queue.popleft()
         self._record(exchange)
         exchange.finished = True
         self.deadline = self.write_deadline = 0.0
@@ -267,11 +292,31 @@ class ClientConnection(asyncio.Protocol):
 
     # -- helpers --------------------------------------------------------------------------------------
     def _reject(self, status: int, why: str) -> None:
-        """Unparseable input: answer if nothing else is going out, then close."""
+        """Unparseable input: answer it once the requests before it are answered, then close."""
         log.info("bad request from %s: %s", self.client_ip, why)
+        if self.receiving is not None and not self.receiving.request_complete:
+            self.close()  # garbage inside a body: that request can never be completed
+            return
+        self.pending_reject = status
+        self.pause_reading(REJECTED)
         if not self.queue:
-            self.write(encode_reply(error_reply(status), keep_alive=False, head_only=False))
-        self.close()
+            self._answer_reject()
+
+    def _answer_reject(self) -> None:
+        """Send the pending error and close gently: half-close, then drop what the client still sends
+        for a moment, so that it reads our answer instead of a reset (Go lingers the same way)."""
+        self.write(encode_reply(error_reply(self.pending_reject), keep_alive=False, head_only=False))
+        self.discarding = True
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._read_pausers.clear()
+            transport.resume_reading()
+            asyncio.get_running_loop().call_later(LINGER, self.close)
+        else:
+            self.close()
 
     def _set_deadline(self, seconds: float, what: str) -> None:
         self.deadline = time.monotonic() + seconds if seconds > 0 else 0.0
@@ -316,3 +361,10 @@ def _earlier_response_hooks(earlier: tuple[Middleware, ...], head: RequestHead, 
         for middleware in hooks:
             middleware.on_response(head, reply.status, headers)
         reply.headers = headers.items
+
+
+def _beyond_int63(length: str) -> bool:
+    try:
+        return int(length) > 2**63 - 1
+    except ValueError:
+        return False

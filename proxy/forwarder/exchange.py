@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxy.forwarder")
 
 REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+EXPECT_CONTINUE_TIMEOUT = 1.0  # seconds, Traefik's transport setting
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 MAX_PENDING = 256 * 1024  # request bytes held while dialling before the client is paused
 
 
@@ -32,7 +34,7 @@ class Exchange:
     __slots__ = ("client", "head", "plan", "server", "reply", "upstream", "pending", "sent_head",
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
-                 "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail")
+                 "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue")
 
     def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
                  has_body: bool, chunked_request: bool, original_target: str) -> None:
@@ -61,6 +63,9 @@ class Exchange:
         self.finished = False
         self.bytes_out = 0
         self.detail = ""  # why we answered ourselves, for the exchange record and logs
+        # `Expect: 100-continue`: None (not asked), a timer while waiting for the upstream's 100, or True
+        # once a 100 went to the client.
+        self._continue: asyncio.TimerHandle | bool | None = None
 
     # -- request side ---------------------------------------------------------------------------
     def begin(self) -> None:
@@ -114,6 +119,10 @@ class Exchange:
     def _attach(self, conn: UpstreamConnection) -> None:
         self.upstream = conn
         conn.begin(self)
+        if not self.request_complete and self._continue is None and _expects_continue(self.head):
+            # Traefik's transport waits 1 s (ExpectContinueTimeout) for the upstream's 100, then sends
+            # the body anyway; Go's server tells the client to go on when the body is read.
+            self._continue = asyncio.get_running_loop().call_later(EXPECT_CONTINUE_TIMEOUT, self._go_on)
         if self.pending:
             conn.write(b"".join(self.pending))
             self.pending = []
@@ -163,7 +172,23 @@ class Exchange:
     # -- response side --------------------------------------------------------------------------
     def interim_response(self, status: int, headers: HeaderList) -> None:
         """1xx (100 Continue, 103 Early Hints): passed on as they come, untouched as Go does."""
+        if status == 100:
+            if self._continue is True:
+                return  # the client was already told to go on
+            self._stop_continue_timer()
+            self._continue = True
         self.out.append(encode_head(status_line(status), headers.items))
+
+    def _go_on(self) -> None:
+        """No 100 from the upstream in time: tell the client to send its body."""
+        self._continue = True
+        if not self.response_started and not self.finished:
+            self.client.write(CONTINUE)
+
+    def _stop_continue_timer(self) -> None:
+        if isinstance(self._continue, asyncio.TimerHandle):
+            self._continue.cancel()
+            self._continue = None
 
     def response_head(self, status: int, headers: HeaderList) -> bool:
         """Write the upstream's response head; returns True when no body can follow (HEAD)."""
@@ -172,6 +197,13 @@ class Exchange:
             self._header_timer = None
         self.response_started = True
         self.status = status
+        self._stop_continue_timer()
+        if status != 101 and self.client.upgrading is self:
+            # A refused upgrade (or CONNECT): raw client bytes may already have gone upstream, and the
+            # client's parser is past the request. Neither connection can carry another exchange.
+            self.keep_alive = False
+            if self.upstream is not None:
+                self.upstream.broken = True
         no_body = self.head.method == "HEAD" or status in (204, 304)
         keys = headers.keys
         chunked_in = "transfer-encoding" in keys and "chunked" in (headers.get("transfer-encoding") or "").lower()
@@ -286,6 +318,7 @@ class Exchange:
         self.fail(502, f"upstream {self.server.address if self.server else '?'}: {why}")
 
     def _drop_upstream(self) -> None:
+        self._stop_continue_timer()
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
@@ -306,3 +339,8 @@ class Exchange:
         elif not self.response_started:
             self.status = 499
         self._drop_upstream()
+
+
+def _expects_continue(head: RequestHead) -> bool:
+    headers = head.headers
+    return "expect" in headers.keys and (headers.get("expect") or "").lower() == "100-continue"

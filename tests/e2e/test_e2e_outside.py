@@ -272,8 +272,6 @@ def test_watcher_applies_a_good_edit_and_keeps_the_last_good_config_on_a_syntax_
 
 # -- HTTP/1.1 behaviour --------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="a valid request followed in the same packet by malformed bytes is "
-                                       "dropped unanswered (and never forwarded)")
 def test_valid_request_is_answered_before_the_malformed_one_after_it(stack: Stack) -> None:
     stack.start_gateway()
     raw = exchange(stack.port, b"GET /first HTTP/1.1\r\nHost: t\r\n\r\nGARBAGE\r\n\r\n")
@@ -296,8 +294,6 @@ def test_valid_request_in_its_own_packet_then_garbage(stack: Stack) -> None:
     assert statuses(raw) == [200, 400]
 
 
-@pytest.mark.xfail(strict=True, reason="the gateway relays only the upstream's 100 Continue; Traefik's "
-                                       "transport stops waiting after 1s and the client gets 100 Continue")
 def test_expect_100_continue_gets_an_interim_response_when_upstream_sends_none(stack: Stack) -> None:
     stack.start_gateway()
     with socket.create_connection(("127.0.0.1", stack.port), timeout=4) as sock:
@@ -311,8 +307,6 @@ def test_expect_100_continue_gets_an_interim_response_when_upstream_sends_none(s
         assert b'"length": 5' in sock.recv(4096)
 
 
-@pytest.mark.xfail(strict=True, reason="Content-Length from 2**63 to 2**64-1 is accepted (llhttp's uint64); "
-                                       "Go parses it as an int63 and answers 400")
 def test_content_length_beyond_int63_is_rejected(stack: Stack) -> None:
     stack.start_gateway()
     raw = exchange(stack.port, b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 9223372036854775808\r\n\r\nab", 2)
@@ -335,7 +329,6 @@ def test_unsupported_transfer_encoding_is_501(stack: Stack, transfer_encoding: b
     assert statuses(raw) == [501]
 
 
-@pytest.mark.xfail(strict=True, reason="Go's server answers `OPTIONS *` itself (200, Content-Length: 0)")
 def test_options_asterisk_is_answered_by_the_server(stack: Stack) -> None:
     stack.start_gateway()
     raw = exchange(stack.port, b"OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -354,8 +347,6 @@ def test_raw_utf8_in_path_and_query_is_forwarded(stack: Stack) -> None:
 
 # -- connections released when the client goes away ------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="after a WebSocket upgrade, a client that disconnects without a close "
-                                       "frame leaves both legs open forever (CLOSE-WAIT fd leak)")
 def test_upgraded_connection_is_closed_upstream_when_the_client_disconnects(stack: Stack) -> None:
     stack.start_gateway()
     sock = socket.create_connection(("127.0.0.1", stack.port), timeout=3)
@@ -366,8 +357,6 @@ def test_upgraded_connection_is_closed_upstream_when_the_client_disconnects(stac
     assert wait_until(lambda: stack.upstream_stats()["ws_closed"] == 1, timeout=5), stack.upstream_stats()
 
 
-@pytest.mark.xfail(strict=True, reason="a client that disconnects mid-upload is noticed only at readTimeout "
-                                       "(60s by default): the upstream request stays open until then")
 def test_aborted_upload_is_aborted_upstream_promptly(stack: Stack) -> None:
     stack.start_gateway(read_timeout="60s")
     sock = socket.create_connection(("127.0.0.1", stack.port), timeout=3)

@@ -164,6 +164,10 @@ class ClientConnection(asyncio.Protocol):
         if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
             exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64
             exchange.keep_alive = False
+        elif chunked and (keys.count("transfer-encoding") > 1
+                          or (headers.get("transfer-encoding") or "").strip().lower() != "chunked"):
+            exchange.reply = Reply.text(501, "Unsupported transfer encoding")  # Go: only a lone `chunked`
+            exchange.keep_alive = False
         else:
             self._route(exchange)
         if self.ep.write_timeout > 0 and not self.write_deadline:

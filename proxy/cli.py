@@ -62,7 +62,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
 def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
     """Read the config file (static or dynamic) and layer flags and TRAEFIK_* variables over it."""
     raw = read_config_file(config) if config is not None else None
-    if config is not None and raw is not None and classify(raw) == "dynamic":
+    if config is not None and raw is not None and classify(raw, str(config)) == "dynamic":
         static = load_static(None, flags, os.environ, layered=True)
         if not _names_entry_points(flags):  # else load_static's Traefik default (:80) would stand
             static.entry_points = default_entry_points(raw)

@@ -78,14 +78,17 @@ def _parse_yaml(path: Path, text: str) -> Any:
         raise ConfigError([ConfigProblem(str(path), "", f"invalid YAML: {err}")]) from None
 
 
-def classify(raw: dict[str, Any]) -> Literal["static", "dynamic"]:
-    """Whether a raw file mapping is a static (entryPoints, providers...) or dynamic (http, tcp...) config."""
+def classify(raw: dict[str, Any], source: str = "") -> Literal["static", "dynamic"]:
+    """Whether a raw file mapping is a static (entryPoints, providers...) or dynamic (http, tcp...) config.
+
+    `source` names the file in the error raised when it is neither."""
     keys = {str(key).lower() for key in raw}
     if keys & STATIC_ROOT_KEYS:
         return "static"
     if keys & DYNAMIC_ROOT_KEYS:
         return "dynamic"
-    raise ConfigError([ConfigProblem("", "", "neither a static nor a dynamic configuration (no known top-level key)")])
+    raise ConfigError([ConfigProblem(source, "", "neither a static nor a dynamic configuration "
+                                                 "(no known top-level key such as entryPoints or http)")])
 
 
 def validate_section(

@@ -75,7 +75,7 @@ def parse_text(text: str) -> dict[str, Any]:
 def _from_file(path: Path) -> ResolvedConfig:
     if not path.is_file():
         raise ConfigError([ConfigProblem(str(path), "", "no such file")])
-    if classify(read_config_file(path)) == "dynamic":
+    if classify(read_config_file(path), str(path)) == "dynamic":
         dynamic, warnings = load_dynamic([path])
         return ResolvedConfig(None, dynamic, str(path), [path], warnings)
     static = load_static(path, [], {}, layered=True)

@@ -34,7 +34,8 @@ def test_classify(raw, kind):
 def test_classify_rejects_unknown():
     with pytest.raises(ConfigError) as info:
         classify({"foo": 1})
-    assert str(info.value) == "neither a static nor a dynamic configuration (no known top-level key)"
+    assert str(info.value) == ("neither a static nor a dynamic configuration "
+                               "(no known top-level key such as entryPoints or http)")
 
 
 def test_read_config_file_toml_and_yaml(tmp_path):

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.server.normalize import PathOptions, denied_encoded_character
+from proxy.server.normalize import ENCODED_FLAGS, PathOptions, denied_encoded_character
 
 
 class EncodedCharacters(Middleware):
-    def __init__(self, *, allow_encoded_slash: bool = False, allow_encoded_back_slash: bool = False,
-                 allow_encoded_null_character: bool = False, allow_encoded_semicolon: bool = False,
-                 allow_encoded_percent: bool = False, allow_encoded_question_mark: bool = False,
-                 allow_encoded_hash: bool = False) -> None:
-        self.options = PathOptions(
-            allow_encoded_slash=allow_encoded_slash, allow_encoded_back_slash=allow_encoded_back_slash,
-            allow_encoded_null_character=allow_encoded_null_character,
-            allow_encoded_semicolon=allow_encoded_semicolon, allow_encoded_percent=allow_encoded_percent,
-            allow_encoded_question_mark=allow_encoded_question_mark, allow_encoded_hash=allow_encoded_hash)
+    def __init__(self, **allowed: bool) -> None:
+        """`allowed`: PathOptions' allow_encoded_* flags (the config model's fields); unset ones deny."""
+        flags = {name: False for name in ENCODED_FLAGS}
+        unknown = set(allowed) - set(flags)
+        if unknown:
+            raise ValueError(f"encodedCharacters: unknown option(s) {', '.join(sorted(unknown))}")
+        self.options = PathOptions(**{**flags, **allowed})
 
     def on_request(self, req: RequestHead) -> Reply | None:
         if denied_encoded_character(req.path, self.options) is not None:

@@ -38,18 +38,9 @@ log = logging.getLogger("proxy.server")
 
 def path_options(ep: EntryPoint) -> PathOptions:
     http = ep.http
-    chars = http.encoded_characters
-    return PathOptions(
-        sanitize_path=http.sanitize_path,
-        encode_query_semicolons=http.encode_query_semicolons,
-        allow_encoded_slash=chars.allow_encoded_slash,
-        allow_encoded_back_slash=chars.allow_encoded_back_slash,
-        allow_encoded_null_character=chars.allow_encoded_null_character,
-        allow_encoded_semicolon=chars.allow_encoded_semicolon,
-        allow_encoded_percent=chars.allow_encoded_percent,
-        allow_encoded_question_mark=chars.allow_encoded_question_mark,
-        allow_encoded_hash=chars.allow_encoded_hash,
-    )
+    # The encodedCharacters model's fields are PathOptions' allow_encoded_* flags, name for name.
+    return PathOptions(sanitize_path=http.sanitize_path, encode_query_semicolons=http.encode_query_semicolons,
+                       **http.encoded_characters.model_dump())
 
 
 def forwarded_headers(ep: EntryPoint, hostname: str) -> ForwardedHeaders:

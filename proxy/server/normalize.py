@@ -66,6 +66,7 @@ _ENCODED_OPTIONS = (
     ("allow_encoded_question_mark", ("%3F", "%3f")),
     ("allow_encoded_hash", ("%23",)),
 )
+ENCODED_FLAGS = tuple(name for name, _ in _ENCODED_OPTIONS)  # the allow_encoded_* option names
 
 
 @dataclass(frozen=True)

@@ -363,3 +363,18 @@ async def test_write_timeout_cuts_a_response_that_takes_too_long(make_gateway, u
     assert await asyncio.wait_for(reader.read(), 5) == b""
     assert time.monotonic() - started < 1.5
     writer.close()
+
+
+@pytest.mark.parametrize("options, target, status", [
+    pytest.param("", "/a%2Fb", 400, id="denied-by-default"),
+    pytest.param("allowEncodedSlash = true", "/a%2Fb", 200, id="slash-allowed"),
+    pytest.param("allowEncodedSlash = true", "/a%3Bb", 400, id="others-still-denied"),
+    pytest.param("", "/plain", 200, id="plain-path-passes"),
+])
+async def test_encoded_characters_middleware(make_gateway, upstream, options, target, status):
+    routes = routes_to(upstream.url, middlewares='["enc"]', extra=f"""
+[http.middlewares.enc.encodedCharacters]
+  {options}
+""")
+    gateway = await make_gateway(routes)
+    assert (await get(gateway, target)).status == status

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("pool", "transport", "exchange", "parser", "headers", "in_head", "trailers",
-                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused",
+                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused", "raw_left",
                  "_parser_idle")
 
     def __init__(self, pool: ConnectionPool) -> None:
@@ -39,6 +39,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.idle_since = 0.0  # when it was last released to the pool (time.monotonic)
         self._paused = False
         self._parser_idle = False  # llhttp finished the last response: it is ready for the next one
+        # Bytes of a Content-Length body still to come. Once the head is parsed, such a body is relayed
+        # as the very bytes objects the socket gave us, without llhttp copying each piece (downloads).
+        self.raw_left = 0
 
     # -- pool life ---------------------------------------------------------------------------
     def reusable(self) -> bool:
@@ -65,6 +68,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.in_head = True
         self.complete = False
         self.received = False
+        self.raw_left = 0
 
     def write(self, data: bytes) -> None:
         if self.transport is not None:
@@ -82,6 +86,9 @@ class UpstreamConnection(asyncio.Protocol):
         if self.tunnel:
             exchange.client.write(data)
             return
+        if self.raw_left:
+            self._relay_raw_body(exchange, data)
+            return
         self.received = True
         try:
             self.parser.feed_data(data)  # type: ignore[union-attr]
@@ -93,6 +100,20 @@ class UpstreamConnection(asyncio.Protocol):
             self.broken = True
             exchange.upstream_failed(f"invalid response from {self.pool.host}:{self.pool.port}: {exc}")
             return
+        exchange.flush_to_client()
+        if self.complete:
+            exchange.response_complete()
+
+    def _relay_raw_body(self, exchange: Exchange, data: bytes) -> None:
+        """A piece of a Content-Length body, past the parser (which is replaced before the next exchange)."""
+        if len(data) > self.raw_left:  # bytes beyond the announced length: keep the body, drop the rest
+            data = data[:self.raw_left]
+            self.broken = True
+        self.raw_left -= len(data)
+        exchange.response_body(data)
+        if not self.raw_left:
+            self.complete = True
+            exchange.response_body_end([])
         exchange.flush_to_client()
         if self.complete:
             exchange.response_complete()
@@ -158,11 +179,18 @@ class UpstreamConnection(asyncio.Protocol):
         self.in_head = False
         if not parser.should_keep_alive():  # type: ignore[union-attr]
             self.broken = True
+        keys = headers.keys
+        length = headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys \
+            else None
         if self.exchange.response_head(status, headers):  # type: ignore[union-attr]
             self.complete = True  # HEAD: no body follows whatever the headers say
+        elif length is not None and status not in (204, 304):
+            self.raw_left = int(length)  # llhttp has validated it; on_body counts down what it still sees
 
     def on_body(self, body: bytes) -> None:
         if not self.complete:
+            if self.raw_left:
+                self.raw_left -= len(body)
             self.exchange.response_body(body)  # type: ignore[union-attr]
 
     def on_message_complete(self) -> None:
@@ -170,4 +198,5 @@ class UpstreamConnection(asyncio.Protocol):
             self._parser_idle = True
         if not self.in_head and not self.complete:
             self.complete = True
+            self.raw_left = 0
             self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]

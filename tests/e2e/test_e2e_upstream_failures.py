@@ -160,3 +160,24 @@ async def test_until_close_body_is_chunked_for_http11_client(make_gateway, raw_u
     first, second = await raw_exchange(gateway.servers["http"].port, data, responses=2)
     assert first.header("Transfer-Encoding") == "chunked"
     assert first.body == second.body == b"streamed until close"
+
+
+async def test_content_length_body_in_pieces_and_bytes_beyond_it(make_gateway, raw_upstream):
+    """A Content-Length body arriving after its head is relayed as raw pieces; bytes past the announced
+    length are not relayed and the connection is not reused."""
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+            await writer.drain()
+            for piece in (b"01234", b"56789EXTRA"):
+                await asyncio.sleep(0.05)
+                writer.write(piece)
+                await writer.drain()
+
+    await raw_upstream.start(handler)
+    gateway = await make_gateway(routes_to(raw_upstream.url))
+    port = gateway.servers["http"].port
+    assert (await get(port, "/a")).body == b"0123456789"
+    assert (await get(port, "/b")).body == b"0123456789"
+    assert raw_upstream.connections == 2

@@ -378,3 +378,18 @@ async def test_encoded_characters_middleware(make_gateway, upstream, options, ta
 """)
     gateway = await make_gateway(routes)
     assert (await get(gateway, target)).status == status
+
+
+async def test_body_split_across_packets_then_pipelined_request(make_gateway, upstream):
+    """A Content-Length body finishing in the same packet as the next request's head: both are served."""
+    gateway = await make_gateway(routes_to(upstream.url))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gateway))
+    writer.write(b"POST /p1 HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n01234")
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.write(b"56789GET /p2 HTTP/1.1\r\nHost: h\r\n\r\n")
+    first = await asyncio.wait_for(read_response(reader), 5)
+    second = await asyncio.wait_for(read_response(reader), 5)
+    assert json.loads(first.body)["path"] == "/p1" and json.loads(second.body)["path"] == "/p2"
+    assert [r.body for r in upstream.requests] == [b"0123456789", b""]
+    writer.close()

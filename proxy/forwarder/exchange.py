@@ -31,7 +31,7 @@ MAX_PENDING = 256 * 1024  # request bytes held while dialling before the client 
 
 
 class Exchange:
-    __slots__ = ("client", "head", "plan", "server", "reply", "upstream", "pending", "sent_head",
+    __slots__ = ("client", "head", "plan", "server", "reply", "upstream", "pending", "pending_bytes", "sent_head",
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
                  "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue")
@@ -45,6 +45,7 @@ class Exchange:
         self.reply: Reply | None = None
         self.upstream: UpstreamConnection | None = None
         self.pending: list[bytes] = []  # request bytes not yet written upstream
+        self.pending_bytes = 0  # body bytes among them: past MAX_PENDING the client is paused
         self.sent_head = b""  # kept to replay a body-less request on a fresh connection
         self.request_complete = not has_body
         self.response_started = False
@@ -126,6 +127,7 @@ class Exchange:
         if self.pending:
             conn.write(b"".join(self.pending))
             self.pending = []
+            self.pending_bytes = 0
         self.client.resume_reading(self)
         if self.request_complete:
             self._start_header_timer()
@@ -139,7 +141,8 @@ class Exchange:
             self.upstream.write(data)
         else:
             self.pending.append(data)
-            if sum(map(len, self.pending)) > MAX_PENDING:
+            self.pending_bytes += len(data)
+            if self.pending_bytes > MAX_PENDING:
                 self.client.pause_reading(self)
 
     def end_body(self) -> None:

@@ -5,25 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from e2e_helpers import ROOT, Proc, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http_get(port: int, target: str, host: str = "localhost", timeout: float = 5) -> tuple[int, dict, bytes]:
@@ -38,44 +30,6 @@ def http_get(port: int, target: str, host: str = "localhost", timeout: float = 5
     return int(lines[0].split()[1]), headers, body
 
 
-def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-class Proc:
-    """A process we started, stopped by its pid only; its output goes to a file (a pipe could fill up)."""
-
-    def __init__(self, args: list[str], cwd: Path) -> None:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.log = tempfile.TemporaryFile()
-        self.popen = subprocess.Popen(args, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-
-    def stop(self) -> str:
-        """Stop (SIGTERM, then SIGKILL) and return everything it printed."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-        if self.log.closed:
-            return ""
-        self.log.seek(0)
-        output = self.log.read().decode(errors="replace")
-        self.log.close()
-        return output
-
-
 @pytest.fixture
 def procs() -> Iterator[list[Proc]]:
     started: list[Proc] = []
@@ -86,7 +40,7 @@ def procs() -> Iterator[list[Proc]]:
 
 def start_demo_upstream(procs: list[Proc], port: int) -> None:
     procs.append(Proc([sys.executable, str(EXAMPLE / "demo_app.py"), "--port", str(port)], ROOT))
-    wait_until(lambda: http_get(port, "/app")[0] == 200)
+    assert wait_until(lambda: http_get(port, "/app")[0] == 200)
 
 
 def guide_files(tmp_path: Path, upstream_port: int, proxy_port: int) -> Path:
@@ -108,7 +62,7 @@ def test_guide_static_config_serves_stripped_app(tmp_path, procs):
     start_demo_upstream(procs, upstream_port)
     config = guide_files(tmp_path, upstream_port, proxy_port)
     procs.append(Proc([sys.executable, "-m", "proxy", "--config", str(config)], tmp_path))
-    wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 200)
+    assert wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 200)
     status, _, body = http_get(proxy_port, "/api/v1/app")
     assert json.loads(body) == {"message": "Hello World", "root_path": "/api/v1"}
     assert http_get(proxy_port, "/app")[0] == 404
@@ -121,7 +75,7 @@ def test_dynamic_file_alone_uses_flag_address_and_example_routes(tmp_path, procs
     routes.write_text((EXAMPLE / "routes.yaml").read_text().replace("8000", str(upstream_port)))
     procs.append(Proc([sys.executable, "-m", "proxy", "--config", str(routes),
                        f"--entrypoints.http.address=127.0.0.1:{proxy_port}"], tmp_path))
-    wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 200)
+    assert wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 200)
     status, _, body = http_get(proxy_port, "/api/v1/echo/x?q=1")
     assert json.loads(body)["path"] == "/echo/x?q=1"
 
@@ -135,7 +89,7 @@ def test_dynamic_file_alone_defaults_to_127_0_0_1_9999(tmp_path, procs):
     routes = tmp_path / "routes.toml"
     routes.write_text((EXAMPLE / "routes.toml").read_text().replace("8000", str(upstream_port)))
     procs.append(Proc([sys.executable, "-m", "proxy", "--config", str(routes)], tmp_path))
-    wait_until(lambda: http_get(9999, "/api/v1/app")[0] == 200)
+    assert wait_until(lambda: http_get(9999, "/api/v1/app")[0] == 200)
 
 
 def test_check_accepts_the_example_config():
@@ -185,9 +139,9 @@ def test_reload_applies_good_changes_and_keeps_last_good_on_broken_ones(tmp_path
     config = guide_files(tmp_path, upstream_port, proxy_port)
     routes = tmp_path / "routes.toml"
     procs.append(Proc([sys.executable, "-m", "proxy", "--config", str(config)], tmp_path))
-    wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 200)
+    assert wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 200)
     routes.write_text(routes.read_text().replace("/api/v1", "/api/v2"))
-    wait_until(lambda: http_get(proxy_port, "/api/v2/app")[0] == 200)
+    assert wait_until(lambda: http_get(proxy_port, "/api/v2/app")[0] == 200)
     routes.write_text("[http.routers.broken\n")  # does not parse: the v2 routes keep serving
     time.sleep(1.0)
     assert http_get(proxy_port, "/api/v2/app")[0] == 200

@@ -13,18 +13,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from e2e_helpers import ROOT, Proc, free_port, wait_until
 
 UPSTREAM_SCRIPT = r'''
 import asyncio, json, sys
@@ -103,48 +100,6 @@ BROKEN_MIDDLEWARE = """
   regex = "^/re/(.*"
   replacement = "/$1"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.05)
-    return False
-
-
-class Proc:
-    """A subprocess we started, stopped by its own pid; output kept in a temporary file."""
-
-    def __init__(self, args: list[str], cwd: Path) -> None:
-        self.log = tempfile.TemporaryFile()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.popen = subprocess.Popen(args, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(5)
-        self.log.close()
 
 
 def exchange(port: int, data: bytes, wait: float = 3.0) -> bytes:

@@ -10,7 +10,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Coroutine, Sequence
+from typing import Any, Callable, Coroutine, Sequence
 
 from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, dynamic_files, read_config_file
@@ -31,6 +31,7 @@ stripproxy: a reverse proxy that reads Traefik's configuration files.
   python -m proxy --config traefik.toml          static config naming [providers.file]
   python -m proxy --config routes.toml           a dynamic config alone, served on http://127.0.0.1:9999
   python -m proxy check --config FILE            validate, list every problem, exit 1 if any
+  python -m proxy --config FILE --workers 4      4 worker processes sharing the ports (SO_REUSEPORT)
 
 Static settings may also come from Traefik-style flags and TRAEFIK_* environment variables
 (flags over environment over file), e.g. --entrypoints.web.address=:8081 --log.level=DEBUG.
@@ -56,7 +57,23 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--strict", action="store_true",
                         help="refuse to start if any router, service or middleware has a problem")
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
+    parser.add_argument("--workers", type=worker_count, default=1, metavar="N",
+                        help="serve from N processes sharing every entry point's port (SO_REUSEPORT), "
+                             "'auto' for one per CPU; 1 (the default) serves from this process")
     return parser.parse_known_args(argv)
+
+
+def worker_count(text: str) -> int:
+    """`--workers`: a positive number, or `auto` for one per CPU."""
+    if text.strip().lower() == "auto":
+        return os.cpu_count() or 1
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of processes or 'auto', not {text!r}")
+    return count
 
 
 def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
@@ -133,8 +150,10 @@ def check(setup: Setup) -> int:
     return 0
 
 
-async def serve(setup: Setup, strict: bool) -> int:
-    gateway = Gateway(setup.static)
+def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
+    """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
+    `strict` start-up finds a problem (already printed)."""
+    gateway = Gateway(setup.static, reuse_port=reuse_port)
     provider = make_provider(setup, gateway)
     for warning in setup.static.warnings:
         log.warning("%s", warning)
@@ -154,13 +173,27 @@ async def serve(setup: Setup, strict: bool) -> int:
                 for problem in result.problems:
                     print(problem, file=sys.stderr)
                 return 1
+    return gateway, provider
+
+
+def log_serving(urls: dict[str, str]) -> None:
+    for name, url in urls.items():
+        log.warning("entry point %s serving on %s", name, url)
+
+
+async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
+                announce: Callable[[dict[str, str]], None] = log_serving) -> int:
+    """Serve until SIGINT/SIGTERM; `announce` gets the entry points' URLs once they listen."""
+    prepared = prepare(setup, strict, reuse_port)
+    if isinstance(prepared, int):
+        return prepared
+    gateway, provider = prepared
     try:
         await gateway.start()
     except OSError as exc:
         print(f"cannot listen: {exc}", file=sys.stderr)
         return 1
-    for name, url in gateway.urls.items():
-        log.warning("entry point %s serving on %s", name, url)
+    announce(gateway.urls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -175,9 +208,12 @@ async def serve(setup: Setup, strict: bool) -> int:
     return 0
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, tag: str = "") -> None:
+    """Traefik's `log.level`; `tag` (e.g. "[worker 1] ") marks which process a line comes from."""
     logging.basicConfig(level=LOG_LEVELS.get(level.upper(), logging.ERROR), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s")
+    # Our own start-up lines are useful at Traefik's default level (ERROR) too.
+    logging.getLogger("proxy").setLevel(min(logging.getLogger().level, logging.WARNING))
 
 
 def run_loop(coro: Coroutine[Any, Any, int], use_uvloop: bool) -> int:
@@ -203,8 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 1
     setup_logging(setup.static.log.level if args.command == "run" else "ERROR")
-    # Our own start-up lines are useful at Traefik's default level (ERROR) too.
-    logging.getLogger("proxy").setLevel(min(logging.getLogger().level, logging.WARNING))
     if args.command == "check":
         try:
             return check(setup)
@@ -212,6 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return 1
     try:
+        if args.workers > 1:
+            from proxy.server.workers import run_workers  # it imports this module: a late import
+
+            return run_workers(setup, args.workers, strict=args.strict, use_uvloop=not args.no_uvloop)
         return run_loop(serve(setup, args.strict), use_uvloop=not args.no_uvloop)
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)

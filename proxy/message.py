@@ -61,11 +61,14 @@ class HeaderList:
         self._items.append((name, value))
         self._keys.append(name.lower())
 
-    def extend(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """`add` each pair, in order (one call for the several headers the forwarder appends)."""
+    def extend(self, pairs: Iterable[tuple[str, str]], lower_names: list[str] | None = None) -> None:
+        """`add` each pair, in order (one call for the several headers the forwarder appends).
+
+        `lower_names`, when the caller has them ready, are the pairs' names lower-cased.
+        """
         pairs = list(pairs)
         self._items += pairs
-        self._keys += _lower_names(pairs)
+        self._keys += _lower_names(pairs) if lower_names is None else lower_names
 
     def set(self, name: str, value: str) -> None:
         """Replace every `name` entry by one, kept at the position of the first (or appended)."""

@@ -10,13 +10,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from operator import itemgetter
 
 import httptools
 
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.exchange import Exchange
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
+from proxy.forwarder.shape import RequestShape, latin1, request_shape
 from proxy.forwarder.upstream import UpstreamConnection
 from proxy.forwarder.wire import encode_reply, error_reply
 from proxy.message import HeaderList, Reply, RequestHead
@@ -41,7 +41,10 @@ class ClientConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.client_ip = ""
         self.url = b""
-        self.header_items: list[tuple[str, str]] = []  # the request head's headers so far, decoded
+        # The request head's header names and values so far, as llhttp hands them over (decoded at the end,
+        # names once per distinct list: see shape.py).
+        self.raw_names: list[bytes] = []
+        self.raw_values: list[bytes] = []
         self.queue: deque[Exchange] = deque()  # queue[0] is the exchange whose response is going out
         self.receiving: Exchange | None = None  # the exchange whose request body is being read
         self.upgrading: Exchange | None = None  # an Upgrade request: later bytes go to its upstream
@@ -139,8 +142,6 @@ class ClientConnection(asyncio.Protocol):
     # -- llhttp callbacks ----------------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.in_head = True
-        self.url = b""
-        self.header_items = []
         if self.deadline_what is not READING:
             self._set_deadline(self.ep.read_timeout, READING)
 
@@ -148,20 +149,22 @@ class ClientConnection(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # Decoded here, where llhttp hands each header over anyway: no second pass over the list.
-        self.header_items.append((name.decode("latin-1"), value.decode("latin-1")))
+        self.raw_names.append(name)  # after the head: trailers, dropped at the message's end
+        self.raw_values.append(value)
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.head_bytes = 0
         parser = self.parser
-        items = self.header_items
-        keys = list(map(str.lower, map(itemgetter(0), items)))  # C-level: no comprehension frame
-        headers = HeaderList(items, keys)
-        chunked = "transfer-encoding" in keys and "chunked" in (headers.get("transfer-encoding") or "").lower()
-        length = headers.get("content-length") if "content-length" in keys else None
+        shape = request_shape(tuple(self.raw_names))
+        values = list(map(latin1, self.raw_values))  # C-level: no comprehension frame
+        self.raw_names, self.raw_values = [], []
+        headers = HeaderList(list(zip(shape.names, values)), list(shape.keys))
+        chunked = shape.has_te and "chunked" in (headers.get("transfer-encoding") or "").lower()
+        length = headers.get("content-length") if shape.has_length else None
         has_body = chunked or (length is not None and length.strip() not in ("", "0"))
         target = self.url.decode("latin-1")
+        self.url = b""
         head = RequestHead(parser.get_method().decode("latin-1"), target, None, headers,
                            headers.get("host") or "", self.client_ip, self.ep.scheme,
                            parser.get_http_version(), self.ep.name)
@@ -169,12 +172,12 @@ class ClientConnection(asyncio.Protocol):
         if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
             exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64
             exchange.keep_alive = False
-        elif chunked and (keys.count("transfer-encoding") > 1
+        elif chunked and (headers.keys.count("transfer-encoding") > 1
                           or (headers.get("transfer-encoding") or "").strip().lower() != "chunked"):
             exchange.reply = Reply.text(501, "Unsupported transfer encoding")  # Go: only a lone `chunked`
             exchange.keep_alive = False
         else:
-            self._route(exchange)
+            self._route(exchange, shape)
         if self.ep.write_timeout > 0 and not self.write_deadline:
             self.write_deadline = time.monotonic() + self.ep.write_timeout
         self.receiving = exchange
@@ -206,6 +209,8 @@ class ClientConnection(asyncio.Protocol):
         return rest
 
     def on_message_complete(self) -> None:
+        if self.raw_names:  # request trailers: not forwarded
+            self.raw_names, self.raw_values = [], []
         self.raw_left = 0
         self.deadline = 0.0
         self.deadline_what = ""
@@ -214,10 +219,10 @@ class ClientConnection(asyncio.Protocol):
             exchange.end_body()
 
     # -- routing: entry point rules, router, middlewares, service -----------------------------------
-    def _route(self, exchange: Exchange) -> None:
+    def _route(self, exchange: Exchange, shape: RequestShape) -> None:
         head, ep = exchange.head, self.ep
         try:
-            check_request_headers(head.version, head.method, head.headers)
+            check_request_headers(head.version, head.method, head.headers, names_valid=shape.valid)
             target = parse_request_target(head.path, ep.path_options, head.method)
         except BadRequest as exc:
             log.info("bad request %r from %s: %s", exchange.original_target, self.client_ip, exc)
@@ -232,8 +237,9 @@ class ClientConnection(asyncio.Protocol):
         if target.authority is not None:
             head.host = target.authority
             head.headers.set("Host", target.authority)
-        fix_pragma_cache_control(head.headers)
-        ep.forwarded.apply(head, ep.port)
+        if not shape.plain:
+            fix_pragma_cache_control(head.headers)
+        ep.forwarded.apply(head, plain=shape.plain)
         route = ep.table.match(head)
         if route is None:
             exchange.reply = error_reply(404)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from proxy.forwarder.hop import strip_hop_headers
 from proxy.forwarder.upstream import UpstreamConnection
-from proxy.forwarder.wire import LAST_CHUNK, encode_chunk, encode_head, encode_reply, error_reply, status_line
+from proxy.forwarder.wire import (LAST_CHUNK, encode_chunk, encode_head, encode_reply, error_reply, status_line,
+                                  status_line_bytes)
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.services.loadbalancer import UpstreamServer
 
@@ -193,14 +194,31 @@ class Exchange:
             self._continue.cancel()
             self._continue = None
 
-    def response_head(self, status: int, headers: HeaderList) -> bool:
-        """Write the upstream's response head; returns True when no body can follow (HEAD)."""
+    def relays_head_as_is(self, status: int) -> bool:
+        """Whether a response head with a lone Content-Length and no hop-by-hop header can go to the client
+        as the upstream wrote it: nothing below would change it (no hook, no framing or Connection change)."""
+        plan = self.plan
+        return (self.keep_alive and status >= 200 and status != 204 and status != 304
+                and self.head.version == "1.1" and self.head.method != "HEAD"
+                and plan is not None and not plan.response_hooks and self.client.upgrading is not self)
+
+    def response_head_as_is(self, status: int, names: list[bytes], values: list[bytes]) -> None:
+        self._head_arrived(status)
+        self.out.append(b"%s\r\n%s\r\n\r\n" % (status_line_bytes(status),
+                                                 b"\r\n".join(map(b": ".join, zip(names, values)))))
+
+    def _head_arrived(self, status: int) -> None:
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
         self.response_started = True
         self.status = status
-        self._stop_continue_timer()
+        if self._continue is not None:
+            self._stop_continue_timer()
+
+    def response_head(self, status: int, headers: HeaderList) -> bool:
+        """Write the upstream's response head; returns True when no body can follow (HEAD)."""
+        self._head_arrived(status)
         if status != 101 and self.client.upgrading is self:
             # A refused upgrade (or CONNECT): raw client bytes may already have gone upstream, and the
             # client's parser is past the request. Neither connection can carry another exchange.

@@ -169,16 +169,25 @@ class ForwardedHeaders:
         self.not_append_xff = not_append_x_forwarded_for
         self.add_scheme_headers = add_x_forwarded_scheme_headers
         self._connection_plans: dict[tuple[str, ...], _ConnectionPlan] = {}
+        # The headers `_fill_fresh` appends depend only on (host, client IP, scheme, websocket): a client
+        # sends the same ones request after request, so each set is built once.
+        self._fresh: dict[tuple[str, str, str, bool], tuple[list[tuple[str, str]], list[str]]] = {}
 
     def is_trusted(self, client_ip: str) -> bool:
         return self.trusted is not None and self.trusted.contains(client_ip)
 
-    def apply(self, req: RequestHead, local_port: int = 0) -> None:
+    def apply(self, req: RequestHead, local_port: int = 0, *, plain: bool = False) -> None:
         """Filter, then fill in the X-Forwarded-* headers of `req`; tidy its Connection header.
 
         `local_port` is unused: Traefik derives X-Forwarded-Port from the Host header or the scheme,
-        never from the listening port.
+        never from the listening port. `plain`: the caller knows `req` holds no managed X- header (in any
+        spelling) and no Connection header, so there is nothing to filter or tidy.
         """
+        if plain:
+            self._fill_fresh(req)
+            if self.not_append_xff:
+                req.notes[NO_APPEND_XFF_NOTE] = "true"
+            return
         headers = req.headers
         keys = headers.keys
         unmanaged = MANAGED_X_HEADERS.isdisjoint(keys)  # no managed header under its own name
@@ -202,10 +211,21 @@ class ForwardedHeaders:
         Every "is it set already?" test of `_fill` is then false, so the values are appended directly,
         in `_fill`'s order; tests/forwarder/test_forwarded_fill_paths.py checks both paths agree.
         """
-        tls = req.scheme == "https"
-        headers, host, client_ip = req.headers, req.host, req.client_ip
+        headers = req.headers
+        websocket = "upgrade" in headers.keys and _is_websocket(headers)
+        key = (req.host, req.client_ip, req.scheme, websocket)
+        fresh = self._fresh.get(key)
+        if fresh is None:
+            if len(self._fresh) >= _CACHE_LIMIT:
+                self._fresh.clear()
+            added = self._fresh_headers(*key)
+            fresh = self._fresh[key] = (added, [name.lower() for name, _ in added])
+        headers.extend(*fresh)
+
+    def _fresh_headers(self, host: str, client_ip: str, scheme: str, websocket: bool) -> list[tuple[str, str]]:
+        tls = scheme == "https"
         proto = "https" if tls else "http"
-        if "upgrade" in headers.keys and _is_websocket(headers):
+        if websocket:
             proto = "wss" if tls else "ws"
         port = go_split_port(host) if ":" in host else ""
         added = [("X-Forwarded-Proto", proto), ("X-Forwarded-Port", port or ("443" if tls else "80"))]
@@ -219,7 +239,7 @@ class ForwardedHeaders:
             added.append(("X-Forwarded-Host", host))
         if self.hostname:
             added.append(("X-Forwarded-Server", self.hostname))
-        headers.extend(added)
+        return added
 
     def _fill(self, req: RequestHead) -> None:
         headers = req.headers

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
+from proxy.forwarder.shape import latin1, response_shape
 from proxy.message import HeaderList
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class UpstreamConnection(asyncio.Protocol):
-    __slots__ = ("pool", "transport", "exchange", "parser", "headers", "in_head", "trailers",
+    __slots__ = ("pool", "transport", "exchange", "parser", "names", "values", "in_head", "trailers",
                  "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused", "raw_left",
                  "_parser_idle")
 
@@ -28,7 +29,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.exchange: Exchange | None = None
         self.parser: httptools.HttpResponseParser | None = None
-        self.headers: list[tuple[str, str]] = []  # the response head's headers so far, decoded
+        # The response head's header names and values so far, as llhttp hands them over.
+        self.names: list[bytes] = []
+        self.values: list[bytes] = []
         self.in_head = True  # False once the response head is complete (later headers are trailers)
         self.trailers: list[tuple[bytes, bytes]] = []
         self.complete = False
@@ -63,7 +66,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.parser is None or not self._parser_idle:
             self.parser = httptools.HttpResponseParser(self)
         self._parser_idle = False
-        self.headers = []
+        self.names, self.values = [], []
         self.trailers = []
         self.in_head = True
         self.complete = False
@@ -163,26 +166,34 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- llhttp callbacks -------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.in_head:  # decoded as they come: no second pass over the list
-            self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if self.in_head:
+            self.names.append(name)
+            self.values.append(value)
         else:
             self.trailers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         status = parser.get_status_code()  # type: ignore[union-attr]
-        headers = HeaderList(self.headers)
-        self.headers = []
+        names, values = self.names, self.values
+        self.names, self.values = [], []
+        exchange: Exchange = self.exchange  # type: ignore[assignment]
         if 100 <= status < 200 and status != 101:
-            self.exchange.interim_response(status, headers)  # type: ignore[union-attr]
+            exchange.interim_response(status, decoded_headers(names, values))
             return
         self.in_head = False
         if not parser.should_keep_alive():  # type: ignore[union-attr]
             self.broken = True
+        length_at = response_shape(tuple(names)).length_at
+        if length_at >= 0 and exchange.relays_head_as_is(status):
+            exchange.response_head_as_is(status, names, values)
+            self.raw_left = int(values[length_at])  # llhttp has validated it
+            return
+        headers = decoded_headers(names, values)
         keys = headers.keys
         length = headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys \
             else None
-        if self.exchange.response_head(status, headers):  # type: ignore[union-attr]
+        if exchange.response_head(status, headers):
             self.complete = True  # HEAD: no body follows whatever the headers say
         elif length is not None and status not in (204, 304):
             self.raw_left = int(length)  # llhttp has validated it; on_body counts down what it still sees
@@ -200,3 +211,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.complete = True
             self.raw_left = 0
             self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]
+
+
+def decoded_headers(names: list[bytes], values: list[bytes]) -> HeaderList:
+    return HeaderList(list(zip(map(latin1, names), map(latin1, values))))

@@ -39,6 +39,12 @@ def status_line(status: int) -> str:
 
 
 _STATUS_LINES = {status: f"HTTP/1.1 {status} {phrase}" for status, phrase in _REASONS.items()}
+_STATUS_LINE_BYTES = {status: line.encode() for status, line in _STATUS_LINES.items()}
+
+
+def status_line_bytes(status: int) -> bytes:
+    line = _STATUS_LINE_BYTES.get(status)
+    return line if line is not None else status_line(status).encode()
 
 
 def encode_head(first_line: str, headers: list[tuple[str, str]]) -> bytes:

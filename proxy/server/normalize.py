@@ -13,7 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from proxy.message import HeaderList
 from proxy.urlpath import (ALNUM as _ALNUM, PLAIN_PATH, check_escapes, join_escaped,
@@ -265,23 +265,32 @@ def _unescape_host(host: str) -> str:
     return unescape(host)
 
 
-def check_request_headers(version: str, method: str, headers: HeaderList) -> None:
-    """The header checks Go's server makes before any handler runs; raises BadRequest."""
+def check_request_headers(version: str, method: str, headers: HeaderList, names_valid: bool = False) -> None:
+    """The header checks Go's server makes before any handler runs; raises BadRequest.
+
+    `names_valid`: the caller already knows every name is a token and Host appears exactly once.
+    """
     keys = headers.keys
-    hosts = keys.count("host")
-    if version != "1.0" and not hosts and method != "CONNECT":
-        raise _go_status_error("missing required Host header")
-    if hosts > 1:
-        raise _go_status_error("too many Host headers")
-    if hosts and not _HOST_HEADER.fullmatch(headers.items[keys.index("host")][1]):
+    if not names_valid:
+        hosts = keys.count("host")
+        if version != "1.0" and not hosts and method != "CONNECT":
+            raise _go_status_error("missing required Host header")
+        if hosts > 1:
+            raise _go_status_error("too many Host headers")
+    if "host" in keys and not _HOST_HEADER.fullmatch(headers.items[keys.index("host")][1]):
         raise _go_status_error("malformed Host header")
-    # Lower-casing maps no latin-1 character into or out of the token set: checking `keys` is the same.
-    if not _TOKEN_NAMES.fullmatch(":".join(keys)):
+    if not names_valid and not header_names_valid(keys):
         raise _go_status_error("invalid header name")
     values = " ".join(map(itemgetter(1), headers.items))
     # Printable ASCII throughout (the usual case) needs no regex; otherwise look for a control character.
     if not (values.isascii() and values.isprintable()) and _BAD_VALUE_CHAR.search(values):
         raise _go_status_error("invalid header value")
+
+
+def header_names_valid(keys: Iterable[str]) -> bool:
+    """Whether every name is a token (Go's httpguts.ValidHeaderFieldName)."""
+    # Lower-casing maps no latin-1 character into or out of the token set: checking `keys` is the same.
+    return bool(_TOKEN_NAMES.fullmatch(":".join(keys)))
 
 
 def fix_pragma_cache_control(headers: HeaderList) -> None:

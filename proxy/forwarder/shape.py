@@ -1,0 +1,78 @@
+"""What a head's header *names* decide, worked out once per distinct list of names.
+
+A client sends the same header names request after request (a browser, an SDK, a load generator); only
+the values change, and an upstream answers with the same names too. Everything that depends on the names
+alone (their lower-cased forms, whether they are valid tokens, whether any needs special handling) is
+computed once per distinct tuple of names and cached, so the hot path reads flags instead of scanning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import methodcaller
+
+from proxy.forwarder.forwarded import MANAGED_X_HEADERS
+from proxy.forwarder.hop import HOP_HEADERS
+from proxy.server.normalize import header_names_valid
+
+CACHE_LIMIT = 1024  # distinct name lists kept; a flood of odd heads only clears the cache, never grows it
+
+latin1 = methodcaller("decode", "latin-1")  # every byte round-trips; C-level when mapped over values
+
+# Request headers that send a request off the plain path: hop-by-hop ones, those Go or Traefik rewrite by
+# name (Expect, Pragma) and the Traefik-managed X- headers, which the forwarded-headers stage must filter.
+_REQUEST_SPECIAL = HOP_HEADERS | MANAGED_X_HEADERS | {"expect", "pragma"}
+
+
+@dataclass(frozen=True, slots=True)
+class RequestShape:
+    names: tuple[str, ...]  # as sent (latin-1)
+    keys: tuple[str, ...]  # lower-cased, parallel to `names`
+    valid: bool  # every name is a token and there is exactly one Host: only the values are left to check
+    plain: bool  # no name needs special handling (see _REQUEST_SPECIAL; no underscore spellings either)
+    has_length: bool  # a Content-Length header is present
+    has_te: bool  # a Transfer-Encoding header is present
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseShape:
+    names: tuple[bytes, ...]  # as sent
+    # Index of the lone Content-Length when the head can go to the client as the upstream wrote it
+    # (no hop-by-hop header, no Transfer-Encoding, exactly one Content-Length); -1 otherwise.
+    length_at: int
+
+
+_requests: dict[tuple[bytes, ...], RequestShape] = {}
+_responses: dict[tuple[bytes, ...], ResponseShape] = {}
+
+
+def request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
+    shape = _requests.get(raw_names)
+    if shape is None:
+        if len(_requests) >= CACHE_LIMIT:
+            _requests.clear()
+        shape = _requests[raw_names] = _request_shape(raw_names)
+    return shape
+
+
+def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
+    names = tuple(map(latin1, raw_names))
+    keys = tuple(name.lower() for name in names)
+    valid = keys.count("host") == 1 and header_names_valid(keys)
+    plain = _REQUEST_SPECIAL.isdisjoint(keys) and not any("_" in key for key in keys)
+    return RequestShape(names, keys, valid, plain, "content-length" in keys, "transfer-encoding" in keys)
+
+
+def response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:
+    shape = _responses.get(raw_names)
+    if shape is None:
+        if len(_responses) >= CACHE_LIMIT:
+            _responses.clear()
+        shape = _responses[raw_names] = _response_shape(raw_names)
+    return shape
+
+
+def _response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:
+    keys = [latin1(name).lower() for name in raw_names]
+    passes = keys.count("content-length") == 1 and HOP_HEADERS.isdisjoint(keys)
+    return ResponseShape(raw_names, keys.index("content-length") if passes else -1)

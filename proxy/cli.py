@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import gc
 import logging
 import os
 import signal
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Sequence
 
+from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, dynamic_files, read_config_file
 from proxy.config.static import EntryPoint, FileProvider as FileProviderConfig, StaticConfig
@@ -123,7 +126,36 @@ def make_provider(setup: Setup, gateway: Gateway) -> FileProvider | None:
     if config.directory:
         directory = Path(config.directory).expanduser()
         watch = [directory if directory.is_absolute() else (setup.base_dir or Path.cwd()) / directory]
-    return FileProvider(lambda: dynamic_files(config, setup.base_dir), watch, gateway.apply)
+
+    def apply_reloaded(dynamic: DynamicConfig) -> object:
+        result = gateway.apply(dynamic)
+        settle_memory()
+        return result
+
+    return FileProvider(lambda: dynamic_files(config, setup.base_dir), watch, apply_reloaded)
+
+
+def settle_memory() -> None:
+    """Once a configuration is in place: collect what loading it left behind, then freeze the survivors
+    (modules, config models, route tables) so that later full collections skip them (a ~15 ms pause
+    each otherwise), and hand freed heap back to the OS where glibc allows it."""
+    gc.unfreeze()  # after a reload the previous config sits in the frozen set: let it be collected
+    gc.collect()
+    gc.freeze()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None where the C library has none (musl, macOS, Windows)."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).malloc_trim  # the symbols the interpreter is linked with, libc's among them
+    except (OSError, AttributeError, TypeError):
+        return None
 
 
 def check(setup: Setup) -> int:
@@ -193,11 +225,12 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     except OSError as exc:
         print(f"cannot listen: {exc}", file=sys.stderr)
         return 1
-    announce(gateway.urls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    announce(gateway.urls)  # after the handlers: whoever reads it may send SIGTERM at once
+    settle_memory()
     watcher = None
     if provider is not None and setup.provider_config is not None and setup.provider_config.watch:
         watcher = asyncio.create_task(provider.watch(stop))

@@ -14,7 +14,6 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from proxy.config.base import normalise_keys
@@ -67,6 +66,8 @@ def _parse_toml(path: Path, text: str) -> Any:
 
 
 def _parse_yaml(path: Path, text: str) -> Any:
+    import yaml  # here, not at the top: a TOML-only run never loads PyYAML (~1 MiB)
+
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:

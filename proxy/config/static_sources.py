@@ -11,14 +11,13 @@ values are comma separated. Keys are case-insensitive; entry point names from th
 
 from __future__ import annotations
 
+import functools
 import os
 import typing
 from pathlib import Path
 from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from proxy.config.base import KeyNormaliser, _is_model, _unwrap
 from proxy.config.errors import ConfigError, ConfigProblem, problems_from_validation
@@ -109,29 +108,43 @@ def env_values(environ: Mapping[str, str]) -> dict[str, str]:
 # ------------------------------------------------------------------------------------------------ sources
 
 
-class _DictSource(PydanticBaseSettingsSource):
-    """A settings source holding an already-normalised mapping, labelled for error messages."""
+class _Layer:
+    """One source of static settings (flags, environment or file), normalised, labelled for error messages."""
 
-    def __init__(self, settings_cls: type[BaseSettings], label: str, raw: dict[str, Any], csv: bool) -> None:
-        super().__init__(settings_cls)
+    def __init__(self, label: str, raw: dict[str, Any], csv: bool) -> None:
         self.label = label
         self.normaliser = KeyNormaliser(split_csv=csv)
         self.data: dict[str, Any] = self.normaliser.normalise(raw, StaticConfig)
 
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.data.get(field.alias or field_name), field_name, False
 
-    def __call__(self) -> dict[str, Any]:
-        return dict(self.data)
+@functools.cache
+def _layered_settings() -> type[BaseModel]:
+    """StaticConfig as pydantic-settings model whose sources are our layers (flags over environment over
+    file). Built on first use: pydantic-settings costs ~9 MiB of memory, and a run whose settings come from
+    one place alone (the usual `--config traefik.toml`) does not need it."""
+    from pydantic.fields import FieldInfo
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+    class LayerSource(PydanticBaseSettingsSource):
+        def __init__(self, settings_cls: type[BaseSettings], layer: _Layer) -> None:
+            super().__init__(settings_cls)
+            self.layer = layer
 
-class _LayeredStatic(BaseSettings, StaticConfig):
-    model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
-    _sources: typing.ClassVar[tuple[PydanticBaseSettingsSource, ...]] = ()
+        def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+            return self.layer.data.get(field.alias or field_name), field_name, False
 
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], *args: Any, **kwargs: Any) -> tuple:
-        return cls._sources
+        def __call__(self) -> dict[str, Any]:
+            return dict(self.layer.data)
+
+    class LayeredStatic(BaseSettings, StaticConfig):
+        model_config = SettingsConfigDict(extra="forbid", validate_by_name=True, validate_by_alias=True)
+        layers: typing.ClassVar[list[_Layer]] = []
+
+        @classmethod
+        def settings_customise_sources(cls, settings_cls: type[BaseSettings], *args: Any, **kwargs: Any) -> tuple:
+            return tuple(LayerSource(settings_cls, layer) for layer in cls.layers)
+
+    return LayeredStatic
 
 
 # ------------------------------------------------------------------------------------------------ load_static
@@ -209,7 +222,7 @@ def _read_static_file(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
 
 
 def _build(layers: list[tuple[str, dict[str, Any], bool]]) -> StaticConfig:
-    sources = [_DictSource(_LayeredStatic, label, raw, csv) for label, raw, csv in layers]
+    sources = [_Layer(label, raw, csv) for label, raw, csv in layers]
     problems = [
         ConfigProblem(src.label, ".".join(map(str, path[:-1] + (written,))), f"key given twice (also as {path[-1]!r})")
         for src in sources
@@ -217,17 +230,28 @@ def _build(layers: list[tuple[str, dict[str, Any], bool]]) -> StaticConfig:
     ]
     if problems:
         raise ConfigError(problems)
-    _LayeredStatic._sources = tuple(sources)
     try:
-        settings = _LayeredStatic()
+        settings = _merge(sources)
     except ValidationError as err:
         raise ConfigError(_attribute(err, sources)) from None
-    finally:
-        _LayeredStatic._sources = ()
     return StaticConfig.model_validate(settings.model_dump(by_alias=True, exclude_unset=True), by_alias=True)
 
 
-def _attribute(err: ValidationError, sources: list[_DictSource]) -> list[ConfigProblem]:
+def _merge(sources: list[_Layer]) -> BaseModel:
+    """Validate the layers merged, the first one winning. One layer with data (the usual case) is
+    validated as it is; several go through pydantic-settings, which merges them."""
+    given = [src for src in sources if src.data]
+    if len(given) <= 1:
+        return StaticConfig.model_validate(given[0].data if given else {}, by_alias=True)
+    settings_class = _layered_settings()
+    settings_class.layers = sources  # type: ignore[attr-defined]
+    try:
+        return settings_class()
+    finally:
+        settings_class.layers = []  # type: ignore[attr-defined]
+
+
+def _attribute(err: ValidationError, sources: list[_Layer]) -> list[ConfigProblem]:
     """Each error goes to the highest-priority source that sets the failing key."""
     problems: list[ConfigProblem] = []
     for item in err.errors(include_url=False):

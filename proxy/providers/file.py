@@ -11,8 +11,6 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-import watchfiles
-
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.loader import load_dynamic
@@ -50,6 +48,8 @@ class FileProvider:
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:
         """Reload whenever a watched path changes, until `stop` is set."""
+        import watchfiles  # here, not at the top: only a watching provider needs it (and anyio with it)
+
         targets = [p if p.is_dir() else p.parent for p in self.watch_paths]
         wanted = {p.resolve() for p in self.watch_paths}
         async for changes in watchfiles.awatch(*targets, stop_event=stop, debounce=200, step=50,

@@ -14,7 +14,7 @@ import socket
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
@@ -28,10 +28,10 @@ from proxy.forwarder.plan import RoutePlan
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
-from proxy.server.sources import (
-    ConfigSource, ResolvedConfig, check_service_overrides, effective_static, resolve,
-)
 from proxy.services.transport import PoolRegistry, TransportSettings
+
+if TYPE_CHECKING:
+    from proxy.server.sources import ConfigSource, ResolvedConfig
 
 log = logging.getLogger("proxy.server")
 
@@ -86,6 +86,9 @@ class Gateway:
         if legacy:
             static = config  # type: ignore[assignment]
         else:
+            # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
+            from proxy.server.sources import check_service_overrides, effective_static, resolve
+
             self.source = resolve(config, Path(base_dir) if base_dir else None)
             static = effective_static(self.source, entry_points, free_ports)
             if problems := check_service_overrides(self.source.dynamic, overrides):
@@ -150,6 +153,8 @@ class Gateway:
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
         """Swap in new routes: from `config` (its dynamic part; entry points never change on reload),
         else by re-reading the files the gateway was built from. On error the current routes stay."""
+        from proxy.server.sources import check_service_overrides, resolve
+
         if config is None:
             if self.source is None or not self.source.dynamic_paths:
                 raise ValueError("reload() needs a config: this gateway was not built from files")

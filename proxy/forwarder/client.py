@@ -156,7 +156,7 @@ class ClientConnection(asyncio.Protocol):
         self.in_head = False
         self.head_bytes = 0
         parser = self.parser
-        shape = request_shape(tuple(self.raw_names))
+        shape = request_shape(self.raw_names)
         values = list(map(latin1, self.raw_values))  # C-level: no comprehension frame
         self.raw_names, self.raw_values = [], []
         headers = HeaderList(list(zip(shape.names, values)), list(shape.keys))
@@ -237,9 +237,14 @@ class ClientConnection(asyncio.Protocol):
         if target.authority is not None:
             head.host = target.authority
             head.headers.set("Host", target.authority)
-        if not shape.plain:
+        plain = shape.plain
+        if not plain and shape.connection_at >= 0 and ep.forwarded.drops_keep_alive \
+                and head.headers.items[shape.connection_at][1].lower() == "keep-alive":
+            head.headers.remove("connection")  # all that dropping the hop-by-hop headers would do
+            plain = True
+        if not plain:
             fix_pragma_cache_control(head.headers)
-        ep.forwarded.apply(head, plain=shape.plain)
+        ep.forwarded.apply(head, plain=plain)
         route = ep.table.match(head)
         if route is None:
             exchange.reply = error_reply(404)

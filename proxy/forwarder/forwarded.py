@@ -166,6 +166,8 @@ class ForwardedHeaders:
         self.trusted = TrustedIPs(trusted_ips) if trusted_ips else None
         self.hostname = hostname
         self.connection_kept = frozenset(name.strip().lower() for name in connection)
+        # `Connection: keep-alive` only removes itself (and a Keep-Alive header) unless kept by config.
+        self.drops_keep_alive = not self.connection_kept & {"keep-alive", "connection"}
         self.not_append_xff = not_append_x_forwarded_for
         self.add_scheme_headers = add_x_forwarded_scheme_headers
         self._connection_plans: dict[tuple[str, ...], _ConnectionPlan] = {}

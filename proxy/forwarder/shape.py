@@ -30,6 +30,9 @@ class RequestShape:
     keys: tuple[str, ...]  # lower-cased, parallel to `names`
     valid: bool  # every name is a token and there is exactly one Host: only the values are left to check
     plain: bool  # no name needs special handling (see _REQUEST_SPECIAL; no underscore spellings either)
+    # Index of the lone Connection header when it is the only name that needs special handling, else -1:
+    # `Connection: keep-alive` (what browsers send) then only has to be dropped for the head to be plain.
+    connection_at: int
     has_length: bool  # a Content-Length header is present
     has_te: bool  # a Transfer-Encoding header is present
 
@@ -42,16 +45,18 @@ class ResponseShape:
     length_at: int
 
 
-_requests: dict[tuple[bytes, ...], RequestShape] = {}
-_responses: dict[tuple[bytes, ...], ResponseShape] = {}
+# Keyed by the names joined with a newline (never part of a name): one bytes object to hash and compare.
+_requests: dict[bytes, RequestShape] = {}
+_responses: dict[bytes, ResponseShape] = {}
 
 
-def request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
-    shape = _requests.get(raw_names)
+def request_shape(raw_names: list[bytes]) -> RequestShape:
+    key = b"\n".join(raw_names)
+    shape = _requests.get(key)
     if shape is None:
         if len(_requests) >= CACHE_LIMIT:
             _requests.clear()
-        shape = _requests[raw_names] = _request_shape(raw_names)
+        shape = _requests[key] = _request_shape(tuple(raw_names))
     return shape
 
 
@@ -59,16 +64,21 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
     names = tuple(map(latin1, raw_names))
     keys = tuple(name.lower() for name in names)
     valid = keys.count("host") == 1 and header_names_valid(keys)
-    plain = _REQUEST_SPECIAL.isdisjoint(keys) and not any("_" in key for key in keys)
-    return RequestShape(names, keys, valid, plain, "content-length" in keys, "transfer-encoding" in keys)
+    underscores = any("_" in key for key in keys)
+    special = _REQUEST_SPECIAL.intersection(keys)
+    connection_at = keys.index("connection") if special == {"connection"} and keys.count("connection") == 1 \
+        and not underscores else -1
+    return RequestShape(names, keys, valid, not special and not underscores, connection_at,
+                        "content-length" in keys, "transfer-encoding" in keys)
 
 
-def response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:
-    shape = _responses.get(raw_names)
+def response_shape(raw_names: list[bytes]) -> ResponseShape:
+    key = b"\n".join(raw_names)
+    shape = _responses.get(key)
     if shape is None:
         if len(_responses) >= CACHE_LIMIT:
             _responses.clear()
-        shape = _responses[raw_names] = _response_shape(raw_names)
+        shape = _responses[key] = _response_shape(tuple(raw_names))
     return shape
 
 

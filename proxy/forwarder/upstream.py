@@ -184,7 +184,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.in_head = False
         if not parser.should_keep_alive():  # type: ignore[union-attr]
             self.broken = True
-        length_at = response_shape(tuple(names)).length_at
+        length_at = response_shape(names).length_at
         if length_at >= 0 and exchange.relays_head_as_is(status):
             exchange.response_head_as_is(status, names, values)
             self.raw_left = int(values[length_at])  # llhttp has validated it

@@ -122,9 +122,9 @@ async def test_forwarded_headers_follow_each_request_host(make_gateway: Callable
 
 def test_shape_caches_stay_bounded() -> None:
     for index in range(shape.CACHE_LIMIT + 10):
-        names = (b"Host", b"X-N%d" % index)
+        names = [b"Host", b"X-N%d" % index]
         assert shape.request_shape(names).keys == ("host", f"x-n{index}")
-        assert shape.response_shape(names + (b"Content-Length",)).length_at == 2
+        assert shape.response_shape([*names, b"Content-Length"]).length_at == 2
     assert len(shape._requests) <= shape.CACHE_LIMIT and len(shape._responses) <= shape.CACHE_LIMIT
 
 
@@ -139,6 +139,21 @@ def test_shape_caches_stay_bounded() -> None:
     ((b"Host", b"Pragma"), True, False),
     ((b"Host", b"Expect"), True, False),
 ], ids=["plain", "two-hosts", "no-host", "bad-name", "hop", "underscore", "managed-x", "pragma", "expect"])
-def test_request_shape_flags(names: tuple[bytes, ...], valid: bool, plain: bool) -> None:
-    found = shape.request_shape(names)
+def test_request_shape_flags(names: list[bytes], valid: bool, plain: bool) -> None:
+    found = shape.request_shape(list(names))
     assert (found.valid, found.plain) == (valid, plain)
+
+
+async def test_connection_keep_alive_is_dropped_like_any_connection_listing(
+        make_gateway: Callable, canned: CannedUpstream) -> None:
+    canned.response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    port = await gateway_port(make_gateway, canned)
+    heads = (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n"
+             b"GET / HTTP/1.1\r\nHost: h\r\nConnection: X-Private\r\nX-Private: 1\r\nX-Other: 2\r\n\r\n"
+             b"GET / HTTP/1.1\r\nHost: h\r\nConnection: Keep-Alive, X-Other\r\nX-Other: 2\r\n\r\n")
+    responses = await raw_exchange(port, heads, responses=3)
+    assert [r.status for r in responses] == [200, 200, 200]
+    sent = [head.decode().lower() for head in canned.heads]
+    assert not any("connection:" in h or "x-private:" in h or "keep-alive" in h for h in sent), sent
+    assert ["x-other: 2" in h for h in sent] == [False, True, False]
+    assert all("x-forwarded-for: 127.0.0.1" in h for h in sent)

@@ -16,7 +16,7 @@ import httptools
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.exchange import Exchange
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
-from proxy.forwarder.shape import RequestShape, latin1, request_shape
+from proxy.forwarder.shape import RequestShape, decode_values, request_shape
 from proxy.forwarder.upstream import UpstreamConnection
 from proxy.forwarder.wire import encode_reply, error_reply
 from proxy.message import HeaderList, Reply, RequestHead
@@ -41,10 +41,9 @@ class ClientConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.client_ip = ""
         self.url = b""
-        # The request head's header names and values so far, as llhttp hands them over (decoded at the end,
-        # names once per distinct list: see shape.py).
-        self.raw_names: list[bytes] = []
-        self.raw_values: list[bytes] = []
+        # The request head's header names and values so far, alternating, as llhttp hands them over
+        # (decoded at the end, the names once per distinct list: see shape.py).
+        self.raw_headers: list[bytes] = []
         self.queue: deque[Exchange] = deque()  # queue[0] is the exchange whose response is going out
         self.receiving: Exchange | None = None  # the exchange whose request body is being read
         self.upgrading: Exchange | None = None  # an Upgrade request: later bytes go to its upstream
@@ -149,17 +148,16 @@ class ClientConnection(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw_names.append(name)  # after the head: trailers, dropped at the message's end
-        self.raw_values.append(value)
+        self.raw_headers += (name, value)  # after the head: trailers, dropped at the message's end
 
     def on_headers_complete(self) -> None:
         self.in_head = False
         self.head_bytes = 0
         parser = self.parser
-        shape = request_shape(self.raw_names)
-        values = list(map(latin1, self.raw_values))  # C-level: no comprehension frame
-        self.raw_names, self.raw_values = [], []
-        headers = HeaderList(list(zip(shape.names, values)), list(shape.keys))
+        raw = self.raw_headers
+        self.raw_headers = []
+        shape = request_shape(raw[0::2])
+        headers = HeaderList(list(zip(shape.names, decode_values(raw[1::2]))), list(shape.keys))
         chunked = shape.has_te and "chunked" in (headers.get("transfer-encoding") or "").lower()
         length = headers.get("content-length") if shape.has_length else None
         has_body = chunked or (length is not None and length.strip() not in ("", "0"))
@@ -209,8 +207,8 @@ class ClientConnection(asyncio.Protocol):
         return rest
 
     def on_message_complete(self) -> None:
-        if self.raw_names:  # request trailers: not forwarded
-            self.raw_names, self.raw_values = [], []
+        if self.raw_headers:  # request trailers: not forwarded
+            self.raw_headers = []
         self.raw_left = 0
         self.deadline = 0.0
         self.deadline_what = ""
@@ -222,7 +220,9 @@ class ClientConnection(asyncio.Protocol):
     def _route(self, exchange: Exchange, shape: RequestShape) -> None:
         head, ep = exchange.head, self.ep
         try:
-            check_request_headers(head.version, head.method, head.headers, names_valid=shape.valid)
+            # llhttp refuses every control character but HTAB in a value (DEL too): no need to look again.
+            check_request_headers(head.version, head.method, head.headers, names_valid=shape.valid,
+                                  values_valid=True)
             target = parse_request_target(head.path, ep.path_options, head.method)
         except BadRequest as exc:
             log.info("bad request %r from %s: %s", exchange.original_target, self.client_ip, exc)

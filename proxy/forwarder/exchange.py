@@ -202,10 +202,10 @@ class Exchange:
                 and self.head.version == "1.1" and self.head.method != "HEAD"
                 and plan is not None and not plan.response_hooks and self.client.upgrading is not self)
 
-    def response_head_as_is(self, status: int, names: list[bytes], values: list[bytes]) -> None:
+    def response_head_as_is(self, status: int, lines: list[bytes]) -> None:
+        """`lines`: the upstream's header lines (name, b": ", value, CRLF for each); the status line is ours."""
         self._head_arrived(status)
-        self.out.append(b"%s\r\n%s\r\n\r\n" % (status_line_bytes(status),
-                                                 b"\r\n".join(map(b": ".join, zip(names, values)))))
+        self.out.append(b"%s\r\n%s\r\n" % (status_line_bytes(status), b"".join(lines)))
 
     def _head_arrived(self, status: int) -> None:
         if self._header_timer is not None:

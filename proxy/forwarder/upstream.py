@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import httptools
 
-from proxy.forwarder.shape import latin1, response_shape
+from proxy.forwarder.shape import decode_values, latin1, response_shape
 from proxy.message import HeaderList
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class UpstreamConnection(asyncio.Protocol):
-    __slots__ = ("pool", "transport", "exchange", "parser", "names", "values", "in_head", "trailers",
+    __slots__ = ("pool", "transport", "exchange", "parser", "head_lines", "in_head", "trailers",
                  "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused", "raw_left",
                  "_parser_idle")
 
@@ -29,9 +29,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.exchange: Exchange | None = None
         self.parser: httptools.HttpResponseParser | None = None
-        # The response head's header names and values so far, as llhttp hands them over.
-        self.names: list[bytes] = []
-        self.values: list[bytes] = []
+        # The response head's header lines so far: name, b": ", value, CRLF for each, as llhttp hands
+        # them over; joined, they are the head's header block as the upstream wrote it.
+        self.head_lines: list[bytes] = []
         self.in_head = True  # False once the response head is complete (later headers are trailers)
         self.trailers: list[tuple[bytes, bytes]] = []
         self.complete = False
@@ -66,7 +66,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.parser is None or not self._parser_idle:
             self.parser = httptools.HttpResponseParser(self)
         self._parser_idle = False
-        self.names, self.values = [], []
+        self.head_lines = []
         self.trailers = []
         self.in_head = True
         self.complete = False
@@ -167,29 +167,28 @@ class UpstreamConnection(asyncio.Protocol):
     # -- llhttp callbacks -------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.in_head:
-            self.names.append(name)
-            self.values.append(value)
+            self.head_lines += (name, b": ", value, b"\r\n")
         else:
             self.trailers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self.parser
         status = parser.get_status_code()  # type: ignore[union-attr]
-        names, values = self.names, self.values
-        self.names, self.values = [], []
+        lines = self.head_lines
+        self.head_lines = []
         exchange: Exchange = self.exchange  # type: ignore[assignment]
         if 100 <= status < 200 and status != 101:
-            exchange.interim_response(status, decoded_headers(names, values))
+            exchange.interim_response(status, decoded_headers(lines))
             return
         self.in_head = False
         if not parser.should_keep_alive():  # type: ignore[union-attr]
             self.broken = True
-        length_at = response_shape(names).length_at
+        length_at = response_shape(lines[0::4]).length_at
         if length_at >= 0 and exchange.relays_head_as_is(status):
-            exchange.response_head_as_is(status, names, values)
-            self.raw_left = int(values[length_at])  # llhttp has validated it
+            exchange.response_head_as_is(status, lines)
+            self.raw_left = int(lines[4 * length_at + 2])  # llhttp has validated it
             return
-        headers = decoded_headers(names, values)
+        headers = decoded_headers(lines)
         keys = headers.keys
         length = headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys \
             else None
@@ -213,5 +212,5 @@ class UpstreamConnection(asyncio.Protocol):
             self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]
 
 
-def decoded_headers(names: list[bytes], values: list[bytes]) -> HeaderList:
-    return HeaderList(list(zip(map(latin1, names), map(latin1, values))))
+def decoded_headers(lines: list[bytes]) -> HeaderList:
+    return HeaderList(list(zip(map(latin1, lines[0::4]), decode_values(lines[2::4]))))

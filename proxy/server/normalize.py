@@ -265,10 +265,12 @@ def _unescape_host(host: str) -> str:
     return unescape(host)
 
 
-def check_request_headers(version: str, method: str, headers: HeaderList, names_valid: bool = False) -> None:
+def check_request_headers(version: str, method: str, headers: HeaderList, names_valid: bool = False,
+                          values_valid: bool = False) -> None:
     """The header checks Go's server makes before any handler runs; raises BadRequest.
 
-    `names_valid`: the caller already knows every name is a token and Host appears exactly once.
+    `names_valid`: the caller already knows every name is a token and Host appears exactly once;
+    `values_valid`: that no value holds a control character other than HTAB.
     """
     keys = headers.keys
     if not names_valid:
@@ -281,6 +283,8 @@ def check_request_headers(version: str, method: str, headers: HeaderList, names_
         raise _go_status_error("malformed Host header")
     if not names_valid and not header_names_valid(keys):
         raise _go_status_error("invalid header name")
+    if values_valid:
+        return
     values = " ".join(map(itemgetter(1), headers.items))
     # Printable ASCII throughout (the usual case) needs no regex; otherwise look for a control character.
     if not (values.isascii() and values.isprintable()) and _BAD_VALUE_CHAR.search(values):

@@ -157,3 +157,23 @@ async def test_connection_keep_alive_is_dropped_like_any_connection_listing(
     assert not any("connection:" in h or "x-private:" in h or "keep-alive" in h for h in sent), sent
     assert ["x-other: 2" in h for h in sent] == [False, True, False]
     assert all("x-forwarded-for: 127.0.0.1" in h for h in sent)
+
+
+@pytest.mark.parametrize("byte", [0x00, 0x01, 0x0b, 0x1f, 0x7f], ids=lambda b: f"0x{b:02x}")
+async def test_control_characters_in_values_are_refused_by_the_parser(
+        make_gateway: Callable, canned: CannedUpstream, byte: int) -> None:
+    """The forwarder skips Go's value check because llhttp already refuses these (and NUL separates the
+    values it decodes at once): if httptools ever let one through, this fails."""
+    canned.response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    port = await gateway_port(make_gateway, canned)
+    (response,) = await raw_exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\nX-V: a%cb\r\n\r\n" % byte)
+    assert response.status == 400
+    assert canned.heads == []
+
+
+async def test_tab_and_high_bytes_in_values_pass_through(make_gateway: Callable, canned: CannedUpstream) -> None:
+    canned.response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    port = await gateway_port(make_gateway, canned)
+    (response,) = await raw_exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\nX-V: a\tb\xe9\xff c\r\n\r\n")
+    assert response.status == 200
+    assert b"\r\nX-V: a\tb\xe9\xff c\r\n" in canned.heads[0]

@@ -39,7 +39,8 @@ url = "http://127.0.0.1:8000"
 REQUEST = (b"GET /api/v1/items?page=2 HTTP/1.1\r\nHost: api.example.test\r\nUser-Agent: bench/1.0\r\n"
            b"Accept: application/json\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\n\r\n")
 RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: origin\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 17\r\nDate: Wed, 25 Nov 2026 12:00:00 GMT\r\n\r\n{\"items\": [1, 2]}")
+            b"Content-Length: 17\r\nDate: Wed, 25 Nov 2026 12:00:00 GMT\r\nConnection: keep-alive\r\n\r\n"
+            b"{\"items\": [1, 2]}")  # nginx sends Connection: keep-alive
 
 
 class MemoryTransport:

@@ -331,12 +331,18 @@ def _canonical(name: str) -> str:
     return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
 
 
-def finalize_upstream_headers(req: RequestHead) -> None:
+def finalize_upstream_headers(req: RequestHead, plain: bool = False) -> None:
     """The header changes Traefik's reverse proxy (Go httputil.ReverseProxy + Rewrite) makes last.
 
-    Raises InvalidUpgradeProtocol when the Upgrade value is not printable ASCII.
+    `plain`: the caller knows the headers hold no hop-by-hop header (TE and Upgrade among them), so only
+    X-Forwarded-For and User-Agent are left to do. Raises InvalidUpgradeProtocol when the Upgrade value is
+    not printable ASCII.
     """
     headers = req.headers
+    if plain:
+        _append_forwarded_for(req)
+        _fix_user_agent(headers)
+        return
     te_trailers = "te" in headers.keys and header_values_contain_token(headers.get_all("te"), "trailers")
     kept_upgrade = strip_hop_headers(headers, keep_upgrade=True, exempt=_RESTORED_FORWARDING)
     if kept_upgrade and not is_printable_ascii(kept_upgrade):

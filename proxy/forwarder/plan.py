@@ -17,10 +17,12 @@ class RoutePlan:
     service_name: str
     # Innermost first: the middleware nearest the service sees the upstream's headers first, as in Traefik.
     response_hooks: tuple[Middleware, ...] = ()
+    edits_request_headers: bool = False  # some middleware may add/remove arbitrary request headers
 
     @classmethod
     def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,
               service_name: str) -> RoutePlan:
         chain = tuple(m for _, m in middlewares)
         hooks = tuple(m for m in reversed(chain) if m.has_response_hook)
-        return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks)
+        return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks,
+                   any(m.edits_request_headers for m in chain))

@@ -46,9 +46,10 @@ class RequestShape:
 @dataclass(frozen=True, slots=True)
 class ResponseShape:
     names: tuple[bytes, ...]  # as sent
-    # Index of the lone Content-Length when the head can go to the client as the upstream wrote it
-    # (no hop-by-hop header, no Transfer-Encoding, exactly one Content-Length); -1 otherwise.
+    # Index of the lone Content-Length when the head can go to the client as the upstream wrote it, but
+    # for a lone Connection header (no other hop-by-hop header, no Transfer-Encoding); -1 otherwise.
     length_at: int
+    connection_at: int  # index of that Connection header (nginx sends `keep-alive`), -1 when absent
 
 
 # Keyed by the names joined with a newline (never part of a name): one bytes object to hash and compare.
@@ -90,5 +91,8 @@ def response_shape(raw_names: list[bytes]) -> ResponseShape:
 
 def _response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:
     keys = [latin1(name).lower() for name in raw_names]
-    passes = keys.count("content-length") == 1 and HOP_HEADERS.isdisjoint(keys)
-    return ResponseShape(raw_names, keys.index("content-length") if passes else -1)
+    hop = HOP_HEADERS.intersection(keys)
+    passes = keys.count("content-length") == 1 and (not hop or (hop == {"connection"}
+                                                                 and keys.count("connection") == 1))
+    return ResponseShape(raw_names, keys.index("content-length") if passes else -1,
+                         keys.index("connection") if passes and hop else -1)

@@ -183,11 +183,17 @@ class UpstreamConnection(asyncio.Protocol):
         self.in_head = False
         if not parser.should_keep_alive():  # type: ignore[union-attr]
             self.broken = True
-        length_at = response_shape(lines[0::4]).length_at
-        if length_at >= 0 and exchange.relays_head_as_is(status):
-            exchange.response_head_as_is(status, lines)
-            self.raw_left = int(lines[4 * length_at + 2])  # llhttp has validated it
-            return
+        shape = response_shape(lines[0::4])
+        if shape.length_at >= 0 and exchange.relays_head_as_is(status):
+            at = 4 * shape.connection_at
+            # `Connection: keep-alive` says what HTTP/1.1 means anyway: dropping it is all Go would do.
+            if at < 0 or lines[at + 2].lower() == b"keep-alive":
+                length = int(lines[4 * shape.length_at + 2])  # llhttp has validated it
+                if at >= 0:
+                    del lines[at:at + 4]
+                exchange.response_head_as_is(status, lines)
+                self.raw_left = length
+                return
         headers = decoded_headers(lines)
         keys = headers.keys
         length = headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys \

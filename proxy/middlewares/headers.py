@@ -144,6 +144,7 @@ class Headers(Middleware):
         # Only these options touch responses (a custom-request-only config leaves them alone).
         self.has_response_hook = bool(self.custom_response_headers or self.cors.defined or self.secure.fixed
                                       or self.secure.sts_on_ssl or self.secure.public_key)
+        self.edits_request_headers = bool(self.custom_request_headers)
 
     def _apply_request_headers(self, req: RequestHead) -> None:
         for name, value in self.custom_request_headers.items():

@@ -65,8 +65,22 @@ def _go_split_host(addr: str) -> str | None:
     return None if ":" in host or "[" in host or "]" in host else host
 
 
+_HOST_CACHE_LIMIT = 4096
+_canonical_hosts: dict[str, str] = {}
+
+
 def canonical_host(host_header: str) -> str:
-    """The request host as Traefik's Host/HostRegexp matchers compare it."""
+    """The request host as Traefik's Host/HostRegexp matchers compare it (remembered: clients repeat
+    the same few Host values, and this runs for every request)."""
+    host = _canonical_hosts.get(host_header)
+    if host is None:
+        if len(_canonical_hosts) >= _HOST_CACHE_LIMIT:
+            _canonical_hosts.clear()
+        host = _canonical_hosts[host_header] = _canonical_host(host_header)
+    return host
+
+
+def _canonical_host(host_header: str) -> str:
     host = host_header
     if ":" in host:
         split = _go_split_host(host)

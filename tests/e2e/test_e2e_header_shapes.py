@@ -177,3 +177,37 @@ async def test_tab_and_high_bytes_in_values_pass_through(make_gateway: Callable,
     (response,) = await raw_exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\nX-V: a\tb\xe9\xff c\r\n\r\n")
     assert response.status == 200
     assert b"\r\nX-V: a\tb\xe9\xff c\r\n" in canned.heads[0]
+
+
+@pytest.mark.parametrize("connection, kept", [
+    (b"keep-alive", True), (b"Keep-Alive", True), (b"close", True), (b"X-Private", False),
+], ids=["keep-alive", "keep-alive-caps", "close", "listing"])
+async def test_upstream_connection_header_never_reaches_the_client(
+        make_gateway: Callable, canned: CannedUpstream, connection: bytes, kept: bool) -> None:
+    """nginx sends `Connection: keep-alive` on every response: it goes, and so does what it lists."""
+    canned.response = (b"HTTP/1.1 200 OK\r\nServer: o\r\nContent-Length: 2\r\nConnection: %s\r\n"
+                       b"X-Private: p\r\n\r\nok" % connection)
+    port = await gateway_port(make_gateway, canned)
+    (response,) = await raw_exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert response.head == (b"HTTP/1.1 200 OK\r\nServer: o\r\nContent-Length: 2\r\n"
+                             + (b"X-Private: p\r\n" if kept else b"") + b"\r\n")
+    assert response.body == b"ok"
+
+
+async def test_hop_headers_added_by_a_middleware_are_still_dropped(make_gateway: Callable,
+                                                                   canned: CannedUpstream) -> None:
+    """A plain request (no hop-by-hop header from the client) routed through a headers middleware that adds
+    some: the last hop-by-hop pass must still run for it."""
+    canned.response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    extra = """
+[http.middlewares.add.headers.customRequestHeaders]
+  Keep-Alive = "timeout=5"
+  Proxy-Connection = "keep-alive"
+  X-Added = "yes"
+"""
+    gateway = await make_gateway(routes_to(f"http://127.0.0.1:{canned.port}", extra=extra, middlewares='["add"]'))
+    (response,) = await raw_exchange(int(gateway.url.rsplit(":", 1)[1]), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert response.status == 200
+    sent = canned.heads[0].decode().lower()
+    assert "x-added: yes" in sent
+    assert "keep-alive" not in sent and "proxy-connection" not in sent, sent

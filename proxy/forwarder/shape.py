@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from operator import methodcaller
+from typing import Callable, TypeVar
 
 from proxy.forwarder.forwarded import MANAGED_X_HEADERS
 from proxy.forwarder.hop import HOP_HEADERS
@@ -55,15 +56,25 @@ class ResponseShape:
 # Keyed by the names joined with a newline (never part of a name): one bytes object to hash and compare.
 _requests: dict[bytes, RequestShape] = {}
 _responses: dict[bytes, ResponseShape] = {}
+Shape = TypeVar("Shape", RequestShape, ResponseShape)
 
 
 def request_shape(raw_names: list[bytes]) -> RequestShape:
+    return _cached(_requests, raw_names, _request_shape)
+
+
+def response_shape(raw_names: list[bytes]) -> ResponseShape:
+    return _cached(_responses, raw_names, _response_shape)
+
+
+def _cached(cache: dict[bytes, Shape], raw_names: list[bytes],
+            build: Callable[[tuple[bytes, ...]], Shape]) -> Shape:
     key = b"\n".join(raw_names)
-    shape = _requests.get(key)
+    shape = cache.get(key)
     if shape is None:
-        if len(_requests) >= CACHE_LIMIT:
-            _requests.clear()
-        shape = _requests[key] = _request_shape(tuple(raw_names))
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        shape = cache[key] = build(tuple(raw_names))
     return shape
 
 
@@ -77,16 +88,6 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
         and not underscores else -1
     return RequestShape(names, keys, valid, not special and not underscores, connection_at,
                         "content-length" in keys, "transfer-encoding" in keys)
-
-
-def response_shape(raw_names: list[bytes]) -> ResponseShape:
-    key = b"\n".join(raw_names)
-    shape = _responses.get(key)
-    if shape is None:
-        if len(_responses) >= CACHE_LIMIT:
-            _responses.clear()
-        shape = _responses[key] = _response_shape(tuple(raw_names))
-    return shape
 
 
 def _response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:

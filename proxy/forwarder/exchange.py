@@ -77,7 +77,10 @@ class Exchange:
             return
         assert self.server is not None
         self.sent_head = self._request_head_bytes()
-        self.pending.insert(0, self.sent_head)
+        if self.pending:  # body bytes that came with the head: they go after it
+            self.pending.insert(0, self.sent_head)
+        else:
+            self.pending = [self.sent_head]
         conn = self.server.pool.take_idle()
         if conn is not None:
             self._attach(conn)
@@ -125,12 +128,14 @@ class Exchange:
             # Traefik's transport waits 1 s (ExpectContinueTimeout) for the upstream's 100, then sends
             # the body anyway; Go's server tells the client to go on when the body is read.
             self._continue = asyncio.get_running_loop().call_later(EXPECT_CONTINUE_TIMEOUT, self._go_on)
-        if self.pending:
-            conn.write(b"".join(self.pending))
+        pending = self.pending
+        if pending:
+            conn.write(pending[0] if len(pending) == 1 else b"".join(pending))
             self.pending = []
-            self.pending_bytes = 0
-        self.client.resume_reading(self)
-        if self.request_complete:
+            if self.pending_bytes:
+                self.pending_bytes = 0
+                self.client.resume_reading(self)  # it was paused once too much was held
+        if self.request_complete and self.server.response_header_timeout > 0:  # type: ignore[union-attr]
             self._start_header_timer()
 
     def send_body(self, data: bytes) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
-from proxy.urlpath import parse_raw_path, request_uri_path, wire
+from proxy.urlpath import PLAIN_PATH, parse_raw_path, request_uri_path, wire
 
 FORWARDED_PREFIX = "X-Forwarded-Prefix"
 
@@ -34,6 +34,8 @@ class StripPrefix(Middleware):
     def on_request(self, req: RequestHead) -> Reply | None:
         if not self.prefixes:
             return None
+        if PLAIN_PATH.fullmatch(req.path):
+            return self._strip_plain(req)
         try:
             path, raw_path = parse_raw_path(req.path)
         except ValueError:  # Go's server rejects such a target before any middleware runs
@@ -50,4 +52,18 @@ class StripPrefix(Middleware):
             req.headers.add(FORWARDED_PREFIX, prefix)
             req.path = request_uri_path(*clean)
             return None
+        return None
+
+    def _strip_plain(self, req: RequestHead) -> Reply | None:
+        """`on_request` for a path with nothing escaped (the usual case): its decoded and raw forms are the
+        same text, and so is anything left after a prefix, so no decoding or re-encoding is needed."""
+        path = req.path
+        for prefix in self.prefixes:
+            if path.startswith(prefix):
+                stripped = self._strip(path, len(prefix))
+                if sanitized(stripped, "") is None:
+                    return bad_request()
+                req.headers.add(FORWARDED_PREFIX, prefix)
+                req.path = stripped or "/"
+                return None
         return None

@@ -1,0 +1,87 @@
+"""What happens to a parsed request, in Traefik's order: Go's server checks, path normalisation, the entry
+point's forwarded headers, the router, its middlewares, then the service that picks a server."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
+from proxy.forwarder.shape import RequestShape
+from proxy.forwarder.wire import error_reply
+from proxy.message import HeaderList, Reply, RequestHead
+from proxy.middlewares.base import Middleware
+from proxy.server.normalize import (BadRequest, check_request_headers, denied_encoded_character,
+                                    fix_pragma_cache_control, parse_request_target)
+from proxy.services.loadbalancer import NoServerAvailable
+
+if TYPE_CHECKING:
+    from proxy.forwarder.context import EntryPointRuntime
+    from proxy.forwarder.exchange import Exchange
+
+log = logging.getLogger("proxy.forwarder")
+
+
+def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> None:
+    """Decide what a parsed request gets: a direct answer set on `exchange.reply` (bad request, 404, a
+    middleware's redirect, 503...) or `exchange.server` to forward it to, its head rewritten for the trip."""
+    head = exchange.head
+    try:
+        # llhttp refuses every control character but HTAB in a value (DEL too): no need to look again.
+        check_request_headers(head.version, head.method, head.headers, names_valid=shape.valid,
+                              values_valid=True)
+        target = parse_request_target(head.path, ep.path_options, head.method)
+    except BadRequest as exc:
+        log.info("bad request %r from %s: %s", exchange.original_target, head.client_ip, exc)
+        exchange.reply = Reply(400, [("Content-Type", "text/plain; charset=utf-8")], exc.body)
+        exchange.detail = f"bad request: {exc}"
+        exchange.keep_alive = exchange.keep_alive and not exc.close
+        return
+    if target.path == "*" and head.method == "OPTIONS":
+        exchange.reply = Reply(200)  # Go's server answers `OPTIONS *` itself
+        return
+    head.path, head.query = target.path, target.query
+    if target.authority is not None:
+        head.host = target.authority
+        head.headers.set("Host", target.authority)
+    plain = shape.plain
+    if not plain and shape.connection_at >= 0 and ep.forwarded.drops_keep_alive \
+            and head.headers.items[shape.connection_at][1].lower() == "keep-alive":
+        head.headers.remove("connection")  # all that dropping the hop-by-hop headers would do
+        plain = True
+    if not plain:
+        fix_pragma_cache_control(head.headers)
+    ep.forwarded.apply(head, plain=plain)
+    route = ep.table.match(head)
+    if route is None:
+        exchange.reply = error_reply(404)
+        exchange.detail = "no router matched"
+        return
+    if denied_encoded_character(head.path, ep.path_options) is not None:
+        exchange.reply = Reply(400)
+        return
+    plan = route.target
+    exchange.plan = plan
+    for index, middleware in enumerate(plan.middlewares):
+        reply = middleware.on_request(head)
+        if reply is not None:
+            _earlier_response_hooks(plan.middlewares[:index], head, reply)
+            exchange.reply = reply
+            return
+    try:
+        exchange.server = plan.service.pick()
+        finalize_upstream_headers(head, plain=plain and not plan.edits_request_headers)
+    except NoServerAvailable:
+        exchange.reply = error_reply(503)
+    except InvalidUpgradeProtocol:
+        exchange.reply = error_reply(500)
+
+
+def _earlier_response_hooks(earlier: tuple[Middleware, ...], head: RequestHead, reply: Reply) -> None:
+    """A middleware's own answer passes back through the middlewares before it, as in Traefik."""
+    hooks = [m for m in reversed(earlier) if m.has_response_hook]
+    if hooks:
+        headers = HeaderList(list(reply.headers))
+        for middleware in hooks:
+            middleware.on_response(head, reply.status, headers)
+        reply.headers = headers.items

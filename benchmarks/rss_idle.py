@@ -43,17 +43,11 @@ address = "127.0.0.1:{proxy_port}"
 filename = "routes.toml"
 """
 
-ROUTES = """\
-[http.middlewares.strip.stripPrefix]
-prefixes = ["/api"]
-[http.routers.app]
-rule = "PathPrefix(`/api`)"
-service = "app"
-middlewares = ["strip"]
-[http.services.app.loadBalancer]
-[[http.services.app.loadBalancer.servers]]
-url = "http://127.0.0.1:{origin_port}"
-"""
+GUIDE_ROUTES = Path(__file__).resolve().parents[1] / "config" / "routes.toml"  # the FastAPI guide's file
+
+
+def routes_to(origin_port: int) -> str:
+    return GUIDE_ROUTES.read_text().replace("http://127.0.0.1:8000", f"http://127.0.0.1:{origin_port}")
 
 
 def free_port() -> int:
@@ -107,7 +101,7 @@ def main() -> None:
     origin_port, proxy_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "traefik.toml").write_text(STATIC.format(proxy_port=proxy_port))
-        Path(folder, "routes.toml").write_text(ROUTES.format(origin_port=origin_port))
+        Path(folder, "routes.toml").write_text(routes_to(origin_port))
         origin = subprocess.Popen([sys.executable, "-c", ORIGIN, str(origin_port)])
         proxy = subprocess.Popen([sys.executable, "-m", "proxy", "--config", "traefik.toml"], cwd=folder,
                                  stderr=subprocess.DEVNULL)
@@ -118,7 +112,7 @@ def main() -> None:
             print(f"proxy pid {proxy.pid}, listening after {started:.2f}s", flush=True)
             show("idle process", memory(proxy.pid))
             for count in counts:
-                conns, ok = open_all("127.0.0.1", proxy_port, "/api/x", count)
+                conns, ok = open_all("127.0.0.1", proxy_port, "/api/v1/x", count)
                 time.sleep(0.5)
                 mem = memory(proxy.pid)
                 show(f"{count} idle conns ({ok} ok)", mem)

@@ -19,21 +19,12 @@ from proxy.cli import main
 sys.exit(main())
 """
 
-ROUTES = """\
-[http.middlewares.strip.stripPrefix]
-prefixes = ["/api"]
-[http.routers.app]
-rule = "PathPrefix(`/api`)"
-service = "app"
-middlewares = ["strip"]
-[http.services.app.loadBalancer]
-[[http.services.app.loadBalancer.servers]]
-url = "http://127.0.0.1:9"
-"""
+# The FastAPI guide's routes file; its router names the `http` entry point.
+ROUTES = (Path(__file__).resolve().parents[2] / "config" / "routes.toml").read_text()
 
 
 def static_toml(watch: bool) -> str:
-    return (f'[entryPoints.web]\naddress = "127.0.0.1:0"\n'
+    return (f'[entryPoints.http]\naddress = "127.0.0.1:0"\n'
             f'[providers.file]\nfilename = "routes.toml"\nwatch = {str(watch).lower()}\n')
 
 

@@ -36,6 +36,10 @@ class StripPrefix(Middleware):
             return None
         if PLAIN_PATH.fullmatch(req.path):
             return self._strip_plain(req)
+        return self._strip_any(req)
+
+    def _strip_any(self, req: RequestHead) -> Reply | None:
+        """Go's way for any path: strip the decoded path and its raw form side by side."""
         try:
             path, raw_path = parse_raw_path(req.path)
         except ValueError:  # Go's server rejects such a target before any middleware runs

@@ -74,3 +74,26 @@ def test_two_strip_middlewares_add_two_prefix_values() -> None:
 def test_prefix_list_must_not_be_a_string() -> None:
     with pytest.raises(ValueError, match="/api"):
         StripPrefix("/api")  # type: ignore[arg-type]
+
+
+def test_plain_path_shortcut_agrees_with_the_general_path() -> None:
+    """`_strip_plain` (a path with nothing escaped) must give exactly what `_strip_any` gives."""
+    prefixes = ["/api/v1", "/api", "/a", "/stat", "/api/v1/", "/x.y", "/"]
+    tails = ["", "/", "x", "/items", "//items", "/./x", "/../x", ".", "./x", "/a/b/", "-_~$&+,;=:@", "/.x", "..", "/."]
+    compared = 0
+    for prefix_list in ([p] for p in prefixes):
+        middleware = StripPrefix(prefix_list)
+        for head in ("/api/v1", "/api", "/a", "/stat", "/x.y", "/other", ""):
+            for tail in tails:
+                path = head + tail
+                if not path.startswith("/"):
+                    continue
+                plain, general = _head(path), _head(path)
+                assert (middleware._strip_plain(plain) is None) == (middleware._strip_any(general) is None), path
+                assert (plain.path, plain.headers.items) == (general.path, general.headers.items), (prefix_list, path)
+                compared += 1
+    assert compared > 500
+
+
+def _head(path: str) -> RequestHead:
+    return RequestHead("GET", path, None, HeaderList([("Host", "h")]))

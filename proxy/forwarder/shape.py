@@ -26,6 +26,7 @@ def decode_values(raw_values: list[bytes]) -> list[str]:
     separate them (2-3x cheaper than decoding each)."""
     return b"\0".join(raw_values).decode("latin-1").split("\0")
 
+
 # Request headers that send a request off the plain path: hop-by-hop ones, those Go or Traefik rewrite by
 # name (Expect, Pragma) and the Traefik-managed X- headers, which the forwarded-headers stage must filter.
 _REQUEST_SPECIAL = HOP_HEADERS | MANAGED_X_HEADERS | {"expect", "pragma"}

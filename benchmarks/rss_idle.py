@@ -10,7 +10,6 @@ after start-up, and with each N connections open. Every process is stopped by it
 
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import socket

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import codecs
 import ipaddress
-import re
 
 from proxy.message import RequestHead
 from proxy.urlpath import PLAIN_PATH, from_text, parsed_escaped_path, recode_escapes, unescape

@@ -44,11 +44,8 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
     if target.authority is not None:
         head.host = target.authority
         head.headers.set("Host", target.authority)
-    plain = shape.plain
-    if not plain and shape.connection_at >= 0 and ep.forwarded.drops_keep_alive \
-            and head.headers.items[shape.connection_at][1].lower() == "keep-alive":
-        head.headers.remove("connection")  # all that dropping the hop-by-hop headers would do
-        plain = True
+    # A Connection header that only drops names (browsers send `keep-alive`) leaves a plain head once applied.
+    plain = shape.plain or (shape.only_connection and ep.forwarded.drop_connection_listing(head.headers))
     if not plain:
         fix_pragma_cache_control(head.headers)
     ep.forwarded.apply(head, plain=plain)

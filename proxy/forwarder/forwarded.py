@@ -166,8 +166,6 @@ class ForwardedHeaders:
         self.trusted = TrustedIPs(trusted_ips) if trusted_ips else None
         self.hostname = hostname
         self.connection_kept = frozenset(name.strip().lower() for name in connection)
-        # `Connection: keep-alive` only removes itself (and a Keep-Alive header) unless kept by config.
-        self.drops_keep_alive = not self.connection_kept & {"keep-alive", "connection"}
         self.not_append_xff = not_append_x_forwarded_for
         self.add_scheme_headers = add_x_forwarded_scheme_headers
         self._connection_plans: dict[tuple[str, ...], _ConnectionPlan] = {}
@@ -187,9 +185,12 @@ class ForwardedHeaders:
         """
         if plain:
             self._fill_fresh(req)
-            if self.not_append_xff:
-                req.notes[NO_APPEND_XFF_NOTE] = "true"
-            return
+        else:
+            self._filter_and_fill(req)
+        if self.not_append_xff:
+            req.notes[NO_APPEND_XFF_NOTE] = "true"
+
+    def _filter_and_fill(self, req: RequestHead) -> None:
         headers = req.headers
         keys = headers.keys
         unmanaged = MANAGED_X_HEADERS.isdisjoint(keys)  # no managed header under its own name
@@ -204,8 +205,6 @@ class ForwardedHeaders:
             self._fill(req)
         if "connection" in headers.keys:
             self._apply_connection(headers)
-        if self.not_append_xff:
-            req.notes[NO_APPEND_XFF_NOTE] = "true"
 
     def _fill_fresh(self, req: RequestHead) -> None:
         """`_fill` for a request holding none of the managed headers (the usual case once filtered).
@@ -275,17 +274,31 @@ class ForwardedHeaders:
             return "443"
         return "80"
 
-    def _apply_connection(self, headers: HeaderList) -> None:
-        """Drop headers the client named in Connection, except Traefik's X- headers and configured ones.
+    def drop_connection_listing(self, headers: HeaderList) -> bool:
+        """Do now what `apply` would do with a Connection header that only drops names (nothing kept by
+        the entry point's `connection` option, no upgrade asked, e.g. `keep-alive`) and return True;
+        leave any other Connection header alone and return False. Called only when there is one."""
+        plan = self._plan_for(headers)
+        if plan.drop_all is None:
+            return False
+        headers.remove_many(plan.drop_all)
+        return True
 
-        Called only when there is a Connection header.
-        """
+    def _plan_for(self, headers: HeaderList) -> _ConnectionPlan:
         values = tuple(headers.get_all("connection"))
         plan = self._connection_plans.get(values)
         if plan is None:  # a few distinct values ("keep-alive", "Upgrade"...) cover nearly every request
             if len(self._connection_plans) >= _CACHE_LIMIT:
                 self._connection_plans.clear()
             plan = self._connection_plans[values] = self._connection_plan(values)
+        return plan
+
+    def _apply_connection(self, headers: HeaderList) -> None:
+        """Drop headers the client named in Connection, except Traefik's X- headers and configured ones.
+
+        Called only when there is a Connection header.
+        """
+        plan = self._plan_for(headers)
         if plan.drop_all is not None:  # nothing kept, no upgrade: Connection goes with the listed names
             headers.remove_many(plan.drop_all)
             return

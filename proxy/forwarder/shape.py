@@ -38,16 +38,14 @@ class RequestShape:
     keys: tuple[str, ...]  # lower-cased, parallel to `names`
     valid: bool  # every name is a token and there is exactly one Host: only the values are left to check
     plain: bool  # no name needs special handling (see _REQUEST_SPECIAL; no underscore spellings either)
-    # Index of the lone Connection header when it is the only name that needs special handling, else -1:
-    # `Connection: keep-alive` (what browsers send) then only has to be dropped for the head to be plain.
-    connection_at: int
+    # Connection is the only name that needs special handling: applying it may leave the head plain.
+    only_connection: bool
     has_length: bool  # a Content-Length header is present
     has_te: bool  # a Transfer-Encoding header is present
 
 
 @dataclass(frozen=True, slots=True)
 class ResponseShape:
-    names: tuple[bytes, ...]  # as sent
     # Index of the lone Content-Length when the head can go to the client as the upstream wrote it, but
     # for a lone Connection header (no other hop-by-hop header, no Transfer-Encoding); -1 otherwise.
     length_at: int
@@ -85,9 +83,8 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
     valid = keys.count("host") == 1 and header_names_valid(keys)
     underscores = any("_" in key for key in keys)
     special = _REQUEST_SPECIAL.intersection(keys)
-    connection_at = keys.index("connection") if special == {"connection"} and keys.count("connection") == 1 \
-        and not underscores else -1
-    return RequestShape(names, keys, valid, not special and not underscores, connection_at,
+    return RequestShape(names, keys, valid, not special and not underscores,
+                        special == {"connection"} and not underscores,
                         "content-length" in keys, "transfer-encoding" in keys)
 
 
@@ -96,5 +93,5 @@ def _response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:
     hop = HOP_HEADERS.intersection(keys)
     passes = keys.count("content-length") == 1 and (not hop or (hop == {"connection"}
                                                                  and keys.count("connection") == 1))
-    return ResponseShape(raw_names, keys.index("content-length") if passes else -1,
+    return ResponseShape(keys.index("content-length") if passes else -1,
                          keys.index("connection") if passes and hop else -1)

@@ -211,3 +211,15 @@ async def test_hop_headers_added_by_a_middleware_are_still_dropped(make_gateway:
     sent = canned.heads[0].decode().lower()
     assert "x-added: yes" in sent
     assert "keep-alive" not in sent and "proxy-connection" not in sent, sent
+
+
+@pytest.mark.parametrize("names, only_connection", [
+    ([b"Host", b"Connection"], True),
+    ([b"Host", b"Connection", b"Connection"], True),
+    ([b"Host", b"Connection", b"Pragma"], False),
+    ([b"Host", b"Connection", b"X_Any"], False),
+    ([b"Host", b"Accept"], False),
+], ids=["lone", "repeated", "with-pragma", "with-underscore", "none"])
+def test_request_shape_only_connection(names: list[bytes], only_connection: bool) -> None:
+    assert shape.request_shape(names).only_connection is only_connection
+

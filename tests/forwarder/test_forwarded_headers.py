@@ -372,3 +372,20 @@ def test_connection_option_headers_reach_middlewares_but_not_upstream() -> None:
     finalize_upstream_headers(req)
     assert req.headers.get("X-Auth") is None
     assert "Connection" not in req.headers
+
+
+@pytest.mark.parametrize("connection, kept, dropped, expected", [
+    ("keep-alive", (), True, [("Host", "h"), ("X-Private", "1"), ("X-Other", "2")]),
+    ("close, X-Private", (), True, [("Host", "h"), ("X-Other", "2")]),
+    ("X-Private", ["X-Private"], False, None),
+    ("Upgrade", (), False, None),
+    ("keep-alive", ["keep-alive"], False, None),
+], ids=["keep-alive", "listing", "kept-by-entry-point", "upgrade", "keep-alive-kept"])
+def test_drop_connection_listing_only_for_plain_drops(connection: str, kept: list[str], dropped: bool,
+                                                      expected: list[tuple[str, str]] | None) -> None:
+    """The forwarder's shortcut for a head whose only special header is Connection: it acts only when
+    `apply` would drop the Connection header with what it lists, and then does exactly that."""
+    items = [("Host", "h"), ("Connection", connection), ("X-Private", "1"), ("X-Other", "2")]
+    headers = HeaderList(list(items))
+    assert ForwardedHeaders(False, [], HOSTNAME, connection=kept).drop_connection_listing(headers) is dropped
+    assert headers.items == (expected if dropped else items)

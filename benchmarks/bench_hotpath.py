@@ -15,7 +15,6 @@ import cProfile
 import gc
 import pstats
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,17 +24,7 @@ from proxy.forwarder.client import ClientConnection  # noqa: E402
 from proxy.forwarder.upstream import UpstreamConnection  # noqa: E402
 from proxy.server.gateway import Gateway  # noqa: E402
 
-ROUTES = """
-[http.middlewares.api-stripprefix.stripPrefix]
-prefixes = ["/api/v1"]
-[http.routers.app-http]
-rule = "PathPrefix(`/api/v1`)"
-service = "app"
-middlewares = ["api-stripprefix"]
-[http.services.app.loadBalancer]
-[[http.services.app.loadBalancer.servers]]
-url = "http://127.0.0.1:8000"
-"""
+GUIDE_ROUTES = Path(__file__).resolve().parents[1] / "config" / "routes.toml"  # the FastAPI guide's file
 REQUEST = (b"GET /api/v1/items?page=2 HTTP/1.1\r\nHost: api.example.test\r\nUser-Agent: bench/1.0\r\n"
            b"Accept: application/json\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\n\r\n")
 RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: origin\r\nContent-Type: application/json\r\n"
@@ -68,10 +57,7 @@ class MemoryTransport:
 
 
 async def run(count: int, profile: bool) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        routes = Path(tmp) / "routes.toml"
-        routes.write_text(ROUTES)
-        gateway = Gateway(routes, record=0)  # as the CLI runs: no exchange records
+    gateway = Gateway(GUIDE_ROUTES, record=0)  # as the CLI runs: no exchange records
     runtime = next(iter(gateway.servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()

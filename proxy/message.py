@@ -66,9 +66,11 @@ class HeaderList:
 
         `lower_names`, when the caller has them ready, are the pairs' names lower-cased.
         """
-        pairs = list(pairs)
+        if lower_names is None:
+            pairs = list(pairs)
+            lower_names = _lower_names(pairs)
         self._items += pairs
-        self._keys += _lower_names(pairs) if lower_names is None else lower_names
+        self._keys += lower_names
 
     def set(self, name: str, value: str) -> None:
         """Replace every `name` entry by one, kept at the position of the first (or appended)."""

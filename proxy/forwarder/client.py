@@ -160,16 +160,23 @@ class ClientConnection(asyncio.Protocol):
         self.raw_headers = []
         shape = request_shape(raw[0::2])
         headers = HeaderList(list(zip(shape.names, decode_values(raw[1::2]))), list(shape.keys))
-        chunked = shape.has_te and "chunked" in (headers.get("transfer-encoding") or "").lower()
-        length = headers.get("content-length") if shape.has_length else None
-        has_body = chunked or (length is not None and length.strip() not in ("", "0"))
+        if shape.has_length or shape.has_te:
+            chunked = shape.has_te and "chunked" in (headers.get("transfer-encoding") or "").lower()
+            length = headers.get("content-length") if shape.has_length else None
+            has_body = chunked or (length is not None and length.strip() not in ("", "0"))
+        else:
+            chunked = has_body = False
+            length = None
         target = self.url.decode("latin-1")
         self.url = b""
+        ep = self.ep
         head = RequestHead(parser.get_method().decode("latin-1"), target, None, headers,
-                           headers.get("host") or "", self.client_ip, self.ep.scheme,
-                           parser.get_http_version(), self.ep.name)
+                           headers.get("host") or "", self.client_ip, ep.scheme,
+                           parser.get_http_version(), ep.name)
         exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
-        if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
+        if not has_body:
+            dispatch(exchange, ep, shape)
+        elif length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
             exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64
             exchange.keep_alive = False
         elif chunked and (headers.keys.count("transfer-encoding") > 1
@@ -177,14 +184,15 @@ class ClientConnection(asyncio.Protocol):
             exchange.reply = Reply.text(501, "Unsupported transfer encoding")  # Go: only a lone `chunked`
             exchange.keep_alive = False
         else:
-            dispatch(exchange, self.ep, shape)
-        if self.ep.write_timeout > 0 and not self.write_deadline:
-            self.write_deadline = time.monotonic() + self.ep.write_timeout
+            dispatch(exchange, ep, shape)
+        if ep.write_timeout > 0 and not self.write_deadline:
+            self.write_deadline = time.monotonic() + ep.write_timeout
         self.receiving = exchange
         if has_body and not chunked:
             self.raw_left = int(length)  # type: ignore[arg-type]  # llhttp has validated it
-        self.queue.append(exchange)
-        if len(self.queue) == 1:
+        queue = self.queue
+        queue.append(exchange)
+        if len(queue) == 1:
             exchange.begin()
         else:
             self.pause_reading(PIPELINE)
@@ -228,11 +236,20 @@ class ClientConnection(asyncio.Protocol):
         if exchange.finished:
             return
         exchange.finished = True
-        if self.ep.recorders:
+        ep = self.ep
+        if ep.recorders:
             self._record(exchange)
-        if self.queue and self.queue[0] is exchange:
-            del self.queue[0]
+        queue = self.queue
+        if queue and queue[0] is exchange:
+            del queue[0]
         self.write_deadline = 0.0
+        if (not queue and exchange.keep_alive and self.receiving is None and not self.pending_reject
+                and not self.peer_done and not self._read_pausers):
+            # The usual end of a keep-alive exchange: nothing queued or owed, so wait for the next request.
+            idle_timeout = ep.idle_timeout
+            self.deadline = time.monotonic() + idle_timeout if idle_timeout > 0 else 0.0
+            self.deadline_what = IDLE
+            return
         if self.pending_reject and not self.queue:
             self._answer_reject()
             return

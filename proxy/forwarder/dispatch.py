@@ -12,7 +12,7 @@ from proxy.forwarder.wire import error_reply
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.server.normalize import (BadRequest, check_request_headers, denied_encoded_character,
-                                    fix_pragma_cache_control, parse_request_target)
+                                    fix_pragma_cache_control, parse_request_target, valid_host_header)
 from proxy.services.loadbalancer import NoServerAvailable
 
 if TYPE_CHECKING:
@@ -28,22 +28,24 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
     head = exchange.head
     try:
         # llhttp refuses every control character but HTAB in a value (DEL too): no need to look again.
-        check_request_headers(head.version, head.method, head.headers, names_valid=shape.valid,
-                              values_valid=True)
-        target = parse_request_target(head.path, ep.path_options, head.method)
+        # With the names known good (shape.valid), only Host's value is left to check.
+        if not (shape.valid and valid_host_header(head.host)):
+            check_request_headers(head.version, head.method, head.headers, names_valid=shape.valid,
+                                  values_valid=True)
+        path, head.query, authority = parse_request_target(head.path, ep.path_options, head.method)
     except BadRequest as exc:
         log.info("bad request %r from %s: %s", exchange.original_target, head.client_ip, exc)
         exchange.reply = Reply(400, [("Content-Type", "text/plain; charset=utf-8")], exc.body)
         exchange.detail = f"bad request: {exc}"
         exchange.keep_alive = exchange.keep_alive and not exc.close
         return
-    if target.path == "*" and head.method == "OPTIONS":
+    if path == "*" and head.method == "OPTIONS":
         exchange.reply = Reply(200)  # Go's server answers `OPTIONS *` itself
         return
-    head.path, head.query = target.path, target.query
-    if target.authority is not None:
-        head.host = target.authority
-        head.headers.set("Host", target.authority)
+    head.path = path
+    if authority is not None:
+        head.host = authority
+        head.headers.set("Host", authority)
     # A Connection header that only drops names (browsers send `keep-alive`) leaves a plain head once applied.
     plain = shape.plain or (shape.only_connection and ep.forwarded.drop_connection_listing(head.headers))
     if not plain:
@@ -54,7 +56,7 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         exchange.reply = error_reply(404)
         exchange.detail = "no router matched"
         return
-    if denied_encoded_character(head.path, ep.path_options) is not None:
+    if "%" in head.path and denied_encoded_character(head.path, ep.path_options) is not None:
         exchange.reply = Reply(400)
         return
     plan = route.target

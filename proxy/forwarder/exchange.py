@@ -209,7 +209,11 @@ class Exchange:
 
     def response_head_as_is(self, status: int, lines: list[bytes]) -> None:
         """`lines`: the upstream's header lines (name, b": ", value, CRLF for each); the status line is ours."""
-        self._head_arrived(status)
+        if self._header_timer is None and self._continue is None:
+            self.response_started = True  # all _head_arrived would do
+            self.status = status
+        else:
+            self._head_arrived(status)
         self.out.append(b"%s\r\n%s\r\n" % (status_line_bytes(status), b"".join(lines)))
 
     def _head_arrived(self, status: int) -> None:
@@ -281,7 +285,8 @@ class Exchange:
         self.upstream = None
         if conn is not None:
             conn.exchange = None
-            conn.resume_reading()
+            if conn.paused:
+                conn.resume_reading()
             if self.request_complete and self.server is not None:
                 self.server.pool.release(conn)
             else:

@@ -183,8 +183,12 @@ class ForwardedHeaders:
         never from the listening port. `plain`: the caller knows `req` holds no managed X- header (in any
         spelling) and no Connection header, so there is nothing to filter or tidy.
         """
-        if plain:
-            self._fill_fresh(req)
+        if plain:  # no Upgrade header either (it is hop-by-hop): not a websocket
+            fresh = self._fresh.get((req.host, req.client_ip, req.scheme, False))
+            if fresh is not None:
+                req.headers.extend(*fresh)
+            else:
+                self._fill_fresh(req)
         else:
             self._filter_and_fill(req)
         if self.not_append_xff:
@@ -353,7 +357,10 @@ def finalize_upstream_headers(req: RequestHead, plain: bool = False) -> None:
     """
     headers = req.headers
     if plain:
-        _append_forwarded_for(req)
+        if not req.notes and req.client_ip:  # nothing suppresses it, and a plain head has none to append to
+            headers.add("X-Forwarded-For", req.client_ip)
+        else:
+            _append_forwarded_for(req)
         _fix_user_agent(headers)
         return
     te_trailers = "te" in headers.keys and header_values_contain_token(headers.get_all("te"), "trailers")

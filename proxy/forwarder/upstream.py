@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("pool", "transport", "exchange", "parser", "head_lines", "in_head", "trailers",
-                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused", "raw_left",
+                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "paused", "raw_left",
                  "_parser_idle")
 
     def __init__(self, pool: ConnectionPool) -> None:
@@ -40,7 +40,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.tunnel = False  # after `101 Switching Protocols`: raw bytes both ways
         self.in_pool = False
         self.idle_since = 0.0  # when it was last released to the pool (time.monotonic)
-        self._paused = False
+        self.paused = False
         self._parser_idle = False  # llhttp finished the last response: it is ready for the next one
         # Bytes of a Content-Length body still to come. Once the head is parsed, such a body is relayed
         # as the very bytes objects the socket gave us, without llhttp copying each piece (downloads).
@@ -103,7 +103,8 @@ class UpstreamConnection(asyncio.Protocol):
             self.broken = True
             exchange.upstream_failed(f"invalid response from {self.pool.host}:{self.pool.port}: {exc}")
             return
-        exchange.flush_to_client()
+        if exchange.out:
+            exchange.flush_to_client()
         if self.complete:
             exchange.response_complete()
 
@@ -155,13 +156,13 @@ class UpstreamConnection(asyncio.Protocol):
             self.exchange.client.resume_reading(self)
 
     def pause_reading(self) -> None:
-        if not self._paused and self.transport is not None:
-            self._paused = True
+        if not self.paused and self.transport is not None:
+            self.paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        if self._paused and self.transport is not None:
-            self._paused = False
+        if self.paused and self.transport is not None:
+            self.paused = False
             self.transport.resume_reading()
 
     # -- llhttp callbacks -------------------------------------------------------------------
@@ -212,10 +213,11 @@ class UpstreamConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         if not self.in_head:
             self._parser_idle = True
-        if not self.in_head and not self.complete:
-            self.complete = True
-            self.raw_left = 0
-            self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]
+            if not self.complete:
+                self.complete = True
+                self.raw_left = 0
+                if self.exchange.chunked_out:  # type: ignore[union-attr]  # else nothing marks the end
+                    self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]
 
 
 def decoded_headers(lines: list[bytes]) -> HeaderList:

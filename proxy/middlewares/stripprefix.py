@@ -65,7 +65,8 @@ class StripPrefix(Middleware):
         for prefix in self.prefixes:
             if path.startswith(prefix):
                 stripped = self._strip(path, len(prefix))
-                if sanitized(stripped, "") is None:
+                # sanitized() changes nothing without `//` or a dot segment: look before calling it.
+                if ("//" in stripped or "/." in stripped) and sanitized(stripped, "") is None:
                     return bad_request()
                 req.headers.add(FORWARDED_PREFIX, prefix)
                 req.path = stripped or "/"

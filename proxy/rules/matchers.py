@@ -265,21 +265,21 @@ class CompiledRule:
     `path_prefixes`: literal prefixes of the routing path, one of which is required; None when unconstrained.
     """
 
-    __slots__ = ("text", "tree", "hosts", "path_prefixes", "_predicate")
+    __slots__ = ("text", "tree", "hosts", "path_prefixes", "predicate")
 
     def __init__(self, text: str, tree: RuleNode, predicate: Predicate) -> None:
         self.text = text
         self.tree = tree
         self.hosts = _host_hint(tree)
         self.path_prefixes = _path_hint(tree)
-        self._predicate = predicate
+        self.predicate = predicate  # MatchRequest -> bool
 
     def match(self, req: RequestHead) -> bool:
-        return self._predicate(MatchRequest(req))
+        return self.predicate(MatchRequest(req))
 
     def match_view(self, view: MatchRequest) -> bool:
         """Match a request already wrapped once (the route table shares one view across rules)."""
-        return self._predicate(view)
+        return self.predicate(view)
 
     def __repr__(self) -> str:
         return f"CompiledRule({self.text!r})"

@@ -13,7 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from proxy.message import HeaderList
 from proxy.urlpath import (ALNUM as _ALNUM, PLAIN_PATH, check_escapes, join_escaped,
@@ -92,16 +92,16 @@ class PathOptions:
         object.__setattr__(self, "denied_encodings", frozenset(denied))
 
 
-class Target(NamedTuple):
-    path: str  # escaped, normalised (and sanitised) path
-    query: str | None  # raw query without '?', None when the target had no '?'
-    authority: str | None  # host[:port] of an absolute-form or CONNECT target: it replaces Host
+# (path, query, authority): the escaped, normalised (and sanitised) path; the raw query without '?', None
+# when the target had no '?'; host[:port] of an absolute-form or CONNECT target, which replaces Host.
+# A plain tuple: a NamedTuple's constructor is a Python call, and this is built once per request.
+Target = tuple[str, "str | None", "str | None"]
 
 
 def parse_target(raw_target: str, options: PathOptions) -> tuple[str, str | None]:
     """(path, query) of a request-target as Traefik routes and forwards it; raises BadRequest."""
-    target = parse_request_target(raw_target, options)
-    return target.path, target.query
+    path, query, _ = parse_request_target(raw_target, options)
+    return path, query
 
 
 # The common case, decided by two regex matches: an origin-form path of characters Go never escapes,
@@ -116,7 +116,7 @@ def parse_request_target(raw_target: str, options: PathOptions, method: str = "G
             and (not sep or _PLAIN_QUERY.fullmatch(query))):
         if sep and ";" in query:
             query = query.replace(";", "%3B" if options.encode_query_semicolons else "&")
-        return Target(path, query if sep else None, None)
+        return path, query if sep else None, None
     return _parse_any_target(raw_target, options, method)
 
 
@@ -126,7 +126,7 @@ def _parse_any_target(raw_target: str, options: PathOptions, method: str) -> Tar
     if not raw_target:
         raise _go_parse_error("empty request-target")
     if raw_target == "*":
-        return Target("*", None, None)  # OPTIONS * never gets here: Go answers it itself
+        return "*", None, None  # OPTIONS * never gets here: Go answers it itself
     if method == "CONNECT" and not raw_target.startswith("/"):
         raw_path, query, authority = _split_absolute("http://" + raw_target)
     else:
@@ -138,7 +138,7 @@ def _parse_any_target(raw_target: str, options: PathOptions, method: str) -> Tar
         path = sanitize_path(path)
     if query is not None and ";" in query:
         query = query.replace(";", "%3B" if options.encode_query_semicolons else "&")
-    return Target(path or "/", query, authority)
+    return path or "/", query, authority
 
 
 def _split_absolute(raw: str) -> tuple[str, str | None, str | None]:
@@ -263,6 +263,9 @@ def _unescape_host(host: str) -> str:
         if ch != "%" and ch.isascii() and ch not in _HOST_SAFE:
             raise _go_parse_error(f"invalid character {ch!r} in host name")
     return unescape(host)
+
+
+valid_host_header = _HOST_HEADER.fullmatch  # what check_request_headers asks of Host, for the caller
 
 
 def check_request_headers(version: str, method: str, headers: HeaderList, names_valid: bool = False,

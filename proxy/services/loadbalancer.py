@@ -92,8 +92,12 @@ class LoadBalancer:
         self.name = name
         self.servers = tuple(servers)
         self._wrr = SmoothWeightedRoundRobin(servers, weights)
+        # One server with a weight (the usual service): picked without the round robin.
+        self._only: UpstreamServer | None = self._wrr.next() if len(self._wrr) == 1 else None  # type: ignore[assignment]
 
     def pick(self) -> UpstreamServer:
+        if self._only is not None:
+            return self._only
         if not len(self._wrr):
             raise NoServerAvailable(self.name)
         return self._wrr.next()  # type: ignore[return-value]

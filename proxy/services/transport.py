@@ -75,7 +75,9 @@ class ConnectionPool:
 
     def release(self, conn: UpstreamConnection) -> None:
         """Keep `conn` for reuse (or close it if the pool is full or it cannot be reused)."""
-        if len(self._idle) >= self.settings.max_idle_conns_per_host or not conn.reusable():
+        transport = conn.transport  # conn.reusable(), inline: this runs once per request
+        if (len(self._idle) >= self.settings.max_idle_conns_per_host or conn.broken or transport is None
+                or transport.is_closing()):
             conn.close()
             return
         conn.exchange = None

@@ -32,7 +32,7 @@ IDLE = "idle keep-alive"
 class ClientConnection(asyncio.Protocol):
     __slots__ = ("ep", "transport", "parser", "client_ip", "url", "raw_headers", "queue", "receiving", "upgrading",
                  "tunnel", "write_paused", "head_bytes", "in_head", "raw_left", "peer_done", "pending_reject",
-                 "discarding", "_read_pausers", "deadline", "deadline_what", "write_deadline")
+                 "discarding", "_read_pausers", "deadline", "deadline_what", "write_deadline", "parsing", "held")
 
     def __init__(self, ep: EntryPointRuntime) -> None:
         self.ep = ep
@@ -61,6 +61,8 @@ class ClientConnection(asyncio.Protocol):
         self.deadline = 0.0  # reading a request, or idling between requests; 0: none
         self.deadline_what = ""
         self.write_deadline = 0.0
+        self.parsing = False  # inside parser.feed_data
+        self.held: Exchange | None = None  # an exchange holding its upstream bytes until the read is parsed
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -84,6 +86,7 @@ class ClientConnection(asyncio.Protocol):
             if not data:
                 return
         in_head = self.in_head
+        self.parsing = True
         try:
             self.parser.feed_data(data)
             if in_head and self.in_head:
@@ -99,6 +102,11 @@ class ClientConnection(asyncio.Protocol):
                     exchange.send_body_raw(rest)
         except httptools.HttpParserError as exc:
             self._reject(400, str(exc))
+        finally:
+            self.parsing = False
+            if self.held is not None:
+                held, self.held = self.held, None
+                held.release_held()
 
     def eof_received(self) -> bool | None:
         self.peer_done = True
@@ -227,6 +235,12 @@ class ClientConnection(asyncio.Protocol):
             exchange.end_body()
 
     # -- used by exchanges ----------------------------------------------------------------------------
+    def hold(self, exchange: Exchange) -> None:
+        """`exchange` keeps its upstream bytes until this read is parsed (then one write, not two)."""
+        if self.held is not None and self.held is not exchange:
+            self.held.release_held()
+        self.held = exchange
+
     def write(self, data: bytes) -> None:
         transport = self.transport
         if transport is not None and not transport.is_closing():

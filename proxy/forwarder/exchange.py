@@ -35,7 +35,8 @@ class Exchange:
     __slots__ = ("client", "head", "plan", "server", "reply", "upstream", "pending", "pending_bytes", "sent_head",
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
-                 "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue")
+                 "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue",
+                 "holding")
 
     def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
                  has_body: bool, chunked_request: bool, original_target: str) -> None:
@@ -68,6 +69,9 @@ class Exchange:
         # `Expect: 100-continue`: None (not asked), a timer while waiting for the upstream's 100, or True
         # once a 100 went to the client.
         self._continue: asyncio.TimerHandle | bool | None = None
+        # Request bytes wait in `pending` until the client connection's parser is done with the current
+        # read: a head and the body bytes that came with it leave in one write (see ClientConnection.hold).
+        self.holding = False
 
     # -- request side ---------------------------------------------------------------------------
     def begin(self) -> None:
@@ -129,7 +133,10 @@ class Exchange:
             # the body anyway; Go's server tells the client to go on when the body is read.
             self._continue = asyncio.get_running_loop().call_later(EXPECT_CONTINUE_TIMEOUT, self._go_on)
         pending = self.pending
-        if pending:
+        if pending and not self.request_complete and self.client.parsing:
+            self.holding = True  # the body's first bytes are likely in this very read
+            self.client.hold(self)
+        elif pending:
             conn.write(pending[0] if len(pending) == 1 else b"".join(pending))
             self.pending = []
             if self.pending_bytes:
@@ -143,8 +150,10 @@ class Exchange:
             return  # answered already: the body is read and dropped
         if self.chunked_request:
             data = encode_chunk(data)
-        if self.upstream is not None:
+        if self.upstream is not None and not self.holding:
             self.upstream.write(data)
+        elif self.holding:
+            self.pending.append(data)  # bounded by one read
         else:
             self.pending.append(data)
             self.pending_bytes += len(data)
@@ -163,10 +172,18 @@ class Exchange:
             self.client.exchange_done(self)
 
     def send_body_raw(self, data: bytes) -> None:
-        if self.upstream is not None:
+        if self.upstream is not None and not self.holding:
             self.upstream.write(data)
         else:
             self.pending.append(data)
+
+    def release_held(self) -> None:
+        """The parser is done with the read: write what was held back, in one call."""
+        self.holding = False
+        pending = self.pending
+        if pending and self.upstream is not None:
+            self.upstream.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            self.pending = []
 
     def _start_header_timer(self) -> None:
         timeout = self.server.response_header_timeout if self.server else 0

@@ -55,6 +55,11 @@ class GatewayProcess:
         return next(iter(self.urls.values()))
 
     @property
+    def pid(self) -> int | None:
+        """The CLI's process id while it runs (for /proc readings, signals), else None."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def log(self) -> str:
         return "\n".join(self.output)
 

@@ -96,6 +96,11 @@ class HeaderList:
         elif count:
             self._drop(lname)
 
+    def remove_at(self, index: int) -> None:
+        """Drop the entry at `index` (a position in `items`)."""
+        del self._items[index]
+        del self._keys[index]
+
     def remove_many(self, lower_names: frozenset[str] | set[str]) -> None:
         """Drop every entry whose lower-cased name is in `lower_names`."""
         # Usually one or two of the names are present, once each: deleting those in place is cheaper

@@ -167,7 +167,8 @@ class ClientConnection(asyncio.Protocol):
         raw = self.raw_headers
         self.raw_headers = []
         shape = request_shape(raw[0::2])
-        headers = HeaderList(list(zip(shape.names, decode_values(raw[1::2]))), list(shape.keys))
+        values = decode_values(raw[1::2])
+        headers = HeaderList(list(zip(shape.names, values)), list(shape.keys))
         if shape.has_length or shape.has_te:
             chunked = shape.has_te and "chunked" in (headers.get("transfer-encoding") or "").lower()
             length = headers.get("content-length") if shape.has_length else None
@@ -179,7 +180,7 @@ class ClientConnection(asyncio.Protocol):
         self.url = b""
         ep = self.ep
         head = RequestHead(parser.get_method().decode("latin-1"), target, None, headers,
-                           headers.get("host") or "", self.client_ip, ep.scheme,
+                           values[shape.host_at] if shape.host_at >= 0 else "", self.client_ip, ep.scheme,
                            parser.get_http_version(), ep.name)
         exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
         if not has_body:

@@ -282,10 +282,17 @@ class ForwardedHeaders:
         """Do now what `apply` would do with a Connection header that only drops names (nothing kept by
         the entry point's `connection` option, no upgrade asked, e.g. `keep-alive`) and return True;
         leave any other Connection header alone and return False. Called only when there is one."""
-        plan = self._plan_for(headers)
+        keys = headers.keys
+        at = keys.index("connection") if keys.count("connection") == 1 else -1
+        plan = self._connection_plans.get((headers.items[at][1],)) if at >= 0 else None
+        if plan is None:
+            plan = self._plan_for(headers)
         if plan.drop_all is None:
             return False
-        headers.remove_many(plan.drop_all)
+        if at >= 0 and plan.drop.isdisjoint(keys):  # the usual `keep-alive`: only Connection itself goes
+            headers.remove_at(at)
+        else:
+            headers.remove_many(plan.drop_all)
         return True
 
     def _plan_for(self, headers: HeaderList) -> _ConnectionPlan:

@@ -42,6 +42,7 @@ class RequestShape:
     only_connection: bool
     has_length: bool  # a Content-Length header is present
     has_te: bool  # a Transfer-Encoding header is present
+    host_at: int  # index of the first Host header, -1 when there is none
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,8 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
     special = _REQUEST_SPECIAL.intersection(keys)
     return RequestShape(names, keys, valid, not special and not underscores,
                         special == {"connection"} and not underscores,
-                        "content-length" in keys, "transfer-encoding" in keys)
+                        "content-length" in keys, "transfer-encoding" in keys,
+                        keys.index("host") if "host" in keys else -1)
 
 
 def _response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:

@@ -389,3 +389,19 @@ def test_drop_connection_listing_only_for_plain_drops(connection: str, kept: lis
     headers = HeaderList(list(items))
     assert ForwardedHeaders(False, [], HOSTNAME, connection=kept).drop_connection_listing(headers) is dropped
     assert headers.items == (expected if dropped else items)
+
+
+@pytest.mark.parametrize("items, expected", [
+    ([("Host", "h"), ("Connection", "keep-alive"), ("X-A", "1"), ("Connection", "keep-alive")],
+     [("Host", "h"), ("X-A", "1")]),
+    ([("Host", "h"), ("Connection", "keep-alive"), ("Keep-Alive", "timeout=5"), ("X-A", "1")],
+     [("Host", "h"), ("X-A", "1")]),
+    ([("Connection", "X-A"), ("Host", "h"), ("X-A", "1"), ("x-a", "2"), ("X-B", "3")],
+     [("Host", "h"), ("X-B", "3")]),
+], ids=["two-connection-headers", "listed-header-present", "listed-header-twice"])
+def test_drop_connection_listing_removes_every_copy(items: list[tuple[str, str]],
+                                                     expected: list[tuple[str, str]]) -> None:
+    """Repeated Connection headers, and headers they list, all go (not only the first Connection)."""
+    headers = HeaderList(list(items))
+    assert ForwardedHeaders(False, [], HOSTNAME).drop_connection_listing(headers) is True
+    assert headers.items == expected

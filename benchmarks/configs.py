@@ -24,6 +24,13 @@ class Ports:
     haproxy: int = 18084
 
 
+# What the 10-middleware chain adds: one header per headers middleware (the origin's /check-mw echoes
+# the request ones, so that the harness can check that they arrived).
+MW_REQUEST_HEADERS = {"X-Mw-5": "5", "X-Mw-6": "6", "X-Mw-7": "7"}
+MW_RESPONSE_HEADERS = {"X-Mw-8": "8", "X-Mw-9": "9", "X-Mw-10": "10"}
+MW_SEEN = ",".join("$http_" + name.lower().replace("-", "_") for name in MW_REQUEST_HEADERS)
+
+
 def _nginx_common(work: Path, name: str, connections: int) -> str:
     """Top of an nginx.conf that keeps every file nginx writes inside the work dir."""
     tmp = work / f"{name}-tmp"
@@ -45,10 +52,12 @@ http {{
 
 
 def origin_nginx(work: Path, echo_module: Path | None, port: int = ORIGIN_PORT) -> str:
-    """The origin: small answers, a 100 MiB file, an upload sink and a header echo for the sanity check.
+    """The origin: small answers, 100 MiB and 1 GiB files, an upload sink and header echoes for the checks.
 
     With the echo module the upload sink answers only after reading the whole body (so a proxy cannot
-    finish early); without it nginx discards the body and may answer first (the report says which).
+    finish early): up to 128 MiB in memory, the rest of a larger body (the 1 GiB upload) spooled to a
+    temp file under the work dir. Without it nginx discards the body and may answer first (the report
+    says which).
     """
     load = f"load_module {echo_module};\n" if echo_module else ""
     upload = ("client_body_buffer_size 128m; echo_read_request_body; echo \"ok\";" if echo_module
@@ -59,8 +68,10 @@ def origin_nginx(work: Path, echo_module: Path | None, port: int = ORIGIN_PORT) 
     location = /small {{ return 200 "hello, world\\n"; }}
     location = /api/items {{ default_type application/json; return 200 '{{"id":1,"status":"created"}}'; }}
     location = /check {{ return 200 "prefix=$http_x_forwarded_prefix uri=$request_uri"; }}
+    location = /check-mw {{ return 200 "mw={MW_SEEN} uri=$request_uri"; }}
     location = /upload {{ client_max_body_size 0; {upload} }}
     location = /big.bin {{ root {work}/www; }}
+    location = /huge.bin {{ root {work}/www; }}
   }}
 }}
 """
@@ -116,13 +127,20 @@ http://{HOST}:{port} {{
 
 
 def haproxy_cfg(port: int, origin_port: int = ORIGIN_PORT) -> str:
-    """HAProxy: one thread, `replace-path` strips the prefix, `option forwardfor` adds X-Forwarded-For."""
+    """HAProxy: one thread, `replace-path` strips the prefix, `option forwardfor` adds X-Forwarded-For.
+
+    maxconn 12000 leaves room for the 10,000 idle connections. HAProxy wants 2 fds per connection and,
+    by default, refuses to start if it cannot raise its fd limit that far; `no strict-limits` lets it run
+    (with a warning) under a hard limit of 20,000, which is still one fd per idle client connection.
+    """
     return f"""global
   nbthread 1
-  maxconn 8000
+  maxconn 12000
+  no strict-limits
 
 defaults
   mode http
+  maxconn 12000
   timeout connect 5s
   timeout client 120s
   timeout server 120s
@@ -169,16 +187,7 @@ def traefik_routes(extra_host_routers: int = 0, origin_port: int = ORIGIN_PORT) 
         "[http.middlewares.api-stripprefix.stripPrefix]",
         f'  prefixes = ["{PREFIX}"]',
         "",
-        "[http.routers.app-http]",
-        '  entryPoints = ["http"]',
-        '  service = "app"',
-        f'  rule = "PathPrefix(`{PREFIX}`)"',
-        '  middlewares = ["api-stripprefix"]',
-        "",
-        "[http.services.app.loadBalancer]",
-        "  [[http.services.app.loadBalancer.servers]]",
-        f'    url = "http://{HOST}:{origin_port}"',
-        "",
+        *_app_router_and_service(["api-stripprefix"], origin_port),
     ]
     for i in range(extra_host_routers):
         lines += [f"[http.routers.svc{i}]",
@@ -187,3 +196,43 @@ def traefik_routes(extra_host_routers: int = 0, origin_port: int = ORIGIN_PORT) 
                   f'  rule = "Host(`svc{i}.example.com`)"',
                   ""]
     return "\n".join(lines)
+
+
+def _app_router_and_service(middlewares: list[str], origin_port: int) -> list[str]:
+    """The guide's router (PathPrefix(`/api/v1`) with `middlewares`) and its one-server service."""
+    names = ", ".join(f'"{name}"' for name in middlewares)
+    return [
+        "[http.routers.app-http]",
+        '  entryPoints = ["http"]',
+        '  service = "app"',
+        f'  rule = "PathPrefix(`{PREFIX}`)"',
+        f"  middlewares = [{names}]",
+        "",
+        "[http.services.app.loadBalancer]",
+        "  [[http.services.app.loadBalancer.servers]]",
+        f'    url = "http://{HOST}:{origin_port}"',
+        "",
+    ]
+
+
+def traefik_middleware_chain_routes(origin_port: int = ORIGIN_PORT) -> str:
+    """The guide's router with a chain of 10 middlewares that still lands on the origin's own path.
+
+    /api/v1/small: stripPrefix /api/v1 -> /small, addPrefix /x -> /x/small, stripPrefix /x -> /small,
+    replacePathRegex ^/small$ -> /small (matches, so it rewrites), then three headers middlewares that add a
+    request header each and three that add a response header each (the client checks the latter).
+    """
+    chain = [
+        ("mw1-strip-api", "stripPrefix", [f'prefixes = ["{PREFIX}"]']),
+        ("mw2-add-x", "addPrefix", ['prefix = "/x"']),
+        ("mw3-strip-x", "stripPrefix", ['prefixes = ["/x"]']),
+        ("mw4-replace", "replacePathRegex", ['regex = "^/small$"', 'replacement = "/small"']),
+    ]
+    for index, (name, value) in enumerate(MW_REQUEST_HEADERS.items(), 5):
+        chain.append((f"mw{index}-req", "headers", [f'customRequestHeaders = {{ {name} = "{value}" }}']))
+    for index, (name, value) in enumerate(MW_RESPONSE_HEADERS.items(), 8):
+        chain.append((f"mw{index}-resp", "headers", [f'customResponseHeaders = {{ {name} = "{value}" }}']))
+    lines: list[str] = []
+    for name, kind, options in chain:
+        lines += [f"[http.middlewares.{name}.{kind}]", *(f"  {option}" for option in options), ""]
+    return "\n".join(lines + _app_router_and_service([name for name, _, _ in chain], origin_port))

@@ -2,7 +2,8 @@
 # Instructions per keep-alive request through the forwarder, counted by valgrind (exact, unlike timings
 # on a shared machine): bash benchmarks/count_instructions.sh [repo dir, default: this checkout]
 # Runs benchmarks/bench_hotpath.py at two request counts under callgrind and divides the difference, so
-# start-up and imports cancel out. Takes about a minute per count.
+# start-up and imports cancel out (a fixed hash seed keeps dict layouts, and so the count, repeatable).
+# Takes about a minute per count.
 set -euo pipefail
 repo=$(cd "${1:-$(dirname "$0")/..}" && pwd)
 python=${PYTHON:-$repo/.venv/bin/python}
@@ -10,7 +11,7 @@ command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgri
 cd "$repo"
 "$python" -m compileall -q proxy benchmarks >/dev/null  # else the first run compiles what the second reuses
 count() {
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" benchmarks/bench_hotpath.py "$1" 2>&1 \
+  PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" benchmarks/bench_hotpath.py "$1" 2>&1 \
     | awk '/Collected/ {print $4}'
 }
 low=$(count 200)

@@ -1,9 +1,11 @@
 """Open N keep-alive connections to a proxy, make one request on each, then hold them idle.
 
-    python benchmarks/idle_conns.py HOST PORT PATH N
+    python benchmarks/idle_conns.py HOST PORT PATH N [SECONDS]
 
-Prints `ready <ok>` once every connection has had its answer, then keeps them open until stdin closes
-(the harness reads the proxy's VmRSS meanwhile). Stdlib only.
+Prints `ready <ok> <opened>` once every connection has had its answer (ok = answered 200), then keeps
+them open until stdin closes (the harness reads the proxy's VmRSS meanwhile). It stops opening at the
+first connection error or after SECONDS, so a proxy that cannot hold N shows as ok < N, not as a hang.
+Stdlib only.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import selectors
 import socket
 import sys
+import time
 
 
 def request_bytes(host: str, port: int, path: str) -> bytes:
@@ -29,27 +32,40 @@ def answered(buffer: bytes) -> bool:
     return True
 
 
-def open_all(host: str, port: int, path: str, count: int) -> tuple[list[socket.socket], int]:
+def open_all(host: str, port: int, path: str, count: int,
+             seconds: float = 0) -> tuple[list[socket.socket], int]:
+    """Open up to `count` connections (stopping at an error or after `seconds`, 0: no limit), one request each."""
+    deadline = time.monotonic() + (seconds or 1e9)
     selector = selectors.DefaultSelector()
     payload = request_bytes(host, port, path)
     conns: list[socket.socket] = []
     buffers: dict[socket.socket, bytes] = {}
     for _ in range(count):
-        sock = socket.create_connection((host, port), timeout=10)
-        sock.sendall(payload)
+        if time.monotonic() > deadline:
+            print(f"gave up opening after {seconds:.0f}s with {len(conns)} open", file=sys.stderr)
+            break
+        try:
+            sock = socket.create_connection((host, port), timeout=10)
+            sock.sendall(payload)
+        except OSError as exc:
+            print(f"connection {len(conns) + 1} failed: {exc}", file=sys.stderr)
+            break
         sock.setblocking(False)
         conns.append(sock)
         buffers[sock] = b""
         selector.register(sock, selectors.EVENT_READ)
     ok = 0
     while buffers:
-        events = selector.select(timeout=30)
+        events = selector.select(timeout=max(1.0, min(30.0, deadline - time.monotonic())))
         if not events:
             break
         for key, _ in events:
             sock = key.fileobj
             assert isinstance(sock, socket.socket)
-            chunk = sock.recv(65536)
+            try:
+                chunk = sock.recv(65536)
+            except OSError:  # reset by the proxy: counts as not answered
+                chunk = b""
             buffers[sock] += chunk
             if not chunk or answered(buffers[sock]):
                 ok += buffers[sock].startswith(b"HTTP/1.1 200")
@@ -60,8 +76,9 @@ def open_all(host: str, port: int, path: str, count: int) -> tuple[list[socket.s
 
 def main() -> None:
     host, port, path, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-    conns, ok = open_all(host, port, path, count)
-    print(f"ready {ok}", flush=True)
+    seconds = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+    conns, ok = open_all(host, port, path, count, seconds)
+    print(f"ready {ok} {len(conns)}", flush=True)
     sys.stdin.read()  # hold the connections until the harness closes our stdin
     for sock in conns:
         sock.close()

@@ -110,10 +110,15 @@ def curl_download(scenario: str, url: str, expected: int) -> float:
     return float(speed) / 1e6
 
 
-def curl_upload(scenario: str, url: str, source: Path) -> float:
-    """MB/s of one POST of `source` (Content-Length, no Expect); fails unless the origin answered 200."""
+def curl_upload(scenario: str, url: str, source: Path, from_file: bool = False) -> float:
+    """MB/s of one POST of `source` (Content-Length, no Expect); fails unless the origin answered 200.
+
+    --data-binary reads the whole file into curl's memory first; `from_file` streams it from disk
+    instead (-T with -X POST), which a 1 GiB body needs.
+    """
+    body = ["-T", str(source), "-X", "POST"] if from_file else ["--data-binary", f"@{source}"]
     argv = ["curl", "-s", "-o", "/dev/null", "--max-time", "120", "-H", "Expect:",
-            "--data-binary", f"@{source}", "-w", "%{http_code} %{size_upload} %{speed_upload}", url]
+            *body, "-w", "%{http_code} %{size_upload} %{speed_upload}", url]
     code, size, speed = run(scenario, argv, timeout=150).split()
     if code != "200" or int(size) != source.stat().st_size:
         raise RuntimeError(f"upload got status {code} after {size} bytes, expected 200 after {source.stat().st_size}")

@@ -6,6 +6,7 @@ import http.client
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -102,3 +103,27 @@ def rss_kib(pid: int) -> int:
         except OSError:
             continue
     return total
+
+
+class RssSampler:
+    """rss_kib(pid) every `interval` seconds on a thread while the `with` block runs (to catch the peak)."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.pid, self.interval = pid, interval
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(rss_kib(self.pid))
+            if self._stop.wait(self.interval):
+                return

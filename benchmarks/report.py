@@ -48,7 +48,40 @@ SCENARIOS: dict[str, tuple[str, str, list[tuple[str, str, str, float]]]] = {
             [("before_kib", "RSS before MiB", "{:.1f}", 1 / 1024), ("with_idle_kib", "RSS with 1,000 MiB",
                                                                     "{:.1f}", 1 / 1024),
              ("per_conn_kib", "KiB / connection", "{:.1f}", 1)]),
+    "rss_10k": ("Memory with 10,000 idle keep-alive connections", "Right after the 1,000 run, in the same "
+                "process: 10,000 client connections that each made one request and stay open (idle_conns.py "
+                "gives up opening after 60 s or at the first error). RSS at start is the 1,000 run's "
+                "\"before\"; KiB / connection = (RSS with 10,000 - RSS at start) / 10,000, so that heap kept "
+                "from the 1,000 run does not make the 10,000 look cheaper. The target: all 10,000 answered.",
+                [("start_kib", "RSS at start MiB", "{:.1f}", 1 / 1024),
+                 ("before_kib", "RSS before MiB", "{:.1f}", 1 / 1024),
+                 ("with_idle_kib", "RSS with 10,000 MiB", "{:.1f}", 1 / 1024),
+                 ("per_conn_kib", "KiB / connection", "{:.1f}", 1), ("answered", "answered", "{:,.0f}", 1)]),
+    "stream_download": ("RSS while streaming a 1 GiB download", "A fresh proxy process (1 s warm-up), then curl "
+                        "downloads a sparse 1 GiB file through it to /dev/null (one run); VmRSS of the proxy "
+                        "(process + children) sampled every 100 ms. Flat streaming means max - before near 0 "
+                        "MiB. The origin-direct row is the origin itself (sendfile), in the process that "
+                        "served every earlier run.",
+                        [("mb_s", "MB/s", "{:,.0f}", 1), ("before_kib", "RSS before MiB", "{:.1f}", 1 / 1024),
+                         ("max_kib", "RSS max during MiB", "{:.1f}", 1 / 1024),
+                         ("after_kib", "RSS after MiB", "{:.1f}", 1 / 1024),
+                         ("growth_kib", "max - before MiB", "{:+.1f}", 1 / 1024),
+                         ("samples", "samples", "{:.0f}", 1)]),
+    "stream_upload": ("RSS while streaming a 1 GiB upload", "As above, then a POST of the same 1 GiB file "
+                      "(curl -T -X POST: read from disk as it goes, Content-Length, no Expect) to the origin's "
+                      "sink, which answers after reading it all: 128 MiB in memory, the rest spooled to a temp "
+                      "file in the work dir (so the origin-direct row grows by ~128 MiB by design). That spooling bounds "
+                      "MB/s here for every target: the 100 MiB upload above is the throughput comparison.",
+                      [("mb_s", "MB/s", "{:,.0f}", 1), ("before_kib", "RSS before MiB", "{:.1f}", 1 / 1024),
+                       ("max_kib", "RSS max during MiB", "{:.1f}", 1 / 1024),
+                       ("after_kib", "RSS after MiB", "{:.1f}", 1 / 1024),
+                       ("growth_kib", "max - before MiB", "{:+.1f}", 1 / 1024),
+                       ("samples", "samples", "{:.0f}", 1)]),
 }
+# Columns given without a ratio: counts, and differences whose denominators may be ~0.
+NO_RATIO = {"errors", "achieved_rps", "all_rps", "answered", "samples", "growth_kib", "after_kib"}
+NO_RATIO_IN = {"rss_10k": {"start_kib", "before_kib"}, "stream_download": {"before_kib"},
+               "stream_upload": {"before_kib"}}
 
 
 def _run(argv: list[str]) -> str:
@@ -103,7 +136,8 @@ def scenario_table(key: str, rows: dict[str, dict[str, Any]]) -> list[str]:
                  else [_cell(row, *c[0:1], c[2], c[3]) for c in columns])
         out.append(f"| {LABELS[target]} | " + " | ".join(cells) + " |")
     ours = rows.get("ours", {})
-    ratio_cols = [c for c in columns if c[0] not in ("errors", "achieved_rps", "all_rps")]
+    skip = NO_RATIO | NO_RATIO_IN.get(key, set())
+    ratio_cols = [c for c in columns if c[0] not in skip]
     if ours and "error" not in ours:
         out += ["", "| ratio | " + " | ".join(c[1] for c in ratio_cols) + " |", "|---|" + "---:|" * len(ratio_cols)]
         for other in [t for t in COMPARE if t in rows and "error" not in rows[t]]:
@@ -126,6 +160,31 @@ def routing_table(rows: dict[str, dict[str, Any]]) -> list[str]:
     one, many = rows.get("1", {}), rows.get("10001", {})
     if "rps" in one and "rps" in many:
         out += ["", f"10,001 / 1 routers: req/s ratio **{many['rps'] / one['rps']:.2f}x**."]
+    return out + [""]
+
+
+def middlewares_table(rows: dict[str, dict[str, Any]]) -> list[str]:
+    out = ["## Middleware chain (our gateway)", "",
+           "Small GET (wrk -t1 -c50) through our gateway with the FastAPI guide's router (one stripPrefix), "
+           "then, in another process, with a router whose 10 middlewares are: stripPrefix `/api/v1`, addPrefix "
+           "`/x`, stripPrefix `/x`, replacePathRegex `^/small$` -> `/small`, three headers adding a request "
+           "header each (X-Mw-5..7) and three adding a response header each (X-Mw-8..10). Before measuring, "
+           "curl checks the answer, the response headers and (via the origin's /check-mw) the request headers.",
+           "", "| middlewares | req/s | p50 ms | p99 ms | errors | RSS MiB | every run's req/s |",
+           "|---:|---:|---:|---:|---:|---:|---:|"]
+    for count, row in rows.items():
+        if "error" in row:
+            out.append(f"| {count} | failed: {row['error'][:200]} | | | | | |")
+            continue
+        out.append(f"| {count} | {row['rps']:,.0f} | {row.get('p50_ms', 0):.2f} | {row.get('p99_ms', 0):.2f} | "
+                   f"{row['errors']:.0f} | {row['rss_kib'] / 1024:.1f} | {_cell(row, 'all_rps', '', 1)} |")
+    one, ten = rows.get("1", {}), rows.get("10", {})
+    if "check" in ten:
+        out += ["", f"Chain check: {ten['check']}."]
+    if "rps" in one and "rps" in ten:
+        extra_us = 1e6 / ten["rps"] - 1e6 / one["rps"]
+        out += ["", f"10 / 1 middlewares: req/s ratio **{ten['rps'] / one['rps']:.2f}x**; on its one core that "
+                f"is {extra_us:.1f} µs more per request, {extra_us / 9:.1f} µs per extra middleware."]
     return out + [""]
 
 
@@ -156,6 +215,8 @@ def markdown(meta: dict[str, Any], results: dict[str, dict[str, dict[str, Any]]]
             out += scenario_table(key, results[key])
     if "routing" in results:
         out += routing_table(results["routing"])
+    if "middlewares" in results:
+        out += middlewares_table(results["middlewares"])
     out += ["## Exact commands", "", "Each line ran as shown (URLs per target; `taskset -c 1` = client core).", ""]
     for scenario, lines in meta["commands"].items():
         out += [f"**{scenario}**", "", "```"] + lines + ["```", ""]

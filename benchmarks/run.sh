@@ -35,6 +35,6 @@ if [ "$(nproc)" -lt 2 ]; then echo "needs at least 2 CPUs (proxy on core 0, orig
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -c "import proxy, aiohttp, httptools" 2>/dev/null || .venv/bin/pip install -q -e .
 
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+ulimit -n 65536 2>/dev/null || { ulimit -n "$(ulimit -Hn)"; notes+=("open files limited to $(ulimit -n) (hard limit; 65536 could not be set)"); }
 printf -v joined '%s\n' "${notes[@]+"${notes[@]}"}"
 exec .venv/bin/python benchmarks/harness.py --notes "$joined" "$@"

@@ -81,6 +81,8 @@ class CorsPolicy:
 
     def on_response(self, req: RequestHead, headers: HeaderList) -> None:
         """Traefik runs this part on every response through a headers middleware with custom or CORS options."""
+        if not self.defined:
+            return  # nothing below could apply
         allowed = self.match_origin(req.headers.get("Origin") or "")
         if allowed is not None:
             headers.set("Access-Control-Allow-Origin", allowed)

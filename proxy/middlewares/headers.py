@@ -118,6 +118,9 @@ class Headers(Middleware):
         # The deprecated options do nothing in v3, but setting one still makes the config "valid".
         deprecated_set = bool(feature_policy or ssl_redirect or ssl_temporary_redirect or ssl_host or ssl_force_host)
         self.custom_request_headers = dict(custom_request_headers or {})
+        # (name as configured, lower-cased, canonical, value): names are worked out once, not per request.
+        self._request_edits = tuple((name, name.lower(), canonical_header_name(name), value)
+                                    for name, value in self.custom_request_headers.items())
         self.custom_response_headers = [(canonical_header_name(name), value)
                                         for name, value in (custom_response_headers or {}).items()]
         self.cors = CorsPolicy(
@@ -147,21 +150,20 @@ class Headers(Middleware):
         self.edits_request_headers = bool(self.custom_request_headers)
 
     def _apply_request_headers(self, req: RequestHead) -> None:
-        for name, value in self.custom_request_headers.items():
+        for name, lower, canonical, value in self._request_edits:
             if value == "" and name == "X-Forwarded-For":  # exact spelling, as in Traefik
                 req.headers.remove(name)
                 req.notes[SUPPRESS_XFF_NOTE] = "1"
-            elif name.lower() == "host":
+            elif lower == "host":
                 if value == "":  # Go keeps Host out of req.Header, so deleting it changes nothing
                     continue
                 req.host = value
                 if "host" in req.headers:
                     req.headers.set("Host", value)
+            elif value == "":
+                req.headers.remove(name)
             else:
-                if value == "":
-                    req.headers.remove(name)
-                else:
-                    req.headers.set(canonical_header_name(name), value)
+                req.headers.set(canonical, value)
 
     def on_request(self, req: RequestHead) -> Reply | None:
         if self.header_part:

@@ -16,6 +16,13 @@ ORDER = ["ours", "nginx", "caddy", "haproxy", "direct"]
 COMPARE = ["direct", "nginx", "caddy", "haproxy"]
 
 # scenario -> (title, what it is, [(field, column header, format, scale)])
+# The two 1 GiB streaming tables share their columns.
+_STREAM_COLUMNS = [("mb_s", "MB/s", "{:,.0f}", 1), ("cpu_s_per_gib", "proxy CPU s / GiB", "{:.2f}", 1),
+                   ("before_kib", "RSS before MiB", "{:.1f}", 1 / 1024),
+                   ("max_kib", "RSS max during MiB", "{:.1f}", 1 / 1024),
+                   ("after_kib", "RSS after MiB", "{:.1f}", 1 / 1024),
+                   ("growth_kib", "max - before MiB", "{:+.1f}", 1 / 1024), ("samples", "samples", "{:.0f}", 1)]
+
 SCENARIOS: dict[str, tuple[str, str, list[tuple[str, str, str, float]]]] = {
     "small_get": ("Small GET throughput", "wrk -t1 -c50, keep-alive, 13-byte text answer. Latency columns "
                   "are wrk's own (closed loop, at saturation).",
@@ -64,23 +71,13 @@ SCENARIOS: dict[str, tuple[str, str, list[tuple[str, str, str, float]]]] = {
                         "own core about half busy here): the proxy's CPU seconds per GiB is its own cost. The "
                         "origin-direct row is the origin itself (sendfile), in the process that served every "
                         "earlier run.",
-                        [("mb_s", "MB/s", "{:,.0f}", 1), ("cpu_s_per_gib", "proxy CPU s / GiB", "{:.2f}", 1),
-                         ("before_kib", "RSS before MiB", "{:.1f}", 1 / 1024),
-                         ("max_kib", "RSS max during MiB", "{:.1f}", 1 / 1024),
-                         ("after_kib", "RSS after MiB", "{:.1f}", 1 / 1024),
-                         ("growth_kib", "max - before MiB", "{:+.1f}", 1 / 1024),
-                         ("samples", "samples", "{:.0f}", 1)]),
+                        _STREAM_COLUMNS),
     "stream_upload": ("RSS while streaming a 1 GiB upload", "As above, then a POST of the same 1 GiB file "
                       "(curl -T -X POST: read from disk as it goes, Content-Length, no Expect) to the origin's "
                       "sink, which answers after reading it all: 128 MiB in memory, the rest spooled to a temp "
                       "file in the work dir (so the origin-direct row grows by ~128 MiB by design). That spooling bounds "
                       "MB/s here for every target: the 100 MiB upload above is the throughput comparison.",
-                      [("mb_s", "MB/s", "{:,.0f}", 1), ("cpu_s_per_gib", "proxy CPU s / GiB", "{:.2f}", 1),
-                       ("before_kib", "RSS before MiB", "{:.1f}", 1 / 1024),
-                       ("max_kib", "RSS max during MiB", "{:.1f}", 1 / 1024),
-                       ("after_kib", "RSS after MiB", "{:.1f}", 1 / 1024),
-                       ("growth_kib", "max - before MiB", "{:+.1f}", 1 / 1024),
-                       ("samples", "samples", "{:.0f}", 1)]),
+                      _STREAM_COLUMNS),
 }
 # Columns given without a ratio: counts, and differences whose denominators may be ~0.
 NO_RATIO = {"errors", "achieved_rps", "all_rps", "answered", "samples", "growth_kib", "after_kib"}

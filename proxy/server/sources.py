@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Union
 
-import yaml
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
@@ -63,6 +62,8 @@ def parse_text(text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as toml_error:
+        import yaml  # only for text that is not TOML: a TOML-only run never loads PyYAML
+
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError:

@@ -61,7 +61,7 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         return
     plan = route.target
     exchange.plan = plan
-    for index, middleware in enumerate(plan.middlewares):
+    for index, middleware in plan.request_hooks:
         reply = middleware.on_request(head)
         if reply is not None:
             _earlier_response_hooks(plan.middlewares[:index], head, reply)

@@ -18,6 +18,8 @@ class RoutePlan:
     # Innermost first: the middleware nearest the service sees the upstream's headers first, as in Traefik.
     response_hooks: tuple[Middleware, ...] = ()
     edits_request_headers: bool = False  # some middleware may add/remove arbitrary request headers
+    # (position in `middlewares`, middleware) for those whose on_request does something, in order.
+    request_hooks: tuple[tuple[int, Middleware], ...] = ()
 
     @classmethod
     def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,
@@ -25,4 +27,5 @@ class RoutePlan:
         chain = tuple(m for _, m in middlewares)
         hooks = tuple(m for m in reversed(chain) if m.has_response_hook)
         return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks,
-                   any(m.edits_request_headers for m in chain))
+                   any(m.edits_request_headers for m in chain),
+                   tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook))

@@ -13,6 +13,8 @@ class Middleware:
 
     #: False lets the forwarder skip `on_response` entirely for this middleware.
     has_response_hook: bool = False
+    #: False lets the forwarder skip `on_request` (it would do nothing, e.g. a response-headers-only config).
+    has_request_hook: bool = True
     #: True when `on_request` may add, change or remove request headers other than the X-Forwarded-Prefix /
     #: X-Replaced-Path notes the path middlewares add (so hop-by-hop headers may have to be looked for again).
     edits_request_headers: bool = False

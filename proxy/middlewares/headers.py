@@ -148,6 +148,9 @@ class Headers(Middleware):
         self.has_response_hook = bool(self.custom_response_headers or self.cors.defined or self.secure.fixed
                                       or self.secure.sts_on_ssl or self.secure.public_key)
         self.edits_request_headers = bool(self.custom_request_headers)
+        # A preflight answer, request edits or the allowedHosts check: anything else leaves requests alone.
+        self.has_request_hook = bool(self._request_edits or self.cors.defined
+                                     or (self.secure.allowed_hosts and not self.secure.is_development))
 
     def _apply_request_headers(self, req: RequestHead) -> None:
         for name, lower, canonical, value in self._request_edits:

@@ -393,3 +393,31 @@ async def test_body_split_across_packets_then_pipelined_request(make_gateway, up
     assert json.loads(first.body)["path"] == "/p1" and json.loads(second.body)["path"] == "/p2"
     assert [r.body for r in upstream.requests] == [b"0123456789", b""]
     writer.close()
+
+
+MIDDLEWARE_ORDER_ROUTES = """
+[http.middlewares.seen.headers.customResponseHeaders]
+X-Seen = "outer"
+[http.middlewares.strip.stripPrefix]
+prefixes = ["/api"]
+[http.middlewares.hosts.headers]
+allowedHosts = ["good.example"]
+[http.middlewares.late.headers.customResponseHeaders]
+X-Late = "inner"
+"""
+
+
+async def test_middlewares_without_request_work_keep_their_place(make_gateway, upstream):
+    """Response-only headers middlewares are skipped on the request side, yet the order holds: an answer
+    from a later middleware (allowedHosts' 500) still passes back through the earlier ones only."""
+    routes = routes_to(upstream.url, rule="PathPrefix(`/api`)",
+                       middlewares='["seen", "hosts", "strip", "late"]') + MIDDLEWARE_ORDER_ROUTES
+    gateway = await make_gateway(routes)
+    forwarded = await get(gateway, "/api/app", host="good.example")
+    assert forwarded.status == 200 and upstream.last.path == "/app"
+    assert (forwarded.header("X-Seen"), forwarded.header("X-Late")) == ("outer", "inner")
+    refused = await get(gateway, "/api/app", host="bad.example")
+    assert (refused.status, refused.body) == (500, b"Bad Host\n")
+    assert refused.header("X-Seen") == "outer"  # before the middleware that answered
+    assert refused.header("X-Late") is None  # after it: never reached
+    assert len(upstream.requests) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from proxy.message import HeaderList, RequestHead
-from proxy.middlewares import Headers
+from proxy.middlewares import Chain, Headers
 
 
 def make(method: str = "GET", headers: dict[str, str] | None = None, host: str = "example.org",
@@ -211,3 +211,21 @@ def test_custom_request_and_response_together() -> None:
     out = respond(mw, req)
     assert req.headers.get("X-Custom-Request-Header") == "test_request"
     assert out["X-Custom-Response-Header"] == "test_response"
+
+
+@pytest.mark.parametrize("options, hooked", [
+    ({"custom_response_headers": {"X-A": "1"}}, False),
+    ({"frame_deny": True}, False),
+    ({"allowed_hosts": ["a.example"], "is_development": True}, False),
+    ({"custom_request_headers": {"X-A": "1"}}, True),
+    ({"custom_request_headers": {"X-Forwarded-For": ""}}, True),
+    ({"access_control_allow_origin_list": ["*"]}, True),
+    ({"allowed_hosts": ["a.example"]}, True),
+], ids=["response-headers-only", "security-headers-only", "allowed-hosts-in-development", "request-header",
+        "suppress-xff", "cors", "allowed-hosts"])
+def test_request_hook_only_when_on_request_can_act(options: dict, hooked: bool) -> None:
+    """The forwarder skips on_request for a headers middleware without request work; with the options
+    that give it some, it must run (a skipped preflight or allowedHosts check would be a hole)."""
+    assert Headers(**options).has_request_hook is hooked
+    chain = Chain([Headers(custom_response_headers={"X-B": "2"}), Headers(**options)])
+    assert chain.has_request_hook is hooked

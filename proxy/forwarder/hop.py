@@ -23,6 +23,7 @@ HOP_HEADERS: frozenset[str] = frozenset({
     "upgrade",
 })
 
+_ONLY_CONNECTION = frozenset({"connection"})
 _OWS = " \t"  # httpguts trims optional white space around list tokens
 _TEXTPROTO_SPACE = " \t\r\n"  # textproto.TrimString, used when splitting Connection
 
@@ -73,8 +74,15 @@ def strip_hop_headers(headers: HeaderList, keep_upgrade: bool,
     upgrade asked for by the message (Connection: upgrade + Upgrade: x) is put back as
     `Connection: Upgrade` / `Upgrade: x`, as Go does for any upgrade type, not only websocket.
     """
-    if HOP_HEADERS.isdisjoint(headers.keys):  # no Connection header either: the usual case, one C call
+    keys = headers.keys
+    if HOP_HEADERS.isdisjoint(keys):  # no Connection header either: the usual case, one C call
         return ""
+    if keys.count("connection") == 1 and HOP_HEADERS.intersection(keys) == _ONLY_CONNECTION:
+        at = keys.index("connection")
+        if headers.items[at][1].strip(_TEXTPROTO_SPACE).lower() == "keep-alive":
+            # nginx's answer and many clients' requests: nothing listed is present, no upgrade asked.
+            headers.remove_at(at)
+            return ""
     kept_upgrade = upgrade_type(headers) if keep_upgrade else ""
     listed = connection_tokens(headers)
     drop = HOP_HEADERS | (listed - exempt) if listed else HOP_HEADERS

@@ -91,3 +91,28 @@ def test_connection_tokens_and_upgrade_type() -> None:
     headers = HeaderList([("connection", " Foo ,bar"), ("CONNECTION", "Upgrade"), ("upgrade", "websocket")])
     assert connection_tokens(headers) == {"foo", "bar", "upgrade"}
     assert upgrade_type(headers) == "websocket"
+
+
+@pytest.mark.parametrize("items", [
+    [("Connection", "keep-alive"), ("Content-Length", "3")],
+    [("Content-Length", "3"), ("Connection", " Keep-Alive\t")],
+    [("Connection", "keep-alive"), ("Keep-Alive", "timeout=5")],
+    [("Connection", "keep-alive"), ("Connection", "x-a"), ("X-A", "1")],
+    [("Connection", "keep-alive, x-a"), ("X-A", "1"), ("X-B", "2")],
+    [("Connection", "keep-alive"), ("TE", "trailers")],
+    [("Connection", "upgrade"), ("Upgrade", "websocket")],
+], ids=["lone", "spaced-and-cased", "keep-alive-header", "two-connections", "listing", "te", "upgrade"])
+@pytest.mark.parametrize("keep_upgrade", [False, True])
+def test_lone_keep_alive_shortcut_agrees_with_the_general_rule(items: list[tuple[str, str]],
+                                                                keep_upgrade: bool) -> None:
+    """strip_hop_headers drops a lone `Connection: keep-alive` in place; the result must be what the full
+    rule gives: the fixed list plus everything Connection names, an asked-for upgrade put back."""
+    headers = HeaderList(list(items))
+    kept = strip_hop_headers(headers, keep_upgrade=keep_upgrade)
+    listed = {token.strip(" \t").lower() for name, value in items if name.lower() == "connection"
+              for token in value.split(",")}
+    upgrade = ("websocket" if keep_upgrade and "upgrade" in listed else "")
+    expected = [(n, v) for n, v in items if n.lower() not in HOP_HEADERS | listed]
+    if upgrade:
+        expected += [("Connection", "Upgrade"), ("Upgrade", upgrade)]
+    assert (kept, headers.items) == (upgrade, expected)

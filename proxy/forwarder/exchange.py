@@ -218,9 +218,10 @@ class Exchange:
 
     def relays_head_as_is(self, status: int) -> bool:
         """Whether a response head with a lone Content-Length and no hop-by-hop header can go to the client
-        as the upstream wrote it: nothing below would change it (no hook, no framing or Connection change)."""
+        as the upstream wrote it: nothing below would change it (no hook, no framing change; a closing
+        exchange only gets `Connection: close` added)."""
         plan = self.plan
-        return (self.keep_alive and status >= 200 and status != 204 and status != 304
+        return (status >= 200 and status != 204 and status != 304
                 and self.head.version == "1.1" and self.head.method != "HEAD"
                 and plan is not None and not plan.response_hooks and self.client.upgrading is not self)
 
@@ -231,7 +232,8 @@ class Exchange:
             self.status = status
         else:
             self._head_arrived(status)
-        self.out.append(b"%s\r\n%s\r\n" % (status_line_bytes(status), b"".join(lines)))
+        close = b"" if self.keep_alive else b"Connection: close\r\n"  # what response_head would set
+        self.out.append(b"%s\r\n%s%s\r\n" % (status_line_bytes(status), b"".join(lines), close))
 
     def _head_arrived(self, status: int) -> None:
         if self._header_timer is not None:

@@ -79,13 +79,28 @@ async def test_hop_headers_still_leave_the_response(make_gateway: Callable, cann
     (b"GET / HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n", "keep-alive"),
     (b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", "close"),
 ], ids=["http10-keep-alive", "client-closes"])
-async def test_client_side_framing_changes_take_the_general_path(
+async def test_client_side_framing_changes_are_applied(
         make_gateway: Callable, canned: CannedUpstream, request_head: bytes, expect_connection: str) -> None:
     canned.response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     port = await gateway_port(make_gateway, canned)
     (response,) = await raw_exchange(port, request_head)
     assert response.header("Connection") == expect_connection
     assert response.body == b"ok"
+
+
+async def test_closing_client_gets_the_head_as_written_plus_connection_close(
+        make_gateway: Callable, canned: CannedUpstream) -> None:
+    """A `Connection: close` exchange still relays the upstream's head as written (nginx's keep-alive
+    line dropped), with `Connection: close` added, and the connection then closes."""
+    canned.response = b"HTTP/1.1 200 OK\r\nx-lower: a\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok"
+    port = await gateway_port(make_gateway, canned)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        everything = await asyncio.wait_for(reader.read(), 5)  # up to EOF: the proxy closes
+    finally:
+        writer.close()
+    assert everything == b"HTTP/1.1 200 OK\r\nx-lower: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 
 async def test_head_request_relays_no_body(make_gateway: Callable, canned: CannedUpstream) -> None:

@@ -169,13 +169,9 @@ class ClientConnection(asyncio.Protocol):
         shape = request_shape(raw[0::2])
         values = decode_values(raw[1::2])
         headers = HeaderList(list(zip(shape.names, values)), list(shape.keys))
-        if shape.has_length or shape.has_te:
-            chunked = shape.has_te and "chunked" in (headers.get("transfer-encoding") or "").lower()
-            length = headers.get("content-length") if shape.has_length else None
-            has_body = chunked or (length is not None and length.strip() not in ("", "0"))
-        else:
-            chunked = has_body = False
-            length = None
+        chunked = shape.has_te and "chunked" in (headers.get("transfer-encoding") or "").lower()
+        length = headers.get("content-length") if shape.has_length else None
+        has_body = chunked or (length is not None and length.strip() not in ("", "0"))
         target = self.url.decode("latin-1")
         self.url = b""
         ep = self.ep
@@ -183,9 +179,7 @@ class ClientConnection(asyncio.Protocol):
                            values[shape.host_at] if shape.host_at >= 0 else "", self.client_ip, ep.scheme,
                            parser.get_http_version(), ep.name)
         exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
-        if not has_body:
-            dispatch(exchange, ep, shape)
-        elif length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
+        if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
             exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64
             exchange.keep_alive = False
         elif chunked and (headers.keys.count("transfer-encoding") > 1
@@ -251,20 +245,11 @@ class ClientConnection(asyncio.Protocol):
         if exchange.finished:
             return
         exchange.finished = True
-        ep = self.ep
-        if ep.recorders:
+        if self.ep.recorders:
             self._record(exchange)
-        queue = self.queue
-        if queue and queue[0] is exchange:
-            del queue[0]
+        if self.queue and self.queue[0] is exchange:
+            del self.queue[0]
         self.write_deadline = 0.0
-        if (not queue and exchange.keep_alive and self.receiving is None and not self.pending_reject
-                and not self.peer_done and not self._read_pausers):
-            # The usual end of a keep-alive exchange: nothing queued or owed, so wait for the next request.
-            idle_timeout = ep.idle_timeout
-            self.deadline = time.monotonic() + idle_timeout if idle_timeout > 0 else 0.0
-            self.deadline_what = IDLE
-            return
         if self.pending_reject and not self.queue:
             self._answer_reject()
             return

@@ -56,7 +56,7 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         exchange.reply = error_reply(404)
         exchange.detail = "no router matched"
         return
-    if "%" in head.path and denied_encoded_character(head.path, ep.path_options) is not None:
+    if denied_encoded_character(head.path, ep.path_options) is not None:
         exchange.reply = Reply(400)
         return
     plan = route.target

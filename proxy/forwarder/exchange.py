@@ -227,11 +227,7 @@ class Exchange:
 
     def response_head_as_is(self, status: int, lines: list[bytes]) -> None:
         """`lines`: the upstream's header lines (name, b": ", value, CRLF for each); the status line is ours."""
-        if self._header_timer is None and self._continue is None:
-            self.response_started = True  # all _head_arrived would do
-            self.status = status
-        else:
-            self._head_arrived(status)
+        self._head_arrived(status)
         close = b"" if self.keep_alive else b"Connection: close\r\n"  # what response_head would set
         self.out.append(b"%s\r\n%s%s\r\n" % (status_line_bytes(status), b"".join(lines), close))
 
@@ -304,8 +300,7 @@ class Exchange:
         self.upstream = None
         if conn is not None:
             conn.exchange = None
-            if conn.paused:
-                conn.resume_reading()
+            conn.resume_reading()
             if self.request_complete and self.server is not None:
                 self.server.pool.release(conn)
             else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from operator import methodcaller
-from typing import TypeVar
+from typing import Callable, TypeVar
 
 from proxy.forwarder.forwarded import MANAGED_X_HEADERS
 from proxy.forwarder.hop import HOP_HEADERS
@@ -60,21 +60,21 @@ Shape = TypeVar("Shape", RequestShape, ResponseShape)
 
 
 def request_shape(raw_names: list[bytes]) -> RequestShape:
-    key = b"\n".join(raw_names)
-    shape = _requests.get(key)  # the lookup inline, the build apart: a hit is all but certain
-    return shape if shape is not None else _remember(_requests, key, _request_shape(tuple(raw_names)))
+    return _cached(_requests, raw_names, _request_shape)
 
 
 def response_shape(raw_names: list[bytes]) -> ResponseShape:
+    return _cached(_responses, raw_names, _response_shape)
+
+
+def _cached(cache: dict[bytes, Shape], raw_names: list[bytes],
+            build: Callable[[tuple[bytes, ...]], Shape]) -> Shape:
     key = b"\n".join(raw_names)
-    shape = _responses.get(key)
-    return shape if shape is not None else _remember(_responses, key, _response_shape(tuple(raw_names)))
-
-
-def _remember(cache: dict[bytes, Shape], key: bytes, shape: Shape) -> Shape:
-    if len(cache) >= CACHE_LIMIT:
-        cache.clear()
-    cache[key] = shape
+    shape = cache.get(key)
+    if shape is None:
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        shape = cache[key] = build(tuple(raw_names))
     return shape
 
 

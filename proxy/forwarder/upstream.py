@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("pool", "transport", "exchange", "parser", "head_lines", "in_head", "trailers",
-                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "paused", "raw_left",
+                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused", "raw_left",
                  "_parser_idle")
 
     def __init__(self, pool: ConnectionPool) -> None:
@@ -40,7 +40,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.tunnel = False  # after `101 Switching Protocols`: raw bytes both ways
         self.in_pool = False
         self.idle_since = 0.0  # when it was last released to the pool (time.monotonic)
-        self.paused = False
+        self._paused = False
         self._parser_idle = False  # llhttp finished the last response: it is ready for the next one
         # Bytes of a Content-Length body still to come. Once the head is parsed, such a body is relayed
         # as the very bytes objects the socket gave us, without llhttp copying each piece (downloads).
@@ -103,8 +103,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.broken = True
             exchange.upstream_failed(f"invalid response from {self.pool.host}:{self.pool.port}: {exc}")
             return
-        if exchange.out:
-            exchange.flush_to_client()
+        exchange.flush_to_client()
         if self.complete:
             exchange.response_complete()
 
@@ -156,13 +155,13 @@ class UpstreamConnection(asyncio.Protocol):
             self.exchange.client.resume_reading(self)
 
     def pause_reading(self) -> None:
-        if not self.paused and self.transport is not None:
-            self.paused = True
+        if not self._paused and self.transport is not None:
+            self._paused = True
             self.transport.pause_reading()
 
     def resume_reading(self) -> None:
-        if self.paused and self.transport is not None:
-            self.paused = False
+        if self._paused and self.transport is not None:
+            self._paused = False
             self.transport.resume_reading()
 
     # -- llhttp callbacks -------------------------------------------------------------------
@@ -216,8 +215,7 @@ class UpstreamConnection(asyncio.Protocol):
             if not self.complete:
                 self.complete = True
                 self.raw_left = 0
-                if self.exchange.chunked_out:  # type: ignore[union-attr]  # else nothing marks the end
-                    self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]
+                self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]
 
 
 def decoded_headers(lines: list[bytes]) -> HeaderList:

@@ -65,8 +65,7 @@ class StripPrefix(Middleware):
         for prefix in self.prefixes:
             if path.startswith(prefix):
                 stripped = self._strip(path, len(prefix))
-                # sanitized() changes nothing without `//` or a dot segment: look before calling it.
-                if ("//" in stripped or "/." in stripped) and sanitized(stripped, "") is None:
+                if sanitized(stripped, "") is None:
                     return bad_request()
                 req.headers.add(FORWARDED_PREFIX, prefix)
                 req.path = stripped or "/"

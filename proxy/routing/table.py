@@ -81,13 +81,7 @@ class RouteTable:
                     return route
             return None
         predicates = self._predicates
-        buckets = self._buckets(view)
-        if len(buckets) == 1:  # _candidates' usual answer, without the call
-            for rank in buckets[0]:
-                if predicates[rank](view):
-                    return self._routes[rank]
-            return None
-        for rank in self._candidates(view, buckets):
+        for rank in self._candidates(view):
             if predicates[rank](view):
                 return self._routes[rank]
         return None
@@ -106,10 +100,9 @@ class RouteTable:
                          f"than host {view.host!r}, path {view.path!r}")
         return lines
 
-    def _candidates(self, view: MatchRequest, buckets: list[tuple[int, ...]] | None = None) -> Iterable[int]:
+    def _candidates(self, view: MatchRequest) -> Iterable[int]:
         """Ranks of the routes that may match, ascending, without duplicates."""
-        if buckets is None:
-            buckets = self._buckets(view)
+        buckets = self._buckets(view)
         if len(buckets) == 1:
             return buckets[0]
         if not buckets:

@@ -150,11 +150,8 @@ class MatchRequest:
 
     def __init__(self, head: RequestHead) -> None:
         self.head = head
-        # canonical_host and routing_path, their usual cases inline: this runs once per request.
-        host = _canonical_hosts.get(head.host)
-        self.host = canonical_host(head.host) if host is None else host
-        path = head.path
-        self.path = path if PLAIN_PATH.fullmatch(path) else routing_path(path)
+        self.host = canonical_host(head.host)
+        self.path = routing_path(head.path)
         self._query: dict[str, list[str]] | None = None
 
     @property

@@ -75,9 +75,7 @@ class ConnectionPool:
 
     def release(self, conn: UpstreamConnection) -> None:
         """Keep `conn` for reuse (or close it if the pool is full or it cannot be reused)."""
-        transport = conn.transport  # conn.reusable(), inline: this runs once per request
-        if (len(self._idle) >= self.settings.max_idle_conns_per_host or conn.broken or transport is None
-                or transport.is_closing()):
+        if len(self._idle) >= self.settings.max_idle_conns_per_host or not conn.reusable():
             conn.close()
             return
         conn.exchange = None

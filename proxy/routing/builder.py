@@ -8,7 +8,7 @@ use it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from proxy.config.dynamic import DynamicConfig, LoadBalancer as LoadBalancerConfig, ServersTransport
 from proxy.forwarder.plan import RoutePlan
@@ -19,7 +19,11 @@ from proxy.rules import RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
 from proxy.services.transport import PoolRegistry, TransportSettings
 
+if TYPE_CHECKING:
+    from proxy.observability.internal import InternalParts
+
 PROVIDER = "file"
+INTERNAL = "internal"  # Traefik's internal provider: api@internal, ping@internal, ... (proxy.observability)
 
 
 class BuildError(Exception):
@@ -56,8 +60,10 @@ class BuildResult:
 
 
 def local_name(reference: str) -> str:
-    """`name@file` -> `name`; other providers' names cannot be resolved here."""
+    """`name@file` -> `name`; `name@internal` stays whole; other providers' names cannot be resolved here."""
     name, at, provider = reference.partition("@")
+    if at and provider == INTERNAL:
+        return reference
     if at and provider != PROVIDER:
         raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider")
     return name
@@ -66,8 +72,10 @@ def local_name(reference: str) -> str:
 class RuntimeBuilder:
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None) -> None:
+                 default_transport: TransportSettings | None = None,
+                 internal: InternalParts | None = None) -> None:
         self.http = config.http
+        self.internal = internal
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
@@ -82,8 +90,9 @@ class RuntimeBuilder:
     def build(self) -> BuildResult:
         routes: dict[str, list[Route]] = {name: [] for name in self.entry_points}
         plans: dict[str, RoutePlan] = {}
-        for name, router in self.http.routers.items():
-            qualified = f"{name}@{PROVIDER}"
+        internal_routers = self.internal.routers.items() if self.internal is not None else ()
+        for qualified, router in [*((f"{n}@{PROVIDER}", r) for n, r in self.http.routers.items()),
+                                  *((f"{n}@{INTERNAL}", r) for n, r in internal_routers)]:
             try:
                 eps = self._router_entry_points(qualified, router.entry_points)
                 rule = compile_rule(router.rule) if router.rule else None
@@ -103,6 +112,8 @@ class RuntimeBuilder:
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
+                if isinstance(service, Middleware):  # an internal service answers at the end of the plan
+                    chain.append((local_name(router.service), service))
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
                 plans.setdefault(qualified, plan)
                 routes[ep_name].append(Route(qualified, priority, rule, plan))
@@ -145,11 +156,21 @@ class RuntimeBuilder:
         """The built service named `reference` (memoised); raises BuildError, recorded once."""
         name = local_name(reference)
         cached = self._services.get(name)
+        if cached is None and name.endswith(f"@{INTERNAL}"):
+            cached = self._services[name] = self._internal_service(name)
         if cached is None:
             cached = self._services[name] = self._build_or_error(name, "service", self._build_service)
         if isinstance(cached, BuildError):
             raise cached
         return cached
+
+    def _internal_service(self, name: str) -> Picker | BuildError:
+        found = self.internal.services.get(name) if self.internal is not None else None
+        if found is None:
+            known = ("api@internal", "dashboard@internal", "ping@internal", "prometheus@internal", "noop@internal")
+            return BuildError(f"{name.partition('@')[0]} is not enabled" if name in known
+                              else f"unknown internal service {name}")
+        return found  # type: ignore[return-value]
 
     def _build_service(self, name: str) -> Picker:
         config = self.http.services.get(name)
@@ -225,7 +246,10 @@ class RuntimeBuilder:
         return cached
 
     def _build_middleware(self, name: str) -> Middleware:
-        config = self.http.middlewares.get(name)
+        if name.endswith(f"@{INTERNAL}") and self.internal is not None:
+            config = self.internal.middlewares.get(name.partition("@")[0])
+        else:
+            config = self.http.middlewares.get(name)
         if config is None:
             raise BuildError(f"middleware {name!r} does not exist")
         try:

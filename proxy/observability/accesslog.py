@@ -143,6 +143,9 @@ class AccessLog:
         for name, mode in fields.names.items():
             if mode not in FIELD_MODES:
                 self.warnings.append(f"{label}.fields.names.{name}: unknown mode {mode!r}, the default mode is used")
+        if self.headers_logged:
+            self.warnings.append(f"{label}.fields.headers: request headers are logged (request_<Name>); the "
+                                 "response headers Traefik adds as origin_<Name> and downstream_<Name> are not")
         if config.otlp is not None:
             self.warnings.append(f"{label}.otlp: OpenTelemetry export is not implemented by stripproxy; lines are "
                                  "written to the file or stdout")

@@ -4,7 +4,7 @@ observability sections under test, in front of a small aiohttp upstream."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from aiohttp import web
@@ -69,3 +69,14 @@ async def live_gateway(tmp_path: Path, app_server: ServedApp) -> AsyncIterator[L
     yield factory
     for gateway in reversed(started):
         await gateway.stop()
+
+
+@pytest.fixture
+def app_server_sync() -> Iterator[str]:
+    """The same upstream from a background thread, for tests that drive a subprocess synchronously."""
+    from proxy.testing.upstreams import serve_app_in_thread
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", _handle)
+    with serve_app_in_thread(app) as served:
+        yield served.url

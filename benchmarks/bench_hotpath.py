@@ -6,6 +6,10 @@ proxy writes upstream are checked, a canned response comes back. What is timed i
 the proxy does per keep-alive request (parsing, routing, middlewares, header rewriting, framing), which is
 what this repository can change; loopback syscalls come on top in the wrk runs of benchmarks/run.sh.
 Add `--profile` for a cProfile summary of the same loop.
+
+`--access-log` adds Traefik's access log (common format) written to a temporary file, with
+`--buffering=N` its bufferingSize (default 0: a write per line, Traefik's default); `--metrics` adds the
+Prometheus metrics observer (Traefik's default labels). Both are the gateway's real observers.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import asyncio
 import cProfile
 import gc
 import pstats
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,8 +62,30 @@ class MemoryTransport:
     def abort(self) -> None: ...
 
 
+def observe(gateway: Gateway, directory: str) -> str:
+    """Attach what the flags ask for to the gateway's observers; a description for the output."""
+    parts = []
+    if "--access-log" in sys.argv:
+        from proxy.config.static import AccessLog as AccessLogConfig
+        from proxy.observability.accesslog import AccessLog
+
+        buffering = int(next((a[12:] for a in sys.argv if a.startswith("--buffering=")), "0"))
+        access_log = AccessLog(AccessLogConfig(file_path=f"{directory}/access.log", buffering_size=buffering))
+        gateway.observers.append(access_log)
+        parts.append(f"access log (file, common, bufferingSize {buffering})")
+    if "--metrics" in sys.argv:
+        from proxy.config.static import Prometheus
+        from proxy.observability.metrics import Metrics
+
+        gateway.observers.append(Metrics(Prometheus()))
+        parts.append("prometheus metrics")
+    return " with " + " and ".join(parts) if parts else ""
+
+
 async def run(count: int, profile: bool) -> None:
     gateway = Gateway(GUIDE_ROUTES, record=0)  # as the CLI runs: no exchange records
+    directory = tempfile.mkdtemp(prefix="bench-hotpath-")
+    described = observe(gateway, directory)
     runtime = next(iter(gateway.servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
@@ -96,9 +124,10 @@ async def run(count: int, profile: bool) -> None:
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats(next((a[7:] for a in sys.argv if a.startswith("--sort=")), "tottime")).print_stats(30)
-    print(f"{count} keep-alive requests through the forwarder: {elapsed / count * 1e6:.1f} us of Python each "
-          f"({count / elapsed:,.0f} req/s on one core, before syscalls)")
+    print(f"{count} keep-alive requests through the forwarder{described}: {elapsed / count * 1e6:.1f} us of Python "
+          f"each ({count / elapsed:,.0f} req/s on one core, before syscalls)")
     pool.close()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 if __name__ == "__main__":

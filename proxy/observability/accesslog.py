@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from time import monotonic
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -30,6 +31,11 @@ log = logging.getLogger("proxy.accesslog")
 
 FLUSH_INTERVAL = 0.2  # seconds a buffered line may wait before it is written
 FORMATS = ("common", "genericCLF", "json")
+
+# What the common line shows (logger_formatters.go), headers aside.
+COMMON_FIELDS = frozenset({"ClientHost", "ClientUsername", "StartUTC", "RequestMethod", "RequestPath",
+                           "RequestProtocol", "DownstreamStatus", "DownstreamContentSize", "RequestCount",
+                           "RouterName", "ServiceURL", "Duration"})
 
 # Traefik's core field names (logdata.go), in its order.
 CORE_FIELDS = (
@@ -149,9 +155,10 @@ class AccessLog:
         if config.otlp is not None:
             self.warnings.append(f"{label}.otlp: OpenTelemetry export is not implemented by stripproxy; lines are "
                                  "written to the file or stdout")
-        self.scope = Scope()
+        self._scope = Scope()
+        self._everything = True
         self.buffering = max(config.buffering_size, 0)
-        self.pending: list[tuple[Exchange, int, float, int]] = []
+        self.pending: list[tuple[Exchange, float]] = []  # each exchange and when it ended (time.monotonic)
         self.count = 0  # Traefik's RequestCount
         self.path = Path(config.file_path).expanduser() if config.file_path else None
         self.fd = self._open()
@@ -160,6 +167,17 @@ class AccessLog:
         self._local = _Clock(local=True)
         self._format: Callable[[Exchange, int, float, int], str] = {
             "common": self._common, "genericCLF": self._generic_clf, "json": self._json}[self.format]
+        if self.format == "common" and COMMON_FIELDS <= self.kept and not self.headers_logged:
+            self._format = self._common_fast
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    @scope.setter
+    def scope(self, scope: Scope) -> None:
+        self._scope = scope
+        self._everything = scope.everything
 
     # -- files --------------------------------------------------------------------------------------
     def _open(self) -> int:
@@ -193,12 +211,13 @@ class AccessLog:
 
     # -- the observer -------------------------------------------------------------------------------
     def __call__(self, exchange: Exchange) -> None:
-        plan = exchange.plan
-        if not self.scope.reports(exchange.head.entry_point, plan.router if plan is not None else None):
-            return
-        self.count += 1
-        self.pending.append((exchange, time.time_ns(), time.monotonic() - exchange.started, self.count))
-        if len(self.pending) > self.buffering:
+        if not self._everything:
+            plan = exchange.plan
+            if not self._scope.reports(exchange.head.entry_point, plan.router if plan is not None else None):
+                return
+        pending = self.pending
+        pending.append((exchange, monotonic()))
+        if len(pending) > self.buffering:
             self.flush()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._timed_flush)
@@ -211,8 +230,17 @@ class AccessLog:
         pending, self.pending = self.pending, []
         if not pending or self.fd < 0:
             return
-        fmt, keep = self._format, self._keep_line
-        lines = [fmt(*entry) for entry in pending if not self.filtered or keep(entry[0], entry[2])]
+        fmt, keep, filtered = self._format, self._keep_line, self.filtered
+        # Wall-clock times from the monotonic ends, with the clocks' offset of now.
+        offset_ns = time.time_ns() - int(monotonic() * 1e9)
+        count = self.count
+        lines = []
+        for exchange, ended in pending:
+            count += 1  # Traefik counts every request, logged or filtered out
+            duration = ended - exchange.started
+            if not filtered or keep(exchange, duration):
+                lines.append(fmt(exchange, int(ended * 1e9) + offset_ns, duration, count))
+        self.count = count
         if not lines:
             return
         data = "".join(lines).encode("utf-8", "backslashreplace")
@@ -314,6 +342,25 @@ class AccessLog:
                 f'{_plain(data.get("RequestProtocol"))}" {_plain(data.get("DownstreamStatus"))} '
                 f'{_plain(data.get("DownstreamContentSize"))} {_quoted(data.get("request_Referer"))} '
                 f'{_quoted(data.get("request_User-Agent"))}\n')
+
+    def _common_fast(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
+        """The common line when every field it shows is kept and no header is logged: no field map."""
+        head, server, reply, plan = exchange.head, exchange.server, exchange.reply, exchange.plan
+        client_ip = head.client_ip
+        headers = head.headers
+        keys = headers.keys
+        host = client_ip
+        if "x-forwarded-for" in keys:
+            host = _sent_forwarded_for(headers.items[keys.index("x-forwarded-for")][1], client_ip) or client_ip
+        target = exchange.original_target if self.keep_query else exchange.original_target.partition("?")[0]
+        size = len(reply.body) if reply is not None else exchange.bytes_out
+        router = _quoted(plan.router) if plan is not None else '"-"'
+        url = _quoted(server.url) if server is not None else '"-"'
+        notes = head.notes
+        user = notes.get("ClientUsername", "-") if notes else "-"
+        return (f'{host or "-"} - {user} [{self._utc.clf(wall_ns - int(duration * 1e9))}] "{head.method} '
+                f'{target or "-"} HTTP/{head.version}" {exchange.status} {size} "-" "-" {count} {router} {url} '
+                f'{int(duration * 1000)}ms\n')
 
     def _common(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
         data = self.fields(exchange, wall_ns, duration, count)

@@ -66,8 +66,13 @@ class Observability:
         if metrics is not None and metrics.prometheus is not None:
             from proxy.observability.metrics import SHARE_ENV, Metrics
 
-            self.metrics = Metrics(metrics.prometheus, os.environ.get(SHARE_ENV))
-            services["prometheus@internal"] = InternalService("prometheus@internal", self._scrape)
+            try:
+                self.metrics = Metrics(metrics.prometheus, os.environ.get(SHARE_ENV))
+            except ImportError:
+                self.warnings.append("metrics.prometheus: needs prometheus-client (pip install 'stripproxy[metrics]'); "
+                                     "no metrics are kept and routers to prometheus@internal are disabled")
+            else:
+                services["prometheus@internal"] = InternalService("prometheus@internal", self._scrape)
         if static.ping is not None:
             self.ping = Ping(static.ping.terminating_status_code)
             services["ping@internal"] = InternalService("ping@internal", self.ping)

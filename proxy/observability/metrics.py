@@ -15,11 +15,12 @@ of the other workers are at most one second old). Open connections count only fo
 from __future__ import annotations
 
 import asyncio
-import bisect
 import json
 import logging
 import os
 import time
+from bisect import bisect_left
+from time import monotonic
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -76,22 +77,34 @@ class Metrics:
         self.retries: dict[str, int] = {}
         self.reloads = 0
         self.last_reload = 0.0
-        self.scope = Scope()
+        self._scope = Scope()
+        self._everything = True
         self.runtimes: list[EntryPointRuntime] = []
         self.share_dir = Path(share_dir) if share_dir else None
         self._share_task: asyncio.Task[None] | None = None
 
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    @scope.setter
+    def scope(self, scope: Scope) -> None:
+        self._scope = scope
+        self._everything = scope.everything
+
     # -- the observer -------------------------------------------------------------------------------
     def __call__(self, exchange: Exchange) -> None:
         head, plan, server = exchange.head, exchange.plan, exchange.server
+        duration = monotonic() - exchange.started
         router = plan.router if plan is not None else None
-        if not self.scope.reports(head.entry_point, router):
+        if not self._everything and not self._scope.reports(head.entry_point, router):
             return
-        duration = time.monotonic() - exchange.started
         headers = head.headers
         keys = headers.keys
-        protocol = request_protocol(headers) if ("upgrade" in keys or "accept" in keys
-                                                 or "content-type" in keys) else "http"
+        protocol = "http"
+        if "upgrade" in keys or "content-type" in keys or ("accept" in keys and "text/event-stream" in (
+                headers.items[keys.index("accept")][1])):
+            protocol = request_protocol(headers)
         key: tuple[Any, ...] = (head.entry_point, router, plan.service_name if plan is not None else None,
                                 server.service if server is not None else None, exchange.status, head.method,
                                 protocol)
@@ -102,13 +115,13 @@ class Metrics:
             record = self.records[key] = [0, 0, 0, 0.0] + [0] * (len(self.buckets) + 1)
         record[0] += 1
         if "content-length" in keys:
-            length = headers.get("content-length") or ""
+            length = headers.items[keys.index("content-length")][1]
             if length.isdigit():
                 record[1] += int(length)
         reply = exchange.reply
         record[2] += len(reply.body) if reply is not None else exchange.bytes_out
         record[3] += duration
-        record[4 + bisect.bisect_left(self.buckets, duration)] += 1
+        record[4 + bisect_left(self.buckets, duration)] += 1
         if exchange.attempts > 1 and server is not None:
             self.retries[server.service] = self.retries.get(server.service, 0) + exchange.attempts - 1
 

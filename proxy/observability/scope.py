@@ -21,6 +21,11 @@ class Scope:
     on_routers: frozenset[str] = frozenset()  # reported even on an entry point that is off
     off_entry_points: frozenset[str] = frozenset()
 
+    @property
+    def everything(self) -> bool:
+        """Nothing is left out: the observer need not ask."""
+        return not (self.off_routers or self.off_entry_points)
+
     def reports(self, entry_point: str, router: str | None) -> bool:
         if router in self.off_routers:
             return False

@@ -9,6 +9,7 @@ config object, a mapping, TOML/YAML text, a file path) for tests and programs th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections import deque
@@ -102,6 +103,7 @@ class Gateway:
         self.last_build: BuildResult | None = None
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
+        self.terminating = False  # set when a graceful stop begins
         # Told of every finished exchange (the record below, the access log and metrics when configured).
         self.observers: list[Callable[[Exchange], None]] = []
         keep = (0 if legacy else DEFAULT_RECORD) if record is None else record
@@ -234,6 +236,14 @@ class Gateway:
             for server in started:
                 await server.stop()
             raise
+
+    async def drain(self) -> None:
+        """Stop gracefully, each entry point as its `transport.lifeCycle` says (see EntryPointServer.drain);
+        `terminating` is True from the start (ping answers its terminatingStatusCode)."""
+        self.terminating = True
+        cycles = {name: self.static.entry_points[name].transport.life_cycle for name in self.servers}
+        await asyncio.gather(*(server.drain(cycles[name].request_accept_grace_timeout, cycles[name].grace_time_out)
+                               for name, server in self.servers.items()))
 
     async def stop(self) -> None:
         for server in self.servers.values():

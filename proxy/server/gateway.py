@@ -15,7 +15,7 @@ import socket
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
@@ -80,25 +80,32 @@ class Gateway:
     def __init__(self, config: ConfigSource, service_overrides: Mapping[str, str] | None = None,
                  reuse_port: bool = False, *, services: Mapping[str, str] | None = None,
                  entry_points: Mapping[str, str] | None = None, free_ports: bool = False,
-                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None) -> None:
+                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None,
+                 middlewares: Mapping[str, Mapping[str, Any] | None] | None = None) -> None:
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {name.partition("@")[0]: url for name, url in {**(service_overrides or {}),
                                                                    **(services or {})}.items()}
+        replaced: dict[str, Any] = {}
         if legacy:
             static = config  # type: ignore[assignment]
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
-            from proxy.server.sources import check_service_overrides, effective_static, resolve
+            from proxy.server.sources import (check_middleware_overrides, check_service_overrides, effective_static,
+                                              parse_middleware_overrides, resolve)
 
             self.source = resolve(config, Path(base_dir) if base_dir else None)
             static = effective_static(self.source, entry_points, free_ports)
-            if problems := check_service_overrides(self.source.dynamic, overrides):
+            replaced = parse_middleware_overrides(middlewares or {})
+            problems = (check_service_overrides(self.source.dynamic, overrides)
+                        + check_middleware_overrides(self.source.dynamic, replaced))
+            if problems:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
         self.pools = PoolRegistry()
         self.service_overrides = overrides
+        self.middleware_overrides = replaced
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
         self.dynamic: DynamicConfig | None = None
@@ -137,7 +144,7 @@ class Gateway:
     def build(self, dynamic: DynamicConfig) -> BuildResult:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
         builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
-                                 default_transport(self.static))
+                                 default_transport(self.static), self.middleware_overrides)
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:
@@ -157,7 +164,7 @@ class Gateway:
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
         """Swap in new routes: from `config` (its dynamic part; entry points never change on reload),
         else by re-reading the files the gateway was built from. On error the current routes stay."""
-        from proxy.server.sources import check_service_overrides, resolve
+        from proxy.server.sources import check_middleware_overrides, check_service_overrides, resolve
 
         if config is None:
             if self.source is None or not self.source.dynamic_paths:
@@ -166,7 +173,9 @@ class Gateway:
         else:
             resolved = resolve(config)
             dynamic, warnings = resolved.dynamic, resolved.warnings
-        if self.strict and (problems := check_service_overrides(dynamic, self.service_overrides)):
+        problems = (check_service_overrides(dynamic, self.service_overrides)
+                    + check_middleware_overrides(dynamic, self.middleware_overrides))
+        if self.strict and problems:
             raise ConfigError([ConfigProblem("reload", "", p) for p in problems])
         for warning in warnings:
             log.warning("%s", warning)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Coroutine, Sequence
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
-from proxy.config.loader import classify, dynamic_files, read_config_file
+from proxy.config.loader import classify, dynamic_files, read_any_config
 from proxy.config.static import EntryPoint, FileProvider as FileProviderConfig, StaticConfig
 from proxy.config.static_sources import load_static, static_flag_help
 from proxy.providers.file import FileProvider
@@ -81,7 +81,7 @@ def worker_count(text: str) -> int:
 
 def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
     """Read the config file (static or dynamic) and layer flags and TRAEFIK_* variables over it."""
-    raw = read_config_file(config) if config is not None else None
+    raw = read_any_config(config) if config is not None else None
     if config is not None and raw is not None and classify(raw, str(config)) == "dynamic":
         static = load_static(None, flags, os.environ, layered=True)
         if not _names_entry_points(flags):  # else load_static's Traefik default (:80) would stand

@@ -40,8 +40,11 @@ _RESOURCE_KINDS = {
 }
 
 
-def read_config_file(path: Path | str) -> dict[str, Any]:
-    """The raw mapping of a TOML or YAML file; ConfigError (with line/column for syntax errors) otherwise."""
+def read_config_file(path: Path | str, template: bool = False) -> dict[str, Any]:
+    """The raw mapping of a TOML or YAML file; ConfigError (with line/column for syntax errors) otherwise.
+
+    `template=True` (dynamic files, as Traefik's file provider reads them): text holding `{{` is first
+    rendered as a Go template (see gotemplate.py); other text is parsed as it is."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_EXTENSIONS:
@@ -50,12 +53,52 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError([ConfigProblem(str(path), "", f"cannot read file: {err}")]) from None
+    if template and needs_rendering(text):
+        text = render_template(path, text)
     data = _parse_toml(path, text) if suffix == ".toml" else _parse_yaml(path, text)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(str(path), "", "the file must hold a mapping of keys at its top level")])
     return data
+
+
+def render_template(path: Path, text: str) -> str:
+    from proxy.config.gotemplate import TemplateError, render  # only files holding `{{` load the renderer
+
+    try:
+        return render(text, str(path))
+    except TemplateError as err:
+        raise ConfigError([ConfigProblem(str(path), "", f"template line {err.line}: {err.message}")]) from None
+
+
+def read_any_config(path: Path | str) -> dict[str, Any]:
+    """A file that may be static or dynamic, read to find out which (`classify`). Dynamic files are
+    templates in Traefik, static files never: text holding `{{` that renders into a dynamic file is taken
+    rendered, anything else as written."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if not needs_rendering(text):
+        return read_config_file(path)
+    try:
+        rendered = read_config_file(path, template=True)
+    except ConfigError as template_error:
+        try:
+            return read_config_file(path)
+        except ConfigError:
+            raise template_error from None
+    keys = {str(key).lower() for key in rendered}
+    if keys & DYNAMIC_ROOT_KEYS and not keys & STATIC_ROOT_KEYS:
+        return rendered
+    return read_config_file(path)
+
+
+def needs_rendering(text: str) -> bool:
+    """Only text holding a template action pays for the renderer."""
+    return "{{" in text
 
 
 def _parse_toml(path: Path, text: str) -> Any:
@@ -117,7 +160,7 @@ def validate_section(
 
 def load_dynamic_file(path: Path | str) -> tuple[DynamicConfig, list[ConfigProblem]]:
     """One dynamic configuration file. Returns (config, warnings); ConfigError if it cannot be used."""
-    raw = read_config_file(path)
+    raw = read_config_file(path, template=True)
     return validate_section(raw, DynamicConfig, str(path), DYNAMIC_ROOT_KEYS)
 
 

@@ -220,6 +220,19 @@ class API(TraefikModel):
     dashboard_name: TraefikStr = ""
 
 
+class Core(TraefikModel):
+    """`core`: the rule syntax a router without `ruleSyntax` is read with (static_config.go ValidateConfiguration)."""
+
+    default_rule_syntax: TraefikStr = "v3"
+
+    @field_validator("default_rule_syntax")
+    @classmethod
+    def _known_syntax(cls, value: str) -> str:
+        if value not in ("v3", "v2"):
+            raise ValueError(f"unsupported default rule syntax configuration: {value!r} (use v3 or v2)")
+        return value
+
+
 class StaticForwardingTimeouts(TraefikModel):
     dial_timeout: Duration = 30.0
     response_header_timeout: Duration = 0.0
@@ -251,7 +264,7 @@ class StaticConfig(TraefikModel):
     experimental: LooseDict | None = None
     certificates_resolvers: dict[str, LooseDict] | None = None
     host_resolver: LooseDict | None = None
-    core: LooseDict | None = None
+    core: Core = Field(default_factory=Core)
     spiffe: LooseDict | None = None
     ocsp: LooseDict | None = None
 

@@ -263,11 +263,6 @@ def test_unknown_top_level_key_is_ignored_with_a_warning(tmp_path):
             id="bad-duration",
         ),
         pytest.param(
-            '[http.routers.a]\nrule = "x"\nruleSyntax = "v2"\n',
-            ["routes.toml: http.routers.a.ruleSyntax: rule syntax 'v2' is not supported by stripproxy (only v3)"],
-            id="rule-syntax-v2",
-        ),
-        pytest.param(
             '[http.routers.a]\nrule = "x"\nRule = "y"\n',
             ["routes.toml: http.routers.a.Rule: key given twice (also as 'rule')"],
             id="same-key-two-spellings",

@@ -231,9 +231,9 @@ def test_unknown_top_level_key_is_ignored_with_a_warning(tmp_path):
     ("text", "lines"),
     [
         pytest.param(
-            '[http.routers.app-http]\nrule = "Host(`a`)"\nmiddlewares = "api-stripprefix"\n',
-            ["routes.toml: http.routers.app-http.middlewares: Input should be a valid list"],
-            id="not-a-list",
+            '[http.services.s.loadBalancer]\nservers = "http://127.0.0.1:1"\n',
+            ["routes.toml: http.services.s.loadBalancer.servers: Input should be a valid list"],
+            id="not-a-list-of-sections",
         ),
         pytest.param(
             '[http.routers.app]\nrulee = "Host(`a`)"\n',

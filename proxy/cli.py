@@ -26,7 +26,8 @@ log = logging.getLogger("proxy")
 
 DEFAULT_ENTRY_POINT = ("http", "127.0.0.1:9999")  # for a dynamic file given alone
 LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
-              "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL}
+              "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL,
+              "DISABLED": logging.CRITICAL + 10}
 
 DESCRIPTION = """\
 stripproxy: a reverse proxy that reads Traefik's configuration files.
@@ -36,8 +37,9 @@ stripproxy: a reverse proxy that reads Traefik's configuration files.
   python -m proxy check --config FILE            validate, list every problem, exit 1 if any
   python -m proxy --config FILE --workers 4      4 worker processes sharing the ports (SO_REUSEPORT)
 
-Static settings may also come from Traefik-style flags and TRAEFIK_* environment variables
-(flags over environment over file), e.g. --entrypoints.web.address=:8081 --log.level=DEBUG.
+Static settings may also come from Traefik-style flags, which override the file (our addition), e.g.
+--entrypoints.web.address=:8081 --log.level=DEBUG. As in Traefik, TRAEFIK_* environment variables are
+only read when neither a configuration file nor flags are given.
 """
 
 
@@ -83,12 +85,12 @@ def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
     """Read the config file (static or dynamic) and layer flags and TRAEFIK_* variables over it."""
     raw = read_any_config(config) if config is not None else None
     if config is not None and raw is not None and classify(raw, str(config)) == "dynamic":
-        static = load_static(None, flags, os.environ, layered=True)
+        static = load_static(None, flags, {}, flags_over_file=True)  # a file is given: no TRAEFIK_* variables
         if not _names_entry_points(flags):  # else load_static's Traefik default (:80) would stand
             static.entry_points = default_entry_points(raw)
         provider = FileProviderConfig(filename=str(config.resolve()), watch=True)
         return Setup(static, provider, None)
-    static = load_static(config, flags, os.environ, layered=True, search_default_locations=config is None)
+    static = load_static(config, flags, os.environ, flags_over_file=True, search_default_locations=config is None)
     source = static.source_file
     base_dir = Path(source).resolve().parent if source else Path.cwd()
     return Setup(static, static.providers.file, base_dir)
@@ -112,9 +114,8 @@ def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
 
 
 def _names_entry_points(flags: list[str]) -> bool:
-    """Whether flags or TRAEFIK_* variables define entry points themselves."""
-    return (any(flag.lstrip("-").lower().startswith("entrypoints.") for flag in flags)
-            or any(key.upper().startswith("TRAEFIK_ENTRYPOINTS_") for key in os.environ))
+    """Whether flags define entry points themselves."""
+    return any(flag.lstrip("-").lower().startswith("entrypoints.") for flag in flags)
 
 
 def make_provider(setup: Setup, gateway: Gateway) -> FileProvider | None:

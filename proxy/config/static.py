@@ -190,6 +190,9 @@ class Providers(TraefikModel):
 # ------------------------------------------------------------------------------------------------ the rest
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
+OTHER_PROVIDERS = ("docker", "swarm", "kubernetesIngress", "kubernetesIngressNGINX", "kubernetesCRD",
+                   "kubernetesGateway", "knative", "rest", "consulCatalog", "nomad", "ecs", "consul", "etcd",
+                   "zooKeeper", "redis", "http", "plugin")
 
 
 class Log(TraefikModel):
@@ -205,10 +208,23 @@ class Log(TraefikModel):
 
     @field_validator("level")
     @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"unknown log level {value!r} (use one of {', '.join(LOG_LEVELS)})")
-        return value.upper()
+    def _upper(cls, value: str) -> str:
+        return value.upper()  # an unknown level falls back to ERROR with a warning (with_effective_defaults)
+
+
+# zerolog.ParseLevel also reads numbers (-1 trace ... 5 panic) and "disabled"; "" is Traefik's default.
+_NUMERIC_LEVELS = {"-1": "TRACE", "0": "DEBUG", "1": "INFO", "2": "WARN", "3": "ERROR", "4": "FATAL", "5": "PANIC"}
+
+
+def effective_log_level(level: str) -> str | None:
+    """The level Traefik runs with for `log.level` (cmd/traefik/logger.go getLogLevel); None when zerolog
+    cannot parse it, and Traefik falls back to ERROR."""
+    level = level.upper()
+    if level == "":
+        return "ERROR"
+    if level in LOG_LEVELS or level == "DISABLED":
+        return level
+    return _NUMERIC_LEVELS.get(level)
 
 
 class API(TraefikModel):
@@ -272,6 +288,7 @@ class StaticConfig(TraefikModel):
     # non-fatal findings such as ignored top-level keys. Set by load_static.
     _source_file: Any = PrivateAttr(default=None)
     _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
+    _label: str = PrivateAttr(default="")  # which source the settings came from, for warnings
 
     @property
     def source_file(self) -> Any:
@@ -284,6 +301,21 @@ class StaticConfig(TraefikModel):
     def with_effective_defaults(self) -> "StaticConfig":
         """Traefik's SetEffectiveConfiguration: an "http" entry point on :80 when none is defined, and a
         "traefik" one on :8080 when api.insecure asks for it."""
+        label = self._label or (str(self._source_file) if self._source_file else "static configuration")
+        level = effective_log_level(self.log.level)
+        if level is None:
+            self._warnings.append(ConfigProblem(
+                label, "log.level", f"unknown log level {self.log.level!r} (Traefik's levels: "
+                                    f"{', '.join(LOG_LEVELS)}): logging at ERROR, as Traefik does"))
+            level = "ERROR"
+        self.log.level = level
+        for name, field in Providers.model_fields.items():
+            alias = field.alias or name
+            if alias in OTHER_PROVIDERS and getattr(self.providers, name) is not None:
+                self._warnings.append(ConfigProblem(
+                    label, f"providers.{alias}",
+                    f"provider {alias} is not available here; its routers are not served (only the file "
+                    "provider is)"))
         if not self.entry_points:
             self.entry_points["http"] = EntryPoint(address=":80")
         if self.api is not None and self.api.insecure and "traefik" not in self.entry_points:

@@ -216,7 +216,8 @@ def log_serving(urls: dict[str, str]) -> None:
 
 async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
                 announce: Callable[[dict[str, str]], None] = log_serving) -> int:
-    """Serve until SIGINT/SIGTERM; `announce` gets the entry points' URLs once they listen."""
+    """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's URL (followed by
+    what it is bound to when that differs, e.g. "http://127.0.0.1:9999 (listening on 0.0.0.0:9999, ...)")."""
     prepared = prepare(setup, strict, reuse_port)
     if isinstance(prepared, int):
         return prepared
@@ -224,13 +225,14 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     try:
         await gateway.start()
     except OSError as exc:
-        print(f"cannot listen: {exc}", file=sys.stderr)
+        print(f"cannot listen: {exc.strerror or exc}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    announce(gateway.urls)  # after the handlers: whoever reads it may send SIGTERM at once
+    # After the handlers: whoever reads it may send SIGTERM at once. Each text starts with the URL.
+    announce({name: server.serving_text() for name, server in gateway.servers.items()})
     settle_memory()
     watcher = None
     if provider is not None and setup.provider_config is not None and setup.provider_config.watch:

@@ -181,3 +181,32 @@ def exactly_one_set(model: BaseModel, kind: str) -> str:
 
 # Fields that sit next to the type sections without being one (Service.middlewares).
 _NOT_A_TYPE = {"middlewares"}
+
+
+def suggest_key(model: type[BaseModel], loc: tuple[str | int, ...]) -> str | None:
+    """For an unknown key at `loc` (normalised key path from `model`), the closest key Traefik has there
+    (difflib), e.g. "rulee" -> "rule"; None when nothing is close."""
+    import difflib  # only a misspelt file pays for it
+
+    annotation: Any = model
+    for part in loc[:-1]:
+        annotation = _unwrap(annotation)
+        origin = typing.get_origin(annotation)
+        if _is_model(annotation):
+            field = next((f for n, f in annotation.model_fields.items() if (f.alias or n) == part), None)
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif origin is dict:
+            annotation = typing.get_args(annotation)[1]
+        elif origin is list:
+            annotation = typing.get_args(annotation)[0]
+        else:
+            return None
+    annotation = _unwrap(annotation)
+    if not _is_model(annotation) or not isinstance(loc[-1], str):
+        return None
+    names = [field.alias or name for name, field in annotation.model_fields.items()]
+    by_lower = {name.lower(): name for name in names}
+    close = difflib.get_close_matches(loc[-1].lower(), list(by_lower), n=1, cutoff=0.75)
+    return by_lower[close[0]] if close else None

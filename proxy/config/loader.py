@@ -151,7 +151,7 @@ def validate_section(
     try:
         result = model.model_validate(normalised, by_alias=True, by_name=False)
     except ValidationError as err:
-        problems += problems_from_validation(err, file, spelled=normaliser.spelled)
+        problems += problems_from_validation(err, file, spelled=normaliser.spelled, model=model)
         result = None
     if problems:
         raise ConfigError(problems)

@@ -291,7 +291,8 @@ def _attribute(err: ValidationError, sources: list[_Layer]) -> list[ConfigProble
         loc = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
         source = next((src for src in sources if _has_path(src.data, loc)), sources[0])
         single = ValidationError.from_exception_data(err.title, [item])  # type: ignore[list-item]
-        problems += problems_from_validation(single, source.label, spelled=source.normaliser.spelled)
+        problems += problems_from_validation(single, source.label, spelled=source.normaliser.spelled,
+                                             model=StaticConfig)
     return problems
 
 

@@ -237,12 +237,12 @@ def test_unknown_top_level_key_is_ignored_with_a_warning(tmp_path):
         ),
         pytest.param(
             '[http.routers.app]\nrulee = "Host(`a`)"\n',
-            ["routes.toml: http.routers.app.rulee: unknown key"],
+            ["routes.toml: http.routers.app.rulee: unknown key (did you mean 'rule'?)"],
             id="unknown-key",
         ),
         pytest.param(
             '[HTTP.Services.app.LoadBalancer]\n[[HTTP.Services.app.LoadBalancer.servers]]\nurl = "x"\nwieght = 3\n',
-            ["routes.toml: HTTP.Services.app.LoadBalancer.servers[0].wieght: unknown key"],
+            ["routes.toml: HTTP.Services.app.LoadBalancer.servers[0].wieght: unknown key (did you mean 'weight'?)"],
             id="path-spelled-as-written",
         ),
         pytest.param(
@@ -269,7 +269,7 @@ def test_unknown_top_level_key_is_ignored_with_a_warning(tmp_path):
         ),
         pytest.param(
             '[http.routers.a]\nrulee = 1\n[http.routers.b]\nservice = []\n',
-            ["routes.toml: http.routers.a.rulee: unknown key",
+            ["routes.toml: http.routers.a.rulee: unknown key (did you mean 'rule'?)",
              "routes.toml: http.routers.b.service: Input should be a valid string"],
             id="every-problem-listed",
         ),

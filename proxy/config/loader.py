@@ -46,16 +46,23 @@ def read_config_file(path: Path | str, template: bool = False) -> dict[str, Any]
     `template=True` (dynamic files, as Traefik's file provider reads them): text holding `{{` is first
     rendered as a Go template (see gotemplate.py); other text is parsed as it is."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_EXTENSIONS:
+    return parse_config_text(path, _read_text(path), template)
+
+
+def _read_text(path: Path) -> str:
+    if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
         raise ConfigError([ConfigProblem(str(path), "", "unsupported file extension (use .toml, .yaml or .yml)")])
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError([ConfigProblem(str(path), "", f"cannot read file: {err}")]) from None
+
+
+def parse_config_text(path: Path, text: str, template: bool = False) -> dict[str, Any]:
+    """`text` read from `path` (its extension says TOML or YAML) as a mapping; see read_config_file."""
     if template and needs_rendering(text):
         text = render_template(path, text)
-    data = _parse_toml(path, text) if suffix == ".toml" else _parse_yaml(path, text)
+    data = _parse_toml(path, text) if path.suffix.lower() == ".toml" else _parse_yaml(path, text)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -77,23 +84,20 @@ def read_any_config(path: Path | str) -> dict[str, Any]:
     templates in Traefik, static files never: text holding `{{` that renders into a dynamic file is taken
     rendered, anything else as written."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
+    text = _read_text(path)
     if not needs_rendering(text):
-        return read_config_file(path)
+        return parse_config_text(path, text)
     try:
-        rendered = read_config_file(path, template=True)
+        rendered = parse_config_text(path, text, template=True)
     except ConfigError as template_error:
         try:
-            return read_config_file(path)
+            return parse_config_text(path, text)
         except ConfigError:
             raise template_error from None
     keys = {str(key).lower() for key in rendered}
     if keys & DYNAMIC_ROOT_KEYS and not keys & STATIC_ROOT_KEYS:
         return rendered
-    return read_config_file(path)
+    return parse_config_text(path, text)
 
 
 def needs_rendering(text: str) -> bool:

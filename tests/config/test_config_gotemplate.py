@@ -94,7 +94,8 @@ def test_dynamic_file_rendered_with_the_environment(tmp_path: Path, monkeypatch)
     monkeypatch.setenv("TRAEFIK_WHITELIST_IP", "10.0.0.1,10.0.0.2")
     monkeypatch.delenv("STRIPPROXY_UNSET", raising=False)
     path = tmp_path / "dyn.yml"
-    path.write_text('http:\n  routers:\n    r:\n      rule: Host(`{{ env "STRIPPROXY_UNSET" | default "a.test" }}`)\n'
+    path.write_text('http:\n  routers:\n    r:\n'
+                    '      rule: Host(`{{ env "STRIPPROXY_UNSET" | default "a.test" }}`)\n'
                     '      service: s\n      middlewares:\n{{- range $ip := splitList "," (env "TRAEFIK_WHITELIST_IP") }}\n'
                     '        - "{{ trim $ip }}"\n{{- end }}\n'
                     '  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: http://127.0.0.1:1\n')

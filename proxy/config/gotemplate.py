@@ -11,7 +11,7 @@ that language real files use, with Go's results:
 * `if` / `else if` / `else` / `end` (Go's truth: false, 0, "", nil and empty lists are false),
   `range` over a list with optional `$i, $e :=` and an `else` branch;
 * Go's `eq`, `ne`, `not`, `and`, `or`, `len`; sprig's `env` (a missing variable is ""), `default`, `trim`,
-  `trimAll`, `quote`, `lower`, `upper`, `splitList`, `until`; Traefik's `split`.
+  `trimAll`, `quote`, `lower`, `upper`, `splitList`, `until`; Traefik's `split` and `normalize`.
 
 Anything else (another function, `with`, `define`, field access on the data...) is a TemplateError naming
 the file, the line and what is not supported. `render` is only called for text containing `{{`.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -127,6 +128,20 @@ def _per_rune(text: str, change: Callable[[str], str]) -> str:
     return "".join(c if len(d := change(c)) != 1 else d for c in text)
 
 
+def _normalize(text: str) -> str:
+    """provider.Normalize: runs of letters and digits (Unicode), joined by "-"."""
+    words, word = [], []
+    for ch in text:
+        if ch.isalpha() or unicodedata.category(ch).startswith("N"):
+            word.append(ch)
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return "-".join(words)
+
+
 def _default(default: Any, *given: Any) -> Any:
     return default if not given or not _truth(given[0]) else given[0]
 
@@ -180,6 +195,7 @@ def _functions(environ: Mapping[str, str]) -> dict[str, _Func]:
         "upper": _Func(lambda s: _per_rune(s, str.upper), ("str",)),
         "splitList": _Func(lambda sep, text: _go_split(text, sep), ("str", "str")),
         "split": _Func(_go_split, ("str", "str")),  # Traefik's: strings.Split(s, sep)
+        "normalize": _Func(_normalize, ("str",)),  # Traefik's provider.Normalize
         "until": _Func(_until, ("any",)),
         "eq": _Func(_eq, ("any",), "any"),
         "ne": _Func(_ne, ("any", "any")),

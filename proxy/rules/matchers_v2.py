@@ -150,7 +150,7 @@ def _path_templates(args: tuple[str, ...], prefix: bool) -> Predicate:
     for index, arg in enumerate(args):
         if not arg.startswith("/"):
             raise _ArgError(index, f"mux: path must start with a slash, got {arg!r}")
-        searches.append(_template_regexp(index, rule_bytes(arg), "[^/]+", prefix=prefix).search)
+        searches.append(_template_regexp(index, arg, "[^/]+", prefix=prefix).search)
 
     def match(req: MatchRequest) -> bool:
         path = req.path
@@ -231,7 +231,7 @@ def _query(args: tuple[str, ...]) -> Predicate:
     for i in range(0, len(parts), 2):
         key, value = parts[i], parts[i + 1]
         template = f"{key}={value}"
-        search = _template_regexp(i // 2, rule_bytes(template), ".*", empty_value_pattern=value == "").search
+        search = _template_regexp(i // 2, template, ".*", empty_value_pattern=value == "").search
         checks.append((rule_bytes(key), search))
 
     def match(req: MatchRequest) -> bool:
@@ -261,6 +261,9 @@ BUILDERS_V2: dict[str, Callable[[tuple[str, ...]], Predicate]] = {
     "Query": _query,
 }
 
+
+# Regexps are built from the rule text and matched against text (regexp_subject decodes the request's
+# bytes as Go's regexp reads UTF-8); lookups and index keys use byte strings (rule_bytes).
 
 # ------------------------------------------------------------------------------------------------ index hints
 

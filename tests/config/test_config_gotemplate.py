@@ -43,6 +43,7 @@ ENV = {"DOMAIN": "example.com", "IPS": "10.0.0.1, 10.0.0.2,192.168.0.0/16", "QUO
     pytest.param('{{ range splitList "," "" }}[{{ . }}]{{ end }}', "[]", id="splitList-empty-is-one-empty"),
     pytest.param('{{ range until 0 }}x{{ else }}none{{ end }}', "none", id="range-else"),
     pytest.param('{{ range split "a;b" ";" }}{{ . }}.{{ end }}', "a.b.", id="traefik-split"),
+    pytest.param('{{ normalize "my_app.v2 (beta)" }}', "my-app-v2-beta", id="traefik-normalize"),
     pytest.param('{{ $d := env "DOMAIN" }}{{ $d }}|{{ $d = "other" }}{{ $d }}', "example.com|other",
                  id="variables"),
     pytest.param('{{ if true }}{{ $x := 1 }}{{ end }}{{ $x := 2 }}{{ $x }}', "2", id="variable-scope"),

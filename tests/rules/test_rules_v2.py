@@ -169,6 +169,7 @@ PATH = {
     "Path(`/user/{id:[0-9]+}`)": {"http://a/user/42": True, "http://a/user/x": False, "http://a/user/42/": False},
     "Path(`/user/{name}`)": {"http://a/user/bob": True, "http://a/user/bob/x": False},
     "Path(`/foo bar`)": {"http://a/foo%20bar": True},  # the routing path decodes unreserved escapes
+    "Path(`/café/{id:[0-9]+}`)": {"http://a/caf%C3%A9/1": True, "http://a/cafe/1": False},
 }
 
 
@@ -242,6 +243,7 @@ QUERY = {
     "Query(`id={id:[0-9]+}`)": {"http://a/?id=12": True, "http://a/?id=x": False},
     "Query(`a=1`)": {"http://a/?a=2&a=1": False, "http://a/?a=1&a=2": True},  # the first value counts
     "Query(`q=a b`)": {"http://a/?q=a+b": True, "http://a/?q=a%20b": True},
+    "Query(`q=é{rest:.*}`)": {"http://a/?q=%C3%A9t%C3%A9": True, "http://a/?q=e": False},
 }
 
 

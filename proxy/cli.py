@@ -105,6 +105,8 @@ def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
     for router in routers.values() if isinstance(routers, dict) else ():
         listed = next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None) \
             if isinstance(router, dict) else None
+        if isinstance(listed, str):  # a scalar for the list: split on commas, as Traefik's decoder does
+            listed = [part.strip() for part in listed.split(",") if part.strip()]
         for name in listed if isinstance(listed, list) else ():
             if isinstance(name, str) and name not in names:
                 names.append(name)

@@ -325,3 +325,28 @@ def test_misspelt_key_suggests_the_real_one(tmp_path):
     config, _ = write_setup(tmp_path, '[http.routers.a]\nrulee = "Path(`/`)"\nservice = "s"\n')
     result = run(tmp_path, "check", "--config", str(config))
     assert "http.routers.a.rulee: unknown key (did you mean 'rule'?)" in result.stderr
+
+
+def test_templated_dynamic_file_alone(tmp_path, upstream, cli):
+    """A dynamic file given alone that only reads as TOML once rendered; its routers' entry points (a
+    scalar each) become the loopback entry points."""
+    (tmp_path / "routes.toml").write_text(
+        '{{ range $e := splitList "," (env "NAMES") }}\n[http.routers.{{ $e }}]\nentryPoints = "{{ $e }}"\n'
+        'rule = "Path(`/{{ $e }}`)"\nservice = "s"\n{{ end }}\n'
+        f'[[http.services.s.loadBalancer.servers]]\nurl = "{upstream}"\n')
+    first, second = free_port(), free_port()
+    proc = cli("--config", "routes.toml", f"--entrypoints.one.address=127.0.0.1:{first}",
+               f"--entryPoints.two.address=127.0.0.1:{second}", env={"NAMES": "one,two"})
+    urls = proc.wait_serving(2)
+    assert get(urls["one"], "/one")[0] == 200
+    assert get(urls["two"], "/two")[0] == 200
+    assert get(urls["two"], "/one")[0] == 404
+
+
+def test_templated_dynamic_file_alone_default_entry_points(tmp_path):
+    (tmp_path / "routes.toml").write_text(
+        '{{ range $i, $e := until 2 }}\n[http.routers.r{{ $e }}]\nentryPoints = "web{{ $e }}"\n'
+        'rule = "Path(`/`)"\nservice = "s"\n{{ end }}\n'
+        '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n')
+    result = run(tmp_path, "check", "--config", "routes.toml")
+    assert (result.returncode, result.stdout.strip()) == (0, "ok: 2 entry point(s), 2 router(s)"), result.stderr

@@ -209,7 +209,9 @@ class Log(TraefikModel):
     @field_validator("level")
     @classmethod
     def _upper(cls, value: str) -> str:
-        return value.upper()  # an unknown level falls back to ERROR with a warning (with_effective_defaults)
+        # An unknown level is kept as written here, then falls back to ERROR with a warning
+        # (with_effective_defaults).
+        return value.upper() if effective_log_level(value) is not None else value
 
 
 # zerolog.ParseLevel also reads numbers (-1 trace ... 5 panic) and "disabled"; "" is Traefik's default.

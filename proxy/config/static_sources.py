@@ -240,11 +240,27 @@ def load_static(
     elif not layered:
         chosen = (config_path is not None and layers[2]) or (flags and layers[0]) or layers[1]
         layers = [chosen]
-    config = _build(layers)
+    config, sources = _build(layers)
     config._source_file = config_path
-    config._label = layers[0][0] if len(layers) == 1 else " / ".join(label for label, raw, _ in layers if raw)
+    config._label = _UNLABELLED
     config._warnings = warnings
-    return config.with_effective_defaults()
+    config.with_effective_defaults()
+    config._warnings = [_labelled(problem, sources) for problem in config._warnings]
+    return config
+
+
+_UNLABELLED = "\0static"  # a warning of with_effective_defaults, named after its source below
+
+
+def _labelled(problem: ConfigProblem, sources: list[_Layer]) -> ConfigProblem:
+    """A warning about a key (log.level, providers.docker) names the source that set it."""
+    if problem.file != _UNLABELLED:
+        return problem
+    path = tuple(problem.key_path.split("."))
+    given = [src for src in sources if src.data]
+    source = next((src for src in given if _has_path(src.data, path)), given[0] if given else None)
+    label = source.label if source is not None else "static configuration"
+    return ConfigProblem(label, problem.key_path, problem.message)
 
 
 def _read_static_file(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
@@ -254,7 +270,7 @@ def _read_static_file(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
     return {k: v for k, v in raw.items() if str(k).lower() in STATIC_ROOT_KEYS}, warnings
 
 
-def _build(layers: list[tuple[str, dict[str, Any], bool]]) -> StaticConfig:
+def _build(layers: list[tuple[str, dict[str, Any], bool]]) -> tuple[StaticConfig, list[_Layer]]:
     sources = [_Layer(label, raw, csv) for label, raw, csv in layers]
     problems = [
         ConfigProblem(src.label, ".".join(map(str, path[:-1] + (written,))), f"key given twice (also as {path[-1]!r})")
@@ -267,7 +283,8 @@ def _build(layers: list[tuple[str, dict[str, Any], bool]]) -> StaticConfig:
         settings = _merge(sources)
     except ValidationError as err:
         raise ConfigError(_attribute(err, sources)) from None
-    return StaticConfig.model_validate(settings.model_dump(by_alias=True, exclude_unset=True), by_alias=True)
+    dumped = settings.model_dump(by_alias=True, exclude_unset=True)
+    return StaticConfig.model_validate(dumped, by_alias=True), sources
 
 
 def _merge(sources: list[_Layer]) -> BaseModel:

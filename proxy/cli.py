@@ -203,10 +203,10 @@ def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gatew
         else:
             for warning in warnings:
                 log.warning("%s", warning)
-            result = gateway.apply(dynamic)
+            result = gateway.apply(dynamic)  # logs each problem once
             if strict and (result.problems or warnings):
-                for problem in result.problems:
-                    print(problem, file=sys.stderr)
+                count = len(result.problems) + len(warnings)
+                print(f"--strict: not starting: {count} problem(s) listed above", file=sys.stderr)
                 return 1
     return gateway, provider
 

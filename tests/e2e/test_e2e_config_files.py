@@ -350,3 +350,13 @@ def test_templated_dynamic_file_alone_default_entry_points(tmp_path):
         '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n')
     result = run(tmp_path, "check", "--config", "routes.toml")
     assert (result.returncode, result.stdout.strip()) == (0, "ok: 2 entry point(s), 2 router(s)"), result.stderr
+
+
+def test_strict_prints_each_problem_once(tmp_path):
+    (tmp_path / "routes.toml").write_text('[http.routers.r]\nrule = "Host(`a`, `b`)"\nservice = "s"\n'
+                                          '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n')
+    result = run(tmp_path, "--config", "routes.toml", "--strict",
+                 f"--entrypoints.http.address=127.0.0.1:{free_port()}")
+    assert result.returncode == 1
+    assert result.stderr.count("Host takes 1 argument(s), got 2") == 1, result.stderr
+    assert "--strict: not starting: 1 problem(s) listed above" in result.stderr

@@ -127,3 +127,40 @@ def test_static_file_is_never_a_template(tmp_path: Path):
     path = tmp_path / "traefik.toml"
     path.write_text('[entryPoints.web]\naddress = ":80"\n[providers.file]\nfilename = "{{x}}.toml"\n')
     assert read_any_config(path)["providers"]["file"]["filename"] == "{{x}}.toml"
+
+
+DOCS_EXAMPLE = """\
+# template-rules.toml (docs/content/reference/routing-configuration/other-providers/file.md, Go Templating)
+[http]
+
+  [http.routers]
+  {{ range $i, $e := until 100 }}
+    [http.routers.router{{ $e }}-{{ env "MY_ENV_VAR" }}]
+    # ...
+  {{ end }}
+
+  [http.services]
+  {{ range $i, $e := until 100 }}
+      [http.services.service{{ $e }}]
+      # ...
+  {{ end }}
+
+{{ range $i, $e := until 10 }}
+[[tls.certificates]]
+  certFile = "/etc/traefik/cert-{{ $e }}.pem"
+  keyFile = "/etc/traefik/cert-{{ $e }}.key"
+  stores = ["my-store-foo-{{ $e }}", "my-store-bar-{{ $e }}"]
+{{ end }}
+"""
+
+
+def test_traefik_docs_example(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("MY_ENV_VAR", "prod")
+    path = tmp_path / "template-rules.toml"
+    path.write_text(DOCS_EXAMPLE)
+    raw = read_any_config(path)
+    assert sorted(raw["http"]["routers"]) == sorted(f"router{i}-prod" for i in range(100))
+    assert len(raw["http"]["services"]) == 100
+    assert raw["tls"]["certificates"][9] == {"certFile": "/etc/traefik/cert-9.pem",
+                                             "keyFile": "/etc/traefik/cert-9.key",
+                                             "stores": ["my-store-foo-9", "my-store-bar-9"]}

@@ -47,8 +47,9 @@ def _optional(annotation: Any) -> bool:
 
 
 def _kind_of(path: list[str]) -> str:
-    """"bool", "section" (a model, or an optional section: a Go pointer), "list" or "value" for a dotted
-    flag path (paerser getFlagType); "value" when unknown."""
+    """"bool", "section" (a model, or an optional section: a Go pointer), "list", "loose" (a key inside
+    a section we keep as a plain mapping) or "value" for a dotted flag path (paerser getFlagType); "value"
+    when unknown."""
     annotation: Any = StaticConfig
     optional = False
     for segment in path:
@@ -62,9 +63,13 @@ def _kind_of(path: list[str]) -> str:
         elif typing.get_origin(annotation) is dict:
             annotation = typing.get_args(annotation)[1]
             optional = _optional(annotation)
+        elif annotation is Any:
+            return "loose"  # inside a section we keep as a mapping (metrics, providers.docker, ...)
         else:
             return "value"
     annotation = _unwrap(annotation)
+    if annotation is Any:
+        return "loose"
     if annotation is bool:
         return "bool"
     if _is_model(annotation) or optional:
@@ -89,8 +94,8 @@ def parse_flags(argv: list[str]) -> dict[str, str]:
         name, has_value, value = name.partition("=")
         kind = _kind_of(name.split("."))
         if not has_value:
-            if kind in ("bool", "section"):
-                value = "true"
+            if kind in ("bool", "section") or kind == "loose" and (not args or args[0].startswith("-")):
+                value = "true"  # in a loose section Traefik knows the type; a bare flag there is a switch
             elif args:
                 value = args.pop(0)
             else:

@@ -3,6 +3,8 @@ terminatingStatusCode (503 by default) once the gateway drains (`gateway.termina
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -37,3 +39,17 @@ async def test_ping_entry_point_and_manual_routing(live_gateway):
     async with httpx.AsyncClient() as client:
         assert (await client.get(gateway.urls["traefik"] + "/ping")).status_code == 404
         assert (await client.get(gateway.urls["web"] + "/healthz")).text == "OK"
+
+
+async def test_ping_answers_503_while_the_gateway_drains(live_gateway):
+    # requestAcceptGraceTimeout: the entry point still accepts for a while after the stop began (Traefik's
+    # lifeCycle); that is when a load balancer's health check must see the terminating status.
+    gateway = await live_gateway("[ping]\n[entryPoints.traefik.transport.lifeCycle]\n"
+                                 'requestAcceptGraceTimeout = "1s"\ngraceTimeOut = "1s"\n')
+    async with httpx.AsyncClient(base_url=gateway.urls["traefik"]) as client:
+        assert (await client.get("/ping")).status_code == 200
+        draining = asyncio.create_task(gateway.drain())
+        await asyncio.sleep(0.1)
+        answer = await client.get("/ping", headers={"Connection": "close"})
+        assert (answer.status_code, answer.text) == (503, "Service Unavailable")
+        await draining

@@ -18,4 +18,4 @@ count() {
 }
 low=$(count 200 "$@")
 high=$(count 1200 "$@")
-echo "$repo $*: $(( (high - low) / 1000 ))k instructions per request"
+echo "$repo $*: $(( (high - low) / 1000 )) instructions per request"

@@ -164,6 +164,7 @@ class AccessLog:
         self.fd = self._open()
         self._timer: asyncio.TimerHandle | None = None
         self._utc = _Clock(local=False)
+        self._quoted: dict[str, str] = {}
         self._local = _Clock(local=True)
         self._format: Callable[[Exchange, int, float, int], str] = {
             "common": self._common, "genericCLF": self._generic_clf, "json": self._json}[self.format]
@@ -215,6 +216,11 @@ class AccessLog:
             plan = exchange.plan
             if not self._scope.reports(exchange.head.entry_point, plan.router if plan is not None else None):
                 return
+        if not self.buffering and not self.filtered:  # Traefik's default: this line, now
+            self.count = count = self.count + 1
+            self._write(self._format(exchange, time.time_ns(), monotonic() - exchange.started, count)
+                        .encode("utf-8", "backslashreplace"))
+            return
         pending = self.pending
         pending.append((exchange, monotonic()))
         if len(pending) > self.buffering:
@@ -243,7 +249,11 @@ class AccessLog:
         self.count = count
         if not lines:
             return
-        data = "".join(lines).encode("utf-8", "backslashreplace")
+        self._write("".join(lines).encode("utf-8", "backslashreplace"))
+
+    def _write(self, data: bytes) -> None:
+        if self.fd < 0:
+            return
         try:
             while data:
                 written = os.write(self.fd, data)
@@ -346,21 +356,34 @@ class AccessLog:
     def _common_fast(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
         """The common line when every field it shows is kept and no header is logged: no field map."""
         head, server, reply, plan = exchange.head, exchange.server, exchange.reply, exchange.plan
-        client_ip = head.client_ip
-        headers = head.headers
-        keys = headers.keys
-        host = client_ip
-        if "x-forwarded-for" in keys:
-            host = _sent_forwarded_for(headers.items[keys.index("x-forwarded-for")][1], client_ip) or client_ip
+        client_ip = host = head.client_ip
+        keys = head.headers.keys
+        try:
+            sent = head.headers.items[keys.index("x-forwarded-for")][1]
+        except ValueError:
+            pass
+        else:
+            if sent != client_ip:
+                host = _sent_forwarded_for(sent, client_ip) or client_ip
         target = exchange.original_target if self.keep_query else exchange.original_target.partition("?")[0]
-        size = len(reply.body) if reply is not None else exchange.bytes_out
-        router = _quoted(plan.router) if plan is not None else '"-"'
-        url = _quoted(server.url) if server is not None else '"-"'
+        quoted = self._quoted
+        router = (quoted.get(plan.router) or self._quote(plan.router)) if plan is not None else '"-"'
+        url = (quoted.get(server.url) or self._quote(server.url)) if server is not None else '"-"'
         notes = head.notes
-        user = notes.get("ClientUsername", "-") if notes else "-"
-        return (f'{host or "-"} - {user} [{self._utc.clf(wall_ns - int(duration * 1e9))}] "{head.method} '
-                f'{target or "-"} HTTP/{head.version}" {exchange.status} {size} "-" "-" {count} {router} {url} '
+        start_ns = wall_ns - int(duration * 1e9)
+        clock = self._utc
+        stamp = clock.text if start_ns // 1_000_000_000 == clock.second else clock.clf(start_ns)
+        return (f'{host or "-"} - {notes.get("ClientUsername", "-") if notes else "-"} [{stamp}] "{head.method} '
+                f'{target or "-"} HTTP/{head.version}" {exchange.status} '
+                f'{len(reply.body) if reply is not None else exchange.bytes_out} "-" "-" {count} {router} {url} '
                 f'{int(duration * 1000)}ms\n')
+
+    def _quote(self, text: str) -> str:
+        """`_quoted`, remembered (router names and server URLs repeat on every line)."""
+        value = self._quoted[text] = _quoted(text)
+        if len(self._quoted) > 10_000:
+            self._quoted.clear()
+        return value
 
     def _common(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
         data = self.fields(exchange, wall_ns, duration, count)

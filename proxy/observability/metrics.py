@@ -113,15 +113,15 @@ class Metrics:
         record = self.records.get(key)
         if record is None:
             record = self.records[key] = [0, 0, 0, 0.0] + [0] * (len(self.buckets) + 1)
+        reply = exchange.reply
         record[0] += 1
+        record[2] += len(reply.body) if reply is not None else exchange.bytes_out
+        record[3] += duration
+        record[4 + bisect_left(self.buckets, duration)] += 1
         if "content-length" in keys:
             length = headers.items[keys.index("content-length")][1]
             if length.isdigit():
                 record[1] += int(length)
-        reply = exchange.reply
-        record[2] += len(reply.body) if reply is not None else exchange.bytes_out
-        record[3] += duration
-        record[4 + bisect_left(self.buckets, duration)] += 1
         if exchange.attempts > 1 and server is not None:
             self.retries[server.service] = self.retries.get(server.service, 0) + exchange.attempts - 1
 

@@ -263,10 +263,10 @@ def setup_logging(level: str, tag: str = "", config: LogConfig | None = None) ->
 
     handler, warnings = log_handler(config, tag)
     logging.basicConfig(level=LOG_LEVELS.get(level.upper(), logging.ERROR), handlers=[handler])
-    for warning in warnings:
-        log.warning("%s", warning)
     # Our own start-up lines are useful at Traefik's default level (ERROR) too.
     logging.getLogger("proxy").setLevel(min(logging.getLogger().level, logging.WARNING))
+    for warning in warnings:
+        log.warning("%s", warning)
 
 
 def run_loop(coro: Coroutine[Any, Any, int], use_uvloop: bool) -> int:

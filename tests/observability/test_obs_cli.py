@@ -3,7 +3,9 @@ every worker's requests (each worker shares its counts through the supervisor's 
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -56,6 +58,15 @@ def test_workers_share_their_counts(tmp_path, app_server_sync):
         assert seen[-1] == REQUESTS, (seen, proc.output())
         assert len(pids) == 2
         assert len((tmp_path / "access.log").read_text().splitlines()) == REQUESTS
+        # logrotate's move, then SIGUSR1 to the parent: every worker reopens the file by its path.
+        os.rename(tmp_path / "access.log", tmp_path / "access.log.1")
+        os.kill(proc.popen.pid, signal.SIGUSR1)
+        time.sleep(1.0)
+        for _ in range(10):
+            with httpx.Client() as client:
+                assert client.get(f"http://127.0.0.1:{web}/after").status_code == 200
+        assert len((tmp_path / "access.log.1").read_text().splitlines()) == REQUESTS
+        assert len((tmp_path / "access.log").read_text().splitlines()) == 10
     finally:
         output = proc.stop()
     assert "Traceback" not in output, output

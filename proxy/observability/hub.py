@@ -55,6 +55,9 @@ class Observability:
             from proxy.observability.accesslog import AccessLog
 
             self.access_log = AccessLog(static.access_log)
+            self.access_log.trusting = frozenset(
+                name for name, ep in static.entry_points.items()
+                if ep.forwarded_headers.insecure or ep.forwarded_headers.trusted_ips)
             self.warnings += self.access_log.warnings
         metrics = static.metrics
         if metrics is not None:

@@ -191,3 +191,16 @@ def test_split_host_port(value, parts):
 def test_rfc3339_nano_trims_zeros():
     assert go_rfc3339(1_700_000_000_120_000_000) == "2023-11-14T22:13:20.12Z"
     assert go_rfc3339(1_700_000_000_000_000_000) == "2023-11-14T22:13:20Z"
+
+
+@pytest.mark.parametrize(("forwarded", "host"), [
+    pytest.param("[entryPoints.web.forwardedHeaders]\ninsecure = true\n", "203.0.113.9", id="trusted-kept"),
+    pytest.param("", "127.0.0.1", id="untrusted-dropped"),  # forwardedHeaders strips what the client sent
+])
+async def test_client_host_is_the_kept_x_forwarded_for(live_gateway, tmp_path, forwarded, host):
+    log_file = tmp_path / "access.log"
+    gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n{forwarded}')
+    async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
+        await client.get("/app", headers={"X-Forwarded-For": "203.0.113.9"})
+    (line,) = lines(log_file)
+    assert COMMON.match(line).group("host") == host, line  # type: ignore[union-attr]

@@ -167,6 +167,7 @@ class AccessLog:
         self._quoted: dict[str, str] = {}
         self._offset = 0.0
         self._offset_until = -1.0
+        self._recent = False  # lines were written since the timer last fired: keep it running
         # Entry points whose forwardedHeaders may keep a client's X-Forwarded-For (ClientHost is then that
         # value); set by the gateway. Elsewhere the header is always the proxy's own: no lookup needed.
         self.trusting: frozenset[str] = frozenset()
@@ -211,6 +212,7 @@ class AccessLog:
         os.close(old)
 
     def close(self) -> None:
+        self._recent = False
         self.flush()
         if self._timer is not None:
             self._timer.cancel()
@@ -270,22 +272,27 @@ class AccessLog:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._timed_flush)
 
     def _timed_flush(self) -> None:
-        self._timer = None
+        """Every FLUSH_INTERVAL while lines come: one timer for the whole stream, not one per batch."""
         self.flush()
+        self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._timed_flush) \
+            if self.pending or self._recent else None
+        self._recent = False
 
     def flush(self) -> None:
         pending, self.pending = self.pending, []
         if not pending or self.fd < 0:
             return
-        line, keep, filtered = self._line, self._keep_line, self.filtered
+        self._recent = True
+        line, keep = self._line, self._keep_line
         offset = time.time() - monotonic()  # wall-clock times from the monotonic ones
         count = self.count
-        lines = []
-        for exchange, ended in pending:
-            count += 1  # Traefik counts every request, logged or filtered out
-            if not filtered or keep(exchange, ended - exchange.started):
-                lines.append(line(exchange, ended, offset, count))
-        self.count = count
+        self.count += len(pending)  # Traefik counts every request, logged or filtered out
+        if self.filtered:
+            lines = [line(exchange, ended, offset, number)
+                     for number, (exchange, ended) in enumerate(pending, count + 1)
+                     if keep(exchange, ended - exchange.started)]
+        else:
+            lines = [line(exchange, ended, offset, number) for number, (exchange, ended) in enumerate(pending, count + 1)]
         if lines:
             self._write("".join(lines).encode())
 

@@ -1,10 +1,10 @@
 """Traefik's access log (pkg/middlewares/accesslog): the common, genericCLF and JSON lines, field names and
 values as Traefik writes them, its filters and its keep / drop / redact rules for fields and headers.
 
-An exchange observer. Per exchange it only notes the exchange, the wall-clock time and the duration;
-lines are formatted and written in batches: when `bufferingSize` lines are waiting, on a short timer, on
-`reopen` (SIGUSR1: log rotation) and on `close`. With `bufferingSize = 0` (Traefik's default) each line
-is formatted and written at once, as Traefik does.
+An exchange observer. Per exchange it makes the line (the common line without any intermediate map when
+nothing it shows is dropped) and keeps it as text; the text is written in one call when more than
+`bufferingSize` lines wait, at the latest FLUSH_INTERVAL later, on `reopen` (SIGUSR1: log rotation) and on
+`close`. With `bufferingSize = 0` (Traefik's default) each line is written at once, as Traefik does.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class AccessLog:
         self._scope = Scope()
         self._everything = True
         self.buffering = max(config.buffering_size, 0)
-        self.pending: list[tuple[Exchange, float]] = []  # each exchange and when it ended (time.monotonic)
+        self.pending: list[str] = []  # lines waiting for the next write
         self.count = 0  # Traefik's RequestCount
         self.path = Path(config.file_path).expanduser() if config.file_path else None
         self.fd = self._open()
@@ -174,12 +174,7 @@ class AccessLog:
         self._local = _Clock(local=True)
         self._format: Callable[[Exchange, int, float, int], str] = {
             "common": self._common, "genericCLF": self._generic_clf, "json": self._json}[self.format]
-        # (exchange, monotonic end, wall - monotonic offset, count) -> the line
-        self._line: Callable[[Exchange, float, float, int], str] = self._line_of_fields
-        fast = self.format == "common" and COMMON_FIELDS <= self.kept and not self.headers_logged
-        if fast:
-            self._line = self._common_line
-        self._direct = fast and not self.buffering and not self.filtered
+        self._fast = self.format == "common" and COMMON_FIELDS <= self.kept and not self.headers_logged
 
     @property
     def scope(self) -> Scope:
@@ -223,15 +218,22 @@ class AccessLog:
 
     # -- the observer -------------------------------------------------------------------------------
     def __call__(self, exchange: Exchange) -> None:
+        """The line is made now (it needs the exchange, and a kept exchange would keep its whole request
+        alive for the collector to walk); what waits in memory is text, written in one call per batch."""
         if not self._everything:
             plan = exchange.plan
             if not self._scope.reports(exchange.head.entry_point, plan.router if plan is not None else None):
                 return
-        if self._direct:
-            # Traefik's default (bufferingSize 0, no filter, the common line with every field): formatted and
-            # written now. This is _common_line inlined: a call costs a tenth of the work here.
-            ended = monotonic()
-            self.count = count = self.count + 1
+        ended = monotonic()
+        if ended > self._offset_until:  # the wall clock's offset from the monotonic one, once a second
+            self._offset = time.time() - ended
+            self._offset_until = ended + 1.0
+        self.count = count = self.count + 1  # Traefik counts every request, logged or filtered out
+        if self.filtered and not self._keep_line(exchange, ended - exchange.started):
+            return
+        if self._fast:
+            # The common line with every field it shows kept and no header logged, without a field map
+            # (_line_of_fields does the general case).
             head = exchange.head
             client_ip = host = head.client_ip
             if head.entry_point in self.trusting:  # a client-sent X-Forwarded-For may have been kept
@@ -249,9 +251,6 @@ class AccessLog:
             url = (quoted.get(server.url) or self._quote(server.url)) if server is not None else '"-"'
             notes = head.notes
             clock = self._utc
-            if ended > self._offset_until:  # the wall clock's offset from the monotonic one, once a second
-                self._offset = time.time() - ended
-                self._offset_until = ended + 1.0
             second = int(exchange.started + self._offset)
             stamp = clock.text if second == clock.second else clock.clf(second * 1_000_000_000)
             target = exchange.original_target
@@ -259,13 +258,16 @@ class AccessLog:
                     f'{(target if self.keep_query else target.partition("?")[0]) or "-"} HTTP/{head.version}" '
                     f'{exchange.status} {len(reply.body) if reply is not None else exchange.bytes_out} "-" "-" '
                     f'{count} {router} {url} {int((ended - exchange.started) * 1000)}ms\n')
+        else:
+            line = self._line_of_fields(exchange, ended, self._offset, count)
+        if not self.buffering:  # Traefik's default: written at once
             try:
                 os.write(self.fd, line.encode())
             except OSError as exc:
                 log.error("access log: cannot write: %s", exc)
             return
         pending = self.pending
-        pending.append((exchange, monotonic()))
+        pending.append(line)
         if len(pending) > self.buffering:
             self.flush()
         elif self._timer is None:
@@ -280,21 +282,9 @@ class AccessLog:
 
     def flush(self) -> None:
         pending, self.pending = self.pending, []
-        if not pending or self.fd < 0:
-            return
-        self._recent = True
-        line, keep = self._line, self._keep_line
-        offset = time.time() - monotonic()  # wall-clock times from the monotonic ones
-        count = self.count
-        self.count += len(pending)  # Traefik counts every request, logged or filtered out
-        if self.filtered:
-            lines = [line(exchange, ended, offset, number)
-                     for number, (exchange, ended) in enumerate(pending, count + 1)
-                     if keep(exchange, ended - exchange.started)]
-        else:
-            lines = [line(exchange, ended, offset, number) for number, (exchange, ended) in enumerate(pending, count + 1)]
-        if lines:
-            self._write("".join(lines).encode())
+        if pending and self.fd >= 0:
+            self._recent = True
+            self._write("".join(pending).encode())
 
     def _line_of_fields(self, exchange: Exchange, ended: float, offset: float, count: int) -> str:
         return self._format(exchange, int((ended + offset) * 1e9), ended - exchange.started, count)
@@ -400,34 +390,6 @@ class AccessLog:
                 f'{_plain(data.get("RequestProtocol"))}" {_plain(data.get("DownstreamStatus"))} '
                 f'{_plain(data.get("DownstreamContentSize"))} {_quoted(data.get("request_Referer"))} '
                 f'{_quoted(data.get("request_User-Agent"))}\n')
-
-    def _common_line(self, exchange: Exchange, ended: float, offset: float, count: int) -> str:
-        """The common line when every field it shows is kept and no header is logged, without a field map
-        (the same as __call__'s direct path)."""
-        head = exchange.head
-        client_ip = host = head.client_ip
-        if head.entry_point in self.trusting:
-            headers = head.headers
-            try:
-                sent = headers.items[headers.keys.index("x-forwarded-for")][1]
-            except ValueError:
-                pass
-            else:
-                if sent != client_ip:
-                    host = _sent_forwarded_for(sent, client_ip) or client_ip
-        plan, server, reply = exchange.plan, exchange.server, exchange.reply
-        quoted = self._quoted
-        router = (quoted.get(plan.router) or self._quote(plan.router)) if plan is not None else '"-"'
-        url = (quoted.get(server.url) or self._quote(server.url)) if server is not None else '"-"'
-        notes = head.notes
-        clock = self._utc
-        second = int(exchange.started + offset)
-        stamp = clock.text if second == clock.second else clock.clf(second * 1_000_000_000)
-        target = exchange.original_target
-        return (f'{host or "-"} - {notes.get("ClientUsername", "-") if notes else "-"} [{stamp}] "{head.method} '
-                f'{(target if self.keep_query else target.partition("?")[0]) or "-"} HTTP/{head.version}" '
-                f'{exchange.status} {len(reply.body) if reply is not None else exchange.bytes_out} "-" "-" '
-                f'{count} {router} {url} {int((ended - exchange.started) * 1000)}ms\n')
 
     def _quote(self, text: str) -> str:
         """`_quoted`, remembered (router names and server URLs repeat on every line)."""

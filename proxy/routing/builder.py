@@ -7,6 +7,7 @@ use it.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -193,7 +194,7 @@ class RuntimeBuilder:
     def _build_service(self, name: str) -> Picker:
         config = self.http.services.get(name)
         if config is None:
-            raise BuildError(f"the service {name!r} does not exist")
+            raise BuildError(f"the service {name!r} does not exist{_did_you_mean(name, self.http.services)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -270,7 +271,7 @@ class RuntimeBuilder:
             if config is None:
                 return PassThrough()
         if config is None:
-            raise BuildError(f"middleware {name!r} does not exist")
+            raise BuildError(f"middleware {name!r} does not exist{_did_you_mean(name, self.http.middlewares)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -299,3 +300,8 @@ class RuntimeBuilder:
             return exc
         finally:
             self._resolving.pop()
+
+
+def _did_you_mean(name: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

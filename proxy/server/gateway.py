@@ -155,7 +155,10 @@ class Gateway:
             label = self.source.label if self.source else "dynamic config"
             raise ConfigError([ConfigProblem(label, "", str(problem)) for problem in result.problems])
         for problem in result.problems:
-            (log.error if problem.level == "error" else log.warning)("%s", problem)
+            if problem.kind == "router" and problem.level == "error":
+                log.error("router %s disabled: %s", problem.name, problem.message)
+            else:
+                (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
         self.last_build = result

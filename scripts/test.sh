@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Set up (once) and run the whole test suite, then Traefik's conformance sample when ../shared has it.
+# Set up (once) and run the whole test suite, the plugin in a fresh project, then Traefik's conformance sample
+# when ../shared has it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
 .venv/bin/python -m pytest -q "$@"
+bash scripts/fresh_project.sh  # the plugin as a new project installs it: built wheel, fresh venv, both asyncio modes
 if [ -f ../shared/conformance/run_cases.py ]; then
   .venv/bin/python ../shared/conformance/run_cases.py --python "$PWD/.venv/bin/python"
 else

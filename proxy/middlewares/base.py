@@ -18,9 +18,17 @@ class Middleware:
     #: True when `on_request` may add, change or remove request headers other than the X-Forwarded-Prefix /
     #: X-Replaced-Path notes the path middlewares add (so hop-by-hop headers may have to be looked for again).
     edits_request_headers: bool = False
+    #: True when the middleware keeps state that Traefik keeps per router (rateLimit's buckets, inFlightReq's
+    #: counts): Traefik builds a middleware once for each router that uses it, so the builder does too.
+    per_router: bool = False
 
     def on_request(self, req: RequestHead) -> Reply | None:
         return None
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        """Release what the middleware holds (connection pools): the gateway calls it when the routes
+        that use it are replaced or the gateway stops."""
         return None

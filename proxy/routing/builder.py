@@ -53,6 +53,7 @@ class BuildResult:
     tables: dict[str, RouteTable]
     problems: list[Problem] = field(default_factory=list)
     routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
+    middlewares: list[Middleware] = field(default_factory=list)  # every instance built (to close later)
 
 
 def local_name(reference: str) -> str:
@@ -75,6 +76,10 @@ class RuntimeBuilder:
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
+        # While one router's chain is built: its own instances of the middlewares whose state Traefik
+        # keeps per router (Middleware.per_router); None outside a router.
+        self._router_scope: dict[str, Middleware] | None = None
+        self.built: list[Middleware] = []  # every instance made, for the gateway to close
         self._resolving: list[str] = []
 
     def build(self) -> BuildResult:
@@ -105,7 +110,7 @@ class RuntimeBuilder:
                 routes[ep_name].append(Route(qualified, priority, rule, plan))
         self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
-        return BuildResult(tables, self.problems, plans)
+        return BuildResult(tables, self.problems, plans, self.built)
 
     def _report_unused(self) -> None:
         """Build what no router used too, so that its problems are reported (building records them)."""
@@ -132,8 +137,12 @@ class RuntimeBuilder:
 
     def _router_middlewares(self, ep_name: str, names: list[str]) -> list[tuple[str, Middleware]]:
         chain = []
-        for ref in (*self.entry_points[ep_name].middlewares, *names):
-            chain.append((local_name(ref), self.middleware(ref)))
+        self._router_scope = {}
+        try:
+            for ref in (*self.entry_points[ep_name].middlewares, *names):
+                chain.append((local_name(ref), self.middleware(ref)))
+        finally:
+            self._router_scope = None
         return chain
 
     # -- services -----------------------------------------------------------------------------------
@@ -212,6 +221,12 @@ class RuntimeBuilder:
             cached = self._middlewares[name] = self._build_or_error(name, "middleware", self._build_middleware)
         if isinstance(cached, BuildError):
             raise cached
+        scope = self._router_scope
+        if scope is not None and cached.per_router:
+            own = scope.get(name)
+            if own is None:  # built before without error: builds again the same way
+                own = scope[name] = self._build_middleware(name)
+            return own
         return cached
 
     def _build_middleware(self, name: str) -> Middleware:
@@ -225,9 +240,11 @@ class RuntimeBuilder:
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            return build_middleware(kind, config.options(), self.middleware)
+            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}")
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
+        self.built.append(built)
+        return built
 
     def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
         key = f"{kind}:{name}"

@@ -102,6 +102,8 @@ class RedisBuckets:
             self.kwargs.update(_tls_kwargs(options.tls))
         self._client: Any = None
         self._script: Any = None
+        # Wall-clock microseconds, as Traefik passes time.Now().UnixMicro(): every process must agree on it.
+        self.clock_us: Any = lambda: time.time_ns() // 1000
 
     def _connect(self) -> None:
         import redis.asyncio as aioredis
@@ -115,7 +117,7 @@ class RedisBuckets:
         """Reserve a token; the wait in nanoseconds (over max delay: refused, token not taken)."""
         if self._client is None:
             self._connect()
-        now_us = time.time_ns() // 1000
+        now_us = self.clock_us()
         result = await self._script(keys=[KEY_PREFIX + source],
                                     args=[repr(self.rate_per_us), self.burst, self.ttl, now_us, self.max_delay_us])
         delay_us = float(result[1].decode() if isinstance(result[1], bytes) else result[1])

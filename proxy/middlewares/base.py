@@ -13,7 +13,12 @@ both read once when a router's plan is built, so a route that uses neither pays 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from proxy.message import HeaderList, Reply, RequestHead
+
+if TYPE_CHECKING:
+    from proxy.middlewares.retry import RetryPolicy
 
 
 class Middleware:
@@ -29,11 +34,13 @@ class Middleware:
     #: True when `on_request` may add, change or remove request headers other than the X-Forwarded-Prefix /
     #: X-Replaced-Path notes the path middlewares add (so hop-by-hop headers may have to be looked for again).
     edits_request_headers: bool = False
-    #: True when the middleware keeps state that Traefik keeps per router (rateLimit's buckets, inFlightReq's
-    #: counts): Traefik builds a middleware once for each router that uses it, so the builder does too.
-    per_router: bool = False
     #: True when `on_request` is `async def` (see the module docstring).
     waits: bool = False
+    #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
+    #: which builds a router's middlewares for that router, each router using it gets its own instance.
+    per_router: bool = False
+    #: Set by the retry middleware: the exchange sends the request again as this policy says.
+    retry_policy: RetryPolicy | None = None
 
     def on_request(self, req: RequestHead) -> Reply | None:
         return None

@@ -28,28 +28,11 @@ class Chain(Middleware):
         self.edits_request_headers = any(member.edits_request_headers for member in self.middlewares)
         self.has_request_hook = any(member.has_request_hook for member in self.middlewares)
         self.per_router = any(member.per_router for member in self.middlewares)
-        # A member that waits makes the whole chain wait (the plan sees the chain as one middleware).
-        self.waits = any(member.waits and member.has_request_hook for member in self.middlewares)
-        if self.waits:
-            self.on_request = self._on_request_waiting  # type: ignore[method-assign]
         self._note = f"chain-replied-at:{id(self):x}"
 
     def on_request(self, req: RequestHead) -> Reply | None:
         for index, member in enumerate(self.middlewares):
             reply = member.on_request(req)
-            if reply is not None:
-                if self.has_response_hook:
-                    req.notes[self._note] = str(index)
-                return reply
-        return None
-
-    async def _on_request_waiting(self, req: RequestHead) -> Reply | None:
-        for index, member in enumerate(self.middlewares):
-            if not member.has_request_hook:
-                continue
-            reply = member.on_request(req)
-            if member.waits:
-                reply = await reply  # type: ignore[misc]
             if reply is not None:
                 if self.has_response_hook:
                     req.notes[self._note] = str(index)

@@ -76,11 +76,10 @@ class RuntimeBuilder:
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
-        # While one router's chain is built: its own instances of the middlewares whose state Traefik
-        # keeps per router (Middleware.per_router); None outside a router.
-        self._router_scope: dict[str, Middleware] | None = None
         self.built: list[Middleware] = []  # every instance made, for the gateway to close
         self._resolving: list[str] = []
+        # The router being built's own instances of per-router middlewares (None between routers).
+        self._router_scope: dict[str, Middleware] | None = None
 
     def build(self) -> BuildResult:
         routes: dict[str, list[Route]] = {name: [] for name in self.entry_points}
@@ -99,6 +98,7 @@ class RuntimeBuilder:
                 self.problems.append(Problem("router", qualified, str(exc)))
                 continue
             priority = router.priority or default_priority(router.rule)
+            self._router_scope = {}
             for ep_name in eps:
                 try:
                     chain = self._router_middlewares(ep_name, router.middlewares)
@@ -108,6 +108,7 @@ class RuntimeBuilder:
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
                 plans.setdefault(qualified, plan)
                 routes[ep_name].append(Route(qualified, priority, rule, plan))
+            self._router_scope = None
         self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
         return BuildResult(tables, self.problems, plans, self.built)
@@ -137,12 +138,8 @@ class RuntimeBuilder:
 
     def _router_middlewares(self, ep_name: str, names: list[str]) -> list[tuple[str, Middleware]]:
         chain = []
-        self._router_scope = {}
-        try:
-            for ref in (*self.entry_points[ep_name].middlewares, *names):
-                chain.append((local_name(ref), self.middleware(ref)))
-        finally:
-            self._router_scope = None
+        for ref in (*self.entry_points[ep_name].middlewares, *names):
+            chain.append((local_name(ref), self.middleware(ref)))
         return chain
 
     # -- services -----------------------------------------------------------------------------------
@@ -222,9 +219,9 @@ class RuntimeBuilder:
         if isinstance(cached, BuildError):
             raise cached
         scope = self._router_scope
-        if scope is not None and cached.per_router:
+        if cached.per_router and scope is not None:
             own = scope.get(name)
-            if own is None:  # built before without error: builds again the same way
+            if own is None:  # the first build (cached) checked the config; this one is the router's own
                 own = scope[name] = self._build_middleware(name)
             return own
         return cached

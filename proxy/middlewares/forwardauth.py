@@ -119,7 +119,7 @@ class ForwardAuth(Middleware):
         method = req.method if self.preserve_method else "GET"
         headers = auth_request_headers(req, self.trust, self.allowed)
         gzip = wants_gzip(headers, method)
-        sent = wire_headers(headers, method)
+        sent = wire_headers(headers)
         if gzip:
             sent.append(("Accept-Encoding", "gzip"))
         self._in_use += 1
@@ -195,10 +195,8 @@ class ForwardAuth(Middleware):
                         if (name := cookie_name(value)) is not None]
         if auth_cookies and self.auth_cookies:
             self._cookies[id(req)] = ([value for name, value in auth_cookies if name in self.auth_cookies], True)
-            at_end = getattr(req, "at_end", None)
-            if at_end is not None:
-                key = id(req)
-                at_end(lambda _outcome: self._cookies.pop(key, None))
+            key = id(req)
+            req.at_end(lambda _outcome: self._cookies.pop(key, None))  # no response came: forget them
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
         pending = self._cookies.pop(id(req), None)

@@ -135,10 +135,9 @@ def _forwarded_port(req: RequestHead, headers: list[tuple[str, str]], tls: bool)
     return "80"
 
 
-def wire_headers(headers: list[tuple[str, str]], method: str) -> list[tuple[str, str]]:
-    """What Go's transport writes of a header map: framing headers dropped, its User-Agent rule applied,
-    `Accept-Encoding: gzip` added when the request leaves the encoding open (the second value of the
-    result tells whether it did: the transport then also decompresses the answer)."""
+def wire_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """What Go's transport writes of a header map, sorted by name: framing headers dropped, and its
+    User-Agent rule applied (see `wants_gzip` for the Accept-Encoding it adds)."""
     agents = _values(headers, "user-agent")
     out = sorted(((name, value) for name, value in headers
                   if name.lower() not in _NOT_WRITTEN and name.lower() != "user-agent"),

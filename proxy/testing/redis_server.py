@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -26,16 +27,23 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _ping(port: int, password: str = "") -> bool:
+def _ping(port: int, password: str = "", ca: str = "") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            if password:
-                sock.sendall(f"AUTH {password}\r\n".encode())
-                sock.recv(64)
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw:
+            if ca:
+                with ssl.create_default_context(cafile=ca).wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                    return _ask(sock, password)
+            return _ask(raw, password)
     except OSError:
         return False
+
+
+def _ask(sock: socket.socket, password: str) -> bool:
+    if password:
+        sock.sendall(f"AUTH {password}\r\n".encode())
+        sock.recv(64)
+    sock.sendall(b"PING\r\n")
+    return sock.recv(64).startswith(b"+PONG")
 
 
 @dataclass
@@ -43,6 +51,7 @@ class RedisServer:
     """`RedisServer().start()` -> a running server; `.endpoint` is "127.0.0.1:<port>"; `.stop()`."""
 
     password: str = ""
+    tls: tuple[str, str, str] | None = None  # (certificate file, key file, CA file): serve TLS only
     extra_args: list[str] = field(default_factory=list)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
@@ -61,10 +70,15 @@ class RedisServer:
                 "--dir", self._dir.name, "--daemonize", "no", "--loglevel", "warning"]
         if self.password:
             args += ["--requirepass", self.password]
+        if self.tls:
+            cert, key, ca = self.tls
+            args[1:3] = ["--port", "0", "--tls-port", str(self.port)]
+            args += ["--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca,
+                     "--tls-auth-clients", "no"]
         self.process = subprocess.Popen(args + self.extra_args, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
-        while not _ping(self.port, self.password):
+        while not _ping(self.port, self.password, self.tls[2] if self.tls else ""):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"redis-server did not start on port {self.port}")

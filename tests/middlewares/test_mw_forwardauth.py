@@ -139,7 +139,7 @@ def test_auth_request_headers(trust: bool | None, headers: dict[str, str], allow
     pytest.param([], "Go-http-client/1.1", id="none: Go's own"),
 ])
 def test_wire_user_agent(headers: list[tuple[str, str]], wire_agent: str | None) -> None:
-    wire = dict(wire_headers([*headers, ("Content-Length", "3"), ("Host", "x")], "GET"))
+    wire = dict(wire_headers([*headers, ("Content-Length", "3"), ("Host", "x")]))
     assert wire.get("User-Agent") == wire_agent
     assert "Content-Length" not in wire and "Host" not in wire
 

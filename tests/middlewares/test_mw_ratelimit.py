@@ -285,6 +285,34 @@ async def test_redis_with_password_and_db() -> None:
             await bad.aclose()
 
 
+@pytest.mark.parametrize(("tls", "works"), [
+    pytest.param({"ca": "{ca}"}, True, id="ca file"),
+    pytest.param({"insecureSkipVerify": True}, True, id="insecureSkipVerify"),
+    pytest.param({}, False, id="unknown CA: refused"),
+])
+async def test_redis_over_tls(tmp_path, tls: dict, works: bool) -> None:
+    from proxy.testing.redis_server import RedisServer, redis_server_binary
+
+    trustme = pytest.importorskip("trustme")
+    if redis_server_binary() is None:
+        pytest.skip("redis-server is not installed")
+    ca = trustme.CA()
+    pem, ca_path = tmp_path / "server.pem", tmp_path / "ca.pem"
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(pem))
+    ca.cert_pem.write_to_path(str(ca_path))
+    with RedisServer(tls=(str(pem), str(pem), str(ca_path))) as server:
+        options = {k: v.format(ca=ca_path) if isinstance(v, str) else v for k, v in tls.items()}
+        buckets, _ = redis_buckets(server.endpoint, 1, 1, tls=options)
+        try:
+            if works:
+                assert await buckets.take("x") == 0
+            else:
+                with pytest.raises(Exception):
+                    await buckets.take("x")
+        finally:
+            await buckets.aclose()
+
+
 async def test_redis_down_answers_500() -> None:
     """Traefik: "Could not insert/update bucket" with 500 when the store cannot be reached."""
     from proxy.testing.redis_server import _free_port

@@ -7,8 +7,9 @@ since its last use (never above burst), take a token, work out the wait, give th
 is over max_delay, store (last, tokens) in a hash under `rate:<middleware>:<source>` that expires after
 `ttl` seconds. The wait is computed in redis from the caller's clock, as in Traefik.
 
-Connections: redis.asyncio with a blocking pool, created on first use on the running loop and closed when
-the gateway stops or reloads.
+Connections: redis.asyncio with a blocking pool (one endpoint), or a RedisCluster client (several
+endpoints: go-redis's UniversalClient makes a cluster client of them), created on first use on the running
+loop and closed when the gateway stops or reloads.
 """
 
 from __future__ import annotations
@@ -71,11 +72,12 @@ def _timeout(value: float | None) -> float | None:
 
 class RedisBuckets:
     def __init__(self, limits: Any, options: Any, name: str) -> None:
-        if len(options.endpoints) != 1:
-            raise ValueError(
-                f"redis.endpoints: {len(options.endpoints)} endpoints given; several endpoints mean a Redis "
-                "Cluster to Traefik, which stripproxy does not support yet (give one endpoint)")
-        self.host, self.port = split_endpoint(options.endpoints[0])
+        if not options.endpoints:
+            raise ValueError("redis.endpoints: no endpoint given")
+        # As go-redis's UniversalClient: one address is a plain server, several are a Redis Cluster's seeds.
+        self.nodes = [split_endpoint(endpoint) for endpoint in options.endpoints]
+        self.cluster = len(self.nodes) > 1
+        self.host, self.port = self.nodes[0]
         self.rate_per_us = limits.rate / 1_000_000
         self.burst = limits.burst
         self.ttl = limits.ttl
@@ -90,16 +92,19 @@ class RedisBuckets:
             if value:
                 log.warning("rateLimit %s: redis.%s = %s is not acted on: the redis client keeps every "
                             "connection it opened for reuse and opens them on demand", name, key, value)
+        if self.cluster and options.db:
+            log.warning("rateLimit %s: redis.db = %s is not acted on: a Redis Cluster has only database 0",
+                        name, options.db)
         self.kwargs: dict[str, Any] = {
-            "host": self.host, "port": self.port, "db": options.db,
             "username": options.username or None, "password": options.password or None,
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": _timeout(options.dial_timeout),
             "max_connections": options.max_active_conns if options.max_active_conns > 0 else 10_000,
-            "timeout": (socket_timeout or 3.0) + 1.0,  # go-redis PoolTimeout: read timeout + 1s
         }
-        if options.tls is not None:
-            self.kwargs.update(_tls_kwargs(options.tls))
+        if not self.cluster:
+            self.kwargs.update(host=self.host, port=self.port, db=options.db,
+                               timeout=(socket_timeout or 3.0) + 1.0)  # go-redis PoolTimeout: read + 1s
+        self.tls = _tls_kwargs(options.tls) if options.tls is not None else None
         self._client: Any = None
         self._script: Any = None
         # Wall-clock microseconds, as Traefik passes time.Now().UnixMicro(): every process must agree on it.
@@ -108,9 +113,17 @@ class RedisBuckets:
     def _connect(self) -> None:
         import redis.asyncio as aioredis
 
-        kwargs = dict(self.kwargs)
-        pool = aioredis.BlockingConnectionPool(**kwargs)
-        self._client = aioredis.Redis(connection_pool=pool)
+        if self.cluster:
+            from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+            tls = {"ssl": True, **self.tls} if self.tls is not None else {}
+            self._client = RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in self.nodes],
+                                        **self.kwargs, **tls)
+        else:
+            from redis.asyncio.connection import SSLConnection
+
+            tls = {"connection_class": SSLConnection, **self.tls} if self.tls is not None else {}
+            self._client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool(**self.kwargs, **tls))
         self._script = self._client.register_script(TOKEN_BUCKET_LUA)
 
     async def take(self, source: str) -> int:
@@ -127,15 +140,14 @@ class RedisBuckets:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
-            await client.connection_pool.disconnect()
+            if not self.cluster:
+                await client.connection_pool.disconnect()
 
 
 def _tls_kwargs(tls: Any) -> dict[str, Any]:
-    from redis.asyncio.connection import SSLConnection
-
     if bool(tls.cert) != bool(tls.key):
         raise ValueError("redis.tls: both TLS cert and key must be defined")
-    kwargs: dict[str, Any] = {"connection_class": SSLConnection}
+    kwargs: dict[str, Any] = {}
     if tls.insecure_skip_verify:
         kwargs.update(ssl_cert_reqs="none", ssl_check_hostname=False)
     else:

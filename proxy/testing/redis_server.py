@@ -6,6 +6,7 @@ from Debian's package of that name (scripts/test.sh installs it when missing and
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import ssl
@@ -25,6 +26,20 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000, which must stay below 65536) is free too."""
+    for _ in range(200):
+        port = random.randint(20000, 50000)
+        try:
+            with socket.socket() as first, socket.socket() as second:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for a redis cluster node")
 
 
 def _ping(port: int, password: str = "", ca: str = "") -> bool:
@@ -99,6 +114,53 @@ class RedisServer:
             directory.cleanup()
 
     def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RedisCluster:
+    """`RedisCluster(3).start()`: that many masters on free loopback ports, joined with `redis-cli --cluster
+    create` (no replicas); `.endpoints` lists "127.0.0.1:<port>" for each; `.stop()` stops them all."""
+
+    def __init__(self, size: int = 3) -> None:
+        self.nodes = [RedisServer(port=_free_cluster_port(),
+                                  extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                              "--cluster-node-timeout", "5000"]) for _ in range(size)]
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [node.endpoint for node in self.nodes]
+
+    def start(self) -> RedisCluster:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("redis-cli is not installed (Debian package redis-tools)")
+        try:
+            for node in self.nodes:
+                node.start()
+            subprocess.run([cli, "--cluster", "create", *self.endpoints, "--cluster-replicas", "0",
+                            "--cluster-yes"], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=30)
+            deadline = time.monotonic() + START_TIMEOUT
+            while True:
+                info = subprocess.run([cli, "-p", str(self.nodes[0].port), "cluster", "info"], capture_output=True,
+                                      text=True, timeout=5, stdin=subprocess.DEVNULL).stdout
+                if "cluster_state:ok" in info:
+                    return self
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the redis cluster did not come up: {info!r}")
+                time.sleep(0.1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> RedisCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

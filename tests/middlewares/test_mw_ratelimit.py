@@ -436,3 +436,25 @@ def test_two_gateway_processes_share_one_redis_limit(redis_server, stripproxy_pr
         for gateway in (one, two, one, two, one, two):
             statuses.append(client.get(gateway.url + "/r0").status_code)
     assert statuses == [200, 200, 200, 429, 429, 429]
+
+
+def test_workers_share_one_redis_limit(redis_server, stripproxy_process, tmp_path, serve_app_sync) -> None:
+    """`--workers 2` with redis: one limit for the whole gateway, however the kernel spreads connections."""
+    from aiohttp import web
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", ok)
+    served = serve_app_sync(app)
+    config = routes("http://127.0.0.1:9", {"limit": {"rateLimit": {
+        "average": 1, "period": "1m", "burst": 4, "redis": {"endpoints": [redis_server.endpoint]}}}})
+    path = tmp_path / "routes.yaml"
+    path.write_text(yaml.safe_dump(config))
+    gateway = stripproxy_process(path, services={"svc": served.url}, args=["--workers", "2"])
+    statuses = []
+    for _ in range(10):
+        with httpx.Client() as client:  # a new connection each time: the kernel picks the worker
+            statuses.append(client.get(gateway.url + "/r0").status_code)
+    assert statuses == [200] * 4 + [429] * 6

@@ -85,6 +85,14 @@ def test_average_zero_costs_nothing(options: dict) -> None:
                  request("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::", id="ipv6Subnet on the remote address"),
     pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"ipv6Subnet": 64}}},
                  request("10.1.2.3"), "10.1.2.3", id="ipv6Subnet leaves IPv4 alone"),
+    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 1, "ipv6Subnet": 48}}},
+                 request(headers={"X-Forwarded-For": "1.1.1.1, 2001:db8:aa:bb::1"}), "2001:db8:aa::",
+                 id="ipv6Subnet on the depth strategy"),
+    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 1}}},
+                 request(headers={"X-Forwarded-For": "9.9.9.9"}, client_ip="10.0.0.1"), "9.9.9.9",
+                 id="depth 1: the last address of X-Forwarded-For"),
+    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"excludedIPs": ["1.1.1.1", "2.2.2.2"]}}},
+                 request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2"}), "", id="excludedIPs: all excluded"),
 ])
 def test_source_criterion(options: dict, req: RequestHead, source: str) -> None:
     assert build(options).source(req) == source

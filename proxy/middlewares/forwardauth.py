@@ -89,6 +89,9 @@ class ForwardAuth(Middleware):
                 raise ValueError(f"authResponseHeadersRegex: error compiling regular expression "
                                  f"{auth_response_headers_regex}: {exc}") from None
         self.max_response = -1 if max_response_body_size is None else max_response_body_size
+        if max_response_body_size is None:
+            log.warning("forwardAuth %s: maxResponseBodySize is not set: the auth server's answers are read whole, "
+                        "whatever their size; set a limit", name)
         self.auth_cookies = frozenset(add_auth_cookies_to_response or [])
         self.has_response_hook = bool(self.auth_cookies)
         self.header_field = canonical_key(header_field) if header_field else ""

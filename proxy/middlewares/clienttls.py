@@ -52,8 +52,10 @@ def ssl_context(tls: Any, where: str) -> ssl.SSLContext:
             # Only that CA is trusted then (Go's RootCAs), not the system's store.
             if os.path.isfile(tls.ca):
                 context = ssl.create_default_context(cafile=tls.ca)
-            else:
+            elif "-----BEGIN" in tls.ca:
                 context = ssl.create_default_context(cadata=tls.ca)
+            else:
+                raise ValueError(f"{where}.ca: {tls.ca!r} is neither an existing file nor PEM text")
         if tls.cert:
             context.load_cert_chain(pem_path(tls.cert, f"{where}.cert"), pem_path(tls.key, f"{where}.key"))
     except (ssl.SSLError, OSError) as exc:

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from proxy.config.dynamic import DynamicConfig, LoadBalancer as LoadBalancerConfig, ServersTransport
+from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
+from proxy.middlewares.passthrough import PassThrough
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
@@ -67,12 +69,14 @@ def local_name(reference: str) -> str:
 class RuntimeBuilder:
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None) -> None:
+                 default_transport: TransportSettings | None = None,
+                 middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None) -> None:
         self.http = config.http
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
         self.overrides = dict(service_overrides or {})
+        self.middleware_overrides = dict(middleware_overrides or {})  # None: a pass-through
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
@@ -105,7 +109,8 @@ class RuntimeBuilder:
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
-                plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
+                plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
+                                       self._overrides_used(ep_name, router.middlewares, router.service))
                 plans.setdefault(qualified, plan)
                 routes[ep_name].append(Route(qualified, priority, rule, plan))
             self._router_scope = None
@@ -141,6 +146,29 @@ class RuntimeBuilder:
         for ref in (*self.entry_points[ep_name].middlewares, *names):
             chain.append((local_name(ref), self.middleware(ref)))
         return chain
+
+    def _overrides_used(self, ep_name: str, middlewares: list[str], service: str) -> tuple[str, ...]:
+        """What test overrides a router's plan has in it, in words, for the exchange record and explain()."""
+        used: list[str] = []
+        names = [local_name(ref) for ref in (*self.entry_points[ep_name].middlewares, *middlewares)]
+        while names:
+            name = names.pop(0)
+            if name in self.middleware_overrides:
+                used.append(f"middleware {name}: " + ("pass-through" if self.middleware_overrides[name] is None
+                                                      else "replaced"))
+                continue
+            config = self.http.middlewares.get(name)
+            if config is not None and config.chain is not None:
+                names[:0] = [local_name(ref) for ref in config.chain.middlewares]
+        services = [local_name(service)]
+        while services:
+            name = services.pop(0)
+            if name in self.overrides:
+                used.append(f"service {name} -> {self.overrides[name]}")
+            config = self.http.services.get(name)
+            if config is not None and config.weighted is not None:
+                services += [child.name for child in config.weighted.services]
+        return tuple(used)
 
     # -- services -----------------------------------------------------------------------------------
     def service(self, reference: str) -> Picker:
@@ -228,6 +256,10 @@ class RuntimeBuilder:
 
     def _build_middleware(self, name: str) -> Middleware:
         config = self.http.middlewares.get(name)
+        if name in self.middleware_overrides:  # a test's replacement, checked against the file's names
+            config = self.middleware_overrides[name]
+            if config is None:
+                return PassThrough()
         if config is None:
             raise BuildError(f"middleware {name!r} does not exist")
         try:

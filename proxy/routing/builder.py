@@ -69,9 +69,10 @@ def local_name(reference: str) -> str:
 class RuntimeBuilder:
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None,
+                 default_transport: TransportSettings | None = None, default_rule_syntax: str = "v3",
                  middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None) -> None:
         self.http = config.http
+        self.default_rule_syntax = default_rule_syntax
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
@@ -92,7 +93,8 @@ class RuntimeBuilder:
             qualified = f"{name}@{PROVIDER}"
             try:
                 eps = self._router_entry_points(qualified, router.entry_points)
-                rule = compile_rule(router.rule) if router.rule else None
+                rule = compile_rule(router.rule, self._rule_syntax(qualified, router.rule_syntax)) \
+                    if router.rule else None
                 if rule is None:
                     raise BuildError("the rule is missing")
                 if not router.service:
@@ -128,6 +130,15 @@ class RuntimeBuilder:
                     pass  # already in self.problems
 
     # -- routers ------------------------------------------------------------------------------------
+    def _rule_syntax(self, router: str, syntax: str) -> str:
+        """The router's ruleSyntax, else core.defaultRuleSyntax; like Traefik, anything but v2 reads as v3."""
+        if syntax in ("", "default"):
+            return self.default_rule_syntax
+        if syntax not in ("v2", "v3"):
+            self.problems.append(Problem("router", router, f"ruleSyntax {syntax!r} is neither v2 nor v3: the rule "
+                                                           "is read as v3 (as Traefik does)", level="warning"))
+        return syntax
+
     def _router_entry_points(self, router: str, names: list[str]) -> list[str]:
         if not names:
             defaults = [ep.name for ep in self.entry_points.values() if ep.as_default]

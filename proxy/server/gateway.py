@@ -145,7 +145,8 @@ class Gateway:
     def build(self, dynamic: DynamicConfig) -> BuildResult:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
         builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
-                                 default_transport(self.static), self.middleware_overrides)
+                                 default_transport(self.static), self.static.core.default_rule_syntax,
+                                 self.middleware_overrides)
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:

@@ -47,3 +47,8 @@ class Middleware:
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
         return None
+
+    async def aclose(self) -> None:
+        """Release what the middleware holds (connection pools): the gateway calls it when the routes
+        that use it are replaced or the gateway stops."""
+        return None

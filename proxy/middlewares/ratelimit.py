@@ -143,7 +143,6 @@ def go_http_error(status: int, message: str) -> Reply:
 class RateLimit(Middleware):
     """The rateLimit middleware; `store` is MemoryBuckets, or a RedisBuckets shared between processes."""
 
-    waits = True
     per_router = True
 
     def __init__(self, name: str, average: int = 0, period: float = 1.0, burst: int = 1,
@@ -155,7 +154,6 @@ class RateLimit(Middleware):
         self.unlimited = math.isinf(self.limits.rate)
         if self.unlimited:  # average 0: Traefik lets everything through; so does the plan, for free
             self.has_request_hook = False
-            self.waits = False
         self.memory: MemoryBuckets | None = None
         self.redis: Any = None
         if redis is not None:
@@ -166,22 +164,33 @@ class RateLimit(Middleware):
         else:
             self.memory = MemoryBuckets(self.limits)
 
-    async def on_request(self, req: RequestHead) -> Reply | None:  # type: ignore[override]
+    def on_request(self, req: RequestHead) -> Any:
+        """A Reply (429), None (a token was there), or, only when the request has to wait (a delay, or a
+        redis round trip), an awaitable of those: the common case costs no task."""
         # Each limiter has its own key space (Traefik prefixes the source with the middleware's name).
         source = f"{self.name}:{self.source(req)}"
-        if self.memory is not None:
-            delay = self.memory.take(source)
-        else:
-            try:
-                delay = await self.redis.take(source)
-            except Exception as exc:  # redis down, timeout, auth: Traefik answers 500
-                log.error("rateLimit %s: could not insert/update bucket: %s", self.name, exc)
-                return go_http_error(500, "Could not insert/update bucket")
+        if self.memory is None:
+            return self._take_from_redis(source)
+        return self._after(self.memory.take(source))
+
+    def _after(self, delay: float) -> Any:
         if delay > self.max_delay:
             return too_many_requests(delay)
         if delay > 0:
-            await asyncio.sleep(delay / SECOND_NS)
+            return asyncio.sleep(delay / SECOND_NS)  # its result, None, lets the request through
         return None
+
+    async def _take_from_redis(self, source: str) -> Reply | None:
+        try:
+            delay = await self.redis.take(source)
+        except Exception as exc:  # redis down, timeout, auth: Traefik answers 500
+            log.error("rateLimit %s: could not insert/update bucket: %s", self.name, exc)
+            return go_http_error(500, "Could not insert/update bucket")
+        waited = self._after(delay)
+        if waited is not None and waited.__class__ is not Reply:
+            await waited
+            return None
+        return waited
 
     async def aclose(self) -> None:
         if self.redis is not None:

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
-from proxy.message import HeaderList, RequestHead
+from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.ratelimit import Limits, MemoryBuckets, RateLimit, go_duration, too_many_requests
 from proxy.middlewares.ratelimit_redis import RedisBuckets
@@ -210,14 +210,16 @@ async def test_on_request_delays_within_max_delay_and_refuses_beyond() -> None:
     clock = Clock()
     assert limiter.memory is not None
     limiter.memory.clock = clock
-    assert await limiter.on_request(request()) is None
+    assert limiter.on_request(request()) is None  # a token: answered at once, no task, nothing awaited
     clock.now += 0.06  # next token due in 40 ms: the request is held that long
     began = time.monotonic()
-    assert await limiter.on_request(request()) is None
+    waiting = limiter.on_request(request())
+    assert waiting is not None and not isinstance(waiting, Reply)  # only now an awaitable
+    assert await waiting is None
     assert 0.035 <= time.monotonic() - began < 0.5
     # The bucket's clock stood still meanwhile: the next token is due 40 + 100 ms away, more than 50 ms.
-    reply = await limiter.on_request(request())
-    assert reply is not None and reply.status == 429
+    reply = limiter.on_request(request())
+    assert isinstance(reply, Reply) and reply.status == 429
     headers = dict(reply.headers)
     assert headers["Retry-After"] == "1" and headers["X-Retry-In"] == "140ms"
     assert reply.body == b"Too Many Requests"

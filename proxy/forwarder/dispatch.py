@@ -68,10 +68,10 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
             exchange.reply = reply
             return
     try:
-        exchange.server = plan.service.pick()
+        exchange.server = plan.service.pick(head)
         finalize_upstream_headers(head, plain=plain and not plan.edits_request_headers)
-    except NoServerAvailable:
-        exchange.reply = error_reply(503)
+    except NoServerAvailable as exc:
+        exchange.reply, exchange.detail = exc.reply(), f"service {exc.service!r}: no available server"
     except InvalidUpgradeProtocol:
         exchange.reply = error_reply(500)
 

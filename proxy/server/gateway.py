@@ -99,6 +99,7 @@ class Gateway:
         self.service_overrides = overrides
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
+        self._serving = False  # started: health checks run while a config is applied
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
         self.recorders: list[Callable[[ExchangeRecord], None]] = []
@@ -146,7 +147,13 @@ class Gateway:
             (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
-        self.last_build = result
+        previous, self.last_build = self.last_build, result
+        if previous is not None:
+            for work in previous.background:  # the old config's health checks end with it
+                work.stop()
+        if self._serving:
+            for work in result.background:
+                work.start()
         self.dynamic = dynamic
         return result
 
@@ -231,8 +238,14 @@ class Gateway:
             for server in started:
                 await server.stop()
             raise
+        self._serving = True
+        for work in self.last_build.background if self.last_build else ():
+            work.start()
 
     async def stop(self) -> None:
+        self._serving = False
+        for work in self.last_build.background if self.last_build else ():
+            work.stop()
         for server in self.servers.values():
             await server.stop()
         self.pools.close()

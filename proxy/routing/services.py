@@ -14,7 +14,7 @@ from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.routing.problems import PROVIDER, BuildError, Problem, local_name
 from proxy.services.composite import Failover, Mirroring
-from proxy.services.healthcheck import ActiveHealthCheck, CheckSpec, PassiveHealthCheck, Target
+from proxy.services.healthcheck import ActiveHealthCheck, CheckSpec, PassiveHealthCheck, Target, path_problem
 from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
 from proxy.services.sticky import SET_COOKIE_NOTE, Sticky, add_set_cookies, cookie_name
 from proxy.services.strategies import STRATEGIES, HRWService, LeastTime
@@ -174,8 +174,9 @@ class ServiceBuilder:
             self._warn(name, f"healthCheck.timeout {timeout:g}s is not positive: {DEFAULT_TIMEOUT:g}s is used "
                              "(as in Traefik)")
             timeout = DEFAULT_TIMEOUT
-        if "://" in config.path or config.path.startswith("//"):
-            self._warn(name, f"healthCheck.path {config.path!r} must be a relative URL: every check fails "
+        problem = path_problem(config.path)
+        if problem:
+            self._warn(name, f"healthCheck.path: {problem}: every check fails and the servers go down "
                              "(as in Traefik)")
         return CheckSpec(path=config.path, scheme=config.scheme, port=config.port, hostname=config.hostname,
                          method=config.method or "GET", status=config.status,

@@ -56,8 +56,9 @@ class Target:
     checked: float = 0.0  # time.monotonic() of the last check
 
 
-def check_url(server_url: str, spec: CheckSpec) -> str:
-    """The URL a check asks: `path` resolved against the server URL, then scheme and port replaced."""
+def check_target(server_url: str, spec: CheckSpec) -> tuple[str, str]:
+    """(URL, Host header) of a check: `path` resolved against the server URL, scheme and port replaced;
+    the Host is `hostname` when set, else the URL's host[:port] as written (Go's req.Host)."""
     url = urljoin(server_url, spec.path) if spec.path else server_url.partition("#")[0]
     parts = urlsplit(url)
     if spec.scheme:
@@ -65,7 +66,17 @@ def check_url(server_url: str, spec: CheckSpec) -> str:
     if spec.port:
         host = parts.hostname or ""
         parts = parts._replace(netloc=f"[{host}]:{spec.port}" if ":" in host else f"{host}:{spec.port}")
-    return urlunsplit(parts)
+    return urlunsplit(parts), spec.hostname or parts.netloc.rpartition("@")[2]
+
+
+def path_problem(path: str) -> str | None:
+    """Why `path` cannot be a health check path (Traefik fails every check then), or None."""
+    if path.startswith(":"):
+        return f"parsing health check path: {path!r}: missing protocol scheme"
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc:
+        return f"health check path must be a relative URL, got: {path!r}"
+    return None
 
 
 class ActiveHealthCheck:
@@ -135,18 +146,19 @@ class ActiveHealthCheck:
 
     async def _check_http(self, target: Target) -> str | None:
         spec = self.spec
-        if spec.path and (urlsplit(spec.path).scheme or urlsplit(spec.path).netloc):
-            return f"health check path must be a relative URL, got: {spec.path!r}"
-        url, method = check_url(target.url, spec), spec.method or "GET"
-        for _ in range(MAX_REDIRECTS + 1):
+        problem = path_problem(spec.path)
+        if problem:
+            return problem
+        (url, host_header), method = check_target(target.url, spec), spec.method or "GET"
+        for hop in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https"):
                 return f"unsupported protocol scheme {parts.scheme!r}"
             host = parts.hostname or ""
             port = parts.port or (443 if parts.scheme == "https" else 80)
-            shown_host = f"[{host}]" if ":" in host else host
-            default_port = parts.port is None or parts.port == (443 if parts.scheme == "https" else 80)
-            headers = {"host": ("Host", spec.hostname or (shown_host if default_port else f"{shown_host}:{port}")),
+            if hop:  # a redirect's Location decides the Host, unless `hostname` is set
+                host_header = spec.hostname or parts.netloc.rpartition("@")[2]
+            headers = {"host": ("Host", host_header),
                        "user-agent": ("User-Agent", "Go-http-client/1.1")}
             for name, value in spec.headers:
                 if name.lower() != "host":

@@ -36,7 +36,7 @@ class Exchange:
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
                  "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue",
-                 "holding")
+                 "holding", "stage", "turn", "attempts")
 
     def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
                  has_body: bool, chunked_request: bool, original_target: str) -> None:
@@ -72,14 +72,21 @@ class Exchange:
         # Request bytes wait in `pending` until the client connection's parser is done with the current
         # read: a head and the body bytes that came with it leave in one write (see ClientConnection.hold).
         self.holding = False
+        self.stage: asyncio.Task[None] | None = None  # the waiting middlewares' task (see dispatch)
+        self.turn = False  # begin() was called while the stage ran: the stage's end begins the exchange
+        self.attempts = 0  # times the request was sent upstream
 
     # -- request side ---------------------------------------------------------------------------
     def begin(self) -> None:
         """Called when this exchange's turn comes on the client connection."""
+        if self.stage is not None:
+            self.turn = True
+            return
         if self.reply is not None:
             self.answer(self.reply)
             return
         assert self.server is not None
+        self.attempts += 1
         self.sent_head = self._request_head_bytes()
         if self.pending:  # body bytes that came with the head: they go after it
             self.pending.insert(0, self.sent_head)
@@ -90,6 +97,12 @@ class Exchange:
             self._attach(conn)
         else:
             self._connect_task = asyncio.get_running_loop().create_task(self._dial())
+
+    def stage_done(self) -> None:
+        """The waiting middlewares are done: `reply` or `server` is set. Go on if it is our turn."""
+        self.stage = None
+        if self.turn and not self.finished:
+            self.begin()
 
     def _request_head_bytes(self) -> bytes:
         head, server = self.head, self.server
@@ -384,6 +397,18 @@ class Exchange:
         elif not self.response_started:
             self.status = 499
         self._drop_upstream()
+        if self.stage is not None:
+            self.stage.cancel()
+            self.stage = None
+
+    def run_end_callbacks(self) -> None:
+        """The `req.at_end` callbacks, once; called by the client connection when the exchange is over."""
+        callbacks, self.head.end_callbacks = self.head.end_callbacks, None
+        for callback in callbacks or ():
+            try:
+                callback(self)
+            except Exception:
+                log.exception("%s %s: end-of-exchange callback failed", self.head.method, self.original_target)
 
 
 def _expects_continue(head: RequestHead) -> bool:

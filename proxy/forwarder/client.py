@@ -359,7 +359,7 @@ class ClientConnection(asyncio.Protocol):
             upstream_target=head.target if server and exchange.reply is None else None,
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
-            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail)
+            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail, attempts=exchange.attempts)
         for recorder in recorders:
             recorder(record)
 

@@ -63,6 +63,10 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         return
     plan = route.target
     exchange.plan = plan
+    if plan.retry is not None:
+        exchange.retry = plan.retry
+        if plan.retry.retries_statuses_of(head.method):
+            exchange.replay = []  # the body is kept to be sent again
     for index, middleware in plan.request_hooks:
         reply = middleware.on_request(head)
         if reply is not None:

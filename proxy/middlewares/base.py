@@ -13,7 +13,12 @@ both read once when a router's plan is built, so a route that uses neither pays 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from proxy.message import HeaderList, Reply, RequestHead
+
+if TYPE_CHECKING:
+    from proxy.middlewares.retry import RetryPolicy
 
 
 class Middleware:
@@ -31,6 +36,8 @@ class Middleware:
     edits_request_headers: bool = False
     #: True when `on_request` is `async def` (see the module docstring).
     waits: bool = False
+    #: Set by the retry middleware: the exchange sends the request again as this policy says.
+    retry_policy: RetryPolicy | None = None
 
     def on_request(self, req: RequestHead) -> Reply | None:
         return None

@@ -143,7 +143,12 @@ class Sticky(Generic[T]):
         notes = req.notes
         value = self.set_cookie_value(name)
         previous = notes.get(SET_COOKIE_NOTE)
-        notes[SET_COOKIE_NOTE] = value if previous is None else f"{previous}\n{value}"
+        if previous is None:
+            notes[SET_COOKIE_NOTE] = value
+        else:  # a retry picks again: the cookie of this level names the last pick only
+            prefix = self.name + "="
+            kept = [line for line in previous.split("\n") if not line.startswith(prefix)]
+            notes[SET_COOKIE_NOTE] = "\n".join([*kept, value])
 
 
 def add_set_cookies(req: RequestHead, headers: HeaderList) -> None:

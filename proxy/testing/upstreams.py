@@ -146,7 +146,7 @@ class Received:
 class ControlledUpstream:
     """A loopback upstream a test steers while it runs: it answers every request with its `name` (body and
     `X-Upstream` header) and the chosen `status` after `delay` seconds; `health_path` answers
-    `health_status` (flip it to take the server down or bring it back); `health_redirect` makes the health
+    `health_status` after `health_delay` (flip it to take the server down or bring it back); `health_redirect` makes the health
     endpoint redirect there first. Everything received is kept in `received` / `health_checks`.
 
         async with ControlledUpstream("a").serve() as a:
@@ -158,6 +158,7 @@ class ControlledUpstream:
         self.health_path = health_path
         self.health_status = 200
         self.health_redirect: str | None = None
+        self.health_delay = 0.0
         self.status = 200
         self.delay = 0.0
         self.received: list[Received] = []
@@ -171,6 +172,8 @@ class ControlledUpstream:
             self.health_checks.append(seen)
             if self.health_redirect and request.path == self.health_path:
                 raise web.HTTPFound(self.health_redirect)
+            if self.health_delay:
+                await asyncio.sleep(self.health_delay)
             return web.Response(status=self.health_status, text=f"{self.name} health {self.health_status}")
         self.received.append(seen)
         if self.delay:

@@ -190,7 +190,8 @@ class Gateway:
 
     @property
     def services(self) -> dict[str, list[str]]:
-        """Service name -> server URLs it sends to (after `services=` overrides); weighted: child names."""
+        """Service name -> server URLs it sends to (after `services=` overrides); services of services
+        (weighted, highestRandomWeight, failover, mirroring): their child service names."""
         found: dict[str, list[str]] = {}
         for name, service in (self.dynamic.http.services.items() if self.dynamic else ()):
             if service.load_balancer is not None:
@@ -198,12 +199,30 @@ class Gateway:
                 found[name] = [override] if override else [s.url for s in service.load_balancer.servers]
             elif service.weighted is not None:
                 found[name] = [child.name for child in service.weighted.services]
+            elif service.highest_random_weight is not None:
+                found[name] = [child.name for child in service.highest_random_weight.services]
+            elif service.failover is not None:
+                found[name] = [service.failover.service, service.failover.fallback]
+            elif service.mirroring is not None:
+                found[name] = [service.mirroring.service, *(m.name for m in service.mirroring.mirrors)]
         return found
 
     @property
     def problems(self) -> list[str]:
         """What the last applied config had wrong (disabled routers, broken services...)."""
         return [str(problem) for problem in self.last_build.problems] if self.last_build else []
+
+    def health(self) -> list[str]:
+        """What is down in the applied config and why, and the last active health checks, one line each."""
+        from proxy.server.explain import service_health
+
+        build = self.last_build
+        if build is None:
+            return []
+        lines: list[str] = []
+        for service in build.services.values():
+            lines += service_health(service, build)
+        return list(dict.fromkeys(lines))
 
     def _keep(self, record: ExchangeRecord) -> None:
         self.exchanges.append(record)

@@ -182,10 +182,11 @@ class ActiveHealthCheck:
         return f"stopped after {MAX_REDIRECTS} redirects"
 
     def describe(self) -> list[str]:
-        now = time.monotonic()
-        return [f"{self.balancer.name}: health check of {t.url}: "
-                + (f"{t.last} ({now - t.checked:.1f}s ago)" if t.checked else "not checked yet (up until then)")
-                for t in self.targets.values()]
+        """The servers this check keeps in the rotation (those it took out are in the balancer's health)."""
+        now, down = time.monotonic(), self.balancer.down
+        return [f"{self.balancer.name}: {t.url} is up ("
+                + (f"health check {now - t.checked:.1f}s ago)" if t.checked else "not checked yet)")
+                for t in self.targets.values() if t.name not in down]
 
 
 @dataclass

@@ -108,6 +108,14 @@ class Headers(TraefikModel):
     ssl_force_host: GoBool | None = None
 
 
+class CircuitBreaker(TraefikModel):
+    expression: TraefikStr = ""
+    check_period: Duration = 0.1
+    fallback_duration: Duration = 10.0
+    recovery_duration: Duration = 10.0
+    response_code: int = 503
+
+
 class Retry(TraefikModel):
     attempts: int = 0
     timeout: Duration = 0.0
@@ -122,7 +130,6 @@ class Retry(TraefikModel):
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "basicAuth",
     "buffering",
-    "circuitBreaker",
     "compress",
     "contentType",
     "digestAuth",
@@ -154,7 +161,7 @@ class Middleware(TraefikModel):
 
     basic_auth: LooseDict | None = None
     buffering: LooseDict | None = None
-    circuit_breaker: LooseDict | None = None
+    circuit_breaker: CircuitBreaker | None = None
     compress: LooseDict | None = None
     content_type: LooseDict | None = None
     digest_auth: LooseDict | None = None

@@ -36,6 +36,9 @@ class Middleware:
     edits_request_headers: bool = False
     #: True when `on_request` is `async def` (see the module docstring).
     waits: bool = False
+    #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
+    #: which builds a router's middlewares for that router, each router using it gets its own instance.
+    per_router: bool = False
     #: Set by the retry middleware: the exchange sends the request again as this policy says.
     retry_policy: RetryPolicy | None = None
 

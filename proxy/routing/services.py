@@ -29,7 +29,7 @@ DEFAULT_INTERVAL, DEFAULT_TIMEOUT = 30.0, 5.0
 def walk(picker: Any) -> Iterator[Any]:
     """`picker` and every service below it."""
     yield picker
-    for child in (*getattr(picker, "children", ()), *(m[0] for m in getattr(picker, "mirrors", ()))):
+    for child in (*getattr(picker, "children", ()), *(m.picker for m in getattr(picker, "mirrors", ()))):
         yield from walk(child)
     for attribute in ("main", "fallback"):
         child = getattr(picker, attribute, None)

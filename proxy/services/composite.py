@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from proxy.message import HeaderList, RequestHead
@@ -25,6 +26,13 @@ log = logging.getLogger("proxy.services")
 
 MAX_IN_FLIGHT = 64
 MIRROR_TIMEOUT = 30.0
+
+
+@dataclass
+class _Mirror:
+    picker: Picker
+    percent: int
+    sent: int = 0
 
 
 class Failover:
@@ -76,7 +84,7 @@ class Mirroring:
                  wants_health_check: bool) -> None:
         self.name = name
         self.main = main
-        self.mirrors = [[picker, percent, 0] for picker, percent in mirrors]  # picker, percent, sent
+        self.mirrors = [_Mirror(picker, percent) for picker, percent in mirrors]
         self.wants_health_check = wants_health_check
         self.writes_cookies = main.writes_cookies
         self.total = 0
@@ -87,9 +95,9 @@ class Mirroring:
         self.total += 1
         due = []
         for mirror in self.mirrors:
-            if mirror[2] * 100 < self.total * mirror[1]:
-                mirror[2] += 1
-                due.append(mirror[0])
+            if mirror.sent * 100 < self.total * mirror.percent:
+                mirror.sent += 1
+                due.append(mirror.picker)
         server = self.main.pick(req)
         if due:
             add_end_hook(req, lambda outcome: self._send(req, due, outcome))

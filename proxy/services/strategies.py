@@ -105,8 +105,8 @@ class HighestRandomWeight(Balancer[T]):
             if score > best_score:
                 best, best_score = (name, item), score
         if best is None:  # every score 0 (Go would fail here): take the first
-            best = self._healthy[0][:2]  # type: ignore[assignment]
-        return best  # type: ignore[return-value]
+            best = self._healthy[0][:2]
+        return best
 
 
 class LeastTime(Balancer[T]):
@@ -142,7 +142,7 @@ class LeastTime(Balancer[T]):
         if not healthy:
             raise NoServerAvailable(self.name)
         if len(healthy) == 1:
-            return healthy[0][:2]  # type: ignore[return-value]
+            return healthy[0][:2]
         best = math.inf
         candidates: list[tuple[str, T, int]] = []
         for entry in healthy:
@@ -153,13 +153,13 @@ class LeastTime(Balancer[T]):
             elif score == best:
                 candidates.append(entry)
         if len(candidates) == 1:
-            return candidates[0][:2]  # type: ignore[return-value]
+            return candidates[0][:2]
         deadlines = self.deadlines
         chosen = min(candidates, key=lambda entry: deadlines[entry[0]])
         deadline = deadlines[chosen[0]] + 1 / chosen[2]
         deadlines[chosen[0]] = deadline
         self._current_deadline = max(self._current_deadline, deadline)
-        return chosen[:2]  # type: ignore[return-value]
+        return chosen[:2]
 
     def _picked(self, req: RequestHead, name: str, by_cookie: bool) -> None:
         if by_cookie:

@@ -132,7 +132,9 @@ class Mirroring:
     async def _copy(self, head: RequestHead, server: UpstreamServer) -> None:
         headers: HeaderList = head.headers
         headers.set("Host", head.host if server.pass_host_header and head.host else server.host_header)
-        path = server.base_path + head.path if server.base_path else head.path
+        path = head.path or "/"  # as the forwarder sends it
+        if server.base_path:
+            path = server.base_path + path
         target = path if head.query is None else f"{path}?{head.query}"
         pool = server.pool
         try:

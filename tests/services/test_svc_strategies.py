@@ -160,3 +160,17 @@ async def test_unknown_strategy_is_an_error(upstreams) -> None:
     a, = await upstreams("a")
     with pytest.raises(ConfigError, match="unsupported load-balancer strategy 'random'"):
         Gateway(routes({"svc": {"loadBalancer": {"strategy": "random", "servers": servers(a)}}}), strict=True)
+
+
+def test_a_plain_load_balancer_pays_nothing() -> None:
+    """One server, no sticky, no health check: the lone server is returned without a strategy, and the
+    route has no service response hook (so the as-is response head shortcut stays)."""
+    gw = Gateway(routes({"svc": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}}))
+    plan = gw.routers["r@file"]
+    service = plan.service
+    assert service._only is service.servers[0]
+    assert plan.response_hooks == ()
+    sticky = Gateway(routes({"svc": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}],
+                                                      "sticky": {"cookie": {}}}}}))
+    assert sticky.routers["r@file"].service._only is None
+    assert len(sticky.routers["r@file"].response_hooks) == 1

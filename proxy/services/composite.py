@@ -141,8 +141,8 @@ class Mirroring:
             async with asyncio.timeout(MIRROR_TIMEOUT):
                 await request(pool.tls, pool.host, pool.port, head.method, target, headers.items, pool.settings,
                               read_body=True)
-        except (OSError, ValueError, TimeoutError) as exc:
-            log.debug("mirror copy to %s failed: %s", server.url, exc)
+        except Exception as exc:  # a copy's failure is nobody's business but the log's
+            log.debug("mirror copy to %s failed: %r", server.url, exc)
 
     def register_status_updater(self, fn: Callable[[bool], None]) -> None:
         if not self.wants_health_check:

@@ -143,6 +143,9 @@ class ActiveHealthCheck:
             return f"no answer within {spec.timeout:g}s"
         except (OSError, ValueError) as exc:
             return f"HTTP request failed: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+        except Exception as exc:  # never let one odd answer stop the checks
+            log.debug("health check of %s raised", target.url, exc_info=True)
+            return f"HTTP request failed: {exc!r}"
 
     async def _check_http(self, target: Target) -> str | None:
         spec = self.spec

@@ -156,7 +156,7 @@ async def test_mirroring_on_10(upstreams, gateway) -> None:
 async def test_mirrors_never_slow_or_break_the_answer(upstreams, gateway) -> None:
     """A mirror that never answers, and one that refuses connections: the main answers as fast as alone."""
     main, slow = await upstreams("main", "slow")
-    slow.delay = 2.0
+    slow.delay = 1.0
     closed = bound_socket()
     try:
         gw = await gateway(routes({
@@ -168,7 +168,7 @@ async def test_mirrors_never_slow_or_break_the_answer(upstreams, gateway) -> Non
         loop = asyncio.get_running_loop()
         started = loop.time()
         assert await names(gw, 5) == ["main"] * 5
-        assert loop.time() - started < 1.0
+        assert loop.time() - started < 0.9  # five answers, while each copy takes 1 s
         await until(lambda: len(slow.received) == 5)  # copies are on their way, in the background
     finally:
         closed.close()

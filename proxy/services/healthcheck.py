@@ -166,7 +166,8 @@ class ActiveHealthCheck:
             for name, value in spec.headers:
                 if name.lower() != "host":
                     headers[name.lower()] = (name, value)
-            headers.setdefault("accept-encoding", ("Accept-Encoding", "gzip"))
+            if method != "HEAD":  # Go's transport asks for gzip, except for HEAD
+                headers.setdefault("accept-encoding", ("Accept-Encoding", "gzip"))
             target_path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             response = await request(parts.scheme == "https", host, port, method, target_path,
                                      list(headers.values()), target.transport)

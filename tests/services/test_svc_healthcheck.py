@@ -117,6 +117,7 @@ async def test_request_as_configured(upstreams, gateway) -> None:
     assert seen.header("Host") == "health.internal"
     assert seen.header("X-Probe") == "yes"
     assert seen.header("User-Agent") == "Go-http-client/1.1"
+    assert seen.header("Accept-Encoding") is None  # Go asks for gzip on every method but HEAD
 
 
 async def test_port_override(upstreams, gateway) -> None:

@@ -163,7 +163,8 @@ async def test_unhealthy_interval(upstreams, gateway) -> None:
     await gateway(routes({"svc": {"loadBalancer": {"servers": servers(good, bad), "healthCheck": {
         "path": "/health", "interval": "300ms", "unhealthyInterval": "30ms", "timeout": "200ms"}}}}))
     await asyncio.sleep(0.9)
-    assert len(bad.health_checks) > 2 * len(good.health_checks) >= 2
+    assert len(good.health_checks) >= 2
+    assert len(bad.health_checks) > len(good.health_checks) + 3  # Traefik's test: more checks of the bad one
 
 
 async def test_checks_follow_the_config(upstreams, gateway) -> None:

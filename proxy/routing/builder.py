@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from proxy.config.dynamic import DynamicConfig, ServersTransport
+from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
+from proxy.middlewares.passthrough import PassThrough
 from proxy.routing.problems import PROVIDER, BuildError, Problem, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
@@ -44,15 +46,29 @@ class BuildResult:
     background: list[Any] = field(default_factory=list)
 
 
+def _child_services(config: Any) -> list[str]:
+    """The services a service of services sends to (weighted, highestRandomWeight, failover, mirroring)."""
+    for section in (config.weighted, config.highest_random_weight):
+        if section is not None:
+            return [child.name for child in section.services]
+    if config.failover is not None:
+        return [config.failover.service, config.failover.fallback]
+    if config.mirroring is not None:
+        return [config.mirroring.service, *(mirror.name for mirror in config.mirroring.mirrors)]
+    return []
+
+
 class RuntimeBuilder(ServiceBuilder):
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None) -> None:
+                 default_transport: TransportSettings | None = None,
+                 middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None) -> None:
         self.http = config.http
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
         self.overrides = dict(service_overrides or {})
+        self.middleware_overrides = dict(middleware_overrides or {})  # None: a pass-through
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
@@ -85,7 +101,8 @@ class RuntimeBuilder(ServiceBuilder):
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
-                plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
+                plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
+                                       self._overrides_used(ep_name, router.middlewares, router.service))
                 hook = service_response_hook(service)
                 if hook is not None:  # sticky cookies, time to first byte: innermost of the response hooks
                     plan = dataclasses.replace(plan, response_hooks=(hook, *plan.response_hooks))
@@ -125,6 +142,29 @@ class RuntimeBuilder(ServiceBuilder):
         for ref in (*self.entry_points[ep_name].middlewares, *names):
             chain.append((local_name(ref), self.middleware(ref)))
         return chain
+
+    def _overrides_used(self, ep_name: str, middlewares: list[str], service: str) -> tuple[str, ...]:
+        """What test overrides a router's plan has in it, in words, for the exchange record and explain()."""
+        used: list[str] = []
+        names = [local_name(ref) for ref in (*self.entry_points[ep_name].middlewares, *middlewares)]
+        while names:
+            name = names.pop(0)
+            if name in self.middleware_overrides:
+                used.append(f"middleware {name}: " + ("pass-through" if self.middleware_overrides[name] is None
+                                                      else "replaced"))
+                continue
+            config = self.http.middlewares.get(name)
+            if config is not None and config.chain is not None:
+                names[:0] = [local_name(ref) for ref in config.chain.middlewares]
+        services = [local_name(service)]
+        while services:
+            name = services.pop(0)
+            if name in self.overrides:
+                used.append(f"service {name} -> {self.overrides[name]}")
+            config = self.http.services.get(name)
+            if config is not None:
+                services += [local_name(child) for child in _child_services(config)]
+        return tuple(used)
 
     # -- services -----------------------------------------------------------------------------------
     def service(self, reference: str) -> Picker:
@@ -170,6 +210,10 @@ class RuntimeBuilder(ServiceBuilder):
 
     def _build_middleware(self, name: str) -> Middleware:
         config = self.http.middlewares.get(name)
+        if name in self.middleware_overrides:  # a test's replacement, checked against the file's names
+            config = self.middleware_overrides[name]
+            if config is None:
+                return PassThrough()
         if config is None:
             raise BuildError(f"middleware {name!r} does not exist")
         try:

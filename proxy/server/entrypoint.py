@@ -75,6 +75,28 @@ class EntryPointServer:
             host = f"[{host}]"
         return f"{self.runtime.scheme}://{host}:{self.port}"
 
+    async def drain(self, accept_grace: float, grace: float) -> None:
+        """Traefik's lifeCycle: keep accepting for `accept_grace` seconds, then stop accepting, let the
+        requests in flight finish within `grace` seconds while idle connections close, then cut the rest."""
+        if accept_grace > 0:
+            await asyncio.sleep(accept_grace)
+        if self._server is not None:
+            self._server.close()  # no new connection; the open ones are ours to end
+        connections = self.runtime.connections
+        deadline = time.monotonic() + grace
+        for conn in list(connections):
+            conn.drain()
+        while connections and time.monotonic() < deadline:
+            for conn in list(connections):
+                if not conn.queue and conn.receiving is None and conn.tunnel is None:
+                    conn.close()  # it finished its last answer meanwhile
+            await asyncio.sleep(0.02)
+        if connections:
+            log.warning("entry point %s: %d connection(s) still open after the grace period (%gs): closing them",
+                        self.runtime.name, len(connections), grace)
+            for conn in list(connections):
+                conn.abort()
+
     async def stop(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()

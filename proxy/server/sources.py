@@ -131,6 +131,31 @@ def effective_static(resolved: ResolvedConfig, entry_points: Mapping[str, str] |
     return static
 
 
+def parse_middleware_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`middlewares=` overrides: name -> None (pass-through) or a replacement middleware config, validated
+    as the file's middlewares are (a Middleware model); ConfigError names the override and the key."""
+    from proxy.config.dynamic import DynamicConfig
+    from proxy.config.loader import validate_section
+
+    parsed: dict[str, Any] = {}
+    for reference, replacement in overrides.items():
+        name = reference.partition("@")[0]
+        if replacement is None:
+            parsed[name] = None
+            continue
+        section, _ = validate_section({"http": {"middlewares": {name: replacement}}}, DynamicConfig,
+                                      f"middlewares override {name!r}", frozenset({"http"}))
+        parsed[name] = section.http.middlewares[name]
+    return parsed
+
+
+def check_middleware_overrides(dynamic: DynamicConfig, overrides: Mapping[str, Any]) -> list[str]:
+    """Problems with `middlewares=` overrides: names the configuration does not define (typos)."""
+    known = dynamic.http.middlewares
+    return [f"middlewares override {name!r}: no such middleware (known: {', '.join(known) or 'none'})"
+            for name in overrides if name not in known]
+
+
 def check_service_overrides(dynamic: DynamicConfig, overrides: Mapping[str, str]) -> list[str]:
     """Problems with `services=` overrides: unknown names (typos) and services that are not load balancers."""
     problems = []

@@ -56,3 +56,19 @@ def test_the_failure_report_shows_the_health(pytester: pytest.Pytester) -> None:
         "  proxy answered 503: service 'app': no available server",
         "  health: app: http://127.0.0.1:1 is down (health check: HTTP request failed: *",
     ])
+
+
+def test_background_gateway_health(tmp_path) -> None:
+    """The synchronous gateway runs the checks on its own loop and reports the health the same way."""
+    import time
+
+    from proxy import BackgroundGateway
+
+    routes_ = {"http": {"routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app"}},
+               "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}],
+                   "healthCheck": {"path": "/health", "interval": "20ms", "timeout": "200ms"}}}}}}
+    with BackgroundGateway(routes_) as gateway:
+        deadline = time.monotonic() + 3
+        while not any("is down" in line for line in gateway.health()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gateway.health()[0].startswith("health: app: http://127.0.0.1:1 is down (health check: ")

@@ -17,7 +17,7 @@ from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.passthrough import PassThrough
-from proxy.routing.problems import PROVIDER, BuildError, Problem, local_name
+from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
@@ -61,9 +61,10 @@ def _child_services(config: Any) -> list[str]:
 class RuntimeBuilder(ServiceBuilder):
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None,
+                 default_transport: TransportSettings | None = None, default_rule_syntax: str = "v3",
                  middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None) -> None:
         self.http = config.http
+        self.default_rule_syntax = default_rule_syntax
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
@@ -84,7 +85,8 @@ class RuntimeBuilder(ServiceBuilder):
             qualified = f"{name}@{PROVIDER}"
             try:
                 eps = self._router_entry_points(qualified, router.entry_points)
-                rule = compile_rule(router.rule) if router.rule else None
+                rule = compile_rule(router.rule, self._rule_syntax(qualified, router.rule_syntax)) \
+                    if router.rule else None
                 if rule is None:
                     raise BuildError("the rule is missing")
                 if not router.service:
@@ -124,6 +126,15 @@ class RuntimeBuilder(ServiceBuilder):
                     pass  # already in self.problems
 
     # -- routers ------------------------------------------------------------------------------------
+    def _rule_syntax(self, router: str, syntax: str) -> str:
+        """The router's ruleSyntax, else core.defaultRuleSyntax; like Traefik, anything but v2 reads as v3."""
+        if syntax in ("", "default"):
+            return self.default_rule_syntax
+        if syntax not in ("v2", "v3"):
+            self.problems.append(Problem("router", router, f"ruleSyntax {syntax!r} is neither v2 nor v3: the rule "
+                                                           "is read as v3 (as Traefik does)", level="warning"))
+        return syntax
+
     def _router_entry_points(self, router: str, names: list[str]) -> list[str]:
         if not names:
             defaults = [ep.name for ep in self.entry_points.values() if ep.as_default]
@@ -215,7 +226,7 @@ class RuntimeBuilder(ServiceBuilder):
             if config is None:
                 return PassThrough()
         if config is None:
-            raise BuildError(f"middleware {name!r} does not exist")
+            raise BuildError(f"middleware {name!r} does not exist{did_you_mean(name, self.http.middlewares)}")
         try:
             kind = config.type_name()
         except ValueError as exc:

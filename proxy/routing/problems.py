@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
+from typing import Mapping
 
 PROVIDER = "file"
 
@@ -30,3 +32,8 @@ def local_name(reference: str) -> str:
     if at and provider != PROVIDER:
         raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider")
     return name
+
+
+def did_you_mean(name: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

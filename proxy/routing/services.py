@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from proxy.config.dynamic import LoadBalancer as LoadBalancerConfig, ServerHealthCheck, Sticky as StickyConfig
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.routing.problems import PROVIDER, BuildError, Problem, local_name
+from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.services.composite import Failover, Mirroring
 from proxy.services.healthcheck import ActiveHealthCheck, CheckSpec, PassiveHealthCheck, Target, path_problem
 from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
@@ -82,7 +82,7 @@ class ServiceBuilder:
     def _build_service(self, name: str) -> Picker:
         config = self.http.services.get(name)
         if config is None:
-            raise BuildError(f"the service {name!r} does not exist")
+            raise BuildError(f"the service {name!r} does not exist{did_you_mean(name, self.http.services)}")
         try:
             kind = config.type_name()
         except ValueError as exc:

@@ -17,7 +17,7 @@ from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.loader import (
     DYNAMIC_ROOT_KEYS, STATIC_ROOT_KEYS, SUPPORTED_EXTENSIONS, classify, dynamic_files, load_dynamic,
-    read_config_file, validate_section,
+    read_any_config, validate_section,
 )
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.config.static_sources import load_static
@@ -76,7 +76,7 @@ def parse_text(text: str) -> dict[str, Any]:
 def _from_file(path: Path) -> ResolvedConfig:
     if not path.is_file():
         raise ConfigError([ConfigProblem(str(path), "", "no such file")])
-    if classify(read_config_file(path), str(path)) == "dynamic":
+    if classify(read_any_config(path), str(path)) == "dynamic":
         dynamic, warnings = load_dynamic([path])
         return ResolvedConfig(None, dynamic, str(path), [path], warnings)
     static = load_static(path, [], {}, layered=True)

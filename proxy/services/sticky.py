@@ -93,7 +93,7 @@ def _valid_domain(domain: str) -> bool:
 class Sticky(Generic[T]):
     """The cookie of one sticky balancer level and its children by cookie value."""
 
-    __slots__ = ("name", "_by_value", "_legacy", "_attributes")
+    __slots__ = ("name", "_by_value", "_legacy", "_attributes", "_set_cookie")
 
     def __init__(self, name: str, *, secure: bool = False, http_only: bool = False, same_site: str = "",
                  max_age: int = 0, path: str = "/", domain: str = "") -> None:
@@ -117,9 +117,11 @@ class Sticky(Generic[T]):
         if same_site.lower() in _SAME_SITE:
             attributes += "; SameSite=" + _SAME_SITE[same_site.lower()]
         self._attributes = attributes
+        self._set_cookie: dict[str, str] = {}  # child name -> its whole Set-Cookie value, made once
 
     def add(self, name: str, child: T) -> None:
         self._by_value[sha256_value(name)] = (name, child)
+        self._set_cookie[name] = f"{self.name}={sha256_value(name)}{self._attributes}"
         fnv = fnv_value(name)
         for value in (name, fnv, fnv_value(fnv)):
             self._legacy.setdefault(value, (name, child))
@@ -136,7 +138,8 @@ class Sticky(Generic[T]):
         return (found[0], found[1], True) if found is not None else None
 
     def set_cookie_value(self, name: str) -> str:
-        return f"{self.name}={sha256_value(name)}{self._attributes}"
+        value = self._set_cookie.get(name)
+        return value if value is not None else f"{self.name}={sha256_value(name)}{self._attributes}"
 
     def write(self, req: RequestHead, name: str) -> None:
         """Have the response carry the cookie that sticks this client to child `name`."""

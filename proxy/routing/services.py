@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from proxy.config.dynamic import LoadBalancer as LoadBalancerConfig, ServerHealthCheck, Sticky as StickyConfig
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean, local_name
+from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean
 from proxy.services.composite import Failover, Mirroring
 from proxy.services.healthcheck import ActiveHealthCheck, CheckSpec, PassiveHealthCheck, Target, path_problem
 from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
@@ -184,7 +184,7 @@ class ServiceBuilder:
                          interval=interval, unhealthy_interval=unhealthy, timeout=timeout)
 
     # -- services of services -----------------------------------------------------------------------
-    def _children(self, name: str, children: list[Any], propagate: bool) -> list[tuple[str, Picker, int]]:
+    def _children(self, children: list[Any]) -> list[tuple[str, Picker, int]]:
         built = []
         for child in children:
             try:
@@ -206,7 +206,7 @@ class ServiceBuilder:
                            lambda up, child_name=child_name: balancer.set_status(child_name, up))
 
     def _weighted(self, name: str, config: Any) -> Picker:
-        children = self._children(name, config.services, config.health_check is not None)
+        children = self._children(config.services)
         balancer = WeightedService(name, children, wants_health_check=config.health_check is not None,
                                    sticky=self._sticky(name, config.sticky))
         if config.health_check is not None:
@@ -214,7 +214,7 @@ class ServiceBuilder:
         return balancer
 
     def _hrw(self, name: str, config: Any) -> Picker:
-        children = self._children(name, config.services, config.health_check is not None)
+        children = self._children(config.services)
         balancer = HRWService(name, children, wants_health_check=config.health_check is not None)
         if config.health_check is not None:
             self._propagate(name, balancer, children)
@@ -252,4 +252,4 @@ class ServiceBuilder:
         return [work for service, work in self.background if service in used]
 
 
-__all__ = ["ServiceBuilder", "ServiceResponseHook", "local_name", "service_response_hook", "walk"]
+__all__ = ["ServiceBuilder", "ServiceResponseHook", "service_response_hook", "walk"]

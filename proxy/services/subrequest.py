@@ -47,8 +47,11 @@ async def request(tls: bool, host: str, port: int, method: str, target: str, hea
     and was dropped). The caller bounds the time (asyncio.timeout); OSError / ValueError on failure."""
     ssl_context = settings.ssl_context() if tls else None
     server_hostname = (settings.server_name or host) if tls else None
-    connect = asyncio.open_connection(host, port, ssl=ssl_context, server_hostname=server_hostname)
-    reader, writer = await asyncio.wait_for(connect, settings.dial_timeout or None)
+    # asyncio.timeout, not wait_for: on Python 3.11 a wait_for cancelled as the dial succeeds can lose the
+    # connection (and leak its socket); here a late cancel reaches the `try` below, which closes it.
+    async with asyncio.timeout(settings.dial_timeout or None):
+        reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context,
+                                                       server_hostname=server_hostname)
     try:
         writer.write(encode_head(f"{method} {target} HTTP/1.1", headers) + body)
         state = _Reader()

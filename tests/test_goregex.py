@@ -131,6 +131,8 @@ def test_refused(pattern: str, message: str) -> None:
     pytest.param("(a)", "a", "[$01]", "[]", id="leading zero is a name"),
     pytest.param("(a)", "a", "[${1]", "[${1]", id="unclosed brace kept"),
     pytest.param("(a)|(b)", "b", "[$1$2]", "[b]", id="unmatched group is empty"),
+    pytest.param("(é+)x", "aééxé", "[$1]", "a[éé]é", id="non-ASCII text, offsets in runes"),
+    pytest.param("b", "a\udcffb\udcff", "-", "a\udcff-\udcff", id="surrogate-escaped bytes kept"),
 ])
 @pytest.mark.parametrize("engine", ["re", "re2"])
 def test_replace_all(pattern: str, text: str, template: str, expected: str, engine: str) -> None:

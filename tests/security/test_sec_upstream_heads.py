@@ -182,3 +182,35 @@ async def test_each_relayed_1xx_head_gets_the_whole_limit(raw_upstream, gateway,
         assert await reader.readexactly(2) == b"ok"
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("size,tail,status,body", [
+    pytest.param(LIMIT, b"", 200, b"", id="limit-reached-in-the-last-read"),
+    pytest.param(LIMIT + 1, b"", 502, b"", id="one-over-in-the-last-read"),
+    pytest.param(LIMIT, b"body!", 200, b"body!", id="body-in-the-read-that-reaches-the-limit"),
+])
+async def test_limit_across_read_boundaries(raw_upstream, gateway, size, tail, status, body):
+    """The head comes in two writes with a pause between, so its last read is the one that meets the limit;
+    a body in that same read is the body, not head bytes."""
+    head = head_of_size(size).replace(b"Content-Length: 0", b"Content-Length: %d" % len(tail))
+    assert len(head) == size  # Content-Length: 0 and 5 take the same room
+
+    async def handler(reader, writer):
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(head[:-100])
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.write(head[-100:] + tail)
+        await writer.drain()
+        await reader.read()
+
+    gw = await gateway(routes(await raw_upstream(handler)))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gw), limit=64 << 20)
+    try:
+        writer.write(get("/"))
+        answer = await asyncio.wait_for(read_answer(reader), 20)
+    finally:
+        writer.close()
+    assert answer.status == status
+    if status == 200:
+        assert answer.body == body

@@ -56,6 +56,7 @@ class BuildResult:
     tables: dict[str, RouteTable]
     problems: list[Problem] = field(default_factory=list)
     routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
+    middlewares: list[Middleware] = field(default_factory=list)  # every instance built (to close later)
 
 
 def local_name(reference: str) -> str:
@@ -81,6 +82,7 @@ class RuntimeBuilder:
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
+        self.built: list[Middleware] = []  # every instance made, for the gateway to close
         self._resolving: list[str] = []
         # The router being built's own instances of per-router middlewares (None between routers).
         self._router_scope: dict[str, Middleware] | None = None
@@ -117,7 +119,7 @@ class RuntimeBuilder:
             self._router_scope = None
         self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
-        return BuildResult(tables, self.problems, plans)
+        return BuildResult(tables, self.problems, plans, self.built)
 
     def _report_unused(self) -> None:
         """Build what no router used too, so that its problems are reported (building records them)."""
@@ -279,9 +281,11 @@ class RuntimeBuilder:
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            return build_middleware(kind, config.options(), self.middleware)
+            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}")
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
+        self.built.append(built)
+        return built
 
     def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
         key = f"{kind}:{name}"

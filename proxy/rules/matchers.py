@@ -44,7 +44,7 @@ def effective_priority(priority: int | None, rule_text: str) -> int:
 
 def _regexp(index: int, pattern: str) -> re.Pattern[str]:
     try:
-        return compile_go_regexp(pattern)
+        return compile_go_regexp(pattern, eager=True)
     except GoRegexpError as exc:
         raise _ArgError(index, str(exc)) from exc
 

@@ -8,12 +8,41 @@ from proxy.middlewares import (AddPrefix, Chain, Headers, RedirectRegex, Redirec
                                ReplacePathRegex, StripPrefix, StripPrefixRegex)
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.encodedcharacters import EncodedCharacters
+from proxy.middlewares.ipallowlist import IPAllowList
+from proxy.netutil import Strategy, ip_strategy
 
 Resolve = Callable[[str], Middleware]
 
 
 def _chain(options: Any, resolve: Resolve) -> Middleware:
     return Chain([resolve(name) for name in options.middlewares])
+
+
+def _strategy(options: Any) -> Strategy | None:
+    config = options.ip_strategy
+    if config is None:
+        return None
+    return ip_strategy(config.depth, config.excluded_ips, config.ipv6_subnet)
+
+
+def _ip_allow_list(options: Any, _: Resolve) -> Middleware:
+    return IPAllowList(list(options.source_range), _strategy(options), options.reject_status_code)
+
+
+def _ip_white_list(options: Any, _: Resolve) -> Middleware:
+    return IPAllowList(list(options.source_range), _strategy(options), kind="IPWhiteLister")
+
+
+def _basic_auth(options: Any, _: Resolve) -> Middleware:
+    from proxy.middlewares.basicauth import BasicAuth  # bcrypt and passlib only for configs that use them
+    return BasicAuth(users=list(options.users), users_file=options.users_file, realm=options.realm,
+                     header_field=options.header_field, remove_header=options.remove_header)
+
+
+def _digest_auth(options: Any, _: Resolve) -> Middleware:
+    from proxy.middlewares.digestauth import DigestAuth
+    return DigestAuth(users=list(options.users), users_file=options.users_file, realm=options.realm,
+                      header_field=options.header_field, remove_header=options.remove_header)
 
 
 BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
@@ -27,6 +56,10 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "headers": lambda o, _: Headers(**o.model_dump()),
     "encodedCharacters": lambda o, _: EncodedCharacters(**o.model_dump()),
     "chain": _chain,
+    "ipAllowList": _ip_allow_list,
+    "ipWhiteList": _ip_white_list,
+    "basicAuth": _basic_auth,
+    "digestAuth": _digest_auth,
 }
 
 

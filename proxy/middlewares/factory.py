@@ -34,14 +34,14 @@ def _ip_white_list(options: Any, _: Resolve) -> Middleware:
 
 
 def _basic_auth(options: Any, _: Resolve) -> Middleware:
-    from proxy.middlewares.basicauth import BasicAuth  # bcrypt and passlib only for configs that use them
-    return BasicAuth(users=list(options.users), users_file=options.users_file, realm=options.realm,
+    from proxy.middlewares.basicauth import basic_auth  # bcrypt and passlib only for configs that use them
+    return basic_auth(users=list(options.users), users_file=options.users_file, realm=options.realm,
                      header_field=options.header_field, remove_header=options.remove_header)
 
 
 def _digest_auth(options: Any, _: Resolve) -> Middleware:
-    from proxy.middlewares.digestauth import DigestAuth
-    return DigestAuth(users=list(options.users), users_file=options.users_file, realm=options.realm,
+    from proxy.middlewares.digestauth import digest_auth
+    return digest_auth(users=list(options.users), users_file=options.users_file, realm=options.realm,
                       header_field=options.header_field, remove_header=options.remove_header)
 
 

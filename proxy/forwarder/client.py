@@ -130,6 +130,8 @@ class ClientConnection(asyncio.Protocol):
             if not exchange.finished:
                 exchange.abandon()
                 self._record(exchange)
+                if exchange.head.end_callbacks is not None:
+                    exchange.run_end_callbacks()
         self.queue.clear()
         self.receiving = None
         if self.tunnel is not None:
@@ -247,6 +249,8 @@ class ClientConnection(asyncio.Protocol):
         exchange.finished = True
         if self.ep.recorders:
             self._record(exchange)
+        if exchange.head.end_callbacks is not None:
+            exchange.run_end_callbacks()
         if self.queue and self.queue[0] is exchange:
             del self.queue[0]
         self.write_deadline = 0.0
@@ -270,6 +274,8 @@ class ClientConnection(asyncio.Protocol):
             del self.queue[0]
         self._record(exchange)
         exchange.finished = True
+        if exchange.head.end_callbacks is not None:
+            exchange.run_end_callbacks()
         self.deadline = self.write_deadline = 0.0
         self._read_pausers.clear()
         if self.transport is not None:
@@ -353,7 +359,7 @@ class ClientConnection(asyncio.Protocol):
             upstream_target=head.target if server and exchange.reply is None else None,
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
-            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail)
+            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail, attempts=exchange.attempts)
         for recorder in recorders:
             recorder(record)
 

@@ -30,6 +30,7 @@ class ExchangeRecord:
     bytes_out: int
     host: str = ""  # the Host the request was routed with
     detail: str = ""  # why the proxy answered by itself (no router, upstream refused, timeout...)
+    attempts: int = 0  # times the request was sent upstream (more than 1: the retry middleware retried)
 
 
 @dataclass(slots=True)

@@ -1,8 +1,24 @@
-"""What every middleware is: a pair of plain functions over a parsed head, built once from its config."""
+"""What every middleware is: hooks over a parsed head, built once from its config.
+
+Most middlewares are a pair of plain functions (`on_request`, `on_response`). Two capabilities extend that,
+both read once when a router's plan is built, so a route that uses neither pays nothing for them:
+
+- `waits`: `on_request` is a coroutine (it asks a server, runs a slow hash in a thread, or delays). The
+  forwarder runs it, every request hook after it and the server pick in one task per request; the request
+  body is held meanwhile under the usual back-pressure, and a client that leaves cancels the task.
+- `req.at_end(callback)`: any request hook may ask to be told, exactly once, when the exchange is over
+  (answered, failed, abandoned by the client, or turned into a tunnel): counters that last as long as the
+  request (inFlightReq), outcome statistics (circuitBreaker, passive health checks).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from proxy.message import HeaderList, Reply, RequestHead
+
+if TYPE_CHECKING:
+    from proxy.middlewares.retry import RetryPolicy
 
 
 class Middleware:
@@ -18,6 +34,13 @@ class Middleware:
     #: True when `on_request` may add, change or remove request headers other than the X-Forwarded-Prefix /
     #: X-Replaced-Path notes the path middlewares add (so hop-by-hop headers may have to be looked for again).
     edits_request_headers: bool = False
+    #: True when `on_request` is `async def` (see the module docstring).
+    waits: bool = False
+    #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
+    #: which builds a router's middlewares for that router, each router using it gets its own instance.
+    per_router: bool = False
+    #: Set by the retry middleware: the exchange sends the request again as this policy says.
+    retry_policy: RetryPolicy | None = None
 
     def on_request(self, req: RequestHead) -> Reply | None:
         return None

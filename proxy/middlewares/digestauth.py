@@ -123,6 +123,8 @@ def _parse_user(entry: bytes) -> tuple[bytes, bytes] | None:
 
 
 class DigestAuth(Middleware):
+    per_router = True  # its nonces, as in Traefik, which builds a middleware for each router using it
+
     def __init__(self, users: dict[bytes, bytes], realm: str = "", header_field: str = "",
                  remove_header: bool = False) -> None:
         self.realm = realm or DEFAULT_REALM

@@ -55,7 +55,7 @@ def is_managed_x_header(name: str) -> bool:
     return lname in MANAGED_X_HEADERS or ("_" in lname and lname.replace("_", "-") in MANAGED_X_HEADERS)
 
 
-def TrustedIPs(entries: Iterable[str]) -> IPChecker:  # noqa: N802 (the name tests and callers know)
+def TrustedIPs(entries: Iterable[str]) -> IPChecker:  # the name callers and tests know
     """The entry point's forwardedHeaders.trustedIPs as a pkg/ip Checker (entries may carry spaces)."""
     return IPChecker([entry.strip() for entry in entries], "forwardedHeaders.trustedIPs")
 

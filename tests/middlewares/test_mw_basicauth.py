@@ -18,7 +18,7 @@ import httpx
 import pytest
 import requests
 from aiohttp import web
-from passlib.hash import apr_md5_crypt, ldap_sha1, md5_crypt
+from passlib.hash import ldap_sha1, md5_crypt
 
 import proxy.middlewares.basicauth as basicauth_module
 from proxy.config.errors import ConfigError

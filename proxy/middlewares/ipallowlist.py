@@ -8,10 +8,11 @@ does not trust, the client's own X-Forwarded-For is gone before any middleware r
 client cannot name its address (the depth is then past the end and the request is refused). An address
 that is not an IP (an empty pick, garbage) is refused too.
 
-Refused: `rejectStatusCode` (403 by default; ipWhiteList always 403) with Go's status text as the body,
-`text/plain; charset=utf-8` as Go's server sniffs it, and nothing else. A status Go does not know is a
-config error, as in Traefik; so is a 1xx code (Traefik would send it as an interim answer and then a 200
-with the text: a plain bug, refused here). For 204 and 304 the answer has no body, as Go's server sends it.
+Refused: `rejectStatusCode` (403 by default; ipWhiteList always 403) with Go's status text as the body
+and no Content-Type (Traefik's entry points turn Go's content sniffing off: DisableAutoDetection). A
+status Go does not know is a config error, as in Traefik; so is a 1xx code (Traefik would send it as an
+interim answer and then a 200 with the text: a plain bug, refused here). For 204 and 304 the answer has
+no body, as Go's server sends it.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from __future__ import annotations
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.netutil import IPChecker, RemoteAddrStrategy, Strategy, status_text
-
-_TEXT_PLAIN = ("Content-Type", "text/plain; charset=utf-8")
 
 
 class IPAllowList(Middleware):
@@ -52,4 +51,4 @@ class IPAllowList(Middleware):
 
     def _reject(self) -> Reply:
         # A new Reply each time: the middlewares before this one may edit its headers on the way back.
-        return Reply(self.status, [_TEXT_PLAIN] if self._body else [], self._body)
+        return Reply(self.status, [], self._body)

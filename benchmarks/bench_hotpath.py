@@ -9,8 +9,9 @@ Add `--profile` for a cProfile summary of the same loop.
 
 `--with=NAME` puts one more middleware first on the guide's router, to price it against the plain route:
 `ipallowlist` (sourceRange 127.0.0.1, the peer), `basicauth` ({SHA} user: never waits; every request
-after the first is a cache hit), `basicauth-bcrypt` (bcrypt user: a cache hit too, but the middleware
-waits, so each request runs in the async stage). `--authorization` sends the basicAuth credentials in
+after the first is a cache hit), `basicauth-bcrypt` (bcrypt user: the first request is checked in a
+thread, the others are cache hits on the synchronous path; the bench drives the loop when a request has
+to wait). `--authorization` sends the basicAuth credentials in
 every request (implied by the basicauth ones), so that `--authorization` alone is the baseline with the
 same request bytes.
 """

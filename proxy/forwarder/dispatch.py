@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable
 
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
 from proxy.forwarder.shape import RequestShape
@@ -70,6 +70,10 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
     for index, middleware in plan.request_hooks:
         reply = middleware.on_request(head)
         if reply is not None:
+            if reply.__class__ is not Reply:  # a `may_wait` middleware has to wait, this time
+                exchange.stage = asyncio.get_running_loop().create_task(
+                    _waiting_stage(exchange, plan, plain, (index, reply)))  # type: ignore[arg-type]
+                return
             _earlier_response_hooks(plan.middlewares[:index], head, reply)
             exchange.reply = reply
             return
@@ -96,19 +100,32 @@ def _pick_server(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
         exchange.reply = error_reply(500)
 
 
-async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
+async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool,
+                         pending: tuple[int, Awaitable[Reply | None]] | None = None) -> None:
     """The request hooks from the first one that waits on, then the server pick, off the parser's callback.
-    Whatever the outcome, the exchange goes on (`stage_done`) unless the client left (the task is cancelled)."""
+    Whatever the outcome, the exchange goes on (`stage_done`) unless the client left (the task is cancelled).
+
+    `pending`: (position, awaitable) when a `may_wait` middleware among the inline hooks returned an
+    awaitable: it is awaited first, then the hooks after it run, inline ones and waiting ones alike."""
     head = exchange.head
     try:
-        for index, middleware in plan.waiting_hooks:
-            reply = middleware.on_request(head)
-            if middleware.waits:
-                reply = await reply  # type: ignore[misc]
-            if reply is not None:
-                _earlier_response_hooks(plan.middlewares[:index], head, reply)
-                exchange.reply = reply
-                break
+        hooks = plan.waiting_hooks
+        if pending is not None:
+            index, awaitable = pending
+            hooks = (*(hook for hook in plan.request_hooks if hook[0] > index), *hooks)
+        else:
+            index, awaitable = -1, None
+        reply = None if awaitable is None else await awaitable
+        if reply is None:
+            for index, middleware in hooks:
+                reply = middleware.on_request(head)
+                if middleware.waits or (reply is not None and reply.__class__ is not Reply):
+                    reply = await reply  # type: ignore[misc]
+                if reply is not None:
+                    break
+        if reply is not None:
+            _earlier_response_hooks(plan.middlewares[:index], head, reply)
+            exchange.reply = reply
         else:
             _pick_server(exchange, plan, plain)
     except asyncio.CancelledError:

@@ -20,9 +20,10 @@ body `401 Unauthorized` and a newline.
 Cost: a bcrypt check takes 60-230 ms of CPU and MD5-crypt (pure Python) about half a millisecond, so
 neither runs on the loop. Verified credentials are remembered (up to CACHE_SIZE per middleware, keyed by
 a keyed BLAKE2 hash of the Authorization value: never the password), so a known client costs one hash
-and one dict lookup. A miss is checked in a small thread pool; identical concurrent misses share one
-check (Traefik's singleflight). A middleware whose users all have `{SHA}` hashes never waits. The cache
-lives as long as the middleware: a reload (new users file, changed users) starts a new one.
+and one dict lookup, on the synchronous path. A miss is checked in a small thread pool, and only that
+request waits (`may_wait`); identical concurrent misses share one check (Traefik's singleflight). With
+only `{SHA}` hashes nothing ever waits. The cache lives as long as the middleware: a reload (new users
+file, changed users) starts a new one.
 """
 
 from __future__ import annotations
@@ -115,12 +116,15 @@ class BasicAuth(Middleware):
         self.edits_request_headers = bool(header_field or remove_header)
         self._challenge_headers = [("Content-Type", "text/plain"),
                                    ("Www-Authenticate", f'Basic realm="{self.realm}"')]
-        self._key_secret = os.urandom(32)
+        # Keyed once: a copy per request skips hashing the key block again.
+        self._hasher = hashlib.blake2b(key=os.urandom(32), digest_size=16)
         self._verified: dict[bytes, str] = {}  # cache key -> user name as a latin-1 byte string
         self._pending: dict[bytes, asyncio.Future[str | None]] = {}  # checks under way (WaitingBasicAuth)
 
     def _key(self, header: str) -> bytes:
-        return hashlib.blake2b(header.encode("latin-1", "replace"), key=self._key_secret, digest_size=16).digest()
+        hasher = self._hasher.copy()
+        hasher.update(header.encode("latin-1", "replace"))
+        return hasher.digest()
 
     def on_request(self, req: RequestHead) -> Reply | None:
         header = req.headers.get("Authorization")
@@ -132,7 +136,8 @@ class BasicAuth(Middleware):
                 if user is not None:
                     self._remember(key, user)
             if user is not None:
-                self._pass(req, user)
+                if self.edits_request_headers:
+                    self._pass(req, user)
                 return None
         return self.challenge()
 
@@ -166,39 +171,44 @@ class BasicAuth(Middleware):
 
 
 class WaitingBasicAuth(BasicAuth):
-    """basicAuth with costly hashes: a remembered client passes at once, a miss is checked in a thread."""
+    """basicAuth with costly hashes: a remembered client passes at once, on the synchronous path; a miss
+    is checked in a thread, and only that request waits (`may_wait`: the awaitable goes to the forwarder)."""
 
-    waits = True
+    may_wait = True
 
-    async def on_request(self, req: RequestHead) -> Reply | None:  # type: ignore[override]
+    def on_request(self, req: RequestHead) -> Reply | None:
         header = req.headers.get("Authorization")
-        if header is not None:
-            key = self._key(header)
-            user = self._verified.get(key)
-            if user is None:
-                user = await self._check_off_loop(key, header)
-            if user is not None:
-                self._pass(req, user)
-                return None
-        return self.challenge()
-
-    async def _check_off_loop(self, key: bytes, header: str) -> str | None:
-        pending = self._pending.get(key)
-        if pending is None:
+        if header is None:
+            return self.challenge()
+        key = self._key(header)
+        user = self._verified.get(key)
+        if user is None:
             credentials = basic_credentials(header)
             if credentials is None:
-                return None
-            secret = self.users.get(credentials[0]) or self.not_found_secret
-            if not is_costly(secret):
-                user = self._check(header)
-                if user is not None:
-                    self._remember(key, user)
-                return user
+                return self.challenge()
+            if is_costly(self.users.get(credentials[0]) or self.not_found_secret):
+                return asyncio.ensure_future(self._checked(req, key, header))  # type: ignore[return-value]
+            user = self._check(header)
+            if user is None:
+                return self.challenge()
+            self._remember(key, user)
+        if self.edits_request_headers:
+            self._pass(req, user)
+        return None
+
+    async def _checked(self, req: RequestHead, key: bytes, header: str) -> Reply | None:
+        pending = self._pending.get(key)
+        if pending is None:
             pending = asyncio.get_running_loop().run_in_executor(_checks(), self._check, header)
             self._pending[key] = pending
             pending.add_done_callback(self._settled(key))
         # A client that leaves cancels its own wait, not the check others may share.
-        return await asyncio.shield(pending)
+        user = await asyncio.shield(pending)
+        if user is None:
+            return self.challenge()
+        if self.edits_request_headers:
+            self._pass(req, user)
+        return None
 
     def _settled(self, key: bytes) -> Callable[[asyncio.Future[str | None]], None]:
         def done(future: asyncio.Future[str | None]) -> None:

@@ -12,7 +12,7 @@ import time
 
 import httptools
 
-from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
+from proxy.forwarder.context import EntryPointRuntime
 from proxy.forwarder.dispatch import dispatch
 from proxy.forwarder.exchange import Exchange
 from proxy.forwarder.shape import decode_values, request_shape
@@ -24,7 +24,11 @@ log = logging.getLogger("proxy.forwarder")
 
 PIPELINE = "pipeline"  # reason for pausing reads: a previous response is still going out
 REJECTED = "rejected"  # reason for pausing reads: unparseable input, an error answer is owed
+DRAINING = "draining"  # reason for pausing reads: the gateway stops, no new request is read
 LINGER = 1.0  # seconds we keep reading (and dropping) after answering unparseable input
+# Seconds we keep reading (and dropping) a request body the upstream answered before it was all sent
+# (a 401 or 413 to an upload): nginx's lingering_time is 30 s.
+EARLY_ANSWER_LINGER = 30.0
 READING = "reading the request"  # what the connection's deadline is for
 IDLE = "idle keep-alive"
 
@@ -247,7 +251,7 @@ class ClientConnection(asyncio.Protocol):
         if exchange.finished:
             return
         exchange.finished = True
-        if self.ep.recorders:
+        if self.ep.observers:
             self._record(exchange)
         if exchange.head.end_callbacks is not None:
             exchange.run_end_callbacks()
@@ -258,7 +262,10 @@ class ClientConnection(asyncio.Protocol):
             self._answer_reject()
             return
         if not exchange.keep_alive or (self.peer_done and len(self.queue) == 0):
-            self.close()
+            if exchange.request_complete or self.peer_done:
+                self.close()
+            else:  # answered before the client finished sending: let it read the answer, not a reset
+                self._close_gently(EARLY_ANSWER_LINGER)
             return
         if self.queue:
             self.queue[0].begin()
@@ -293,6 +300,19 @@ class ClientConnection(asyncio.Protocol):
             if not self._read_pausers and self.transport is not None and not self.transport.is_closing():
                 self.transport.resume_reading()
 
+    def drain(self) -> None:
+        """The gateway is stopping: close now if idle, else after the requests already read are answered
+        (the last answer says `Connection: close`), as Go's Server.Shutdown does."""
+        if self.tunnel is not None:
+            return  # a WebSocket or other upgraded connection ends with the grace period
+        if not self.queue and self.receiving is None:
+            self.close()
+            return
+        last = self.receiving or self.queue[-1]
+        last.keep_alive = False
+        if self.receiving is None:
+            self.pause_reading(DRAINING)  # no request after the last one is read
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
@@ -314,10 +334,17 @@ class ClientConnection(asyncio.Protocol):
             self._answer_reject()
 
     def _answer_reject(self) -> None:
-        """Send the pending error and close gently: half-close, then drop what the client still sends
-        for a moment, so that it reads our answer instead of a reset (Go lingers the same way)."""
+        """Send the pending error and close gently, so that the client reads it instead of a reset."""
         self.write(encode_reply(error_reply(self.pending_reject), keep_alive=False, head_only=False))
+        self._close_gently(LINGER)
+
+    def _close_gently(self, seconds: float) -> None:
+        """Half-close, then read and drop what the client still sends for up to `seconds` (or until it
+        closes), then close. Closing with unread input would make the kernel send a reset, which can reach
+        the client before it has read our last answer (Go lingers the same way, nginx's lingering_close)."""
         self.discarding = True
+        self.raw_left = 0
+        self.receiving = None
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -325,7 +352,8 @@ class ClientConnection(asyncio.Protocol):
             transport.write_eof()
             self._read_pausers.clear()
             transport.resume_reading()
-            asyncio.get_running_loop().call_later(LINGER, self.close)
+            self.deadline = self.write_deadline = 0.0
+            asyncio.get_running_loop().call_later(seconds, self.close)
         else:
             self.close()
 
@@ -346,22 +374,12 @@ class ClientConnection(asyncio.Protocol):
         self.abort()
 
     def _record(self, exchange: Exchange) -> None:
-        recorders = self.ep.recorders
-        if not recorders:
-            return
-        plan, server, head = exchange.plan, exchange.server, exchange.head
-        record = ExchangeRecord(
-            entry_point=self.ep.name, client_ip=self.client_ip, method=head.method,
-            original_target=exchange.original_target,
-            router=plan.router if plan else None,
-            middlewares=plan.middleware_names if plan else (),
-            upstream=server.url if server and exchange.reply is None else None,
-            upstream_target=head.target if server and exchange.reply is None else None,
-            upstream_headers=tuple(head.headers.items) if server else (),
-            status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
-            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail, attempts=exchange.attempts)
-        for recorder in recorders:
-            recorder(record)
+        """Tell the entry point's observers (the exchange record, access log, metrics) how it went."""
+        for observer in self.ep.observers:
+            try:
+                observer(exchange)
+            except Exception:
+                log.exception("exchange observer %r failed", observer)
 
 
 def _beyond_int63(length: str) -> bool:

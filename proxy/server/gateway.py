@@ -9,12 +9,13 @@ config object, a mapping, TOML/YAML text, a file path) for tests and programs th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
@@ -31,6 +32,7 @@ from proxy.server.normalize import PathOptions
 from proxy.services.transport import PoolRegistry, TransportSettings
 
 if TYPE_CHECKING:
+    from proxy.forwarder.exchange import Exchange
     from proxy.server.sources import ConfigSource, ResolvedConfig
 
 log = logging.getLogger("proxy.server")
@@ -78,34 +80,43 @@ class Gateway:
     def __init__(self, config: ConfigSource, service_overrides: Mapping[str, str] | None = None,
                  reuse_port: bool = False, *, services: Mapping[str, str] | None = None,
                  entry_points: Mapping[str, str] | None = None, free_ports: bool = False,
-                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None) -> None:
+                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None,
+                 middlewares: Mapping[str, Mapping[str, Any] | None] | None = None) -> None:
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {name.partition("@")[0]: url for name, url in {**(service_overrides or {}),
                                                                    **(services or {})}.items()}
+        replaced: dict[str, Any] = {}
         if legacy:
             static = config  # type: ignore[assignment]
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
-            from proxy.server.sources import check_service_overrides, effective_static, resolve
+            from proxy.server.sources import (check_middleware_overrides, check_service_overrides, effective_static,
+                                              parse_middleware_overrides, resolve)
 
             self.source = resolve(config, Path(base_dir) if base_dir else None)
             static = effective_static(self.source, entry_points, free_ports)
-            if problems := check_service_overrides(self.source.dynamic, overrides):
+            replaced = parse_middleware_overrides(middlewares or {})
+            problems = (check_service_overrides(self.source.dynamic, overrides)
+                        + check_middleware_overrides(self.source.dynamic, replaced))
+            if problems:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
         self.pools = PoolRegistry()
         self.service_overrides = overrides
+        self.middleware_overrides = replaced
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
-        self.recorders: list[Callable[[ExchangeRecord], None]] = []
+        self.terminating = False  # set when a graceful stop begins
+        # Told of every finished exchange (the record below, the access log and metrics when configured).
+        self.observers: list[Callable[[Exchange], None]] = []
         keep = (0 if legacy else DEFAULT_RECORD) if record is None else record
         self.exchanges: deque[ExchangeRecord] = deque(maxlen=max(keep, 1))
         if keep > 0:
-            self.recorders.append(self._keep)
+            self.observers.append(self._keep)
         for name, ep in self.static.entry_points.items():
             if ep.protocol != "tcp":
                 log.warning("entry point %s: udp entry points are not served by stripproxy", name)
@@ -123,7 +134,7 @@ class Gateway:
             forwarded=forwarded_headers(ep, self.hostname),
             path_options=path_options(ep), read_timeout=timeouts.read_timeout,
             write_timeout=timeouts.write_timeout, idle_timeout=timeouts.idle_timeout,
-            max_header_bytes=ep.http.max_header_bytes, recorders=self.recorders)
+            max_header_bytes=ep.http.max_header_bytes, observers=self.observers)
         return EntryPointServer(runtime, ep.address, reuse_port=reuse_port or ep.reuse_port)
 
     def entry_point_info(self) -> list[EntryPointInfo]:
@@ -133,7 +144,8 @@ class Gateway:
     def build(self, dynamic: DynamicConfig) -> BuildResult:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
         builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
-                                 default_transport(self.static))
+                                 default_transport(self.static), self.static.core.default_rule_syntax,
+                                 self.middleware_overrides)
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:
@@ -153,7 +165,7 @@ class Gateway:
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
         """Swap in new routes: from `config` (its dynamic part; entry points never change on reload),
         else by re-reading the files the gateway was built from. On error the current routes stay."""
-        from proxy.server.sources import check_service_overrides, resolve
+        from proxy.server.sources import check_middleware_overrides, check_service_overrides, resolve
 
         if config is None:
             if self.source is None or not self.source.dynamic_paths:
@@ -162,7 +174,9 @@ class Gateway:
         else:
             resolved = resolve(config)
             dynamic, warnings = resolved.dynamic, resolved.warnings
-        if self.strict and (problems := check_service_overrides(dynamic, self.service_overrides)):
+        problems = (check_service_overrides(dynamic, self.service_overrides)
+                    + check_middleware_overrides(dynamic, self.middleware_overrides))
+        if self.strict and problems:
             raise ConfigError([ConfigProblem("reload", "", p) for p in problems])
         for warning in warnings:
             log.warning("%s", warning)
@@ -198,7 +212,8 @@ class Gateway:
         """What the last applied config had wrong (disabled routers, broken services...)."""
         return [str(problem) for problem in self.last_build.problems] if self.last_build else []
 
-    def _keep(self, record: ExchangeRecord) -> None:
+    def _keep(self, exchange: Exchange) -> None:
+        record = ExchangeRecord.of(exchange)
         self.exchanges.append(record)
         if is_failure(record):
             log.warning("%s", self.explain(record))
@@ -231,6 +246,14 @@ class Gateway:
             for server in started:
                 await server.stop()
             raise
+
+    async def drain(self) -> None:
+        """Stop gracefully, each entry point as its `transport.lifeCycle` says (see EntryPointServer.drain);
+        `terminating` is True from the start (ping answers its terminatingStatusCode)."""
+        self.terminating = True
+        cycles = {name: self.static.entry_points[name].transport.life_cycle for name in self.servers}
+        await asyncio.gather(*(server.drain(cycles[name].request_accept_grace_timeout, cycles[name].grace_time_out)
+                               for name, server in self.servers.items()))
 
     async def stop(self) -> None:
         for server in self.servers.values():

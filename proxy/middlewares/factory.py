@@ -20,19 +20,33 @@ def _chain(options: Any, resolve: Resolve) -> Middleware:
     return Chain([resolve(name) for name in options.middlewares])
 
 
-def _strategy(options: Any) -> Strategy | None:
+def _strategy(options: Any) -> tuple[Strategy | None, tuple[str, ...]]:
+    """The ipStrategy, and what of it Traefik (and so we) would not use."""
     config = options.ip_strategy
     if config is None:
-        return None
-    return ip_strategy(config.depth, config.excluded_ips, config.ipv6_subnet)
+        return None, ()
+    unused = []
+    if config.depth < 0:
+        unused.append(f"ipStrategy.depth: {config.depth} is read as 0, as Traefik does")
+    if config.depth > 0 and config.excluded_ips:
+        unused.append("ipStrategy.excludedIPs: not used: depth takes precedence, as in Traefik")
+    if config.depth <= 0 and config.excluded_ips and config.ipv6_subnet is not None:
+        unused.append("ipStrategy.ipv6Subnet: not used with excludedIPs, as in Traefik")
+    return ip_strategy(config.depth, config.excluded_ips, config.ipv6_subnet), tuple(unused)
 
 
 def _ip_allow_list(options: Any, _: Resolve) -> Middleware:
-    return IPAllowList(list(options.source_range), _strategy(options), options.reject_status_code)
+    strategy, unused = _strategy(options)
+    middleware = IPAllowList(list(options.source_range), strategy, options.reject_status_code)
+    middleware.warnings = unused
+    return middleware
 
 
 def _ip_white_list(options: Any, _: Resolve) -> Middleware:
-    return IPAllowList(list(options.source_range), _strategy(options), kind="IPWhiteLister")
+    strategy, unused = _strategy(options)
+    middleware = IPAllowList(list(options.source_range), strategy, kind="IPWhiteLister")
+    middleware.warnings = unused
+    return middleware
 
 
 def _basic_auth(options: Any, _: Resolve) -> Middleware:

@@ -40,8 +40,8 @@ async def live_gateway(tmp_path: Path, middlewares: dict[str, Any], *, trusted: 
     (tmp_path / "traefik.toml").write_text(
         f'[entryPoints.web]\naddress = "{address}"\n{forwarded}\n[providers.file]\nfilename = "routes.yaml"\n')
     async with serve_aiohttp(echo) as upstream:
-        async with Gateway(tmp_path / "traefik.toml", services={"app": upstream.url}, strict=True,
-                           entry_points={"web": address}, **options) as gateway:
+        async with Gateway(tmp_path / "traefik.toml", services={"app": upstream.url},
+                           strict=options.pop("strict", True), entry_points={"web": address}, **options) as gateway:
             yield gateway
 
 

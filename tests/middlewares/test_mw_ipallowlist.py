@@ -199,3 +199,16 @@ async def test_white_list_has_no_reject_status_code(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="rejectStatusCode"):
         async with live_gateway(tmp_path, config):
             pass
+
+
+@pytest.mark.parametrize(("strategy", "warning"), [
+    pytest.param({"depth": 1, "excludedIPs": ["10.0.0.1"]}, "ipStrategy.excludedIPs: not used: depth takes precedence",
+                 id="depth and excludedIPs"),
+    pytest.param({"excludedIPs": ["10.0.0.1"], "ipv6Subnet": 64}, "ipStrategy.ipv6Subnet: not used with excludedIPs",
+                 id="excludedIPs and ipv6Subnet"),
+    pytest.param({"depth": -2}, "ipStrategy.depth: -2 is read as 0", id="negative depth"),
+])
+async def test_options_not_acted_on_are_warned_about(tmp_path: Path, strategy: dict[str, Any], warning: str) -> None:
+    async with live_gateway(tmp_path, allow(["127.0.0.1"], ipStrategy=strategy), strict=False) as gateway:
+        assert any("guard@file" in problem and warning in problem for problem in gateway.problems), gateway.problems
+        assert (await get(gateway)).status_code != 404  # the router is served anyway

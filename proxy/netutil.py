@@ -252,7 +252,7 @@ def ip_strategy(depth: int = 0, excluded_ips: Iterable[str] = (), ipv6_subnet: i
     def subnet() -> int | None:
         if ipv6_subnet is not None and not 0 < ipv6_subnet <= 128:
             raise ValueError(f"{what}.ipv6Subnet: invalid IPv6 subnet {ipv6_subnet} value, should be "
-                             "greater than 0 and lower or equal to 128")
+                             "greater to 0 and lower or equal to 128")  # Traefik's words
         return ipv6_subnet
 
     if depth > 0:

@@ -109,8 +109,8 @@ class Headers(TraefikModel):
 
 
 class IPStrategy(TraefikModel):
-    """How ipAllowList picks the address it judges (dynamic.IPStrategy): depth > 0 wins, then excludedIPs,
-    else the TCP peer; ipv6Subnet applies to depth and the peer."""
+    """How a client IP is chosen (pkg/config/dynamic IPStrategy): depth wins over excludedIPs; neither
+    means the TCP peer address. ipv6Subnet groups IPv6 addresses (remote address and depth strategies)."""
 
     depth: int = 0
     excluded_ips: list[TraefikStr] = Field([], alias="excludedIPs")
@@ -146,6 +146,77 @@ class DigestAuth(TraefikModel):
     header_field: TraefikStr = ""
 
 
+class SourceCriterion(TraefikModel):
+    """What groups requests into one source; the three are mutually exclusive (checked at build time)."""
+
+    ip_strategy: IPStrategy | None = Field(None, alias="ipStrategy")
+    request_header_name: TraefikStr = ""
+    request_host: GoBool = False
+
+
+class ClientTLS(TraefikModel):
+    """TLS towards a server the gateway calls (pkg/types ClientTLS): ca, cert and key are file paths or
+    PEM text. caOptional is forwardAuth's deprecated key (dynamic.ClientTLS)."""
+
+    ca: TraefikStr = ""
+    cert: TraefikStr = ""
+    key: TraefikStr = ""
+    insecure_skip_verify: GoBool = False
+    ca_optional: GoBool | None = None
+
+
+class Redis(TraefikModel):
+    """rateLimit.redis: the store that shares buckets between gateway processes (SetDefaults values)."""
+
+    endpoints: list[TraefikStr] = ["localhost:6379"]
+    tls: ClientTLS | None = None
+    username: TraefikStr = ""
+    password: TraefikStr = ""
+    db: int = 0
+    pool_size: int = 0
+    min_idle_conns: int = 0
+    max_active_conns: int = 0
+    read_timeout: Duration | None = 3.0
+    write_timeout: Duration | None = 3.0
+    dial_timeout: Duration | None = 5.0
+
+
+class RateLimit(TraefikModel):
+    """rateLimit: a token bucket per source; rate = average / period (SetDefaults: burst 1, period 1s)."""
+
+    average: int = 0
+    period: Duration = 1.0
+    burst: int = 1
+    source_criterion: SourceCriterion | None = None
+    redis: Redis | None = None
+
+
+class InFlightReq(TraefikModel):
+    """inFlightReq: at most `amount` requests in progress per source (default source: the request host)."""
+
+    amount: int = 0
+    source_criterion: SourceCriterion | None = None
+
+
+class ForwardAuth(TraefikModel):
+    """forwardAuth: ask `address` about each request (SetDefaults: maxBodySize -1)."""
+
+    address: TraefikStr = ""
+    tls: ClientTLS | None = None
+    trust_forward_header: GoBool | None = None
+    auth_response_headers: list[TraefikStr] = []
+    auth_response_headers_regex: TraefikStr = ""
+    auth_request_headers: list[TraefikStr] = []
+    max_response_body_size: int | None = None
+    add_auth_cookies_to_response: list[TraefikStr] = []
+    header_field: TraefikStr = ""
+    forward_body: GoBool = False
+    max_body_size: int | None = -1
+    preserve_location_header: GoBool = False
+    preserve_request_method: GoBool = False
+    auth_signin_url: TraefikStr = Field("", alias="authSigninURL")
+
+
 class CircuitBreaker(TraefikModel):
     expression: TraefikStr = ""
     check_period: Duration = 0.1
@@ -170,12 +241,9 @@ UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "compress",
     "contentType",
     "errors",
-    "forwardAuth",
     "grpcWeb",
-    "inFlightReq",
     "passTLSClientCert",
     "plugin",
-    "rateLimit",
 )
 
 
@@ -196,18 +264,18 @@ class Middleware(TraefikModel):
     ip_white_list: IPWhiteList | None = None
     basic_auth: BasicAuth | None = None
     digest_auth: DigestAuth | None = None
+    rate_limit: RateLimit | None = None
+    in_flight_req: InFlightReq | None = None
+    forward_auth: ForwardAuth | None = None
 
     buffering: LooseDict | None = None
     circuit_breaker: CircuitBreaker | None = None
     compress: LooseDict | None = None
     content_type: LooseDict | None = None
     errors: LooseDict | None = None
-    forward_auth: LooseDict | None = None
     grpc_web: LooseDict | None = None
-    in_flight_req: LooseDict | None = None
     pass_tls_client_cert: LooseDict | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
-    rate_limit: LooseDict | None = None
     retry: Retry | None = None
 
     def type_name(self) -> str:

@@ -67,18 +67,20 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         exchange.retry = plan.retry
         if plan.retry.retries_statuses_of(head.method):
             exchange.replay = []  # the body is kept to be sent again
-    for index, middleware in plan.request_hooks:
+    for at, (index, middleware) in enumerate(plan.request_hooks):
         reply = middleware.on_request(head)
         if reply is not None:
-            if reply.__class__ is not Reply:  # a `may_wait` middleware has to wait, this time
+            if reply.__class__ is not Reply:  # an awaitable: this middleware has to wait this time
+                rest = (*plan.request_hooks[at + 1:], *plan.waiting_hooks)
                 exchange.stage = asyncio.get_running_loop().create_task(
-                    _waiting_stage(exchange, plan, plain, (index, reply)))  # type: ignore[arg-type]
+                    _waiting_stage(exchange, plan, plain, rest, (index, reply)))
                 return
             _earlier_response_hooks(plan.middlewares[:index], head, reply)
             exchange.reply = reply
             return
     if plan.waiting_hooks:
-        exchange.stage = asyncio.get_running_loop().create_task(_waiting_stage(exchange, plan, plain))
+        exchange.stage = asyncio.get_running_loop().create_task(
+            _waiting_stage(exchange, plan, plain, plan.waiting_hooks))
         return
     try:  # _pick_server inline: a call costs as much as the rest of this tail
         exchange.server = plan.service.pick()
@@ -101,26 +103,22 @@ def _pick_server(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
 
 
 async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool,
-                         pending: tuple[int, Awaitable[Reply | None]] | None = None) -> None:
-    """The request hooks from the first one that waits on, then the server pick, off the parser's callback.
-    Whatever the outcome, the exchange goes on (`stage_done`) unless the client left (the task is cancelled).
-
-    `pending`: (position, awaitable) when a `may_wait` middleware among the inline hooks returned an
-    awaitable: it is awaited first, then the hooks after it run, inline ones and waiting ones alike."""
+                         hooks: tuple[tuple[int, Middleware], ...],
+                         waiting: tuple[int, Awaitable[Reply | None]] | None = None) -> None:
+    """The request hooks from the first one that waits on (`waiting`: a sync hook's awaitable, when one
+    returned it), then the server pick, off the parser's callback. Whatever the outcome, the exchange goes on
+    (`stage_done`) unless the client left (the task is cancelled)."""
     head = exchange.head
     try:
-        hooks = plan.waiting_hooks
-        if pending is not None:
-            index, awaitable = pending
-            hooks = (*(hook for hook in plan.request_hooks if hook[0] > index), *hooks)
-        else:
-            index, awaitable = -1, None
-        reply = None if awaitable is None else await awaitable
+        reply = None
+        if waiting is not None:
+            index, awaitable = waiting
+            reply = await awaitable
         if reply is None:
             for index, middleware in hooks:
                 reply = middleware.on_request(head)
-                if middleware.waits or (reply is not None and reply.__class__ is not Reply):
-                    reply = await reply  # type: ignore[misc]
+                if reply is not None and reply.__class__ is not Reply:
+                    reply = await reply  # type: ignore[misc]  # `waits`, or a sync hook that has to wait
                 if reply is not None:
                     break
         if reply is not None:

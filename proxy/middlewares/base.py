@@ -6,9 +6,9 @@ both read once when a router's plan is built, so a route that uses neither pays 
 - `waits`: `on_request` is a coroutine (it asks a server, runs a slow hash in a thread, or delays). The
   forwarder runs it, every request hook after it and the server pick in one task per request; the request
   body is held meanwhile under the usual back-pressure, and a client that leaves cancels the task.
-- `may_wait`: `on_request` is a plain function that returns an awaitable when, for this request, it has
-  to wait; only then does the request go on in a task. The dispatcher tells by the answer's class, so
-  routes without such a middleware pay nothing.
+  A middleware that only sometimes has to wait (a rate limiter whose bucket is empty, an auth cache miss)
+  keeps `waits` False and returns an awaitable from its plain `on_request` when it must: only those
+  requests pay for the task.
 - `req.at_end(callback)`: any request hook may ask to be told, exactly once, when the exchange is over
   (answered, failed, abandoned by the client, or turned into a tunnel): counters that last as long as the
   request (inFlightReq), outcome statistics (circuitBreaker, passive health checks).
@@ -39,11 +39,6 @@ class Middleware:
     edits_request_headers: bool = False
     #: True when `on_request` is `async def` (see the module docstring).
     waits: bool = False
-    #: True when `on_request` is a plain function that may, now and then, have to wait: it then returns an
-    #: awaitable of `Reply | None` instead of the answer, and the forwarder goes on in a task for that
-    #: request only (as for `waits`). The usual request stays on the synchronous path (basicAuth: a
-    #: remembered client passes at once, a new one is checked in a thread).
-    may_wait: bool = False
     #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
     #: which builds a router's middlewares for that router, each router using it gets its own instance.
     per_router: bool = False
@@ -57,4 +52,9 @@ class Middleware:
         return None
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        """Release what the middleware holds (connection pools): the gateway calls it when the routes
+        that use it are replaced or the gateway stops."""
         return None

@@ -21,7 +21,7 @@ Cost: a bcrypt check takes 60-230 ms of CPU and MD5-crypt (pure Python) about ha
 neither runs on the loop. Verified credentials are remembered (up to CACHE_SIZE per middleware, keyed by
 a keyed BLAKE2 hash of the Authorization value: never the password), so a known client costs one hash
 and one dict lookup, on the synchronous path. A miss is checked in a small thread pool, and only that
-request waits (`may_wait`); identical concurrent misses share one check (Traefik's singleflight). With
+request waits (the plain hook returns an awaitable); identical concurrent misses share one check (Traefik's singleflight). With
 only `{SHA}` hashes nothing ever waits. The cache lives as long as the middleware: a reload (new users
 file, changed users) starts a new one.
 """
@@ -172,9 +172,8 @@ class BasicAuth(Middleware):
 
 class WaitingBasicAuth(BasicAuth):
     """basicAuth with costly hashes: a remembered client passes at once, on the synchronous path; a miss
-    is checked in a thread, and only that request waits (`may_wait`: the awaitable goes to the forwarder)."""
-
-    may_wait = True
+    is checked in a thread, and only that request waits: the plain hook returns an awaitable then, which
+    the forwarder runs in a task (proxy.middlewares.base)."""
 
     def on_request(self, req: RequestHead) -> Reply | None:
         header = req.headers.get("Authorization")

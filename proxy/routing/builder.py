@@ -7,6 +7,7 @@ use it.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
@@ -55,6 +56,7 @@ class BuildResult:
     tables: dict[str, RouteTable]
     problems: list[Problem] = field(default_factory=list)
     routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
+    middlewares: list[Middleware] = field(default_factory=list)  # every instance built (to close later)
 
 
 def local_name(reference: str) -> str:
@@ -80,6 +82,7 @@ class RuntimeBuilder:
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
+        self.built: list[Middleware] = []  # every instance made, for the gateway to close
         self._resolving: list[str] = []
         # The router being built's own instances of per-router middlewares (None between routers).
         self._router_scope: dict[str, Middleware] | None = None
@@ -116,7 +119,7 @@ class RuntimeBuilder:
             self._router_scope = None
         self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
-        return BuildResult(tables, self.problems, plans)
+        return BuildResult(tables, self.problems, plans, self.built)
 
     def _report_unused(self) -> None:
         """Build what no router used too, so that its problems are reported (building records them)."""
@@ -193,7 +196,7 @@ class RuntimeBuilder:
     def _build_service(self, name: str) -> Picker:
         config = self.http.services.get(name)
         if config is None:
-            raise BuildError(f"the service {name!r} does not exist")
+            raise BuildError(f"the service {name!r} does not exist{_did_you_mean(name, self.http.services)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -270,7 +273,7 @@ class RuntimeBuilder:
             if config is None:
                 return PassThrough()
         if config is None:
-            raise BuildError(f"middleware {name!r} does not exist")
+            raise BuildError(f"middleware {name!r} does not exist{_did_you_mean(name, self.http.middlewares)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -278,9 +281,10 @@ class RuntimeBuilder:
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            built = build_middleware(kind, config.options(), self.middleware)
+            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}")
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
+        self.built.append(built)
         for unused in built.warnings:
             self.problems.append(Problem("middleware", f"{name}@{PROVIDER}", f"{kind}: {unused}", level="warning"))
         return built
@@ -302,3 +306,8 @@ class RuntimeBuilder:
             return exc
         finally:
             self._resolving.pop()
+
+
+def _did_you_mean(name: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

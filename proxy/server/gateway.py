@@ -26,6 +26,7 @@ from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
+from proxy.middlewares.base import Middleware
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
@@ -155,9 +156,14 @@ class Gateway:
             label = self.source.label if self.source else "dynamic config"
             raise ConfigError([ConfigProblem(label, "", str(problem)) for problem in result.problems])
         for problem in result.problems:
-            (log.error if problem.level == "error" else log.warning)("%s", problem)
+            if problem.kind == "router" and problem.level == "error":
+                log.error("router %s disabled: %s", problem.name, problem.message)
+            else:
+                (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
+        if self.last_build is not None:
+            _close_later(self.last_build.middlewares)
         self.last_build = result
         self.dynamic = dynamic
         return result
@@ -258,6 +264,8 @@ class Gateway:
     async def stop(self) -> None:
         for server in self.servers.values():
             await server.stop()
+        if self.last_build is not None:
+            await close_middlewares(self.last_build.middlewares)
         self.pools.close()
 
     async def __aenter__(self) -> Gateway:
@@ -267,3 +275,27 @@ class Gateway:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
         await self.stop()
+
+
+async def close_middlewares(middlewares: list[Middleware]) -> None:
+    """`aclose` every middleware (their pools to auth servers, redis...); a failure is logged, not raised."""
+    for middleware in middlewares:
+        try:
+            await middleware.aclose()
+        except Exception as exc:  # closing must never stop a reload or a shutdown
+            log.warning("closing middleware %r: %s", middleware, exc)
+
+
+def _close_later(middlewares: list[Middleware]) -> None:
+    """After a reload: close the replaced routes' middlewares on the running loop (they hold nothing
+    when no loop ever ran them: their connections are made on first use)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(close_middlewares(middlewares))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()

@@ -1,5 +1,5 @@
-"""`may_wait`: a plain request hook that returns an awaitable when, for this request, it has to wait
-(basicAuth on a cache miss). End to end on real sockets: the hooks after it still run, in order, its
+"""A plain request hook that returns an awaitable when, for this request, it has to wait (basicAuth on a
+cache miss), with hooks after it (test_waiting_stage.py has it alone). End to end on real sockets: the hooks after it still run, in order, its
 answer passes back through the hooks before it, pipelined requests keep their order, and a client
 that leaves cancels the wait. The middlewares are test doubles; gateway, upstream and clients are real."""
 
@@ -35,7 +35,6 @@ ROUTES = """
 class MaybeWaiter(Middleware):
     """Answers at once for /now..., waits for /wait... and /deny... (then refuses the latter)."""
 
-    may_wait = True
     edits_request_headers = True
 
     def __init__(self) -> None:

@@ -87,7 +87,7 @@ def test_new_refuses(users: list[str], message: str) -> None:
 def test_hash_kinds_decide_whether_it_waits() -> None:
     assert type(basic_auth([SHA_TEST])) is BasicAuth
     assert type(basic_auth([TEST])) is WaitingBasicAuth
-    assert WaitingBasicAuth.may_wait and not WaitingBasicAuth.waits  # a cache hit stays synchronous
+    assert not WaitingBasicAuth.waits  # a cache hit stays synchronous; a miss returns an awaitable
     assert type(basic_auth([SHA_TEST, "b:" + BCRYPT_FAST])) is WaitingBasicAuth
     assert basic_auth([TEST, TEST2]).not_found_secret == TEST.split(":")[1].encode()  # TestNewBasicNotFoundSecretIsSet
 

@@ -62,7 +62,7 @@ def host_of(address: str) -> str:
 def canonical_header_key(name: str) -> str:
     """Go's textproto.CanonicalMIMEHeaderKey: `x-script-name` -> `X-Script-Name`; a name holding a
     character that is not a token character (a space, say) is returned unchanged."""
-    if not name or any(ch not in _TOKEN for ch in name):
+    if not name or not _TOKEN.issuperset(name):
         return name
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 

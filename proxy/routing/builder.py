@@ -41,6 +41,7 @@ class BuildResult:
     tables: dict[str, RouteTable]
     problems: list[Problem] = field(default_factory=list)
     routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
+    middlewares: list[Middleware] = field(default_factory=list)  # every instance built (to close later)
     services: dict[str, Picker] = field(default_factory=dict)  # built services by name
     # What runs beside the routes while this config is applied: health checks, mirror copies (start/stop).
     background: list[Any] = field(default_factory=list)
@@ -73,6 +74,7 @@ class RuntimeBuilder(ServiceBuilder):
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
+        self.built: list[Middleware] = []  # every instance made, for the gateway to close
         self._resolving: list[str] = []
         self.background: list[Any] = []
         # The router being built's own instances of per-router middlewares (None between routers).
@@ -114,7 +116,8 @@ class RuntimeBuilder(ServiceBuilder):
         self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
         services = {name: built for name, built in self._services.items() if not isinstance(built, BuildError)}
-        return BuildResult(tables, self.problems, plans, services, self._running(plans))
+        return BuildResult(tables, self.problems, plans, middlewares=self.built, services=services,
+                           background=self._running(plans))
 
     def _report_unused(self) -> None:
         """Build what no router used too, so that its problems are reported (building records them)."""
@@ -234,9 +237,13 @@ class RuntimeBuilder(ServiceBuilder):
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            return build_middleware(kind, config.options(), self.middleware)
+            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}")
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
+        self.built.append(built)
+        for unused in built.warnings:
+            self.problems.append(Problem("middleware", f"{name}@{PROVIDER}", f"{kind}: {unused}", level="warning"))
+        return built
 
     def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
         key = f"{kind}:{name}"

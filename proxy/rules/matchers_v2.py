@@ -24,6 +24,7 @@ import re
 from typing import Callable
 
 from proxy.goregex import GoRegexpError, compile_go_regexp
+from proxy.netutil import host_of
 from proxy.rules.matchers import (_HIDDEN_HEADERS, Predicate, _ArgError, _client_ip, _domain_matches,
                                   _header_values)
 from proxy.rules.parser import And, Call, Not, Or, RuleNode
@@ -121,25 +122,12 @@ def _host(args: tuple[str, ...]) -> Predicate:
     return match
 
 
-def _split_host_port(addr: str) -> str:
-    """mux parseHost: net.SplitHostPort's host, or the whole value when it does not split."""
-    if ":" not in addr:
-        return addr
-    if addr.startswith("["):
-        end = addr.find("]")
-        if end != -1 and addr[end + 1:end + 2] == ":" and ":" not in addr[end + 2:] and "[" not in addr[1:]:
-            return addr[1:end]
-        return addr
-    host, _, _ = addr.rpartition(":")
-    return addr if ":" in host else host
-
-
 def _host_regexp(args: tuple[str, ...]) -> Predicate:
     _check_ascii(args, "HostRegexp")
     searches = [_template_regexp(i, arg, "[^.]+", fold=True).search for i, arg in enumerate(args)]
 
     def match(req: MatchRequest) -> bool:
-        host = regexp_subject(_split_host_port(req.head.host))
+        host = regexp_subject(host_of(req.head.host))  # mux parseHost
         return any(search(host) is not None for search in searches)
 
     return match

@@ -26,6 +26,7 @@ from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
+from proxy.middlewares.base import Middleware
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
@@ -164,6 +165,7 @@ class Gateway:
             server.runtime.table = result.tables.get(name, RouteTable([]))
         previous, self.last_build = self.last_build, result
         if previous is not None:
+            _close_later(previous.middlewares)
             for work in previous.background:  # the old config's health checks end with it
                 work.stop()
         if self._serving:
@@ -293,6 +295,8 @@ class Gateway:
             work.stop()
         for server in self.servers.values():
             await server.stop()
+        if self.last_build is not None:
+            await close_middlewares(self.last_build.middlewares)
         self.pools.close()
 
     async def __aenter__(self) -> Gateway:
@@ -302,3 +306,27 @@ class Gateway:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
         await self.stop()
+
+
+async def close_middlewares(middlewares: list[Middleware]) -> None:
+    """`aclose` every middleware (their pools to auth servers, redis...); a failure is logged, not raised."""
+    for middleware in middlewares:
+        try:
+            await middleware.aclose()
+        except Exception as exc:  # closing must never stop a reload or a shutdown
+            log.warning("closing middleware %r: %s", middleware, exc)
+
+
+def _close_later(middlewares: list[Middleware]) -> None:
+    """After a reload: close the replaced routes' middlewares on the running loop (they hold nothing
+    when no loop ever ran them: their connections are made on first use)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(close_middlewares(middlewares))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()

@@ -41,8 +41,16 @@ class InternalService(Middleware):
             log.exception("%s failed on %s %s", self.name, req.method, req.path)
             return Reply.text(500, "Internal Server Error")
 
-    def pick(self) -> UpstreamServer:
+    writes_cookies = False
+
+    def pick(self, req: RequestHead | None = None) -> UpstreamServer:
         raise NoServerAvailable(self.name)
+
+    def register_status_updater(self, fn: Callable[[bool], None]) -> None:
+        raise ValueError(f"{self.name} does not track health")
+
+    def health(self) -> list[str]:
+        return []
 
 
 @dataclass

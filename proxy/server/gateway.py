@@ -26,6 +26,7 @@ from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
+from proxy.middlewares.base import Middleware
 from proxy.observability.hub import Observability
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
@@ -109,6 +110,7 @@ class Gateway:
         self.middleware_overrides = replaced
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
+        self._serving = False  # started: health checks run while a config is applied
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
         self.terminating = False  # set when a graceful stop begins
@@ -163,10 +165,20 @@ class Gateway:
             label = self.source.label if self.source else "dynamic config"
             raise ConfigError([ConfigProblem(label, "", str(problem)) for problem in result.problems])
         for problem in result.problems:
-            (log.error if problem.level == "error" else log.warning)("%s", problem)
+            if problem.kind == "router" and problem.level == "error":
+                log.error("router %s disabled: %s", problem.name, problem.message)
+            else:
+                (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
-        self.last_build = result
+        previous, self.last_build = self.last_build, result
+        if previous is not None:
+            _close_later(previous.middlewares)
+            for work in previous.background:  # the old config's health checks end with it
+                work.stop()
+        if self._serving:
+            for work in result.background:
+                work.start()
         self.dynamic = dynamic
         self.observability.applied(dynamic, result)
         return result
@@ -206,7 +218,8 @@ class Gateway:
 
     @property
     def services(self) -> dict[str, list[str]]:
-        """Service name -> server URLs it sends to (after `services=` overrides); weighted: child names."""
+        """Service name -> server URLs it sends to (after `services=` overrides); services of services
+        (weighted, highestRandomWeight, failover, mirroring): their child service names."""
         found: dict[str, list[str]] = {}
         for name, service in (self.dynamic.http.services.items() if self.dynamic else ()):
             if service.load_balancer is not None:
@@ -214,12 +227,30 @@ class Gateway:
                 found[name] = [override] if override else [s.url for s in service.load_balancer.servers]
             elif service.weighted is not None:
                 found[name] = [child.name for child in service.weighted.services]
+            elif service.highest_random_weight is not None:
+                found[name] = [child.name for child in service.highest_random_weight.services]
+            elif service.failover is not None:
+                found[name] = [service.failover.service, service.failover.fallback]
+            elif service.mirroring is not None:
+                found[name] = [service.mirroring.service, *(m.name for m in service.mirroring.mirrors)]
         return found
 
     @property
     def problems(self) -> list[str]:
         """What the last applied config had wrong (disabled routers, broken services...)."""
         return [str(problem) for problem in self.last_build.problems] if self.last_build else []
+
+    def health(self) -> list[str]:
+        """What is down in the applied config and why, and the last active health checks, one line each."""
+        from proxy.server.explain import service_health
+
+        build = self.last_build
+        if build is None:
+            return []
+        lines: list[str] = []
+        for service in build.services.values():
+            lines += service_health(service, build)
+        return list(dict.fromkeys(lines))
 
     def _keep(self, exchange: Exchange) -> None:
         record = ExchangeRecord.of(exchange)
@@ -274,6 +305,9 @@ class Gateway:
             for server in started:
                 await server.stop()
             raise
+        self._serving = True
+        for work in self.last_build.background if self.last_build else ():
+            work.start()
 
     async def drain(self) -> None:
         """Stop gracefully, each entry point as its `transport.lifeCycle` says (see EntryPointServer.drain);
@@ -284,8 +318,13 @@ class Gateway:
                                for name, server in self.servers.items()))
 
     async def stop(self) -> None:
+        self._serving = False
+        for work in self.last_build.background if self.last_build else ():
+            work.stop()
         for server in self.servers.values():
             await server.stop()
+        if self.last_build is not None:
+            await close_middlewares(self.last_build.middlewares)
         self.pools.close()
         if self.observability.access_log is not None:
             self.observability.access_log.close()
@@ -299,3 +338,27 @@ class Gateway:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
         await self.stop()
+
+
+async def close_middlewares(middlewares: list[Middleware]) -> None:
+    """`aclose` every middleware (their pools to auth servers, redis...); a failure is logged, not raised."""
+    for middleware in middlewares:
+        try:
+            await middleware.aclose()
+        except Exception as exc:  # closing must never stop a reload or a shutdown
+            log.warning("closing middleware %r: %s", middleware, exc)
+
+
+def _close_later(middlewares: list[Middleware]) -> None:
+    """After a reload: close the replaced routes' middlewares on the running loop (they hold nothing
+    when no loop ever ran them: their connections are made on first use)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(close_middlewares(middlewares))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()

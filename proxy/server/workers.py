@@ -56,7 +56,10 @@ def run_workers(setup: cli.Setup, count: int, *, strict: bool, use_uvloop: bool)
         prepared[0].observability.access_log.close()
     try:
         reserved, static = reserve_ports(setup)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        print(f"cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"cannot listen: {exc}", file=sys.stderr)
         return 1
     # Prometheus: the workers share their counts through files in a directory of ours (see metrics.py).
@@ -85,7 +88,11 @@ def reserve_ports(setup: cli.Setup) -> tuple[list[socket.socket], StaticConfig]:
             if ep.protocol != "tcp":
                 continue
             host, port = parse_address(ep.address)
-            bound = _bind_all(host, port)
+            try:
+                bound = _bind_all(host, port)
+            except OSError as exc:  # name the entry point, as a single process does (EntryPointServer.start)
+                reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+                raise OSError(exc.errno, f"entry point {name} (address {ep.address!r}): {reason}") from exc
             sockets += bound
             if port == 0:
                 chosen = bound[0].getsockname()[1]

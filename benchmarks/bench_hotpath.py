@@ -100,7 +100,7 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
     client_transport = MemoryTransport()
     client.connection_made(client_transport)  # type: ignore[arg-type]
     plan = runtime.table.routes[0].target
-    pool = plan.service.pick().pool
+    pool = plan.service.servers[0].pool  # the guide's only server
     upstream = UpstreamConnection(pool)
     upstream_transport = MemoryTransport()
     upstream.connection_made(upstream_transport)  # type: ignore[arg-type]

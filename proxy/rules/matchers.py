@@ -44,7 +44,7 @@ def effective_priority(priority: int | None, rule_text: str) -> int:
 
 def _regexp(index: int, pattern: str) -> re.Pattern[str]:
     try:
-        return compile_go_regexp(pattern)
+        return compile_go_regexp(pattern, eager=True)
     except GoRegexpError as exc:
         raise _ArgError(index, str(exc)) from exc
 
@@ -197,17 +197,17 @@ def _host_hint(node: RuleNode) -> frozenset[str] | None:
             return None
         expr = node.args[0].lower()
         return frozenset({expr, expr[:-1]}) if expr.endswith(".") else frozenset({expr})
-    return _combine(node, _host_hint)
+    return combine_hints(node, _host_hint)
 
 
 def _path_hint(node: RuleNode) -> frozenset[str] | None:
     """Literal prefixes one of which the routing path must start with, or None."""
     if isinstance(node, Call):
         return frozenset({rule_bytes(node.args[0])}) if node.name in ("Path", "PathPrefix") else None
-    return _combine(node, _path_hint)
+    return combine_hints(node, _path_hint)
 
 
-def _combine(node: RuleNode, hint: Callable[[RuleNode], frozenset[str] | None]) -> frozenset[str] | None:
+def combine_hints(node: RuleNode, hint: Callable[[RuleNode], frozenset[str] | None]) -> frozenset[str] | None:
     if isinstance(node, And):
         left, right = hint(node.left), hint(node.right)
         if left is None or right is None:

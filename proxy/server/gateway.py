@@ -109,6 +109,7 @@ class Gateway:
         self.middleware_overrides = replaced
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
+        self._serving = False  # started: health checks run while a config is applied
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
         self.terminating = False  # set when a graceful stop begins
@@ -162,9 +163,14 @@ class Gateway:
                 (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
-        if self.last_build is not None:
-            _close_later(self.last_build.middlewares)
-        self.last_build = result
+        previous, self.last_build = self.last_build, result
+        if previous is not None:
+            _close_later(previous.middlewares)
+            for work in previous.background:  # the old config's health checks end with it
+                work.stop()
+        if self._serving:
+            for work in result.background:
+                work.start()
         self.dynamic = dynamic
         return result
 
@@ -203,7 +209,8 @@ class Gateway:
 
     @property
     def services(self) -> dict[str, list[str]]:
-        """Service name -> server URLs it sends to (after `services=` overrides); weighted: child names."""
+        """Service name -> server URLs it sends to (after `services=` overrides); services of services
+        (weighted, highestRandomWeight, failover, mirroring): their child service names."""
         found: dict[str, list[str]] = {}
         for name, service in (self.dynamic.http.services.items() if self.dynamic else ()):
             if service.load_balancer is not None:
@@ -211,12 +218,30 @@ class Gateway:
                 found[name] = [override] if override else [s.url for s in service.load_balancer.servers]
             elif service.weighted is not None:
                 found[name] = [child.name for child in service.weighted.services]
+            elif service.highest_random_weight is not None:
+                found[name] = [child.name for child in service.highest_random_weight.services]
+            elif service.failover is not None:
+                found[name] = [service.failover.service, service.failover.fallback]
+            elif service.mirroring is not None:
+                found[name] = [service.mirroring.service, *(m.name for m in service.mirroring.mirrors)]
         return found
 
     @property
     def problems(self) -> list[str]:
         """What the last applied config had wrong (disabled routers, broken services...)."""
         return [str(problem) for problem in self.last_build.problems] if self.last_build else []
+
+    def health(self) -> list[str]:
+        """What is down in the applied config and why, and the last active health checks, one line each."""
+        from proxy.server.explain import service_health
+
+        build = self.last_build
+        if build is None:
+            return []
+        lines: list[str] = []
+        for service in build.services.values():
+            lines += service_health(service, build)
+        return list(dict.fromkeys(lines))
 
     def _keep(self, exchange: Exchange) -> None:
         record = ExchangeRecord.of(exchange)
@@ -252,6 +277,9 @@ class Gateway:
             for server in started:
                 await server.stop()
             raise
+        self._serving = True
+        for work in self.last_build.background if self.last_build else ():
+            work.start()
 
     async def drain(self) -> None:
         """Stop gracefully, each entry point as its `transport.lifeCycle` says (see EntryPointServer.drain);
@@ -262,6 +290,9 @@ class Gateway:
                                for name, server in self.servers.items()))
 
     async def stop(self) -> None:
+        self._serving = False
+        for work in self.last_build.background if self.last_build else ():
+            work.stop()
         for server in self.servers.values():
             await server.stop()
         if self.last_build is not None:

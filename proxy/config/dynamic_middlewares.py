@@ -107,15 +107,41 @@ class Headers(TraefikModel):
     ssl_force_host: GoBool | None = None
 
 
+class Compress(TraefikModel):
+    excluded_content_types: list[TraefikStr] = []
+    included_content_types: list[TraefikStr] = []
+    min_response_body_bytes: int = 0  # 0: 1024
+    encodings: list[TraefikStr] = ["gzip", "br", "zstd"]  # Traefik's SetDefaults
+    default_encoding: TraefikStr = ""
+
+
+class Buffering(TraefikModel):
+    max_request_body_bytes: int = 0  # 0: no limit
+    mem_request_body_bytes: int = 0  # 0: 1 MiB
+    max_response_body_bytes: int = 0
+    mem_response_body_bytes: int = 0
+    retry_expression: TraefikStr = ""  # refused when set: not supported yet
+
+
+class ContentType(TraefikModel):
+    auto_detect: GoBool | None = None  # deprecated in Traefik; false makes the middleware do nothing
+
+
+class Errors(TraefikModel):
+    """The errors middleware (Traefik's ErrorPage)."""
+
+    status: list[TraefikStr] = []
+    status_rewrites: dict[str, int] = {}
+    service: TraefikStr = ""
+    query: TraefikStr = ""
+    error_request_headers: list[TraefikStr] | None = None  # None: every request header goes
+
+
 # Traefik middleware types stripproxy recognises but does not implement.
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "basicAuth",
-    "buffering",
     "circuitBreaker",
-    "compress",
-    "contentType",
     "digestAuth",
-    "errors",
     "forwardAuth",
     "grpcWeb",
     "inFlightReq",
@@ -143,12 +169,12 @@ class Middleware(TraefikModel):
     encoded_characters: EncodedCharacters | None = None
 
     basic_auth: LooseDict | None = None
-    buffering: LooseDict | None = None
+    buffering: Buffering | None = None
     circuit_breaker: LooseDict | None = None
-    compress: LooseDict | None = None
-    content_type: LooseDict | None = None
+    compress: Compress | None = None
+    content_type: ContentType | None = None
     digest_auth: LooseDict | None = None
-    errors: LooseDict | None = None
+    errors: Errors | None = None
     forward_auth: LooseDict | None = None
     grpc_web: LooseDict | None = None
     in_flight_req: LooseDict | None = None

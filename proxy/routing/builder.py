@@ -225,7 +225,7 @@ class RuntimeBuilder:
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            return build_middleware(kind, config.options(), self.middleware)
+            return build_middleware(kind, config.options(), self.middleware, self.service)
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
 

@@ -28,7 +28,7 @@ async def answer(request: web.BaseRequest) -> web.StreamResponse:
     if "ce" in q:
         headers.append(("Content-Encoding", q["ce"]))
     if q.get("echo"):
-        data = await request.read()
+        data = await request.content.read()  # no client_max_size (request.read() stops at 1 MiB)
         headers.append(("X-Body-Length", str(len(data))))
         headers.append(("X-Request-Framing", "chunked" if "Transfer-Encoding" in request.headers
                         else f"length:{request.headers.get('Content-Length')}"))

@@ -420,6 +420,8 @@ class Exchange:
         self.out.append(encode_head(status_line(status), headers.items))
 
     def filtered_body(self, data: bytes) -> None:
+        if self.head.method == "HEAD" or self.status in (204, 304):
+            return  # a filter's own answer (an error page) to a request that gets no body
         self.bytes_out += len(data)
         self.out.append(encode_chunk(data) if self.chunked_out else data)
 

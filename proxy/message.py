@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 class HeaderList:
@@ -157,6 +157,16 @@ class RequestHead:
     entry_point: str = ""
     # Filled by middlewares that rewrite the path, for the exchange record; not sent anywhere.
     notes: dict[str, str] = field(default_factory=dict)
+    # Callbacks registered with `at_end`; None (no list) for the requests that register none.
+    end_callbacks: list[Callable[[Any], None]] | None = None
+
+    def at_end(self, callback: Callable[[Any], None]) -> None:
+        """Call `callback(exchange)` once when this request's exchange is over, however it ends. The
+        exchange is the outcome: `status`, `bytes_out`, `started`, `server`, `detail`, `attempts`, `head`."""
+        if self.end_callbacks is None:
+            self.end_callbacks = [callback]
+        else:
+            self.end_callbacks.append(callback)
 
     @property
     def target(self) -> str:

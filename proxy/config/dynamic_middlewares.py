@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
+from proxy.config.durations import Duration
 
 
 class StripPrefix(TraefikModel):
@@ -137,10 +138,27 @@ class Errors(TraefikModel):
     error_request_headers: list[TraefikStr] | None = None  # None: every request header goes
 
 
+class CircuitBreaker(TraefikModel):
+    expression: TraefikStr = ""
+    check_period: Duration = 0.1
+    fallback_duration: Duration = 10.0
+    recovery_duration: Duration = 10.0
+    response_code: int = 503
+
+
+class Retry(TraefikModel):
+    attempts: int = 0
+    timeout: Duration = 0.0
+    initial_interval: Duration = 0.0
+    max_request_body_bytes: int | None = None  # None: Traefik's default, 2 MiB
+    status: list[TraefikStr] = []
+    disable_retry_on_network_error: GoBool = False
+    retry_non_idempotent_method: GoBool = False
+
+
 # Traefik middleware types stripproxy recognises but does not implement.
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "basicAuth",
-    "circuitBreaker",
     "digestAuth",
     "forwardAuth",
     "grpcWeb",
@@ -150,7 +168,6 @@ UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "passTLSClientCert",
     "plugin",
     "rateLimit",
-    "retry",
 )
 
 
@@ -170,7 +187,7 @@ class Middleware(TraefikModel):
 
     basic_auth: LooseDict | None = None
     buffering: Buffering | None = None
-    circuit_breaker: LooseDict | None = None
+    circuit_breaker: CircuitBreaker | None = None
     compress: Compress | None = None
     content_type: ContentType | None = None
     digest_auth: LooseDict | None = None
@@ -183,7 +200,7 @@ class Middleware(TraefikModel):
     pass_tls_client_cert: LooseDict | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
     rate_limit: LooseDict | None = None
-    retry: LooseDict | None = None
+    retry: Retry | None = None
 
     def type_name(self) -> str:
         """The middleware's type as Traefik spells it ("stripPrefix").

@@ -12,7 +12,7 @@ import time
 
 import httptools
 
-from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
+from proxy.forwarder.context import EntryPointRuntime
 from proxy.forwarder.dispatch import dispatch
 from proxy.forwarder.exchange import Exchange
 from proxy.forwarder.shape import decode_values, request_shape
@@ -130,6 +130,8 @@ class ClientConnection(asyncio.Protocol):
             if not exchange.finished:
                 exchange.abandon()
                 self._record(exchange)
+                if exchange.head.end_callbacks is not None:
+                    exchange.run_end_callbacks()
         self.queue.clear()
         self.receiving = None
         if self.tunnel is not None:
@@ -245,8 +247,10 @@ class ClientConnection(asyncio.Protocol):
         if exchange.finished:
             return
         exchange.finished = True
-        if self.ep.recorders:
+        if self.ep.observers:
             self._record(exchange)
+        if exchange.head.end_callbacks is not None:
+            exchange.run_end_callbacks()
         if self.queue and self.queue[0] is exchange:
             del self.queue[0]
         self.write_deadline = 0.0
@@ -270,6 +274,8 @@ class ClientConnection(asyncio.Protocol):
             del self.queue[0]
         self._record(exchange)
         exchange.finished = True
+        if exchange.head.end_callbacks is not None:
+            exchange.run_end_callbacks()
         self.deadline = self.write_deadline = 0.0
         self._read_pausers.clear()
         if self.transport is not None:
@@ -340,22 +346,12 @@ class ClientConnection(asyncio.Protocol):
         self.abort()
 
     def _record(self, exchange: Exchange) -> None:
-        recorders = self.ep.recorders
-        if not recorders:
-            return
-        plan, server, head = exchange.plan, exchange.server, exchange.head
-        record = ExchangeRecord(
-            entry_point=self.ep.name, client_ip=self.client_ip, method=head.method,
-            original_target=exchange.original_target,
-            router=plan.router if plan else None,
-            middlewares=plan.middleware_names if plan else (),
-            upstream=server.url if server and exchange.reply is None else None,
-            upstream_target=head.target if server and exchange.reply is None else None,
-            upstream_headers=tuple(head.headers.items) if server else (),
-            status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
-            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail)
-        for recorder in recorders:
-            recorder(record)
+        """Tell the entry point's observers (the exchange record, access log, metrics) how it went."""
+        for observer in self.ep.observers:
+            try:
+                observer(exchange)
+            except Exception:
+                log.exception("exchange observer %r failed", observer)
 
 
 def _beyond_int63(length: str) -> bool:

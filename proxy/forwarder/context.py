@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
+    from proxy.forwarder.exchange import Exchange
     from proxy.forwarder.forwarded import ForwardedHeaders
     from proxy.routing.table import RouteTable
     from proxy.server.normalize import PathOptions
@@ -30,6 +32,22 @@ class ExchangeRecord:
     bytes_out: int
     host: str = ""  # the Host the request was routed with
     detail: str = ""  # why the proxy answered by itself (no router, upstream refused, timeout...)
+    attempts: int = 0  # times the request was sent upstream (more than 1: the retry middleware retried)
+
+    @classmethod
+    def of(cls, exchange: Exchange) -> ExchangeRecord:
+        plan, server, head = exchange.plan, exchange.server, exchange.head
+        forwarded = server is not None and exchange.reply is None
+        return cls(
+            entry_point=head.entry_point, client_ip=head.client_ip, method=head.method,
+            original_target=exchange.original_target,
+            router=plan.router if plan else None,
+            middlewares=plan.middleware_names if plan else (),
+            upstream=server.url if forwarded else None,  # type: ignore[union-attr]
+            upstream_target=head.target if forwarded else None,
+            upstream_headers=tuple(head.headers.items) if server else (),
+            status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
+            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail, attempts=exchange.attempts)
 
 
 @dataclass(slots=True)
@@ -46,7 +64,9 @@ class EntryPointRuntime:
     max_header_bytes: int = 1 << 20  # Traefik's http.maxHeaderBytes: a longer head gets 431
     port: int = 0
     scheme: str = "http"
-    recorders: list[Callable[[ExchangeRecord], None]] = field(default_factory=list)
+    # Called with each finished Exchange (see ExchangeRecord.of for what it tells); shared by the gateway's
+    # entry points. Empty: nothing is done per exchange.
+    observers: list[Callable[[Exchange], None]] = field(default_factory=list)
     connections: set[ClientConnection] = field(default_factory=set)  # open client connections
 
     def sweep_interval(self) -> float:

@@ -3,6 +3,7 @@ point's forwarded headers, the router, its middlewares, then the service that pi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from proxy.services.loadbalancer import NoServerAvailable
 if TYPE_CHECKING:
     from proxy.forwarder.context import EntryPointRuntime
     from proxy.forwarder.exchange import Exchange
+    from proxy.forwarder.plan import RoutePlan
 
 log = logging.getLogger("proxy.forwarder")
 
@@ -61,19 +63,61 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         return
     plan = route.target
     exchange.plan = plan
+    if plan.retry is not None:
+        exchange.retry = plan.retry
+        if plan.retry.retries_statuses_of(head.method):
+            exchange.replay = []  # the body is kept to be sent again
     for index, middleware in plan.request_hooks:
         reply = middleware.on_request(head)
         if reply is not None:
             _earlier_response_hooks(plan.middlewares[:index], head, reply)
             exchange.reply = reply
             return
-    try:
+    if plan.waiting_hooks:
+        exchange.stage = asyncio.get_running_loop().create_task(_waiting_stage(exchange, plan, plain))
+        return
+    try:  # _pick_server inline: a call costs as much as the rest of this tail
         exchange.server = plan.service.pick()
         finalize_upstream_headers(head, plain=plain and not plan.edits_request_headers)
     except NoServerAvailable:
         exchange.reply = error_reply(503)
     except InvalidUpgradeProtocol:
         exchange.reply = error_reply(500)
+
+
+def _pick_server(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
+    """The end of `dispatch` (inlined there), for the waiting stage."""
+    try:
+        exchange.server = plan.service.pick()
+        finalize_upstream_headers(exchange.head, plain=plain and not plan.edits_request_headers)
+    except NoServerAvailable:
+        exchange.reply = error_reply(503)
+    except InvalidUpgradeProtocol:
+        exchange.reply = error_reply(500)
+
+
+async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
+    """The request hooks from the first one that waits on, then the server pick, off the parser's callback.
+    Whatever the outcome, the exchange goes on (`stage_done`) unless the client left (the task is cancelled)."""
+    head = exchange.head
+    try:
+        for index, middleware in plan.waiting_hooks:
+            reply = middleware.on_request(head)
+            if middleware.waits:
+                reply = await reply  # type: ignore[misc]
+            if reply is not None:
+                _earlier_response_hooks(plan.middlewares[:index], head, reply)
+                exchange.reply = reply
+                break
+        else:
+            _pick_server(exchange, plan, plain)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a middleware's bug must not leave the client waiting
+        log.exception("%s %s: middleware failed", head.method, exchange.original_target)
+        exchange.reply = error_reply(500)
+        exchange.detail = f"middleware failed: {exc!r}"
+    exchange.stage_done()
 
 
 def _earlier_response_hooks(earlier: tuple[Middleware, ...], head: RequestHead, reply: Reply) -> None:

@@ -19,11 +19,12 @@ from proxy.forwarder.upstream import UpstreamConnection
 from proxy.forwarder.wire import (LAST_CHUNK, encode_chunk, encode_head, encode_reply, error_reply, status_line,
                                   status_line_bytes)
 from proxy.message import HeaderList, Reply, RequestHead
-from proxy.services.loadbalancer import UpstreamServer
+from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
     from proxy.forwarder.plan import RoutePlan
+    from proxy.middlewares.retry import RetryPolicy
 
 log = logging.getLogger("proxy.forwarder")
 
@@ -39,7 +40,7 @@ class Exchange:
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
                  "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue",
-                 "holding", "sink", "held_body")
+                 "holding", "stage", "turn", "attempts", "retry", "replay", "replay_bytes", "sink", "held_body")
 
     def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
                  has_body: bool, chunked_request: bool, original_target: str) -> None:
@@ -79,16 +80,27 @@ class Exchange:
         self.sink: ClientSink | None = None
         # Plans that buffer the request body only (see HeldBody).
         self.held_body: HeldBody | None = None
+        self.stage: asyncio.Task[None] | None = None  # the waiting middlewares' task (see dispatch)
+        self.turn = False  # begin() was called while the stage ran: the stage's end begins the exchange
+        self.attempts = 0  # times the request was sent upstream
+        self.retry: RetryPolicy | None = None  # the route's retry middleware, set by dispatch
+        # The request body bytes as sent, kept while a status-based retry may need them again (None: not kept).
+        self.replay: list[bytes] | None = None
+        self.replay_bytes = 0
 
     # -- request side ---------------------------------------------------------------------------
     def begin(self) -> None:
         """Called when this exchange's turn comes on the client connection."""
+        if self.stage is not None:
+            self.turn = True
+            return
         if self.reply is not None:
             self.answer(self.reply)
             return
         assert self.server is not None
         if self.plan is not None and self.plan.hold_request is not None and not self._held_complete():
             return  # the request body is read whole first (buffering): end_body goes on
+        self.attempts += 1
         self.sent_head = self._request_head_bytes()
         if self.pending:  # body bytes that came with the head: they go after it
             self.pending.insert(0, self.sent_head)
@@ -102,7 +114,13 @@ class Exchange:
         else:
             self._connect_task = asyncio.get_running_loop().create_task(self._dial())
 
-    def _request_head_bytes(self) -> bytes:
+    def stage_done(self) -> None:
+        """The waiting middlewares are done: `reply` or `server` is set. Go on if it is our turn."""
+        self.stage = None
+        if self.turn and not self.finished:
+            self.begin()
+
+    def _request_head_bytes(self, again: bool = False) -> bytes:
         head, server = self.head, self.server
         assert server is not None
         headers = head.headers
@@ -110,7 +128,7 @@ class Exchange:
             headers.set("Host", server.host_header)
         elif head.host:
             headers.set("Host", head.host)
-        if self.chunked_request:
+        if self.chunked_request and not again:
             headers.add("Transfer-Encoding", "chunked")
         path = server.base_path + head.path if server.base_path else head.path
         target = path if head.query is None else f"{path}?{head.query}"
@@ -124,17 +142,81 @@ class Exchange:
             conn = await pool.connect(lambda: UpstreamConnection(pool))
         except asyncio.TimeoutError:
             self._connect_task = None
-            self.fail(504, f"dial {server.address} timed out")
+            self._dial_failed(504, f"dial {server.address} timed out")
             return
         except OSError as exc:
             self._connect_task = None
-            self.fail(502, f"dial {server.address}: {exc.strerror or exc}")
+            self._dial_failed(502, f"dial {server.address}: {exc.strerror or exc}")
             return
         self._connect_task = None
         if self.finished:  # the client left while we dialled
             pool.release(conn)
             return
         self._attach(conn)
+
+    def _dial_failed(self, status: int, detail: str) -> None:
+        """Nothing of the request left: the retry middleware (if any) tries again, else `status`."""
+        retry = self.retry
+        if retry is not None and retry.network and self._may_retry():
+            log.debug("%s %s: %s; attempt %d", self.head.method, self.original_target, detail, self.attempts + 1)
+            self._schedule_retry()
+            return
+        self.fail(status, detail)
+
+    def _may_retry(self) -> bool:
+        retry = self.retry
+        assert retry is not None
+        return (self.attempts < retry.attempts and not self.finished and not self.response_started
+                and not (retry.timeout > 0 and time.monotonic() - self.started >= retry.timeout))
+
+    def retries_status(self, status: int) -> bool:
+        """The upstream answered `status`: when the retry middleware wants another attempt, drop this one
+        (the caller discards the response) and return True."""
+        retry = self.retry
+        assert retry is not None
+        if not (self.replay is not None and self.request_complete and retry.retries_status(status)
+                and self.client.upgrading is not self and self._may_retry()):
+            return False
+        log.debug("%s %s: status %d; attempt %d", self.head.method, self.original_target, status,
+                  self.attempts + 1)
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        self._stop_continue_timer()
+        self.upstream = None
+        self.pending = [*self.replay]  # after the new head (see _next_attempt)
+        self._schedule_retry()
+        return True
+
+    def _schedule_retry(self) -> None:
+        assert self.retry is not None
+        delay = self.retry.delay(self.attempts)
+        self._connect_task = asyncio.get_running_loop().create_task(self._next_attempt(delay))
+
+    async def _next_attempt(self, delay: float) -> None:
+        """Wait the backoff, let the service pick a server again, send the request there."""
+        if delay > 0:
+            await asyncio.sleep(delay)
+        plan = self.plan
+        assert plan is not None
+        try:
+            self.server = server = plan.service.pick()
+        except NoServerAvailable:
+            self._connect_task = None
+            self.fail(503, "no server available for another attempt")
+            return
+        self.attempts += 1
+        if self.pending and self.pending[0] is self.sent_head:
+            self.pending[0] = self.sent_head = self._request_head_bytes(again=True)  # a dial failed
+        else:
+            self.sent_head = self._request_head_bytes(again=True)  # the status was retried
+            self.pending.insert(0, self.sent_head)
+        conn = server.pool.take_idle()
+        if conn is not None:
+            self._connect_task = None
+            self._attach(conn)
+        else:
+            await self._dial()
 
     def _attach(self, conn: UpstreamConnection) -> None:
         self.upstream = conn
@@ -161,11 +243,13 @@ class Exchange:
             return  # answered already: the body is read and dropped
         held = self.held_body
         if held is not None or (self.plan is not None and self.plan.hold_request is not None
-                                and self.server is not None and not self.sent_head):
+                                and not self.sent_head):
             self._hold_body(data)
             return
         if self.chunked_request:
             data = encode_chunk(data)
+        if self.replay is not None:
+            self._keep_for_replay(data)
         if self.upstream is not None and not self.holding:
             self.upstream.write(data)
         elif self.holding:
@@ -242,6 +326,9 @@ class Exchange:
         held = self.held_body
         if held is None:
             return
+        if self.replay is not None:  # the retry middleware sends it again from memory, if it fits
+            fits = held.file is None and held.size <= self.retry.max_body  # type: ignore[union-attr]
+            self.replay = list(held.pieces) if fits else None
         if held.pieces:
             self.pending += held.pieces
             held.pieces = []
@@ -265,8 +352,16 @@ class Exchange:
                     await asyncio.sleep(0.002)  # the upstream reads slower than the disk: wait
         finally:
             held.close()
+    def _keep_for_replay(self, data: bytes) -> None:
+        self.replay_bytes += len(data)
+        if self.replay_bytes > self.retry.max_body:  # type: ignore[union-attr]
+            self.replay = None  # too large to keep: this request's status is not retried (as in Traefik)
+        else:
+            self.replay.append(data)  # type: ignore[union-attr]
 
     def send_body_raw(self, data: bytes) -> None:
+        if self.replay is not None:
+            self._keep_for_replay(data)
         if self.upstream is not None and not self.holding:
             self.upstream.write(data)
         else:
@@ -547,6 +642,18 @@ class Exchange:
         self._drop_upstream()
         if self.sink is not None:
             self.sink.close()
+        if self.stage is not None:
+            self.stage.cancel()
+            self.stage = None
+
+    def run_end_callbacks(self) -> None:
+        """The `req.at_end` callbacks, once; called by the client connection when the exchange is over."""
+        callbacks, self.head.end_callbacks = self.head.end_callbacks, None
+        for callback in callbacks or ():
+            try:
+                callback(self)
+            except Exception:
+                log.exception("%s %s: end-of-exchange callback failed", self.head.method, self.original_target)
 
 
 def _expects_continue(head: RequestHead) -> bool:

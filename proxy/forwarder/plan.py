@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable, Iterator
 
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.chain import Chain
+from proxy.middlewares.retry import RetryPolicy
 from proxy.services.loadbalancer import Picker
 
 # One step of the response side, innermost first: a run of plain `on_response` hooks, or one middleware
@@ -23,8 +25,11 @@ class RoutePlan:
     # Innermost first: the middleware nearest the service sees the upstream's headers first, as in Traefik.
     response_hooks: tuple[Middleware, ...] = ()
     edits_request_headers: bool = False  # some middleware may add/remove arbitrary request headers
-    # (position in `middlewares`, middleware) for those whose on_request does something, in order.
+    # (position in `middlewares`, middleware) for those whose on_request does something, in order, up to
+    # the first one that waits; that one and all after it are `waiting_hooks`, run in a task.
     request_hooks: tuple[tuple[int, Middleware], ...] = ()
+    waiting_hooks: tuple[tuple[int, Middleware], ...] = ()
+    retry: RetryPolicy | None = None  # the first retry middleware's policy, applied by the exchange
     # Set only when some middleware filters response bodies: the whole response side, innermost first
     # (hooks and filters in Traefik's order). Empty: `response_hooks` alone, today's path.
     response_stages: tuple[ResponseStage, ...] = ()
@@ -37,30 +42,32 @@ class RoutePlan:
     @classmethod
     def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,
               service_name: str) -> RoutePlan:
-        chain = tuple(m for _, m in middlewares)
+        # A chain runs as its members in its place: a member that answers is seen by those before it only,
+        # which is what the plan does for any middleware, and members that wait or retry work as anywhere.
+        chain = tuple(_flattened(m for _, m in middlewares))
         hooks = tuple(m for m in reversed(chain) if m.has_response_hook)
+        request_hooks = tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook)
+        first_wait = next((at for at, (_, m) in enumerate(request_hooks) if m.waits), len(request_hooks))
         stages = _response_stages(chain) if any(m.filters_response for m in chain) else ()
         return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks,
-                   any(m.edits_request_headers for m in chain),
-                   tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook),
+                   any(m.edits_request_headers for m in chain), request_hooks[:first_wait],
+                   request_hooks[first_wait:],
+                   next((m.retry_policy for m in chain if m.retry_policy is not None), None),
                    stages, not hooks and not stages, _hold_request(chain))
 
 
-def _flattened(chain: tuple[Middleware, ...]) -> list[Middleware]:
-    """Chains that hold a body filter are opened up, so that each member takes its own place."""
-    out: list[Middleware] = []
-    for middleware in chain:
-        if isinstance(middleware, Chain) and middleware.filters_response:
-            out += _flattened(middleware.middlewares)
+def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:
+    for middleware in middlewares:
+        if isinstance(middleware, Chain):
+            yield from _flattened(middleware.middlewares)
         else:
-            out.append(middleware)
-    return out
+            yield middleware
 
 
 def _response_stages(chain: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]:
     stages: list[ResponseStage] = []
     run: list[Middleware] = []
-    for middleware in reversed(_flattened(chain)):
+    for middleware in reversed(chain):
         if middleware.filters_response:
             if run:
                 stages.append(tuple(run))
@@ -75,7 +82,7 @@ def _response_stages(chain: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]
 
 def _hold_request(chain: tuple[Middleware, ...]) -> tuple[int, int] | None:
     """Several buffering middlewares on one route: the tightest limits hold."""
-    limits = [m.request_body_limits() for m in _flattened(chain) if m.holds_request_body]
+    limits = [m.request_body_limits() for m in chain if m.holds_request_body]
     if not limits:
         return None
     maxes = [limit for limit, _ in limits if limit > 0]

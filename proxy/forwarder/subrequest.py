@@ -49,6 +49,7 @@ class SubRequest:
                  "_reused")
 
     client = _NO_CLIENT
+    retry = None  # no retry middleware: UpstreamConnection asks
 
     def __init__(self, server: UpstreamServer, request: bytes, receiver: Receiver) -> None:
         self.server = server

@@ -103,6 +103,8 @@ class UpstreamConnection(asyncio.Protocol):
             self.broken = True
             exchange.upstream_failed(f"invalid response from {self.pool.host}:{self.pool.port}: {exc}")
             return
+        if self.exchange is not exchange:
+            return  # the exchange let go of this connection to try again elsewhere (retry)
         exchange.flush_to_client()
         if self.complete:
             exchange.response_complete()
@@ -179,6 +181,11 @@ class UpstreamConnection(asyncio.Protocol):
         exchange: Exchange = self.exchange  # type: ignore[assignment]
         if 100 <= status < 200 and status != 101:
             exchange.interim_response(status, decoded_headers(lines))
+            return
+        if exchange.retry is not None and exchange.retries_status(status):
+            self.exchange = None  # this response is dropped, unread: the connection cannot be reused
+            self.complete = True  # on_body and on_message_complete ignore the rest of it
+            self.close()
             return
         self.in_head = False
         if not parser.should_keep_alive():  # type: ignore[union-attr]

@@ -30,6 +30,15 @@ def reason_phrase(status: int) -> str:
     return _REASONS.get(status, "Unknown")
 
 
+# Where Go's http.StatusText differs from Python's phrases.
+_GO_TEXTS = {414: "Request URI Too Long", 418: "I'm a teapot"}
+
+
+def status_text(status: int) -> str:
+    """Go's http.StatusText: the text Traefik's middlewares put in the bodies they write; "" when unknown."""
+    return _GO_TEXTS.get(status) or _REASONS.get(status, "")
+
+
 def status_line(status: int) -> str:
     """`HTTP/1.1 <status> <reason>`, the first line of every response we send."""
     line = _STATUS_LINES.get(status)

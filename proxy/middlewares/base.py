@@ -1,4 +1,15 @@
-"""What every middleware is: a pair of plain functions over a parsed head, built once from its config."""
+"""What every middleware is: hooks over a parsed head, built once from its config.
+
+Most middlewares are a pair of plain functions (`on_request`, `on_response`). Two capabilities extend that,
+both read once when a router's plan is built, so a route that uses neither pays nothing for them:
+
+- `waits`: `on_request` is a coroutine (it asks a server, runs a slow hash in a thread, or delays). The
+  forwarder runs it, every request hook after it and the server pick in one task per request; the request
+  body is held meanwhile under the usual back-pressure, and a client that leaves cancels the task.
+- `req.at_end(callback)`: any request hook may ask to be told, exactly once, when the exchange is over
+  (answered, failed, abandoned by the client, or turned into a tunnel): counters that last as long as the
+  request (inFlightReq), outcome statistics (circuitBreaker, passive health checks).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +19,7 @@ from proxy.message import HeaderList, Reply, RequestHead
 
 if TYPE_CHECKING:
     from proxy.middlewares.body import BodyFilter
+    from proxy.middlewares.retry import RetryPolicy
 
 
 class Middleware:
@@ -28,6 +40,13 @@ class Middleware:
     #: Bytes of request body the forwarder must hold before anything goes upstream (buffering): see
     #: `request_body_limits`. False for every middleware that never needs the whole request body.
     holds_request_body: bool = False
+    #: True when `on_request` is `async def` (see the module docstring).
+    waits: bool = False
+    #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
+    #: which builds a router's middlewares for that router, each router using it gets its own instance.
+    per_router: bool = False
+    #: Set by the retry middleware: the exchange sends the request again as this policy says.
+    retry_policy: RetryPolicy | None = None
 
     def on_request(self, req: RequestHead) -> Reply | None:
         return None

@@ -27,9 +27,7 @@ class Chain(Middleware):
         self.has_response_hook = bool(self.response_hooks)
         self.edits_request_headers = any(member.edits_request_headers for member in self.middlewares)
         self.has_request_hook = any(member.has_request_hook for member in self.middlewares)
-        # A chain holding a body filter is opened up by the route plan: each member takes its own place.
-        self.filters_response = any(member.filters_response for member in self.middlewares)
-        self.holds_request_body = any(member.holds_request_body for member in self.middlewares)
+        self.per_router = any(member.per_router for member in self.middlewares)
         self._note = f"chain-replied-at:{id(self):x}"
 
     def on_request(self, req: RequestHead) -> Reply | None:

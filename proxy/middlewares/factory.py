@@ -7,7 +7,9 @@ from typing import Any, Callable
 from proxy.middlewares import (AddPrefix, Chain, Headers, RedirectRegex, RedirectScheme, ReplacePath,
                                ReplacePathRegex, StripPrefix, StripPrefixRegex)
 from proxy.middlewares.base import Middleware
+from proxy.middlewares.circuitbreaker import CircuitBreaker
 from proxy.middlewares.encodedcharacters import EncodedCharacters
+from proxy.middlewares.retry import Retry
 
 Resolve = Callable[[str], Middleware]
 ResolveService = Callable[[str], Any]
@@ -28,6 +30,14 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "headers": lambda o, _: Headers(**o.model_dump()),
     "encodedCharacters": lambda o, _: EncodedCharacters(**o.model_dump()),
     "chain": _chain,
+    "circuitBreaker": lambda o, _: CircuitBreaker(
+        o.expression, check_period=o.check_period, fallback_duration=o.fallback_duration,
+        recovery_duration=o.recovery_duration, response_code=o.response_code),
+    "retry": lambda o, _: Retry(
+        attempts=o.attempts, initial_interval=o.initial_interval, timeout=o.timeout,
+        max_request_body_bytes=o.max_request_body_bytes, status=list(o.status),
+        disable_retry_on_network_error=o.disable_retry_on_network_error,
+        retry_non_idempotent_method=o.retry_non_idempotent_method),
     "compress": lambda o, _: _compress(o),
     "buffering": lambda o, _: _buffering(o),
     "contentType": lambda o, _: _content_type(o),

@@ -76,6 +76,8 @@ class RuntimeBuilder:
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
         self._resolving: list[str] = []
+        # The router being built's own instances of per-router middlewares (None between routers).
+        self._router_scope: dict[str, Middleware] | None = None
 
     def build(self) -> BuildResult:
         routes: dict[str, list[Route]] = {name: [] for name in self.entry_points}
@@ -94,6 +96,7 @@ class RuntimeBuilder:
                 self.problems.append(Problem("router", qualified, str(exc)))
                 continue
             priority = router.priority or default_priority(router.rule)
+            self._router_scope = {}
             for ep_name in eps:
                 try:
                     chain = self._router_middlewares(ep_name, router.middlewares)
@@ -103,6 +106,7 @@ class RuntimeBuilder:
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
                 plans.setdefault(qualified, plan)
                 routes[ep_name].append(Route(qualified, priority, rule, plan))
+            self._router_scope = None
         self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
         return BuildResult(tables, self.problems, plans)
@@ -212,6 +216,12 @@ class RuntimeBuilder:
             cached = self._middlewares[name] = self._build_or_error(name, "middleware", self._build_middleware)
         if isinstance(cached, BuildError):
             raise cached
+        scope = self._router_scope
+        if cached.per_router and scope is not None:
+            own = scope.get(name)
+            if own is None:  # the first build (cached) checked the config; this one is the router's own
+                own = scope[name] = self._build_middleware(name)
+            return own
         return cached
 
     def _build_middleware(self, name: str) -> Middleware:

@@ -31,6 +31,7 @@ from proxy.server.normalize import PathOptions
 from proxy.services.transport import PoolRegistry, TransportSettings
 
 if TYPE_CHECKING:
+    from proxy.forwarder.exchange import Exchange
     from proxy.server.sources import ConfigSource, ResolvedConfig
 
 log = logging.getLogger("proxy.server")
@@ -101,11 +102,12 @@ class Gateway:
         self.last_build: BuildResult | None = None
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
-        self.recorders: list[Callable[[ExchangeRecord], None]] = []
+        # Told of every finished exchange (the record below, the access log and metrics when configured).
+        self.observers: list[Callable[[Exchange], None]] = []
         keep = (0 if legacy else DEFAULT_RECORD) if record is None else record
         self.exchanges: deque[ExchangeRecord] = deque(maxlen=max(keep, 1))
         if keep > 0:
-            self.recorders.append(self._keep)
+            self.observers.append(self._keep)
         for name, ep in self.static.entry_points.items():
             if ep.protocol != "tcp":
                 log.warning("entry point %s: udp entry points are not served by stripproxy", name)
@@ -123,7 +125,7 @@ class Gateway:
             forwarded=forwarded_headers(ep, self.hostname),
             path_options=path_options(ep), read_timeout=timeouts.read_timeout,
             write_timeout=timeouts.write_timeout, idle_timeout=timeouts.idle_timeout,
-            max_header_bytes=ep.http.max_header_bytes, recorders=self.recorders)
+            max_header_bytes=ep.http.max_header_bytes, observers=self.observers)
         return EntryPointServer(runtime, ep.address, reuse_port=reuse_port or ep.reuse_port)
 
     def entry_point_info(self) -> list[EntryPointInfo]:
@@ -198,7 +200,8 @@ class Gateway:
         """What the last applied config had wrong (disabled routers, broken services...)."""
         return [str(problem) for problem in self.last_build.problems] if self.last_build else []
 
-    def _keep(self, record: ExchangeRecord) -> None:
+    def _keep(self, exchange: Exchange) -> None:
+        record = ExchangeRecord.of(exchange)
         self.exchanges.append(record)
         if is_failure(record):
             log.warning("%s", self.explain(record))

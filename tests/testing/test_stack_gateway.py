@@ -159,7 +159,7 @@ async def test_the_exchange_record(upstream: ServedApp) -> None:
 async def test_the_cli_engine_form_records_nothing() -> None:
     static = StaticConfig(entry_points={"http": EntryPoint(address="127.0.0.1:0")})
     gateway = Gateway(static)
-    assert gateway.recorders == [] and gateway.dynamic is None
+    assert gateway.observers == [] and gateway.dynamic is None
     async with gateway:
         assert (await get(gateway.url + "/"))[0] == 404
     assert list(gateway.exchanges) == []

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from proxy.forwarder.bodyexchange import see_bodies
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
 from proxy.forwarder.shape import RequestShape
 from proxy.forwarder.wire import error_reply
@@ -63,6 +64,8 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         return
     plan = route.target
     exchange.plan = plan
+    if plan.sees_bodies:
+        see_bodies(exchange)  # body filters or a held request body: see bodyexchange.py
     if plan.retry is not None:
         exchange.retry = plan.retry
         if plan.retry.retries_statuses_of(head.method):

@@ -12,8 +12,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from proxy.forwarder.filters import ClientSink, response_chain
-from proxy.forwarder.heldbody import HeldBody
 from proxy.forwarder.hop import strip_hop_headers
 from proxy.forwarder.upstream import UpstreamConnection
 from proxy.forwarder.wire import (LAST_CHUNK, encode_chunk, encode_head, encode_reply, error_reply, status_line,
@@ -32,7 +30,6 @@ REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 EXPECT_CONTINUE_TIMEOUT = 1.0  # seconds, Traefik's transport setting
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 MAX_PENDING = 256 * 1024  # request bytes held while dialling before the client is paused
-PUMP_HIGH_WATER = 1024 * 1024  # a spilled request body is read from disk while less is queued upstream
 
 
 class Exchange:
@@ -40,7 +37,9 @@ class Exchange:
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
                  "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue",
-                 "holding", "stage", "turn", "attempts", "retry", "replay", "replay_bytes", "sink", "held_body")
+                 "holding", "stage", "turn", "attempts", "retry", "replay", "replay_bytes",
+                 # Set (and read) only once a plan that sees bodies makes this a BodyExchange (bodyexchange.py).
+                 "sink", "held_body")
 
     def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
                  has_body: bool, chunked_request: bool, original_target: str) -> None:
@@ -76,10 +75,6 @@ class Exchange:
         # Request bytes wait in `pending` until the client connection's parser is done with the current
         # read: a head and the body bytes that came with it leave in one write (see ClientConnection.hold).
         self.holding = False
-        # Plans with body filters only: the response's chain of filters (see filters.py).
-        self.sink: ClientSink | None = None
-        # Plans that buffer the request body only (see HeldBody).
-        self.held_body: HeldBody | None = None
         self.stage: asyncio.Task[None] | None = None  # the waiting middlewares' task (see dispatch)
         self.turn = False  # begin() was called while the stage ran: the stage's end begins the exchange
         self.attempts = 0  # times the request was sent upstream
@@ -98,16 +93,12 @@ class Exchange:
             self.answer(self.reply)
             return
         assert self.server is not None
-        if self.plan is not None and self.plan.hold_request is not None and not self._held_complete():
-            return  # the request body is read whole first (buffering): end_body goes on
         self.attempts += 1
         self.sent_head = self._request_head_bytes()
         if self.pending:  # body bytes that came with the head: they go after it
             self.pending.insert(0, self.sent_head)
         else:
             self.pending = [self.sent_head]
-        if self.held_body is not None:
-            self._send_held()
         conn = self.server.pool.take_idle()
         if conn is not None:
             self._attach(conn)
@@ -130,7 +121,9 @@ class Exchange:
             headers.set("Host", head.host)
         if self.chunked_request and not again:
             headers.add("Transfer-Encoding", "chunked")
-        path = server.base_path + head.path if server.base_path else head.path
+        path = head.path or "/"  # a middleware may leave it empty (Go's URL.Path), Go sends "/"
+        if server.base_path:
+            path = server.base_path + path
         target = path if head.query is None else f"{path}?{head.query}"
         return encode_head(f"{head.method} {target} HTTP/1.1", headers.items)
 
@@ -241,11 +234,6 @@ class Exchange:
     def send_body(self, data: bytes) -> None:
         if self.reply is not None or self.finished:
             return  # answered already: the body is read and dropped
-        held = self.held_body
-        if held is not None or (self.plan is not None and self.plan.hold_request is not None
-                                and not self.sent_head):
-            self._hold_body(data)
-            return
         if self.chunked_request:
             data = encode_chunk(data)
         if self.replay is not None:
@@ -264,11 +252,6 @@ class Exchange:
         if self.request_complete:
             return
         self.request_complete = True
-        held = self.held_body
-        if held is not None and self.reply is None and not self.finished:
-            if held.begun:
-                self.begin()  # the whole body is here: now it goes upstream
-            return
         if self.reply is None and self.chunked_request:
             self.send_body_raw(LAST_CHUNK)
         if self.upstream is not None:
@@ -276,82 +259,6 @@ class Exchange:
         if self.response_done:
             self.client.exchange_done(self)
 
-    # -- a request body read whole before anything goes upstream (buffering) --------------------------
-    def _held(self) -> HeldBody:
-        held = self.held_body
-        if held is None:
-            limit, memory = self.plan.hold_request  # type: ignore[union-attr, misc]
-            held = self.held_body = HeldBody(limit, memory)
-        return held
-
-    def _hold_body(self, data: bytes) -> None:
-        held = self._held()
-        if not held.add(data):
-            self._body_too_large()
-
-    def _held_complete(self) -> bool:
-        """In begin(), for a plan that holds request bodies: True when the body is all here (or there is
-        none) and the request can go upstream with a Content-Length; else it waits (or was answered)."""
-        if self.request_complete and self.held_body is None:
-            return True  # no body at all
-        held = self._held()
-        held.begun = True
-        length = self.head.headers.get("content-length") if not self.chunked_request else None
-        if held.limit and length is not None and length.strip().isdigit() and int(length) > held.limit:
-            self._body_too_large()  # Traefik (oxy) refuses a declared length before reading any of it
-            return False
-        if not self.request_complete:
-            if self._continue is None and _expects_continue(self.head):
-                self._continue = True  # Go tells the client to go on once the handler reads the body
-                self.client.write(CONTINUE)
-            return False
-        headers = self.head.headers
-        headers.remove("Transfer-Encoding")
-        headers.set("Content-Length", str(held.size))
-        self.chunked_request = False
-        return True
-
-    def _body_too_large(self) -> None:
-        held = self.held_body
-        if held is not None:
-            held.close()
-        self.reply = Reply(413, [], b"Request Entity Too Large")  # oxy's answer, no Content-Type
-        self.detail = "request body over the buffering middleware's maxRequestBodyBytes"
-        self.keep_alive = False  # the rest of the body is not read
-        if held is None or held.begun:
-            self.answer(self.reply)
-
-    def _send_held(self) -> None:
-        """After the head: the held body, the memory part now, the spilled part from its file."""
-        held = self.held_body
-        if held is None:
-            return
-        if self.replay is not None:  # the retry middleware sends it again from memory, if it fits
-            fits = held.file is None and held.size <= self.retry.max_body  # type: ignore[union-attr]
-            self.replay = list(held.pieces) if fits else None
-        if held.pieces:
-            self.pending += held.pieces
-            held.pieces = []
-        if held.file is not None:
-            asyncio.get_running_loop().create_task(self._pump_file(held))
-        else:
-            held.close()
-
-    async def _pump_file(self, held: HeldBody) -> None:
-        try:
-            for piece in held.file_pieces():
-                conn = self.upstream
-                while conn is None and not self.finished and self._connect_task is not None:
-                    await asyncio.sleep(0.005)  # still dialling
-                    conn = self.upstream
-                if conn is None or self.finished or conn.transport is None:
-                    return
-                conn.write(piece)
-                while (conn.transport is not None and not self.finished
-                       and conn.transport.get_write_buffer_size() > PUMP_HIGH_WATER):
-                    await asyncio.sleep(0.002)  # the upstream reads slower than the disk: wait
-        finally:
-            held.close()
     def _keep_for_replay(self, data: bytes) -> None:
         self.replay_bytes += len(data)
         if self.replay_bytes > self.retry.max_body:  # type: ignore[union-attr]
@@ -447,13 +354,6 @@ class Exchange:
         if status != 101:  # Go relays a 101's Connection/Upgrade untouched
             strip_hop_headers(headers, keep_upgrade=False)
         plan = self.plan
-        if plan is not None and plan.response_stages and status != 101:
-            sink = self.sink = response_chain(self, plan)
-            sink.chain.head(status, headers)
-            if self.head.method == "HEAD":
-                sink.chain.end([])
-                return True
-            return False
         if plan is not None:
             for middleware in plan.response_hooks:
                 middleware.on_response(self.head, status, headers)
@@ -476,59 +376,15 @@ class Exchange:
         return False
 
     def response_body(self, data: bytes) -> None:
-        sink = self.sink
-        if sink is not None:
-            sink.chain.body(data)
-            return
         self.bytes_out += len(data)
         self.out.append(encode_chunk(data) if self.chunked_out else data)
 
     def response_body_end(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        sink = self.sink
-        if sink is not None:
-            sink.chain.end(trailers)
-            return
         if self.chunked_out:
             if trailers:
                 self.out.append(b"0\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in trailers) + b"\r\n")
             else:
                 self.out.append(LAST_CHUNK)
-
-    # -- what body filters let through (plans with response_stages) ------------------------------
-    def filtered_head(self, status: int, headers: HeaderList) -> None:
-        """The head as the filters leave it: framed by its own Content-Length (a filter that changes the
-        body removes it), else chunked (HTTP/1.0: until close)."""
-        self._stop_continue_timer()
-        self.status = status
-        no_body = self.head.method == "HEAD" or status in (204, 304) or status < 200
-        if not no_body and "content-length" not in headers.keys:
-            if self.head.version == "1.1":
-                self.chunked_out = True
-                headers.remove("Transfer-Encoding")
-                headers.add("Transfer-Encoding", "chunked")
-            else:
-                self.keep_alive = False
-        if not self.keep_alive:
-            headers.set("Connection", "close")
-        elif self.head.version == "1.0":
-            headers.set("Connection", "keep-alive")
-        self.out.append(encode_head(status_line(status), headers.items))
-
-    def filtered_body(self, data: bytes) -> None:
-        if self.head.method == "HEAD" or self.status in (204, 304):
-            return  # a filter's own answer (an error page) to a request that gets no body
-        self.bytes_out += len(data)
-        self.out.append(encode_chunk(data) if self.chunked_out else data)
-
-    def filtered_end(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        if self.chunked_out:
-            if trailers:
-                self.out.append(b"0\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in trailers) + b"\r\n")
-            else:
-                self.out.append(LAST_CHUNK)
-        if self.upstream is None and not self.finished:  # a filter finished after the upstream did
-            self.flush_to_client()
-            self._response_sent()
 
     def flush_to_client(self) -> None:
         if self.out:
@@ -546,12 +402,6 @@ class Exchange:
                 self.server.pool.release(conn)
             else:
                 conn.close()  # the request body was not all sent: the connection is out of step
-        sink = self.sink
-        if sink is not None and not sink.done:
-            return  # a filter still works on the answer (an error page on its way): filtered_end ends it
-        self._response_sent()
-
-    def _response_sent(self) -> None:
         self.response_done = True
         if not self.request_complete:
             self.keep_alive = False
@@ -584,13 +434,6 @@ class Exchange:
         log.warning("%s %s -> %s: %s", self.head.method, self.original_target, status, detail)
         self.detail = detail
         self._drop_upstream()
-        sink = self.sink
-        if sink is not None:
-            self.sink = None
-            sink.close()
-            if not sink.started:  # the filters held the head: nothing reached the client yet
-                self.response_started = False
-                self.chunked_out = False
         if self.response_started:
             self.status = self.status or status
             self.client.abort()
@@ -607,7 +450,7 @@ class Exchange:
             return
         self.upstream = None
         if (not conn.received and not self._retried and self.sent_head and self.request_complete
-                and self.head.method in REPLAYABLE_METHODS and not self.chunked_request and self.held_body is None
+                and self.head.method in REPLAYABLE_METHODS and not self.chunked_request
                 and self.server is not None and not self.finished):
             self._retried = True
             self.pending = [self.sent_head]
@@ -633,15 +476,11 @@ class Exchange:
     def abandon(self) -> None:
         """The client went away: release everything, reuse nothing."""
         self.finished = True
-        if self.held_body is not None:
-            self.held_body.close()
         if self.response_started and not self.response_done:
             self.status = self.status or 499
         elif not self.response_started:
             self.status = 499
         self._drop_upstream()
-        if self.sink is not None:
-            self.sink.close()
         if self.stage is not None:
             self.stage.cancel()
             self.stage = None

@@ -38,6 +38,8 @@ class RoutePlan:
     # (max bytes or 0, bytes in memory before spilling to disk) when the whole request body must be read
     # before anything goes upstream (buffering); None for every other plan.
     hold_request: tuple[int, int] | None = None
+    # Either of the two above: dispatch makes the exchange a BodyExchange (forwarder/bodyexchange.py).
+    sees_bodies: bool = False
 
     @classmethod
     def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,
@@ -49,11 +51,12 @@ class RoutePlan:
         request_hooks = tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook)
         first_wait = next((at for at, (_, m) in enumerate(request_hooks) if m.waits), len(request_hooks))
         stages = _response_stages(chain) if any(m.filters_response for m in chain) else ()
+        hold = _hold_request(chain)
         return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks,
                    any(m.edits_request_headers for m in chain), request_hooks[:first_wait],
                    request_hooks[first_wait:],
                    next((m.retry_policy for m in chain if m.retry_policy is not None), None),
-                   stages, not hooks and not stages, _hold_request(chain))
+                   stages, not hooks and not stages, hold, bool(stages) or hold is not None)
 
 
 def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 
 from proxy.forwarder.exchange import CONTINUE, Exchange, _expects_continue
-from proxy.forwarder.filters import response_chain
+from proxy.forwarder.filters import response_chain, stages_before
 from proxy.forwarder.heldbody import HeldBody
 from proxy.forwarder.hop import strip_hop_headers
 from proxy.forwarder.upstream import UpstreamConnection
@@ -28,6 +28,7 @@ from proxy.forwarder.wire import LAST_CHUNK, encode_chunk, encode_head, status_l
 from proxy.message import HeaderList, Reply
 
 PUMP_HIGH_WATER = 1024 * 1024  # a spilled request body is read from disk while less is queued upstream
+REPLIED_AT = "body:replied-at"  # req.notes: the position of the middleware that answered by itself
 
 
 def see_bodies(exchange: Exchange) -> None:
@@ -156,7 +157,7 @@ class BodyExchange(Exchange):
         no_body = self.head.method == "HEAD" or status in (204, 304)
         self.body_until_close = not (no_body or chunked_in or ("content-length" in keys and not chunked_in))
         strip_hop_headers(headers, keep_upgrade=False)
-        sink = self.sink = response_chain(self, plan)  # type: ignore[arg-type]
+        sink = self.sink = response_chain(self, plan.response_stages)  # type: ignore[union-attr]
         sink.chain.head(status, headers)
         if self.head.method == "HEAD":
             sink.chain.end([])
@@ -233,6 +234,40 @@ class BodyExchange(Exchange):
             if not self.request_complete:
                 self.keep_alive = False
             self.client.exchange_done(self)
+
+    # -- answers the proxy or a middleware gives: they pass back through the hooks and filters -------------
+    def answer(self, reply: Reply) -> None:
+        """As in Traefik, where every answer is written through the middlewares' writers: a middleware's
+        own answer passes through those before it; the proxy's (502, 503, 504, 413...) through all of
+        them (so an errors middleware can replace a 502 from a server that is down)."""
+        plan = self.plan
+        stages = plan.response_stages  # type: ignore[union-attr]
+        if not stages or self.finished:
+            super().answer(reply)
+            return
+        at = self.head.notes.pop(REPLIED_AT, None)
+        if at is not None:
+            stages = stages_before(stages, plan.middlewares[:int(at)])  # type: ignore[union-attr]
+        elif self.held_body is not None and reply.status == 413:
+            first = next(i for i, m in enumerate(plan.middlewares) if m.holds_request_body)  # type: ignore[union-attr]
+            stages = stages_before(stages, plan.middlewares[:first])  # type: ignore[union-attr]
+        if not stages:
+            super().answer(reply)
+            return
+        self.response_started = True
+        self.status = reply.status
+        if not self.request_complete:
+            self.keep_alive = False  # we will not read the rest of the body
+        headers = HeaderList([(k, v) for k, v in reply.headers if k.lower() not in ("content-length", "connection")])
+        no_body = reply.status in (204, 304) or reply.status < 200
+        if not no_body:
+            headers.add("Content-Length", str(len(reply.body)))
+        sink = self.sink = response_chain(self, stages)
+        sink.chain.head(reply.status, headers)
+        if not no_body and self.head.method != "HEAD":
+            sink.chain.body(reply.body)
+        sink.chain.end([])  # filtered_end ends the exchange, now or when a filter is done
+        self.flush_to_client()
 
     # -- failures ---------------------------------------------------------------------------------------
     def fail(self, status: int, detail: str) -> None:

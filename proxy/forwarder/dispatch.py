@@ -7,7 +7,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from proxy.forwarder.bodyexchange import see_bodies
+from proxy.forwarder.bodyexchange import REPLIED_AT, see_bodies
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
 from proxy.forwarder.shape import RequestShape
 from proxy.forwarder.wire import error_reply
@@ -73,7 +73,7 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
     for index, middleware in plan.request_hooks:
         reply = middleware.on_request(head)
         if reply is not None:
-            _earlier_response_hooks(plan.middlewares[:index], head, reply)
+            _answer_passes_back(plan, index, head, reply)
             exchange.reply = reply
             return
     if plan.waiting_hooks:
@@ -109,7 +109,7 @@ async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool) -> No
             if middleware.waits:
                 reply = await reply  # type: ignore[misc]
             if reply is not None:
-                _earlier_response_hooks(plan.middlewares[:index], head, reply)
+                _answer_passes_back(plan, index, head, reply)
                 exchange.reply = reply
                 break
         else:
@@ -121,6 +121,13 @@ async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool) -> No
         exchange.reply = error_reply(500)
         exchange.detail = f"middleware failed: {exc!r}"
     exchange.stage_done()
+
+
+def _answer_passes_back(plan: RoutePlan, index: int, head: RequestHead, reply: Reply) -> None:
+    if plan.response_stages:  # hooks and body filters: the BodyExchange runs those before `index`
+        head.notes[REPLIED_AT] = str(index)
+    else:
+        _earlier_response_hooks(plan.middlewares[:index], head, reply)
 
 
 def _earlier_response_hooks(earlier: tuple[Middleware, ...], head: RequestHead, reply: Reply) -> None:

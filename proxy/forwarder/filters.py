@@ -17,7 +17,7 @@ from proxy.middlewares.body import BodyFilter, ResponseSink
 
 if TYPE_CHECKING:
     from proxy.forwarder.exchange import Exchange
-    from proxy.forwarder.plan import RoutePlan
+    from proxy.forwarder.plan import ResponseStage
 
 
 WRITABLE_POLL = 0.002  # seconds between looks at a paused client, for filters that push from a task
@@ -129,11 +129,26 @@ class Link:
         await self.down.wait_writable()
 
 
-def response_chain(exchange: Exchange, plan: RoutePlan) -> ClientSink:
+def response_chain(exchange: Exchange, stages: tuple[ResponseStage, ...]) -> ClientSink:
     sink = ClientSink(exchange)
     down: ResponseSink = sink
     req = exchange.head
-    for stage in reversed(plan.response_stages):  # built outermost first: each stage needs its `down`
+    for stage in reversed(stages):  # built outermost first: each stage needs its `down`
         down = Hooks(down, req, stage) if isinstance(stage, tuple) else Link(down, req, stage, sink)
     sink.chain = down
     return sink
+
+
+def stages_before(stages: tuple[ResponseStage, ...], earlier: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]:
+    """The part of a plan's response side that belongs to `earlier` middlewares (an answer given by the
+    middleware after them passes back through those only)."""
+    keep = set(map(id, earlier))
+    out: list[ResponseStage] = []
+    for stage in stages:
+        if isinstance(stage, tuple):
+            members = tuple(m for m in stage if id(m) in keep)
+            if members:
+                out.append(members)
+        elif id(stage) in keep:
+            out.append(stage)
+    return tuple(out)

@@ -42,6 +42,7 @@ SUPPORTED = (GZIP, BROTLI, ZSTD)
 DEFAULT_MIN_SIZE = 1024
 GZIP_LEVEL, BROTLI_QUALITY, ZSTD_LEVEL = 6, 6, 3  # the Go libraries' defaults
 NO_GZIP = "no-gzip-compression"
+CHOICE_CACHE = 256  # distinct Accept-Encoding values remembered per middleware
 
 
 class Compress(Middleware):
@@ -69,6 +70,7 @@ class Compress(Middleware):
         self.default_encoding = default_encoding
         self.priority = {WILDCARD: -1, IDENTITY: len(encodings), **{e: i for i, e in enumerate(encodings)}}
         self._codecs = {encoding: _codec_factory(encoding) for encoding in self.encodings}
+        self._chosen: dict[str, str] = {}  # Accept-Encoding value -> choice: clients send few distinct ones
 
     # -- choosing ------------------------------------------------------------------------------------
     def choose(self, accept_encoding: list[str]) -> str:
@@ -104,7 +106,15 @@ class Compress(Middleware):
                 media_type_only(request_headers.get("content-type") or "") in self.request_excludes:
             return None
         if "accept-encoding" in request_headers.keys:
-            encoding = self.choose(request_headers.get_all("accept-encoding"))
+            values = request_headers.get_all("accept-encoding")
+            if len(values) == 1:
+                encoding = self._chosen.get(values[0])  # type: ignore[assignment]
+                if encoding is None:
+                    if len(self._chosen) >= CHOICE_CACHE:
+                        self._chosen.clear()
+                    encoding = self._chosen[values[0]] = self.choose(values)
+            else:
+                encoding = self.choose(values)
         elif self.default_encoding:
             encoding = self.default_encoding
         else:

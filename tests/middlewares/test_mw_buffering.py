@@ -234,3 +234,11 @@ async def test_aiohttp_client_through_buffering(stripproxy: Any, upstream_url: s
     async with aiohttp.ClientSession() as session:
         async with session.put(f"{gateway.url}/?echo=1", data=b"a" * 5000) as response:
             assert response.status == 200 and await response.read() == b"a" * 5000
+
+
+async def test_413_passes_back_through_the_middlewares_before(stripproxy: Any, upstream_url: str) -> None:
+    config = one_router(upstream_url, {"c": {"compress": {}}, "b": {"buffering": {"maxRequestBodyBytes": 4}}})
+    gateway = await stripproxy(config)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"{gateway.url}/?echo=1", content=b"too long", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 413 and response.headers["vary"] == "Accept-Encoding"

@@ -232,3 +232,39 @@ async def test_client_leaving_while_the_page_is_fetched(stripproxy: Any) -> None
         await asyncio.sleep(0.1)
         async with httpx.AsyncClient() as client:
             assert (await client.get(f"{gateway.url}/?status=200")).status_code == 200
+
+
+# -- answers the proxy or a middleware gives pass back through the middlewares before (Traefik's writers) ----
+async def test_backend_down_gets_the_error_page(stripproxy: Any, urls: tuple[str, str]) -> None:
+    """The most common use: a 502 from a server that is down is replaced by the page, status kept."""
+    from proxy.testing.upstreams import bound_socket
+    sock = bound_socket()  # bound, never listening: connection refused
+    try:
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        gateway = await gateway_with(stripproxy, (dead, urls[1]), query="/{status}", status=["502-504"])
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{gateway.url}/anything")
+    finally:
+        sock.close()
+    assert response.status_code == 502 and response.json()["uri"] == "/502"
+
+
+@pytest.mark.parametrize(("order", "caught"), [
+    pytest.param(["e", "redirect"], True, id="errors before the middleware that answers: caught"),
+    pytest.param(["redirect", "e"], False, id="errors after it: never sees the answer"),
+])
+async def test_a_middleware_answer_passes_back(stripproxy: Any, urls: tuple[str, str], order: list[str],
+                                              caught: bool) -> None:
+    middlewares = {"redirect": {"redirectScheme": {"scheme": "https", "permanent": True}},
+                   "e": {"errors": {"service": "err", "status": ["301"], "query": "/moved"}},
+                   "c": {"compress": {}}}
+    config = one_router(urls[0], {name: middlewares[name] for name in ["c", *order]}, err=urls[1])
+    gateway = await stripproxy(config)
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{gateway.url}/x", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 301
+    assert response.headers["vary"] == "Accept-Encoding"  # compress, first of all, saw the answer too
+    if caught:
+        assert response.json()["uri"] == "/moved" and "location" not in response.headers
+    else:
+        assert response.headers["location"].startswith("https://")

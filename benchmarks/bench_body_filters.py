@@ -4,6 +4,8 @@ Like bench_hotpath.py (the real client and upstream protocols, in-memory transpo
 Python work timed), on two routers of one gateway that differ only by a compress middleware: per request,
 a 2 KiB JSON answer with Content-Length, asked for with `Accept-Encoding: gzip` (and br, zstd); then the
 compression rate through the filter chain for a 4 MiB body arriving in 64 KiB reads.
+`--only /compressed gzip` runs one case alone (for instruction counts under callgrind, as
+count_instructions.sh does for the hot path).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def request(path: str, encoding: str) -> bytes:
             f"Accept-Encoding: {encoding}\r\n\r\n").encode()
 
 
-async def run(count: int) -> None:
+async def run(count: int, only: tuple[str, str] | None = None) -> None:
     gateway = Gateway(CONFIG, free_ports=True, record=0)
     runtime = next(iter(gateway.servers.values())).runtime
     client = ClientConnection(runtime)
@@ -73,6 +75,11 @@ async def run(count: int) -> None:
                 upstream_transport.written.clear()
         return (time.perf_counter() - started) / n * 1e6
 
+    if only:  # one scenario, for count_instructions-style runs under callgrind
+        path, encoding = only
+        print(f"{path} {encoding}: {timed(path, encoding, RESPONSE, count):.1f} us per request")
+        pool.close()
+        return
     plain = timed("/plain", "gzip", RESPONSE, count)
     print(f"plain route, 2 KiB JSON:                  {plain:6.1f} us per request")
     for encoding in ("identity", "gzip", "br", "zstd"):
@@ -101,4 +108,6 @@ async def run(count: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(run(int(next((a for a in sys.argv[1:] if a.isdigit()), "5000"))))
+    only = sys.argv[sys.argv.index("--only") + 1:sys.argv.index("--only") + 3] if "--only" in sys.argv else None
+    asyncio.run(run(int(next((a for a in sys.argv[1:] if a.isdigit()), "5000")),
+                    (only[0], only[1]) if only else None))

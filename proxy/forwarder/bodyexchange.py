@@ -2,8 +2,9 @@
 contentType) and request bodies read whole before anything goes upstream (buffering).
 
 `see_bodies(exchange)` is called by dispatch once the route is known, for such plans only: it turns the
-Exchange into a BodyExchange (same slots, so the object stays where it is), whose methods wrap today's.
-Every other plan keeps the plain Exchange, whose hot path knows nothing of this (not one extra check).
+Exchange into a FilteringExchange (response filters) or a BodyExchange (also a held request body): same
+slots, so the object stays where it is, with methods that wrap today's. Every other plan keeps the plain
+Exchange, whose hot path knows nothing of this (not one extra check).
 
 Response side: when the upstream's head arrives, `filters.response_chain` builds the chain of hooks and
 filters in Traefik's order; upstream body pieces and the end go through it; what comes out is framed here
@@ -32,15 +33,176 @@ REPLIED_AT = "body:replied-at"  # req.notes: the position of the middleware that
 
 
 def see_bodies(exchange: Exchange) -> None:
-    exchange.__class__ = BodyExchange
+    exchange.__class__ = FilteringExchange if exchange.plan.hold_request is None else BodyExchange  # type: ignore[union-attr]
     exchange.sink = None
     exchange.held_body = None
 
 
-class BodyExchange(Exchange):
+class FilteringExchange(Exchange):
+    """Response filters only (compress, errors, contentType)."""
+
     __slots__ = ()
 
-    # -- request side: the body held whole (plans with hold_request) ----------------------------------
+    # -- response side: the chain of hooks and filters (plans with response_stages) ----------------------
+    def response_head(self, status: int, headers: HeaderList) -> bool:
+        plan = self.plan
+        if not plan.response_stages or status == 101:  # type: ignore[union-attr]
+            return super().response_head(status, headers)
+        self._head_arrived(status)
+        if self.client.upgrading is self:  # a refused upgrade: neither connection can go on (see Exchange)
+            self.keep_alive = False
+            if self.upstream is not None:
+                self.upstream.broken = True
+        keys = headers.keys
+        chunked_in = "transfer-encoding" in keys and "chunked" in (headers.get("transfer-encoding") or "").lower()
+        no_body = self.head.method == "HEAD" or status in (204, 304)
+        self.body_until_close = not (no_body or chunked_in or ("content-length" in keys and not chunked_in))
+        strip_hop_headers(headers, keep_upgrade=False)
+        sink = self.sink = response_chain(self, plan.response_stages)  # type: ignore[union-attr]
+        sink.chain.head(status, headers)
+        if self.head.method == "HEAD":
+            sink.chain.end([])
+            return True
+        return False
+
+    def response_body(self, data: bytes) -> None:
+        sink = self.sink
+        if sink is None:
+            super().response_body(data)
+        elif sink.filters:
+            sink.chain.body(data)
+        elif data:  # no middleware filters this response: hooks and links pass bodies on untouched
+            self.filtered_body(data)
+
+    def response_body_end(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        sink = self.sink
+        if sink is None:
+            super().response_body_end(trailers)
+        elif sink.filters:
+            sink.chain.end(trailers)
+        elif not sink.done:
+            sink.done = True
+            self.filtered_end(trailers)
+
+    def response_complete(self) -> None:
+        sink = self.sink
+        if sink is None or sink.done:
+            super().response_complete()
+            return
+        # A filter still works on the answer (an error page on its way): the upstream is done and goes back
+        # to its pool now; filtered_end ends the exchange.
+        conn = self.upstream
+        self.upstream = None
+        if conn is not None:
+            conn.exchange = None
+            conn.resume_reading()
+            if self.request_complete and self.server is not None:
+                self.server.pool.release(conn)
+            else:
+                conn.close()
+
+    # What the filters let through, framed for the client.
+    def filtered_head(self, status: int, headers: HeaderList) -> None:
+        """Framed by its own Content-Length (a filter that changes the body removes it), else chunked
+        (HTTP/1.0: until close)."""
+        if self._continue is not None:
+            self._stop_continue_timer()
+        self.status = status
+        no_body = self.head.method == "HEAD" or status in (204, 304) or status < 200
+        if not no_body and "content-length" not in headers.keys:
+            if self.head.version == "1.1":
+                self.chunked_out = True
+                headers.remove("Transfer-Encoding")
+                headers.add("Transfer-Encoding", "chunked")
+            else:
+                self.keep_alive = False
+        if not self.keep_alive:
+            headers.set("Connection", "close")
+        elif self.head.version == "1.0":
+            headers.set("Connection", "keep-alive")
+        self.out.append(encode_head(status_line(status), headers.items))
+
+    def filtered_body(self, data: bytes) -> None:
+        if self.head.method == "HEAD" or self.status in (204, 304):
+            return  # a filter's own answer (an error page) to a request that gets no body
+        self.bytes_out += len(data)
+        self.out.append(encode_chunk(data) if self.chunked_out else data)
+
+    def filtered_end(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        if self.chunked_out:
+            if trailers:
+                self.out.append(b"0\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in trailers) + b"\r\n")
+            else:
+                self.out.append(LAST_CHUNK)
+        if self.upstream is None and not self.finished and self.response_started:
+            # The chain finished after the upstream did (response_complete has run): end the exchange.
+            self.flush_to_client()
+            self.response_done = True
+            if not self.request_complete:
+                self.keep_alive = False
+            self.client.exchange_done(self)
+
+    # -- answers the proxy or a middleware gives: they pass back through the hooks and filters -------------
+    def answer(self, reply: Reply) -> None:
+        """As in Traefik, where every answer is written through the middlewares' writers: a middleware's
+        own answer passes through those before it; the proxy's (502, 503, 504, 413...) through all of
+        them (so an errors middleware can replace a 502 from a server that is down)."""
+        plan = self.plan
+        stages = plan.response_stages  # type: ignore[union-attr]
+        if not stages or self.finished:
+            super().answer(reply)
+            return
+        at = self.head.notes.pop(REPLIED_AT, None)
+        if at is not None:
+            stages = stages_before(stages, plan.middlewares[:int(at)])  # type: ignore[union-attr]
+        elif self.held_body is not None and reply.status == 413:
+            first = next(i for i, m in enumerate(plan.middlewares) if m.holds_request_body)  # type: ignore[union-attr]
+            stages = stages_before(stages, plan.middlewares[:first])  # type: ignore[union-attr]
+        if not stages:
+            super().answer(reply)
+            return
+        self.response_started = True
+        self.status = reply.status
+        if not self.request_complete:
+            self.keep_alive = False  # we will not read the rest of the body
+        headers = HeaderList([(k, v) for k, v in reply.headers if k.lower() not in ("content-length", "connection")])
+        no_body = reply.status in (204, 304) or reply.status < 200
+        if not no_body:
+            headers.add("Content-Length", str(len(reply.body)))
+        sink = self.sink = response_chain(self, stages)
+        sink.chain.head(reply.status, headers)
+        if not no_body and self.head.method != "HEAD":
+            sink.chain.body(reply.body)
+        sink.chain.end([])  # filtered_end ends the exchange, now or when a filter is done
+        self.flush_to_client()
+
+    # -- failures ---------------------------------------------------------------------------------------
+    def fail(self, status: int, detail: str) -> None:
+        if self.finished:
+            return
+        sink = self.sink
+        if sink is not None:
+            self.sink = None
+            sink.close()
+            if not sink.started:  # the filters held the head: nothing reached the client yet
+                self.response_started = False
+                self.chunked_out = False
+                self.out = []
+        super().fail(status, detail)
+
+    def abandon(self) -> None:
+        if self.held_body is not None:
+            self.held_body.close()
+        if self.sink is not None:
+            self.sink.close()
+        super().abandon()
+
+
+class BodyExchange(FilteringExchange):
+    """Response filters and a request body held whole (buffering)."""
+
+    __slots__ = ()
+
     def begin(self) -> None:
         if (self.stage is None and self.reply is None and self.server is not None
                 and self.plan.hold_request is not None  # type: ignore[union-attr]
@@ -141,151 +303,3 @@ class BodyExchange(Exchange):
         if self.held_body is not None:
             self._retried = True  # the stale-connection replay resends a head only: not for a held body
         super().upstream_lost(conn, exc)
-
-    # -- response side: the chain of hooks and filters (plans with response_stages) ----------------------
-    def response_head(self, status: int, headers: HeaderList) -> bool:
-        plan = self.plan
-        if not plan.response_stages or status == 101:  # type: ignore[union-attr]
-            return super().response_head(status, headers)
-        self._head_arrived(status)
-        if self.client.upgrading is self:  # a refused upgrade: neither connection can go on (see Exchange)
-            self.keep_alive = False
-            if self.upstream is not None:
-                self.upstream.broken = True
-        keys = headers.keys
-        chunked_in = "transfer-encoding" in keys and "chunked" in (headers.get("transfer-encoding") or "").lower()
-        no_body = self.head.method == "HEAD" or status in (204, 304)
-        self.body_until_close = not (no_body or chunked_in or ("content-length" in keys and not chunked_in))
-        strip_hop_headers(headers, keep_upgrade=False)
-        sink = self.sink = response_chain(self, plan.response_stages)  # type: ignore[union-attr]
-        sink.chain.head(status, headers)
-        if self.head.method == "HEAD":
-            sink.chain.end([])
-            return True
-        return False
-
-    def response_body(self, data: bytes) -> None:
-        sink = self.sink
-        if sink is not None:
-            sink.chain.body(data)
-        else:
-            super().response_body(data)
-
-    def response_body_end(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        sink = self.sink
-        if sink is not None:
-            sink.chain.end(trailers)
-        else:
-            super().response_body_end(trailers)
-
-    def response_complete(self) -> None:
-        sink = self.sink
-        if sink is None or sink.done:
-            super().response_complete()
-            return
-        # A filter still works on the answer (an error page on its way): the upstream is done and goes back
-        # to its pool now; filtered_end ends the exchange.
-        conn = self.upstream
-        self.upstream = None
-        if conn is not None:
-            conn.exchange = None
-            conn.resume_reading()
-            if self.request_complete and self.server is not None:
-                self.server.pool.release(conn)
-            else:
-                conn.close()
-
-    # What the filters let through, framed for the client.
-    def filtered_head(self, status: int, headers: HeaderList) -> None:
-        """Framed by its own Content-Length (a filter that changes the body removes it), else chunked
-        (HTTP/1.0: until close)."""
-        self._stop_continue_timer()
-        self.status = status
-        no_body = self.head.method == "HEAD" or status in (204, 304) or status < 200
-        if not no_body and "content-length" not in headers.keys:
-            if self.head.version == "1.1":
-                self.chunked_out = True
-                headers.remove("Transfer-Encoding")
-                headers.add("Transfer-Encoding", "chunked")
-            else:
-                self.keep_alive = False
-        if not self.keep_alive:
-            headers.set("Connection", "close")
-        elif self.head.version == "1.0":
-            headers.set("Connection", "keep-alive")
-        self.out.append(encode_head(status_line(status), headers.items))
-
-    def filtered_body(self, data: bytes) -> None:
-        if self.head.method == "HEAD" or self.status in (204, 304):
-            return  # a filter's own answer (an error page) to a request that gets no body
-        self.bytes_out += len(data)
-        self.out.append(encode_chunk(data) if self.chunked_out else data)
-
-    def filtered_end(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        if self.chunked_out:
-            if trailers:
-                self.out.append(b"0\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in trailers) + b"\r\n")
-            else:
-                self.out.append(LAST_CHUNK)
-        if self.upstream is None and not self.finished and self.response_started:
-            # The chain finished after the upstream did (response_complete has run): end the exchange.
-            self.flush_to_client()
-            self.response_done = True
-            if not self.request_complete:
-                self.keep_alive = False
-            self.client.exchange_done(self)
-
-    # -- answers the proxy or a middleware gives: they pass back through the hooks and filters -------------
-    def answer(self, reply: Reply) -> None:
-        """As in Traefik, where every answer is written through the middlewares' writers: a middleware's
-        own answer passes through those before it; the proxy's (502, 503, 504, 413...) through all of
-        them (so an errors middleware can replace a 502 from a server that is down)."""
-        plan = self.plan
-        stages = plan.response_stages  # type: ignore[union-attr]
-        if not stages or self.finished:
-            super().answer(reply)
-            return
-        at = self.head.notes.pop(REPLIED_AT, None)
-        if at is not None:
-            stages = stages_before(stages, plan.middlewares[:int(at)])  # type: ignore[union-attr]
-        elif self.held_body is not None and reply.status == 413:
-            first = next(i for i, m in enumerate(plan.middlewares) if m.holds_request_body)  # type: ignore[union-attr]
-            stages = stages_before(stages, plan.middlewares[:first])  # type: ignore[union-attr]
-        if not stages:
-            super().answer(reply)
-            return
-        self.response_started = True
-        self.status = reply.status
-        if not self.request_complete:
-            self.keep_alive = False  # we will not read the rest of the body
-        headers = HeaderList([(k, v) for k, v in reply.headers if k.lower() not in ("content-length", "connection")])
-        no_body = reply.status in (204, 304) or reply.status < 200
-        if not no_body:
-            headers.add("Content-Length", str(len(reply.body)))
-        sink = self.sink = response_chain(self, stages)
-        sink.chain.head(reply.status, headers)
-        if not no_body and self.head.method != "HEAD":
-            sink.chain.body(reply.body)
-        sink.chain.end([])  # filtered_end ends the exchange, now or when a filter is done
-        self.flush_to_client()
-
-    # -- failures ---------------------------------------------------------------------------------------
-    def fail(self, status: int, detail: str) -> None:
-        if self.finished:
-            return
-        sink = self.sink
-        if sink is not None:
-            self.sink = None
-            sink.close()
-            if not sink.started:  # the filters held the head: nothing reached the client yet
-                self.response_started = False
-                self.chunked_out = False
-                self.out = []
-        super().fail(status, detail)
-
-    def abandon(self) -> None:
-        if self.held_body is not None:
-            self.held_body.close()
-        if self.sink is not None:
-            self.sink.close()
-        super().abandon()

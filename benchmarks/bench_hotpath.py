@@ -63,7 +63,7 @@ async def run(count: int, profile: bool) -> None:
     client_transport = MemoryTransport()
     client.connection_made(client_transport)  # type: ignore[arg-type]
     plan = runtime.table.routes[0].target
-    pool = plan.service.pick().pool
+    pool = plan.service.servers[0].pool  # the guide's only server
     upstream = UpstreamConnection(pool)
     upstream_transport = MemoryTransport()
     upstream.connection_made(upstream_transport)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from typing import Any, Callable, Coroutine, Sequence
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
-from proxy.config.loader import classify, dynamic_files, read_config_file
+from proxy.config.loader import classify, dynamic_files, read_any_config
 from proxy.config.static import EntryPoint, FileProvider as FileProviderConfig, StaticConfig
 from proxy.config.static_sources import load_static, static_flag_help
 from proxy.providers.file import FileProvider
@@ -26,7 +26,8 @@ log = logging.getLogger("proxy")
 
 DEFAULT_ENTRY_POINT = ("http", "127.0.0.1:9999")  # for a dynamic file given alone
 LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
-              "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL}
+              "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL,
+              "DISABLED": logging.CRITICAL + 10}
 
 DESCRIPTION = """\
 stripproxy: a reverse proxy that reads Traefik's configuration files.
@@ -34,10 +35,14 @@ stripproxy: a reverse proxy that reads Traefik's configuration files.
   python -m proxy --config traefik.toml          static config naming [providers.file]
   python -m proxy --config routes.toml           a dynamic config alone, served on http://127.0.0.1:9999
   python -m proxy check --config FILE            validate, list every problem, exit 1 if any
+  python -m proxy explain --config FILE [-X METHOD] [-H 'Name: value'] URL
+                                                 which router, each middleware's effect, what the upstream gets
+  python -m proxy routes --config FILE [--json]  the routing table as the gateway sees it
   python -m proxy --config FILE --workers 4      4 worker processes sharing the ports (SO_REUSEPORT)
 
-Static settings may also come from Traefik-style flags and TRAEFIK_* environment variables
-(flags over environment over file), e.g. --entrypoints.web.address=:8081 --log.level=DEBUG.
+Static settings may also come from Traefik-style flags, which override the file (our addition), e.g.
+--entrypoints.web.address=:8081 --log.level=DEBUG. As in Traefik, TRAEFIK_* environment variables are
+only read when neither a configuration file nor flags are given.
 """
 
 
@@ -54,7 +59,14 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="python -m proxy", description=DESCRIPTION,
                                      epilog=static_flag_help(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", choices=["run", "check"], default="run")
+    parser.add_argument("command", nargs="?", choices=["run", "check", "explain", "routes"], default="run")
+    parser.add_argument("url", nargs="?", help="explain: the request's URL (its port picks the entry point)")
+    parser.add_argument("-X", "--request", dest="method", default="GET", help="explain: the method (GET)")
+    parser.add_argument("-H", "--header", dest="headers", action="append", default=[], metavar="'NAME: VALUE'",
+                        help="explain: a request header (repeatable)")
+    parser.add_argument("--entrypoint", dest="entry_point", help="explain: the entry point (default: by port)")
+    parser.add_argument("--client-ip", default="127.0.0.1", help="explain: the client's address (127.0.0.1)")
+    parser.add_argument("--json", action="store_true", help="routes: JSON instead of a table")
     parser.add_argument("--config", "--configfile", "--configFile", dest="config", type=Path,
                         help="a Traefik static or dynamic configuration file (.toml, .yaml, .yml)")
     parser.add_argument("--strict", action="store_true",
@@ -63,7 +75,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--workers", type=worker_count, default=1, metavar="N",
                         help="serve from N processes sharing every entry point's port (SO_REUSEPORT), "
                              "'auto' for one per CPU; 1 (the default) serves from this process")
-    return parser.parse_known_args(argv)
+    return parser.parse_known_intermixed_args(argv)  # explain's URL may come after --config FILE
 
 
 def worker_count(text: str) -> int:
@@ -81,14 +93,14 @@ def worker_count(text: str) -> int:
 
 def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
     """Read the config file (static or dynamic) and layer flags and TRAEFIK_* variables over it."""
-    raw = read_config_file(config) if config is not None else None
+    raw = read_any_config(config) if config is not None else None
     if config is not None and raw is not None and classify(raw, str(config)) == "dynamic":
-        static = load_static(None, flags, os.environ, layered=True)
+        static = load_static(None, flags, {}, flags_over_file=True)  # a file is given: no TRAEFIK_* variables
         if not _names_entry_points(flags):  # else load_static's Traefik default (:80) would stand
             static.entry_points = default_entry_points(raw)
         provider = FileProviderConfig(filename=str(config.resolve()), watch=True)
         return Setup(static, provider, None)
-    static = load_static(config, flags, os.environ, layered=True, search_default_locations=config is None)
+    static = load_static(config, flags, os.environ, flags_over_file=True, search_default_locations=config is None)
     source = static.source_file
     base_dir = Path(source).resolve().parent if source else Path.cwd()
     return Setup(static, static.providers.file, base_dir)
@@ -103,6 +115,8 @@ def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
     for router in routers.values() if isinstance(routers, dict) else ():
         listed = next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None) \
             if isinstance(router, dict) else None
+        if isinstance(listed, str):  # a scalar for the list: split on commas, as Traefik's decoder does
+            listed = [part.strip() for part in listed.split(",") if part.strip()]
         for name in listed if isinstance(listed, list) else ():
             if isinstance(name, str) and name not in names:
                 names.append(name)
@@ -112,9 +126,8 @@ def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
 
 
 def _names_entry_points(flags: list[str]) -> bool:
-    """Whether flags or TRAEFIK_* variables define entry points themselves."""
-    return (any(flag.lstrip("-").lower().startswith("entrypoints.") for flag in flags)
-            or any(key.upper().startswith("TRAEFIK_ENTRYPOINTS_") for key in os.environ))
+    """Whether flags define entry points themselves."""
+    return any(flag.lstrip("-").lower().startswith("entrypoints.") for flag in flags)
 
 
 def make_provider(setup: Setup, gateway: Gateway) -> FileProvider | None:
@@ -182,6 +195,31 @@ def check(setup: Setup) -> int:
     return 0
 
 
+def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
+    """`explain` and `routes`: the gateway built from the configuration, nothing bound."""
+    from proxy.server import commands
+
+    gateway = Gateway(setup.static)
+    provider = make_provider(setup, gateway)
+    if provider is not None:
+        dynamic, _ = provider.load()
+        gateway.apply(dynamic)
+    if args.command == "routes":
+        rows = commands.routes(gateway)
+        print(commands.routes_json(rows) if args.json else commands.routes_text(rows))
+        return 0
+    if not args.url:
+        print("explain needs the request's URL, e.g. python -m proxy explain --config FILE "
+              "http://127.0.0.1:9999/api/v1/app", file=sys.stderr)
+        return 2
+    try:
+        print(commands.explain(gateway, args.method, args.url, args.headers, args.entry_point, args.client_ip))
+    except ValueError as exc:
+        print(f"explain: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
     """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
     `strict` start-up finds a problem (already printed)."""
@@ -200,10 +238,10 @@ def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gatew
         else:
             for warning in warnings:
                 log.warning("%s", warning)
-            result = gateway.apply(dynamic)
+            result = gateway.apply(dynamic)  # logs each problem once
             if strict and (result.problems or warnings):
-                for problem in result.problems:
-                    print(problem, file=sys.stderr)
+                count = len(result.problems) + len(warnings)
+                print(f"--strict: not starting: {count} problem(s) listed above", file=sys.stderr)
                 return 1
     return gateway, provider
 
@@ -215,7 +253,8 @@ def log_serving(urls: dict[str, str]) -> None:
 
 async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
                 announce: Callable[[dict[str, str]], None] = log_serving) -> int:
-    """Serve until SIGINT/SIGTERM; `announce` gets the entry points' URLs once they listen."""
+    """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's URL (followed by
+    what it is bound to when that differs, e.g. "http://127.0.0.1:9999 (listening on 0.0.0.0:9999, ...)")."""
     prepared = prepare(setup, strict, reuse_port)
     if isinstance(prepared, int):
         return prepared
@@ -223,13 +262,14 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     try:
         await gateway.start()
     except OSError as exc:
-        print(f"cannot listen: {exc}", file=sys.stderr)
+        print(f"cannot listen: {exc.strerror or exc}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    announce(gateway.urls)  # after the handlers: whoever reads it may send SIGTERM at once
+    # After the handlers: whoever reads it may send SIGTERM at once. Each text starts with the URL.
+    announce({name: server.serving_text() for name, server in gateway.servers.items()})
     settle_memory()
     watcher = None
     if provider is not None and setup.provider_config is not None and setup.provider_config.watch:
@@ -237,6 +277,15 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     await stop.wait()
     if watcher is not None:
         await asyncio.wait_for(watcher, 5)
+    # A graceful stop (Traefik's lifeCycle); a second signal cuts it short.
+    stop.clear()
+    drain = asyncio.create_task(gateway.drain())
+    second = asyncio.create_task(stop.wait())
+    await asyncio.wait([drain, second], return_when=asyncio.FIRST_COMPLETED)
+    if not drain.done():
+        log.warning("second signal: stopping without waiting for requests in flight")
+        drain.cancel()
+    second.cancel()
     await gateway.stop()
     return 0
 
@@ -275,6 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         try:
             return check(setup)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    if args.command in ("explain", "routes"):
+        try:
+            return inspect_routing(setup, args)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return 1

@@ -124,7 +124,9 @@ class ErrorPageFilter(BodyFilter):
     def end(self, trailers: list[tuple[bytes, bytes]]) -> None:
         mw = self.middleware
         try:
-            server = mw.service.pick()
+            req = self.req  # the page request, as the service's balancer sees it (cookies for sticky)
+            server = mw.service.pick(RequestHead("GET", "/", None, req.headers.copy(), req.host, req.client_ip,
+                                                 req.scheme, req.version, req.entry_point))
         except NoServerAvailable:
             self.sub_failed(503, "the error page service has no server")
             return

@@ -15,14 +15,14 @@ from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.stripprefix import FORWARDED_PREFIX
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
-from proxy.urlpath import from_text, parse_raw_path, request_uri_path, to_text
+from proxy.urlpath import escaped_path, from_text, parse_raw_path, to_text
 
 
 class StripPrefixRegex(Middleware):
     def __init__(self, regex: list[str]) -> None:
         if isinstance(regex, str):
             raise ValueError(f"stripPrefixRegex: regex must be a list of strings, got the string {regex!r}")
-        self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go_regexp(expr.strip()) for expr in regex)
+        self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go_regexp(expr.strip(), eager=True) for expr in regex)
 
     def _prefix(self, path: str) -> str | None:
         text = to_text(path)
@@ -49,5 +49,5 @@ class StripPrefixRegex(Middleware):
         clean = sanitized(path, raw_path)
         if clean is None:
             return bad_request()
-        req.path = request_uri_path(*clean)
+        req.path = escaped_path(*clean)
         return None

@@ -13,7 +13,7 @@ from typing import Callable
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
-from proxy.config.loader import load_dynamic
+from proxy.config.loader import SUPPORTED_EXTENSIONS, load_dynamic
 
 log = logging.getLogger("proxy.providers.file")
 
@@ -36,14 +36,20 @@ class FileProvider:
             config, warnings = self.load()
             for warning in warnings:
                 log.warning("%s", warning)
-            self.on_config(config)
+            result = self.on_config(config)
         except ConfigError as exc:
             log.error("configuration not reloaded, the last good one keeps serving:\n%s", exc)
             return False
         except Exception:  # a bug of ours must not stop the watcher: report it, keep serving
             log.exception("configuration not reloaded, the last good one keeps serving")
             return False
-        log.info("configuration reloaded from %s", ", ".join(str(p) for p in self.watch_paths))
+        tables = getattr(result, "tables", {})
+        disabled = [p for p in getattr(result, "problems", ()) if p.kind == "router" and p.level == "error"]
+        serving = "; ".join(f"entry point {name} now serves {len(table)} router{'s' * (len(table) != 1)}"
+                            for name, table in tables.items())
+        (log.error if disabled else log.info)(
+            "configuration reloaded from %s%s%s", ", ".join(str(p) for p in self.watch_paths),
+            f" with {len(disabled)} router(s) disabled (above)" if disabled else "", f"; {serving}" if serving else "")
         return True
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:
@@ -59,5 +65,9 @@ class FileProvider:
 
     @staticmethod
     def _concerns(path: Path, wanted: set[Path]) -> bool:
+        """A watched file itself, or a config file (.toml, .yaml, .yml) under a watched directory: not the
+        gateway's own log file beside them, which would reload it with every line it writes."""
         resolved = path.resolve()
-        return resolved in wanted or any(parent in wanted for parent in resolved.parents)
+        if resolved in wanted:
+            return True
+        return path.suffix.lower() in SUPPORTED_EXTENSIONS and any(parent in wanted for parent in resolved.parents)

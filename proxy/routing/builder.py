@@ -7,23 +7,24 @@ use it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from proxy.config.dynamic import DynamicConfig, LoadBalancer as LoadBalancerConfig, ServersTransport
+from proxy.config.dynamic import DynamicConfig, ServersTransport
+from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
+from proxy.middlewares.passthrough import PassThrough
+from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean, local_name
+from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
-from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
+from proxy.services.loadbalancer import Picker
 from proxy.services.transport import PoolRegistry, TransportSettings
 
-PROVIDER = "file"
-
-
-class BuildError(Exception):
-    """Why one service, middleware or router cannot be built."""
+__all__ = ["PROVIDER", "BuildError", "BuildResult", "EntryPointInfo", "Problem", "RuntimeBuilder", "local_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,47 +36,47 @@ class EntryPointInfo:
     as_default: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """A problem with one element of the dynamic config, as Traefik reports it in its runtime view."""
-
-    kind: str  # "router", "service", "middleware", "serversTransport"
-    name: str
-    message: str
-    level: str = "error"  # "error": the element is disabled; "warning": served anyway
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.name}: {self.message}"
-
-
 @dataclass
 class BuildResult:
     tables: dict[str, RouteTable]
     problems: list[Problem] = field(default_factory=list)
     routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
+    middlewares: list[Middleware] = field(default_factory=list)  # every instance built (to close later)
+    services: dict[str, Picker] = field(default_factory=dict)  # built services by name
+    # What runs beside the routes while this config is applied: health checks, mirror copies (start/stop).
+    background: list[Any] = field(default_factory=list)
 
 
-def local_name(reference: str) -> str:
-    """`name@file` -> `name`; other providers' names cannot be resolved here."""
-    name, at, provider = reference.partition("@")
-    if at and provider != PROVIDER:
-        raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider")
-    return name
+def _child_services(config: Any) -> list[str]:
+    """The services a service of services sends to (weighted, highestRandomWeight, failover, mirroring)."""
+    for section in (config.weighted, config.highest_random_weight):
+        if section is not None:
+            return [child.name for child in section.services]
+    if config.failover is not None:
+        return [config.failover.service, config.failover.fallback]
+    if config.mirroring is not None:
+        return [config.mirroring.service, *(mirror.name for mirror in config.mirroring.mirrors)]
+    return []
 
 
-class RuntimeBuilder:
+class RuntimeBuilder(ServiceBuilder):
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None) -> None:
+                 default_transport: TransportSettings | None = None, default_rule_syntax: str = "v3",
+                 middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None) -> None:
         self.http = config.http
+        self.default_rule_syntax = default_rule_syntax
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
         self.overrides = dict(service_overrides or {})
+        self.middleware_overrides = dict(middleware_overrides or {})  # None: a pass-through
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
+        self.built: list[Middleware] = []  # every instance made, for the gateway to close
         self._resolving: list[str] = []
+        self.background: list[Any] = []
         # The router being built's own instances of per-router middlewares (None between routers).
         self._router_scope: dict[str, Middleware] | None = None
 
@@ -86,7 +87,8 @@ class RuntimeBuilder:
             qualified = f"{name}@{PROVIDER}"
             try:
                 eps = self._router_entry_points(qualified, router.entry_points)
-                rule = compile_rule(router.rule) if router.rule else None
+                rule = compile_rule(router.rule, self._rule_syntax(qualified, router.rule_syntax)) \
+                    if router.rule else None
                 if rule is None:
                     raise BuildError("the rule is missing")
                 if not router.service:
@@ -103,13 +105,19 @@ class RuntimeBuilder:
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
-                plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
+                plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
+                                       self._overrides_used(ep_name, router.middlewares, router.service))
+                hook = service_response_hook(service)
+                if hook is not None:  # sticky cookies, time to first byte: innermost of the response hooks
+                    plan = dataclasses.replace(plan, response_hooks=(hook, *plan.response_hooks))
                 plans.setdefault(qualified, plan)
                 routes[ep_name].append(Route(qualified, priority, rule, plan))
             self._router_scope = None
         self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
-        return BuildResult(tables, self.problems, plans)
+        services = {name: built for name, built in self._services.items() if not isinstance(built, BuildError)}
+        return BuildResult(tables, self.problems, plans, middlewares=self.built, services=services,
+                           background=self._running(plans))
 
     def _report_unused(self) -> None:
         """Build what no router used too, so that its problems are reported (building records them)."""
@@ -121,6 +129,15 @@ class RuntimeBuilder:
                     pass  # already in self.problems
 
     # -- routers ------------------------------------------------------------------------------------
+    def _rule_syntax(self, router: str, syntax: str) -> str:
+        """The router's ruleSyntax, else core.defaultRuleSyntax; like Traefik, anything but v2 reads as v3."""
+        if syntax in ("", "default"):
+            return self.default_rule_syntax
+        if syntax not in ("v2", "v3"):
+            self.problems.append(Problem("router", router, f"ruleSyntax {syntax!r} is neither v2 nor v3: the rule "
+                                                           "is read as v3 (as Traefik does)", level="warning"))
+        return syntax
+
     def _router_entry_points(self, router: str, names: list[str]) -> list[str]:
         if not names:
             defaults = [ep.name for ep in self.entry_points.values() if ep.as_default]
@@ -140,6 +157,29 @@ class RuntimeBuilder:
             chain.append((local_name(ref), self.middleware(ref)))
         return chain
 
+    def _overrides_used(self, ep_name: str, middlewares: list[str], service: str) -> tuple[str, ...]:
+        """What test overrides a router's plan has in it, in words, for the exchange record and explain()."""
+        used: list[str] = []
+        names = [local_name(ref) for ref in (*self.entry_points[ep_name].middlewares, *middlewares)]
+        while names:
+            name = names.pop(0)
+            if name in self.middleware_overrides:
+                used.append(f"middleware {name}: " + ("pass-through" if self.middleware_overrides[name] is None
+                                                      else "replaced"))
+                continue
+            config = self.http.middlewares.get(name)
+            if config is not None and config.chain is not None:
+                names[:0] = [local_name(ref) for ref in config.chain.middlewares]
+        services = [local_name(service)]
+        while services:
+            name = services.pop(0)
+            if name in self.overrides:
+                used.append(f"service {name} -> {self.overrides[name]}")
+            config = self.http.services.get(name)
+            if config is not None:
+                services += [local_name(child) for child in _child_services(config)]
+        return tuple(used)
+
     # -- services -----------------------------------------------------------------------------------
     def service(self, reference: str) -> Picker:
         """The built service named `reference` (memoised); raises BuildError, recorded once."""
@@ -150,48 +190,6 @@ class RuntimeBuilder:
         if isinstance(cached, BuildError):
             raise cached
         return cached
-
-    def _build_service(self, name: str) -> Picker:
-        config = self.http.services.get(name)
-        if config is None:
-            raise BuildError(f"the service {name!r} does not exist")
-        try:
-            kind = config.type_name()
-        except ValueError as exc:
-            raise BuildError(str(exc)) from None
-        if config.middlewares:
-            raise BuildError("service-level middlewares are not supported by stripproxy")
-        if kind == "loadBalancer":
-            return self._load_balancer(name, config.load_balancer)  # type: ignore[arg-type]
-        if kind == "weighted":
-            weighted = config.weighted
-            assert weighted is not None
-            children = [self.service(child.name) for child in weighted.services]
-            return WeightedService(name, children, [child.weight for child in weighted.services])
-        raise BuildError(f"service type {kind!r} is not supported by stripproxy")
-
-    def _load_balancer(self, name: str, config: LoadBalancerConfig) -> LoadBalancer:
-        transport = self._transport(config.servers_transport)
-        override = self.overrides.get(name)
-        servers_config = [(override, 1, False)] if override else [
-            (server.url, 1 if server.weight is None else server.weight, server.preserve_path)
-            for server in config.servers]
-        servers, weights = [], []
-        for index, (url, weight, preserve_path) in enumerate(servers_config):
-            try:
-                scheme, host, port, host_header, path = parse_server_url(url)
-            except ValueError as exc:
-                raise BuildError(f"servers[{index}]: {exc}") from None
-            pool = self.pools.get(host, port, scheme == "https", transport)
-            servers.append(UpstreamServer(
-                url=url, pool=pool, host_header=host_header,
-                base_path=path if preserve_path else "", pass_host_header=config.pass_host_header,
-                response_header_timeout=transport.response_header_timeout,
-                flush_interval=config.response_forwarding.flush_interval, service=name))
-            weights.append(weight)
-        if not servers:
-            raise BuildError("the load balancer has no servers")
-        return LoadBalancer(name, servers, weights)
 
     def _transport(self, reference: str) -> TransportSettings:
         if not reference or reference == "default@internal":
@@ -226,8 +224,12 @@ class RuntimeBuilder:
 
     def _build_middleware(self, name: str) -> Middleware:
         config = self.http.middlewares.get(name)
+        if name in self.middleware_overrides:  # a test's replacement, checked against the file's names
+            config = self.middleware_overrides[name]
+            if config is None:
+                return PassThrough()
         if config is None:
-            raise BuildError(f"middleware {name!r} does not exist")
+            raise BuildError(f"middleware {name!r} does not exist{did_you_mean(name, self.http.middlewares)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -235,9 +237,12 @@ class RuntimeBuilder:
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            return build_middleware(kind, config.options(), self.middleware, self.service)
+            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}",
+                                     service=self.service)
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
+        self.built.append(built)
+        return built
 
     def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
         key = f"{kind}:{name}"

@@ -9,12 +9,13 @@ config object, a mapping, TOML/YAML text, a file path) for tests and programs th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
@@ -25,6 +26,7 @@ from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
+from proxy.middlewares.base import Middleware
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
@@ -79,29 +81,38 @@ class Gateway:
     def __init__(self, config: ConfigSource, service_overrides: Mapping[str, str] | None = None,
                  reuse_port: bool = False, *, services: Mapping[str, str] | None = None,
                  entry_points: Mapping[str, str] | None = None, free_ports: bool = False,
-                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None) -> None:
+                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None,
+                 middlewares: Mapping[str, Mapping[str, Any] | None] | None = None) -> None:
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {name.partition("@")[0]: url for name, url in {**(service_overrides or {}),
                                                                    **(services or {})}.items()}
+        replaced: dict[str, Any] = {}
         if legacy:
             static = config  # type: ignore[assignment]
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
-            from proxy.server.sources import check_service_overrides, effective_static, resolve
+            from proxy.server.sources import (check_middleware_overrides, check_service_overrides, effective_static,
+                                              parse_middleware_overrides, resolve)
 
             self.source = resolve(config, Path(base_dir) if base_dir else None)
             static = effective_static(self.source, entry_points, free_ports)
-            if problems := check_service_overrides(self.source.dynamic, overrides):
+            replaced = parse_middleware_overrides(middlewares or {})
+            problems = (check_service_overrides(self.source.dynamic, overrides)
+                        + check_middleware_overrides(self.source.dynamic, replaced))
+            if problems:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
         self.pools = PoolRegistry()
         self.service_overrides = overrides
+        self.middleware_overrides = replaced
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
+        self._serving = False  # started: health checks run while a config is applied
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
+        self.terminating = False  # set when a graceful stop begins
         # Told of every finished exchange (the record below, the access log and metrics when configured).
         self.observers: list[Callable[[Exchange], None]] = []
         keep = (0 if legacy else DEFAULT_RECORD) if record is None else record
@@ -135,7 +146,8 @@ class Gateway:
     def build(self, dynamic: DynamicConfig) -> BuildResult:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
         builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
-                                 default_transport(self.static))
+                                 default_transport(self.static), self.static.core.default_rule_syntax,
+                                 self.middleware_overrides)
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:
@@ -145,17 +157,27 @@ class Gateway:
             label = self.source.label if self.source else "dynamic config"
             raise ConfigError([ConfigProblem(label, "", str(problem)) for problem in result.problems])
         for problem in result.problems:
-            (log.error if problem.level == "error" else log.warning)("%s", problem)
+            if problem.kind == "router" and problem.level == "error":
+                log.error("router %s disabled: %s", problem.name, problem.message)
+            else:
+                (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
-        self.last_build = result
+        previous, self.last_build = self.last_build, result
+        if previous is not None:
+            _close_later(previous.middlewares)
+            for work in previous.background:  # the old config's health checks end with it
+                work.stop()
+        if self._serving:
+            for work in result.background:
+                work.start()
         self.dynamic = dynamic
         return result
 
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
         """Swap in new routes: from `config` (its dynamic part; entry points never change on reload),
         else by re-reading the files the gateway was built from. On error the current routes stay."""
-        from proxy.server.sources import check_service_overrides, resolve
+        from proxy.server.sources import check_middleware_overrides, check_service_overrides, resolve
 
         if config is None:
             if self.source is None or not self.source.dynamic_paths:
@@ -164,7 +186,9 @@ class Gateway:
         else:
             resolved = resolve(config)
             dynamic, warnings = resolved.dynamic, resolved.warnings
-        if self.strict and (problems := check_service_overrides(dynamic, self.service_overrides)):
+        problems = (check_service_overrides(dynamic, self.service_overrides)
+                    + check_middleware_overrides(dynamic, self.middleware_overrides))
+        if self.strict and problems:
             raise ConfigError([ConfigProblem("reload", "", p) for p in problems])
         for warning in warnings:
             log.warning("%s", warning)
@@ -185,7 +209,8 @@ class Gateway:
 
     @property
     def services(self) -> dict[str, list[str]]:
-        """Service name -> server URLs it sends to (after `services=` overrides); weighted: child names."""
+        """Service name -> server URLs it sends to (after `services=` overrides); services of services
+        (weighted, highestRandomWeight, failover, mirroring): their child service names."""
         found: dict[str, list[str]] = {}
         for name, service in (self.dynamic.http.services.items() if self.dynamic else ()):
             if service.load_balancer is not None:
@@ -193,12 +218,30 @@ class Gateway:
                 found[name] = [override] if override else [s.url for s in service.load_balancer.servers]
             elif service.weighted is not None:
                 found[name] = [child.name for child in service.weighted.services]
+            elif service.highest_random_weight is not None:
+                found[name] = [child.name for child in service.highest_random_weight.services]
+            elif service.failover is not None:
+                found[name] = [service.failover.service, service.failover.fallback]
+            elif service.mirroring is not None:
+                found[name] = [service.mirroring.service, *(m.name for m in service.mirroring.mirrors)]
         return found
 
     @property
     def problems(self) -> list[str]:
         """What the last applied config had wrong (disabled routers, broken services...)."""
         return [str(problem) for problem in self.last_build.problems] if self.last_build else []
+
+    def health(self) -> list[str]:
+        """What is down in the applied config and why, and the last active health checks, one line each."""
+        from proxy.server.explain import service_health
+
+        build = self.last_build
+        if build is None:
+            return []
+        lines: list[str] = []
+        for service in build.services.values():
+            lines += service_health(service, build)
+        return list(dict.fromkeys(lines))
 
     def _keep(self, exchange: Exchange) -> None:
         record = ExchangeRecord.of(exchange)
@@ -234,10 +277,26 @@ class Gateway:
             for server in started:
                 await server.stop()
             raise
+        self._serving = True
+        for work in self.last_build.background if self.last_build else ():
+            work.start()
+
+    async def drain(self) -> None:
+        """Stop gracefully, each entry point as its `transport.lifeCycle` says (see EntryPointServer.drain);
+        `terminating` is True from the start (ping answers its terminatingStatusCode)."""
+        self.terminating = True
+        cycles = {name: self.static.entry_points[name].transport.life_cycle for name in self.servers}
+        await asyncio.gather(*(server.drain(cycles[name].request_accept_grace_timeout, cycles[name].grace_time_out)
+                               for name, server in self.servers.items()))
 
     async def stop(self) -> None:
+        self._serving = False
+        for work in self.last_build.background if self.last_build else ():
+            work.stop()
         for server in self.servers.values():
             await server.stop()
+        if self.last_build is not None:
+            await close_middlewares(self.last_build.middlewares)
         self.pools.close()
 
     async def __aenter__(self) -> Gateway:
@@ -247,3 +306,27 @@ class Gateway:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
         await self.stop()
+
+
+async def close_middlewares(middlewares: list[Middleware]) -> None:
+    """`aclose` every middleware (their pools to auth servers, redis...); a failure is logged, not raised."""
+    for middleware in middlewares:
+        try:
+            await middleware.aclose()
+        except Exception as exc:  # closing must never stop a reload or a shutdown
+            log.warning("closing middleware %r: %s", middleware, exc)
+
+
+def _close_later(middlewares: list[Middleware]) -> None:
+    """After a reload: close the replaced routes' middlewares on the running loop (they hold nothing
+    when no loop ever ran them: their connections are made on first use)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(close_middlewares(middlewares))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()

@@ -2,6 +2,8 @@
 
 Mirrors Traefik's `serversTransports.<name>`: `forwardingTimeouts.dialTimeout` (30s),
 `responseHeaderTimeout` (0 = none), `idleConnTimeout` (90s) and `maxIdleConnsPerHost` (200 in Traefik).
+A response head may take at most `max_response_header_bytes` (Go's Transport default, 10 MiB: Traefik has
+no setting for it), 1xx interim heads included.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
     from proxy.forwarder.upstream import UpstreamConnection
 
 
+MAX_RESPONSE_HEADER_BYTES = 10 << 20  # Go's http.Transport when MaxResponseHeaderBytes is 0, as Traefik leaves it
+
+
 @dataclass(frozen=True, slots=True)
 class TransportSettings:
     """One serversTransport, prepared: durations in seconds, 0 meaning "no limit"."""
@@ -27,6 +32,7 @@ class TransportSettings:
     max_idle_conns_per_host: int = 200
     insecure_skip_verify: bool = False
     server_name: str = ""
+    max_response_header_bytes: int = MAX_RESPONSE_HEADER_BYTES
 
     def ssl_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context()

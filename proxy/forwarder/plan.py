@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -58,6 +59,13 @@ class RoutePlan:
                    request_hooks[first_wait:],
                    next((m.retry_policy for m in chain if m.retry_policy is not None), None), overrides,
                    stages, not hooks and not stages, hold, bool(stages) or hold is not None)
+
+    def with_service_hook(self, hook: Middleware) -> RoutePlan:
+        """The plan with the service's own response hook (sticky cookies, time to first byte) innermost of
+        all, before every middleware's, on whichever response path the plan takes."""
+        stages = ((hook,), *self.response_stages) if self.response_stages else ()
+        return dataclasses.replace(self, response_hooks=(hook, *self.response_hooks), response_stages=stages,
+                                   relays_as_is=False)
 
 
 def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:

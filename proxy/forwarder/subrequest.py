@@ -46,7 +46,7 @@ class SubRequest:
     """One request and its streamed response; `start()` sends it, `cancel()` drops it."""
 
     __slots__ = ("server", "request", "receiver", "upstream", "body_until_close", "task", "done", "_retried",
-                 "_reused")
+                 "_reused", "_timer")
 
     client = _NO_CLIENT
     retry = None  # no retry middleware: UpstreamConnection asks
@@ -61,6 +61,7 @@ class SubRequest:
         self.done = False
         self._retried = False
         self._reused = False
+        self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         conn = self.server.pool.take_idle()
@@ -91,9 +92,19 @@ class SubRequest:
         self.upstream = conn
         conn.begin(self)  # type: ignore[arg-type]
         conn.write(self.request)
+        timeout = self.server.response_header_timeout  # the service's transport, as for any request
+        if timeout > 0 and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(
+                timeout, self._fail, 504, f"no response head from {self.server.address} in time")
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def cancel(self) -> None:
         self.done = True
+        self._stop_timer()
         if self.task is not None:
             self.task.cancel()
             self.task = None
@@ -107,6 +118,7 @@ class SubRequest:
             return
         self.done = True
         self.task = None
+        self._stop_timer()
         conn, self.upstream = self.upstream, None
         if conn is not None:
             conn.exchange = None
@@ -126,6 +138,7 @@ class SubRequest:
         no_body = status in (204, 304)
         self.body_until_close = not (no_body or chunked or "content-length" in keys)
         strip_hop_headers(headers, keep_upgrade=False)
+        self._stop_timer()
         if not self.done:
             self.receiver.sub_head(status, headers)
         return False

@@ -241,6 +241,8 @@ class RuntimeBuilder(ServiceBuilder):
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
         self.built.append(built)
+        for unused in built.warnings:
+            self.problems.append(Problem("middleware", f"{name}@{PROVIDER}", f"{kind}: {unused}", level="warning"))
         return built
 
     def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]

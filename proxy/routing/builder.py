@@ -7,7 +7,6 @@ use it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -109,7 +108,7 @@ class RuntimeBuilder(ServiceBuilder):
                                        self._overrides_used(ep_name, router.middlewares, router.service))
                 hook = service_response_hook(service)
                 if hook is not None:  # sticky cookies, time to first byte: innermost of the response hooks
-                    plan = dataclasses.replace(plan, response_hooks=(hook, *plan.response_hooks))
+                    plan = plan.with_service_hook(hook)
                 plans.setdefault(qualified, plan)
                 routes[ep_name].append(Route(qualified, priority, rule, plan))
             self._router_scope = None
@@ -237,7 +236,8 @@ class RuntimeBuilder(ServiceBuilder):
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}")
+            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}",
+                                     service=self.service)
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
         self.built.append(built)

@@ -1,7 +1,8 @@
 """The dynamic configuration (Traefik pkg/config/dynamic/config.go, http_config.go), `http` section modelled.
 
 Defaults are Traefik's SetDefaults values; they apply when the enclosing section is present, as in Traefik.
-`tcp`, `udp` and `tls` are accepted as loose mappings (the caller warns they are ignored).
+`tls` is modelled in dynamic_tls.py; `tcp` and `udp` are accepted as loose mappings (the caller warns
+they are ignored).
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.dynamic_middlewares import Middleware
+from proxy.config.dynamic_tls import Domain, TLSSection
 from proxy.config.durations import Duration
 
 # ------------------------------------------------------------------------------------------------ routers
 
 
 class RouterTLS(TraefikModel):
-    """Accepted and stored; stripproxy does not terminate TLS yet."""
+    """A router served over TLS: `options` names a tls.options entry, `certResolver` a certificate resolver
+    (served by the local development CA, see proxy/tls/localca.py), `domains` the names to get certificates for."""
 
     options: TraefikStr = ""
     cert_resolver: TraefikStr = ""
-    domains: list[LooseDict] = []
+    domains: list[Domain] = []
 
 
 class RouterObservability(TraefikModel):
@@ -218,8 +221,8 @@ class DynamicConfig(TraefikModel):
     http: HTTPConfig = Field(default_factory=HTTPConfig)
     tcp: LooseDict | None = None
     udp: LooseDict | None = None
-    tls: LooseDict | None = None
+    tls: TLSSection | None = None
 
     def ignored_sections(self) -> list[str]:
         """Top-level sections present but not served by stripproxy (for a warning)."""
-        return [name for name in ("tcp", "udp", "tls") if getattr(self, name)]
+        return [name for name in ("tcp", "udp") if getattr(self, name)]

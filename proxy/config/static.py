@@ -74,10 +74,18 @@ class EncodedCharacters(TraefikModel):
     allow_encoded_hash: GoBool = True
 
 
+class EntryPointTLS(TraefikModel):
+    """Default TLS of the entry point's routers (static TLSConfig): applied to those that have none."""
+
+    options: TraefikStr = ""
+    cert_resolver: TraefikStr = ""
+    domains: list[LooseDict] = []
+
+
 class EntryPointHTTP(TraefikModel):
     redirections: Redirections | None = None
     middlewares: list[TraefikStr] = []  # applied to every router attached to this entry point
-    tls: LooseDict | None = None
+    tls: EntryPointTLS | None = None
     encoded_characters: EncodedCharacters = Field(default_factory=EncodedCharacters)
     encode_query_semicolons: GoBool = False
     sanitize_path: GoBool = True

@@ -8,9 +8,9 @@ use it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-from proxy.config.dynamic import DynamicConfig, LoadBalancer as LoadBalancerConfig, ServersTransport
+from proxy.config.dynamic import DynamicConfig, LoadBalancer as LoadBalancerConfig, RouterTLS, ServersTransport
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
@@ -18,6 +18,10 @@ from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
 from proxy.services.transport import PoolRegistry, TransportSettings
+
+if TYPE_CHECKING:
+    from proxy.tls.localca import LocalCA
+    from proxy.tls.manager import EntryPointTLS, TLSManager
 
 PROVIDER = "file"
 
@@ -33,6 +37,21 @@ class EntryPointInfo:
     name: str
     middlewares: tuple[str, ...] = ()
     as_default: bool = False
+    tls: RouterTLS | None = None  # http.tls: the TLS of its routers that have none
+    redirect: EntryPointRedirect | None = None  # http.redirections.entryPoint, resolved
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPointRedirect:
+    """http.redirections.entryPoint: a catch-all router answering with a redirectScheme (Traefik's internal
+    provider builds `<ep>-to-<to>@internal` with the middleware `redirect-<ep>-to-<to>@internal`)."""
+
+    to: str
+    scheme: str
+    port: str
+    permanent: bool
+    priority: int
+    acme_bypass: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +72,15 @@ class BuildResult:
     tables: dict[str, RouteTable]
     problems: list[Problem] = field(default_factory=list)
     routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
+    # Routers with TLS, served on TLS connections only, per entry point; and how those connections are made.
+    tls_tables: dict[str, RouteTable] = field(default_factory=dict)
+    tls: dict[str, EntryPointTLS] = field(default_factory=dict)
+
+
+def _domains(rule: str) -> list[str]:
+    from proxy.tls.manager import rule_domains
+
+    return rule_domains(rule)
 
 
 def local_name(reference: str) -> str:
@@ -66,8 +94,13 @@ def local_name(reference: str) -> str:
 class RuntimeBuilder:
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None) -> None:
+                 default_transport: TransportSettings | None = None, *, local_ca: LocalCA | None = None,
+                 resolvers: frozenset[str] | None = None) -> None:
         self.http = config.http
+        self.tls_section = config.tls
+        self.local_ca = local_ca
+        self.resolvers = resolvers
+        self._tls: TLSManager | None = None
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
@@ -81,7 +114,10 @@ class RuntimeBuilder:
 
     def build(self) -> BuildResult:
         routes: dict[str, list[Route]] = {name: [] for name in self.entry_points}
+        tls_routes: dict[str, list[Route]] = {}
+        tls_routers: dict[str, list[tuple[str, list[str], str]]] = {}
         plans: dict[str, RoutePlan] = {}
+        self._redirect_routes(routes, tls_routes, tls_routers)
         for name, router in self.http.routers.items():
             qualified = f"{name}@{PROVIDER}"
             try:
@@ -98,18 +134,96 @@ class RuntimeBuilder:
             priority = router.priority or default_priority(router.rule)
             self._router_scope = {}
             for ep_name in eps:
+                tls = router.tls or self.entry_points[ep_name].tls
                 try:
                     chain = self._router_middlewares(ep_name, router.middlewares)
+                    tls_options = self._router_tls(qualified, router.rule, tls) if tls is not None else ""
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
                 plans.setdefault(qualified, plan)
-                routes[ep_name].append(Route(qualified, priority, rule, plan))
+                if tls is None:
+                    routes[ep_name].append(Route(qualified, priority, rule, plan))
+                else:
+                    tls_routes.setdefault(ep_name, []).append(Route(qualified, priority, rule, plan))
+                    tls_routers.setdefault(ep_name, []).append((qualified, _domains(router.rule), tls_options))
             self._router_scope = None
         self._report_unused()
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
-        return BuildResult(tables, self.problems, plans)
+        result = BuildResult(tables, self.problems, plans)
+        for ep_name in sorted({*tls_routes, *(ep.name for ep in self.entry_points.values() if ep.tls is not None)}):
+            try:
+                manager = self._tls_manager()
+            except BuildError as exc:
+                self.problems.append(Problem("entryPoint", ep_name, str(exc)))
+                continue
+            assert manager is not None
+            result.tls_tables[ep_name] = RouteTable(tls_routes.get(ep_name, []))
+            result.tls[ep_name] = manager.entry_point(ep_name, tls_routers.get(ep_name, []))
+        if self._tls is not None:
+            self.problems.extend(Problem(p.kind, p.name, p.message, p.level) for p in self._tls.problems)
+        return result
+
+    # -- TLS ----------------------------------------------------------------------------------------
+    def _tls_manager(self) -> TLSManager | None:
+        """The configuration's TLS manager, made when a router or entry point first needs it."""
+        if self._tls is None:
+            try:
+                from proxy.tls.manager import TLSManager
+            except ImportError as exc:  # cryptography missing
+                raise BuildError(f"TLS needs the `tls` extra (pip install 'stripproxy[tls]'): {exc}") from None
+            self._tls = TLSManager(self.tls_section, self.local_ca, self.resolvers)
+        return self._tls
+
+    def _router_tls(self, router: str, rule: str, tls: RouterTLS) -> str:
+        """Check a TLS router's options and certificate resolver; its resolved options name."""
+        manager = self._tls_manager()
+        assert manager is not None
+        try:
+            options = manager.resolve_options(tls.options)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        if tls.cert_resolver:
+            if self.resolvers is not None and tls.cert_resolver not in self.resolvers:
+                self.problems.append(Problem("router", router, f"router uses a nonexistent certificate resolver "
+                                             f"{tls.cert_resolver!r}; served by the local CA", level="warning"))
+            names = [n for domain in tls.domains for n in domain.names()] or _domains(rule)
+            try:
+                manager.resolver_certificate(tls.cert_resolver, names)
+            except ValueError as exc:
+                raise BuildError(str(exc)) from None
+        return options
+
+    def _redirect_routes(self, routes: dict[str, list[Route]], tls_routes: dict[str, list[Route]],
+                         tls_routers: dict[str, list[tuple[str, list[str], str]]]) -> None:
+        from proxy.middlewares.redirectscheme import RedirectScheme
+        from proxy.middlewares.noop import NoopAnswer, NoService
+
+        for ep in self.entry_points.values():
+            redirect = ep.redirect
+            if redirect is None:
+                continue
+            name = f"{ep.name}-to-{redirect.to}"
+            qualified = f"{name}@internal"
+            rule_text = "HostRegexp(`^.+$`)"
+            if redirect.acme_bypass:
+                rule_text += " && !PathPrefix(`/.well-known/acme-challenge/`)"
+            middleware = RedirectScheme(redirect.scheme, redirect.port, redirect.permanent)
+            try:
+                chain = [*self._router_middlewares(ep.name, []),
+                         (f"redirect-{name}@internal", middleware), ("noop@internal", NoopAnswer())]
+                options = self._router_tls(qualified, rule_text, ep.tls) if ep.tls is not None else ""
+            except BuildError as exc:
+                self.problems.append(Problem("router", qualified, str(exc)))
+                continue
+            plan = RoutePlan.build(qualified, chain, NoService(), "noop@internal")
+            route = Route(qualified, redirect.priority, compile_rule(rule_text), plan)
+            if ep.tls is None:
+                routes[ep.name].append(route)
+            else:
+                tls_routes.setdefault(ep.name, []).append(route)
+                tls_routers.setdefault(ep.name, []).append((qualified, [], options))
 
     def _report_unused(self) -> None:
         """Build what no router used too, so that its problems are reported (building records them)."""

@@ -7,8 +7,16 @@ import logging
 import socket
 import time
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 from proxy.forwarder.client import ClientConnection
 from proxy.forwarder.context import EntryPointRuntime
+from proxy.routing.table import RouteTable
+from proxy.server.sniff import Sniffer
+
+if TYPE_CHECKING:
+    from proxy.tls.manager import EntryPointTLS
 
 log = logging.getLogger("proxy.server")
 
@@ -44,16 +52,22 @@ class EntryPointServer:
         self.reuse_port = reuse_port
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        # TLS connections (a ClientHello as first byte) when the entry point has TLS routers: how to make
+        # them (None: every connection is plain HTTP) and their own runtime (https, the TLS routers' table).
+        self.tls: EntryPointTLS | None = None
+        self.tls_runtime: EntryPointRuntime | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         runtime = self.runtime
         self._server = await loop.create_server(
-            lambda: ClientConnection(runtime), self.host, self.port, backlog=4096,
+            self._protocol, self.host, self.port, backlog=4096,
             reuse_address=True, reuse_port=self.reuse_port or None)
         sockets = self._server.sockets
         bound = sockets[0].getsockname()
         self.port = runtime.port = bound[1]
+        if self.tls_runtime is not None:
+            self.tls_runtime.port = self.port
         for sock in sockets:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -67,13 +81,41 @@ class EntryPointServer:
             now = time.monotonic()
             for conn in list(self.runtime.connections):
                 conn.check_deadlines(now)
+            if self.tls_runtime is not None:
+                for conn in list(self.tls_runtime.connections):
+                    conn.check_deadlines(now)
 
     @property
     def url(self) -> str:
         host = self.host or "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
-        return f"{self.runtime.scheme}://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        """https when the entry point serves TLS routers and no plain one (the URL a client wants)."""
+        if self.tls is not None and self.tls_runtime is not None and not self.runtime.table.routes:
+            return "https"
+        return self.runtime.scheme
+
+    # -- TLS ------------------------------------------------------------------------------------------
+    def set_tls(self, tls: EntryPointTLS | None, table: RouteTable | None) -> None:
+        """Install the TLS side of a configuration: how TLS connections are made, and their routes."""
+        if tls is None:
+            self.tls = None
+            if self.tls_runtime is not None:
+                self.tls_runtime.table = RouteTable([])
+            return
+        if self.tls_runtime is None:
+            self.tls_runtime = replace(self.runtime, scheme="https", connections=set(), table=RouteTable([]))
+        self.tls_runtime.table = table if table is not None else RouteTable([])
+        self.tls = tls
+
+    def _protocol(self) -> asyncio.Protocol:
+        if self.tls is None:
+            return ClientConnection(self.runtime)
+        return Sniffer(self)
 
     async def stop(self) -> None:
         if self._sweeper is not None:

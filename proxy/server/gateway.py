@@ -26,6 +26,7 @@ from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
 from proxy.server.entrypoint import EntryPointServer
+from proxy.server.tls import announce_local_ca, entry_point_redirect, entry_point_tls, tls_local_ca
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
 from proxy.services.transport import PoolRegistry, TransportSettings
@@ -79,7 +80,8 @@ class Gateway:
     def __init__(self, config: ConfigSource, service_overrides: Mapping[str, str] | None = None,
                  reuse_port: bool = False, *, services: Mapping[str, str] | None = None,
                  entry_points: Mapping[str, str] | None = None, free_ports: bool = False,
-                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None) -> None:
+                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None,
+                 local_ca: bool | str | Path = True) -> None:
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {name.partition("@")[0]: url for name, url in {**(service_overrides or {}),
@@ -96,6 +98,7 @@ class Gateway:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
+        self.local_ca = tls_local_ca(local_ca)
         self.pools = PoolRegistry()
         self.service_overrides = overrides
         self.hostname = socket.gethostname()
@@ -130,12 +133,16 @@ class Gateway:
 
     def entry_point_info(self) -> list[EntryPointInfo]:
         return [EntryPointInfo(name, tuple(self.static.entry_points[name].http.middlewares),
-                               self.static.entry_points[name].as_default) for name in self.servers]
+                               self.static.entry_points[name].as_default,
+                               entry_point_tls(self.static.entry_points[name]),
+                               entry_point_redirect(name, self.static, self.servers)) for name in self.servers]
 
     def build(self, dynamic: DynamicConfig) -> BuildResult:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
+        resolvers = self.static.certificates_resolvers
         builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
-                                 default_transport(self.static))
+                                 default_transport(self.static), local_ca=self.local_ca,
+                                 resolvers=frozenset(resolvers or ()) if self.static.source_file else None)
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:
@@ -148,6 +155,8 @@ class Gateway:
             (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
+            server.set_tls(result.tls.get(name), result.tls_tables.get(name))
+        announce_local_ca(self.local_ca)
         self.last_build = result
         self.dynamic = dynamic
         return result
@@ -234,6 +243,9 @@ class Gateway:
             for server in started:
                 await server.stop()
             raise
+        if self.dynamic is not None and any(self.static.entry_points[name].http.redirections is not None
+                                            for name in self.servers):
+            self.apply(self.dynamic)  # redirections to entry points on port 0 now know their real port
 
     async def stop(self) -> None:
         for server in self.servers.values():

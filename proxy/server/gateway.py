@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections import deque
 from pathlib import Path
 from types import TracebackType
@@ -227,6 +228,22 @@ class Gateway:
     def failures(self) -> list[str]:
         """Explanations of every recorded 404-without-router and proxy-made error, oldest first."""
         return [self.explain(record) for record in list(self.exchanges) if is_failure(record)]
+
+    @property
+    def ca_file(self) -> str:
+        """The local development CA's certificate (it signs the certResolver routers' certificates): give it
+        to a client (`verify=gateway.ca_file`, `curl --cacert`) to trust them. Created when first asked for."""
+        if self.local_ca is None:
+            raise ValueError("this gateway has no local CA (local_ca=False / --no-local-ca)")
+        self.local_ca.ensure()
+        return str(self.local_ca.cert_path)
+
+    def client_ssl_context(self, cafile: str | Path | None = None) -> ssl.SSLContext:
+        """A client context trusting the local CA, and `cafile` (your own CA, e.g. trustme's) when given."""
+        ctx = ssl.create_default_context(cafile=self.ca_file if self.local_ca is not None else None)
+        if cafile is not None:
+            ctx.load_verify_locations(cafile=str(cafile))
+        return ctx
 
     @property
     def urls(self) -> dict[str, str]:

@@ -71,7 +71,8 @@ def stripproxy_sync(request: pytest.FixtureRequest, stripproxy_ca_dir: Path) -> 
 
 
 @pytest.fixture
-def stripproxy_process(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def stripproxy_process(request: pytest.FixtureRequest, tmp_path: Path,
+                       stripproxy_ca_dir: Path) -> Iterator[Callable[..., Any]]:
     """Factory: `stripproxy_process(config_file, services=..., args=[...])` -> a started GatewayProcess."""
     from proxy.testing.process import GatewayProcess
 
@@ -79,7 +80,7 @@ def stripproxy_process(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
     def start(config: str | Path, **options: Any) -> GatewayProcess:
         workdir = tmp_path / f"stripproxy-process-{len(started)}"
-        process = GatewayProcess(config, workdir=workdir, **options).start()
+        process = GatewayProcess(config, workdir=workdir, **{"ca_dir": stripproxy_ca_dir, **options}).start()
         started.append(process)
         _explainers(request).append(lambda: [line for line in process.output if " -> " in line])
         return process

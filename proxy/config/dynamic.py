@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.dynamic_middlewares import Middleware
-from proxy.config.dynamic_tls import Domain, TLSSection
+from proxy.config.dynamic_tls import Certificate, Domain, TLSSection
 from proxy.config.durations import Duration
 
 # ------------------------------------------------------------------------------------------------ routers
@@ -182,6 +182,13 @@ class ForwardingTimeouts(TraefikModel):
     ping_timeout: Duration = 15.0
 
 
+class PeerCertSAN(TraefikModel):
+    """tls.SAN: a name the server's certificate must carry (type `uri` or `dnsName`)."""
+
+    type: TraefikStr = ""
+    value: TraefikStr = ""
+
+
 DEFAULT_MAX_IDLE_CONNS_PER_HOST = 200  # Go's DefaultMaxIdleConnsPerHost as Traefik sets it
 
 
@@ -189,7 +196,7 @@ class ServersTransport(TraefikModel):
     server_name: TraefikStr = ""
     insecure_skip_verify: GoBool = False
     root_c_as: list[TraefikStr] = Field([], alias="rootCAs")
-    certificates: list[LooseDict] = []
+    certificates: list[Certificate] = []  # client certificates (mTLS to the servers)
     cipher_suites: list[TraefikStr] = []
     min_version: TraefikStr = ""
     max_version: TraefikStr = ""
@@ -197,7 +204,7 @@ class ServersTransport(TraefikModel):
     forwarding_timeouts: ForwardingTimeouts = Field(default_factory=ForwardingTimeouts)
     disable_http2: GoBool = Field(False, alias="disableHTTP2")
     peer_cert_uri: TraefikStr = Field("", alias="peerCertURI")
-    peer_cert_sans: list[TraefikStr] = Field([], alias="peerCertSANs")
+    peer_cert_sans: list[PeerCertSAN] = Field([], alias="peerCertSANs")
     spiffe: LooseDict | None = None
 
     @field_validator("max_idle_conns_per_host")

@@ -314,13 +314,33 @@ class RuntimeBuilder:
         if config is None:
             raise BuildError(f"serversTransport {reference!r} does not exist")
         timeouts = config.forwarding_timeouts
-        return TransportSettings(
+        sans = [(san.type, san.value) for san in config.peer_cert_sans]
+        for index, san in enumerate(sans):
+            kind = {"uri": "URI", "dnsname": "DNS"}.get(san[0].lower())
+            if kind is None:
+                raise BuildError(f"serversTransport {reference!r}: peerCertSANs[{index}]: unknown type "
+                                 f"{san[0]!r} (use URI or DNSName)")
+            sans[index] = (kind, san[1])
+        if config.peer_cert_uri:
+            sans.append(("URI", config.peer_cert_uri))
+        settings = TransportSettings(
             dial_timeout=timeouts.dial_timeout,
             response_header_timeout=timeouts.response_header_timeout,
             idle_conn_timeout=timeouts.idle_conn_timeout,
             max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
             insecure_skip_verify=config.insecure_skip_verify,
-            server_name=config.server_name)
+            server_name=config.server_name,
+            root_cas=tuple(config.root_c_as),
+            certificates=tuple((c.cert_file, c.key_file) for c in config.certificates),
+            peer_cert_sans=tuple(sans), min_version=config.min_version, max_version=config.max_version,
+            cipher_suites=tuple(config.cipher_suites))
+        if settings.root_cas or settings.certificates or settings.min_version or settings.max_version \
+                or settings.cipher_suites:
+            try:
+                settings.ssl_context()  # checked once here: a broken transport breaks its services
+            except ValueError as exc:
+                raise BuildError(f"serversTransport {reference!r}: {exc}") from None
+        return settings
 
     # -- middlewares --------------------------------------------------------------------------------
     def middleware(self, reference: str) -> Middleware:

@@ -61,7 +61,7 @@ def default_transport(static: StaticConfig) -> TransportSettings:
         dial_timeout=timeouts.dial_timeout, response_header_timeout=timeouts.response_header_timeout,
         idle_conn_timeout=timeouts.idle_conn_timeout,
         max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
-        insecure_skip_verify=config.insecure_skip_verify)
+        insecure_skip_verify=config.insecure_skip_verify, root_cas=tuple(config.root_c_as))
 
 
 DEFAULT_RECORD = 1000  # exchanges kept by a gateway built from a config source

@@ -159,6 +159,8 @@ class RequestHead:
     notes: dict[str, str] = field(default_factory=dict)
     # Callbacks registered with `at_end`; None (no list) for the requests that register none.
     end_callbacks: list[Callable[[Any], None]] | None = None
+    # The client certificate (DER) of a TLS connection that presented one (for passTLSClientCert); else None.
+    tls_cert: bytes | None = None
 
     def at_end(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(exchange)` once when this request's exchange is over, however it ends. The

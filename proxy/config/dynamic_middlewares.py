@@ -126,6 +126,41 @@ class Retry(TraefikModel):
     retry_non_idempotent_method: GoBool = False
 
 
+class TLSClientCertificateSubjectDNInfo(TraefikModel):
+    country: GoBool = False
+    province: GoBool = False
+    locality: GoBool = False
+    organization: GoBool = False
+    organizational_unit: GoBool = False
+    common_name: GoBool = False
+    serial_number: GoBool = False
+    domain_component: GoBool = False
+
+
+class TLSClientCertificateIssuerDNInfo(TraefikModel):
+    country: GoBool = False
+    province: GoBool = False
+    locality: GoBool = False
+    organization: GoBool = False
+    common_name: GoBool = False
+    serial_number: GoBool = False
+    domain_component: GoBool = False
+
+
+class TLSClientCertificateInfo(TraefikModel):
+    not_after: GoBool = False
+    not_before: GoBool = False
+    sans: GoBool = False
+    subject: TLSClientCertificateSubjectDNInfo | None = None
+    issuer: TLSClientCertificateIssuerDNInfo | None = None
+    serial_number: GoBool = False
+
+
+class PassTLSClientCert(TraefikModel):
+    pem: GoBool = Field(False, alias="pem")
+    info: TLSClientCertificateInfo | None = None
+
+
 # Traefik middleware types stripproxy recognises but does not implement.
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "basicAuth",
@@ -139,7 +174,6 @@ UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "inFlightReq",
     "ipAllowList",
     "ipWhiteList",
-    "passTLSClientCert",
     "plugin",
     "rateLimit",
 )
@@ -171,7 +205,7 @@ class Middleware(TraefikModel):
     in_flight_req: LooseDict | None = None
     ip_allow_list: LooseDict | None = None
     ip_white_list: LooseDict | None = None
-    pass_tls_client_cert: LooseDict | None = Field(None, alias="passTLSClientCert")
+    pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
     rate_limit: LooseDict | None = None
     retry: Retry | None = None

@@ -32,7 +32,8 @@ IDLE = "idle keep-alive"
 class ClientConnection(asyncio.Protocol):
     __slots__ = ("ep", "transport", "parser", "client_ip", "url", "raw_headers", "queue", "receiving", "upgrading",
                  "tunnel", "write_paused", "head_bytes", "in_head", "raw_left", "peer_done", "pending_reject",
-                 "discarding", "_read_pausers", "deadline", "deadline_what", "write_deadline", "parsing", "held")
+                 "discarding", "_read_pausers", "deadline", "deadline_what", "write_deadline", "parsing", "held",
+                 "tls_cert")
 
     def __init__(self, ep: EntryPointRuntime) -> None:
         self.ep = ep
@@ -63,12 +64,17 @@ class ClientConnection(asyncio.Protocol):
         self.write_deadline = 0.0
         self.parsing = False  # inside parser.feed_data
         self.held: Exchange | None = None  # an exchange holding its upstream bytes until the read is parsed
+        self.tls_cert: bytes | None = None  # the client certificate of a TLS connection (DER), if it sent one
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if isinstance(peer, tuple) else ""
+        if self.ep.scheme == "https":
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                self.tls_cert = ssl_object.getpeercert(binary_form=True)
         self.ep.connections.add(self)
         self._set_deadline(self.ep.read_timeout, READING)
 
@@ -180,6 +186,8 @@ class ClientConnection(asyncio.Protocol):
         head = RequestHead(parser.get_method().decode("latin-1"), target, None, headers,
                            values[shape.host_at] if shape.host_at >= 0 else "", self.client_ip, ep.scheme,
                            parser.get_http_version(), ep.name)
+        if self.tls_cert is not None:
+            head.tls_cert = self.tls_cert
         exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
         if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
             exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64

@@ -9,9 +9,21 @@ from proxy.middlewares import (AddPrefix, Chain, Headers, RedirectRegex, Redirec
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.circuitbreaker import CircuitBreaker
 from proxy.middlewares.encodedcharacters import EncodedCharacters
+from proxy.middlewares.passtlsclientcert import DNOptions, InfoOptions, PassTLSClientCert
 from proxy.middlewares.retry import Retry
 
 Resolve = Callable[[str], Middleware]
+
+
+def _pass_tls_client_cert(options: Any, _: Resolve) -> Middleware:
+    info = options.info
+    if info is None:
+        return PassTLSClientCert(pem=options.pem)
+    subject = DNOptions(**info.subject.model_dump()) if info.subject is not None else None
+    issuer = DNOptions(**info.issuer.model_dump()) if info.issuer is not None else None
+    return PassTLSClientCert(pem=options.pem, info=InfoOptions(
+        not_after=info.not_after, not_before=info.not_before, sans=info.sans, serial_number=info.serial_number,
+        subject=subject, issuer=issuer))
 
 
 def _chain(options: Any, resolve: Resolve) -> Middleware:
@@ -29,6 +41,7 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "headers": lambda o, _: Headers(**o.model_dump()),
     "encodedCharacters": lambda o, _: EncodedCharacters(**o.model_dump()),
     "chain": _chain,
+    "passTLSClientCert": _pass_tls_client_cert,
     "circuitBreaker": lambda o, _: CircuitBreaker(
         o.expression, check_period=o.check_period, fallback_duration=o.fallback_duration,
         recovery_duration=o.recovery_duration, response_code=o.response_code),

@@ -10,6 +10,7 @@ is built (EC P-256, valid 7 days, kept in memory). Trust `rootCA.pem` in a clien
 from __future__ import annotations
 
 import datetime
+import fcntl
 import getpass
 import os
 from pathlib import Path
@@ -58,11 +59,15 @@ class LocalCA:
             return False
         key_path = self.directory / CA_KEY
         created = False
-        if not (self.cert_path.is_file() and key_path.is_file()):
-            self._create(key_path)
-            created = True
-        self._key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        self._cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.directory / ".lock", "w") as lock:  # --workers: one process creates, all read the same
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (self.cert_path.is_file() and key_path.is_file()):
+                self._create(key_path)
+                created = True
+            key_pem, cert_pem = key_path.read_bytes(), self.cert_path.read_bytes()
+        self._key = serialization.load_pem_private_key(key_pem, password=None)
+        self._cert = x509.load_pem_x509_certificate(cert_pem)
         return created
 
     def _create(self, key_path: Path) -> None:

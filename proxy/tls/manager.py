@@ -69,6 +69,8 @@ class TLSManager:
                 self.problems.append(TLSProblem("tlsOption", name, str(exc)))
                 continue
             self.options[name] = prepared
+            if options.prefer_server_cipher_suites is not None:
+                prepared.warnings.append("preferServerCipherSuites is deprecated and ineffective (as in Traefik)")
             for warning in prepared.warnings:
                 self.problems.append(TLSProblem("tlsOption", name, warning, "warning"))
         self.store = CertificateStore(self._default_certificate())

@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr
 from proxy.config.durations import Duration
+from proxy.config.dynamic_tls import Domain
 from proxy.config.errors import ConfigProblem
 
 MAX_GO_INT = 2**63 - 1
@@ -79,7 +80,7 @@ class EntryPointTLS(TraefikModel):
 
     options: TraefikStr = ""
     cert_resolver: TraefikStr = ""
-    domains: list[LooseDict] = []
+    domains: list[Domain] = []
 
 
 class EntryPointHTTP(TraefikModel):

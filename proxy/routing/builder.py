@@ -150,6 +150,11 @@ class RuntimeBuilder:
                     tls_routers.setdefault(ep_name, []).append((qualified, _domains(router.rule), tls_options))
             self._router_scope = None
         self._report_unused()
+        if self.tls_section is not None:  # its certificates and options are checked even when no router uses them
+            try:
+                self._tls_manager()
+            except BuildError as exc:
+                self.problems.append(Problem("tls", "tls", str(exc)))
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
         result = BuildResult(tables, self.problems, plans)
         for ep_name in sorted({*tls_routes, *(ep.name for ep in self.entry_points.values() if ep.tls is not None)}):

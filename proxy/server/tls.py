@@ -25,8 +25,7 @@ def entry_point_tls(ep: EntryPoint) -> RouterTLS | None:
     tls = ep.http.tls
     if tls is None:
         return None
-    return RouterTLS.model_validate({"options": tls.options, "certResolver": tls.cert_resolver,
-                                     "domains": tls.domains})
+    return RouterTLS(options=tls.options, cert_resolver=tls.cert_resolver, domains=list(tls.domains))
 
 
 def entry_point_redirect(name: str, static: StaticConfig,

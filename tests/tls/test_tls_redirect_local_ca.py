@@ -135,3 +135,12 @@ def test_local_ca_trusted_by_requests_and_curl_through_the_cli(stripproxy_proces
     assert refused.returncode == 60  # not trusted without --cacert
     with httpx.Client(verify=ssl.create_default_context(cafile=process.ca_file)) as client:
         assert client.get(secure + "/").json() == {"proto": "https"}
+
+
+def test_no_local_ca_flag_disables_cert_resolver_routers(stripproxy_process, tmp_path):
+    static = _files(tmp_path, "http://127.0.0.1:1")
+    process = stripproxy_process(static, strict=False, args=["--no-local-ca"])
+    assert "app@file" in process.log and "--no-local-ca" in process.log
+    assert "get certificates from the local development CA" not in process.log  # not announced: not used
+    response = requests.get(process.urls["web"] + "/", allow_redirects=False, timeout=5)
+    assert response.status_code == 301  # the redirection router needs no certificate

@@ -16,7 +16,7 @@ from typing import Any, Callable, Coroutine, Sequence
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
-from proxy.config.loader import classify, dynamic_files, read_config_file
+from proxy.config.loader import classify, dynamic_files, read_any_config
 from proxy.config.static import EntryPoint, FileProvider as FileProviderConfig, StaticConfig
 from proxy.config.static_sources import load_static, static_flag_help
 from proxy.providers.file import FileProvider
@@ -26,7 +26,8 @@ log = logging.getLogger("proxy")
 
 DEFAULT_ENTRY_POINT = ("http", "127.0.0.1:9999")  # for a dynamic file given alone
 LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
-              "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL}
+              "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL,
+              "DISABLED": logging.CRITICAL + 10}
 
 DESCRIPTION = """\
 stripproxy: a reverse proxy that reads Traefik's configuration files.
@@ -36,8 +37,9 @@ stripproxy: a reverse proxy that reads Traefik's configuration files.
   python -m proxy check --config FILE            validate, list every problem, exit 1 if any
   python -m proxy --config FILE --workers 4      4 worker processes sharing the ports (SO_REUSEPORT)
 
-Static settings may also come from Traefik-style flags and TRAEFIK_* environment variables
-(flags over environment over file), e.g. --entrypoints.web.address=:8081 --log.level=DEBUG.
+Static settings may also come from Traefik-style flags, which override the file (our addition), e.g.
+--entrypoints.web.address=:8081 --log.level=DEBUG. As in Traefik, TRAEFIK_* environment variables are
+only read when neither a configuration file nor flags are given.
 """
 
 
@@ -85,14 +87,14 @@ def worker_count(text: str) -> int:
 
 def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
     """Read the config file (static or dynamic) and layer flags and TRAEFIK_* variables over it."""
-    raw = read_config_file(config) if config is not None else None
+    raw = read_any_config(config) if config is not None else None
     if config is not None and raw is not None and classify(raw, str(config)) == "dynamic":
-        static = load_static(None, flags, os.environ, layered=True)
+        static = load_static(None, flags, {}, flags_over_file=True)  # a file is given: no TRAEFIK_* variables
         if not _names_entry_points(flags):  # else load_static's Traefik default (:80) would stand
             static.entry_points = default_entry_points(raw)
         provider = FileProviderConfig(filename=str(config.resolve()), watch=True)
         return Setup(static, provider, None)
-    static = load_static(config, flags, os.environ, layered=True, search_default_locations=config is None)
+    static = load_static(config, flags, os.environ, flags_over_file=True, search_default_locations=config is None)
     source = static.source_file
     base_dir = Path(source).resolve().parent if source else Path.cwd()
     return Setup(static, static.providers.file, base_dir)
@@ -107,6 +109,8 @@ def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
     for router in routers.values() if isinstance(routers, dict) else ():
         listed = next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None) \
             if isinstance(router, dict) else None
+        if isinstance(listed, str):  # a scalar for the list: split on commas, as Traefik's decoder does
+            listed = [part.strip() for part in listed.split(",") if part.strip()]
         for name in listed if isinstance(listed, list) else ():
             if isinstance(name, str) and name not in names:
                 names.append(name)
@@ -116,9 +120,8 @@ def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
 
 
 def _names_entry_points(flags: list[str]) -> bool:
-    """Whether flags or TRAEFIK_* variables define entry points themselves."""
-    return (any(flag.lstrip("-").lower().startswith("entrypoints.") for flag in flags)
-            or any(key.upper().startswith("TRAEFIK_ENTRYPOINTS_") for key in os.environ))
+    """Whether flags define entry points themselves."""
+    return any(flag.lstrip("-").lower().startswith("entrypoints.") for flag in flags)
 
 
 def make_provider(setup: Setup, gateway: Gateway) -> FileProvider | None:
@@ -204,10 +207,10 @@ def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gatew
         else:
             for warning in warnings:
                 log.warning("%s", warning)
-            result = gateway.apply(dynamic)
+            result = gateway.apply(dynamic)  # logs each problem once
             if strict and (result.problems or warnings):
-                for problem in result.problems:
-                    print(problem, file=sys.stderr)
+                count = len(result.problems) + len(warnings)
+                print(f"--strict: not starting: {count} problem(s) listed above", file=sys.stderr)
                 return 1
     return gateway, provider
 
@@ -219,7 +222,8 @@ def log_serving(urls: dict[str, str]) -> None:
 
 async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
                 announce: Callable[[dict[str, str]], None] = log_serving) -> int:
-    """Serve until SIGINT/SIGTERM; `announce` gets the entry points' URLs once they listen."""
+    """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's URL (followed by
+    what it is bound to when that differs, e.g. "http://127.0.0.1:9999 (listening on 0.0.0.0:9999, ...)")."""
     prepared = prepare(setup, strict, reuse_port)
     if isinstance(prepared, int):
         return prepared
@@ -227,13 +231,14 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     try:
         await gateway.start()
     except OSError as exc:
-        print(f"cannot listen: {exc}", file=sys.stderr)
+        print(f"cannot listen: {exc.strerror or exc}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    announce(gateway.urls)  # after the handlers: whoever reads it may send SIGTERM at once
+    # After the handlers: whoever reads it may send SIGTERM at once. Each text starts with the URL.
+    announce({name: server.serving_text() for name, server in gateway.servers.items()})
     settle_memory()
     watcher = None
     if provider is not None and setup.provider_config is not None and setup.provider_config.watch:
@@ -241,6 +246,15 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     await stop.wait()
     if watcher is not None:
         await asyncio.wait_for(watcher, 5)
+    # A graceful stop (Traefik's lifeCycle); a second signal cuts it short.
+    stop.clear()
+    drain = asyncio.create_task(gateway.drain())
+    second = asyncio.create_task(stop.wait())
+    await asyncio.wait([drain, second], return_when=asyncio.FIRST_COMPLETED)
+    if not drain.done():
+        log.warning("second signal: stopping without waiting for requests in flight")
+        drain.cancel()
+    second.cancel()
     await gateway.stop()
     return 0
 

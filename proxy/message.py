@@ -172,8 +172,10 @@ class RequestHead:
 
     @property
     def target(self) -> str:
-        """The request-target to send upstream: path plus `?query` when there was one."""
-        return self.path if self.query is None else f"{self.path}?{self.query}"
+        """The request-target to send upstream (Go's URL.RequestURI): path plus `?query` when there was one;
+        a path a middleware left empty is `/`."""
+        path = self.path or "/"
+        return path if self.query is None else f"{path}?{self.query}"
 
     @property
     def host_name(self) -> str:

@@ -7,4 +7,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m pytest -q "$@"
 if [ -f ../shared/conformance/run_cases.py ]; then
   .venv/bin/python ../shared/conformance/run_cases.py --python "$PWD/.venv/bin/python"
+else
+  echo "scripts/test.sh: conformance sample skipped: ../shared/conformance/run_cases.py not found" \
+       "(it sits next to the checkout in the team's layout)" >&2
 fi

@@ -19,6 +19,7 @@ from proxy.config.loader import (
     load_dynamic,
     load_dynamic_file,
     merge_dynamic,
+    read_any_config,
     read_config_file,
 )
 from proxy.config.static import EntryPoint, FileProvider, StaticConfig, split_address
@@ -48,6 +49,7 @@ __all__ = [
     "load_static",
     "merge_dynamic",
     "parse_duration",
+    "read_any_config",
     "read_config_file",
     "split_address",
     "static_flag_help",

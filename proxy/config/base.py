@@ -97,7 +97,7 @@ class KeyNormaliser:
     """
 
     def __init__(self, split_csv: bool = False) -> None:
-        self.split_csv = split_csv  # flags and environment variables write lists as "a,b"
+        self.split_csv = split_csv  # kept for callers; every source splits a scalar given for a list
         self.spelled: dict[KeyPath, str] = {}  # normalised path -> key as the user wrote it
         self.duplicates: list[tuple[KeyPath, str]] = []
 
@@ -108,8 +108,8 @@ class KeyNormaliser:
         origin = typing.get_origin(annotation)
         if origin is dict and (raw is True or raw == "true"):
             return {}  # a whole section switched on with its defaults
-        if origin is list and isinstance(raw, str) and self.split_csv:
-            raw = [item.strip() for item in raw.split(",")]
+        if origin is list and not isinstance(raw, (list, dict)) and raw is not None:
+            raw = self._scalar_as_list(raw, typing.get_args(annotation)[0] if typing.get_args(annotation) else Any)
         if origin is dict and isinstance(raw, dict):
             value_type = typing.get_args(annotation)[1]
             return {key: self.normalise(val, value_type, path + (key,)) for key, val in raw.items() if val is not None}
@@ -117,6 +117,20 @@ class KeyNormaliser:
             item_type = typing.get_args(annotation)[0]
             return [self.normalise(item, item_type, path + (i,)) for i, item in enumerate(raw)]
         return raw
+
+    @staticmethod
+    def _scalar_as_list(raw: Any, item_type: Any) -> Any:
+        """A scalar where a list of scalars is expected: paerser (parser/element_fill.go setSlice) takes its
+        text, splits it on commas and trims each item; empty text is an empty list. So `entryPoints =
+        "web, websecure"` is ["web", "websecure"], in a file as in a flag. A list of sections stays an
+        error (pydantic reports it)."""
+        item = _unwrap(item_type)
+        if _is_model(item) or typing.get_origin(item) in (dict, list):
+            return raw
+        text = _to_go_string(raw)
+        if not isinstance(text, str):
+            return raw
+        return [part.strip() for part in text.split(",")] if text else []
 
     def _model(self, raw: Any, model: type[BaseModel], path: KeyPath) -> Any:
         if raw is True or raw == "true":
@@ -167,3 +181,32 @@ def exactly_one_set(model: BaseModel, kind: str) -> str:
 
 # Fields that sit next to the type sections without being one (Service.middlewares).
 _NOT_A_TYPE = {"middlewares"}
+
+
+def suggest_key(model: type[BaseModel], loc: tuple[str | int, ...]) -> str | None:
+    """For an unknown key at `loc` (normalised key path from `model`), the closest key Traefik has there
+    (difflib), e.g. "rulee" -> "rule"; None when nothing is close."""
+    import difflib  # only a misspelt file pays for it
+
+    annotation: Any = model
+    for part in loc[:-1]:
+        annotation = _unwrap(annotation)
+        origin = typing.get_origin(annotation)
+        if _is_model(annotation):
+            field = next((f for n, f in annotation.model_fields.items() if (f.alias or n) == part), None)
+            if field is None:
+                return None
+            annotation = field.annotation
+        elif origin is dict:
+            annotation = typing.get_args(annotation)[1]
+        elif origin is list:
+            annotation = typing.get_args(annotation)[0]
+        else:
+            return None
+    annotation = _unwrap(annotation)
+    if not _is_model(annotation) or not isinstance(loc[-1], str):
+        return None
+    names = [field.alias or name for name, field in annotation.model_fields.items()]
+    by_lower = {name.lower(): name for name in names}
+    close = difflib.get_close_matches(loc[-1].lower(), list(by_lower), n=1, cutoff=0.75)
+    return by_lower[close[0]] if close else None

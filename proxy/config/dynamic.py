@@ -7,9 +7,8 @@ they are ignored).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import Field, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.dynamic_middlewares import Middleware
@@ -35,19 +34,13 @@ class RouterObservability(TraefikModel):
     trace_verbosity: TraefikStr = "minimal"
 
 
-def _rule_syntax(value: Any) -> Any:
-    if value not in ("", "v3", None):
-        raise ValueError(f"rule syntax {value!r} is not supported by stripproxy (only v3)")
-    return value
-
-
 class Router(TraefikModel):
     entry_points: list[TraefikStr] = []  # empty: every default entry point
     middlewares: list[TraefikStr] = []
     service: TraefikStr = ""
     rule: TraefikStr = ""
     parent_refs: list[TraefikStr] = []
-    rule_syntax: Annotated[TraefikStr, BeforeValidator(_rule_syntax)] = ""
+    rule_syntax: TraefikStr = ""  # "v2" or "v3"; "" (or "default"): core.defaultRuleSyntax
     priority: int = 0  # 0: Traefik computes it from the rule length
     tls: RouterTLS | None = None
     observability: RouterObservability | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from pydantic import ValidationError
 
@@ -64,16 +64,25 @@ def problems_from_validation(
     file: str,
     prefix: KeyPath = (),
     spelled: Mapping[KeyPath, str] | None = None,
+    model: Any = None,
 ) -> list[ConfigProblem]:
     """Turn a pydantic ValidationError into ConfigProblems with Traefik key paths.
 
     `prefix` is where the validated mapping sits in the file; `spelled` maps normalised key paths
-    (relative to the validated mapping) to the key as written in the file.
+    (relative to the validated mapping) to the key as written in the file. With `model` (the validated
+    model), an unknown key close to a real one says "did you mean ...".
     """
     problems: list[ConfigProblem] = []
     for item in error.errors(include_url=False):
-        loc = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
-        loc = _as_written(loc, spelled or {})
+        normalised = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
+        loc = _as_written(normalised, spelled or {})
         key_path = format_key_path(prefix + loc)
-        problems.append(ConfigProblem(file, key_path, _plain_message(item["type"], item["msg"])))
+        message = _plain_message(item["type"], item["msg"])
+        if item["type"] == "extra_forbidden" and model is not None and normalised:
+            from proxy.config.base import suggest_key  # base imports this module
+
+            suggestion = suggest_key(model, normalised)
+            if suggestion:
+                message += f" (did you mean {suggestion!r}?)"
+        problems.append(ConfigProblem(file, key_path, message))
     return problems

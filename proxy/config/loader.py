@@ -41,22 +41,69 @@ _RESOURCE_KINDS = {
 }
 
 
-def read_config_file(path: Path | str) -> dict[str, Any]:
-    """The raw mapping of a TOML or YAML file; ConfigError (with line/column for syntax errors) otherwise."""
+def read_config_file(path: Path | str, template: bool = False) -> dict[str, Any]:
+    """The raw mapping of a TOML or YAML file; ConfigError (with line/column for syntax errors) otherwise.
+
+    `template=True` (dynamic files, as Traefik's file provider reads them): text holding `{{` is first
+    rendered as a Go template (see gotemplate.py); other text is parsed as it is."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_EXTENSIONS:
+    return parse_config_text(path, _read_text(path), template)
+
+
+def _read_text(path: Path) -> str:
+    if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
         raise ConfigError([ConfigProblem(str(path), "", "unsupported file extension (use .toml, .yaml or .yml)")])
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError([ConfigProblem(str(path), "", f"cannot read file: {err}")]) from None
-    data = _parse_toml(path, text) if suffix == ".toml" else _parse_yaml(path, text)
+
+
+def parse_config_text(path: Path, text: str, template: bool = False) -> dict[str, Any]:
+    """`text` read from `path` (its extension says TOML or YAML) as a mapping; see read_config_file."""
+    if template and needs_rendering(text):
+        text = render_template(path, text)
+    data = _parse_toml(path, text) if path.suffix.lower() == ".toml" else _parse_yaml(path, text)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(str(path), "", "the file must hold a mapping of keys at its top level")])
     return data
+
+
+def render_template(path: Path, text: str) -> str:
+    from proxy.config.gotemplate import TemplateError, render  # only files holding `{{` load the renderer
+
+    try:
+        return render(text, str(path))
+    except TemplateError as err:
+        raise ConfigError([ConfigProblem(str(path), "", f"template line {err.line}: {err.message}")]) from None
+
+
+def read_any_config(path: Path | str) -> dict[str, Any]:
+    """A file that may be static or dynamic, read to find out which (`classify`). Dynamic files are
+    templates in Traefik, static files never: text holding `{{` that renders into a dynamic file is taken
+    rendered, anything else as written."""
+    path = Path(path)
+    text = _read_text(path)
+    if not needs_rendering(text):
+        return parse_config_text(path, text)
+    try:
+        rendered = parse_config_text(path, text, template=True)
+    except ConfigError as template_error:
+        try:
+            return parse_config_text(path, text)
+        except ConfigError:
+            raise template_error from None
+    keys = {str(key).lower() for key in rendered}
+    if keys & DYNAMIC_ROOT_KEYS and not keys & STATIC_ROOT_KEYS:
+        return rendered
+    return parse_config_text(path, text)
+
+
+def needs_rendering(text: str) -> bool:
+    """Only text holding a template action pays for the renderer."""
+    return "{{" in text
 
 
 def _parse_toml(path: Path, text: str) -> Any:
@@ -109,7 +156,7 @@ def validate_section(
     try:
         result = model.model_validate(normalised, by_alias=True, by_name=False)
     except ValidationError as err:
-        problems += problems_from_validation(err, file, spelled=normaliser.spelled)
+        problems += problems_from_validation(err, file, spelled=normaliser.spelled, model=model)
         result = None
     if problems:
         raise ConfigError(problems)
@@ -118,7 +165,7 @@ def validate_section(
 
 def load_dynamic_file(path: Path | str) -> tuple[DynamicConfig, list[ConfigProblem]]:
     """One dynamic configuration file. Returns (config, warnings); ConfigError if it cannot be used."""
-    raw = read_config_file(path)
+    raw = read_config_file(path, template=True)
     return validate_section(raw, DynamicConfig, str(path), DYNAMIC_ROOT_KEYS)
 
 

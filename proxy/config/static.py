@@ -199,6 +199,9 @@ class Providers(TraefikModel):
 # ------------------------------------------------------------------------------------------------ the rest
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
+OTHER_PROVIDERS = ("docker", "swarm", "kubernetesIngress", "kubernetesIngressNGINX", "kubernetesCRD",
+                   "kubernetesGateway", "knative", "rest", "consulCatalog", "nomad", "ecs", "consul", "etcd",
+                   "zooKeeper", "redis", "http", "plugin")
 
 
 class Log(TraefikModel):
@@ -214,10 +217,25 @@ class Log(TraefikModel):
 
     @field_validator("level")
     @classmethod
-    def _known_level(cls, value: str) -> str:
-        if value.upper() not in LOG_LEVELS:
-            raise ValueError(f"unknown log level {value!r} (use one of {', '.join(LOG_LEVELS)})")
-        return value.upper()
+    def _upper(cls, value: str) -> str:
+        # An unknown level is kept as written here, then falls back to ERROR with a warning
+        # (with_effective_defaults).
+        return value.upper() if effective_log_level(value) is not None else value
+
+
+# zerolog.ParseLevel also reads numbers (-1 trace ... 5 panic) and "disabled"; "" is Traefik's default.
+_NUMERIC_LEVELS = {"-1": "TRACE", "0": "DEBUG", "1": "INFO", "2": "WARN", "3": "ERROR", "4": "FATAL", "5": "PANIC"}
+
+
+def effective_log_level(level: str) -> str | None:
+    """The level Traefik runs with for `log.level` (cmd/traefik/logger.go getLogLevel); None when zerolog
+    cannot parse it, and Traefik falls back to ERROR."""
+    level = level.upper()
+    if level == "":
+        return "ERROR"
+    if level in LOG_LEVELS or level == "DISABLED":
+        return level
+    return _NUMERIC_LEVELS.get(level)
 
 
 class API(TraefikModel):
@@ -227,6 +245,19 @@ class API(TraefikModel):
     debug: GoBool = False
     disable_dashboard_ad: GoBool = False
     dashboard_name: TraefikStr = ""
+
+
+class Core(TraefikModel):
+    """`core`: the rule syntax a router without `ruleSyntax` is read with (static_config.go ValidateConfiguration)."""
+
+    default_rule_syntax: TraefikStr = "v3"
+
+    @field_validator("default_rule_syntax")
+    @classmethod
+    def _known_syntax(cls, value: str) -> str:
+        if value not in ("v3", "v2"):
+            raise ValueError(f"unsupported default rule syntax configuration: {value!r} (use v3 or v2)")
+        return value
 
 
 class StaticForwardingTimeouts(TraefikModel):
@@ -260,7 +291,7 @@ class StaticConfig(TraefikModel):
     experimental: LooseDict | None = None
     certificates_resolvers: dict[str, LooseDict] | None = None
     host_resolver: LooseDict | None = None
-    core: LooseDict | None = None
+    core: Core = Field(default_factory=Core)
     spiffe: LooseDict | None = None
     ocsp: LooseDict | None = None
 
@@ -268,6 +299,7 @@ class StaticConfig(TraefikModel):
     # non-fatal findings such as ignored top-level keys. Set by load_static.
     _source_file: Any = PrivateAttr(default=None)
     _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
+    _label: str = PrivateAttr(default="")  # which source the settings came from, for warnings
 
     @property
     def source_file(self) -> Any:
@@ -280,6 +312,21 @@ class StaticConfig(TraefikModel):
     def with_effective_defaults(self) -> "StaticConfig":
         """Traefik's SetEffectiveConfiguration: an "http" entry point on :80 when none is defined, and a
         "traefik" one on :8080 when api.insecure asks for it."""
+        label = self._label or (str(self._source_file) if self._source_file else "static configuration")
+        level = effective_log_level(self.log.level)
+        if level is None:
+            self._warnings.append(ConfigProblem(
+                label, "log.level", f"unknown log level {self.log.level!r} (Traefik's levels: "
+                                    f"{', '.join(LOG_LEVELS)}): logging at ERROR, as Traefik does"))
+            level = "ERROR"
+        self.log.level = level
+        for name, field in Providers.model_fields.items():
+            alias = field.alias or name
+            if alias in OTHER_PROVIDERS and getattr(self.providers, name) is not None:
+                self._warnings.append(ConfigProblem(
+                    label, f"providers.{alias}",
+                    f"provider {alias} is not available here; its routers are not served (only the file "
+                    "provider is)"))
         if not self.entry_points:
             self.entry_points["http"] = EntryPoint(address=":80")
         if self.api is not None and self.api.insecure and "traefik" not in self.entry_points:

@@ -1,8 +1,10 @@
 """Where the static configuration comes from: a file, Traefik-style flags, TRAEFIK_* environment variables.
 
 Traefik (pkg/cli/loader_*.go) treats these as mutually exclusive: the configuration file if one is found,
-otherwise the flags if any are given, otherwise the environment. That is the default here. With
-`layered=True` the three are merged instead (flags over environment over file) through pydantic-settings.
+otherwise the flags if any are given, otherwise the environment. That is the default here. The CLI uses
+`flags_over_file=True`: flags override the file (our addition), and the environment is still read only
+when there is neither. `layered=True` merges all three (flags over environment over file) through
+pydantic-settings.
 
 Flag syntax follows paerser (flag/flagparser.go): `--a.b=value` or `--a.b value`; a boolean or a whole
 section given without `=` means "true" and never takes the next word; repeated list flags add up; list
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import types
 import typing
 from pathlib import Path
 from typing import Any, Mapping
@@ -36,9 +39,19 @@ class FlagError(ValueError):
 # ------------------------------------------------------------------------------------------------ flags
 
 
+def _optional(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _optional(typing.get_args(annotation)[0])
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
 def _kind_of(path: list[str]) -> str:
-    """"bool", "section" (a model) or "value" for a dotted flag path; "value" when unknown."""
+    """"bool", "section" (a model, or an optional section: a Go pointer), "list", "loose" (a key inside
+    a section we keep as a plain mapping) or "value" for a dotted flag path (paerser getFlagType); "value"
+    when unknown."""
     annotation: Any = StaticConfig
+    optional = False
     for segment in path:
         annotation = _unwrap(annotation)
         if _is_model(annotation):
@@ -46,20 +59,30 @@ def _kind_of(path: list[str]) -> str:
             if segment.lower() not in fields:
                 return "value"
             annotation = fields[segment.lower()]
+            optional = _optional(annotation)
         elif typing.get_origin(annotation) is dict:
             annotation = typing.get_args(annotation)[1]
+            optional = _optional(annotation)
+        elif annotation is Any:
+            return "loose"  # inside a section we keep as a mapping (metrics, providers.docker, ...)
         else:
             return "value"
     annotation = _unwrap(annotation)
+    if annotation is Any:
+        return "loose"
     if annotation is bool:
         return "bool"
-    return "section" if _is_model(annotation) else "value"
+    if _is_model(annotation) or optional:
+        return "section"
+    return "list" if typing.get_origin(annotation) is list else "value"
 
 
 def parse_flags(argv: list[str]) -> dict[str, str]:
-    """Traefik flags -> {"entryPoints.web.address": ":8081"} (names as written). Stops at the first non-flag."""
+    """Traefik flags -> {"entryPoints.web.address": ":8081"} (names as first written). Stops at the first
+    non-flag. As in paerser (flag/flagparser.go): a bool or an optional section (`--api`,
+    `--providers.docker`) given alone is "true"; a repeated list flag adds up, any other repeat wins."""
     values: dict[str, str] = {}
-    spelled: dict[str, str] = {}  # lower-cased name -> first spelling, so repeats add up
+    spelled: dict[str, str] = {}  # lower-cased name -> first spelling
     args = list(argv)
     while args and len(args[0]) >= 2 and args[0].startswith("-"):
         arg = args.pop(0)
@@ -69,31 +92,41 @@ def parse_flags(argv: list[str]) -> dict[str, str]:
         if not name or name[0] in "-=":
             raise FlagError(f"bad flag syntax: {arg}")
         name, has_value, value = name.partition("=")
+        kind = _kind_of(name.split("."))
         if not has_value:
-            if _kind_of(name.split(".")) in ("bool", "section"):
-                value = "true"
+            if kind in ("bool", "section") or kind == "loose" and (not args or args[0].startswith("-")):
+                value = "true"  # in a loose section Traefik knows the type; a bare flag there is a switch
             elif args:
                 value = args.pop(0)
             else:
                 raise FlagError(f"flag needs an argument: --{name}")
         key = spelled.setdefault(name.lower(), name)
-        values[key] = f"{values[key]},{value}" if key in values else value
+        values[key] = f"{values[key]},{value}" if key in values and kind == "list" else value
     return values
 
 
 def _nest(flat: Mapping[str, str]) -> dict[str, Any]:
-    """{"a.b.c": v} -> {"a": {"b": {"c": v}}}; a section set to "true" and given sub-keys becomes a mapping."""
+    """{"a.b.c": v} -> {"a": {"b": {"c": v}}}; a section set to "true" and given sub-keys becomes a mapping.
+    Segments merge case-insensitively, the first spelling kept (paerser DecodeToNode compares with
+    EqualFold), so `--entrypoints.web.address` and `--entryPoints.web.transport...` are one entry point."""
     root: dict[str, Any] = {}
     for dotted, value in flat.items():
         node = root
         *parents, leaf = dotted.split(".")
         for part in parents:
+            part = _existing_key(node, part)
             if not isinstance(node.get(part), dict):
                 node[part] = {}
             node = node[part]
+        leaf = _existing_key(node, leaf)
         if not isinstance(node.get(leaf), dict):
             node[leaf] = value
     return root
+
+
+def _existing_key(node: dict[str, Any], key: str) -> str:
+    lower = key.lower()
+    return next((existing for existing in node if existing.lower() == lower), key)
 
 
 def env_values(environ: Mapping[str, str]) -> dict[str, str]:
@@ -181,11 +214,13 @@ def load_static(
     environ: Mapping[str, str] | None = None,
     *,
     layered: bool = False,
+    flags_over_file: bool = False,
     search_default_locations: bool = False,
 ) -> StaticConfig:
     """Build the static configuration. ConfigError lists every problem (file, key path, message).
 
     Default: Traefik's rule, the first of file / flags / environment that is present is used alone.
+    `flags_over_file=True`: flags override the file; TRAEFIK_* variables only count when neither is given.
     `layered=True`: flags override environment variables, which override the file.
     `--configFile=path` in argv is honoured when `config_path` is None.
     """
@@ -205,13 +240,32 @@ def load_static(
         ("environment", _nest(env_values(environ)), True),
         (str(config_path or ""), file_raw, False),
     ]
-    if not layered:
+    if flags_over_file and not layered and (config_path is not None or flags):
+        layers = [layers[0], layers[2]]
+    elif not layered:
         chosen = (config_path is not None and layers[2]) or (flags and layers[0]) or layers[1]
         layers = [chosen]
-    config = _build(layers)
+    config, sources = _build(layers)
     config._source_file = config_path
+    config._label = _UNLABELLED
     config._warnings = warnings
-    return config.with_effective_defaults()
+    config.with_effective_defaults()
+    config._warnings = [_labelled(problem, sources) for problem in config._warnings]
+    return config
+
+
+_UNLABELLED = "\0static"  # a warning of with_effective_defaults, named after its source below
+
+
+def _labelled(problem: ConfigProblem, sources: list[_Layer]) -> ConfigProblem:
+    """A warning about a key (log.level, providers.docker) names the source that set it."""
+    if problem.file != _UNLABELLED:
+        return problem
+    path = tuple(problem.key_path.split("."))
+    given = [src for src in sources if src.data]
+    source = next((src for src in given if _has_path(src.data, path)), given[0] if given else None)
+    label = source.label if source is not None else "static configuration"
+    return ConfigProblem(label, problem.key_path, problem.message)
 
 
 def _read_static_file(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
@@ -221,7 +275,7 @@ def _read_static_file(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
     return {k: v for k, v in raw.items() if str(k).lower() in STATIC_ROOT_KEYS}, warnings
 
 
-def _build(layers: list[tuple[str, dict[str, Any], bool]]) -> StaticConfig:
+def _build(layers: list[tuple[str, dict[str, Any], bool]]) -> tuple[StaticConfig, list[_Layer]]:
     sources = [_Layer(label, raw, csv) for label, raw, csv in layers]
     problems = [
         ConfigProblem(src.label, ".".join(map(str, path[:-1] + (written,))), f"key given twice (also as {path[-1]!r})")
@@ -234,7 +288,8 @@ def _build(layers: list[tuple[str, dict[str, Any], bool]]) -> StaticConfig:
         settings = _merge(sources)
     except ValidationError as err:
         raise ConfigError(_attribute(err, sources)) from None
-    return StaticConfig.model_validate(settings.model_dump(by_alias=True, exclude_unset=True), by_alias=True)
+    dumped = settings.model_dump(by_alias=True, exclude_unset=True)
+    return StaticConfig.model_validate(dumped, by_alias=True), sources
 
 
 def _merge(sources: list[_Layer]) -> BaseModel:
@@ -258,7 +313,8 @@ def _attribute(err: ValidationError, sources: list[_Layer]) -> list[ConfigProble
         loc = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
         source = next((src for src in sources if _has_path(src.data, loc)), sources[0])
         single = ValidationError.from_exception_data(err.title, [item])  # type: ignore[list-item]
-        problems += problems_from_validation(single, source.label, spelled=source.normaliser.spelled)
+        problems += problems_from_validation(single, source.label, spelled=source.normaliser.spelled,
+                                             model=StaticConfig)
     return problems
 
 

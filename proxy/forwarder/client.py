@@ -24,7 +24,11 @@ log = logging.getLogger("proxy.forwarder")
 
 PIPELINE = "pipeline"  # reason for pausing reads: a previous response is still going out
 REJECTED = "rejected"  # reason for pausing reads: unparseable input, an error answer is owed
+DRAINING = "draining"  # reason for pausing reads: the gateway stops, no new request is read
 LINGER = 1.0  # seconds we keep reading (and dropping) after answering unparseable input
+# Seconds we keep reading (and dropping) a request body the upstream answered before it was all sent
+# (a 401 or 413 to an upload): nginx's lingering_time is 30 s.
+EARLY_ANSWER_LINGER = 30.0
 READING = "reading the request"  # what the connection's deadline is for
 IDLE = "idle keep-alive"
 
@@ -266,7 +270,10 @@ class ClientConnection(asyncio.Protocol):
             self._answer_reject()
             return
         if not exchange.keep_alive or (self.peer_done and len(self.queue) == 0):
-            self.close()
+            if exchange.request_complete or self.peer_done:
+                self.close()
+            else:  # answered before the client finished sending: let it read the answer, not a reset
+                self._close_gently(EARLY_ANSWER_LINGER)
             return
         if self.queue:
             self.queue[0].begin()
@@ -301,6 +308,19 @@ class ClientConnection(asyncio.Protocol):
             if not self._read_pausers and self.transport is not None and not self.transport.is_closing():
                 self.transport.resume_reading()
 
+    def drain(self) -> None:
+        """The gateway is stopping: close now if idle, else after the requests already read are answered
+        (the last answer says `Connection: close`), as Go's Server.Shutdown does."""
+        if self.tunnel is not None:
+            return  # a WebSocket or other upgraded connection ends with the grace period
+        if not self.queue and self.receiving is None:
+            self.close()
+            return
+        last = self.receiving or self.queue[-1]
+        last.keep_alive = False
+        if self.receiving is None:
+            self.pause_reading(DRAINING)  # no request after the last one is read
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
@@ -322,10 +342,17 @@ class ClientConnection(asyncio.Protocol):
             self._answer_reject()
 
     def _answer_reject(self) -> None:
-        """Send the pending error and close gently: half-close, then drop what the client still sends
-        for a moment, so that it reads our answer instead of a reset (Go lingers the same way)."""
+        """Send the pending error and close gently, so that the client reads it instead of a reset."""
         self.write(encode_reply(error_reply(self.pending_reject), keep_alive=False, head_only=False))
+        self._close_gently(LINGER)
+
+    def _close_gently(self, seconds: float) -> None:
+        """Half-close, then read and drop what the client still sends for up to `seconds` (or until it
+        closes), then close. Closing with unread input would make the kernel send a reset, which can reach
+        the client before it has read our last answer (Go lingers the same way, nginx's lingering_close)."""
         self.discarding = True
+        self.raw_left = 0
+        self.receiving = None
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -333,7 +360,8 @@ class ClientConnection(asyncio.Protocol):
             transport.write_eof()
             self._read_pausers.clear()
             transport.resume_reading()
-            asyncio.get_running_loop().call_later(LINGER, self.close)
+            self.deadline = self.write_deadline = 0.0
+            asyncio.get_running_loop().call_later(seconds, self.close)
         else:
             self.close()
 

@@ -33,6 +33,7 @@ class ExchangeRecord:
     host: str = ""  # the Host the request was routed with
     detail: str = ""  # why the proxy answered by itself (no router, upstream refused, timeout...)
     attempts: int = 0  # times the request was sent upstream (more than 1: the retry middleware retried)
+    overrides: tuple[str, ...] = ()  # the test overrides the router's plan had (services=, middlewares=)
 
     @classmethod
     def of(cls, exchange: Exchange) -> ExchangeRecord:
@@ -47,7 +48,8 @@ class ExchangeRecord:
             upstream_target=head.target if forwarded else None,
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
-            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail, attempts=exchange.attempts)
+            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail, attempts=exchange.attempts,
+            overrides=plan.overrides if plan else ())
 
 
 @dataclass(slots=True)

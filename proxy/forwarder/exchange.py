@@ -119,7 +119,9 @@ class Exchange:
             headers.set("Host", head.host)
         if self.chunked_request and not again:
             headers.add("Transfer-Encoding", "chunked")
-        path = server.base_path + head.path if server.base_path else head.path
+        path = head.path or "/"  # a middleware may leave it empty (Go's URL.Path), Go sends "/"
+        if server.base_path:
+            path = server.base_path + path
         target = path if head.query is None else f"{path}?{head.query}"
         return encode_head(f"{head.method} {target} HTTP/1.1", headers.items)
 

@@ -26,10 +26,11 @@ class RoutePlan:
     request_hooks: tuple[tuple[int, Middleware], ...] = ()
     waiting_hooks: tuple[tuple[int, Middleware], ...] = ()
     retry: RetryPolicy | None = None  # the first retry middleware's policy, applied by the exchange
+    overrides: tuple[str, ...] = ()  # test overrides in this plan, in words (see Gateway's middlewares=)
 
     @classmethod
     def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,
-              service_name: str) -> RoutePlan:
+              service_name: str, overrides: tuple[str, ...] = ()) -> RoutePlan:
         # A chain runs as its members in its place: a member that answers is seen by those before it only,
         # which is what the plan does for any middleware, and members that wait or retry work as anywhere.
         chain = tuple(_flattened(m for _, m in middlewares))
@@ -39,7 +40,7 @@ class RoutePlan:
         return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks,
                    any(m.edits_request_headers for m in chain), request_hooks[:first_wait],
                    request_hooks[first_wait:],
-                   next((m.retry_policy for m in chain if m.retry_policy is not None), None))
+                   next((m.retry_policy for m in chain if m.retry_policy is not None), None), overrides)
 
 
 def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:

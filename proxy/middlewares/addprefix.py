@@ -10,7 +10,7 @@ from __future__ import annotations
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.urlpath import ensure_leading_slash
-from proxy.urlpath import parse_raw_path, request_uri_path, wire
+from proxy.urlpath import escaped_path, parse_raw_path, wire
 
 
 class AddPrefix(Middleware):
@@ -27,5 +27,5 @@ class AddPrefix(Middleware):
         path = ensure_leading_slash(self.prefix + path)
         if raw_path:
             raw_path = ensure_leading_slash(self.prefix + raw_path)
-        req.path = request_uri_path(path, raw_path)
+        req.path = escaped_path(path, raw_path)
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.urlpath import go_error
-from proxy.urlpath import escaped_path, parse_raw_path, request_uri_path, unescape, wire
+from proxy.urlpath import escaped_path, parse_raw_path, unescape, wire
 
 REPLACED_PATH = "X-Replaced-Path"
 
@@ -30,7 +30,7 @@ class ReplacePath(Middleware):
             self.path = unescape(self.raw_path)
         except ValueError as exc:
             self.error = str(exc)
-        self.target_path = "" if self.error else request_uri_path(self.path, self.raw_path)
+        self.target_path = "" if self.error else escaped_path(self.path, self.raw_path)
 
     def on_request(self, req: RequestHead) -> Reply | None:
         try:

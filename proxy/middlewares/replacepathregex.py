@@ -15,7 +15,7 @@ from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.replacepath import REPLACED_PATH, current_raw_path
 from proxy.middlewares.urlpath import bad_request, go_error, sanitized
-from proxy.urlpath import from_text, request_uri_path, to_text, unescape
+from proxy.urlpath import escaped_path, from_text, to_text, unescape
 
 
 class ReplacePathRegex(Middleware):
@@ -40,5 +40,5 @@ class ReplacePathRegex(Middleware):
         clean = sanitized(path, raw_path)
         if clean is None:
             return bad_request()
-        req.path = request_uri_path(*clean)
+        req.path = escaped_path(*clean)
         return None

@@ -2,7 +2,8 @@
 
 The first configured prefix (trimmed) that the decoded path starts with is removed, even inside a segment
 (`/stat` turns `/status` into `/us`). The raw path loses as many chars as encode that prefix (`%69` counts as
-one). A path left empty is sent as `/`. Each strip ADDS an X-Forwarded-Prefix value, so two stripPrefix
+one). A path left empty stays empty for the middlewares after it (`addPrefix` `/v2` then gives `/v2`,
+as in Go); the forwarder sends it as `/`. Each strip ADDS an X-Forwarded-Prefix value, so two stripPrefix
 middlewares leave two values. If cleaning the stripped path would change it (`/api./foo` with prefix `/api`
 leaves `/./foo`; `//x`), Traefik answers 400 instead of forwarding: a path-traversal guard. `forceSlash` is
 deprecated in v3 and off by default.
@@ -13,7 +14,7 @@ from __future__ import annotations
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
-from proxy.urlpath import PLAIN_PATH, parse_raw_path, request_uri_path, wire
+from proxy.urlpath import PLAIN_PATH, escaped_path, parse_raw_path, wire
 
 FORWARDED_PREFIX = "X-Forwarded-Prefix"
 
@@ -54,7 +55,7 @@ class StripPrefix(Middleware):
             if clean is None:
                 return bad_request()
             req.headers.add(FORWARDED_PREFIX, prefix)
-            req.path = request_uri_path(*clean)
+            req.path = escaped_path(*clean)
             return None
         return None
 
@@ -68,6 +69,6 @@ class StripPrefix(Middleware):
                 if sanitized(stripped, "") is None:
                     return bad_request()
                 req.headers.add(FORWARDED_PREFIX, prefix)
-                req.path = stripped or "/"
+                req.path = stripped
                 return None
         return None

@@ -15,7 +15,7 @@ from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.stripprefix import FORWARDED_PREFIX
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
-from proxy.urlpath import from_text, parse_raw_path, request_uri_path, to_text
+from proxy.urlpath import escaped_path, from_text, parse_raw_path, to_text
 
 
 class StripPrefixRegex(Middleware):
@@ -49,5 +49,5 @@ class StripPrefixRegex(Middleware):
         clean = sanitized(path, raw_path)
         if clean is None:
             return bad_request()
-        req.path = request_uri_path(*clean)
+        req.path = escaped_path(*clean)
         return None

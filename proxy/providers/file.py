@@ -13,7 +13,7 @@ from typing import Callable
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
-from proxy.config.loader import load_dynamic
+from proxy.config.loader import SUPPORTED_EXTENSIONS, load_dynamic
 
 log = logging.getLogger("proxy.providers.file")
 
@@ -59,5 +59,9 @@ class FileProvider:
 
     @staticmethod
     def _concerns(path: Path, wanted: set[Path]) -> bool:
+        """A watched file itself, or a config file (.toml, .yaml, .yml) under a watched directory: not the
+        gateway's own log file beside them, which would reload it with every line it writes."""
         resolved = path.resolve()
-        return resolved in wanted or any(parent in wanted for parent in resolved.parents)
+        if resolved in wanted:
+            return True
+        return path.suffix.lower() in SUPPORTED_EXTENSIONS and any(parent in wanted for parent in resolved.parents)

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from proxy.config.dynamic import DynamicConfig, LoadBalancer as LoadBalancerConfig, RouterTLS, ServersTransport
+from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
+from proxy.middlewares.passthrough import PassThrough
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
@@ -78,9 +80,13 @@ class BuildResult:
 
 
 def _domains(rule: str) -> list[str]:
+    """The Host names of a rule (for TLS); a v2 rule the v3 parser refuses gives none."""
     from proxy.tls.manager import rule_domains
 
-    return rule_domains(rule)
+    try:
+        return rule_domains(rule)
+    except RuleSyntaxError:
+        return []
 
 
 def local_name(reference: str) -> str:
@@ -94,9 +100,11 @@ def local_name(reference: str) -> str:
 class RuntimeBuilder:
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None, *, local_ca: LocalCA | None = None,
-                 resolvers: frozenset[str] | None = None) -> None:
+                 default_transport: TransportSettings | None = None, default_rule_syntax: str = "v3",
+                 middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None, *,
+                 local_ca: LocalCA | None = None, resolvers: frozenset[str] | None = None) -> None:
         self.http = config.http
+        self.default_rule_syntax = default_rule_syntax
         self.tls_section = config.tls
         self.local_ca = local_ca
         self.resolvers = resolvers
@@ -105,6 +113,7 @@ class RuntimeBuilder:
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
         self.overrides = dict(service_overrides or {})
+        self.middleware_overrides = dict(middleware_overrides or {})  # None: a pass-through
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
@@ -122,7 +131,8 @@ class RuntimeBuilder:
             qualified = f"{name}@{PROVIDER}"
             try:
                 eps = self._router_entry_points(qualified, router.entry_points)
-                rule = compile_rule(router.rule) if router.rule else None
+                rule = compile_rule(router.rule, self._rule_syntax(qualified, router.rule_syntax)) \
+                    if router.rule else None
                 if rule is None:
                     raise BuildError("the rule is missing")
                 if not router.service:
@@ -141,7 +151,8 @@ class RuntimeBuilder:
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
-                plan = RoutePlan.build(qualified, chain, service, local_name(router.service))
+                plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
+                                       self._overrides_used(ep_name, router.middlewares, router.service))
                 plans.setdefault(qualified, plan)
                 if tls is None:
                     routes[ep_name].append(Route(qualified, priority, rule, plan))
@@ -240,6 +251,15 @@ class RuntimeBuilder:
                     pass  # already in self.problems
 
     # -- routers ------------------------------------------------------------------------------------
+    def _rule_syntax(self, router: str, syntax: str) -> str:
+        """The router's ruleSyntax, else core.defaultRuleSyntax; like Traefik, anything but v2 reads as v3."""
+        if syntax in ("", "default"):
+            return self.default_rule_syntax
+        if syntax not in ("v2", "v3"):
+            self.problems.append(Problem("router", router, f"ruleSyntax {syntax!r} is neither v2 nor v3: the rule "
+                                                           "is read as v3 (as Traefik does)", level="warning"))
+        return syntax
+
     def _router_entry_points(self, router: str, names: list[str]) -> list[str]:
         if not names:
             defaults = [ep.name for ep in self.entry_points.values() if ep.as_default]
@@ -258,6 +278,29 @@ class RuntimeBuilder:
         for ref in (*self.entry_points[ep_name].middlewares, *names):
             chain.append((local_name(ref), self.middleware(ref)))
         return chain
+
+    def _overrides_used(self, ep_name: str, middlewares: list[str], service: str) -> tuple[str, ...]:
+        """What test overrides a router's plan has in it, in words, for the exchange record and explain()."""
+        used: list[str] = []
+        names = [local_name(ref) for ref in (*self.entry_points[ep_name].middlewares, *middlewares)]
+        while names:
+            name = names.pop(0)
+            if name in self.middleware_overrides:
+                used.append(f"middleware {name}: " + ("pass-through" if self.middleware_overrides[name] is None
+                                                      else "replaced"))
+                continue
+            config = self.http.middlewares.get(name)
+            if config is not None and config.chain is not None:
+                names[:0] = [local_name(ref) for ref in config.chain.middlewares]
+        services = [local_name(service)]
+        while services:
+            name = services.pop(0)
+            if name in self.overrides:
+                used.append(f"service {name} -> {self.overrides[name]}")
+            config = self.http.services.get(name)
+            if config is not None and config.weighted is not None:
+                services += [child.name for child in config.weighted.services]
+        return tuple(used)
 
     # -- services -----------------------------------------------------------------------------------
     def service(self, reference: str) -> Picker:
@@ -365,6 +408,10 @@ class RuntimeBuilder:
 
     def _build_middleware(self, name: str) -> Middleware:
         config = self.http.middlewares.get(name)
+        if name in self.middleware_overrides:  # a test's replacement, checked against the file's names
+            config = self.middleware_overrides[name]
+            if config is None:
+                return PassThrough()
         if config is None:
             raise BuildError(f"middleware {name!r} does not exist")
         try:

@@ -203,16 +203,16 @@ _BUILDERS: dict[str, Callable[[tuple[str, ...]], Predicate]] = {
 }
 
 
-def _build(node: RuleNode, rule: str) -> Predicate:
+def _build(node: RuleNode, rule: str, builders: dict[str, Callable[[tuple[str, ...]], Predicate]]) -> Predicate:
     if isinstance(node, Call):
         try:
-            return _BUILDERS[node.name](node.args)
+            return builders[node.name](node.args)
         except _ArgError as exc:
             raise RuleSyntaxError(rule, node.arg_columns[exc.index], exc.reason) from None
     if isinstance(node, Not):
-        inner = _build(node.operand, rule)
+        inner = _build(node.operand, rule, builders)
         return lambda req: not inner(req)
-    left, right = _build(node.left, rule), _build(node.right, rule)
+    left, right = _build(node.left, rule, builders), _build(node.right, rule, builders)
     if isinstance(node, And):
         return lambda req: left(req) and right(req)
     return lambda req: left(req) or right(req)
@@ -267,11 +267,11 @@ class CompiledRule:
 
     __slots__ = ("text", "tree", "hosts", "path_prefixes", "predicate")
 
-    def __init__(self, text: str, tree: RuleNode, predicate: Predicate) -> None:
+    def __init__(self, text: str, tree: RuleNode, predicate: Predicate, hints: bool = True) -> None:
         self.text = text
         self.tree = tree
-        self.hosts = _host_hint(tree)
-        self.path_prefixes = _path_hint(tree)
+        self.hosts = _host_hint(tree) if hints else None
+        self.path_prefixes = _path_hint(tree) if hints else None
         self.predicate = predicate  # MatchRequest -> bool
 
     def match(self, req: RequestHead) -> bool:
@@ -285,7 +285,19 @@ class CompiledRule:
         return f"CompiledRule({self.text!r})"
 
 
-def compile_rule(text: str) -> CompiledRule:
-    """Parse and compile Traefik v3 rule text; raise RuleSyntaxError (a ValueError) when Traefik would."""
+RULE_SYNTAXES = ("v3", "v2")
+
+
+def compile_rule(text: str, syntax: str = "v3") -> CompiledRule:
+    """Parse and compile rule text in Traefik's v3 syntax (or v2: see matchers_v2.py); raise RuleSyntaxError
+    (a ValueError) when Traefik would. Like Traefik, any syntax other than "v2" means v3."""
+    if syntax == "v2":
+        from proxy.rules.matchers_v2 import BUILDERS_V2, host_hint_v2, path_hint_v2  # only v2 rules load it
+
+        tree = parse_rule(text, "v2")
+        compiled = CompiledRule(text, tree, _build(tree, text, BUILDERS_V2), hints=False)
+        compiled.hosts = host_hint_v2(tree)
+        compiled.path_prefixes = path_hint_v2(tree)
+        return compiled
     tree = parse_rule(text)
-    return CompiledRule(text, tree, _build(tree, text))
+    return CompiledRule(text, tree, _build(tree, text, _BUILDERS))

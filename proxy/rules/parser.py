@@ -36,16 +36,24 @@ MATCHER_ARITY: dict[str, tuple[int, ...]] = {
 }
 
 
-def _spellings() -> dict[str, str]:
+# The v2 syntax (pkg/muxer/http/matcher_v2.go httpFuncsV2): every matcher takes one or more arguments; the
+# matchers themselves check pairs (Headers, HeadersRegexp, Query).
+MATCHER_ARITY_V2: dict[str, tuple[int, ...] | None] = dict.fromkeys(
+    ("Host", "HostHeader", "HostRegexp", "ClientIP", "Path", "PathPrefix", "Method", "Headers", "HeadersRegexp",
+     "Query"))
+
+
+def _spellings(names: object = MATCHER_ARITY) -> dict[str, str]:
     # predicate registers each matcher under four spellings only (pkg/rules/parser.go NewParser).
     out: dict[str, str] = {}
-    for name in MATCHER_ARITY:
+    for name in names:  # type: ignore[attr-defined]
         for form in (name, name.lower(), name.upper(), name.lower().capitalize()):
             out[form] = name
     return out
 
 
 _NAME_SPELLINGS = _spellings()
+_NAME_SPELLINGS_V2 = _spellings(MATCHER_ARITY_V2)
 
 
 class RuleSyntaxError(ValueError):
@@ -212,10 +220,12 @@ class _Lexer:
 
 
 class _Parser:
-    def __init__(self, rule: str, tokens: list[_Token]) -> None:
+    def __init__(self, rule: str, tokens: list[_Token], v2: bool = False) -> None:
         self.rule = rule
         self.tokens = tokens
         self.index = 0
+        self.v2 = v2
+        self.spellings = _NAME_SPELLINGS_V2 if v2 else _NAME_SPELLINGS
 
     @property
     def token(self) -> _Token:
@@ -276,7 +286,7 @@ class _Parser:
         raise self.unexpected(tok, "a matcher such as Host(`example.com`), '!' or '('")
 
     def call(self, name_tok: _Token) -> Call:
-        name = _NAME_SPELLINGS.get(name_tok.text)
+        name = self.spellings.get(name_tok.text)
         if name is None:
             raise self.error(name_tok, f"unknown matcher {name_tok.text!r}")
         if self.token.kind != "(":
@@ -300,8 +310,11 @@ class _Parser:
 
     def check_args(self, name: str, name_tok: _Token, args: list[str], columns: list[int],
                    close: _Token) -> None:
-        arity = MATCHER_ARITY[name]
-        if len(args) not in arity:
+        arity = MATCHER_ARITY_V2[name] if self.v2 else MATCHER_ARITY[name]
+        if arity is None:
+            if not args:
+                raise RuleSyntaxError(self.rule, close.column, f"no args for matcher {name}")
+        elif len(args) not in arity:
             wanted = " or ".join(str(n) for n in arity)
             # Point at the first extra argument, or at the ')' where one is missing.
             column = columns[max(arity)] if len(args) > max(arity) else close.column
@@ -311,6 +324,7 @@ class _Parser:
                 raise RuleSyntaxError(self.rule, column, f"empty argument for matcher {name}")
 
 
-def parse_rule(rule: str) -> RuleNode:
-    """Parse Traefik v3 rule text into a tree; raise RuleSyntaxError for anything Traefik refuses."""
-    return _Parser(rule, _Lexer(rule).run()).parse()
+def parse_rule(rule: str, syntax: str = "v3") -> RuleNode:
+    """Parse rule text (Traefik's v3 syntax, or v2 with syntax="v2") into a tree; RuleSyntaxError for
+    anything Traefik refuses."""
+    return _Parser(rule, _Lexer(rule).run(), v2=syntax == "v2").parse()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 
@@ -60,9 +61,13 @@ class EntryPointServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         runtime = self.runtime
-        self._server = await loop.create_server(
-            self._protocol, self.host, self.port, backlog=4096,
-            reuse_address=True, reuse_port=self.reuse_port or None)
+        try:
+            self._server = await loop.create_server(
+                self._protocol, self.host, self.port, backlog=4096,
+                reuse_address=True, reuse_port=self.reuse_port or None)
+        except OSError as exc:
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            raise OSError(exc.errno, f"entry point {runtime.name} (address {self.address!r}): {reason}") from exc
         sockets = self._server.sockets
         bound = sockets[0].getsockname()
         self.port = runtime.port = bound[1]
@@ -72,7 +77,7 @@ class EntryPointServer:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sweeper = loop.create_task(self._sweep())
-        log.info("entry point %s listening on %s", runtime.name, self.url)
+        log.info("entry point %s listening on %s", runtime.name, ", ".join(self.bound))
 
     async def _sweep(self) -> None:
         """Enforce the connections' read/idle/write deadlines, a few times per shortest timeout."""
@@ -84,6 +89,30 @@ class EntryPointServer:
             if self.tls_runtime is not None:
                 for conn in list(self.tls_runtime.connections):
                     conn.check_deadlines(now)
+
+    @property
+    def bound(self) -> list[str]:
+        """What the sockets are bound to ("0.0.0.0:9999", "[::]:9999" for ":9999"), once started."""
+        if self._server is None:
+            return []
+        out = []
+        for sock in self._server.sockets:
+            name = sock.getsockname()
+            if sock.family == socket.AF_INET6:
+                out.append(f"[{name[0]}]:{name[1]}")
+            elif sock.family == socket.AF_INET:
+                out.append(f"{name[0]}:{name[1]}")
+        return out
+
+    def serving_text(self) -> str:
+        """The URL to reach the entry point, and what it listens on when that says more than the URL
+        (an address without a host binds every interface: the URL's 127.0.0.1 is only one of them)."""
+        url = self.url
+        bound = self.bound
+        if not bound or bound == [url.partition("://")[2]]:
+            return url
+        every = ": every interface" if not self.host else ""
+        return f"{url} (listening on {' and '.join(bound)}{every})"
 
     @property
     def url(self) -> str:
@@ -116,6 +145,34 @@ class EntryPointServer:
         if self.tls is None:
             return ClientConnection(self.runtime)
         return Sniffer(self)
+
+    async def drain(self, accept_grace: float, grace: float) -> None:
+        """Traefik's lifeCycle: keep accepting for `accept_grace` seconds, then stop accepting, let the
+        requests in flight finish within `grace` seconds while idle connections close, then cut the rest."""
+        if accept_grace > 0:
+            await asyncio.sleep(accept_grace)
+        if self._server is not None:
+            self._server.close()  # no new connection; the open ones are ours to end
+        deadline = time.monotonic() + grace
+        for conn in self._open_connections():
+            conn.drain()
+        while (connections := self._open_connections()) and time.monotonic() < deadline:
+            for conn in connections:
+                if not conn.queue and conn.receiving is None and conn.tunnel is None:
+                    conn.close()  # it finished its last answer meanwhile
+            await asyncio.sleep(0.02)
+        if connections := self._open_connections():
+            log.warning("entry point %s: %d connection(s) still open after the grace period (%gs): closing them",
+                        self.runtime.name, len(connections), grace)
+            for conn in connections:
+                conn.abort()
+
+    def _open_connections(self) -> list[ClientConnection]:
+        """Plain and TLS client connections of this entry point."""
+        found = list(self.runtime.connections)
+        if self.tls_runtime is not None:
+            found += self.tls_runtime.connections
+        return found
 
     async def stop(self) -> None:
         if self._sweeper is not None:

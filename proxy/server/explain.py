@@ -59,6 +59,8 @@ def _routed(record: ExchangeRecord, build: BuildResult | None) -> list[str]:
     lines = [f"router {record.router}"
              + (f" -> middlewares {list(record.middlewares)}" if record.middlewares else "")
              + (f" -> service {plan.service_name!r}" if plan else "")]
+    if record.overrides:
+        lines.append(f"with test overrides: {'; '.join(record.overrides)}")
     if record.upstream:
         lines.append(f"sent {record.upstream_target} to {record.upstream}")
     if record.detail:

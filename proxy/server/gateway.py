@@ -9,13 +9,14 @@ config object, a mapping, TOML/YAML text, a file path) for tests and programs th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
@@ -82,30 +83,38 @@ class Gateway:
                  reuse_port: bool = False, *, services: Mapping[str, str] | None = None,
                  entry_points: Mapping[str, str] | None = None, free_ports: bool = False,
                  strict: bool = False, record: int | None = None, base_dir: Path | str | None = None,
+                 middlewares: Mapping[str, Mapping[str, Any] | None] | None = None,
                  local_ca: bool | str | Path = True) -> None:
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {name.partition("@")[0]: url for name, url in {**(service_overrides or {}),
                                                                    **(services or {})}.items()}
+        replaced: dict[str, Any] = {}
         if legacy:
             static = config  # type: ignore[assignment]
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
-            from proxy.server.sources import check_service_overrides, effective_static, resolve
+            from proxy.server.sources import (check_middleware_overrides, check_service_overrides, effective_static,
+                                              parse_middleware_overrides, resolve)
 
             self.source = resolve(config, Path(base_dir) if base_dir else None)
             static = effective_static(self.source, entry_points, free_ports)
-            if problems := check_service_overrides(self.source.dynamic, overrides):
+            replaced = parse_middleware_overrides(middlewares or {})
+            problems = (check_service_overrides(self.source.dynamic, overrides)
+                        + check_middleware_overrides(self.source.dynamic, replaced))
+            if problems:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
         self.local_ca = tls_local_ca(local_ca)
         self.pools = PoolRegistry()
         self.service_overrides = overrides
+        self.middleware_overrides = replaced
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
+        self.terminating = False  # set when a graceful stop begins
         # Told of every finished exchange (the record below, the access log and metrics when configured).
         self.observers: list[Callable[[Exchange], None]] = []
         keep = (0 if legacy else DEFAULT_RECORD) if record is None else record
@@ -142,7 +151,8 @@ class Gateway:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
         resolvers = self.static.certificates_resolvers
         builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
-                                 default_transport(self.static), local_ca=self.local_ca,
+                                 default_transport(self.static), self.static.core.default_rule_syntax,
+                                 self.middleware_overrides, local_ca=self.local_ca,
                                  resolvers=frozenset(resolvers or ()) if self.static.source_file else None)
         return builder.build()
 
@@ -165,7 +175,7 @@ class Gateway:
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
         """Swap in new routes: from `config` (its dynamic part; entry points never change on reload),
         else by re-reading the files the gateway was built from. On error the current routes stay."""
-        from proxy.server.sources import check_service_overrides, resolve
+        from proxy.server.sources import check_middleware_overrides, check_service_overrides, resolve
 
         if config is None:
             if self.source is None or not self.source.dynamic_paths:
@@ -174,7 +184,9 @@ class Gateway:
         else:
             resolved = resolve(config)
             dynamic, warnings = resolved.dynamic, resolved.warnings
-        if self.strict and (problems := check_service_overrides(dynamic, self.service_overrides)):
+        problems = (check_service_overrides(dynamic, self.service_overrides)
+                    + check_middleware_overrides(dynamic, self.middleware_overrides))
+        if self.strict and problems:
             raise ConfigError([ConfigProblem("reload", "", p) for p in problems])
         for warning in warnings:
             log.warning("%s", warning)
@@ -263,6 +275,14 @@ class Gateway:
         if self.dynamic is not None and any(self.static.entry_points[name].http.redirections is not None
                                             for name in self.servers):
             self.apply(self.dynamic)  # redirections to entry points on port 0 now know their real port
+
+    async def drain(self) -> None:
+        """Stop gracefully, each entry point as its `transport.lifeCycle` says (see EntryPointServer.drain);
+        `terminating` is True from the start (ping answers its terminatingStatusCode)."""
+        self.terminating = True
+        cycles = {name: self.static.entry_points[name].transport.life_cycle for name in self.servers}
+        await asyncio.gather(*(server.drain(cycles[name].request_accept_grace_timeout, cycles[name].grace_time_out)
+                               for name, server in self.servers.items()))
 
     async def stop(self) -> None:
         for server in self.servers.values():

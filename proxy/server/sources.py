@@ -17,7 +17,7 @@ from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.loader import (
     DYNAMIC_ROOT_KEYS, STATIC_ROOT_KEYS, SUPPORTED_EXTENSIONS, classify, dynamic_files, load_dynamic,
-    read_config_file, validate_section,
+    read_any_config, validate_section,
 )
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.config.static_sources import load_static
@@ -76,7 +76,7 @@ def parse_text(text: str) -> dict[str, Any]:
 def _from_file(path: Path) -> ResolvedConfig:
     if not path.is_file():
         raise ConfigError([ConfigProblem(str(path), "", "no such file")])
-    if classify(read_config_file(path), str(path)) == "dynamic":
+    if classify(read_any_config(path), str(path)) == "dynamic":
         dynamic, warnings = load_dynamic([path])
         return ResolvedConfig(None, dynamic, str(path), [path], warnings)
     static = load_static(path, [], {}, layered=True)
@@ -129,6 +129,31 @@ def effective_static(resolved: ResolvedConfig, entry_points: Mapping[str, str] |
         ep = static.entry_points.get(name) or EntryPoint()
         static.entry_points[name] = ep.model_copy(update={"address": address})
     return static
+
+
+def parse_middleware_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """`middlewares=` overrides: name -> None (pass-through) or a replacement middleware config, validated
+    as the file's middlewares are (a Middleware model); ConfigError names the override and the key."""
+    from proxy.config.dynamic import DynamicConfig
+    from proxy.config.loader import validate_section
+
+    parsed: dict[str, Any] = {}
+    for reference, replacement in overrides.items():
+        name = reference.partition("@")[0]
+        if replacement is None:
+            parsed[name] = None
+            continue
+        section, _ = validate_section({"http": {"middlewares": {name: replacement}}}, DynamicConfig,
+                                      f"middlewares override {name!r}", frozenset({"http"}))
+        parsed[name] = section.http.middlewares[name]
+    return parsed
+
+
+def check_middleware_overrides(dynamic: DynamicConfig, overrides: Mapping[str, Any]) -> list[str]:
+    """Problems with `middlewares=` overrides: names the configuration does not define (typos)."""
+    known = dynamic.http.middlewares
+    return [f"middlewares override {name!r}: no such middleware (known: {', '.join(known) or 'none'})"
+            for name in overrides if name not in known]
 
 
 def check_service_overrides(dynamic: DynamicConfig, overrides: Mapping[str, str]) -> list[str]:

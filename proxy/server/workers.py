@@ -37,7 +37,7 @@ from proxy.server.entrypoint import parse_address
 log = logging.getLogger("proxy.workers")
 
 START_TIMEOUT = 30.0  # for every worker to report that it listens
-STOP_TIMEOUT = 10.0  # a worker's graceful stop (the watcher alone may take 5 s), then SIGKILL
+STOP_TIMEOUT = 10.0  # past the longest lifeCycle drain: a worker's stop (the watcher alone may take 5 s), then SIGKILL
 RESTART_LIMIT = 3  # a worker that dies this often ...
 RESTART_WINDOW = 10.0  # ... within this many seconds is not restarted again: everything stops
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -51,7 +51,10 @@ def run_workers(setup: cli.Setup, count: int, *, strict: bool, use_uvloop: bool)
     prepared[0].pools.close()  # the check's gateway never serves
     try:
         reserved, static = reserve_ports(setup)
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        print(f"cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"cannot listen: {exc}", file=sys.stderr)
         return 1
     try:
@@ -73,7 +76,11 @@ def reserve_ports(setup: cli.Setup) -> tuple[list[socket.socket], StaticConfig]:
             if ep.protocol != "tcp":
                 continue
             host, port = parse_address(ep.address)
-            bound = _bind_all(host, port)
+            try:
+                bound = _bind_all(host, port)
+            except OSError as exc:  # name the entry point, as a single process does (EntryPointServer.start)
+                reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+                raise OSError(exc.errno, f"entry point {name} (address {ep.address!r}): {reason}") from exc
             sockets += bound
             if port == 0:
                 chosen = bound[0].getsockname()[1]
@@ -299,12 +306,16 @@ class Supervisor:
         for worker in self.workers.values():
             if worker.process.exitcode is None:
                 worker.process.terminate()
-        deadline = time.monotonic() + STOP_TIMEOUT
+        # Each worker drains as its entry points' lifeCycle says, then stops (the watcher may take 5 s).
+        lifecycles = [ep.transport.life_cycle for ep in self.spec.setup.static.entry_points.values()]
+        timeout = STOP_TIMEOUT + max((c.request_accept_grace_timeout + c.grace_time_out for c in lifecycles),
+                                     default=0.0)
+        deadline = time.monotonic() + timeout
         for worker in self.workers.values():
             worker.process.join(max(deadline - time.monotonic(), 0))
             if worker.process.exitcode is None:
                 log.error("worker %d (pid %s) did not stop within %.0fs: killing it", worker.index,
-                          worker.process.pid, STOP_TIMEOUT)
+                          worker.process.pid, timeout)
                 worker.process.kill()
                 worker.process.join()
                 status = status or 1

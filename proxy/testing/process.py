@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from proxy.config.errors import ConfigError, ConfigProblem
-from proxy.config.loader import classify, dynamic_files, read_config_file
+from proxy.config.loader import classify, dynamic_files, read_any_config, read_config_file
 from proxy.config.static_sources import load_static
 from proxy.server.sources import resolve, router_entry_points
 
@@ -137,7 +137,7 @@ class GatewayProcess:
 def write_with_services(config: Path, services: Mapping[str, str], workdir: Path) -> Path:
     """Copies of `config` (and the dynamic files a static config names) with `services` repointed."""
     workdir.mkdir(parents=True, exist_ok=True)
-    raw = read_config_file(config)
+    raw = read_any_config(config)  # a dynamic file alone may be a Go template, rendered as Traefik does
     pending = dict(services)
     if classify(raw) == "dynamic":
         target = workdir / "routes.yaml"
@@ -149,7 +149,7 @@ def write_with_services(config: Path, services: Mapping[str, str], workdir: Path
         folder = workdir / "dynamic"
         folder.mkdir(exist_ok=True)
         for index, path in enumerate(dynamic_files(static.providers.file, config.resolve().parent)):
-            copy = _repointed(read_config_file(path), pending)
+            copy = _repointed(read_config_file(path, template=True), pending)
             (folder / f"{index:03d}-{path.stem}.yaml").write_text(yaml.safe_dump(copy), encoding="utf-8")
         providers = _key(raw, "providers", {})
         providers[_name_of(providers, "file")] = {"directory": str(folder), "watch": False}

@@ -87,4 +87,4 @@ def test_one_bad_file_fails_the_whole_directory(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_dynamic([good, bad1, bad2])
     assert [p.file for p in info.value.problems] == [str(bad1), str(bad2)]
-    assert str(info.value).splitlines()[0] == f"{bad1}: http.routers.x.rulee: unknown key"
+    assert str(info.value).splitlines()[0] == f"{bad1}: http.routers.x.rulee: unknown key (did you mean 'rule'?)"

@@ -101,8 +101,8 @@ def test_check_accepts_the_example_config():
 @pytest.mark.parametrize("routes, expected", [
     pytest.param('[http.routers.app]\nrulee = "Path(`/`)"\n', "routes.toml: http.routers.app.rulee: unknown key",
                  id="unknown-key"),
-    pytest.param('[http.routers.app]\nmiddlewares = "strip"\n',
-                 "routes.toml: http.routers.app.middlewares: Input should be a valid list", id="wrong-type"),
+    pytest.param('[http.routers.app]\npriority = "high"\n',
+                 "routes.toml: http.routers.app.priority: Input should be a valid integer", id="wrong-type"),
     pytest.param('[http.routers.app\n', "routes.toml", id="toml-syntax"),
     pytest.param('[http.routers.app]\nrule = "Host(bad.test)"\nservice = "s"\n'
                  '[http.services.s.loadBalancer]\n[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n',

@@ -78,3 +78,12 @@ def test_the_cli_process_reports_a_config_it_cannot_start_with(tmp_path: Path) -
     with pytest.raises(RuntimeError, match="stripproxy did not start") as failure:
         GatewayProcess(tmp_path / "routes.toml").start()
     assert "router app@file" in str(failure.value)
+
+
+def test_the_cli_process_with_a_templated_dynamic_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_PREFIX", "/svc")
+    (tmp_path / "routes.toml").write_text(ROUTES.replace('prefixes = ["/svc"]',
+                                                         'prefixes = ["{{ env "APP_PREFIX" | default "/x" }}"]'))
+    with serve_app_in_thread(aiohttp_app()) as served, \
+            GatewayProcess(tmp_path / "routes.toml", services={"app": served.url}) as gateway:
+        assert requests.get(gateway.url + "/svc/p", timeout=5).json()["path"] == "/p"

@@ -67,7 +67,7 @@ class PassTLSClientCert(Middleware):
         self.has_request_hook = pem or info is not None
 
     def on_request(self, req: RequestHead) -> None:
-        der = req.tls_cert
+        der = req.tls.peer_cert if req.tls is not None else None
         if der is None:
             return None
         if self.pem:

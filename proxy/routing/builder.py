@@ -15,6 +15,7 @@ from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
+from proxy.middlewares.snicheck import SNICheck
 from proxy.middlewares.passthrough import PassThrough
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
@@ -127,6 +128,8 @@ class RuntimeBuilder:
         tls_routers: dict[str, list[tuple[str, list[str], str]]] = {}
         plans: dict[str, RoutePlan] = {}
         self._redirect_routes(routes, tls_routes, tls_routers)
+        checked = self._sni_checked_entry_points()
+        sni_checks: dict[tuple[str, str], SNICheck] = {}  # (entry point, router) -> its check
         for name, router in self.http.routers.items():
             qualified = f"{name}@{PROVIDER}"
             try:
@@ -151,6 +154,9 @@ class RuntimeBuilder:
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
+                if tls is not None and ep_name in checked:
+                    check = sni_checks[(ep_name, qualified)] = SNICheck(qualified, tls_options)
+                    chain = [("snicheck@internal", check), *chain]  # before every middleware, as in Traefik
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
                                        self._overrides_used(ep_name, router.middlewares, router.service))
                 plans.setdefault(qualified, plan)
@@ -177,11 +183,28 @@ class RuntimeBuilder:
             assert manager is not None
             result.tls_tables[ep_name] = RouteTable(tls_routes.get(ep_name, []))
             result.tls[ep_name] = manager.entry_point(ep_name, tls_routers.get(ep_name, []))
+            for router in result.tls[ep_name].conflicting:  # Traefik serves them with the default options
+                if (ep_name, router) in sni_checks:
+                    sni_checks[(ep_name, router)].options = "default"
         if self._tls is not None:
             self.problems.extend(Problem(p.kind, p.name, p.message, p.level) for p in self._tls.problems)
         return result
 
     # -- TLS ----------------------------------------------------------------------------------------
+    def _sni_checked_entry_points(self) -> set[str]:
+        """Entry points where a TLS router has options other than `default`: there, as in Traefik, each
+        TLS router checks that the connection was made with its options (421 otherwise)."""
+        found: set[str] = set()
+        for router in self.http.routers.values():
+            names = router.entry_points or [ep.name for ep in self.entry_points.values() if ep.as_default] \
+                or list(self.entry_points)
+            for ep_name in names:
+                ep = self.entry_points.get(ep_name)
+                tls = router.tls or (ep.tls if ep is not None else None)
+                if tls is not None and tls.options.partition("@")[0] not in ("", "default"):
+                    found.add(ep_name)
+        return found
+
     def _tls_manager(self) -> TLSManager | None:
         """The configuration's TLS manager, made when a router or entry point first needs it."""
         if self._tls is None:
@@ -361,6 +384,8 @@ class RuntimeBuilder:
         config: ServersTransport | None = self.http.servers_transports.get(local_name(reference))
         if config is None:
             raise BuildError(f"serversTransport {reference!r} does not exist")
+        if config.spiffe is not None:
+            raise BuildError(f"serversTransport {reference!r}: spiffe is not supported by stripproxy")
         timeouts = config.forwarding_timeouts
         sans = [(san.type, san.value) for san in config.peer_cert_sans]
         for index, san in enumerate(sans):

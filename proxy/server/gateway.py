@@ -28,7 +28,8 @@ from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
 from proxy.server.entrypoint import EntryPointServer
-from proxy.server.tls import announce_local_ca, entry_point_redirect, entry_point_tls, tls_local_ca
+from proxy.server.tls import (announce_local_ca, announce_tls, entry_point_redirect, entry_point_tls,
+                              tls_local_ca)
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
 from proxy.services.transport import PoolRegistry, TransportSettings
@@ -168,6 +169,7 @@ class Gateway:
             server.runtime.table = result.tables.get(name, RouteTable([]))
             server.set_tls(result.tls.get(name), result.tls_tables.get(name))
         announce_local_ca(self.local_ca)
+        announce_tls(bool(result.tls))
         self.last_build = result
         self.dynamic = dynamic
         return result

@@ -15,6 +15,7 @@ import ssl
 from typing import TYPE_CHECKING, Any
 
 from proxy.forwarder.client import ClientConnection
+from proxy.message import TLSInfo
 from proxy.tls.hello import is_tls_start, parse_client_hello
 
 if TYPE_CHECKING:
@@ -73,11 +74,11 @@ class Sniffer(asyncio.Protocol):
         self.buffer = b""
         sock = self.transport.get_extra_info("sockname") if self.transport is not None else None
         local = sock[0] if isinstance(sock, tuple) else ""
-        context = tls.choose(hello.server_name, local)
+        options, context = tls.choose(hello.server_name, local)
         if context is None:
             self._give_up(f"broken TLS options for server name {hello.server_name!r}")
             return
-        self._tls(data, context, hello.server_name)
+        self._tls(data, context, TLSInfo(hello.server_name, options))
 
     def _plain(self, data: bytes) -> None:
         self._stop_timer()
@@ -88,7 +89,7 @@ class Sniffer(asyncio.Protocol):
         conn.connection_made(transport)
         conn.data_received(data)
 
-    def _tls(self, data: bytes, context: ssl.SSLContext, server_name: str) -> None:
+    def _tls(self, data: bytes, context: ssl.SSLContext, info: TLSInfo) -> None:
         """What loop.start_tls does, with the bytes already read fed to the TLS protocol first."""
         self._stop_timer()
         transport = self.transport
@@ -96,9 +97,11 @@ class Sniffer(asyncio.Protocol):
         assert transport is not None and runtime is not None
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
-        waiter.add_done_callback(lambda done: _handshake_done(done, runtime.name, server_name))
+        waiter.add_done_callback(lambda done: _handshake_done(done, runtime.name, info.server_name))
         timeout = runtime.read_timeout if runtime.read_timeout > 0 else None
-        protocol = _tls_protocol(loop)(loop, ClientConnection(runtime), context, waiter, server_side=True,
+        conn = ClientConnection(runtime)
+        conn.tls = info
+        protocol = _tls_protocol(loop)(loop, conn, context, waiter, server_side=True,
                                        call_connection_made=True, ssl_handshake_timeout=timeout)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)

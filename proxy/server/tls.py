@@ -65,6 +65,15 @@ def tls_local_ca(setting: bool | str | Path | LocalCA) -> LocalCA | None:
 
 
 _ANNOUNCED: set[Path] = set()
+_HTTP2_SAID: list[bool] = []
+
+
+def announce_tls(serving: bool) -> None:
+    """Say once per process, when TLS is first served, that HTTP/2 is not (ALPN offers http/1.1 only)."""
+    if serving and not _HTTP2_SAID:
+        _HTTP2_SAID.append(True)
+        log.warning("TLS: HTTP/2 is not served by stripproxy, connections negotiate HTTP/1.1 (ALPN offers "
+                    "http/1.1 only, whatever alpnProtocols lists)")
 
 
 def announce_local_ca(ca: LocalCA | None) -> None:

@@ -183,7 +183,7 @@ class EntryPointTLS:
     sni_options: dict[str, str]
     conflicting: set[str] = field(default_factory=set)
 
-    def choose(self, server_name: str, local_ip: str) -> ssl.SSLContext | None:
-        """The server context for a ClientHello; None: close the connection (broken options)."""
+    def choose(self, server_name: str, local_ip: str) -> tuple[str, ssl.SSLContext | None]:
+        """The options name and server context for a ClientHello; no context: close the connection."""
         options = self.sni_options.get(server_name.lower(), DEFAULT) if server_name else DEFAULT
-        return self.manager.context(options, server_name or local_ip)
+        return options, self.manager.context(options, server_name or local_ip)

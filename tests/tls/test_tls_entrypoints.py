@@ -279,3 +279,20 @@ async def test_bad_certificate_is_reported(stripproxy, echo, issue, tmp_path):
     assert any("private key does not match" in p for p in gateway.problems), gateway.problems
     assert any("missing.pem" in p for p in gateway.problems), gateway.problems
     assert "secure@file" in gateway.routers  # served with the default certificate, as in Traefik
+
+
+async def test_misdirected_request_when_host_has_other_tls_options(stripproxy, echo, issue, ca_file):
+    # snicheck: the connection (SNI b.test: default options) carries a request for a.test, whose router has
+    # the `modern` options: 421. Same SNI and Host: served. Traefik's TestSNICheck / integration https_test.
+    pair = issue("a.test", "b.test")
+    gateway = await stripproxy(_routes(echo.url, {
+        "modern": {"rule": "Host(`a.test`)", "tls": {"options": "modern"}},
+        "other": {"rule": "Host(`b.test`)", "tls": {}}}, tls={
+        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+        "options": {"modern": {"minVersion": "VersionTLS12"}}}))
+    misdirected = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+    served = await handshake(gateway.url, "b.test", client_context(ca_file), misdirected)
+    assert _status(served.response) == 421
+    assert served.response.endswith(b"Misdirected Request\n")
+    assert _status((await handshake(gateway.url, "a.test", client_context(ca_file), misdirected)).response) == 200
+    assert _status((await handshake(gateway.url, "b.test", client_context(ca_file))).response) == 200

@@ -296,3 +296,73 @@ async def test_misdirected_request_when_host_has_other_tls_options(stripproxy, e
     assert served.response.endswith(b"Misdirected Request\n")
     assert _status((await handshake(gateway.url, "a.test", client_context(ca_file), misdirected)).response) == 200
     assert _status((await handshake(gateway.url, "b.test", client_context(ca_file))).response) == 200
+
+
+def _handshake_in_pieces(port: int, server_name: str, ctx: ssl.SSLContext, cut: int) -> bytes:
+    """A TLS client over a plain socket whose ClientHello leaves in two writes, `cut` bytes first."""
+    import socket
+    import time
+
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = outgoing.read()
+        sock.sendall(hello[:cut])
+        time.sleep(0.1)
+        sock.sendall(hello[cut:])
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        sock.sendall(outgoing.read())
+        tls.write(f"GET / HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(outgoing.read())
+        response = b""
+        while True:
+            try:
+                chunk = tls.read(65536)
+                if not chunk:  # the server's close_notify
+                    break
+                response += chunk
+            except ssl.SSLWantReadError:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                incoming.write(data)
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break
+        return response
+
+
+@pytest.mark.parametrize("cut", [pytest.param(1, id="first byte alone"), pytest.param(5, id="record header alone"),
+                                 pytest.param(60, id="inside the hello")])
+async def test_client_hello_in_pieces(stripproxy, echo, issue, ca_file, cut):
+    # Traefik reads the whole ClientHello before choosing (clientHelloInfo): so do we, across reads.
+    import asyncio
+
+    exact = issue("a.test")
+    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
+        "certificates": [{"certFile": exact.cert, "keyFile": exact.key}]}))
+    port = int(gateway.url.rsplit(":", 1)[1])
+    response = await asyncio.to_thread(_handshake_in_pieces, port, "a.test", client_context(ca_file), cut)
+    assert _status(response) == 200  # verified against a.test: the SNI was read whole
+
+
+def test_sync_fixture_serves_tls_with_the_local_ca(stripproxy_sync, serve_app_sync):
+    import requests
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_get("/", lambda request: web.Response(text=request.headers["X-Forwarded-Proto"]))
+    served = serve_app_sync(app)
+    gateway = stripproxy_sync(_routes(served.url, {"secure": {
+        "rule": "PathPrefix(`/`)", "tls": {"certResolver": "le", "domains": [{"main": "127.0.0.1"}]}}}))
+    assert gateway.url.startswith("https://")
+    assert requests.get(gateway.url + "/", verify=gateway.ca_file, timeout=5).text == "https"

@@ -66,6 +66,7 @@ def origin_nginx(work: Path, echo_module: Path | None, port: int = ORIGIN_PORT) 
     listen {HOST}:{port} backlog=4096;
     default_type text/plain;
     location = /small {{ return 200 "hello, world\\n"; }}
+    location = /text2k {{ return 200 "{TEXT_2K.strip()}"; }}
     location = /api/items {{ default_type application/json; return 200 '{{"id":1,"status":"created"}}'; }}
     location = /check {{ return 200 "prefix=$http_x_forwarded_prefix uri=$request_uri"; }}
     location = /check-mw {{ return 200 "mw={MW_SEEN} uri=$request_uri"; }}
@@ -213,6 +214,26 @@ def _app_router_and_service(middlewares: list[str], origin_port: int) -> list[st
         f'    url = "http://{HOST}:{origin_port}"',
         "",
     ]
+
+
+# One middleware of a kind beside the guide's stripPrefix, for its cost on a route (harness bench_middlewares):
+# row name -> (middleware type, its TOML options, wrk's extra arguments, the origin path measured).
+BENCH_USER, BENCH_PASSWORD = "bench", "bench-password"
+TEXT_2K = "stripproxy " * 186 + "\n"  # 2 KiB of text, above compress's 1024-byte minimum
+FEATURE_MIDDLEWARES: dict[str, tuple[str, str, list[str], str]] = {
+    "ipAllowList": ("ipAllowList", 'sourceRange = ["127.0.0.1/32"]', [], "/small"),
+    "basicAuth": ("basicAuth", "users = [\"{users}\"]", ["-H", "Authorization: Basic {token}"], "/small"),
+    "rateLimit": ("rateLimit", "average = 100000000\n  burst = 100000000", [], "/small"),
+    "compress (small: passed on)": ("compress", "", ["-H", "Accept-Encoding: gzip"], "/small"),
+    "compress (2 KiB gzipped)": ("compress", "", ["-H", "Accept-Encoding: gzip"], "/text2k"),
+}
+
+
+def traefik_feature_routes(kind: str, options: str, origin_port: int = ORIGIN_PORT) -> str:
+    """The guide's router with its stripPrefix and one `kind` middleware after it."""
+    lines = ["[http.middlewares.api-stripprefix.stripPrefix]", f'  prefixes = ["{PREFIX}"]', "",
+             f"[http.middlewares.feature.{kind}]", *(f"  {line}" for line in options.splitlines()), ""]
+    return "\n".join(lines + _app_router_and_service(["api-stripprefix", "feature"], origin_port))
 
 
 def traefik_middleware_chain_routes(origin_port: int = ORIGIN_PORT) -> str:

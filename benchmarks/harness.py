@@ -279,20 +279,39 @@ class Bench:
                                    configs.traefik_routes(0, self.ports.origin))
         self.bench_gateway_variant("middlewares", "10", "gateway-10-middlewares",
                                    configs.traefik_middleware_chain_routes(self.ports.origin), self.check_chain)
+        users, token = self.bench_credentials()
+        for key, (kind, options, extra, path) in configs.FEATURE_MIDDLEWARES.items():
+            options = options.replace("{users}", users)
+            extra = [arg.replace("{token}", token) for arg in extra]
+            self.bench_gateway_variant("middlewares", f"1 + {key}", f"gateway-{kind}",
+                                       configs.traefik_feature_routes(kind, options, self.ports.origin),
+                                       path=path, extra=extra)
+
+    @staticmethod
+    def bench_credentials() -> tuple[str, str]:
+        """An htpasswd line (bcrypt, cost 10 as htpasswd -B makes) and the matching Basic token."""
+        import base64
+
+        import bcrypt
+
+        hashed = bcrypt.hashpw(configs.BENCH_PASSWORD.encode(), bcrypt.gensalt(10)).decode()
+        token = base64.b64encode(f"{configs.BENCH_USER}:{configs.BENCH_PASSWORD}".encode()).decode()
+        return f"{configs.BENCH_USER}:{hashed}", token
 
     def bench_gateway_variant(self, scenario: str, key: str, name: str, routes_text: str,
-                              check: Callable[[str], str] | None = None) -> None:
+                              check: Callable[[str], str] | None = None, path: str = "/small",
+                              extra: list[str] | None = None) -> None:
         """Small-GET req/s of a fresh gateway process serving `routes_text` (after `check(url)` passes)."""
         started = time.monotonic()
         proc = self.start_gateway(name, routes_text)
         try:
             wait_http(self.ports.gateway, f"{configs.PREFIX}/check", proc, 180)
             ready = time.monotonic() - started
-            url = f"http://127.0.0.1:{self.ports.gateway}{configs.PREFIX}/small"
+            url = f"http://127.0.0.1:{self.ports.gateway}{configs.PREFIX}{path}"
             checked = {"check": check(url)} if check else {}
-            measure.wrk("warm-up", url, 1, record=False)
+            measure.wrk("warm-up", url, 1, extra=extra, record=False)
             self.record(scenario, key, lambda: {
-                **measure.wrk_best(scenario, url, self.plan.seconds, self.plan.wrk_runs),
+                **measure.wrk_best(scenario, url, self.plan.seconds, self.plan.wrk_runs, extra=extra),
                 "startup_s": ready, "rss_kib": rss_kib(proc.pid), **checked})
         except Exception as exc:
             self.results.setdefault(scenario, {})[key] = {"error": str(exc)}

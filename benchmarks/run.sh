@@ -28,12 +28,21 @@ for tool in wrk:wrk h2load:nghttp2-client curl:curl taskset:util-linux; do
   install "${tool%%:*}" "${tool#*:}" || { echo "required tool ${tool%%:*} is missing" >&2; exit 1; }
 done
 install nginx nginx-light nginx || { echo "nginx is required (it is the origin)" >&2; exit 1; }
+# The origin's upload sink must read the whole body before answering (else the upload rows measure nothing):
+# nginx's echo module does that.
+echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
+if [ ! -f "$echo_module" ] && have apt-get && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -q --no-install-recommends libnginx-mod-http-echo >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1; apt-get install -y -q --no-install-recommends libnginx-mod-http-echo >/dev/null 2>&1; } || true
+fi
+[ -f "$echo_module" ] || { echo "nginx's echo module ($echo_module, Debian's libnginx-mod-http-echo) is required:" \
+                                "without it the upload sink answers before reading the body" >&2; exit 1; }
 install caddy caddy || echo "skipping Caddy: not installable" >&2
 install haproxy haproxy || echo "skipping HAProxy: not installable" >&2
 
 if [ "$(nproc)" -lt 2 ]; then echo "needs at least 2 CPUs (proxy on core 0, origin + load on core 1)" >&2; exit 1; fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -c "import proxy, aiohttp, httptools" 2>/dev/null || .venv/bin/pip install -q -e .
+.venv/bin/python -c "import proxy, aiohttp, httptools, bcrypt" 2>/dev/null || .venv/bin/pip install -q -e .
 
 ulimit -n 65536 2>/dev/null || { ulimit -n "$(ulimit -Hn)"; notes+=("open files limited to $(ulimit -n) (hard limit; 65536 could not be set)"); }
 printf -v joined '%s\n' "${notes[@]+"${notes[@]}"}"

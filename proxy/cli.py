@@ -35,6 +35,9 @@ stripproxy: a reverse proxy that reads Traefik's configuration files.
   python -m proxy --config traefik.toml          static config naming [providers.file]
   python -m proxy --config routes.toml           a dynamic config alone, served on http://127.0.0.1:9999
   python -m proxy check --config FILE            validate, list every problem, exit 1 if any
+  python -m proxy explain --config FILE [-X METHOD] [-H 'Name: value'] URL
+                                                 which router, each middleware's effect, what the upstream gets
+  python -m proxy routes --config FILE [--json]  the routing table as the gateway sees it
   python -m proxy --config FILE --workers 4      4 worker processes sharing the ports (SO_REUSEPORT)
 
 Static settings may also come from Traefik-style flags, which override the file (our addition), e.g.
@@ -57,7 +60,14 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(prog="python -m proxy", description=DESCRIPTION,
                                      epilog=static_flag_help(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", nargs="?", choices=["run", "check"], default="run")
+    parser.add_argument("command", nargs="?", choices=["run", "check", "explain", "routes"], default="run")
+    parser.add_argument("url", nargs="?", help="explain: the request's URL (its port picks the entry point)")
+    parser.add_argument("-X", "--request", dest="method", default="GET", help="explain: the method (GET)")
+    parser.add_argument("-H", "--header", dest="headers", action="append", default=[], metavar="'NAME: VALUE'",
+                        help="explain: a request header (repeatable)")
+    parser.add_argument("--entrypoint", dest="entry_point", help="explain: the entry point (default: by port)")
+    parser.add_argument("--client-ip", default="127.0.0.1", help="explain: the client's address (127.0.0.1)")
+    parser.add_argument("--json", action="store_true", help="routes: JSON instead of a table")
     parser.add_argument("--config", "--configfile", "--configFile", dest="config", type=Path,
                         help="a Traefik static or dynamic configuration file (.toml, .yaml, .yml)")
     parser.add_argument("--strict", action="store_true",
@@ -69,7 +79,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--workers", type=worker_count, default=1, metavar="N",
                         help="serve from N processes sharing every entry point's port (SO_REUSEPORT), "
                              "'auto' for one per CPU; 1 (the default) serves from this process")
-    return parser.parse_known_args(argv)
+    return parser.parse_known_intermixed_args(argv)  # explain's URL may come after --config FILE
 
 
 def worker_count(text: str) -> int:
@@ -189,6 +199,31 @@ def check(setup: Setup) -> int:
     return 0
 
 
+def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
+    """`explain` and `routes`: the gateway built from the configuration, nothing bound."""
+    from proxy.server import commands
+
+    gateway = Gateway(setup.static)
+    provider = make_provider(setup, gateway)
+    if provider is not None:
+        dynamic, _ = provider.load()
+        gateway.apply(dynamic)
+    if args.command == "routes":
+        rows = commands.routes(gateway)
+        print(commands.routes_json(rows) if args.json else commands.routes_text(rows))
+        return 0
+    if not args.url:
+        print("explain needs the request's URL, e.g. python -m proxy explain --config FILE "
+              "http://127.0.0.1:9999/api/v1/app", file=sys.stderr)
+        return 2
+    try:
+        print(commands.explain(gateway, args.method, args.url, args.headers, args.entry_point, args.client_ip))
+    except ValueError as exc:
+        print(f"explain: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
     """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
     `strict` start-up finds a problem (already printed)."""
@@ -294,6 +329,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         try:
             return check(setup)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    if args.command in ("explain", "routes"):
+        try:
+            return inspect_routing(setup, args)
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             return 1

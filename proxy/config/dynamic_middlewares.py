@@ -108,6 +108,86 @@ class Headers(TraefikModel):
     ssl_force_host: GoBool | None = None
 
 
+class IPStrategy(TraefikModel):
+    """How a client IP is chosen (pkg/config/dynamic IPStrategy): depth wins over excludedIPs; neither
+    means the TCP peer address. ipv6Subnet groups IPv6 addresses (remote address and depth strategies)."""
+
+    depth: int = 0
+    excluded_ips: list[TraefikStr] = Field([], alias="excludedIPs")
+    ipv6_subnet: int | None = None
+
+
+class SourceCriterion(TraefikModel):
+    """What groups requests into one source; the three are mutually exclusive (checked at build time)."""
+
+    ip_strategy: IPStrategy | None = Field(None, alias="ipStrategy")
+    request_header_name: TraefikStr = ""
+    request_host: GoBool = False
+
+
+class ClientTLS(TraefikModel):
+    """TLS towards a server the gateway calls (pkg/types ClientTLS): ca, cert and key are file paths or
+    PEM text. caOptional is forwardAuth's deprecated key (dynamic.ClientTLS)."""
+
+    ca: TraefikStr = ""
+    cert: TraefikStr = ""
+    key: TraefikStr = ""
+    insecure_skip_verify: GoBool = False
+    ca_optional: GoBool | None = None
+
+
+class Redis(TraefikModel):
+    """rateLimit.redis: the store that shares buckets between gateway processes (SetDefaults values)."""
+
+    endpoints: list[TraefikStr] = ["localhost:6379"]
+    tls: ClientTLS | None = None
+    username: TraefikStr = ""
+    password: TraefikStr = ""
+    db: int = 0
+    pool_size: int = 0
+    min_idle_conns: int = 0
+    max_active_conns: int = 0
+    read_timeout: Duration | None = 3.0
+    write_timeout: Duration | None = 3.0
+    dial_timeout: Duration | None = 5.0
+
+
+class RateLimit(TraefikModel):
+    """rateLimit: a token bucket per source; rate = average / period (SetDefaults: burst 1, period 1s)."""
+
+    average: int = 0
+    period: Duration = 1.0
+    burst: int = 1
+    source_criterion: SourceCriterion | None = None
+    redis: Redis | None = None
+
+
+class InFlightReq(TraefikModel):
+    """inFlightReq: at most `amount` requests in progress per source (default source: the request host)."""
+
+    amount: int = 0
+    source_criterion: SourceCriterion | None = None
+
+
+class ForwardAuth(TraefikModel):
+    """forwardAuth: ask `address` about each request (SetDefaults: maxBodySize -1)."""
+
+    address: TraefikStr = ""
+    tls: ClientTLS | None = None
+    trust_forward_header: GoBool | None = None
+    auth_response_headers: list[TraefikStr] = []
+    auth_response_headers_regex: TraefikStr = ""
+    auth_request_headers: list[TraefikStr] = []
+    max_response_body_size: int | None = None
+    add_auth_cookies_to_response: list[TraefikStr] = []
+    header_field: TraefikStr = ""
+    forward_body: GoBool = False
+    max_body_size: int | None = -1
+    preserve_location_header: GoBool = False
+    preserve_request_method: GoBool = False
+    auth_signin_url: TraefikStr = Field("", alias="authSigninURL")
+
+
 class CircuitBreaker(TraefikModel):
     expression: TraefikStr = ""
     check_period: Duration = 0.1
@@ -169,13 +249,10 @@ UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "contentType",
     "digestAuth",
     "errors",
-    "forwardAuth",
     "grpcWeb",
-    "inFlightReq",
     "ipAllowList",
     "ipWhiteList",
     "plugin",
-    "rateLimit",
 )
 
 
@@ -192,6 +269,9 @@ class Middleware(TraefikModel):
     redirect_regex: RedirectRegex | None = None
     redirect_scheme: RedirectScheme | None = None
     encoded_characters: EncodedCharacters | None = None
+    rate_limit: RateLimit | None = None
+    in_flight_req: InFlightReq | None = None
+    forward_auth: ForwardAuth | None = None
 
     basic_auth: LooseDict | None = None
     buffering: LooseDict | None = None
@@ -200,14 +280,11 @@ class Middleware(TraefikModel):
     content_type: LooseDict | None = None
     digest_auth: LooseDict | None = None
     errors: LooseDict | None = None
-    forward_auth: LooseDict | None = None
     grpc_web: LooseDict | None = None
-    in_flight_req: LooseDict | None = None
     ip_allow_list: LooseDict | None = None
     ip_white_list: LooseDict | None = None
     pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
-    rate_limit: LooseDict | None = None
     retry: Retry | None = None
 
     def type_name(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable
 
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
 from proxy.forwarder.shape import RequestShape
@@ -67,14 +67,20 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         exchange.retry = plan.retry
         if plan.retry.retries_statuses_of(head.method):
             exchange.replay = []  # the body is kept to be sent again
-    for index, middleware in plan.request_hooks:
+    for at, (index, middleware) in enumerate(plan.request_hooks):
         reply = middleware.on_request(head)
         if reply is not None:
+            if reply.__class__ is not Reply:  # an awaitable: this middleware has to wait this time
+                rest = (*plan.request_hooks[at + 1:], *plan.waiting_hooks)
+                exchange.stage = asyncio.get_running_loop().create_task(
+                    _waiting_stage(exchange, plan, plain, rest, (index, reply)))
+                return
             _earlier_response_hooks(plan.middlewares[:index], head, reply)
             exchange.reply = reply
             return
     if plan.waiting_hooks:
-        exchange.stage = asyncio.get_running_loop().create_task(_waiting_stage(exchange, plan, plain))
+        exchange.stage = asyncio.get_running_loop().create_task(
+            _waiting_stage(exchange, plan, plain, plan.waiting_hooks))
         return
     try:  # _pick_server inline: a call costs as much as the rest of this tail
         exchange.server = plan.service.pick()
@@ -96,19 +102,28 @@ def _pick_server(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
         exchange.reply = error_reply(500)
 
 
-async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
-    """The request hooks from the first one that waits on, then the server pick, off the parser's callback.
-    Whatever the outcome, the exchange goes on (`stage_done`) unless the client left (the task is cancelled)."""
+async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool,
+                         hooks: tuple[tuple[int, Middleware], ...],
+                         waiting: tuple[int, Awaitable[Reply | None]] | None = None) -> None:
+    """The request hooks from the first one that waits on (`waiting`: a sync hook's awaitable, when one
+    returned it), then the server pick, off the parser's callback. Whatever the outcome, the exchange goes on
+    (`stage_done`) unless the client left (the task is cancelled)."""
     head = exchange.head
     try:
-        for index, middleware in plan.waiting_hooks:
-            reply = middleware.on_request(head)
-            if middleware.waits:
-                reply = await reply  # type: ignore[misc]
-            if reply is not None:
-                _earlier_response_hooks(plan.middlewares[:index], head, reply)
-                exchange.reply = reply
-                break
+        reply = None
+        if waiting is not None:
+            index, awaitable = waiting
+            reply = await awaitable
+        if reply is None:
+            for index, middleware in hooks:
+                reply = middleware.on_request(head)
+                if reply is not None and reply.__class__ is not Reply:
+                    reply = await reply  # type: ignore[misc]  # `waits`, or a sync hook that has to wait
+                if reply is not None:
+                    break
+        if reply is not None:
+            _earlier_response_hooks(plan.middlewares[:index], head, reply)
+            exchange.reply = reply
         else:
             _pick_server(exchange, plan, plain)
     except asyncio.CancelledError:

@@ -6,6 +6,9 @@ both read once when a router's plan is built, so a route that uses neither pays 
 - `waits`: `on_request` is a coroutine (it asks a server, runs a slow hash in a thread, or delays). The
   forwarder runs it, every request hook after it and the server pick in one task per request; the request
   body is held meanwhile under the usual back-pressure, and a client that leaves cancels the task.
+  A middleware that only sometimes has to wait (a rate limiter whose bucket is empty, an auth cache miss)
+  keeps `waits` False and returns an awaitable from its plain `on_request` when it must: only those
+  requests pay for the task.
 - `req.at_end(callback)`: any request hook may ask to be told, exactly once, when the exchange is over
   (answered, failed, abandoned by the client, or turned into a tunnel): counters that last as long as the
   request (inFlightReq), outcome statistics (circuitBreaker, passive health checks).
@@ -46,4 +49,9 @@ class Middleware:
         return None
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        """Release what the middleware holds (connection pools): the gateway calls it when the routes
+        that use it are replaced or the gateway stops."""
         return None

@@ -53,11 +53,42 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
 }
 
 
-def build_middleware(kind: str, options: Any, resolve: Resolve) -> Middleware:
+def _rate_limit(o: Any, _: Resolve, name: str) -> Middleware:
+    from proxy.middlewares.ratelimit import RateLimit
+
+    return RateLimit(name, average=o.average, period=o.period, burst=o.burst,
+                     source_criterion=o.source_criterion, redis=o.redis)
+
+
+def _in_flight_req(o: Any, _: Resolve, name: str) -> Middleware:
+    from proxy.middlewares.inflightreq import InFlightReq
+
+    return InFlightReq(amount=o.amount, source_criterion=o.source_criterion)
+
+
+def _forward_auth(o: Any, _: Resolve, name: str) -> Middleware:
+    from proxy.middlewares.forwardauth import ForwardAuth
+
+    return ForwardAuth(name, **o.model_dump(exclude={"tls"}), tls=o.tls)
+
+
+# Builders that need the middleware's qualified name ("limit@file"): Traefik keys shared state by it.
+NAMED_BUILDERS: dict[str, Callable[[Any, Resolve, str], Middleware]] = {
+    "rateLimit": _rate_limit,
+    "inFlightReq": _in_flight_req,
+    "forwardAuth": _forward_auth,
+}
+
+
+def build_middleware(kind: str, options: Any, resolve: Resolve, name: str = "") -> Middleware:
     """Build a `kind` middleware (Traefik's spelling) from its validated options; ValueError if unusable.
 
     `resolve` builds another named middleware (for chain); it raises for missing names and cycles.
+    `name` is the middleware's qualified name (`name@file`).
     """
+    named = NAMED_BUILDERS.get(kind)
+    if named is not None:
+        return named(options, resolve, name)
     builder = BUILDERS.get(kind)
     if builder is None:
         raise ValueError(f"middleware type {kind!r} is not supported by stripproxy")

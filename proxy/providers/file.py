@@ -36,14 +36,20 @@ class FileProvider:
             config, warnings = self.load()
             for warning in warnings:
                 log.warning("%s", warning)
-            self.on_config(config)
+            result = self.on_config(config)
         except ConfigError as exc:
             log.error("configuration not reloaded, the last good one keeps serving:\n%s", exc)
             return False
         except Exception:  # a bug of ours must not stop the watcher: report it, keep serving
             log.exception("configuration not reloaded, the last good one keeps serving")
             return False
-        log.info("configuration reloaded from %s", ", ".join(str(p) for p in self.watch_paths))
+        tables = getattr(result, "tables", {})
+        disabled = [p for p in getattr(result, "problems", ()) if p.kind == "router" and p.level == "error"]
+        serving = "; ".join(f"entry point {name} now serves {len(table)} router{'s' * (len(table) != 1)}"
+                            for name, table in tables.items())
+        (log.error if disabled else log.info)(
+            "configuration reloaded from %s%s%s", ", ".join(str(p) for p in self.watch_paths),
+            f" with {len(disabled)} router(s) disabled (above)" if disabled else "", f"; {serving}" if serving else "")
         return True
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:

@@ -7,6 +7,7 @@ use it.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping, Sequence
 
@@ -75,6 +76,7 @@ class BuildResult:
     tables: dict[str, RouteTable]
     problems: list[Problem] = field(default_factory=list)
     routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
+    middlewares: list[Middleware] = field(default_factory=list)  # every instance built (to close later)
     # Routers with TLS, served on TLS connections only, per entry point; and how those connections are made.
     tls_tables: dict[str, RouteTable] = field(default_factory=dict)
     tls: dict[str, EntryPointTLS] = field(default_factory=dict)
@@ -118,6 +120,7 @@ class RuntimeBuilder:
         self.problems: list[Problem] = []
         self._services: dict[str, Picker | BuildError] = {}
         self._middlewares: dict[str, Middleware | BuildError] = {}
+        self.built: list[Middleware] = []  # every instance made, for the gateway to close
         self._resolving: list[str] = []
         # The router being built's own instances of per-router middlewares (None between routers).
         self._router_scope: dict[str, Middleware] | None = None
@@ -173,7 +176,7 @@ class RuntimeBuilder:
             except BuildError as exc:
                 self.problems.append(Problem("tls", "tls", str(exc)))
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
-        result = BuildResult(tables, self.problems, plans)
+        result = BuildResult(tables, self.problems, plans, self.built)
         for ep_name in sorted({*tls_routes, *(ep.name for ep in self.entry_points.values() if ep.tls is not None)}):
             try:
                 manager = self._tls_manager()
@@ -339,7 +342,7 @@ class RuntimeBuilder:
     def _build_service(self, name: str) -> Picker:
         config = self.http.services.get(name)
         if config is None:
-            raise BuildError(f"the service {name!r} does not exist")
+            raise BuildError(f"the service {name!r} does not exist{_did_you_mean(name, self.http.services)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -438,7 +441,7 @@ class RuntimeBuilder:
             if config is None:
                 return PassThrough()
         if config is None:
-            raise BuildError(f"middleware {name!r} does not exist")
+            raise BuildError(f"middleware {name!r} does not exist{_did_you_mean(name, self.http.middlewares)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -446,9 +449,11 @@ class RuntimeBuilder:
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            return build_middleware(kind, config.options(), self.middleware)
+            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}")
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
+        self.built.append(built)
+        return built
 
     def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
         key = f"{kind}:{name}"
@@ -467,3 +472,8 @@ class RuntimeBuilder:
             return exc
         finally:
             self._resolving.pop()
+
+
+def _did_you_mean(name: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

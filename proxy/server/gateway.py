@@ -27,6 +27,7 @@ from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
+from proxy.middlewares.base import Middleware
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.tls import (announce_local_ca, announce_tls, entry_point_redirect, entry_point_tls,
                               tls_local_ca)
@@ -164,12 +165,17 @@ class Gateway:
             label = self.source.label if self.source else "dynamic config"
             raise ConfigError([ConfigProblem(label, "", str(problem)) for problem in result.problems])
         for problem in result.problems:
-            (log.error if problem.level == "error" else log.warning)("%s", problem)
+            if problem.kind == "router" and problem.level == "error":
+                log.error("router %s disabled: %s", problem.name, problem.message)
+            else:
+                (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
             server.set_tls(result.tls.get(name), result.tls_tables.get(name))
         announce_local_ca(self.local_ca)
         announce_tls(bool(result.tls))
+        if self.last_build is not None:
+            _close_later(self.last_build.middlewares)
         self.last_build = result
         self.dynamic = dynamic
         return result
@@ -289,6 +295,8 @@ class Gateway:
     async def stop(self) -> None:
         for server in self.servers.values():
             await server.stop()
+        if self.last_build is not None:
+            await close_middlewares(self.last_build.middlewares)
         self.pools.close()
 
     async def __aenter__(self) -> Gateway:
@@ -298,3 +306,27 @@ class Gateway:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
         await self.stop()
+
+
+async def close_middlewares(middlewares: list[Middleware]) -> None:
+    """`aclose` every middleware (their pools to auth servers, redis...); a failure is logged, not raised."""
+    for middleware in middlewares:
+        try:
+            await middleware.aclose()
+        except Exception as exc:  # closing must never stop a reload or a shutdown
+            log.warning("closing middleware %r: %s", middleware, exc)
+
+
+def _close_later(middlewares: list[Middleware]) -> None:
+    """After a reload: close the replaced routes' middlewares on the running loop (they hold nothing
+    when no loop ever ran them: their connections are made on first use)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    task = loop.create_task(close_middlewares(middlewares))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()

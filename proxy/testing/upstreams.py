@@ -75,8 +75,12 @@ async def serve_asgi(app: Any, *, root_path: str = "", host: str = "127.0.0.1",
         def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
             return contextlib.nullcontext()
 
+    from uvicorn.config import WS_PROTOCOLS
+
+    # WebSockets on: the sans-I/O implementation where uvicorn has it (its older one warns of deprecation).
     options: dict[str, Any] = {"log_config": None, "log_level": "warning", "access_log": False,
-                               "lifespan": "auto", "ws": "none"}
+                               "lifespan": "auto", "ws": "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS
+                               else "auto"}
     options.update(uvicorn_options)
     server = QuietServer(uvicorn.Config(app, root_path=root_path, **options))
     sock = bound_socket(host)

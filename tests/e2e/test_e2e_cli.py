@@ -149,6 +149,21 @@ def test_reload_applies_good_changes_and_keeps_last_good_on_broken_ones(tmp_path
     assert "the last good one keeps serving" in stderr
 
 
+def test_a_rule_typo_on_reload_says_which_router_is_disabled(tmp_path, procs):
+    upstream_port, proxy_port = free_port(), free_port()
+    start_demo_upstream(procs, upstream_port)
+    config = guide_files(tmp_path, upstream_port, proxy_port)
+    routes = tmp_path / "routes.toml"
+    procs.append(Proc([sys.executable, "-m", "proxy", "--config", str(config)], tmp_path))
+    assert wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 200)
+    routes.write_text(routes.read_text().replace("PathPrefix(`/api/v1`)", "PathPrefix(`/api/v1`"))
+    assert wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 404)  # disabled, as in Traefik
+    assert wait_until(lambda: "now serves 0 routers" in procs[-1].output())
+    stderr = procs[-1].stop()
+    assert "ERROR proxy.server: router app-http@file disabled: " in stderr
+    assert "with 1 router(s) disabled (above); entry point http now serves 0 routers" in stderr
+
+
 def test_help_lists_traefik_flags():
     result = run_cli("--help")
     assert result.returncode == 0

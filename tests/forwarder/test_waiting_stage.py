@@ -160,3 +160,44 @@ async def test_a_client_that_leaves_during_the_wait_cancels_it_and_ends_once(sta
     await asyncio.sleep(0.4)  # past the hook's own sleep: a task that was not cancelled would go on
     assert waiter.ended == [("/slow", 499, 0)] and waiter.in_flight == 0
     assert gateway.exchanges[-1].status == 499
+
+
+class Sometimes(Middleware):
+    """A plain hook that waits only for some requests (a rate limiter's empty bucket): it returns an
+    awaitable then, and the hooks after it run after the wait, in order."""
+
+    edits_request_headers = True
+
+    def on_request(self, req: RequestHead) -> Any:
+        if not req.path.startswith("/maybe"):
+            return None
+
+        async def later() -> Reply | None:
+            await asyncio.sleep(0.01)
+            req.headers.add("X-Waited", "later")
+            return Reply.text(429, "later") if req.path == "/maybe/refuse" else None
+
+        return later()
+
+
+@pytest.mark.parametrize(("path", "status", "waited"), [
+    pytest.param("/now", 200, None, id="no wait: no task"),
+    pytest.param("/maybe", 200, "later", id="waited, then the next hook"),
+    pytest.param("/maybe/refuse", 429, None, id="the awaited answer"),
+])
+async def test_a_plain_hook_may_return_an_awaitable(path: str, status: int, waited: str | None) -> None:
+    async with serve_aiohttp(echo) as upstream:
+        async with Gateway(ROUTES, service_overrides={"app": upstream.url}) as gateway:
+            plan = gateway.routers["app@file"]
+            sometimes = RoutePlan.build(plan.router, [("sometimes", Sometimes()), ("stamp", Stamp())], plan.service,
+                                        plan.service_name)
+            assert not sometimes.waiting_hooks  # nothing waits by declaration
+            gateway.servers["http"].runtime.table = RouteTable([Route(plan.router, 1, compile_rule("PathPrefix(`/`)"),
+                                                                      sometimes)])
+            async with aiohttp.ClientSession() as client, client.get(gateway.url + path) as response:
+                assert response.status == status
+                if status == 200:
+                    body = await response.json()
+                    assert (body["waited"], body["stamp"]) == (waited, "before")  # the next hook ran too
+                else:
+                    assert "X-Stamped" not in response.headers  # Stamp comes after it: it never ran

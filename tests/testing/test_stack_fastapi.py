@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
+import aiohttp
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import FastAPIDeprecationWarning
 
 from proxy.asgi import ForwardedPrefixMiddleware, forwarded_prefix, parse_trusted, with_prefix
@@ -154,3 +155,21 @@ def test_with_prefix_keeps_the_asgi_path_invariant() -> None:
     assert (mounted["root_path"], mounted["path"], mounted["raw_path"]) == \
         ("/api v1/srv", "/api v1/srv/app", b"/api%20v1/srv/app")
     assert scope["root_path"] == "/srv"  # the server's scope is not changed in place
+
+
+async def test_serve_app_serves_websockets_by_default(serve_app: Any, stripproxy: Any) -> None:
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(f"path {websocket.url.path}")
+        await websocket.send_text(await websocket.receive_text())
+        await websocket.close()
+
+    served = await serve_app(app)
+    gateway = await stripproxy(str(ROUTES), services={"app": served.url})
+    async with aiohttp.ClientSession() as client, client.ws_connect(gateway.url + "/api/v1/ws") as ws:
+        assert (await ws.receive_str()) == "path /ws"  # stripped on the way, as for any request
+        await ws.send_str("hello")
+        assert (await ws.receive_str()) == "hello"

@@ -243,7 +243,11 @@ class Gateway:
                 return "no exchange recorded yet"
             record = self.exchanges[-1]
         server = self.servers.get(record.entry_point)
-        return explain(record, server.runtime.table if server else None, self.last_build, self.dynamic)
+        table = None
+        if server is not None:
+            tls = record.scheme == "https" and server.tls_runtime is not None
+            table = server.tls_runtime.table if tls else server.runtime.table  # type: ignore[union-attr]
+        return explain(record, table, self.last_build, self.dynamic)
 
     def failures(self) -> list[str]:
         """Explanations of every recorded 404-without-router and proxy-made error, oldest first."""

@@ -366,3 +366,14 @@ def test_sync_fixture_serves_tls_with_the_local_ca(stripproxy_sync, serve_app_sy
         "rule": "PathPrefix(`/`)", "tls": {"certResolver": "le", "domains": [{"main": "127.0.0.1"}]}}}))
     assert gateway.url.startswith("https://")
     assert requests.get(gateway.url + "/", verify=gateway.ca_file, timeout=5).text == "https"
+
+
+async def test_explain_a_404_on_a_tls_connection_lists_the_tls_routers(stripproxy, echo):
+    gateway = await stripproxy(_routes(echo.url, {
+        "secure": {"rule": "Path(`/secure`)", "tls": {}},
+        "plain": {"rule": "Path(`/plain`)"}}))
+    request = b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    await handshake(gateway.url, None, client_context(verify=False), request)
+    text = gateway.explain()
+    assert gateway.exchanges[-1].scheme == "https"
+    assert "secure@file" in text and "did not match" in text, text

@@ -377,3 +377,17 @@ async def test_explain_a_404_on_a_tls_connection_lists_the_tls_routers(stripprox
     text = gateway.explain()
     assert gateway.exchanges[-1].scheme == "https"
     assert "secure@file" in text and "did not match" in text, text
+
+
+def test_cli_helpers_see_the_tls_routers(stripproxy_sync):
+    from proxy.server.commands import explain, routes
+
+    background = stripproxy_sync(_routes("http://127.0.0.1:1", {
+        "secure": {"rule": "Path(`/secure`)", "tls": {}},
+        "plain": {"rule": "Path(`/plain`)"}}))
+    gateway = background.gateway
+    rows = {row["router"]: row for row in routes(gateway)}
+    assert rows["secure@file"]["tls"] is True and "tls" not in rows["plain@file"]
+    port = gateway.url.rsplit(":", 1)[1]
+    assert "secure@file" in explain(gateway, "GET", f"https://127.0.0.1:{port}/secure", [], None, "127.0.0.1")
+    assert "no router matched" in explain(gateway, "GET", f"http://127.0.0.1:{port}/secure", [], None, "127.0.0.1")

@@ -391,3 +391,44 @@ def test_cli_helpers_see_the_tls_routers(stripproxy_sync):
     port = gateway.url.rsplit(":", 1)[1]
     assert "secure@file" in explain(gateway, "GET", f"https://127.0.0.1:{port}/secure", [], None, "127.0.0.1")
     assert "no router matched" in explain(gateway, "GET", f"http://127.0.0.1:{port}/secure", [], None, "127.0.0.1")
+
+
+async def test_default_generated_cert_from_the_local_ca(stripproxy, echo):
+    # tlsmanager.go getDefaultCertificate: resolver + domain make the default certificate; here the local CA.
+    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
+        "stores": {"default": {"defaultGeneratedCert": {"resolver": "le", "domain": {
+            "main": "default.test", "sans": ["other.test"]}}}}}))
+    served = await handshake(gateway.url, "unknown.test", client_context(verify=False))
+    assert sorted(served.names) == ["default.test", "other.test"]
+    assert _status((await handshake(gateway.url, "default.test", gateway.client_ssl_context())).response) == 200
+
+
+@pytest.mark.parametrize(("curves", "warning"), [
+    pytest.param(["X25519"], None, id="one curve"),
+    pytest.param(["CurveP384", "CurveP256"], "only CurveP384 is offered", id="several: the first, with a warning"),
+])
+async def test_curve_preferences(stripproxy, echo, issue, ca_file, curves, warning):
+    pair = issue("a.test")
+    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
+        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+        "options": {"default": {"curvePreferences": curves}}}), strict=False)
+    assert (warning is None) == (not any("curvePreferences" in p for p in gateway.problems)), gateway.problems
+    if warning:
+        assert any(warning in p for p in gateway.problems)
+    assert _status((await handshake(gateway.url, "a.test", client_context(ca_file))).response) == 200
+
+
+async def test_tls_sections_of_several_files_add_up(stripproxy, echo, issue, tmp_path):
+    first, second = issue("a.test"), issue("b.test")
+    folder = tmp_path / "dynamic"
+    folder.mkdir()
+    (folder / "1-routes.yaml").write_text(json.dumps(_routes(echo.url, {"secure": {
+        "rule": "PathPrefix(`/`)", "tls": {}}}, tls={"certificates": [{"certFile": first.cert, "keyFile": first.key}]})))
+    (folder / "2-certs.yaml").write_text(json.dumps({"tls": {
+        "certificates": [{"certFile": second.cert, "keyFile": second.key}],
+        "options": {"default": {"minVersion": "VersionTLS12"}}}}))
+    static = tmp_path / "traefik.toml"
+    static.write_text(f'[entryPoints.websecure]\naddress = ":443"\n[providers.file]\ndirectory = "{folder}"\n')
+    gateway = await stripproxy(str(static))
+    assert (await handshake(gateway.url, "a.test", client_context(verify=False))).names == ["a.test"]
+    assert (await handshake(gateway.url, "b.test", client_context(verify=False))).names == ["b.test"]

@@ -6,6 +6,14 @@ proxy writes upstream are checked, a canned response comes back. What is timed i
 the proxy does per keep-alive request (parsing, routing, middlewares, header rewriting, framing), which is
 what this repository can change; loopback syscalls come on top in the wrk runs of benchmarks/run.sh.
 Add `--profile` for a cProfile summary of the same loop.
+
+`--with=NAME` puts one more middleware first on the guide's router, to price it against the plain route:
+`ipallowlist` (sourceRange 127.0.0.1, the peer), `basicauth` ({SHA} user: never waits; every request
+after the first is a cache hit), `basicauth-bcrypt` (bcrypt user: the first request is checked in a
+thread, the others are cache hits on the synchronous path; the bench drives the loop when a request has
+to wait). `--authorization` sends the basicAuth credentials in
+every request (implied by the basicauth ones), so that `--authorization` alone is the baseline with the
+same request bytes.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import cProfile
 import gc
 import pstats
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,29 +65,66 @@ class MemoryTransport:
     def abort(self) -> None: ...
 
 
+AUTHORIZATION = b"Authorization: Basic dGVzdDp0ZXN0\r\n"  # test:test
+EXTRA_MIDDLEWARES = {
+    "ipallowlist": '[http.middlewares.extra.ipAllowList]\n  sourceRange = ["127.0.0.1/32"]\n',
+    # {SHA} of "test", and bcrypt (cost 10) of "test"
+    "basicauth": '[http.middlewares.extra.basicAuth]\n  users = ["test:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M="]\n',
+    "basicauth-bcrypt": '[http.middlewares.extra.basicAuth]\n'
+                        '  users = ["test:$2y$10$sPNojgR9XoMxkOd8yvQU.OSzGpF.u/07DNnG61P2pjpH89IJLOemG"]\n',
+}
+
+
+def routes_with(extra: str, folder: Path) -> Path:
+    """The guide's routes file with middleware `extra` first on its router."""
+    text = GUIDE_ROUTES.read_text().replace('middlewares = ["api-stripprefix"]',
+                                            'middlewares = ["extra", "api-stripprefix"]')
+    path = folder / "routes.toml"
+    path.write_text(text + "\n" + EXTRA_MIDDLEWARES[extra])
+    return path
+
+
 async def run(count: int, profile: bool) -> None:
-    gateway = Gateway(GUIDE_ROUTES, record=0)  # as the CLI runs: no exchange records
+    extra = next((a[7:] for a in sys.argv if a.startswith("--with=")), "")
+    with tempfile.TemporaryDirectory() as folder:
+        await _run(count, profile, extra, routes_with(extra, Path(folder)) if extra else GUIDE_ROUTES)
+
+
+async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
+    request = REQUEST
+    if "--authorization" in sys.argv or extra.startswith("basicauth"):
+        request = REQUEST[:-2] + AUTHORIZATION + b"\r\n"
+    gateway = Gateway(routes, record=0)  # as the CLI runs: no exchange records
     runtime = next(iter(gateway.servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
     client.connection_made(client_transport)  # type: ignore[arg-type]
     plan = runtime.table.routes[0].target
-    pool = plan.service.pick().pool
+    pool = plan.service.servers[0].pool  # the guide's only server
     upstream = UpstreamConnection(pool)
     upstream_transport = MemoryTransport()
     upstream.connection_made(upstream_transport)  # type: ignore[arg-type]
     pool.release(upstream)
 
+    waits = any(m.waits for m in plan.middlewares)
+
     def one() -> None:
-        client.data_received(REQUEST)
+        client.data_received(request)
         upstream.data_received(RESPONSE)
 
-    one()
+    async def one_waiting() -> None:  # the request goes upstream once the loop has run its task
+        written = len(upstream_transport.written)
+        client.data_received(request)
+        while len(upstream_transport.written) == written:
+            await asyncio.sleep(0)
+        upstream.data_received(RESPONSE)
+
+    await one_waiting()
     sent = b"".join(upstream_transport.written)
     assert sent.startswith(b"GET /items?page=2 HTTP/1.1\r\n") and b"X-Forwarded-Prefix: /api/v1" in sent, sent
     assert b"".join(client_transport.written).startswith(b"HTTP/1.1 200 OK"), client_transport.written
     for _ in range(2000):
-        one()
+        await one_waiting() if waits else one()
     # As the CLI does once started: the config's objects leave the collector's view, so that a full
     # collection landing inside the timed loop (or not) does not swing the figure.
     gc.collect()
@@ -88,7 +134,10 @@ async def run(count: int, profile: bool) -> None:
         profiler.enable()
     started = time.perf_counter()
     for i in range(count):
-        one()
+        if waits:
+            await one_waiting()
+        else:
+            one()
         if i % 1024 == 0:
             client_transport.written.clear()
             upstream_transport.written.clear()
@@ -96,7 +145,8 @@ async def run(count: int, profile: bool) -> None:
     if profiler:
         profiler.disable()
         pstats.Stats(profiler).sort_stats(next((a[7:] for a in sys.argv if a.startswith("--sort=")), "tottime")).print_stats(30)
-    print(f"{count} keep-alive requests through the forwarder: {elapsed / count * 1e6:.1f} us of Python each "
+    label = f" (+ {extra})" if extra else (" (+ Authorization header)" if request is not REQUEST else "")
+    print(f"{count} keep-alive requests through the forwarder{label}: {elapsed / count * 1e6:.1f} us of Python each "
           f"({count / elapsed:,.0f} req/s on one core, before syscalls)")
     pool.close()
 

@@ -16,31 +16,28 @@ that matters (a `headers` middleware with `customRequestHeaders: {X-Forwarded-Pr
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Awaitable, Callable, Iterable, MutableMapping
 from urllib.parse import quote
+
+from proxy.netutil import IPChecker, parse_cidr, parse_ip
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_TRUSTED = ("127.0.0.1", "::1")
 
 
-def parse_trusted(trusted: str | Iterable[str]) -> tuple[Network, ...] | None:
-    """Addresses and CIDR networks -> networks; None means every address ("*"). ValueError names a bad one."""
+def parse_trusted(trusted: str | Iterable[str]) -> IPChecker | None:
+    """Addresses and CIDR networks -> a checker; None means every address ("*"). ValueError names a bad one."""
     items = [part.strip() for part in trusted.split(",")] if isinstance(trusted, str) else list(trusted)
     if "*" in items:
         return None
-    networks = []
     for item in items:
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"trusted address {item!r} is neither an IP address nor a CIDR network") from None
-    return tuple(networks)
+        if parse_ip(item) is None and parse_cidr(item) is None:
+            raise ValueError(f"trusted address {item!r} is neither an IP address nor a CIDR network")
+    return IPChecker(items)
 
 
 def forwarded_prefix(values: Iterable[str]) -> str | None:
@@ -76,11 +73,7 @@ class ForwardedPrefixMiddleware:
             return True
         if not client:
             return False
-        try:
-            address = ipaddress.ip_address(str(client[0]))
-        except ValueError:
-            return False
-        return any(address in network for network in self.trusted)
+        return self.trusted.contains(str(client[0]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self.is_trusted(scope.get("client")):

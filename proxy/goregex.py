@@ -13,16 +13,26 @@ and `(?i)` work on Unicode runes; `\\z`, `\\Q...\\E`, `\\x{...}`, octal escapes,
 `(?P<n>...)` and `(?<n>...)` (names may start with a digit: Python sees them as `go_<n>`); `{` that is not a
 valid repeat is a literal (`{value:x}`, `x{,3}`, `x{01}`).
 
-Not supported (raise GoRegexpError although Go accepts them): Unicode classes `\\pL`, `\\p{Greek}`, `\\PL`.
-Differences left: case folding under `(?i)` follows Python's simple Unicode folding (`(?i)i` also matches
-U+0130), and Go's limit on nested repeat counts (`(a{500}){3}`) is not enforced.
+Patterns Python's `re` could take exponential or polynomial time on (proxy.regexsafety decides) run on RE2
+instead (google-re2, linear time like Go), and so do Unicode classes `\\pL`, `\\p{Greek}`, `\\PL`, which `re`
+lacks. On `re`, differences left: case folding under `(?i)` follows Python's simple Unicode folding (`(?i)i`
+also matches U+0130), and Go's limit on nested repeat counts (`(a{500}){3}`) is not enforced (RE2 enforces
+it like Go).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from typing import Any
+
+from proxy.regexsafety import backtrack_safe
+
+log = logging.getLogger("proxy.config")
 
 MAX_REPEAT = 1000
 MAX_RUNE = 0x10FFFF
@@ -69,6 +79,10 @@ class GoRegexpError(ValueError):
     def __init__(self, pattern: str, reason: str) -> None:
         self.pattern = pattern
         super().__init__(f"invalid regexp {pattern!r}: {reason}")
+
+
+class _Re2Only(GoRegexpError):
+    """Valid Go syntax Python's re cannot express (Unicode classes): RE2 runs such a pattern."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +195,7 @@ class _Translator:
         if code == "x":
             return self.hex_escape()
         if code in ("p", "P"):
-            raise self.fail(f"Unicode class \\{code} is not supported by this proxy")
+            raise _Re2Only(self.pattern, f"Unicode class \\{code} needs RE2 (pip install google-re2)")
         if code.isascii() and not code.isalnum():
             self.pos += 2
             return code
@@ -344,13 +358,134 @@ def translate_go_regexp(pattern: str) -> tuple[str, int]:
     return text, re.IGNORECASE if translator.base_fold else 0
 
 
-def compile_go_regexp(pattern: str) -> re.Pattern[str]:
-    """Compile Go regexp syntax; raise GoRegexpError where Go's regexp.Compile would fail."""
-    text, flags = translate_go_regexp(pattern)
+def compile_go_regexp(pattern: str, engine: str = "auto", eager: bool = False) -> re.Pattern[str]:
+    """Compile Go regexp syntax; raise GoRegexpError where Go's regexp.Compile would fail.
+
+    The translation to Python's `re` checks the syntax with Go's rules either way. A pattern that `re`
+    matches in linear time (proxy.regexsafety) runs on `re`, the fastest here; any other runs on RE2, as
+    in Go (a Re2Pattern, with the part of re.Pattern's interface the proxy uses). `engine` forces one
+    ("re" or "re2") for tests and benchmarks. An RE2 program is built on first use unless `eager`
+    (config regexps: RE2's own refusals, such as nested repeats over 1000, then show at build time).
+    """
+    try:
+        text, flags = translate_go_regexp(pattern)
+    except _Re2Only:
+        if engine == "re" or not _re2_available():
+            raise
+        return Re2Pattern(pattern).compile_now()  # type: ignore[return-value]  # RE2 checks the rest
+    if engine == "re2" or (engine == "auto" and not backtrack_safe(pattern)):
+        if _re2_available():
+            compiled = Re2Pattern(pattern)
+            return (compiled.compile_now() if eager else compiled)  # type: ignore[return-value]
+        log.warning("regexp %r may take exponential time on Python's re: install google-re2", pattern)
     try:
         return re.compile(text, flags)
     except re.error as exc:  # a translation gap, not a user error Go would report the same way
         raise GoRegexpError(pattern, f"cannot be compiled: {exc}") from exc
+
+
+@functools.cache
+def _re2_available() -> bool:
+    return importlib.util.find_spec("re2") is not None
+
+
+# --- RE2 (google-re2), for the patterns Python's re could take exponential time on ----------------------
+
+RE2_MAX_MEM = 8 << 20  # RE2's default budget for one program and its DFA cache (bounded memory per regexp)
+
+
+class Re2Pattern:
+    """A Go regexp on RE2 through google-re2's own binding (its re-like wrapper costs 2-4 us a call).
+
+    Matching runs on the subject's UTF-8 bytes, as Go's regexp does (surrogate-escaped bytes go back to the
+    byte they stand for); spans are mapped back to str offsets. The RE2 program is built on first use, so
+    importing a module that holds one costs nothing until a request needs it. Config regexps are compiled
+    eagerly (compile_go_regexp(..., eager=True)): RE2's few refusals of Go-valid text (a program over its
+    8 MiB budget) then show when the config is built.
+    """
+
+    __slots__ = ("pattern", "_re2", "_match", "_anchors", "groups", "groupindex")
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self._re2: Any = None
+        self._match: Any = None  # the program's bound Match
+        self._anchors: tuple[Any, Any, Any] = (None, None, None)  # unanchored, start, both
+        self.groups = 0
+        self.groupindex: dict[str, int] = {}
+
+    def _program(self) -> Any:
+        from re2 import _re2  # google-re2
+
+        options = _re2.RE2.Options()
+        options.max_mem = RE2_MAX_MEM
+        options.log_errors = False
+        program = _re2.RE2(self.pattern.encode("utf-8"), options)
+        if not program.ok():
+            raise GoRegexpError(self.pattern, f"RE2: {program.error().decode(errors='replace')}")
+        self.groups = program.NumberOfCapturingGroups()
+        self.groupindex = {GROUP_PREFIX + name.decode(): index for name, index in program.NamedCapturingGroups()}
+        anchor = _re2.RE2.Anchor
+        self._anchors = (anchor.UNANCHORED, anchor.ANCHOR_START, anchor.ANCHOR_BOTH)
+        self._match = program.Match
+        self._re2 = program
+        return program
+
+    def compile_now(self) -> Re2Pattern:
+        if self._re2 is None:
+            self._program()
+        return self
+
+    def _run(self, anchor: int, text: str, pos: int) -> Re2Match | None:
+        if self._re2 is None:
+            self._program()
+        if text.isascii():
+            data = text.encode("ascii")
+            spans = self._match(self._anchors[anchor], data, pos, len(data))
+            return None if spans[0][0] < 0 else Re2Match(self, text, spans)
+        data = text.encode("utf-8", "surrogateescape")
+        start = len(text[:pos].encode("utf-8", "surrogateescape"))
+        spans = self._match(self._anchors[anchor], data, start, len(data))
+        if spans[0][0] < 0:
+            return None
+        return Re2Match(self, text, [(-1, -1) if a < 0 else (_chars(data, a), _chars(data, b)) for a, b in spans])
+
+    def search(self, text: str, pos: int = 0) -> Re2Match | None:
+        return self._run(0, text, pos)
+
+    def match(self, text: str, pos: int = 0) -> Re2Match | None:
+        return self._run(1, text, pos)
+
+    def fullmatch(self, text: str, pos: int = 0) -> Re2Match | None:
+        return self._run(2, text, pos)
+
+
+def _chars(data: bytes, offset: int) -> int:
+    return len(data[:offset].decode("utf-8", "surrogateescape"))
+
+
+class Re2Match:
+    """The part of re.Match the proxy uses: group(n), span(n), start(), end(), re, string."""
+
+    __slots__ = ("re", "string", "_spans")
+
+    def __init__(self, regex: Re2Pattern, text: str, spans: list[tuple[int, int]]) -> None:
+        self.re = regex
+        self.string = text
+        self._spans = spans
+
+    def span(self, group: int = 0) -> tuple[int, int]:
+        return self._spans[group]
+
+    def start(self, group: int = 0) -> int:
+        return self._spans[group][0]
+
+    def end(self, group: int = 0) -> int:
+        return self._spans[group][1]
+
+    def group(self, group: int = 0) -> str | None:
+        start, end = self._spans[group]
+        return None if start < 0 else self.string[start:end]
 
 
 # --- Go's Regexp.Expand / ReplaceAllString -----------------------------------------------------------------

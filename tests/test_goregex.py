@@ -60,8 +60,10 @@ from proxy.goregex import GoRegexpError, compile_go_regexp, replace_all
     pytest.param(r"^a*{x}$", "aa{x}", True, id="literal-brace-after-repeat"),
     pytest.param(r"^[a[:]$", ":", True, id="unterminated-posix-is-literal"),
 ])
-def test_go_semantics(pattern: str, subject: str, want: bool) -> None:
-    assert (compile_go_regexp(pattern).search(subject) is not None) is want
+@pytest.mark.parametrize("engine", ["re", "re2"])
+def test_go_semantics(pattern: str, subject: str, want: bool, engine: str) -> None:
+    """Both engines give Go's answer: the translation to `re`, and RE2 on the Go text itself."""
+    assert (compile_go_regexp(pattern, engine=engine, eager=True).search(subject) is not None) is want
 
 
 def test_unknown_posix_name_found_the_go_way() -> None:
@@ -94,7 +96,6 @@ def test_unknown_posix_name_found_the_go_way() -> None:
     pytest.param(r"\Z", "invalid escape sequence", id="python-only-escape"),
     pytest.param("a\\", "trailing backslash", id="trailing-backslash"),
     pytest.param(r"[\b]", "invalid escape sequence", id="word-boundary-in-class"),
-    pytest.param(r"\pL", "not supported by this proxy", id="unicode-class-unsupported"),
     pytest.param("[[:foo:]]", "invalid character class range", id="unknown-posix-class"),
     pytest.param("(?i-)", "invalid or unsupported Perl syntax", id="negation-without-flags"),
     pytest.param("(?<>x)", "invalid named capture", id="empty-name"),
@@ -130,12 +131,29 @@ def test_refused(pattern: str, message: str) -> None:
     pytest.param("(a)", "a", "[$01]", "[]", id="leading zero is a name"),
     pytest.param("(a)", "a", "[${1]", "[${1]", id="unclosed brace kept"),
     pytest.param("(a)|(b)", "b", "[$1$2]", "[b]", id="unmatched group is empty"),
+    pytest.param("(é+)x", "aééxé", "[$1]", "a[éé]é", id="non-ASCII text, offsets in runes"),
+    pytest.param("b", "a\udcffb\udcff", "-", "a\udcff-\udcff", id="surrogate-escaped bytes kept"),
 ])
-def test_replace_all(pattern: str, text: str, template: str, expected: str) -> None:
-    assert replace_all(compile_go_regexp(pattern), text, template) == expected
+@pytest.mark.parametrize("engine", ["re", "re2"])
+def test_replace_all(pattern: str, text: str, template: str, expected: str, engine: str) -> None:
+    assert replace_all(compile_go_regexp(pattern, engine=engine), text, template) == expected
 
 
 def test_errors_are_value_errors() -> None:
     """Middleware constructors catch ValueError; GoRegexpError must stay one."""
     with pytest.raises(ValueError, match="invalid regexp"):
         compile_go_regexp(r"(a)\1")
+
+
+@pytest.mark.parametrize(("pattern", "subject", "want"), [
+    pytest.param(r"^\pL+$", "café", True, id="letters"),
+    pytest.param(r"^\pL+$", "c4fe", False, id="not-a-letter"),
+    pytest.param(r"^\p{Greek}+$", "αβγ", True, id="script"),
+    pytest.param(r"^\PL$", "1", True, id="negated"),
+    pytest.param(r"^[\p{Lu}]$", "É", True, id="in-a-class"),
+])
+def test_unicode_classes_run_on_re2(pattern: str, subject: str, want: bool) -> None:
+    """Python's re has no Unicode classes; Go's (and RE2's) meaning, through RE2."""
+    assert (compile_go_regexp(pattern).search(subject) is not None) is want
+    with pytest.raises(GoRegexpError, match="needs RE2"):
+        compile_go_regexp(pattern, engine="re")

@@ -117,6 +117,35 @@ class IPStrategy(TraefikModel):
     ipv6_subnet: int | None = None
 
 
+class IPAllowList(TraefikModel):
+    source_range: list[TraefikStr] = []
+    ip_strategy: IPStrategy | None = None
+    reject_status_code: int = 0  # 0: 403
+
+
+class IPWhiteList(TraefikModel):
+    """Deprecated spelling of ipAllowList, without rejectStatusCode (always 403)."""
+
+    source_range: list[TraefikStr] = []
+    ip_strategy: IPStrategy | None = None
+
+
+class BasicAuth(TraefikModel):
+    users: list[TraefikStr] = []  # "name:htpasswd-hash"
+    users_file: TraefikStr = ""  # read when the middleware is built (start, reload); relative to the cwd
+    realm: TraefikStr = ""  # "": "traefik"
+    remove_header: GoBool = False
+    header_field: TraefikStr = ""
+
+
+class DigestAuth(TraefikModel):
+    users: list[TraefikStr] = []  # "name:realm:md5(name:realm:password)", as htdigest writes them
+    users_file: TraefikStr = ""
+    remove_header: GoBool = False
+    realm: TraefikStr = ""  # "": "traefik"
+    header_field: TraefikStr = ""
+
+
 class SourceCriterion(TraefikModel):
     """What groups requests into one source; the three are mutually exclusive (checked at build time)."""
 
@@ -243,15 +272,11 @@ class PassTLSClientCert(TraefikModel):
 
 # Traefik middleware types stripproxy recognises but does not implement.
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
-    "basicAuth",
     "buffering",
     "compress",
     "contentType",
-    "digestAuth",
     "errors",
     "grpcWeb",
-    "ipAllowList",
-    "ipWhiteList",
     "plugin",
 )
 
@@ -269,20 +294,20 @@ class Middleware(TraefikModel):
     redirect_regex: RedirectRegex | None = None
     redirect_scheme: RedirectScheme | None = None
     encoded_characters: EncodedCharacters | None = None
+    ip_allow_list: IPAllowList | None = None
+    ip_white_list: IPWhiteList | None = None
+    basic_auth: BasicAuth | None = None
+    digest_auth: DigestAuth | None = None
     rate_limit: RateLimit | None = None
     in_flight_req: InFlightReq | None = None
     forward_auth: ForwardAuth | None = None
 
-    basic_auth: LooseDict | None = None
     buffering: LooseDict | None = None
     circuit_breaker: CircuitBreaker | None = None
     compress: LooseDict | None = None
     content_type: LooseDict | None = None
-    digest_auth: LooseDict | None = None
     errors: LooseDict | None = None
     grpc_web: LooseDict | None = None
-    ip_allow_list: LooseDict | None = None
-    ip_white_list: LooseDict | None = None
     pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
     retry: Retry | None = None

@@ -83,10 +83,10 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
             _waiting_stage(exchange, plan, plain, plan.waiting_hooks))
         return
     try:  # _pick_server inline: a call costs as much as the rest of this tail
-        exchange.server = plan.service.pick()
+        exchange.server = plan.service.pick(head)
         finalize_upstream_headers(head, plain=plain and not plan.edits_request_headers)
-    except NoServerAvailable:
-        exchange.reply = error_reply(503)
+    except NoServerAvailable as exc:
+        exchange.reply, exchange.detail = exc.reply(), f"service {exc.service!r}: no available server"
     except InvalidUpgradeProtocol:
         exchange.reply = error_reply(500)
 
@@ -94,10 +94,10 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
 def _pick_server(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
     """The end of `dispatch` (inlined there), for the waiting stage."""
     try:
-        exchange.server = plan.service.pick()
+        exchange.server = plan.service.pick(exchange.head)
         finalize_upstream_headers(exchange.head, plain=plain and not plan.edits_request_headers)
-    except NoServerAvailable:
-        exchange.reply = error_reply(503)
+    except NoServerAvailable as exc:
+        exchange.reply, exchange.detail = exc.reply(), f"service {exc.service!r}: no available server"
     except InvalidUpgradeProtocol:
         exchange.reply = error_reply(500)
 

@@ -191,7 +191,7 @@ class Exchange:
         plan = self.plan
         assert plan is not None
         try:
-            self.server = server = plan.service.pick()
+            self.server = server = plan.service.pick(self.head)
         except NoServerAvailable:
             self._connect_task = None
             self.fail(503, "no server available for another attempt")

@@ -1,21 +1,19 @@
 """X-Forwarded-* handling: Traefik's entry point forwardedHeaders middleware and its proxy's last touches.
 
 Sources (traefik/traefik): pkg/middlewares/forwardedheaders/forwarded_header.go (+ _test.go),
-pkg/ip/checker.go, pkg/proxy/httputil/proxy.go (rewriteRequestBuilder, copyForwardedHeader),
+pkg/ip/checker.go (proxy/netutil.py), pkg/proxy/httputil/proxy.go (rewriteRequestBuilder, copyForwardedHeader),
 pkg/middlewares/headers/header.go (customRequestHeaders X-Forwarded-For = "" suppresses the append);
 Go's net/http/httputil/reverseproxy.go (hop-by-hop removal, TE: trailers, User-Agent).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Iterable, NamedTuple
 
 from proxy.forwarder.hop import header_values_contain_token, is_printable_ascii, strip_hop_headers
 from proxy.message import HeaderList, RequestHead
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from proxy.netutil import IPChecker, canonical_header_key, strip_ipv6_zone
+from proxy.netutil import split_port as go_split_port
 
 # RequestHead.notes flags (set before forwarding, read by finalize_upstream_headers).
 SUPPRESS_XFF_NOTE = "suppress-x-forwarded-for"  # headers middleware: customRequestHeaders X-Forwarded-For = ""
@@ -57,91 +55,9 @@ def is_managed_x_header(name: str) -> bool:
     return lname in MANAGED_X_HEADERS or ("_" in lname and lname.replace("_", "-") in MANAGED_X_HEADERS)
 
 
-class TrustedIPs:
-    """pkg/ip Checker: exact IPs and CIDRs (host bits allowed), IPv4-mapped IPv6 treated as IPv4."""
-
-    def __init__(self, entries: Iterable[str]) -> None:
-        self.v4: list[ipaddress.IPv4Network] = []
-        self.v6: list[ipaddress.IPv6Network] = []
-        for entry in entries:
-            network = _parse_trusted(entry)
-            (self.v4 if network.version == 4 else self.v6).append(network)  # type: ignore[arg-type]
-        self._cache: dict[str, bool] = {}
-
-    def contains(self, address: str) -> bool:
-        cached = self._cache.get(address)
-        if cached is None:
-            cached = self._lookup(address)
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()
-            self._cache[address] = cached
-        return cached
-
-    def _lookup(self, address: str) -> bool:
-        ip = parse_client_ip(address)
-        if ip is None:
-            return False
-        networks: list = self.v4 if ip.version == 4 else self.v6
-        return any(ip in network for network in networks)
-
-
-def _parse_trusted(entry: str) -> IPNetwork:
-    text = entry.strip()
-    try:
-        ip = _unmap(ipaddress.ip_address(text))
-        return ipaddress.ip_network(ip)
-    except ValueError:
-        pass
-    if "/" not in text:
-        raise ValueError(f"forwardedHeaders.trustedIPs: {entry!r} is neither an IP address nor a CIDR")
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError as exc:
-        raise ValueError(f"forwardedHeaders.trustedIPs: invalid CIDR {entry!r}: {exc}") from None
-    mapped = network.version == 6 and network.network_address.ipv4_mapped
-    if mapped:  # Go compares the IPv4 part of ::ffff:a.b.c.d/n networks
-        return ipaddress.ip_network(f"{mapped}/{max(0, network.prefixlen - 96)}", strict=False)
-    return network
-
-
-def _unmap(ip: IPAddress) -> IPAddress:
-    if ip.version == 6 and ip.ipv4_mapped is not None:  # type: ignore[union-attr]
-        return ip.ipv4_mapped  # type: ignore[union-attr,return-value]
-    return ip
-
-
-def parse_client_ip(address: str) -> IPAddress | None:
-    """The peer address as an IP (brackets and IPv6 zone dropped, mapped IPv4 unmapped), or None."""
-    text = strip_ipv6_zone(address.strip("[]"))
-    if not text:
-        return None
-    try:
-        return _unmap(ipaddress.ip_address(text))
-    except ValueError:
-        return None
-
-
-def strip_ipv6_zone(address: str) -> str:
-    return address.split("%", 1)[0]
-
-
-def go_split_port(hostport: str) -> str:
-    """The port net.SplitHostPort would return for a Host value ("" on error): not checked to be numeric."""
-    colon = hostport.rfind(":")
-    if colon < 0:
-        return ""
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0 or end + 1 != colon:
-            return ""
-        start, after = 1, end + 1
-    else:
-        if ":" in hostport[:colon]:
-            return ""
-        start, after = 0, 0
-    if "[" in hostport[start:] or "]" in hostport[after:]:
-        return ""
-    return hostport[colon + 1:]
+def TrustedIPs(entries: Iterable[str]) -> IPChecker:  # the name callers and tests know
+    """The entry point's forwardedHeaders.trustedIPs as a pkg/ip Checker (entries may carry spaces)."""
+    return IPChecker([entry.strip() for entry in entries], "forwardedHeaders.trustedIPs")
 
 
 def _is_websocket(headers: HeaderList) -> bool:
@@ -335,7 +251,7 @@ class ForwardedHeaders:
                 if not name or is_managed_x_header(name):
                     continue
                 if name.lower() in self.connection_kept:
-                    kept.append(_canonical(name))
+                    kept.append(canonical_header_key(name))
                 else:
                     drop.add(name.lower())
         asks_upgrade = header_values_contain_token(values, "upgrade")
@@ -348,11 +264,6 @@ class _ConnectionPlan(NamedTuple):
     kept: tuple[str, ...]  # canonical names listed in Connection that stay (entry point's `connection`)
     asks_upgrade: bool  # Connection holds the `upgrade` token
     drop_all: frozenset[str] | None  # `drop` plus Connection itself, when that is all there is to do
-
-
-def _canonical(name: str) -> str:
-    """Go's CanonicalHeaderKey for token names: each dash-separated word capitalised."""
-    return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
 
 
 def finalize_upstream_headers(req: RequestHead, plain: bool = False) -> None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = ("pool", "transport", "exchange", "parser", "head_lines", "in_head", "trailers",
                  "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused", "raw_left",
-                 "_parser_idle")
+                 "_parser_idle", "head_bytes", "interims")
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
@@ -45,6 +45,10 @@ class UpstreamConnection(asyncio.Protocol):
         # Bytes of a Content-Length body still to come. Once the head is parsed, such a body is relayed
         # as the very bytes objects the socket gave us, without llhttp copying each piece (downloads).
         self.raw_left = 0
+        # Bytes of the current response head read in earlier reads: counted only while a head spans reads
+        # (most end in the read they start in), bounded by pool.settings.max_response_header_bytes.
+        self.head_bytes = 0
+        self.interims = 0  # 1xx heads seen on this connection (a head that ends resets head_bytes)
 
     # -- pool life ---------------------------------------------------------------------------
     def reusable(self) -> bool:
@@ -72,6 +76,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.complete = False
         self.received = False
         self.raw_left = 0
+        self.head_bytes = 0
 
     def write(self, data: bytes) -> None:
         if self.transport is not None:
@@ -93,6 +98,9 @@ class UpstreamConnection(asyncio.Protocol):
             self._relay_raw_body(exchange, data)
             return
         self.received = True
+        if self.head_bytes and self.head_bytes + len(data) > self.pool.settings.max_response_header_bytes:
+            self._head_at_limit(exchange, data)
+            return
         try:
             self.parser.feed_data(data)  # type: ignore[union-attr]
         except httptools.HttpParserUpgrade as upgrade:
@@ -105,9 +113,41 @@ class UpstreamConnection(asyncio.Protocol):
             return
         if self.exchange is not exchange:
             return  # the exchange let go of this connection to try again elsewhere (retry)
+        if self.in_head:  # the head goes on in the next read
+            self._head_continues(exchange, len(data))
+            return
         exchange.flush_to_client()
         if self.complete:
             exchange.response_complete()
+
+    def _head_continues(self, exchange: Exchange, size: int) -> None:
+        self.head_bytes += size
+        if self.head_bytes > self.pool.settings.max_response_header_bytes:  # a first read over the limit
+            self._head_too_large(exchange)
+            return
+        exchange.flush_to_client()  # 1xx heads that came in this read
+
+    def _head_at_limit(self, exchange: Exchange, data: bytes) -> None:
+        """`data` would take a head that spans reads past its limit: parse only what the limit allows. A head
+        that ends within it goes on as usual (the rest of `data` is body, or the next head after a 1xx); one
+        that does not is a 502, as Go's Transport fails such a response, and the connection is dropped."""
+        allowed = self.pool.settings.max_response_header_bytes - self.head_bytes
+        if allowed > 0:
+            interims = self.interims
+            self.head_bytes = 0  # the call below takes the usual path: `allowed` fits the limit
+            self.data_received(data[:allowed])
+            if self.exchange is not exchange:  # failed, or complete and released: the rest is not ours
+                self.close()
+                return
+            if not self.in_head or self.interims != interims:  # the head, or a 1xx head, ended in time
+                self.data_received(data[allowed:])
+                return
+        self._head_too_large(exchange)
+
+    def _head_too_large(self, exchange: Exchange) -> None:
+        self.broken = True
+        exchange.upstream_failed(f"response head from {self.pool.host}:{self.pool.port} larger than "
+                                 f"{self.pool.settings.max_response_header_bytes} bytes")
 
     def _relay_raw_body(self, exchange: Exchange, data: bytes) -> None:
         """A piece of a Content-Length body, past the parser (which is replaced before the next exchange)."""
@@ -181,6 +221,10 @@ class UpstreamConnection(asyncio.Protocol):
         exchange: Exchange = self.exchange  # type: ignore[assignment]
         if 100 <= status < 200 and status != 101:
             exchange.interim_response(status, decoded_headers(lines))
+            # Go's Transport resets its header limit after a 1xx that ReverseProxy relays: each head has
+            # the whole limit (to within a read: the read the 1xx ended in counts for the next head).
+            self.head_bytes = 0
+            self.interims += 1
             return
         if exchange.retry is not None and exchange.retries_status(status):
             self.exchange = None  # this response is dropped, unread: the connection cannot be reused

@@ -42,6 +42,9 @@ class Middleware:
     #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
     #: which builds a router's middlewares for that router, each router using it gets its own instance.
     per_router: bool = False
+    #: Options accepted but not acted on, each as "key.path: what happens instead"; the builder reports
+    #: them as warnings for this middleware.
+    warnings: tuple[str, ...] = ()
     #: Set by the retry middleware: the exchange sends the request again as this policy says.
     retry_policy: RetryPolicy | None = None
 

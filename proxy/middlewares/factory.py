@@ -9,8 +9,10 @@ from proxy.middlewares import (AddPrefix, Chain, Headers, RedirectRegex, Redirec
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.circuitbreaker import CircuitBreaker
 from proxy.middlewares.encodedcharacters import EncodedCharacters
+from proxy.middlewares.ipallowlist import IPAllowList
 from proxy.middlewares.passtlsclientcert import DNOptions, InfoOptions, PassTLSClientCert
 from proxy.middlewares.retry import Retry
+from proxy.netutil import Strategy, ip_strategy
 
 Resolve = Callable[[str], Middleware]
 
@@ -30,6 +32,47 @@ def _chain(options: Any, resolve: Resolve) -> Middleware:
     return Chain([resolve(name) for name in options.middlewares])
 
 
+def _strategy(options: Any) -> tuple[Strategy | None, tuple[str, ...]]:
+    """The ipStrategy, and what of it Traefik (and so we) would not use."""
+    config = options.ip_strategy
+    if config is None:
+        return None, ()
+    unused = []
+    if config.depth < 0:
+        unused.append(f"ipStrategy.depth: {config.depth} is read as 0, as Traefik does")
+    if config.depth > 0 and config.excluded_ips:
+        unused.append("ipStrategy.excludedIPs: not used: depth takes precedence, as in Traefik")
+    if config.depth <= 0 and config.excluded_ips and config.ipv6_subnet is not None:
+        unused.append("ipStrategy.ipv6Subnet: not used with excludedIPs, as in Traefik")
+    return ip_strategy(config.depth, config.excluded_ips, config.ipv6_subnet), tuple(unused)
+
+
+def _ip_allow_list(options: Any, _: Resolve) -> Middleware:
+    strategy, unused = _strategy(options)
+    middleware = IPAllowList(list(options.source_range), strategy, options.reject_status_code)
+    middleware.warnings = unused
+    return middleware
+
+
+def _ip_white_list(options: Any, _: Resolve) -> Middleware:
+    strategy, unused = _strategy(options)
+    middleware = IPAllowList(list(options.source_range), strategy, kind="IPWhiteLister")
+    middleware.warnings = unused
+    return middleware
+
+
+def _basic_auth(options: Any, _: Resolve) -> Middleware:
+    from proxy.middlewares.basicauth import basic_auth  # bcrypt and passlib only for configs that use them
+    return basic_auth(users=list(options.users), users_file=options.users_file, realm=options.realm,
+                     header_field=options.header_field, remove_header=options.remove_header)
+
+
+def _digest_auth(options: Any, _: Resolve) -> Middleware:
+    from proxy.middlewares.digestauth import digest_auth
+    return digest_auth(users=list(options.users), users_file=options.users_file, realm=options.realm,
+                      header_field=options.header_field, remove_header=options.remove_header)
+
+
 BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "stripPrefix": lambda o, _: StripPrefix(prefixes=list(o.prefixes), force_slash=bool(o.force_slash)),
     "stripPrefixRegex": lambda o, _: StripPrefixRegex(regex=list(o.regex)),
@@ -42,6 +85,10 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "encodedCharacters": lambda o, _: EncodedCharacters(**o.model_dump()),
     "chain": _chain,
     "passTLSClientCert": _pass_tls_client_cert,
+    "ipAllowList": _ip_allow_list,
+    "ipWhiteList": _ip_white_list,
+    "basicAuth": _basic_auth,
+    "digestAuth": _digest_auth,
     "circuitBreaker": lambda o, _: CircuitBreaker(
         o.expression, check_period=o.check_period, fallback_duration=o.fallback_duration,
         recovery_duration=o.recovery_duration, response_code=o.response_code),

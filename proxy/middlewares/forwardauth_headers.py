@@ -13,6 +13,7 @@ from typing import Iterable
 
 from proxy.forwarder.forwarded import MANAGED_X_HEADERS, go_split_port, is_managed_x_header
 from proxy.message import RequestHead
+from proxy.netutil import canonical_header_key
 
 GO_USER_AGENT = "Go-http-client/1.1"
 
@@ -25,16 +26,12 @@ _NOT_WRITTEN = frozenset({"host", "content-length", "transfer-encoding", "traile
 _NOT_COPIED = frozenset({"host", "content-length", "transfer-encoding", "trailer", "proxy-connection",
                          *HOP_HEADERS})
 
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # XHeadersSet in Go's spelling: added to authRequestHeaders when trustForwardHeader is true.
 X_HEADERS = tuple(sorted("-".join(w.capitalize() for w in name.split("-")) for name in MANAGED_X_HEADERS))
 
 
-def canonical_key(name: str) -> str:
-    """Go's http.CanonicalHeaderKey: "x-auth-user" -> "X-Auth-User"; names with odd bytes stay as they are."""
-    if not name or not _TOKEN_CHARS.issuperset(name):
-        return name
-    return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
+canonical_key = canonical_header_key  # Go's http.CanonicalHeaderKey (proxy.netutil)
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def may_copy_into_request(name: str) -> bool:

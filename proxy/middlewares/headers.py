@@ -18,16 +18,9 @@ from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.cors import CorsPolicy
 from proxy.middlewares.urlpath import go_error
+from proxy.netutil import canonical_header_key
 
 SUPPRESS_XFF_NOTE = "suppress-x-forwarded-for"
-_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-def canonical_header_name(name: str) -> str:
-    """Go's textproto.CanonicalMIMEHeaderKey: `x-script-name` -> `X-Script-Name`; odd names stay as given."""
-    if not name or any(ch not in _TOKEN for ch in name):
-        return name
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
 class SecurityHeaders:
@@ -119,9 +112,9 @@ class Headers(Middleware):
         deprecated_set = bool(feature_policy or ssl_redirect or ssl_temporary_redirect or ssl_host or ssl_force_host)
         self.custom_request_headers = dict(custom_request_headers or {})
         # (name as configured, lower-cased, canonical, value): names are worked out once, not per request.
-        self._request_edits = tuple((name, name.lower(), canonical_header_name(name), value)
+        self._request_edits = tuple((name, name.lower(), canonical_header_key(name), value)
                                     for name, value in self.custom_request_headers.items())
-        self.custom_response_headers = [(canonical_header_name(name), value)
+        self.custom_response_headers = [(canonical_header_key(name), value)
                                         for name, value in (custom_response_headers or {}).items()]
         self.cors = CorsPolicy(
             allow_credentials=access_control_allow_credentials, allow_headers=access_control_allow_headers,

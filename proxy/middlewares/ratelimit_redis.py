@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from proxy.middlewares.clienttls import pem_path
+from proxy.netutil import split_host_port
 
 log = logging.getLogger("proxy.middlewares.ratelimit")
 
@@ -59,10 +60,10 @@ return {'true', string.format('%.17g', delay), string.format('%.17g', tokens)}
 
 def split_endpoint(endpoint: str) -> tuple[str, int]:
     """"host:port" (Go's net.SplitHostPort form, "[::1]:6379" for IPv6) -> (host, port)."""
-    host, sep, port = endpoint.rpartition(":")
-    if not sep or not port.isdigit():
+    split = split_host_port(endpoint)
+    if split is None or not split[1].isdigit():
         raise ValueError(f"redis.endpoints: {endpoint!r} is not host:port")
-    return host.strip("[]") or "localhost", int(port)
+    return split[0] or "localhost", int(split[1])
 
 
 def _timeout(value: float | None) -> float | None:

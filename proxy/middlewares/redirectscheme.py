@@ -14,27 +14,9 @@ from __future__ import annotations
 
 from proxy.message import RequestHead
 from proxy.middlewares.redirectregex import RedirectRegex, split_target
+from proxy.netutil import split_host_port
 
 _URI_PATTERN = r"^(https?:\/\/)?(\[[\w:.]+\]|[\w\._-]+)?(:\d+)?(.*)$"
-
-
-def go_split_host_port(hostport: str) -> tuple[str, str] | None:
-    """Go's net.SplitHostPort; None where Go returns an error (e.g. no port)."""
-    colon = hostport.rfind(":")
-    if colon < 0:
-        return None
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0 or end + 1 != colon:
-            return None
-        host, inner_from, inner_to = hostport[1:end], 1, end + 1
-    else:
-        host, inner_from, inner_to = hostport[:colon], 0, 0
-        if ":" in host:
-            return None
-    if "[" in hostport[inner_from:] or "]" in hostport[inner_to:]:
-        return None
-    return host, hostport[colon + 1:]
 
 
 def _forwarded_scheme(value: str) -> str | None:
@@ -62,7 +44,7 @@ class RedirectScheme(RedirectRegex):
     def request_url(self, req: RequestHead) -> str:
         """Traefik's clientRequestURL."""
         scheme, uri = "http", req.target
-        split = go_split_host_port(req.host)
+        split = split_host_port(req.host)
         host, port = (req.host, "") if split is None else (split[0], ":" + split[1])
         parts = split_target(req)
         if parts is not None:

@@ -20,7 +20,7 @@ from proxy.urlpath import escaped_path, from_text, to_text, unescape
 
 class ReplacePathRegex(Middleware):
     def __init__(self, regex: str, replacement: str) -> None:
-        self.regex: re.Pattern[str] = compile_go_regexp(regex.strip())
+        self.regex: re.Pattern[str] = compile_go_regexp(regex.strip(), eager=True)
         self.replacement = replacement.strip()
 
     def on_request(self, req: RequestHead) -> Reply | None:

@@ -22,7 +22,7 @@ class StripPrefixRegex(Middleware):
     def __init__(self, regex: list[str]) -> None:
         if isinstance(regex, str):
             raise ValueError(f"stripPrefixRegex: regex must be a list of strings, got the string {regex!r}")
-        self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go_regexp(expr.strip()) for expr in regex)
+        self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go_regexp(expr.strip(), eager=True) for expr in regex)
 
     def _prefix(self, path: str) -> str | None:
         text = to_text(path)

@@ -9,7 +9,7 @@ http.Error replies.
 from __future__ import annotations
 
 from proxy.message import Reply
-from proxy.urlpath import join_path
+from proxy.urlpath import escaped_path, join_path
 
 
 def encoded_prefix_len(raw_path: str, decoded_prefix: str) -> int:
@@ -39,7 +39,11 @@ def sanitized(path: str, raw_path: str) -> tuple[str, str] | None:
     """Traefik's post-rewrite check: a non-empty path must survive JoinPath() unchanged, else None (-> 400)."""
     if path == "":
         return path, raw_path
-    escaped = raw_path or path
+    # JoinPath cleans URL.EscapedPath(): the raw path only when it still spells the path. After a strip it
+    # may not (`/api%2F..%2Fx` less `/api` is Path `/../x`, RawPath `/%2F..%2Fx`), and then Go cleans its
+    # own encoding of Path, where the decoded `/` is a separator. Without a raw path, Path and its encoding
+    # have the same slashes and dots.
+    escaped = escaped_path(path, raw_path) if raw_path else path
     if "//" not in escaped and "/." not in escaped:  # nothing for JoinPath's Clean to change
         return path, raw_path
     new_path, new_raw = join_path(path, raw_path)

@@ -7,31 +7,29 @@ use it.
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from proxy.config.dynamic import DynamicConfig, LoadBalancer as LoadBalancerConfig, RouterTLS, ServersTransport
+from proxy.config.dynamic import DynamicConfig, RouterTLS, ServersTransport
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.snicheck import SNICheck
 from proxy.middlewares.passthrough import PassThrough
+from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean, local_name
+from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
-from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
+from proxy.services.loadbalancer import Picker
 from proxy.services.transport import PoolRegistry, TransportSettings
 
 if TYPE_CHECKING:
     from proxy.tls.localca import LocalCA
     from proxy.tls.manager import EntryPointTLS, TLSManager
 
-PROVIDER = "file"
-
-
-class BuildError(Exception):
-    """Why one service, middleware or router cannot be built."""
+__all__ = ["PROVIDER", "BuildError", "BuildResult", "EntryPointInfo", "Problem", "RuntimeBuilder", "local_name"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,25 +56,15 @@ class EntryPointRedirect:
     acme_bypass: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """A problem with one element of the dynamic config, as Traefik reports it in its runtime view."""
-
-    kind: str  # "router", "service", "middleware", "serversTransport"
-    name: str
-    message: str
-    level: str = "error"  # "error": the element is disabled; "warning": served anyway
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.name}: {self.message}"
-
-
 @dataclass
 class BuildResult:
     tables: dict[str, RouteTable]
     problems: list[Problem] = field(default_factory=list)
     routers: dict[str, RoutePlan] = field(default_factory=dict)  # enabled routers by qualified name
     middlewares: list[Middleware] = field(default_factory=list)  # every instance built (to close later)
+    services: dict[str, Picker] = field(default_factory=dict)  # built services by name
+    # What runs beside the routes while this config is applied: health checks, mirror copies (start/stop).
+    background: list[Any] = field(default_factory=list)
     # Routers with TLS, served on TLS connections only, per entry point; and how those connections are made.
     tls_tables: dict[str, RouteTable] = field(default_factory=dict)
     tls: dict[str, EntryPointTLS] = field(default_factory=dict)
@@ -92,15 +80,19 @@ def _domains(rule: str) -> list[str]:
         return []
 
 
-def local_name(reference: str) -> str:
-    """`name@file` -> `name`; other providers' names cannot be resolved here."""
-    name, at, provider = reference.partition("@")
-    if at and provider != PROVIDER:
-        raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider")
-    return name
+def _child_services(config: Any) -> list[str]:
+    """The services a service of services sends to (weighted, highestRandomWeight, failover, mirroring)."""
+    for section in (config.weighted, config.highest_random_weight):
+        if section is not None:
+            return [child.name for child in section.services]
+    if config.failover is not None:
+        return [config.failover.service, config.failover.fallback]
+    if config.mirroring is not None:
+        return [config.mirroring.service, *(mirror.name for mirror in config.mirroring.mirrors)]
+    return []
 
 
-class RuntimeBuilder:
+class RuntimeBuilder(ServiceBuilder):
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
                  default_transport: TransportSettings | None = None, default_rule_syntax: str = "v3",
@@ -122,6 +114,7 @@ class RuntimeBuilder:
         self._middlewares: dict[str, Middleware | BuildError] = {}
         self.built: list[Middleware] = []  # every instance made, for the gateway to close
         self._resolving: list[str] = []
+        self.background: list[Any] = []
         # The router being built's own instances of per-router middlewares (None between routers).
         self._router_scope: dict[str, Middleware] | None = None
 
@@ -162,6 +155,9 @@ class RuntimeBuilder:
                     chain = [("snicheck@internal", check), *chain]  # before every middleware, as in Traefik
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
                                        self._overrides_used(ep_name, router.middlewares, router.service))
+                hook = service_response_hook(service)
+                if hook is not None:  # sticky cookies, time to first byte: innermost of the response hooks
+                    plan = dataclasses.replace(plan, response_hooks=(hook, *plan.response_hooks))
                 plans.setdefault(qualified, plan)
                 if tls is None:
                     routes[ep_name].append(Route(qualified, priority, rule, plan))
@@ -176,7 +172,9 @@ class RuntimeBuilder:
             except BuildError as exc:
                 self.problems.append(Problem("tls", "tls", str(exc)))
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
-        result = BuildResult(tables, self.problems, plans, self.built)
+        services = {name: built for name, built in self._services.items() if not isinstance(built, BuildError)}
+        result = BuildResult(tables, self.problems, plans, middlewares=self.built, services=services,
+                             background=self._running(plans))
         for ep_name in sorted({*tls_routes, *(ep.name for ep in self.entry_points.values() if ep.tls is not None)}):
             try:
                 manager = self._tls_manager()
@@ -324,8 +322,8 @@ class RuntimeBuilder:
             if name in self.overrides:
                 used.append(f"service {name} -> {self.overrides[name]}")
             config = self.http.services.get(name)
-            if config is not None and config.weighted is not None:
-                services += [child.name for child in config.weighted.services]
+            if config is not None:
+                services += [local_name(child) for child in _child_services(config)]
         return tuple(used)
 
     # -- services -----------------------------------------------------------------------------------
@@ -338,48 +336,6 @@ class RuntimeBuilder:
         if isinstance(cached, BuildError):
             raise cached
         return cached
-
-    def _build_service(self, name: str) -> Picker:
-        config = self.http.services.get(name)
-        if config is None:
-            raise BuildError(f"the service {name!r} does not exist{_did_you_mean(name, self.http.services)}")
-        try:
-            kind = config.type_name()
-        except ValueError as exc:
-            raise BuildError(str(exc)) from None
-        if config.middlewares:
-            raise BuildError("service-level middlewares are not supported by stripproxy")
-        if kind == "loadBalancer":
-            return self._load_balancer(name, config.load_balancer)  # type: ignore[arg-type]
-        if kind == "weighted":
-            weighted = config.weighted
-            assert weighted is not None
-            children = [self.service(child.name) for child in weighted.services]
-            return WeightedService(name, children, [child.weight for child in weighted.services])
-        raise BuildError(f"service type {kind!r} is not supported by stripproxy")
-
-    def _load_balancer(self, name: str, config: LoadBalancerConfig) -> LoadBalancer:
-        transport = self._transport(config.servers_transport)
-        override = self.overrides.get(name)
-        servers_config = [(override, 1, False)] if override else [
-            (server.url, 1 if server.weight is None else server.weight, server.preserve_path)
-            for server in config.servers]
-        servers, weights = [], []
-        for index, (url, weight, preserve_path) in enumerate(servers_config):
-            try:
-                scheme, host, port, host_header, path = parse_server_url(url)
-            except ValueError as exc:
-                raise BuildError(f"servers[{index}]: {exc}") from None
-            pool = self.pools.get(host, port, scheme == "https", transport)
-            servers.append(UpstreamServer(
-                url=url, pool=pool, host_header=host_header,
-                base_path=path if preserve_path else "", pass_host_header=config.pass_host_header,
-                response_header_timeout=transport.response_header_timeout,
-                flush_interval=config.response_forwarding.flush_interval, service=name))
-            weights.append(weight)
-        if not servers:
-            raise BuildError("the load balancer has no servers")
-        return LoadBalancer(name, servers, weights)
 
     def _transport(self, reference: str) -> TransportSettings:
         if not reference or reference == "default@internal":
@@ -441,7 +397,7 @@ class RuntimeBuilder:
             if config is None:
                 return PassThrough()
         if config is None:
-            raise BuildError(f"middleware {name!r} does not exist{_did_you_mean(name, self.http.middlewares)}")
+            raise BuildError(f"middleware {name!r} does not exist{did_you_mean(name, self.http.middlewares)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -453,6 +409,8 @@ class RuntimeBuilder:
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
         self.built.append(built)
+        for unused in built.warnings:
+            self.problems.append(Problem("middleware", f"{name}@{PROVIDER}", f"{kind}: {unused}", level="warning"))
         return built
 
     def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
@@ -472,8 +430,3 @@ class RuntimeBuilder:
             return exc
         finally:
             self._resolving.pop()
-
-
-def _did_you_mean(name: str, known: Mapping[str, object]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

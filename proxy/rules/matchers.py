@@ -11,9 +11,9 @@ from typing import Callable
 
 from proxy.goregex import GoRegexpError, compile_go_regexp
 from proxy.message import RequestHead
+from proxy.netutil import IPChecker, host_of
 from proxy.rules.parser import And, Call, Not, Or, RuleNode, RuleSyntaxError, parse_rule
-from proxy.rules.request_view import (MatchRequest, client_address, ip_as16, regexp_subject,
-                                      rule_bytes)
+from proxy.rules.request_view import MatchRequest, regexp_subject, rule_bytes
 
 Predicate = Callable[[MatchRequest], bool]
 
@@ -44,7 +44,7 @@ def effective_priority(priority: int | None, rule_text: str) -> int:
 
 def _regexp(index: int, pattern: str) -> re.Pattern[str]:
     try:
-        return compile_go_regexp(pattern)
+        return compile_go_regexp(pattern, eager=True)
     except GoRegexpError as exc:
         raise _ArgError(index, str(exc)) from exc
 
@@ -160,40 +160,12 @@ def _query_regexp(args: tuple[str, ...]) -> Predicate:
 
 
 def _client_ip(args: tuple[str, ...]) -> Predicate:
-    allowed = _ip_or_network(args[0])
-
-    def match(req: MatchRequest) -> bool:
-        ip = ip_as16(client_address(req.head.client_ip))
-        if ip is None:
-            return False
-        return ip == allowed if isinstance(allowed, bytes) else _network_contains(allowed, ip)
-
-    return match
-
-
-def _ip_or_network(text: str) -> bytes | tuple[int, int, int]:
-    """A 16-byte IP (net.ParseIP) or a (width, network number, mask) network (net.ParseCIDR)."""
-    if "%" not in text and (exact := ip_as16(text)) is not None:
-        return exact
-    addr, slash, bits = text.partition("/")
-    ip = ip_as16(addr) if "%" not in addr else None
-    is_v4 = ip is not None and "." in addr and ":" not in addr
-    width = 32 if is_v4 else 128
-    if ip is None or not slash or not bits.isdigit() or not bits.isascii() or int(bits) > width:
-        raise _ArgError(0, f"invalid IP or CIDR {text!r} for ClientIP matcher")
-    mask = ((1 << width) - 1) ^ ((1 << (width - int(bits))) - 1)
-    number = int.from_bytes(ip[12:] if is_v4 else ip, "big") & mask
-    if not is_v4 and number >> 32 == 0xFFFF:  # an IPv4-mapped network behaves as IPv4 (IPNet.Contains)
-        return 32, number & 0xFFFFFFFF, mask & 0xFFFFFFFF
-    return width, number, mask
-
-
-def _network_contains(network: tuple[int, int, int], ip16: bytes) -> bool:
-    width, number, mask = network
-    ip_width = 32 if ip16[:12] == b"\0" * 10 + b"\xff\xff" else 128
-    if ip_width != width:
-        return False
-    return int.from_bytes(ip16[16 - width // 8:], "big") & mask == number
+    """ClientIP: Traefik's ip.Checker over the one argument, against ip.RemoteAddrStrategy's address."""
+    try:
+        contains = IPChecker(args).contains
+    except ValueError:
+        raise _ArgError(0, f"invalid IP or CIDR {args[0]!r} for ClientIP matcher") from None
+    return lambda req: contains(host_of(req.head.client_ip))
 
 
 _BUILDERS: dict[str, Callable[[tuple[str, ...]], Predicate]] = {
@@ -225,17 +197,17 @@ def _host_hint(node: RuleNode) -> frozenset[str] | None:
             return None
         expr = node.args[0].lower()
         return frozenset({expr, expr[:-1]}) if expr.endswith(".") else frozenset({expr})
-    return _combine(node, _host_hint)
+    return combine_hints(node, _host_hint)
 
 
 def _path_hint(node: RuleNode) -> frozenset[str] | None:
     """Literal prefixes one of which the routing path must start with, or None."""
     if isinstance(node, Call):
         return frozenset({rule_bytes(node.args[0])}) if node.name in ("Path", "PathPrefix") else None
-    return _combine(node, _path_hint)
+    return combine_hints(node, _path_hint)
 
 
-def _combine(node: RuleNode, hint: Callable[[RuleNode], frozenset[str] | None]) -> frozenset[str] | None:
+def combine_hints(node: RuleNode, hint: Callable[[RuleNode], frozenset[str] | None]) -> frozenset[str] | None:
     if isinstance(node, And):
         left, right = hint(node.left), hint(node.right)
         if left is None or right is None:

@@ -24,9 +24,9 @@ import re
 from typing import Callable
 
 from proxy.goregex import GoRegexpError, compile_go_regexp
-from proxy.rules.matchers import (_HIDDEN_HEADERS, Predicate, _ArgError, _client_ip, _domain_matches,
-                                  _header_values)
-from proxy.rules.parser import And, Call, Not, Or, RuleNode
+from proxy.netutil import host_of
+from proxy.rules.matchers import (_HIDDEN_HEADERS, combine_hints, Predicate, _ArgError, _client_ip, _header_values)
+from proxy.rules.parser import Call, RuleNode
 from proxy.rules.request_view import MatchRequest, regexp_subject, rule_bytes
 
 _GO_META = frozenset("\\.+*?()|[]{}^$")
@@ -121,25 +121,12 @@ def _host(args: tuple[str, ...]) -> Predicate:
     return match
 
 
-def _split_host_port(addr: str) -> str:
-    """mux parseHost: net.SplitHostPort's host, or the whole value when it does not split."""
-    if ":" not in addr:
-        return addr
-    if addr.startswith("["):
-        end = addr.find("]")
-        if end != -1 and addr[end + 1:end + 2] == ":" and ":" not in addr[end + 2:] and "[" not in addr[1:]:
-            return addr[1:end]
-        return addr
-    host, _, _ = addr.rpartition(":")
-    return addr if ":" in host else host
-
-
 def _host_regexp(args: tuple[str, ...]) -> Predicate:
     _check_ascii(args, "HostRegexp")
     searches = [_template_regexp(i, arg, "[^.]+", fold=True).search for i, arg in enumerate(args)]
 
     def match(req: MatchRequest) -> bool:
-        host = regexp_subject(_split_host_port(req.head.host))
+        host = regexp_subject(host_of(req.head.host))  # mux parseHost
         return any(search(host) is not None for search in searches)
 
     return match
@@ -278,7 +265,7 @@ def host_hint_v2(node: RuleNode) -> frozenset[str] | None:
             expr = arg.lower()
             keys.update((expr, expr[:-1]) if expr.endswith(".") else (expr,))
         return frozenset(keys)
-    return _combine(node, host_hint_v2)
+    return combine_hints(node, host_hint_v2)
 
 
 def path_hint_v2(node: RuleNode) -> frozenset[str] | None:
@@ -287,17 +274,5 @@ def path_hint_v2(node: RuleNode) -> frozenset[str] | None:
         if node.name not in ("Path", "PathPrefix"):
             return None
         return frozenset(rule_bytes(arg.partition("{")[0]) for arg in node.args)
-    return _combine(node, path_hint_v2)
+    return combine_hints(node, path_hint_v2)
 
-
-def _combine(node: RuleNode, hint: Callable[[RuleNode], frozenset[str] | None]) -> frozenset[str] | None:
-    if isinstance(node, And):
-        left, right = hint(node.left), hint(node.right)
-        if left is None or right is None:
-            return left if right is None else right
-        return left if len(left) <= len(right) else right
-    if isinstance(node, Or):
-        left, right = hint(node.left), hint(node.right)
-        return None if left is None or right is None else left | right
-    assert isinstance(node, Not)
-    return None

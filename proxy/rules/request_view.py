@@ -17,9 +17,9 @@ Strings are "byte strings": every character is one byte (latin-1), as in Request
 from __future__ import annotations
 
 import codecs
-import ipaddress
 
 from proxy.message import RequestHead
+from proxy.netutil import split_host_port
 from proxy.urlpath import PLAIN_PATH, from_text, parsed_escaped_path, recode_escapes, unescape
 
 # Escapes Traefik's routing path keeps encoded (mux.go reservedCharacters); every other %XX is decoded.
@@ -51,19 +51,6 @@ def rule_bytes(arg: str) -> str:
     return from_text(arg)
 
 
-def _go_split_host(addr: str) -> str | None:
-    """The host part per Go's net.SplitHostPort, or None where it errors."""
-    if addr.startswith("["):
-        end = addr.find("]")
-        if end == -1 or addr[end + 1:end + 2] != ":" or ":" in addr[end + 2:]:
-            return None
-        if "[" in addr[1:] or "]" in addr[end + 1:]:
-            return None
-        return addr[1:end]
-    host, _, _ = addr.rpartition(":")
-    return None if ":" in host or "[" in host or "]" in host else host
-
-
 _HOST_CACHE_LIMIT = 4096
 _canonical_hosts: dict[str, str] = {}
 
@@ -82,9 +69,9 @@ def canonical_host(host_header: str) -> str:
 def _canonical_host(host_header: str) -> str:
     host = host_header
     if ":" in host:
-        split = _go_split_host(host)
+        split = split_host_port(host)
         if split is not None:
-            host = split
+            host = split[0]
         elif host.startswith("[") and host.endswith("]"):
             host = host[1:-1]
     return host.strip(" \t\n\v\f\r").lower()
@@ -124,23 +111,6 @@ def parse_query(raw_query: str | None) -> dict[str, list[str]]:
             continue
         params.setdefault(key, []).append(value)
     return params
-
-
-def ip_as16(text: str) -> bytes | None:
-    """Go's netip.ParseAddr(text).As16(): IPv4 becomes IPv4-mapped IPv6; a zone is dropped."""
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv4Address):
-        return b"\0" * 10 + b"\xff\xff" + address.packed
-    return address.packed
-
-
-def client_address(peer: str) -> str:
-    """ip.RemoteAddrStrategy: the host of `ip:port`, or the whole value when it has no port."""
-    split = _go_split_host(peer) if ":" in peer else None
-    return peer if split is None else split
 
 
 class MatchRequest:

@@ -65,9 +65,24 @@ def _routed(record: ExchangeRecord, build: BuildResult | None) -> list[str]:
         lines.append(f"sent {record.upstream_target} to {record.upstream}")
     if record.detail:
         lines.append(f"proxy answered {record.status}: {record.detail}")
+    if plan is not None and build is not None and (record.status >= 500 or record.detail):
+        lines += service_health(plan.service, build)
     elif record.status >= 400 and not record.upstream:
         lines.append(f"a middleware answered {record.status} itself")
     return lines
+
+
+def service_health(service: object, build: BuildResult) -> list[str]:
+    """The health of `service` and the services below it: what is down and why, the last active checks."""
+    from proxy.routing.services import walk
+    from proxy.services.healthcheck import ActiveHealthCheck
+
+    tree = list(walk(service))
+    lines = list(dict.fromkeys(service.health()))  # type: ignore[attr-defined]
+    for work in build.background:
+        if isinstance(work, ActiveHealthCheck) and any(work.balancer is picker for picker in tree):
+            lines += work.describe()
+    return [f"health: {line}" for line in lines]
 
 
 def _request_head(record: ExchangeRecord) -> RequestHead:

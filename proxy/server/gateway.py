@@ -114,6 +114,7 @@ class Gateway:
         self.middleware_overrides = replaced
         self.hostname = socket.gethostname()
         self.last_build: BuildResult | None = None
+        self._serving = False  # started: health checks run while a config is applied
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
         self.terminating = False  # set when a graceful stop begins
@@ -174,9 +175,14 @@ class Gateway:
             server.set_tls(result.tls.get(name), result.tls_tables.get(name))
         announce_local_ca(self.local_ca)
         announce_tls(bool(result.tls))
-        if self.last_build is not None:
-            _close_later(self.last_build.middlewares)
-        self.last_build = result
+        previous, self.last_build = self.last_build, result
+        if previous is not None:
+            _close_later(previous.middlewares)
+            for work in previous.background:  # the old config's health checks end with it
+                work.stop()
+        if self._serving:
+            for work in result.background:
+                work.start()
         self.dynamic = dynamic
         return result
 
@@ -215,7 +221,8 @@ class Gateway:
 
     @property
     def services(self) -> dict[str, list[str]]:
-        """Service name -> server URLs it sends to (after `services=` overrides); weighted: child names."""
+        """Service name -> server URLs it sends to (after `services=` overrides); services of services
+        (weighted, highestRandomWeight, failover, mirroring): their child service names."""
         found: dict[str, list[str]] = {}
         for name, service in (self.dynamic.http.services.items() if self.dynamic else ()):
             if service.load_balancer is not None:
@@ -223,12 +230,30 @@ class Gateway:
                 found[name] = [override] if override else [s.url for s in service.load_balancer.servers]
             elif service.weighted is not None:
                 found[name] = [child.name for child in service.weighted.services]
+            elif service.highest_random_weight is not None:
+                found[name] = [child.name for child in service.highest_random_weight.services]
+            elif service.failover is not None:
+                found[name] = [service.failover.service, service.failover.fallback]
+            elif service.mirroring is not None:
+                found[name] = [service.mirroring.service, *(m.name for m in service.mirroring.mirrors)]
         return found
 
     @property
     def problems(self) -> list[str]:
         """What the last applied config had wrong (disabled routers, broken services...)."""
         return [str(problem) for problem in self.last_build.problems] if self.last_build else []
+
+    def health(self) -> list[str]:
+        """What is down in the applied config and why, and the last active health checks, one line each."""
+        from proxy.server.explain import service_health
+
+        build = self.last_build
+        if build is None:
+            return []
+        lines: list[str] = []
+        for service in build.services.values():
+            lines += service_health(service, build)
+        return list(dict.fromkeys(lines))
 
     def _keep(self, exchange: Exchange) -> None:
         record = ExchangeRecord.of(exchange)
@@ -284,6 +309,9 @@ class Gateway:
             for server in started:
                 await server.stop()
             raise
+        self._serving = True
+        for work in self.last_build.background if self.last_build else ():
+            work.start()
         if self.dynamic is not None and any(self.static.entry_points[name].http.redirections is not None
                                             for name in self.servers):
             self.apply(self.dynamic)  # redirections to entry points on port 0 now know their real port
@@ -297,6 +325,9 @@ class Gateway:
                                for name, server in self.servers.items()))
 
     async def stop(self) -> None:
+        self._serving = False
+        for work in self.last_build.background if self.last_build else ():
+            work.stop()
         for server in self.servers.values():
             await server.stop()
         if self.last_build is not None:

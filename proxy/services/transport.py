@@ -2,6 +2,8 @@
 
 Mirrors Traefik's `serversTransports.<name>`: `forwardingTimeouts.dialTimeout` (30s),
 `responseHeaderTimeout` (0 = none), `idleConnTimeout` (90s) and `maxIdleConnsPerHost` (200 in Traefik).
+A response head may take at most `max_response_header_bytes` (Go's Transport default, 10 MiB: Traefik has
+no setting for it), 1xx interim heads included.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from proxy.forwarder.upstream import UpstreamConnection
+
+
+MAX_RESPONSE_HEADER_BYTES = 10 << 20  # Go's http.Transport when MaxResponseHeaderBytes is 0, as Traefik leaves it
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +41,7 @@ class TransportSettings:
     min_version: str = ""
     max_version: str = ""
     cipher_suites: tuple[str, ...] = ()
+    max_response_header_bytes: int = MAX_RESPONSE_HEADER_BYTES
 
     def ssl_context(self) -> ssl.SSLContext:
         """The client context for this transport; ValueError naming what is wrong in its settings."""

@@ -115,6 +115,10 @@ class BackgroundGateway:
     def failures(self) -> list[str]:
         return self.call(self.gateway.failures)
 
+    def health(self) -> list[str]:
+        """What is down in the applied config and why (see Gateway.health)."""
+        return self.call(self.gateway.health)
+
     def clear(self) -> None:
         """Forget the recorded exchanges."""
         self.call(self.gateway.exchanges.clear)

@@ -131,3 +131,61 @@ def serve_app_in_thread(app: Any, **options: Any) -> Iterator[ServedApp]:
             thread.run(manager.__aexit__(None, None, None))
         finally:
             thread.close()
+
+
+@dataclass
+class Received:
+    """One request a ControlledUpstream got."""
+
+    method: str
+    path_qs: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        return next((value for key, value in self.headers if key.lower() == lname), None)
+
+
+class ControlledUpstream:
+    """A loopback upstream a test steers while it runs: it answers every request with its `name` (body and
+    `X-Upstream` header) and the chosen `status` after `delay` seconds; `health_path` answers
+    `health_status` after `health_delay` (flip it to take the server down or bring it back); `health_redirect` makes the health
+    endpoint redirect there first. Everything received is kept in `received` / `health_checks`.
+
+        async with ControlledUpstream("a").serve() as a:
+            ...  # a.url; a.health_status = 503
+    """
+
+    def __init__(self, name: str = "upstream", *, health_path: str = "/health") -> None:
+        self.name = name
+        self.health_path = health_path
+        self.health_status = 200
+        self.health_redirect: str | None = None
+        self.health_delay = 0.0
+        self.status = 200
+        self.delay = 0.0
+        self.received: list[Received] = []
+        self.health_checks: list[Received] = []
+        self.url = ""
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        body = await request.read()
+        seen = Received(request.method, request.path_qs, list(request.headers.items()), body)
+        if request.path == self.health_path or (self.health_redirect and request.path == self.health_redirect):
+            self.health_checks.append(seen)
+            if self.health_redirect and request.path == self.health_path:
+                raise web.HTTPFound(self.health_redirect)
+            if self.health_delay:
+                await asyncio.sleep(self.health_delay)
+            return web.Response(status=self.health_status, text=f"{self.name} health {self.health_status}")
+        self.received.append(seen)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return web.Response(status=self.status, text=self.name, headers={"X-Upstream": self.name})
+
+    @asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1") -> AsyncIterator[ControlledUpstream]:
+        async with serve_aiohttp(self._handle, host) as served:
+            self.url = served.url
+            yield self

@@ -184,12 +184,12 @@ def test_scalars_are_read_as_traefik_reads_them(tmp_path):
 
 
 def test_unsupported_middleware_is_recognised_with_loose_options(tmp_path):
-    text = '[http.middlewares.auth.basicAuth]\nusers = ["u:h"]\nwhatever = 1\n'
+    text = '[http.middlewares.web.grpcWeb]\nallowOrigins = ["*"]\nwhatever = 1\n'  # grpcWeb needs HTTP/2
     config, _ = load_dynamic_file(_write(tmp_path, "r.toml", text))
-    middleware = config.http.middlewares["auth"]
-    assert middleware.type_name() == "basicAuth"
+    middleware = config.http.middlewares["web"]
+    assert middleware.type_name() == "grpcWeb"
     assert not middleware.is_supported
-    assert middleware.options() == {"users": ["u:h"], "whatever": 1}
+    assert middleware.options() == {"allowOrigins": ["*"], "whatever": 1}
 
 
 @pytest.mark.parametrize(

@@ -40,6 +40,13 @@ CASES = [
     pytest.param(["/api"], "/api/x/", 200, "/x/", "/api", id="trailing slash kept"),
     pytest.param(["/api"], "/ap%69/x%20y", 200, "/x%20y", "/api", id="decoded match, raw rest kept"),
     pytest.param(["/a b"], "/a%20b/c", 200, "/c", "/a b", id="prefix with a space matches encoded path"),
+    # An encoded slash right after the prefix: the stripped Path no longer matches the stripped RawPath, so
+    # Go's JoinPath cleans its own encoding of Path, where that slash is a separator (tests/security).
+    pytest.param(["/api"], "/api%2F..%2Fadmin", 400, None, None, id="encoded slash then dot segment"),
+    pytest.param(["/api"], "/api%2F%2F", 400, None, None, id="two encoded slashes after the prefix"),
+    pytest.param(["/api"], "/api%2F/x", 400, None, None, id="encoded slash then slash after the prefix"),
+    pytest.param(["/api"], "/api%2Fx", 200, "/x", "/api", id="encoded slash after the prefix alone"),
+    pytest.param(["/api"], "/api/..%2Fadmin", 200, "/..%2Fadmin", "/api", id="encoded slash stays data"),
 ]
 
 

@@ -41,6 +41,10 @@ CASES = [
     pytest.param(["/api/"], "/v1/api/x", 200, "/v1/api/x", None, id="match not at start ignored"),
     pytest.param(["^/api/v[0-9]+"], "/api/v12/x", 200, "/x", "/api/v12", id="anchored version prefix"),
     pytest.param(["/nope", "/b/"], "/b/x", 200, "/x", "/b/", id="second regex tried"),
+    # Encoded slashes (tests/security): the decoded path is what the regex and the guard see.
+    pytest.param(["^/api"], "/api%2F..%2Fadmin", 400, None, None, id="encoded slash then dot segment"),
+    pytest.param(["^/api"], "/api/..%2Fadmin", 200, "/..%2Fadmin", "/api", id="encoded slash stays data"),
+    pytest.param(["^/api/[^/]+"], "/api/a%2Fb", 200, "/b", "/api/a", id="match ends at a decoded slash"),
 ]
 
 

@@ -1,0 +1,39 @@
+"""What goes wrong while building: the error that disables one element, and the problems reported."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Mapping
+
+PROVIDER = "file"
+
+
+class BuildError(Exception):
+    """Why one service, middleware or router cannot be built."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem with one element of the dynamic config, as Traefik reports it in its runtime view."""
+
+    kind: str  # "router", "service", "middleware", "serversTransport"
+    name: str
+    message: str
+    level: str = "error"  # "error": the element is disabled; "warning": served anyway
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}: {self.message}"
+
+
+def local_name(reference: str) -> str:
+    """`name@file` -> `name`; other providers' names cannot be resolved here."""
+    name, at, provider = reference.partition("@")
+    if at and provider != PROVIDER:
+        raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider")
+    return name
+
+
+def did_you_mean(name: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -196,13 +196,15 @@ class RuntimeBuilder(ServiceBuilder):
         """Entry points where a TLS router has options other than `default`: there, as in Traefik, each
         TLS router checks that the connection was made with its options (421 otherwise)."""
         found: set[str] = set()
+        defined = set(self.tls_section.options) if self.tls_section is not None else set()
         for router in self.http.routers.values():
             names = router.entry_points or [ep.name for ep in self.entry_points.values() if ep.as_default] \
                 or list(self.entry_points)
             for ep_name in names:
                 ep = self.entry_points.get(ep_name)
                 tls = router.tls or (ep.tls if ep is not None else None)
-                if tls is not None and tls.options.partition("@")[0] not in ("", "default"):
+                name = tls.options.partition("@")[0] if tls is not None else ""
+                if name not in ("", "default") and name in defined:  # else the router is disabled anyway
                     found.add(ep_name)
         return found
 

@@ -111,7 +111,8 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
 def routes_text(rows: list[dict[str, Any]]) -> str:
     enabled = [row for row in rows if row["status"] == "enabled"]
     table = [("ENTRY POINT", "PRIORITY", "ROUTER", "RULE", "MIDDLEWARES", "SERVICE", "SERVERS")]
-    table += [(row["entryPoint"], str(row["priority"]), row["router"], row["rule"], ", ".join(row["middlewares"]) or "-",
+    table += [(row["entryPoint"], str(row["priority"]), row["router"] + (" (tls)" if row.get("tls") else ""),
+               row["rule"], ", ".join(row["middlewares"]) or "-",
                row["service"], ", ".join(row["servers"]) or "-") for row in enabled]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]

@@ -224,13 +224,13 @@ async def test_passive_health_check(upstreams, gateway) -> None:
     a, b = await upstreams("a", "b")
     a.status = 500
     gw = await gateway(routes({"svc": {"loadBalancer": {"servers": servers(a, b), "passiveHealthCheck": {
-        "maxFailedAttempts": 2, "failureWindow": "400ms"}}}}))
+        "maxFailedAttempts": 2, "failureWindow": "1s"}}}}))
     service = gw.last_build.services["svc"]
     assert await statuses(gw, 4) == ["500", "b", "500", "b"]  # a fails twice: out
     assert a.url in service.down
     assert await statuses(gw, 3) == ["b", "b", "b"]
     a.status = 200
-    await until(lambda: not service.down, timeout=2)
+    await until(lambda: not service.down, timeout=4)
     assert sorted(await statuses(gw, 2)) == ["a", "b"]
 
 

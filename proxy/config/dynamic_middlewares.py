@@ -108,6 +108,36 @@ class Headers(TraefikModel):
     ssl_force_host: GoBool | None = None
 
 
+class Compress(TraefikModel):
+    excluded_content_types: list[TraefikStr] = []
+    included_content_types: list[TraefikStr] = []
+    min_response_body_bytes: int = 0  # 0: 1024
+    encodings: list[TraefikStr] = ["gzip", "br", "zstd"]  # Traefik's SetDefaults
+    default_encoding: TraefikStr = ""
+
+
+class Buffering(TraefikModel):
+    max_request_body_bytes: int = 0  # 0: no limit
+    mem_request_body_bytes: int = 0  # 0: 1 MiB
+    max_response_body_bytes: int = 0
+    mem_response_body_bytes: int = 0
+    retry_expression: TraefikStr = ""  # refused when set: not supported yet
+
+
+class ContentType(TraefikModel):
+    auto_detect: GoBool | None = None  # deprecated in Traefik; false makes the middleware do nothing
+
+
+class Errors(TraefikModel):
+    """The errors middleware (Traefik's ErrorPage)."""
+
+    status: list[TraefikStr] = []
+    status_rewrites: dict[str, int] = {}
+    service: TraefikStr = ""
+    query: TraefikStr = ""
+    error_request_headers: list[TraefikStr] | None = None  # None: every request header goes
+
+
 class IPStrategy(TraefikModel):
     """How a client IP is chosen (pkg/config/dynamic IPStrategy): depth wins over excludedIPs; neither
     means the TCP peer address. ipv6Subnet groups IPv6 addresses (remote address and depth strategies)."""
@@ -235,14 +265,44 @@ class Retry(TraefikModel):
     retry_non_idempotent_method: GoBool = False
 
 
+class TLSClientCertificateSubjectDNInfo(TraefikModel):
+    country: GoBool = False
+    province: GoBool = False
+    locality: GoBool = False
+    organization: GoBool = False
+    organizational_unit: GoBool = False
+    common_name: GoBool = False
+    serial_number: GoBool = False
+    domain_component: GoBool = False
+
+
+class TLSClientCertificateIssuerDNInfo(TraefikModel):
+    country: GoBool = False
+    province: GoBool = False
+    locality: GoBool = False
+    organization: GoBool = False
+    common_name: GoBool = False
+    serial_number: GoBool = False
+    domain_component: GoBool = False
+
+
+class TLSClientCertificateInfo(TraefikModel):
+    not_after: GoBool = False
+    not_before: GoBool = False
+    sans: GoBool = False
+    subject: TLSClientCertificateSubjectDNInfo | None = None
+    issuer: TLSClientCertificateIssuerDNInfo | None = None
+    serial_number: GoBool = False
+
+
+class PassTLSClientCert(TraefikModel):
+    pem: GoBool = Field(False, alias="pem")
+    info: TLSClientCertificateInfo | None = None
+
+
 # Traefik middleware types stripproxy recognises but does not implement.
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
-    "buffering",
-    "compress",
-    "contentType",
-    "errors",
     "grpcWeb",
-    "passTLSClientCert",
     "plugin",
 )
 
@@ -268,13 +328,13 @@ class Middleware(TraefikModel):
     in_flight_req: InFlightReq | None = None
     forward_auth: ForwardAuth | None = None
 
-    buffering: LooseDict | None = None
+    buffering: Buffering | None = None
     circuit_breaker: CircuitBreaker | None = None
-    compress: LooseDict | None = None
-    content_type: LooseDict | None = None
-    errors: LooseDict | None = None
+    compress: Compress | None = None
+    content_type: ContentType | None = None
+    errors: Errors | None = None
     grpc_web: LooseDict | None = None
-    pass_tls_client_cert: LooseDict | None = Field(None, alias="passTLSClientCert")
+    pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
     retry: Retry | None = None
 

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Awaitable
 
+from proxy.forwarder.bodyexchange import REPLIED_AT, see_bodies
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
 from proxy.forwarder.shape import RequestShape
 from proxy.forwarder.wire import error_reply
@@ -63,6 +64,8 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         return
     plan = route.target
     exchange.plan = plan
+    if plan.sees_bodies:
+        see_bodies(exchange)  # body filters or a held request body: see bodyexchange.py
     if plan.retry is not None:
         exchange.retry = plan.retry
         if plan.retry.retries_statuses_of(head.method):
@@ -75,7 +78,7 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
                 exchange.stage = asyncio.get_running_loop().create_task(
                     _waiting_stage(exchange, plan, plain, rest, (index, reply)))
                 return
-            _earlier_response_hooks(plan.middlewares[:index], head, reply)
+            _answer_passes_back(plan, index, head, reply)
             exchange.reply = reply
             return
     if plan.waiting_hooks:
@@ -122,7 +125,7 @@ async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool,
                 if reply is not None:
                     break
         if reply is not None:
-            _earlier_response_hooks(plan.middlewares[:index], head, reply)
+            _answer_passes_back(plan, index, head, reply)
             exchange.reply = reply
         else:
             _pick_server(exchange, plan, plain)
@@ -133,6 +136,13 @@ async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool,
         exchange.reply = error_reply(500)
         exchange.detail = f"middleware failed: {exc!r}"
     exchange.stage_done()
+
+
+def _answer_passes_back(plan: RoutePlan, index: int, head: RequestHead, reply: Reply) -> None:
+    if plan.response_stages:  # hooks and body filters: the BodyExchange runs those before `index`
+        head.notes[REPLIED_AT] = str(index)
+    else:
+        _earlier_response_hooks(plan.middlewares[:index], head, reply)
 
 
 def _earlier_response_hooks(earlier: tuple[Middleware, ...], head: RequestHead, reply: Reply) -> None:

@@ -37,7 +37,9 @@ class Exchange:
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
                  "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue",
-                 "holding", "stage", "turn", "attempts", "retry", "replay", "replay_bytes")
+                 "holding", "stage", "turn", "attempts", "retry", "replay", "replay_bytes",
+                 # Set (and read) only once a plan that sees bodies makes this a BodyExchange (bodyexchange.py).
+                 "sink", "held_body")
 
     def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
                  has_body: bool, chunked_request: bool, original_target: str) -> None:
@@ -318,7 +320,7 @@ class Exchange:
         plan = self.plan
         return (status >= 200 and status != 204 and status != 304
                 and self.head.version == "1.1" and self.head.method != "HEAD"
-                and plan is not None and not plan.response_hooks and self.client.upgrading is not self)
+                and plan is not None and plan.relays_as_is and self.client.upgrading is not self)
 
     def response_head_as_is(self, status: int, lines: list[bytes]) -> None:
         """`lines`: the upstream's header lines (name, b": ", value, CRLF for each); the status line is ours."""

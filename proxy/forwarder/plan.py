@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -9,6 +10,10 @@ from proxy.middlewares.base import Middleware
 from proxy.middlewares.chain import Chain
 from proxy.middlewares.retry import RetryPolicy
 from proxy.services.loadbalancer import Picker
+
+# One step of the response side, innermost first: a run of plain `on_response` hooks, or one middleware
+# whose `response_filter` sees the body.
+ResponseStage = tuple[Middleware, ...] | Middleware
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +32,16 @@ class RoutePlan:
     waiting_hooks: tuple[tuple[int, Middleware], ...] = ()
     retry: RetryPolicy | None = None  # the first retry middleware's policy, applied by the exchange
     overrides: tuple[str, ...] = ()  # test overrides in this plan, in words (see Gateway's middlewares=)
+    # Set only when some middleware filters response bodies: the whole response side, innermost first
+    # (hooks and filters in Traefik's order). Empty: `response_hooks` alone, today's path.
+    response_stages: tuple[ResponseStage, ...] = ()
+    # Nothing on the response side at all: a response head may go out as the upstream wrote it.
+    relays_as_is: bool = True
+    # (max bytes or 0, bytes in memory before spilling to disk) when the whole request body must be read
+    # before anything goes upstream (buffering); None for every other plan.
+    hold_request: tuple[int, int] | None = None
+    # Either of the two above: dispatch makes the exchange a BodyExchange (forwarder/bodyexchange.py).
+    sees_bodies: bool = False
 
     @classmethod
     def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,
@@ -37,10 +52,20 @@ class RoutePlan:
         hooks = tuple(m for m in reversed(chain) if m.has_response_hook)
         request_hooks = tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook)
         first_wait = next((at for at, (_, m) in enumerate(request_hooks) if m.waits), len(request_hooks))
+        stages = _response_stages(chain) if any(m.filters_response for m in chain) else ()
+        hold = _hold_request(chain)
         return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks,
                    any(m.edits_request_headers for m in chain), request_hooks[:first_wait],
                    request_hooks[first_wait:],
-                   next((m.retry_policy for m in chain if m.retry_policy is not None), None), overrides)
+                   next((m.retry_policy for m in chain if m.retry_policy is not None), None), overrides,
+                   stages, not hooks and not stages, hold, bool(stages) or hold is not None)
+
+    def with_service_hook(self, hook: Middleware) -> RoutePlan:
+        """The plan with the service's own response hook (sticky cookies, time to first byte) innermost of
+        all, before every middleware's, on whichever response path the plan takes."""
+        stages = ((hook,), *self.response_stages) if self.response_stages else ()
+        return dataclasses.replace(self, response_hooks=(hook, *self.response_hooks), response_stages=stages,
+                                   relays_as_is=False)
 
 
 def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:
@@ -49,3 +74,28 @@ def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:
             yield from _flattened(middleware.middlewares)
         else:
             yield middleware
+
+
+def _response_stages(chain: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]:
+    stages: list[ResponseStage] = []
+    run: list[Middleware] = []
+    for middleware in reversed(chain):
+        if middleware.filters_response:
+            if run:
+                stages.append(tuple(run))
+                run = []
+            stages.append(middleware)
+        elif middleware.has_response_hook:
+            run.append(middleware)
+    if run:
+        stages.append(tuple(run))
+    return tuple(stages)
+
+
+def _hold_request(chain: tuple[Middleware, ...]) -> tuple[int, int] | None:
+    """Several buffering middlewares on one route: the tightest limits hold."""
+    limits = [m.request_body_limits() for m in chain if m.holds_request_body]
+    if not limits:
+        return None
+    maxes = [limit for limit, _ in limits if limit > 0]
+    return (min(maxes) if maxes else 0), min(memory for _, memory in limits)

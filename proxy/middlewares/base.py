@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from proxy.message import HeaderList, Reply, RequestHead
 
 if TYPE_CHECKING:
+    from proxy.middlewares.body import BodyFilter
     from proxy.middlewares.retry import RetryPolicy
 
 
@@ -37,6 +38,11 @@ class Middleware:
     #: True when `on_request` may add, change or remove request headers other than the X-Forwarded-Prefix /
     #: X-Replaced-Path notes the path middlewares add (so hop-by-hop headers may have to be looked for again).
     edits_request_headers: bool = False
+    #: True when `response_filter` may see (hold, change, replace) response bodies: see middlewares/body.py.
+    filters_response: bool = False
+    #: Bytes of request body the forwarder must hold before anything goes upstream (buffering): see
+    #: `request_body_limits`. False for every middleware that never needs the whole request body.
+    holds_request_body: bool = False
     #: True when `on_request` is `async def` (see the module docstring).
     waits: bool = False
     #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
@@ -53,6 +59,15 @@ class Middleware:
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
         return None
+
+    def response_filter(self, req: RequestHead, status: int, headers: HeaderList) -> BodyFilter | None:
+        """For `filters_response` middlewares: a filter for this response, or None to let it pass."""
+        return None
+
+    def request_body_limits(self) -> tuple[int, int]:
+        """For `holds_request_body` middlewares: (max bytes or 0 for no limit, bytes kept in memory before
+        the rest spills to a temporary file)."""
+        return 0, 0
 
     async def aclose(self) -> None:
         """Release what the middleware holds (connection pools): the gateway calls it when the routes

@@ -10,10 +10,23 @@ from proxy.middlewares.base import Middleware
 from proxy.middlewares.circuitbreaker import CircuitBreaker
 from proxy.middlewares.encodedcharacters import EncodedCharacters
 from proxy.middlewares.ipallowlist import IPAllowList
+from proxy.middlewares.passtlsclientcert import DNOptions, InfoOptions, PassTLSClientCert
 from proxy.middlewares.retry import Retry
 from proxy.netutil import Strategy, ip_strategy
 
 Resolve = Callable[[str], Middleware]
+ResolveService = Callable[[str], Any]
+
+
+def _pass_tls_client_cert(options: Any, _: Resolve) -> Middleware:
+    info = options.info
+    if info is None:
+        return PassTLSClientCert(pem=options.pem)
+    subject = DNOptions(**info.subject.model_dump()) if info.subject is not None else None
+    issuer = DNOptions(**info.issuer.model_dump()) if info.issuer is not None else None
+    return PassTLSClientCert(pem=options.pem, info=InfoOptions(
+        not_after=info.not_after, not_before=info.not_before, sans=info.sans, serial_number=info.serial_number,
+        subject=subject, issuer=issuer))
 
 
 def _chain(options: Any, resolve: Resolve) -> Middleware:
@@ -72,6 +85,7 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "headers": lambda o, _: Headers(**o.model_dump()),
     "encodedCharacters": lambda o, _: EncodedCharacters(**o.model_dump()),
     "chain": _chain,
+    "passTLSClientCert": _pass_tls_client_cert,
     "ipAllowList": _ip_allow_list,
     "ipWhiteList": _ip_white_list,
     "basicAuth": _basic_auth,
@@ -84,6 +98,40 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
         max_request_body_bytes=o.max_request_body_bytes, status=list(o.status),
         disable_retry_on_network_error=o.disable_retry_on_network_error,
         retry_non_idempotent_method=o.retry_non_idempotent_method),
+    "compress": lambda o, _: _compress(o),
+    "buffering": lambda o, _: _buffering(o),
+    "contentType": lambda o, _: _content_type(o),
+}
+
+
+def _compress(o: Any) -> Middleware:
+    from proxy.middlewares.compress import Compress
+    return Compress(excluded_content_types=o.excluded_content_types, included_content_types=o.included_content_types,
+                    min_response_body_bytes=o.min_response_body_bytes, encodings=o.encodings,
+                    default_encoding=o.default_encoding)
+
+
+def _buffering(o: Any) -> Middleware:
+    from proxy.middlewares.buffering import Buffering
+    return Buffering(**o.model_dump())
+
+
+def _content_type(o: Any) -> Middleware:
+    from proxy.middlewares.contenttype import ContentType
+    return ContentType(auto_detect=o.auto_detect)
+
+
+def _errors(o: Any, service: ResolveService) -> Middleware:
+    from proxy.middlewares.errors import Errors
+    if not o.service:
+        raise ValueError("service: the error page service is missing")
+    return Errors(status=o.status, service=service(o.service), query=o.query, status_rewrites=o.status_rewrites,
+                  error_request_headers=o.error_request_headers)
+
+
+# Middlewares that refer to a service (built by the caller, which records a missing one as the reason).
+SERVICE_BUILDERS: dict[str, Callable[[Any, ResolveService], Middleware]] = {
+    "errors": _errors,
 }
 
 
@@ -114,12 +162,17 @@ NAMED_BUILDERS: dict[str, Callable[[Any, Resolve, str], Middleware]] = {
 }
 
 
-def build_middleware(kind: str, options: Any, resolve: Resolve, name: str = "") -> Middleware:
+def build_middleware(kind: str, options: Any, resolve: Resolve, name: str = "",
+                     service: ResolveService | None = None) -> Middleware:
     """Build a `kind` middleware (Traefik's spelling) from its validated options; ValueError if unusable.
 
     `resolve` builds another named middleware (for chain); it raises for missing names and cycles.
-    `name` is the middleware's qualified name (`name@file`).
+    `name` is the middleware's qualified name (`name@file`). `service` builds a named service (for errors).
     """
+    if kind in SERVICE_BUILDERS:
+        if service is None:
+            raise ValueError(f"middleware type {kind!r} needs the services of its configuration")
+        return SERVICE_BUILDERS[kind](options, service)
     named = NAMED_BUILDERS.get(kind)
     if named is not None:
         return named(options, resolve, name)

@@ -10,23 +10,10 @@ import pytest
 from aiohttp import web
 
 from proxy.server.gateway import Gateway
+from obs_helpers import ROUTES
+
 from proxy.testing.upstreams import ServedApp, serve_aiohttp
 
-ROUTES = """
-[http.routers.app]
-rule = "PathPrefix(`/app`)"
-service = "app"
-entryPoints = ["web"]
-
-[http.routers.broken]
-rule = "PathPrefix(`/broken`)"
-service = "missing"
-entryPoints = ["web"]
-
-[http.services.app.loadBalancer]
-[[http.services.app.loadBalancer.servers]]
-url = "http://127.0.0.1:1"
-"""
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from obs_helpers import ROUTES
 
 from proxy.observability import accesslog
 from proxy.observability.accesslog import canonical_header, go_rfc3339, split_host_port
@@ -124,8 +125,7 @@ async def test_fields_keep_and_drop(live_gateway, tmp_path, fields, line):
 
 async def test_router_observability_access_logs_false_leaves_it_out(live_gateway, tmp_path):
     log_file = tmp_path / "access.log"
-    routes = (Path(__file__).parent / "conftest.py").read_text().split('ROUTES = """')[1].split('"""')[0]
-    routes = routes.replace('entryPoints = ["web"]\n', 'entryPoints = ["web"]\nobservability = { accessLogs = false }\n', 1)
+    routes = ROUTES.replace('entryPoints = ["web"]\n', 'entryPoints = ["web"]\nobservability = { accessLogs = false }\n', 1)
     gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n', routes=routes)
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
         await client.get("/app/quiet")

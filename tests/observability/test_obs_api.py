@@ -4,16 +4,11 @@ handler_*_test.go and testdata/*.json), statuses, errors, pagination and filters
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ROUTES
-
-
-def routes_with(extra: str) -> str:
-    return ROUTES + extra
+from obs_helpers import routes_with
 
 
 API = "[api]\ninsecure = true\n"

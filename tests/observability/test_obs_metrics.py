@@ -101,7 +101,7 @@ async def test_buckets_and_header_labels(live_gateway):
 
 
 async def test_manual_routing_serves_it_where_a_router_says(live_gateway):
-    from test_obs_api import routes_with
+    from obs_helpers import routes_with
 
     routes = routes_with('[http.routers.metrics]\nrule = "Path(`/stats`)"\nservice = "prometheus@internal"\n'
                          'entryPoints = ["web"]\n')

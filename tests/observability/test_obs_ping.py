@@ -8,7 +8,7 @@ import asyncio
 import httpx
 import pytest
 
-from test_obs_api import routes_with
+from obs_helpers import routes_with
 
 
 @pytest.mark.parametrize(("static", "draining"), [

@@ -1,6 +1,6 @@
-"""Traefik's `log` section for our own log lines: `format` common (time, level, logger, message; the level
-coloured on a terminal unless `noColor`) or json (zerolog's fields `level`, `time`, `message`), written
-to `filePath` or, by default, stderr."""
+"""Traefik's `log` section for our own log lines: `format` common (zerolog's console writer: time, a
+three-letter level, the message; coloured on a terminal unless `noColor`) or json (zerolog's fields
+`level`, `time`, `message`), written to `filePath` or, by default, stderr."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from proxy.config.static import Log
 
+SHORT = {logging.DEBUG: "DBG", logging.INFO: "INF", logging.WARNING: "WRN", logging.ERROR: "ERR",
+         logging.CRITICAL: "FTL"}
 JSON_LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error",
                logging.CRITICAL: "fatal"}
 COLOURS = {logging.DEBUG: "\x1b[33m", logging.INFO: "\x1b[32m", logging.WARNING: "\x1b[31m",
@@ -32,12 +34,10 @@ class CommonFormatter(logging.Formatter):
         self.colour = colour
 
     def format(self, record: logging.LogRecord) -> str:
-        # The layout stripproxy has always written (tests and tools read it); Traefik's console writer
-        # puts an RFC 3339 time and a three-letter level (ERR) where this has asctime and ERROR.
-        level = record.levelname
+        level = SHORT.get(record.levelno, "???")
         if self.colour:
             level = f"{COLOURS.get(record.levelno, '')}{level}{RESET}"
-        text = f"{self.formatTime(record)} {level} {self.tag}{record.name}: {record.getMessage()}"
+        text = f"{_rfc3339(record.created)} {level} {self.tag}{record.name}: {record.getMessage()}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text

@@ -17,7 +17,7 @@ from e2e_helpers import Proc, free_port  # noqa: E402
 @pytest.mark.parametrize(("fmt", "check"), [
     pytest.param("json", lambda line: json.loads(line)["level"] == "warn" and "serving on" in json.loads(line)[
         "message"] and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", json.loads(line)["time"]), id="json"),
-    pytest.param("common", lambda line: re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ WARNING proxy: entry point web "
+    pytest.param("common", lambda line: re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ WRN proxy: entry point web "
                                                  r"serving on http://127\.0\.0\.1:\d+", line), id="common"),
 ])
 def test_log_format_and_file(tmp_path, fmt, check):

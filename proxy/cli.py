@@ -17,7 +17,7 @@ from typing import Any, Callable, Coroutine, Sequence
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, dynamic_files, read_any_config
-from proxy.config.static import EntryPoint, FileProvider as FileProviderConfig, StaticConfig
+from proxy.config.static import EntryPoint, FileProvider as FileProviderConfig, Log as LogConfig, StaticConfig
 from proxy.config.static_sources import load_static, static_flag_help
 from proxy.providers.file import FileProvider
 from proxy.server.gateway import Gateway
@@ -268,6 +268,7 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, gateway.reopen_logs)  # Traefik's log rotation signal
     # After the handlers: whoever reads it may send SIGTERM at once. Each text starts with the URL.
     announce({name: server.serving_text() for name, server in gateway.servers.items()})
     settle_memory()
@@ -290,12 +291,17 @@ async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
     return 0
 
 
-def setup_logging(level: str, tag: str = "") -> None:
-    """Traefik's `log.level`; `tag` (e.g. "[worker 1] ") marks which process a line comes from."""
-    logging.basicConfig(level=LOG_LEVELS.get(level.upper(), logging.ERROR), stream=sys.stderr,
-                        format=f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s")
+def setup_logging(level: str, tag: str = "", config: LogConfig | None = None) -> None:
+    """Traefik's `log` section (level, format common | json, filePath, noColor); `tag` (e.g. "[worker 1] ")
+    marks which process a line comes from. Lines go to stderr unless `filePath` names a file."""
+    from proxy.server.logformat import log_handler
+
+    handler, warnings = log_handler(config, tag)
+    logging.basicConfig(level=LOG_LEVELS.get(level.upper(), logging.ERROR), handlers=[handler])
     # Our own start-up lines are useful at Traefik's default level (ERROR) too.
     logging.getLogger("proxy").setLevel(min(logging.getLogger().level, logging.WARNING))
+    for warning in warnings:
+        log.warning("%s", warning)
 
 
 def run_loop(coro: Coroutine[Any, Any, int], use_uvloop: bool) -> int:
@@ -320,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 1
-    setup_logging(setup.static.log.level if args.command == "run" else "ERROR")
+    setup_logging(setup.static.log.level if args.command == "run" else "ERROR",
+                  config=setup.static.log if args.command == "run" else None)
     if args.command == "check":
         try:
             return check(setup)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr
 from proxy.config.durations import Duration
@@ -120,6 +120,15 @@ def split_address(address: str) -> tuple[str, int, str]:
     return host, int(port_text), protocol
 
 
+class EntryPointObservability(TraefikModel):
+    """What the routers of an entry point report by default (a router's own `observability` overrides)."""
+
+    access_logs: GoBool = True
+    metrics: GoBool = True
+    tracing: GoBool = True
+    trace_verbosity: TraefikStr = "minimal"
+
+
 class EntryPoint(TraefikModel):
     address: TraefikStr = ""
     allow_acme_by_pass: GoBool = Field(False, alias="allowACMEByPass")
@@ -132,7 +141,7 @@ class EntryPoint(TraefikModel):
     http2: HTTP2Config = Field(default_factory=HTTP2Config)
     http3: LooseDict | None = None
     udp: UDPConfig = Field(default_factory=UDPConfig)
-    observability: LooseDict | None = None
+    observability: EntryPointObservability = Field(default_factory=EntryPointObservability)
 
     @field_validator("address")
     @classmethod
@@ -238,6 +247,86 @@ class API(TraefikModel):
     dashboard_name: TraefikStr = ""
 
 
+# ------------------------------------------------------------------------------------------------ observability
+# pkg/observability/types/logs.go, metrics.go and pkg/ping (their SetDefaults are the defaults below).
+
+FIELD_MODES = ("keep", "drop")
+HEADER_MODES = ("keep", "drop", "redact")
+
+
+class AccessLogFilters(TraefikModel):
+    status_codes: list[TraefikStr] = []
+    retry_attempts: GoBool = False
+    min_duration: Duration = 0.0
+
+
+class AccessLogFieldHeaders(TraefikModel):
+    default_mode: TraefikStr = "drop"
+    names: dict[str, TraefikStr] = {}
+
+
+class AccessLogQueryParameters(TraefikModel):
+    default_mode: TraefikStr = "keep"
+
+
+class AccessLogFields(TraefikModel):
+    default_mode: TraefikStr = "keep"
+    names: dict[str, TraefikStr] = {}
+    headers: AccessLogFieldHeaders = Field(default_factory=AccessLogFieldHeaders)
+    query_parameters: AccessLogQueryParameters = Field(default_factory=AccessLogQueryParameters)
+
+
+class AccessLog(TraefikModel):
+    file_path: TraefikStr = ""
+    format: TraefikStr = "common"
+    filters: AccessLogFilters = Field(default_factory=AccessLogFilters)
+    fields: AccessLogFields = Field(default_factory=AccessLogFields)
+    buffering_size: int = 0
+    add_internals: GoBool = False
+    dual_output: GoBool = False
+    otlp: LooseDict | None = Field(None, alias="otlp")
+
+
+class Prometheus(TraefikModel):
+    buckets: list[float] = [0.1, 0.3, 1.2, 5.0]
+    add_entry_points_labels: GoBool = True
+    add_routers_labels: GoBool = False
+    add_services_labels: GoBool = True
+    entry_point: TraefikStr = "traefik"
+    manual_routing: GoBool = False
+    header_labels: dict[str, TraefikStr] = {}
+
+
+class Metrics(TraefikModel):
+    add_internals: GoBool = False
+    prometheus: Prometheus | None = None
+    datadog: LooseDict | None = None
+    stats_d: LooseDict | None = Field(None, alias="statsD")
+    influx_db2: LooseDict | None = Field(None, alias="influxDB2")
+    otlp: LooseDict | None = Field(None, alias="otlp")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _presence_means_on(cls, data: Any) -> Any:
+        """`--metrics.prometheus` alone, or `prometheus:` with nothing under it: on, with the defaults."""
+        if isinstance(data, dict):
+            for key in ("prometheus", "datadog", "statsD", "influxDB2", "otlp"):
+                if key in data and (data[key] is None or data[key] is True or data[key] == "true"):
+                    data = {**data, key: {}}
+        return data
+
+
+class Ping(TraefikModel):
+    entry_point: TraefikStr = "traefik"
+    manual_routing: GoBool = False
+    terminating_status_code: int = 503
+
+
+# Sections that switch a feature on by their mere presence: `[ping]`, `ping: {}`, `ping:` (null) in YAML,
+# `--ping=true` on the command line all mean "on with the defaults", as paerser reads them.
+_PRESENCE_SECTIONS = ("accessLog", "api", "ping", "metrics")
+
+
 class Core(TraefikModel):
     """`core`: the rule syntax a router without `ruleSyntax` is read with (static_config.go ValidateConfiguration)."""
 
@@ -271,10 +360,10 @@ class StaticConfig(TraefikModel):
     entry_points: dict[str, EntryPoint] = {}
     providers: Providers = Field(default_factory=Providers)
     log: Log = Field(default_factory=Log)
-    access_log: LooseDict | None = None
+    access_log: AccessLog | None = None
     api: API | None = None
-    ping: LooseDict | None = None
-    metrics: LooseDict | None = None
+    ping: Ping | None = None
+    metrics: Metrics | None = None
     tracing: LooseDict | None = None
     global_: LooseDict | None = Field(None, alias="global")
     servers_transport: StaticServersTransport = Field(default_factory=StaticServersTransport)
@@ -292,6 +381,15 @@ class StaticConfig(TraefikModel):
     _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
     _label: str = PrivateAttr(default="")  # which source the settings came from, for warnings
 
+    @model_validator(mode="before")
+    @classmethod
+    def _presence_means_on(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in _PRESENCE_SECTIONS:
+                if key in data and (data[key] is None or data[key] is True or data[key] == "true"):
+                    data = {**data, key: {}}
+        return data
+
     @property
     def source_file(self) -> Any:
         return self._source_file
@@ -302,7 +400,7 @@ class StaticConfig(TraefikModel):
 
     def with_effective_defaults(self) -> "StaticConfig":
         """Traefik's SetEffectiveConfiguration: an "http" entry point on :80 when none is defined, and a
-        "traefik" one on :8080 when api.insecure asks for it."""
+        "traefik" one on :8080 when api.insecure, ping or prometheus (routed to "traefik") ask for it."""
         label = self._label or (str(self._source_file) if self._source_file else "static configuration")
         level = effective_log_level(self.log.level)
         if level is None:
@@ -320,6 +418,11 @@ class StaticConfig(TraefikModel):
                     "provider is)"))
         if not self.entry_points:
             self.entry_points["http"] = EntryPoint(address=":80")
-        if self.api is not None and self.api.insecure and "traefik" not in self.entry_points:
+        ping, prometheus = self.ping, self.metrics.prometheus if self.metrics else None
+        if "traefik" not in self.entry_points and (
+                (self.api is not None and self.api.insecure)
+                or (ping is not None and not ping.manual_routing and ping.entry_point == "traefik")
+                or (prometheus is not None and not prometheus.manual_routing
+                    and prometheus.entry_point == "traefik")):
             self.entry_points["traefik"] = EntryPoint(address=":8080")
         return self

@@ -8,7 +8,7 @@ use it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from proxy.config.dynamic import DynamicConfig, ServersTransport
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
@@ -16,12 +16,15 @@ from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.passthrough import PassThrough
-from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean, local_name
+from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import Picker
 from proxy.services.transport import PoolRegistry, TransportSettings
+
+if TYPE_CHECKING:
+    from proxy.observability.internal import InternalParts
 
 __all__ = ["PROVIDER", "BuildError", "BuildResult", "EntryPointInfo", "Problem", "RuntimeBuilder", "local_name"]
 
@@ -62,8 +65,10 @@ class RuntimeBuilder(ServiceBuilder):
     def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
                  default_transport: TransportSettings | None = None, default_rule_syntax: str = "v3",
-                 middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None) -> None:
+                 middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None,
+                 internal: InternalParts | None = None) -> None:
         self.http = config.http
+        self.internal = internal  # Traefik's internal provider: routers, middlewares, services (observability)
         self.default_rule_syntax = default_rule_syntax
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
@@ -82,8 +87,9 @@ class RuntimeBuilder(ServiceBuilder):
     def build(self) -> BuildResult:
         routes: dict[str, list[Route]] = {name: [] for name in self.entry_points}
         plans: dict[str, RoutePlan] = {}
-        for name, router in self.http.routers.items():
-            qualified = f"{name}@{PROVIDER}"
+        internal_routers = self.internal.routers.items() if self.internal is not None else ()
+        for qualified, router in [*((f"{n}@{PROVIDER}", r) for n, r in self.http.routers.items()),
+                                  *((f"{n}@{INTERNAL}", r) for n, r in internal_routers)]:
             try:
                 eps = self._router_entry_points(qualified, router.entry_points)
                 rule = compile_rule(router.rule, self._rule_syntax(qualified, router.rule_syntax)) \
@@ -104,6 +110,8 @@ class RuntimeBuilder(ServiceBuilder):
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
+                if isinstance(service, Middleware):  # an internal service answers at the end of the plan
+                    chain.append((local_name(router.service), service))
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
                                        self._overrides_used(ep_name, router.middlewares, router.service))
                 hook = service_response_hook(service)
@@ -184,11 +192,21 @@ class RuntimeBuilder(ServiceBuilder):
         """The built service named `reference` (memoised); raises BuildError, recorded once."""
         name = local_name(reference)
         cached = self._services.get(name)
+        if cached is None and name.endswith(f"@{INTERNAL}"):
+            cached = self._services[name] = self._internal_service(name)
         if cached is None:
             cached = self._services[name] = self._build_or_error(name, "service", self._build_service)
         if isinstance(cached, BuildError):
             raise cached
         return cached
+
+    def _internal_service(self, name: str) -> Picker | BuildError:
+        found = self.internal.services.get(name) if self.internal is not None else None
+        if found is None:
+            known = ("api@internal", "dashboard@internal", "ping@internal", "prometheus@internal", "noop@internal")
+            return BuildError(f"{name.partition('@')[0]} is not enabled" if name in known
+                              else f"unknown internal service {name}")
+        return found  # type: ignore[return-value]
 
     def _transport(self, reference: str) -> TransportSettings:
         if not reference or reference == "default@internal":
@@ -222,7 +240,10 @@ class RuntimeBuilder(ServiceBuilder):
         return cached
 
     def _build_middleware(self, name: str) -> Middleware:
-        config = self.http.middlewares.get(name)
+        if name.endswith(f"@{INTERNAL}") and self.internal is not None:
+            config = self.internal.middlewares.get(name.partition("@")[0])
+        else:
+            config = self.http.middlewares.get(name)
         if name in self.middleware_overrides:  # a test's replacement, checked against the file's names
             config = self.middleware_overrides[name]
             if config is None:

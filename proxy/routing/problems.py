@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 PROVIDER = "file"
+INTERNAL = "internal"  # Traefik's internal provider: api@internal, ping@internal, ... (proxy.observability)
 
 
 class BuildError(Exception):
@@ -27,8 +28,10 @@ class Problem:
 
 
 def local_name(reference: str) -> str:
-    """`name@file` -> `name`; other providers' names cannot be resolved here."""
+    """`name@file` -> `name`; `name@internal` stays whole; other providers' names cannot be resolved here."""
     name, at, provider = reference.partition("@")
+    if at and provider == INTERNAL:
+        return reference
     if at and provider != PROVIDER:
         raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider")
     return name

@@ -27,6 +27,7 @@ from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
+from proxy.observability.hub import Observability
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
@@ -119,11 +120,18 @@ class Gateway:
         self.exchanges: deque[ExchangeRecord] = deque(maxlen=max(keep, 1))
         if keep > 0:
             self.observers.append(self._keep)
+        # accessLog, metrics, ping, api and the internal services, as far as the static config asks for them.
+        self.observability = Observability(self.static, self)
+        self.observers += self.observability.observers()
+        for warning in self.observability.warnings:
+            log.warning("%s", warning)
         for name, ep in self.static.entry_points.items():
             if ep.protocol != "tcp":
                 log.warning("entry point %s: udp entry points are not served by stripproxy", name)
                 continue
             self.servers[name] = self._entry_point_server(name, ep, reuse_port)
+        if self.observability.metrics is not None:
+            self.observability.metrics.runtimes = [server.runtime for server in self.servers.values()]
         if self.source is not None:
             for warning in self.source.warnings:
                 log.warning("%s", warning)
@@ -147,7 +155,7 @@ class Gateway:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
         builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
                                  default_transport(self.static), self.static.core.default_rule_syntax,
-                                 self.middleware_overrides)
+                                 self.middleware_overrides, internal=self.observability.parts)
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:
@@ -172,6 +180,7 @@ class Gateway:
             for work in result.background:
                 work.start()
         self.dynamic = dynamic
+        self.observability.applied(dynamic, result)
         return result
 
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
@@ -267,7 +276,26 @@ class Gateway:
         """Entry point name -> base URL (e.g. "http://127.0.0.1:43123"), real ports once started."""
         return {name: server.url for name, server in self.servers.items()}
 
+    @property
+    def terminating(self) -> bool:
+        """Set while the gateway drains: `ping` answers its terminatingStatusCode (503) instead of 200."""
+        return self._terminating
+
+    @terminating.setter
+    def terminating(self, value: bool) -> None:
+        self._terminating = value
+        observability = getattr(self, "observability", None)
+        if observability is not None:
+            observability.terminating = value
+
+    def reopen_logs(self) -> None:
+        """SIGUSR1: the access log file is opened again by its path (log rotation)."""
+        if self.observability.access_log is not None:
+            self.observability.access_log.reopen()
+
     async def start(self) -> None:
+        if self.observability.metrics is not None:
+            self.observability.metrics.start()
         started: list[EntryPointServer] = []
         try:
             for server in self.servers.values():
@@ -298,6 +326,10 @@ class Gateway:
         if self.last_build is not None:
             await close_middlewares(self.last_build.middlewares)
         self.pools.close()
+        if self.observability.access_log is not None:
+            self.observability.access_log.close()
+        if self.observability.metrics is not None:
+            self.observability.metrics.stop()
 
     async def __aenter__(self) -> Gateway:
         await self.start()

@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -32,6 +34,7 @@ from types import FrameType
 from proxy import cli
 from proxy.config.errors import ConfigError
 from proxy.config.static import StaticConfig
+from proxy.observability.metrics import SHARE_ENV
 from proxy.server.entrypoint import parse_address
 
 log = logging.getLogger("proxy.workers")
@@ -49,6 +52,8 @@ def run_workers(setup: cli.Setup, count: int, *, strict: bool, use_uvloop: bool)
     if isinstance(prepared, int):
         return prepared
     prepared[0].pools.close()  # the check's gateway never serves
+    if prepared[0].observability.access_log is not None:
+        prepared[0].observability.access_log.close()
     try:
         reserved, static = reserve_ports(setup)
     except OSError as exc:
@@ -57,12 +62,19 @@ def run_workers(setup: cli.Setup, count: int, *, strict: bool, use_uvloop: bool)
     except ValueError as exc:
         print(f"cannot listen: {exc}", file=sys.stderr)
         return 1
+    # Prometheus: the workers share their counts through files in a directory of ours (see metrics.py).
+    share = tempfile.mkdtemp(prefix="stripproxy-metrics-") if static.metrics and static.metrics.prometheus else None
+    if share is not None:
+        os.environ[SHARE_ENV] = share  # spawned workers inherit it
     try:
         spec = WorkerSpec(replace(setup, static=static), strict, use_uvloop)
         return Supervisor(spec, count).run()
     finally:
         for sock in reserved:
             sock.close()
+        if share is not None:
+            os.environ.pop(SHARE_ENV, None)
+            shutil.rmtree(share, ignore_errors=True)
 
 
 # -- the ports -------------------------------------------------------------------------------------
@@ -138,7 +150,7 @@ class StartupQuiet(logging.Filter):
 
 def worker_main(spec: WorkerSpec, index: int, conn: Connection) -> None:
     """A worker process: the single-process gateway with SO_REUSEPORT, reporting to the parent."""
-    cli.setup_logging(spec.setup.static.log.level, tag=f"[worker {index}] ")
+    cli.setup_logging(spec.setup.static.log.level, tag=f"[worker {index}] ", config=spec.setup.static.log)
     quiet = StartupQuiet()
     for handler in logging.getLogger().handlers:
         handler.addFilter(quiet)
@@ -192,6 +204,7 @@ class Supervisor:
         wake_reader, wake_writer = socket.socketpair()
         wake_writer.setblocking(False)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in FORWARDED_SIGNALS}
+        previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, self._pass_on)
         old_wakeup = signal.set_wakeup_fd(wake_writer.fileno(), warn_on_full_buffer=False)
         try:
             for index in range(self.count):
@@ -210,6 +223,12 @@ class Supervisor:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.received = signum
+        for worker in self.workers.values():
+            if worker.process.pid is not None and worker.process.exitcode is None:
+                os.kill(worker.process.pid, signum)
+
+    def _pass_on(self, signum: int, frame: FrameType | None) -> None:
+        """SIGUSR1 (reopen the access log): every worker does it."""
         for worker in self.workers.values():
             if worker.process.pid is not None and worker.process.exitcode is None:
                 os.kill(worker.process.pid, signum)

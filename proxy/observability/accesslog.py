@@ -1,0 +1,432 @@
+"""Traefik's access log (pkg/middlewares/accesslog): the common, genericCLF and JSON lines, field names and
+values as Traefik writes them, its filters and its keep / drop / redact rules for fields and headers.
+
+An exchange observer. Per exchange it makes the line (the common line without any intermediate map when
+nothing it shows is dropped) and keeps it as text; the text is written in one call when more than
+`bufferingSize` lines wait, at the latest FLUSH_INTERVAL later, on `reopen` (SIGUSR1: log rotation) and on
+`close`. With `bufferingSize = 0` (Traefik's default) each line is written at once, as Traefik does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from time import monotonic
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from proxy.config.static import AccessLog as AccessLogConfig, FIELD_MODES, HEADER_MODES
+from proxy.middlewares.coderanges import CodeRanges, in_ranges, parse_code_ranges
+from proxy.observability.scope import Scope
+
+if TYPE_CHECKING:
+    from proxy.forwarder.exchange import Exchange
+
+log = logging.getLogger("proxy.accesslog")
+
+FLUSH_INTERVAL = 0.2  # seconds a buffered line may wait before it is written
+FORMATS = ("common", "genericCLF", "json")
+
+# What the common line shows (logger_formatters.go), headers aside.
+COMMON_FIELDS = frozenset({"ClientHost", "ClientUsername", "StartUTC", "RequestMethod", "RequestPath",
+                           "RequestProtocol", "DownstreamStatus", "DownstreamContentSize", "RequestCount",
+                           "RouterName", "ServiceURL", "Duration"})
+
+# Traefik's core field names (logdata.go), in its order.
+CORE_FIELDS = (
+    "StartUTC", "Duration", "RouterName", "ServiceAddr", "ServiceName", "ServiceURL", "ClientAddr", "ClientHost",
+    "ClientPort", "ClientUsername", "GzipRatio", "StartLocal", "Overhead", "RetryAttempts", "TLSVersion",
+    "TLSCipher", "TLSClientSubject", "RequestAddr", "RequestHost", "RequestPort", "RequestMethod", "RequestPath",
+    "RequestProtocol", "RequestScheme", "RequestContentSize", "OriginDuration", "OriginContentSize",
+    "OriginStatus", "DownstreamStatus", "DownstreamContentSize", "RequestCount")
+
+
+def canonical_header(name: str) -> str:
+    """Go's textproto.CanonicalMIMEHeaderKey: `user-agent` -> `User-Agent` (names with other bytes as is)."""
+    if not all(c.isalnum() or c in "-!#$%&'*+.^_`|~" for c in name):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def split_host_port(value: str) -> tuple[str, str]:
+    """Go's net.SplitHostPort as the access log uses it: the value and "-" when it has no port."""
+    if value.startswith("["):
+        end = value.find("]:")
+        if end != -1 and value[end + 2:].isdigit():
+            return value[1:end], value[end + 2:]
+        return value, "-"
+    host, sep, port = value.rpartition(":")
+    if sep and ":" not in host and port.isdigit():
+        return host, port
+    return value, "-"
+
+
+def go_rfc3339(ns: int, local: bool = False) -> str:
+    """Go's time.RFC3339Nano text of `ns` (Unix nanoseconds), in UTC or in the local zone."""
+    seconds, frac = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    if local:
+        moment = moment.astimezone()
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if frac:
+        text += "." + f"{frac:09d}".rstrip("0")
+    offset = moment.utcoffset()
+    if not offset:
+        return text + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+class _Clock:
+    """The CLF timestamp `02/Jan/2006:15:04:05 -0700` for a second, cached (lines come in runs)."""
+
+    __slots__ = ("second", "text", "local")
+
+    def __init__(self, local: bool) -> None:
+        self.second = -1
+        self.text = ""
+        self.local = local
+
+    def clf(self, ns: int) -> str:
+        second = ns // 1_000_000_000
+        if second != self.second:
+            self.second = second
+            if self.local:
+                self.text = time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(second))
+            else:
+                self.text = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+        return self.text
+
+
+def _quoted(value: Any, default: str = '"-"') -> str:
+    if value is None:
+        return default
+    text = str(value)
+    return '"' + text.replace('"', '\\"') + '"' if text else default
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = str(value)
+    return text or "-"
+
+
+class AccessLog:
+    """The `accessLog` section, built once; call it with each finished Exchange."""
+
+    def __init__(self, config: AccessLogConfig, label: str = "accessLog") -> None:
+        self.config = config
+        self.format = config.format
+        self.warnings: list[str] = []
+        if self.format not in FORMATS:
+            self.warnings.append(f"{label}.format: unsupported access log format {config.format!r}, "
+                                 "the common format is used instead (as Traefik does)")
+            self.format = "common"
+        self.ranges: CodeRanges = ()
+        try:
+            self.ranges = parse_code_ranges(list(config.filters.status_codes))
+        except ValueError as exc:
+            self.warnings.append(f"{label}.filters.statusCodes: {exc}; the filter is ignored (as in Traefik)")
+        self.retry_filter = config.filters.retry_attempts
+        self.min_duration = config.filters.min_duration
+        self.filtered = bool(self.ranges or self.retry_filter or self.min_duration > 0)
+        fields = config.fields
+        self.default_keep = fields.default_mode != "drop"  # Traefik: anything but keep/drop is the default
+        self.names = {name.lower(): mode for name, mode in fields.names.items()}
+        self.header_default = fields.headers.default_mode if fields.headers.default_mode in HEADER_MODES else "keep"
+        self.header_names = {canonical_header(name): mode for name, mode in fields.headers.names.items()
+                             if mode in HEADER_MODES}
+        self.keep_query = fields.query_parameters.default_mode != "drop"
+        self.kept = frozenset(name for name in CORE_FIELDS if self._keep(name))
+        self.headers_logged = self.header_default != "drop" or any(m != "drop" for m in self.header_names.values())
+        for name, mode in fields.names.items():
+            if mode not in FIELD_MODES:
+                self.warnings.append(f"{label}.fields.names.{name}: unknown mode {mode!r}, the default mode is used")
+        if self.headers_logged:
+            self.warnings.append(f"{label}.fields.headers: request headers are logged (request_<Name>); the "
+                                 "response headers Traefik adds as origin_<Name> and downstream_<Name> are not")
+        if config.otlp is not None:
+            self.warnings.append(f"{label}.otlp: OpenTelemetry export is not implemented by stripproxy; lines are "
+                                 "written to the file or stdout")
+        self._scope = Scope()
+        self._everything = True
+        self.buffering = max(config.buffering_size, 0)
+        self.pending: list[str] = []  # lines waiting for the next write
+        self.count = 0  # Traefik's RequestCount
+        self.path = Path(config.file_path).expanduser() if config.file_path else None
+        self.fd = self._open()
+        self._timer: asyncio.TimerHandle | None = None
+        self._utc = _Clock(local=False)
+        self._quoted: dict[str, str] = {}
+        self._offset = 0.0
+        self._offset_until = -1.0
+        self._recent = False  # lines were written since the timer last fired: keep it running
+        # Entry points whose forwardedHeaders may keep a client's X-Forwarded-For (ClientHost is then that
+        # value); set by the gateway. Elsewhere the header is always the proxy's own: no lookup needed.
+        self.trusting: frozenset[str] = frozenset()
+        self._local = _Clock(local=True)
+        self._format: Callable[[Exchange, int, float, int], str] = {
+            "common": self._common, "genericCLF": self._generic_clf, "json": self._json}[self.format]
+        self._fast = self.format == "common" and COMMON_FIELDS <= self.kept and not self.headers_logged
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    @scope.setter
+    def scope(self, scope: Scope) -> None:
+        self._scope = scope
+        self._everything = scope.everything
+
+    # -- files --------------------------------------------------------------------------------------
+    def _open(self) -> int:
+        if self.path is None:
+            return sys.stdout.fileno()
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o664)
+
+    def reopen(self) -> None:
+        """SIGUSR1: what is buffered goes to the current file, then the file is opened again by its path
+        (after logrotate moved it away); on error the old file stays in use."""
+        self.flush()
+        if self.path is None:
+            return
+        try:
+            fd = self._open()
+        except OSError as exc:
+            log.error("access log: cannot reopen %s: %s", self.path, exc)
+            return
+        old, self.fd = self.fd, fd
+        os.close(old)
+
+    def close(self) -> None:
+        self._recent = False
+        self.flush()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.path is not None and self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    # -- the observer -------------------------------------------------------------------------------
+    def __call__(self, exchange: Exchange) -> None:
+        """The line is made now (it needs the exchange, and a kept exchange would keep its whole request
+        alive for the collector to walk); what waits in memory is text, written in one call per batch."""
+        if not self._everything:
+            plan = exchange.plan
+            if not self._scope.reports(exchange.head.entry_point, plan.router if plan is not None else None):
+                return
+        ended = monotonic()
+        if ended > self._offset_until:  # the wall clock's offset from the monotonic one, once a second
+            self._offset = time.time() - ended
+            self._offset_until = ended + 1.0
+        self.count = count = self.count + 1  # Traefik counts every request, logged or filtered out
+        if self.filtered and not self._keep_line(exchange, ended - exchange.started):
+            return
+        if self._fast:
+            # The common line with every field it shows kept and no header logged, without a field map
+            # (_line_of_fields does the general case).
+            head = exchange.head
+            client_ip = host = head.client_ip
+            if head.entry_point in self.trusting:  # a client-sent X-Forwarded-For may have been kept
+                headers = head.headers
+                try:
+                    sent = headers.items[headers.keys.index("x-forwarded-for")][1]
+                except ValueError:
+                    pass
+                else:
+                    if sent != client_ip:
+                        host = _sent_forwarded_for(sent, client_ip) or client_ip
+            plan, server, reply = exchange.plan, exchange.server, exchange.reply
+            quoted = self._quoted
+            router = (quoted.get(plan.router) or self._quote(plan.router)) if plan is not None else '"-"'
+            url = (quoted.get(server.url) or self._quote(server.url)) if server is not None else '"-"'
+            notes = head.notes
+            clock = self._utc
+            second = int(exchange.started + self._offset)
+            stamp = clock.text if second == clock.second else clock.clf(second * 1_000_000_000)
+            target = exchange.original_target
+            line = (f'{host or "-"} - {notes.get("ClientUsername", "-") if notes else "-"} [{stamp}] "{head.method} '
+                    f'{(target if self.keep_query else target.partition("?")[0]) or "-"} HTTP/{head.version}" '
+                    f'{exchange.status} {len(reply.body) if reply is not None else exchange.bytes_out} "-" "-" '
+                    f'{count} {router} {url} {int((ended - exchange.started) * 1000)}ms\n')
+        else:
+            line = self._line_of_fields(exchange, ended, self._offset, count)
+        if not self.buffering:  # Traefik's default: written at once
+            try:
+                os.write(self.fd, line.encode())
+            except OSError as exc:
+                log.error("access log: cannot write: %s", exc)
+            return
+        pending = self.pending
+        pending.append(line)
+        if len(pending) > self.buffering:
+            self.flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        """Every FLUSH_INTERVAL while lines come: one timer for the whole stream, not one per batch."""
+        self.flush()
+        self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._timed_flush) \
+            if self.pending or self._recent else None
+        self._recent = False
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending and self.fd >= 0:
+            self._recent = True
+            self._write("".join(pending).encode())
+
+    def _line_of_fields(self, exchange: Exchange, ended: float, offset: float, count: int) -> str:
+        return self._format(exchange, int((ended + offset) * 1e9), ended - exchange.started, count)
+
+    def _write(self, data: bytes) -> None:
+        if self.fd < 0:
+            return
+        try:
+            while data:
+                written = os.write(self.fd, data)
+                data = data[written:]
+        except OSError as exc:
+            log.error("access log: cannot write: %s", exc)
+
+    def _keep_line(self, exchange: Exchange, duration: float) -> bool:
+        """Traefik's keepAccessLog: any filter that matches keeps the line."""
+        if self.ranges and in_ranges(self.ranges, exchange.status):
+            return True
+        if self.retry_filter and exchange.attempts > 1:
+            return True
+        return self.min_duration > 0 and duration > self.min_duration
+
+    # -- fields -------------------------------------------------------------------------------------
+    def _keep(self, name: str) -> bool:
+        mode = self.names.get(name.lower())
+        if mode == "keep":
+            return True
+        if mode == "drop":
+            return False
+        return self.default_keep
+
+    def fields(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> dict[str, Any]:
+        """Every kept field of the line, by Traefik's name, with Traefik's value (durations in ns)."""
+        head, server, reply, plan = exchange.head, exchange.server, exchange.reply, exchange.plan
+        duration_ns = int(duration * 1e9)
+        start_ns = wall_ns - duration_ns
+        client_ip = head.client_ip
+        port = "-"
+        transport = exchange.client.transport
+        peer = transport.get_extra_info("peername") if transport is not None else None
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            port = str(peer[1])
+        forwarded_for = head.headers.get("x-forwarded-for") if head.entry_point in self.trusting else None
+        client_host = _sent_forwarded_for(forwarded_for, client_ip) or client_ip
+        target = exchange.original_target
+        if not self.keep_query:
+            target = target.partition("?")[0]
+        size = len(reply.body) if reply is not None else exchange.bytes_out
+        length = head.headers.get("content-length")
+        data: dict[str, Any] = {
+            "StartUTC": start_ns, "StartLocal": start_ns, "Duration": duration_ns,
+            "ClientAddr": f"[{client_ip}]:{port}" if ":" in client_ip else f"{client_ip}:{port}",
+            "ClientHost": client_host, "ClientPort": port,
+            "ClientUsername": head.notes.get("ClientUsername", "-"),
+            "RequestMethod": head.method, "RequestPath": target, "RequestProtocol": f"HTTP/{head.version}",
+            "RequestScheme": head.scheme, "RequestContentSize": int(length) if length and length.isdigit() else 0,
+            "RetryAttempts": max(exchange.attempts - 1, 0), "DownstreamStatus": exchange.status,
+            "DownstreamContentSize": size, "RequestCount": count, "Overhead": duration_ns,
+        }
+        if head.host:
+            data["RequestAddr"] = head.host
+            data["RequestHost"], data["RequestPort"] = split_host_port(head.host)
+        if plan is not None:
+            data["RouterName"] = plan.router
+        if server is not None:
+            data["ServiceName"] = f"{server.service}@file"
+            data["ServiceURL"] = server.url
+            data["ServiceAddr"] = server.host_header
+            data["OriginStatus"] = exchange.status
+            data["OriginContentSize"] = size
+            data["OriginDuration"] = duration_ns  # the upstream's share is not measured apart
+            data["Overhead"] = 0
+        kept = self.kept
+        data = {name: value for name, value in data.items() if name in kept}
+        if self.headers_logged:
+            self._headers(head.headers.items, data)
+        return data
+
+    def _headers(self, items: list[tuple[str, str]], data: dict[str, Any]) -> None:
+        default, names = self.header_default, self.header_names
+        seen: dict[str, list[str]] = {}
+        for name, value in items:
+            seen.setdefault(canonical_header(name), []).append(value)
+        for name, values in seen.items():
+            mode = names.get(name, default)
+            if mode == "keep":
+                data["request_" + name] = ",".join(values)
+            elif mode == "redact":
+                data["request_" + name] = "REDACTED"
+
+    # -- formats ------------------------------------------------------------------------------------
+    def _clf_time(self, data: dict[str, Any]) -> str:
+        if "StartUTC" in data:
+            return self._utc.clf(data["StartUTC"])
+        if "StartLocal" in data:
+            return self._local.clf(data["StartLocal"])
+        return "-"
+
+    def _generic_clf(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
+        data = self.fields(exchange, wall_ns, duration, count)
+        return (f'{_plain(data.get("ClientHost"))} - {_plain(data.get("ClientUsername"))} [{self._clf_time(data)}] '
+                f'"{_plain(data.get("RequestMethod"))} {_plain(data.get("RequestPath"))} '
+                f'{_plain(data.get("RequestProtocol"))}" {_plain(data.get("DownstreamStatus"))} '
+                f'{_plain(data.get("DownstreamContentSize"))} {_quoted(data.get("request_Referer"))} '
+                f'{_quoted(data.get("request_User-Agent"))}\n')
+
+    def _quote(self, text: str) -> str:
+        """`_quoted`, remembered (router names and server URLs repeat on every line)."""
+        value = self._quoted[text] = _quoted(text)
+        if len(self._quoted) > 10_000:
+            self._quoted.clear()
+        return value
+
+    def _common(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
+        data = self.fields(exchange, wall_ns, duration, count)
+        millis = data["Duration"] // 1_000_000 if "Duration" in data else 0
+        return (f'{_plain(data.get("ClientHost"))} - {_plain(data.get("ClientUsername"))} [{self._clf_time(data)}] '
+                f'"{_plain(data.get("RequestMethod"))} {_plain(data.get("RequestPath"))} '
+                f'{_plain(data.get("RequestProtocol"))}" {_plain(data.get("DownstreamStatus"))} '
+                f'{_plain(data.get("DownstreamContentSize"))} {_quoted(data.get("request_Referer"))} '
+                f'{_quoted(data.get("request_User-Agent"))} {_plain(data.get("RequestCount"))} '
+                f'{_quoted(data.get("RouterName"))} {_quoted(data.get("ServiceURL"))} {millis}ms\n')
+
+    def _json(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
+        """logrus' JSONFormatter: the fields plus level, msg and time, keys sorted, times in RFC 3339."""
+        data = self.fields(exchange, wall_ns, duration, count)
+        if "StartUTC" in data:
+            data["StartUTC"] = go_rfc3339(data["StartUTC"])
+        if "StartLocal" in data:
+            data["StartLocal"] = go_rfc3339(data["StartLocal"], local=True)
+        data["level"] = "info"
+        data["msg"] = ""
+        data["time"] = go_rfc3339(wall_ns - wall_ns % 1_000_000_000, local=True)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        # Go's encoder escapes these for HTML safety; log tooling may match on it.
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
+
+
+def _sent_forwarded_for(value: str | None, client_ip: str) -> str:
+    """The X-Forwarded-For the client sent and the entry point kept (the access log's ClientHost), from the
+    header as forwarded: without the client address the proxy appended to it."""
+    if not value or value == client_ip:
+        return ""
+    suffix = ", " + client_ip
+    return value[: -len(suffix)] if value.endswith(suffix) else value

@@ -53,6 +53,7 @@ class Setup:
     static: StaticConfig
     provider_config: FileProviderConfig | None
     base_dir: Path | None
+    local_ca: bool = True  # --no-local-ca: routers with a certResolver are disabled instead
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -72,6 +73,9 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--strict", action="store_true",
                         help="refuse to start if any router, service or middleware has a problem")
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
+    parser.add_argument("--no-local-ca", action="store_true",
+                        help="do not serve routers with a certResolver from the local development CA "
+                             "(they are disabled, as ACME cannot be reached)")
     parser.add_argument("--workers", type=worker_count, default=1, metavar="N",
                         help="serve from N processes sharing every entry point's port (SO_REUSEPORT), "
                              "'auto' for one per CPU; 1 (the default) serves from this process")
@@ -173,7 +177,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def check(setup: Setup) -> int:
     """Load everything, print every problem; 0 when there is none."""
-    gateway = Gateway(setup.static)
+    gateway = Gateway(setup.static, local_ca=setup.local_ca)
     problems: list[str] = [str(w) for w in setup.static.warnings]
     provider = make_provider(setup, gateway)
     if provider is not None:
@@ -223,7 +227,7 @@ def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
 def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
     """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
     `strict` start-up finds a problem (already printed)."""
-    gateway = Gateway(setup.static, reuse_port=reuse_port)
+    gateway = Gateway(setup.static, reuse_port=reuse_port, local_ca=setup.local_ca)
     provider = make_provider(setup, gateway)
     for warning in setup.static.warnings:
         log.warning("%s", warning)
@@ -326,6 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 1
+    setup.local_ca = not args.no_local_ca
     setup_logging(setup.static.log.level if args.command == "run" else "ERROR",
                   config=setup.static.log if args.command == "run" else None)
     if args.command == "check":

@@ -159,6 +159,8 @@ class RequestHead:
     notes: dict[str, str] = field(default_factory=dict)
     # Callbacks registered with `at_end`; None (no list) for the requests that register none.
     end_callbacks: list[Callable[[Any], None]] | None = None
+    # How a TLS connection was made (SNI, TLS options, client certificate); None for plain HTTP.
+    tls: TLSInfo | None = None
 
     def at_end(self, callback: Callable[[Any], None]) -> None:
         """Call `callback(exchange)` once when this request's exchange is over, however it ends. The
@@ -179,6 +181,15 @@ class RequestHead:
     def host_name(self) -> str:
         """The Host without port, lower-cased: what Host() rules compare against."""
         return split_host_port(self.host)[0].lower()
+
+
+@dataclass(slots=True)
+class TLSInfo:
+    """One TLS connection, as its requests see it (shared by them)."""
+
+    server_name: str  # the SNI, "" when the client sent none
+    options: str  # the tls.options entry the connection was made with
+    peer_cert: bytes | None = None  # the client certificate (DER) when it sent one
 
 
 @dataclass(slots=True)

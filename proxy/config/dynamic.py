@@ -1,7 +1,8 @@
 """The dynamic configuration (Traefik pkg/config/dynamic/config.go, http_config.go), `http` section modelled.
 
 Defaults are Traefik's SetDefaults values; they apply when the enclosing section is present, as in Traefik.
-`tcp`, `udp` and `tls` are accepted as loose mappings (the caller warns they are ignored).
+`tls` is modelled in dynamic_tls.py; `tcp` and `udp` are accepted as loose mappings (the caller warns
+they are ignored).
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ from pydantic import Field, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.dynamic_middlewares import Middleware
+from proxy.config.dynamic_tls import Certificate, Domain, TLSSection
 from proxy.config.durations import Duration
 
 # ------------------------------------------------------------------------------------------------ routers
 
 
 class RouterTLS(TraefikModel):
-    """Accepted and stored; stripproxy does not terminate TLS yet."""
+    """A router served over TLS: `options` names a tls.options entry, `certResolver` a certificate resolver
+    (served by the local development CA, see proxy/tls/localca.py), `domains` the names to get certificates for."""
 
     options: TraefikStr = ""
     cert_resolver: TraefikStr = ""
-    domains: list[LooseDict] = []
+    domains: list[Domain] = []
 
 
 class RouterObservability(TraefikModel):
@@ -172,6 +175,13 @@ class ForwardingTimeouts(TraefikModel):
     ping_timeout: Duration = 15.0
 
 
+class PeerCertSAN(TraefikModel):
+    """tls.SAN: a name the server's certificate must carry (type `uri` or `dnsName`)."""
+
+    type: TraefikStr = ""
+    value: TraefikStr = ""
+
+
 DEFAULT_MAX_IDLE_CONNS_PER_HOST = 200  # Go's DefaultMaxIdleConnsPerHost as Traefik sets it
 
 
@@ -179,7 +189,7 @@ class ServersTransport(TraefikModel):
     server_name: TraefikStr = ""
     insecure_skip_verify: GoBool = False
     root_c_as: list[TraefikStr] = Field([], alias="rootCAs")
-    certificates: list[LooseDict] = []
+    certificates: list[Certificate] = []  # client certificates (mTLS to the servers)
     cipher_suites: list[TraefikStr] = []
     min_version: TraefikStr = ""
     max_version: TraefikStr = ""
@@ -187,7 +197,7 @@ class ServersTransport(TraefikModel):
     forwarding_timeouts: ForwardingTimeouts = Field(default_factory=ForwardingTimeouts)
     disable_http2: GoBool = Field(False, alias="disableHTTP2")
     peer_cert_uri: TraefikStr = Field("", alias="peerCertURI")
-    peer_cert_sans: list[TraefikStr] = Field([], alias="peerCertSANs")
+    peer_cert_sans: list[PeerCertSAN] = Field([], alias="peerCertSANs")
     spiffe: LooseDict | None = None
 
     @field_validator("max_idle_conns_per_host")
@@ -211,8 +221,8 @@ class DynamicConfig(TraefikModel):
     http: HTTPConfig = Field(default_factory=HTTPConfig)
     tcp: LooseDict | None = None
     udp: LooseDict | None = None
-    tls: LooseDict | None = None
+    tls: TLSSection | None = None
 
     def ignored_sections(self) -> list[str]:
         """Top-level sections present but not served by stripproxy (for a warning)."""
-        return [name for name in ("tcp", "udp", "tls") if getattr(self, name)]
+        return [name for name in ("tcp", "udp") if getattr(self, name)]

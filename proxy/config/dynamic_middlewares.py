@@ -265,10 +265,44 @@ class Retry(TraefikModel):
     retry_non_idempotent_method: GoBool = False
 
 
+class TLSClientCertificateSubjectDNInfo(TraefikModel):
+    country: GoBool = False
+    province: GoBool = False
+    locality: GoBool = False
+    organization: GoBool = False
+    organizational_unit: GoBool = False
+    common_name: GoBool = False
+    serial_number: GoBool = False
+    domain_component: GoBool = False
+
+
+class TLSClientCertificateIssuerDNInfo(TraefikModel):
+    country: GoBool = False
+    province: GoBool = False
+    locality: GoBool = False
+    organization: GoBool = False
+    common_name: GoBool = False
+    serial_number: GoBool = False
+    domain_component: GoBool = False
+
+
+class TLSClientCertificateInfo(TraefikModel):
+    not_after: GoBool = False
+    not_before: GoBool = False
+    sans: GoBool = False
+    subject: TLSClientCertificateSubjectDNInfo | None = None
+    issuer: TLSClientCertificateIssuerDNInfo | None = None
+    serial_number: GoBool = False
+
+
+class PassTLSClientCert(TraefikModel):
+    pem: GoBool = Field(False, alias="pem")
+    info: TLSClientCertificateInfo | None = None
+
+
 # Traefik middleware types stripproxy recognises but does not implement.
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "grpcWeb",
-    "passTLSClientCert",
     "plugin",
 )
 
@@ -300,7 +334,7 @@ class Middleware(TraefikModel):
     content_type: ContentType | None = None
     errors: Errors | None = None
     grpc_web: LooseDict | None = None
-    pass_tls_client_cert: LooseDict | None = Field(None, alias="passTLSClientCert")
+    pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
     retry: Retry | None = None
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from proxy.config.base import normalise_keys
 from proxy.config.dynamic import DynamicConfig
+from proxy.config.dynamic_tls import TLSSection
 from proxy.config.errors import ConfigError, ConfigProblem, KeyPath, format_key_path, problems_from_validation
 from proxy.config.static import FileProvider
 
@@ -239,11 +240,32 @@ def merge_dynamic(configs: list[tuple[str, DynamicConfig]]) -> tuple[DynamicConf
                     continue
                 origins[key] = file
                 target[name] = resource
-        for loose in ("tcp", "udp", "tls"):
+        for loose in ("tcp", "udp"):
             section_value = getattr(config, loose)
             if section_value:
                 setattr(merged, loose, {**(getattr(merged, loose) or {}), **section_value})
+        if config.tls is not None:
+            warnings += _merge_tls(merged, config.tls, file, origins)
     return merged, warnings
+
+
+def _merge_tls(merged: DynamicConfig, tls: TLSSection, file: str, origins: dict[KeyPath, str]) -> list[ConfigProblem]:
+    """tls.certificates add up across files; an option or store defined twice keeps the first definition."""
+    if merged.tls is None:
+        merged.tls = TLSSection()
+    merged.tls.certificates += tls.certificates
+    warnings = []
+    for section in ("options", "stores"):
+        target = getattr(merged.tls, section)
+        for name, value in getattr(tls, section).items():
+            key = ("tls", section, name)
+            if key in origins:
+                warnings.append(ConfigProblem(file, f"tls.{section}.{name}",
+                                              f"already configured in {origins[key]}, skipping"))
+                continue
+            origins[key] = file
+            target[name] = value
+    return warnings
 
 
 def _field_name(alias: str) -> str:

@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr
 from proxy.config.durations import Duration
+from proxy.config.dynamic_tls import Domain
 from proxy.config.errors import ConfigProblem
 
 MAX_GO_INT = 2**63 - 1
@@ -74,10 +75,18 @@ class EncodedCharacters(TraefikModel):
     allow_encoded_hash: GoBool = True
 
 
+class EntryPointTLS(TraefikModel):
+    """Default TLS of the entry point's routers (static TLSConfig): applied to those that have none."""
+
+    options: TraefikStr = ""
+    cert_resolver: TraefikStr = ""
+    domains: list[Domain] = []
+
+
 class EntryPointHTTP(TraefikModel):
     redirections: Redirections | None = None
     middlewares: list[TraefikStr] = []  # applied to every router attached to this entry point
-    tls: LooseDict | None = None
+    tls: EntryPointTLS | None = None
     encoded_characters: EncodedCharacters = Field(default_factory=EncodedCharacters)
     encode_query_semicolons: GoBool = False
     sanitize_path: GoBool = True

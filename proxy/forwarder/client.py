@@ -18,7 +18,7 @@ from proxy.forwarder.exchange import Exchange
 from proxy.forwarder.shape import decode_values, request_shape
 from proxy.forwarder.upstream import UpstreamConnection
 from proxy.forwarder.wire import encode_reply, error_reply
-from proxy.message import HeaderList, Reply, RequestHead
+from proxy.message import HeaderList, Reply, RequestHead, TLSInfo
 
 log = logging.getLogger("proxy.forwarder")
 
@@ -36,7 +36,8 @@ IDLE = "idle keep-alive"
 class ClientConnection(asyncio.Protocol):
     __slots__ = ("ep", "transport", "parser", "client_ip", "url", "raw_headers", "queue", "receiving", "upgrading",
                  "tunnel", "write_paused", "head_bytes", "in_head", "raw_left", "peer_done", "pending_reject",
-                 "discarding", "_read_pausers", "deadline", "deadline_what", "write_deadline", "parsing", "held")
+                 "discarding", "_read_pausers", "deadline", "deadline_what", "write_deadline", "parsing", "held",
+                 "tls")
 
     def __init__(self, ep: EntryPointRuntime) -> None:
         self.ep = ep
@@ -67,12 +68,17 @@ class ClientConnection(asyncio.Protocol):
         self.write_deadline = 0.0
         self.parsing = False  # inside parser.feed_data
         self.held: Exchange | None = None  # an exchange holding its upstream bytes until the read is parsed
+        self.tls: TLSInfo | None = None  # set by the entry point for a TLS connection
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if isinstance(peer, tuple) else ""
+        if self.tls is not None:
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None:
+                self.tls.peer_cert = ssl_object.getpeercert(binary_form=True)
         self.ep.connections.add(self)
         self._set_deadline(self.ep.read_timeout, READING)
 
@@ -184,6 +190,8 @@ class ClientConnection(asyncio.Protocol):
         head = RequestHead(parser.get_method().decode("latin-1"), target, None, headers,
                            values[shape.host_at] if shape.host_at >= 0 else "", self.client_ip, ep.scheme,
                            parser.get_http_version(), ep.name)
+        if self.tls is not None:
+            head.tls = self.tls
         exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
         if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
             exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64

@@ -34,6 +34,7 @@ class ExchangeRecord:
     detail: str = ""  # why the proxy answered by itself (no router, upstream refused, timeout...)
     attempts: int = 0  # times the request was sent upstream (more than 1: the retry middleware retried)
     overrides: tuple[str, ...] = ()  # the test overrides the router's plan had (services=, middlewares=)
+    scheme: str = "http"  # "https": a TLS connection (served by the entry point's TLS routers)
 
     @classmethod
     def of(cls, exchange: Exchange) -> ExchangeRecord:
@@ -49,7 +50,7 @@ class ExchangeRecord:
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
             bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail, attempts=exchange.attempts,
-            overrides=plan.overrides if plan else ())
+            overrides=plan.overrides if plan else (), scheme=head.scheme)
 
 
 @dataclass(slots=True)

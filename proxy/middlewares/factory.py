@@ -10,11 +10,23 @@ from proxy.middlewares.base import Middleware
 from proxy.middlewares.circuitbreaker import CircuitBreaker
 from proxy.middlewares.encodedcharacters import EncodedCharacters
 from proxy.middlewares.ipallowlist import IPAllowList
+from proxy.middlewares.passtlsclientcert import DNOptions, InfoOptions, PassTLSClientCert
 from proxy.middlewares.retry import Retry
 from proxy.netutil import Strategy, ip_strategy
 
 Resolve = Callable[[str], Middleware]
 ResolveService = Callable[[str], Any]
+
+
+def _pass_tls_client_cert(options: Any, _: Resolve) -> Middleware:
+    info = options.info
+    if info is None:
+        return PassTLSClientCert(pem=options.pem)
+    subject = DNOptions(**info.subject.model_dump()) if info.subject is not None else None
+    issuer = DNOptions(**info.issuer.model_dump()) if info.issuer is not None else None
+    return PassTLSClientCert(pem=options.pem, info=InfoOptions(
+        not_after=info.not_after, not_before=info.not_before, sans=info.sans, serial_number=info.serial_number,
+        subject=subject, issuer=issuer))
 
 
 def _chain(options: Any, resolve: Resolve) -> Middleware:
@@ -73,6 +85,7 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "headers": lambda o, _: Headers(**o.model_dump()),
     "encodedCharacters": lambda o, _: EncodedCharacters(**o.model_dump()),
     "chain": _chain,
+    "passTLSClientCert": _pass_tls_client_cert,
     "ipAllowList": _ip_allow_list,
     "ipWhiteList": _ip_white_list,
     "basicAuth": _basic_auth,

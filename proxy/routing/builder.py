@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from proxy.config.dynamic import DynamicConfig, ServersTransport
+from proxy.config.dynamic import DynamicConfig, RouterTLS, ServersTransport
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
+from proxy.middlewares.snicheck import SNICheck
 from proxy.middlewares.passthrough import PassThrough
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
@@ -25,6 +26,8 @@ from proxy.services.transport import PoolRegistry, TransportSettings
 
 if TYPE_CHECKING:
     from proxy.observability.internal import InternalParts
+    from proxy.tls.localca import LocalCA
+    from proxy.tls.manager import EntryPointTLS, TLSManager
 
 __all__ = ["PROVIDER", "BuildError", "BuildResult", "EntryPointInfo", "Problem", "RuntimeBuilder", "local_name"]
 
@@ -36,6 +39,21 @@ class EntryPointInfo:
     name: str
     middlewares: tuple[str, ...] = ()
     as_default: bool = False
+    tls: RouterTLS | None = None  # http.tls: the TLS of its routers that have none
+    redirect: EntryPointRedirect | None = None  # http.redirections.entryPoint, resolved
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPointRedirect:
+    """http.redirections.entryPoint: a catch-all router answering with a redirectScheme (Traefik's internal
+    provider builds `<ep>-to-<to>@internal` with the middleware `redirect-<ep>-to-<to>@internal`)."""
+
+    to: str
+    scheme: str
+    port: str
+    permanent: bool
+    priority: int
+    acme_bypass: bool = False
 
 
 @dataclass
@@ -47,6 +65,19 @@ class BuildResult:
     services: dict[str, Picker] = field(default_factory=dict)  # built services by name
     # What runs beside the routes while this config is applied: health checks, mirror copies (start/stop).
     background: list[Any] = field(default_factory=list)
+    # Routers with TLS, served on TLS connections only, per entry point; and how those connections are made.
+    tls_tables: dict[str, RouteTable] = field(default_factory=dict)
+    tls: dict[str, EntryPointTLS] = field(default_factory=dict)
+
+
+def _domains(rule: str) -> list[str]:
+    """The Host names of a rule (for TLS); a v2 rule the v3 parser refuses gives none."""
+    from proxy.tls.manager import rule_domains
+
+    try:
+        return rule_domains(rule)
+    except RuleSyntaxError:
+        return []
 
 
 def _child_services(config: Any) -> list[str]:
@@ -66,10 +97,15 @@ class RuntimeBuilder(ServiceBuilder):
                  pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
                  default_transport: TransportSettings | None = None, default_rule_syntax: str = "v3",
                  middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None,
-                 internal: InternalParts | None = None) -> None:
+                 internal: InternalParts | None = None, *,
+                 local_ca: LocalCA | None = None, resolvers: frozenset[str] | None = None) -> None:
         self.http = config.http
         self.internal = internal  # Traefik's internal provider: routers, middlewares, services (observability)
         self.default_rule_syntax = default_rule_syntax
+        self.tls_section = config.tls
+        self.local_ca = local_ca
+        self.resolvers = resolvers
+        self._tls: TLSManager | None = None
         self.default_transport = default_transport or TransportSettings()
         self.entry_points = {ep.name: ep for ep in entry_points}
         self.pools = pools
@@ -86,7 +122,12 @@ class RuntimeBuilder(ServiceBuilder):
 
     def build(self) -> BuildResult:
         routes: dict[str, list[Route]] = {name: [] for name in self.entry_points}
+        tls_routes: dict[str, list[Route]] = {}
+        tls_routers: dict[str, list[tuple[str, list[str], str]]] = {}
         plans: dict[str, RoutePlan] = {}
+        self._redirect_routes(routes, tls_routes, tls_routers)
+        checked = self._sni_checked_entry_points()
+        sni_checks: dict[tuple[str, str], SNICheck] = {}  # (entry point, router) -> its check
         internal_routers = self.internal.routers.items() if self.internal is not None else ()
         for qualified, router in [*((f"{n}@{PROVIDER}", r) for n, r in self.http.routers.items()),
                                   *((f"{n}@{INTERNAL}", r) for n, r in internal_routers)]:
@@ -105,26 +146,131 @@ class RuntimeBuilder(ServiceBuilder):
             priority = router.priority or default_priority(router.rule)
             self._router_scope = {}
             for ep_name in eps:
+                tls = router.tls or self.entry_points[ep_name].tls
                 try:
                     chain = self._router_middlewares(ep_name, router.middlewares)
+                    tls_options = self._router_tls(qualified, router.rule, tls) if tls is not None else ""
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
                 if isinstance(service, Middleware):  # an internal service answers at the end of the plan
                     chain.append((local_name(router.service), service))
+                if tls is not None and ep_name in checked:
+                    check = sni_checks[(ep_name, qualified)] = SNICheck(qualified, tls_options)
+                    chain = [("snicheck@internal", check), *chain]  # before every middleware, as in Traefik
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
                                        self._overrides_used(ep_name, router.middlewares, router.service))
                 hook = service_response_hook(service)
                 if hook is not None:  # sticky cookies, time to first byte: innermost of the response hooks
                     plan = plan.with_service_hook(hook)
                 plans.setdefault(qualified, plan)
-                routes[ep_name].append(Route(qualified, priority, rule, plan))
+                if tls is None:
+                    routes[ep_name].append(Route(qualified, priority, rule, plan))
+                else:
+                    tls_routes.setdefault(ep_name, []).append(Route(qualified, priority, rule, plan))
+                    tls_routers.setdefault(ep_name, []).append((qualified, _domains(router.rule), tls_options))
             self._router_scope = None
         self._report_unused()
+        if self.tls_section is not None:  # its certificates and options are checked even when no router uses them
+            try:
+                self._tls_manager()
+            except BuildError as exc:
+                self.problems.append(Problem("tls", "tls", str(exc)))
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
         services = {name: built for name, built in self._services.items() if not isinstance(built, BuildError)}
-        return BuildResult(tables, self.problems, plans, middlewares=self.built, services=services,
-                           background=self._running(plans))
+        result = BuildResult(tables, self.problems, plans, middlewares=self.built, services=services,
+                             background=self._running(plans))
+        for ep_name in sorted({*tls_routes, *(ep.name for ep in self.entry_points.values() if ep.tls is not None)}):
+            try:
+                manager = self._tls_manager()
+            except BuildError as exc:
+                self.problems.append(Problem("entryPoint", ep_name, str(exc)))
+                continue
+            assert manager is not None
+            result.tls_tables[ep_name] = RouteTable(tls_routes.get(ep_name, []))
+            result.tls[ep_name] = manager.entry_point(ep_name, tls_routers.get(ep_name, []))
+            for router in result.tls[ep_name].conflicting:  # Traefik serves them with the default options
+                if (ep_name, router) in sni_checks:
+                    sni_checks[(ep_name, router)].options = "default"
+        if self._tls is not None:
+            self.problems.extend(Problem(p.kind, p.name, p.message, p.level) for p in self._tls.problems)
+        return result
+
+    # -- TLS ----------------------------------------------------------------------------------------
+    def _sni_checked_entry_points(self) -> set[str]:
+        """Entry points where a TLS router has options other than `default`: there, as in Traefik, each
+        TLS router checks that the connection was made with its options (421 otherwise)."""
+        found: set[str] = set()
+        defined = set(self.tls_section.options) if self.tls_section is not None else set()
+        for router in self.http.routers.values():
+            names = router.entry_points or [ep.name for ep in self.entry_points.values() if ep.as_default] \
+                or list(self.entry_points)
+            for ep_name in names:
+                ep = self.entry_points.get(ep_name)
+                tls = router.tls or (ep.tls if ep is not None else None)
+                name = tls.options.partition("@")[0] if tls is not None else ""
+                if name not in ("", "default") and name in defined:  # else the router is disabled anyway
+                    found.add(ep_name)
+        return found
+
+    def _tls_manager(self) -> TLSManager | None:
+        """The configuration's TLS manager, made when a router or entry point first needs it."""
+        if self._tls is None:
+            try:
+                from proxy.tls.manager import TLSManager
+            except ImportError as exc:  # cryptography missing
+                raise BuildError(f"TLS needs the `tls` extra (pip install 'stripproxy[tls]'): {exc}") from None
+            self._tls = TLSManager(self.tls_section, self.local_ca, self.resolvers)
+        return self._tls
+
+    def _router_tls(self, router: str, rule: str, tls: RouterTLS) -> str:
+        """Check a TLS router's options and certificate resolver; its resolved options name."""
+        manager = self._tls_manager()
+        assert manager is not None
+        try:
+            options = manager.resolve_options(tls.options)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        if tls.cert_resolver:
+            if self.resolvers is not None and tls.cert_resolver not in self.resolvers:
+                self.problems.append(Problem("router", router, f"router uses a nonexistent certificate resolver "
+                                             f"{tls.cert_resolver!r}; served by the local CA", level="warning"))
+            names = [n for domain in tls.domains for n in domain.names()] or _domains(rule)
+            try:
+                manager.resolver_certificate(tls.cert_resolver, names)
+            except ValueError as exc:
+                raise BuildError(str(exc)) from None
+        return options
+
+    def _redirect_routes(self, routes: dict[str, list[Route]], tls_routes: dict[str, list[Route]],
+                         tls_routers: dict[str, list[tuple[str, list[str], str]]]) -> None:
+        from proxy.middlewares.redirectscheme import RedirectScheme
+        from proxy.middlewares.noop import NoopAnswer, NoService
+
+        for ep in self.entry_points.values():
+            redirect = ep.redirect
+            if redirect is None:
+                continue
+            name = f"{ep.name}-to-{redirect.to}"
+            qualified = f"{name}@internal"
+            rule_text = "HostRegexp(`^.+$`)"
+            if redirect.acme_bypass:
+                rule_text += " && !PathPrefix(`/.well-known/acme-challenge/`)"
+            middleware = RedirectScheme(redirect.scheme, redirect.port, redirect.permanent)
+            try:
+                chain = [*self._router_middlewares(ep.name, []),
+                         (f"redirect-{name}@internal", middleware), ("noop@internal", NoopAnswer())]
+                options = self._router_tls(qualified, rule_text, ep.tls) if ep.tls is not None else ""
+            except BuildError as exc:
+                self.problems.append(Problem("router", qualified, str(exc)))
+                continue
+            plan = RoutePlan.build(qualified, chain, NoService(), "noop@internal")
+            route = Route(qualified, redirect.priority, compile_rule(rule_text), plan)
+            if ep.tls is None:
+                routes[ep.name].append(route)
+            else:
+                tls_routes.setdefault(ep.name, []).append(route)
+                tls_routers.setdefault(ep.name, []).append((qualified, [], options))
 
     def _report_unused(self) -> None:
         """Build what no router used too, so that its problems are reported (building records them)."""
@@ -214,14 +360,36 @@ class RuntimeBuilder(ServiceBuilder):
         config: ServersTransport | None = self.http.servers_transports.get(local_name(reference))
         if config is None:
             raise BuildError(f"serversTransport {reference!r} does not exist")
+        if config.spiffe is not None:
+            raise BuildError(f"serversTransport {reference!r}: spiffe is not supported by stripproxy")
         timeouts = config.forwarding_timeouts
-        return TransportSettings(
+        sans = [(san.type, san.value) for san in config.peer_cert_sans]
+        for index, san in enumerate(sans):
+            kind = {"uri": "URI", "dnsname": "DNS"}.get(san[0].lower())
+            if kind is None:
+                raise BuildError(f"serversTransport {reference!r}: peerCertSANs[{index}]: unknown type "
+                                 f"{san[0]!r} (use URI or DNSName)")
+            sans[index] = (kind, san[1])
+        if config.peer_cert_uri:
+            sans.append(("URI", config.peer_cert_uri))
+        settings = TransportSettings(
             dial_timeout=timeouts.dial_timeout,
             response_header_timeout=timeouts.response_header_timeout,
             idle_conn_timeout=timeouts.idle_conn_timeout,
             max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
             insecure_skip_verify=config.insecure_skip_verify,
-            server_name=config.server_name)
+            server_name=config.server_name,
+            root_cas=tuple(config.root_c_as),
+            certificates=tuple((c.cert_file, c.key_file) for c in config.certificates),
+            peer_cert_sans=tuple(sans), min_version=config.min_version, max_version=config.max_version,
+            cipher_suites=tuple(config.cipher_suites))
+        if settings.root_cas or settings.certificates or settings.min_version or settings.max_version \
+                or settings.cipher_suites:
+            try:
+                settings.ssl_context()  # checked once here: a broken transport breaks its services
+            except ValueError as exc:
+                raise BuildError(f"serversTransport {reference!r}: {exc}") from None
+        return settings
 
     # -- middlewares --------------------------------------------------------------------------------
     def middleware(self, reference: str) -> Middleware:

@@ -80,7 +80,11 @@ def explain(gateway: Gateway, method: str, url: str, headers: list[str], entry_p
             raise ValueError(f"-H {header!r}: expected 'Name: value'")
         pairs.append((name.strip(), value.strip()))
     name = pick_entry_point(gateway, url, entry_point)
-    return explain_text(run_trace(gateway.servers[name].runtime, method, url, pairs, client_ip))
+    server = gateway.servers[name]
+    # An https:// URL is a TLS connection: the entry point's TLS routers serve it.
+    tls = url.lower().startswith("https://") and server.tls_runtime is not None
+    runtime = server.tls_runtime if tls else server.runtime
+    return explain_text(run_trace(runtime, method, url, pairs, client_ip))  # type: ignore[arg-type]
 
 
 def routes(gateway: Gateway) -> list[dict[str, Any]]:
@@ -89,11 +93,15 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
     servers = gateway.services
     rows: list[dict[str, Any]] = []
     for ep, server in gateway.servers.items():
-        for route in server.runtime.table.routes:
+        tls_routes = server.tls_runtime.table.routes if server.tls is not None and server.tls_runtime else ()
+        for tls, route in [*((False, r) for r in server.runtime.table.routes), *((True, r) for r in tls_routes)]:
             plan = route.target
-            rows.append({"entryPoint": ep, "router": route.name, "priority": route.priority, "rule": route.rule.text,
-                         "middlewares": list(plan.middleware_names), "service": plan.service_name,  # type: ignore[attr-defined]
-                         "servers": servers.get(plan.service_name, []), "status": "enabled"})  # type: ignore[attr-defined]
+            row = {"entryPoint": ep, "router": route.name, "priority": route.priority, "rule": route.rule.text,
+                   "middlewares": list(plan.middleware_names), "service": plan.service_name,  # type: ignore[attr-defined]
+                   "servers": servers.get(plan.service_name, []), "status": "enabled"}  # type: ignore[attr-defined]
+            if tls:
+                row["tls"] = True  # served on TLS connections only
+            rows.append(row)
     for problem in gateway.last_build.problems if gateway.last_build else ():
         if problem.kind == "router" and problem.level == "error":
             rows.append({"entryPoint": None, "router": problem.name, "status": "disabled", "error": problem.message})
@@ -103,7 +111,8 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
 def routes_text(rows: list[dict[str, Any]]) -> str:
     enabled = [row for row in rows if row["status"] == "enabled"]
     table = [("ENTRY POINT", "PRIORITY", "ROUTER", "RULE", "MIDDLEWARES", "SERVICE", "SERVERS")]
-    table += [(row["entryPoint"], str(row["priority"]), row["router"], row["rule"], ", ".join(row["middlewares"]) or "-",
+    table += [(row["entryPoint"], str(row["priority"]), row["router"] + (" (tls)" if row.get("tls") else ""),
+               row["rule"], ", ".join(row["middlewares"]) or "-",
                row["service"], ", ".join(row["servers"]) or "-") for row in enabled]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]

@@ -8,8 +8,16 @@ import os
 import socket
 import time
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 from proxy.forwarder.client import ClientConnection
 from proxy.forwarder.context import EntryPointRuntime
+from proxy.routing.table import RouteTable
+from proxy.server.sniff import Sniffer
+
+if TYPE_CHECKING:
+    from proxy.tls.manager import EntryPointTLS
 
 log = logging.getLogger("proxy.server")
 
@@ -45,13 +53,17 @@ class EntryPointServer:
         self.reuse_port = reuse_port
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        # TLS connections (a ClientHello as first byte) when the entry point has TLS routers: how to make
+        # them (None: every connection is plain HTTP) and their own runtime (https, the TLS routers' table).
+        self.tls: EntryPointTLS | None = None
+        self.tls_runtime: EntryPointRuntime | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         runtime = self.runtime
         try:
             self._server = await loop.create_server(
-                lambda: ClientConnection(runtime), self.host, self.port, backlog=4096,
+                self._protocol, self.host, self.port, backlog=4096,
                 reuse_address=True, reuse_port=self.reuse_port or None)
         except OSError as exc:
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
@@ -59,6 +71,8 @@ class EntryPointServer:
         sockets = self._server.sockets
         bound = sockets[0].getsockname()
         self.port = runtime.port = bound[1]
+        if self.tls_runtime is not None:
+            self.tls_runtime.port = self.port
         for sock in sockets:
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -72,6 +86,9 @@ class EntryPointServer:
             now = time.monotonic()
             for conn in list(self.runtime.connections):
                 conn.check_deadlines(now)
+            if self.tls_runtime is not None:
+                for conn in list(self.tls_runtime.connections):
+                    conn.check_deadlines(now)
 
     @property
     def bound(self) -> list[str]:
@@ -102,7 +119,32 @@ class EntryPointServer:
         host = self.host or "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
-        return f"{self.runtime.scheme}://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        """https when the entry point serves TLS routers and no plain one (the URL a client wants)."""
+        if self.tls is not None and self.tls_runtime is not None and not self.runtime.table.routes:
+            return "https"
+        return self.runtime.scheme
+
+    # -- TLS ------------------------------------------------------------------------------------------
+    def set_tls(self, tls: EntryPointTLS | None, table: RouteTable | None) -> None:
+        """Install the TLS side of a configuration: how TLS connections are made, and their routes."""
+        if tls is None:
+            self.tls = None
+            if self.tls_runtime is not None:
+                self.tls_runtime.table = RouteTable([])
+            return
+        if self.tls_runtime is None:
+            self.tls_runtime = replace(self.runtime, scheme="https", connections=set(), table=RouteTable([]))
+        self.tls_runtime.table = table if table is not None else RouteTable([])
+        self.tls = tls
+
+    def _protocol(self) -> asyncio.Protocol:
+        if self.tls is None:
+            return ClientConnection(self.runtime)
+        return Sniffer(self)
 
     async def drain(self, accept_grace: float, grace: float) -> None:
         """Traefik's lifeCycle: keep accepting for `accept_grace` seconds, then stop accepting, let the
@@ -111,20 +153,26 @@ class EntryPointServer:
             await asyncio.sleep(accept_grace)
         if self._server is not None:
             self._server.close()  # no new connection; the open ones are ours to end
-        connections = self.runtime.connections
         deadline = time.monotonic() + grace
-        for conn in list(connections):
+        for conn in self._open_connections():
             conn.drain()
-        while connections and time.monotonic() < deadline:
-            for conn in list(connections):
+        while (connections := self._open_connections()) and time.monotonic() < deadline:
+            for conn in connections:
                 if not conn.queue and conn.receiving is None and conn.tunnel is None:
                     conn.close()  # it finished its last answer meanwhile
             await asyncio.sleep(0.02)
-        if connections:
+        if connections := self._open_connections():
             log.warning("entry point %s: %d connection(s) still open after the grace period (%gs): closing them",
                         self.runtime.name, len(connections), grace)
-            for conn in list(connections):
+            for conn in connections:
                 conn.abort()
+
+    def _open_connections(self) -> list[ClientConnection]:
+        """Plain and TLS client connections of this entry point."""
+        found = list(self.runtime.connections)
+        if self.tls_runtime is not None:
+            found += self.tls_runtime.connections
+        return found
 
     async def stop(self) -> None:
         if self._sweeper is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections import deque
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +30,8 @@ from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.observability.hub import Observability
 from proxy.server.entrypoint import EntryPointServer
+from proxy.server.tls import (announce_local_ca, announce_tls, entry_point_redirect, entry_point_tls,
+                              tls_local_ca)
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
 from proxy.services.transport import PoolRegistry, TransportSettings
@@ -62,7 +65,7 @@ def default_transport(static: StaticConfig) -> TransportSettings:
         dial_timeout=timeouts.dial_timeout, response_header_timeout=timeouts.response_header_timeout,
         idle_conn_timeout=timeouts.idle_conn_timeout,
         max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
-        insecure_skip_verify=config.insecure_skip_verify)
+        insecure_skip_verify=config.insecure_skip_verify, root_cas=tuple(config.root_c_as))
 
 
 DEFAULT_RECORD = 1000  # exchanges kept by a gateway built from a config source
@@ -83,7 +86,8 @@ class Gateway:
                  reuse_port: bool = False, *, services: Mapping[str, str] | None = None,
                  entry_points: Mapping[str, str] | None = None, free_ports: bool = False,
                  strict: bool = False, record: int | None = None, base_dir: Path | str | None = None,
-                 middlewares: Mapping[str, Mapping[str, Any] | None] | None = None) -> None:
+                 middlewares: Mapping[str, Mapping[str, Any] | None] | None = None,
+                 local_ca: bool | str | Path = True) -> None:
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {name.partition("@")[0]: url for name, url in {**(service_overrides or {}),
@@ -105,6 +109,7 @@ class Gateway:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
+        self.local_ca = tls_local_ca(local_ca)
         self.pools = PoolRegistry()
         self.service_overrides = overrides
         self.middleware_overrides = replaced
@@ -149,13 +154,18 @@ class Gateway:
 
     def entry_point_info(self) -> list[EntryPointInfo]:
         return [EntryPointInfo(name, tuple(self.static.entry_points[name].http.middlewares),
-                               self.static.entry_points[name].as_default) for name in self.servers]
+                               self.static.entry_points[name].as_default,
+                               entry_point_tls(self.static.entry_points[name]),
+                               entry_point_redirect(name, self.static, self.servers)) for name in self.servers]
 
     def build(self, dynamic: DynamicConfig) -> BuildResult:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
+        resolvers = self.static.certificates_resolvers
         builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
                                  default_transport(self.static), self.static.core.default_rule_syntax,
-                                 self.middleware_overrides, internal=self.observability.parts)
+                                 self.middleware_overrides, internal=self.observability.parts,
+                                 local_ca=self.local_ca,
+                                 resolvers=frozenset(resolvers or ()) if self.static.source_file else None)
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:
@@ -171,6 +181,9 @@ class Gateway:
                 (log.error if problem.level == "error" else log.warning)("%s", problem)
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
+            server.set_tls(result.tls.get(name), result.tls_tables.get(name))
+        announce_local_ca(self.local_ca)
+        announce_tls(bool(result.tls))
         previous, self.last_build = self.last_build, result
         if previous is not None:
             _close_later(previous.middlewares)
@@ -265,11 +278,31 @@ class Gateway:
                 return "no exchange recorded yet"
             record = self.exchanges[-1]
         server = self.servers.get(record.entry_point)
-        return explain(record, server.runtime.table if server else None, self.last_build, self.dynamic)
+        table = None
+        if server is not None:
+            tls = record.scheme == "https" and server.tls_runtime is not None
+            table = server.tls_runtime.table if tls else server.runtime.table  # type: ignore[union-attr]
+        return explain(record, table, self.last_build, self.dynamic)
 
     def failures(self) -> list[str]:
         """Explanations of every recorded 404-without-router and proxy-made error, oldest first."""
         return [self.explain(record) for record in list(self.exchanges) if is_failure(record)]
+
+    @property
+    def ca_file(self) -> str:
+        """The local development CA's certificate (it signs the certResolver routers' certificates): give it
+        to a client (`verify=gateway.ca_file`, `curl --cacert`) to trust them. Created when first asked for."""
+        if self.local_ca is None:
+            raise ValueError("this gateway has no local CA (local_ca=False / --no-local-ca)")
+        self.local_ca.ensure()
+        return str(self.local_ca.cert_path)
+
+    def client_ssl_context(self, cafile: str | Path | None = None) -> ssl.SSLContext:
+        """A client context trusting the local CA, and `cafile` (your own CA, e.g. trustme's) when given."""
+        ctx = ssl.create_default_context(cafile=self.ca_file if self.local_ca is not None else None)
+        if cafile is not None:
+            ctx.load_verify_locations(cafile=str(cafile))
+        return ctx
 
     @property
     def urls(self) -> dict[str, str]:
@@ -308,6 +341,9 @@ class Gateway:
         self._serving = True
         for work in self.last_build.background if self.last_build else ():
             work.start()
+        if self.dynamic is not None and any(self.static.entry_points[name].http.redirections is not None
+                                            for name in self.servers):
+            self.apply(self.dynamic)  # redirections to entry points on port 0 now know their real port
 
     async def drain(self) -> None:
         """Stop gracefully, each entry point as its `transport.lifeCycle` says (see EntryPointServer.drain);

@@ -32,14 +32,22 @@ class TransportSettings:
     max_idle_conns_per_host: int = 200
     insecure_skip_verify: bool = False
     server_name: str = ""
+    # TLS to https:// servers (Traefik's createTLSConfig): CA bundles (paths or PEM; none: the system's),
+    # client certificates as (certFile, keyFile), SANs the server's certificate must have besides the usual
+    # checks (("URI" | "DNS", value); peerCertURI is one), versions and TLS 1.2 cipher suites (Go names).
+    root_cas: tuple[str, ...] = ()
+    certificates: tuple[tuple[str, str], ...] = ()
+    peer_cert_sans: tuple[tuple[str, str], ...] = ()
+    min_version: str = ""
+    max_version: str = ""
+    cipher_suites: tuple[str, ...] = ()
     max_response_header_bytes: int = MAX_RESPONSE_HEADER_BYTES
 
     def ssl_context(self) -> ssl.SSLContext:
-        ctx = ssl.create_default_context()
-        if self.insecure_skip_verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        """The client context for this transport; ValueError naming what is wrong in its settings."""
+        from proxy.services.upstream_tls import client_context
+
+        return client_context(self)
 
 
 DEFAULT_TRANSPORT = TransportSettings()
@@ -53,7 +61,7 @@ class ConnectionPool:
     hot path sets no timer per request.
     """
 
-    __slots__ = ("host", "port", "tls", "settings", "_idle", "_ssl", "_sweeper")
+    __slots__ = ("host", "port", "tls", "settings", "_idle", "_ssl", "_ssl_error", "_sweeper")
 
     def __init__(self, host: str, port: int, tls: bool, settings: TransportSettings) -> None:
         self.host = host
@@ -61,7 +69,13 @@ class ConnectionPool:
         self.tls = tls
         self.settings = settings
         self._idle: deque[UpstreamConnection] = deque()
-        self._ssl: ssl.SSLContext | None = settings.ssl_context() if tls else None
+        self._ssl: ssl.SSLContext | None = None
+        self._ssl_error = ""  # a transport whose TLS settings are broken: every dial fails with this
+        if tls:
+            try:
+                self._ssl = settings.ssl_context()
+            except ValueError as exc:
+                self._ssl_error = str(exc)
         self._sweeper: asyncio.Task[None] | None = None
 
     def take_idle(self) -> UpstreamConnection | None:
@@ -114,11 +128,22 @@ class ConnectionPool:
     async def connect(self, factory: Callable[[], UpstreamConnection]) -> UpstreamConnection:
         """Dial a new connection within dialTimeout (raises OSError / asyncio.TimeoutError)."""
         loop = asyncio.get_running_loop()
-        server_hostname = (self.settings.server_name or self.host) if self._ssl else None
+        if not self.tls:
+            coro = loop.create_connection(factory, self.host, self.port)
+            _, protocol = await asyncio.wait_for(coro, self.settings.dial_timeout or None)
+            return protocol
+        from proxy.services.upstream_tls import check_peer, tls_failure
+
+        if self._ssl is None:
+            raise OSError(f"TLS configuration of the serversTransport is broken: {self._ssl_error}")
+        server_hostname = self.settings.server_name or self.host
         coro = loop.create_connection(factory, self.host, self.port, ssl=self._ssl,
                                       server_hostname=server_hostname)
-        timeout = self.settings.dial_timeout or None
-        _, protocol = await asyncio.wait_for(coro, timeout)
+        try:
+            transport, protocol = await asyncio.wait_for(coro, self.settings.dial_timeout or None)
+        except ssl.SSLError as exc:
+            raise tls_failure(exc, server_hostname) from None
+        check_peer(transport, self.settings, server_hostname)
         return protocol
 
     def close(self) -> None:

@@ -26,6 +26,13 @@ _FAILURES = pytest.StashKey[list[Callable[[], list[str]]]]()
 _TEST_DEFAULTS = {"free_ports": True, "strict": True}
 
 
+@pytest.fixture(scope="session")
+def stripproxy_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixtures' local development CA (for routers with a certResolver): one per test session, in a
+    scratch folder, never the user's own. `gateway.ca_file` / `gateway.client_ssl_context()` trust it."""
+    return tmp_path_factory.mktemp("stripproxy-ca")
+
+
 def _explainers(request: pytest.FixtureRequest) -> list[Callable[[], list[str]]]:
     return request.node.stash.setdefault(_FAILURES, [])
 
@@ -46,14 +53,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 # -- synchronous fixtures -------------------------------------------------------------------------------
 @pytest.fixture
-def stripproxy_sync(request: pytest.FixtureRequest) -> Iterator[Callable[..., Any]]:
+def stripproxy_sync(request: pytest.FixtureRequest, stripproxy_ca_dir: Path) -> Iterator[Callable[..., Any]]:
     """Factory: `stripproxy_sync(config, services=..., **Gateway options)` -> a started BackgroundGateway."""
     from proxy.testing.sync import BackgroundGateway
 
     started: list[BackgroundGateway] = []
 
     def start(config: Any, **options: Any) -> BackgroundGateway:
-        gateway = BackgroundGateway(config, **{**_TEST_DEFAULTS, **options}).start()
+        gateway = BackgroundGateway(config, **{**_TEST_DEFAULTS, "local_ca": stripproxy_ca_dir, **options}).start()
         started.append(gateway)
         _explainers(request).append(gateway.failures)
         return gateway
@@ -64,7 +71,8 @@ def stripproxy_sync(request: pytest.FixtureRequest) -> Iterator[Callable[..., An
 
 
 @pytest.fixture
-def stripproxy_process(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def stripproxy_process(request: pytest.FixtureRequest, tmp_path: Path,
+                       stripproxy_ca_dir: Path) -> Iterator[Callable[..., Any]]:
     """Factory: `stripproxy_process(config_file, services=..., args=[...])` -> a started GatewayProcess."""
     from proxy.testing.process import GatewayProcess
 
@@ -72,7 +80,7 @@ def stripproxy_process(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
     def start(config: str | Path, **options: Any) -> GatewayProcess:
         workdir = tmp_path / f"stripproxy-process-{len(started)}"
-        process = GatewayProcess(config, workdir=workdir, **options).start()
+        process = GatewayProcess(config, workdir=workdir, **{"ca_dir": stripproxy_ca_dir, **options}).start()
         started.append(process)
         _explainers(request).append(lambda: [line for line in process.output if " -> " in line])
         return process
@@ -100,14 +108,14 @@ except ImportError:  # pragma: no cover - sync fixtures only
 if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
-    async def stripproxy(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Any]]:
+    async def stripproxy(request: pytest.FixtureRequest, stripproxy_ca_dir: Path) -> AsyncIterator[Callable[..., Any]]:
         """Factory: `await stripproxy(config, services=..., **Gateway options)` -> a started Gateway."""
         from proxy.server.gateway import Gateway
 
         started: list[Gateway] = []
 
         async def start(config: Any, **options: Any) -> Gateway:
-            gateway = Gateway(config, **{**_TEST_DEFAULTS, **options})
+            gateway = Gateway(config, **{**_TEST_DEFAULTS, "local_ca": stripproxy_ca_dir, **options})
             await gateway.start()
             started.append(gateway)
             _explainers(request).append(gateway.failures)

@@ -7,6 +7,7 @@ copies of the config files (YAML, in a scratch folder); the originals are never 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -33,8 +34,9 @@ class GatewayProcess:
 
     def __init__(self, config: str | Path, *, services: Mapping[str, str] | None = None,
                  free_ports: bool = True, strict: bool = True, args: Iterable[str] = (),
-                 workdir: str | Path | None = None) -> None:
+                 workdir: str | Path | None = None, ca_dir: str | Path | None = None) -> None:
         self.config = Path(config)
+        self.ca_dir = Path(ca_dir) if ca_dir is not None else None  # STRIPPROXY_CA_DIR: the local CA's folder
         self.services = dict(services or {})
         self.free_ports = free_ports
         self.strict = strict
@@ -60,6 +62,13 @@ class GatewayProcess:
         return self._process.pid if self._process is not None else None
 
     @property
+    def ca_file(self) -> str:
+        """The local development CA's certificate the CLI signs certResolver routers' certificates with."""
+        from proxy.tls.localca import CA_CERT, default_ca_dir
+
+        return str((self.ca_dir or default_ca_dir()) / CA_CERT)
+
+    @property
     def log(self) -> str:
         return "\n".join(self.output)
 
@@ -74,8 +83,10 @@ class GatewayProcess:
 
     def start(self) -> GatewayProcess:
         command = self.command()
+        env = None if self.ca_dir is None else {**os.environ, "STRIPPROXY_CA_DIR": str(self.ca_dir)}
         self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
+                                         stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
+                                         env=env)
         self._reader = threading.Thread(target=self._read_stderr, name="stripproxy-cli-log", daemon=True)
         self._reader.start()
         serving = self._all_serving.wait(START_TIMEOUT) and set(self._names) <= set(self.urls)

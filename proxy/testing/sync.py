@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from types import TracebackType
 from typing import Any
 
@@ -96,6 +98,13 @@ class BackgroundGateway:
     @property
     def services(self) -> dict[str, list[str]]:
         return self.call(lambda: self.gateway.services)
+
+    @property
+    def ca_file(self) -> str:
+        return self.gateway.ca_file
+
+    def client_ssl_context(self, cafile: str | None = None) -> ssl.SSLContext:
+        return self.gateway.client_ssl_context(cafile)
 
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
         return self.call(self.gateway.reload, config)

@@ -213,10 +213,11 @@ def test_middleware_type_count_is_checked_per_middleware(tmp_path, text, message
     assert str(info.value) == message
 
 
-def test_tcp_udp_tls_sections_are_kept_loose(tmp_path):
+def test_tcp_udp_sections_are_kept_loose_and_tls_is_modelled(tmp_path):
     text = '[tcp.routers.t]\nrule = "HostSNI(`*`)"\n[tls.options.default]\nminVersion = "VersionTLS12"\n'
     config, _ = load_dynamic_file(_write(tmp_path, "r.toml", text))
-    assert config.ignored_sections() == ["tcp", "tls"]
+    assert config.ignored_sections() == ["tcp"]
+    assert config.tls is not None and config.tls.options["default"].min_version == "VersionTLS12"
 
 
 def test_unknown_top_level_key_is_ignored_with_a_warning(tmp_path):

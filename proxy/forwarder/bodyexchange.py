@@ -260,8 +260,8 @@ class BodyExchange(FilteringExchange):
         headers.set("Content-Length", str(held.size))
         self.chunked_request = False
         self.pending += held.pieces  # after the head, which begin() puts first
-        if self.replay is not None:  # the retry middleware sends it again from memory, if it fits
-            fits = held.file is None and held.size <= self.retry.max_body  # type: ignore[union-attr]
+        if self.replay is not None:  # retry or mirroring sends it again from memory, if it fits
+            fits = held.file is None and held.size <= self.replay_limit
             self.replay = list(held.pieces) if fits else None
         held.pieces = []
         if held.file is not None:

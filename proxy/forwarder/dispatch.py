@@ -69,7 +69,9 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
     if plan.retry is not None:
         exchange.retry = plan.retry
         if plan.retry.retries_statuses_of(head.method):
-            exchange.replay = []  # the body is kept to be sent again
+            exchange.replay, exchange.replay_limit = [], plan.retry.max_body  # the body is kept to be sent again
+    if plan.keep_body:  # a mirroring service copies the body to its mirrors after the answer
+        exchange.replay, exchange.replay_limit = [], max(exchange.replay_limit, plan.keep_body)
     for at, (index, middleware) in enumerate(plan.request_hooks):
         reply = middleware.on_request(head)
         if reply is not None:

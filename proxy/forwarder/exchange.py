@@ -37,7 +37,7 @@ class Exchange:
                  "request_complete", "response_started", "response_done", "status", "chunked_out",
                  "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
                  "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue",
-                 "holding", "stage", "turn", "attempts", "retry", "replay", "replay_bytes",
+                 "holding", "stage", "turn", "attempts", "retry", "replay", "replay_bytes", "replay_limit",
                  # Set (and read) only once a plan that sees bodies makes this a BodyExchange (bodyexchange.py).
                  "sink", "held_body")
 
@@ -82,6 +82,7 @@ class Exchange:
         # The request body bytes as sent, kept while a status-based retry may need them again (None: not kept).
         self.replay: list[bytes] | None = None
         self.replay_bytes = 0
+        self.replay_limit = 0  # past this many body bytes `replay` is dropped (None)
 
     # -- request side ---------------------------------------------------------------------------
     def begin(self) -> None:
@@ -167,7 +168,8 @@ class Exchange:
         (the caller discards the response) and return True."""
         retry = self.retry
         assert retry is not None
-        if not (self.replay is not None and self.request_complete and retry.retries_status(status)
+        if not (self.replay is not None and self.request_complete and self.replay_bytes <= retry.max_body
+                and retry.retries_status(status)
                 and self.client.upgrading is not self and self._may_retry()):
             return False
         log.debug("%s %s: status %d; attempt %d", self.head.method, self.original_target, status,
@@ -261,8 +263,8 @@ class Exchange:
 
     def _keep_for_replay(self, data: bytes) -> None:
         self.replay_bytes += len(data)
-        if self.replay_bytes > self.retry.max_body:  # type: ignore[union-attr]
-            self.replay = None  # too large to keep: this request's status is not retried (as in Traefik)
+        if self.replay_bytes > self.replay_limit:
+            self.replay = None  # too large to keep: not retried on status, not mirrored (as in Traefik)
         else:
             self.replay.append(data)  # type: ignore[union-attr]
 

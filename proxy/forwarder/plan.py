@@ -42,6 +42,7 @@ class RoutePlan:
     hold_request: tuple[int, int] | None = None
     # Either of the two above: dispatch makes the exchange a BodyExchange (forwarder/bodyexchange.py).
     sees_bodies: bool = False
+    keep_body: int = 0  # request body bytes the service wants kept (mirroring's mirrorBody/maxBodySize)
 
     @classmethod
     def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,

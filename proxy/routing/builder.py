@@ -7,6 +7,7 @@ use it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -160,6 +161,8 @@ class RuntimeBuilder(ServiceBuilder):
                     chain = [("snicheck@internal", check), *chain]  # before every middleware, as in Traefik
                 plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
                                        self._overrides_used(ep_name, router.middlewares, router.service))
+                if getattr(service, "mirror_body_limit", 0):  # mirroring copies request bodies
+                    plan = dataclasses.replace(plan, keep_body=service.mirror_body_limit)  # type: ignore[union-attr]
                 hook = service_response_hook(service)
                 if hook is not None:  # sticky cookies, time to first byte: innermost of the response hooks
                     plan = plan.with_service_hook(hook)

@@ -239,10 +239,8 @@ class ServiceBuilder:
             if not 0 <= mirror.percent <= 100:
                 raise BuildError(f"mirrors[{index}]: percent must be between 0 and 100")
             mirrors.append((self.service(mirror.name), mirror.percent))
-        if mirrors:
-            self._warn(name, "mirroring: stripproxy does not copy request bodies to mirrors (mirrorBody, "
-                             "maxBodySize): a request with a body is not mirrored, bodiless requests are")
-        service = Mirroring(name, main, mirrors, wants_health_check=config.health_check is not None)
+        service = Mirroring(name, main, mirrors, wants_health_check=config.health_check is not None,
+                            mirror_body=config.mirror_body, max_body_size=config.max_body_size)
         self.background.append((name, service))
         return service
 

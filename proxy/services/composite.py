@@ -26,6 +26,7 @@ log = logging.getLogger("proxy.services")
 
 MAX_IN_FLIGHT = 64
 MIRROR_TIMEOUT = 30.0
+MIRROR_BODY_CAP = 16 * 1024 * 1024  # bytes of request body kept for mirrors when maxBodySize is unbounded
 
 
 @dataclass
@@ -81,8 +82,12 @@ class Failover:
 
 class Mirroring:
     def __init__(self, name: str, main: Picker, mirrors: Sequence[tuple[Picker, int]], *,
-                 wants_health_check: bool) -> None:
+                 wants_health_check: bool, mirror_body: bool = True, max_body_size: int = -1) -> None:
         self.name = name
+        self.mirror_body = mirror_body
+        # Request body bytes the exchange keeps for the copies (RoutePlan.keep_body): maxBodySize, or our cap
+        # when Traefik's default (-1) leaves it unbounded; a larger body is not mirrored, as Traefik does.
+        self.mirror_body_limit = (max_body_size if max_body_size >= 0 else MIRROR_BODY_CAP) if mirror_body else 0
         self.main = main
         self.mirrors = [_Mirror(picker, percent) for picker, percent in mirrors]
         self.wants_health_check = wants_health_check
@@ -108,10 +113,19 @@ class Mirroring:
             log.warning("no mirroring, the client left before the main service answered")
             return
         headers = req.headers
+        body = b""
         if "content-length" in headers.keys and headers.get("content-length") != "0" \
                 or "transfer-encoding" in headers.keys:
-            log.debug("no mirroring: the request has a body (stripproxy does not copy request bodies)")
-            return
+            kept = getattr(outcome, "replay", None)
+            if not self.mirror_body:  # Traefik sends the copies without the body
+                headers = headers.copy()
+                headers.remove("Transfer-Encoding")
+                headers.set("Content-Length", "0")
+            elif kept is None or not getattr(outcome, "request_complete", False):
+                log.debug("no mirroring: the request body is over maxBodySize (%d bytes)", self.mirror_body_limit)
+                return
+            else:
+                body = b"".join(kept)  # as it was sent: chunked stays chunked, as the headers say
         for mirror in mirrors:
             copy = RequestHead(req.method, req.path, req.query, headers.copy(), host=req.host,
                                client_ip=req.client_ip, scheme=req.scheme, version=req.version,
@@ -125,11 +139,11 @@ class Mirroring:
                 log.warning("mirroring %s: %d copies already in flight, one dropped (%d so far)",
                             self.name, MAX_IN_FLIGHT, self.dropped)
                 continue
-            task = asyncio.get_running_loop().create_task(self._copy(copy, server))
+            task = asyncio.get_running_loop().create_task(self._copy(copy, server, body))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _copy(self, head: RequestHead, server: UpstreamServer) -> None:
+    async def _copy(self, head: RequestHead, server: UpstreamServer, body: bytes = b"") -> None:
         headers: HeaderList = head.headers
         headers.set("Host", head.host if server.pass_host_header and head.host else server.host_header)
         path = head.path or "/"  # as the forwarder sends it
@@ -140,7 +154,7 @@ class Mirroring:
         try:
             async with asyncio.timeout(MIRROR_TIMEOUT):
                 await request(pool.tls, pool.host, pool.port, head.method, target, headers.items, pool.settings,
-                              read_body=True)
+                              read_body=True, body=body)
         except Exception as exc:  # a copy's failure is nobody's business but the log's
             log.debug("mirror copy to %s failed: %r", server.url, exc)
 

@@ -174,18 +174,34 @@ async def test_mirrors_never_slow_or_break_the_answer(upstreams, gateway) -> Non
         closed.close()
 
 
-async def test_request_with_a_body_is_not_mirrored(upstreams, gateway) -> None:
+@pytest.mark.parametrize(("options", "sent", "mirrored"), [
+    pytest.param({}, [b"payload"], [b"payload"], id="mirrorBody (default): the copy has the body"),
+    pytest.param({"maxBodySize": 7}, [b"payload", b"payload!"], [b"payload"],
+                 id="a body over maxBodySize is not mirrored"),
+    pytest.param({"mirrorBody": False}, [b"payload"], [b""], id="mirrorBody false: a copy without the body"),
+])
+async def test_request_bodies_and_mirrors(upstreams, gateway, options, sent, mirrored) -> None:
+    """Traefik's mirroring: the body goes to the mirrors as the main service got it, unless it is over
+    maxBodySize (then the request is not mirrored) or mirrorBody is false (then the copy has none)."""
     main, copy = await upstreams("main", "copy")
-    gw = await gateway(routes({"svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 100}]}},
-                               "one": lb(main, check=False), "two": lb(copy, check=False)}), strict=False)
-    assert any("does not copy request bodies" in p for p in gw.problems)
+    gw = await gateway(routes({"svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 100}],
+                                                     **options}},
+                               "one": lb(main, check=False), "two": lb(copy, check=False)}))
     async with httpx.AsyncClient(base_url=gw.url) as client:
-        assert (await client.post("/", content=b"payload")).text == "main"
-        assert (await client.get("/")).text == "main"
-    await until(lambda: len(copy.received) == 1)
+        for body in sent:
+            assert (await client.post("/", content=body)).text == "main"
+
+        async def chunks():
+            yield b"chunk-"
+            yield b"ed"
+
+        if not options:  # a chunked body is mirrored as sent
+            assert (await client.post("/", content=chunks())).text == "main"
+            mirrored = [*mirrored, b"chunk-ed"]
+    await until(lambda: len(copy.received) == len(mirrored))
     await asyncio.sleep(0.05)
-    assert [r.method for r in copy.received] == ["GET"]
-    assert main.received[0].body == b"payload"
+    assert [r.body for r in copy.received] == mirrored
+    assert [r.body for r in main.received] == [*sent, *([b"chunk-ed"] if not options else [])]
 
 
 async def test_mirroring_health_follows_the_main_service(upstreams, gateway) -> None:

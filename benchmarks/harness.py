@@ -305,7 +305,8 @@ class Bench:
         started = time.monotonic()
         proc = self.start_gateway(name, routes_text)
         try:
-            wait_http(self.ports.gateway, f"{configs.PREFIX}/check", proc, 180)
+            sent = dict(arg.split(": ", 1) for arg in (extra or [])[1::2])  # wrk's -H pairs (credentials)
+            wait_http(self.ports.gateway, f"{configs.PREFIX}/check", proc, 180, sent)
             ready = time.monotonic() - started
             url = f"http://127.0.0.1:{self.ports.gateway}{configs.PREFIX}{path}"
             checked = {"check": check(url)} if check else {}

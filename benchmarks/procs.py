@@ -49,7 +49,8 @@ class Processes:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
-def wait_http(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
+def wait_http(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float,
+              headers: dict[str, str] | None = None) -> str:
     """Poll until GET path answers 200; return the body. Fails early if the process died."""
     deadline = time.monotonic() + timeout
     last_error = ""
@@ -58,7 +59,7 @@ def wait_http(port: int, path: str, proc: subprocess.Popen[bytes], timeout: floa
             raise RuntimeError(f"process exited with code {proc.returncode} before answering on :{port}")
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", path)
+            conn.request("GET", path, headers=headers or {})
             response = conn.getresponse()
             body = response.read().decode(errors="replace")
             conn.close()

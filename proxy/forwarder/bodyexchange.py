@@ -25,7 +25,7 @@ from proxy.forwarder.filters import response_chain, stages_before
 from proxy.forwarder.heldbody import HeldBody
 from proxy.forwarder.hop import strip_hop_headers
 from proxy.forwarder.upstream import UpstreamConnection
-from proxy.forwarder.wire import LAST_CHUNK, encode_chunk, encode_head, status_line
+from proxy.forwarder.wire import encode_head, status_line
 from proxy.message import HeaderList, Reply
 
 PUMP_HIGH_WATER = 1024 * 1024  # a spilled request body is read from disk while less is queued upstream
@@ -125,15 +125,10 @@ class FilteringExchange(Exchange):
     def filtered_body(self, data: bytes) -> None:
         if self.head.method == "HEAD" or self.status in (204, 304):
             return  # a filter's own answer (an error page) to a request that gets no body
-        self.bytes_out += len(data)
-        self.out.append(encode_chunk(data) if self.chunked_out else data)
+        Exchange.response_body(self, data)  # framed as the plain path frames it
 
     def filtered_end(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        if self.chunked_out:
-            if trailers:
-                self.out.append(b"0\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in trailers) + b"\r\n")
-            else:
-                self.out.append(LAST_CHUNK)
+        Exchange.response_body_end(self, trailers)
         if self.upstream is None and not self.finished and self.response_started:
             # The chain finished after the upstream did (response_complete has run): end the exchange.
             self.flush_to_client()

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from proxy.config.dynamic import DynamicConfig
     from proxy.observability.accesslog import AccessLog
     from proxy.observability.api import Api
-    from proxy.observability.api import Api
     from proxy.observability.metrics import Metrics
     from proxy.routing.builder import BuildResult
     from proxy.server.gateway import Gateway

@@ -97,8 +97,7 @@ class _Watched(Middleware):
 
     def __init__(self, inner: Middleware, trace: Trace) -> None:
         self.inner, self.trace = inner, trace
-        for name in ("has_response_hook", "has_request_hook", "edits_request_headers", "waits", "per_router",
-                     "retry_policy"):
+        for name in Middleware.__annotations__:  # every capability the plan reads, as the inner one has it
             setattr(self, name, getattr(inner, name))
 
     def on_request(self, req: RequestHead) -> Any:
@@ -124,6 +123,12 @@ class _Watched(Middleware):
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
         self.inner.on_response(req, status, headers)
+
+    def response_filter(self, req: RequestHead, status: int, headers: HeaderList) -> Any:
+        return self.inner.response_filter(req, status, headers)
+
+    def request_body_limits(self) -> tuple[int, int]:
+        return self.inner.request_body_limits()
 
     def __getattr__(self, name: str) -> Any:  # response filters and the like: the inner middleware's own
         return getattr(self.inner, name)

@@ -135,3 +135,24 @@ def test_the_cli_explains_and_lists_routes() -> None:
         "middlewares": ["api-stripprefix"], "service": "app", "servers": ["http://127.0.0.1:8000"],
         "status": "enabled"}]
     assert run("explain", "--config", "config/routes.toml").returncode == 2  # no URL: says what it needs
+
+
+def test_a_watched_middleware_has_every_capability_of_the_one_it_runs() -> None:
+    """The plan explain builds must run as the live one: filters, held bodies, waits, retry, all alike."""
+    from proxy.forwarder.plan import RoutePlan
+    from proxy.middlewares.base import Middleware
+    from proxy.server.trace import Trace, _Watched
+
+    gateway = Gateway({"http": {
+        "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": ["zip", "hold", "again"]}},
+        "middlewares": {"zip": {"compress": {}}, "hold": {"buffering": {"maxRequestBodyBytes": 10}},
+                        "again": {"retry": {"attempts": 2}}},
+        "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}}}})
+    live = gateway.routers["r@file"]
+    watched = RoutePlan.build(live.router, [(type(m).__name__, _Watched(m, Trace("http", "GET", "/", "")))
+                                            for m in live.middlewares], live.service, live.service_name)
+    for middleware, twin in zip(live.middlewares, watched.middlewares):
+        assert {name: getattr(twin, name) for name in Middleware.__annotations__} == \
+               {name: getattr(middleware, name) for name in Middleware.__annotations__}
+    assert (watched.hold_request, watched.sees_bodies, len(watched.response_stages), watched.retry) == \
+           (live.hold_request, live.sees_bodies, len(live.response_stages), live.retry)

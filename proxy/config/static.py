@@ -425,6 +425,12 @@ class StaticConfig(TraefikModel):
                     label, f"providers.{alias}",
                     f"provider {alias} is not available here; its routers are not served (only the file "
                     "provider is)"))
+        file_provider = self.providers.file
+        if file_provider is not None and file_provider.debug_log_generated_template:
+            self._warnings.append(ConfigProblem(
+                label, "providers.file.debugLogGeneratedTemplate",
+                "accepted but not implemented: rendered templates are not logged (a template error still "
+                "names the file and the line)"))
         if not self.entry_points:
             self.entry_points["http"] = EntryPoint(address=":80")
         ping, prometheus = self.ping, self.metrics.prometheus if self.metrics else None

@@ -86,6 +86,14 @@ def test_other_providers_are_warned_about_by_source(tmp_path: Path):
     ]
 
 
+def test_debug_log_generated_template_is_warned_about(tmp_path: Path):
+    path = tmp_path / "traefik.toml"
+    path.write_text('[providers.file]\nfilename = "dyn.toml"\ndebugLogGeneratedTemplate = true\n')
+    assert [str(w) for w in load_static(path, [], {}).warnings] == [
+        f"{path}: providers.file.debugLogGeneratedTemplate: accepted but not implemented: rendered templates are "
+        "not logged (a template error still names the file and the line)"]
+
+
 ENV = {"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS": ":7", "TRAEFIK_WHITELIST_IP_DASHBOARD": "10.0.0.1"}
 
 

@@ -15,7 +15,7 @@ from proxy.config.durations import Duration
 
 class StripPrefix(TraefikModel):
     prefixes: list[TraefikStr] = []
-    force_slash: GoBool | None = None  # deprecated in Traefik, accepted and ignored
+    force_slash: GoBool | None = None  # deprecated in Traefik (v2 behaviour: exactly one leading slash)
 
 
 class StripPrefixRegex(TraefikModel):

@@ -160,6 +160,10 @@ def validate_section(
         result = None
     if problems:
         raise ConfigError(problems)
+    if isinstance(result, DynamicConfig):  # accepted, never served: said, not silently dropped
+        warnings += [ConfigProblem(file, name, f"{name} routers and services are not served by stripproxy (it "
+                                               "serves HTTP only): this section is ignored")
+                     for name in result.ignored_sections()]
     return result, warnings
 
 

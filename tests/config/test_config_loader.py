@@ -88,3 +88,12 @@ def test_one_bad_file_fails_the_whole_directory(tmp_path):
         load_dynamic([good, bad1, bad2])
     assert [p.file for p in info.value.problems] == [str(bad1), str(bad2)]
     assert str(info.value).splitlines()[0] == f"{bad1}: http.routers.x.rulee: unknown key (did you mean 'rule'?)"
+
+
+@pytest.mark.parametrize("section", ["tcp", "udp"])
+def test_tcp_and_udp_sections_are_warned_about(tmp_path: Path, section: str) -> None:
+    path = tmp_path / "dyn.toml"
+    path.write_text(f'[{section}.routers.r]\nservice = "s"\n[http.routers.a]\nrule = "Path(`/`)"\nservice = "s"\n')
+    _, warnings = load_dynamic([path])
+    assert [str(w) for w in warnings] == [f"{path}: {section}: {section} routers and services are not served by "
+                                          "stripproxy (it serves HTTP only): this section is ignored"]

@@ -13,7 +13,8 @@ the header: the control cases, which show the test would see a bypass.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from rawhttp import read_answer
@@ -45,8 +46,14 @@ def middleware(kind: str, strategy: dict[str, Any] | None) -> dict[str, Any]:
     if kind == "ipAllowList":
         return {"ipAllowList": {"sourceRange": ["10.0.0.0/8", "2001:db8::/32"], **criterion}}
     if kind == "rateLimit":
-        return {"rateLimit": {"average": 1, "period": "1h", "burst": 1,
-                              **({"sourceCriterion": criterion} if criterion else {})}}
+        return {
+            "rateLimit": {
+                "average": 1,
+                "period": "1h",
+                "burst": 1,
+                **({"sourceCriterion": criterion} if criterion else {}),
+            }
+        }
     return {"inFlightReq": {"amount": 1, "sourceCriterion": criterion or {"ipStrategy": {}}}}
 
 
@@ -79,12 +86,22 @@ async def live() -> AsyncIterator[tuple[Gateway, asyncio.Event]]:
             name = f"{kind}-{strategy_id}"
             middlewares[name] = middleware(kind, strategy)
             routers[name] = {"rule": f"Host(`{host(kind, strategy_id)}`)", "service": "s", "middlewares": [name]}
-    entry_points = {name: EntryPoint.model_validate({"address": "127.0.0.1:0", "forwardedHeaders": forwarded})
-                    for name, (forwarded, _) in ENTRY_POINTS.items()}
+    entry_points = {
+        name: EntryPoint.model_validate({"address": "127.0.0.1:0", "forwardedHeaders": forwarded})
+        for name, (forwarded, _) in ENTRY_POINTS.items()
+    }
     gateway = Gateway(StaticConfig(entry_points=entry_points), strict=True)
-    gateway.apply(DynamicConfig.model_validate({"http": {
-        "routers": routers, "middlewares": middlewares,
-        "services": {"s": {"loadBalancer": {"servers": [{"url": url}]}}}}}))
+    gateway.apply(
+        DynamicConfig.model_validate(
+            {
+                "http": {
+                    "routers": routers,
+                    "middlewares": middlewares,
+                    "services": {"s": {"loadBalancer": {"servers": [{"url": url}]}}},
+                }
+            }
+        )
+    )
     await gateway.start()
     yield gateway, release
     release.set()
@@ -95,9 +112,11 @@ async def live() -> AsyncIterator[tuple[Gateway, asyncio.Event]]:
 def forged(target: str, host_name: str, xff: str) -> bytes:
     """A request whose every forwarding header claims `xff`'s first address, some in odd spellings."""
     first = xff.split(",")[0].strip()
-    return (f"GET {target} HTTP/1.1\r\nHost: {host_name}\r\nX-Forwarded-For: {xff}\r\n"
-            f"x-forwarded-for: {xff}\r\nX-Real-Ip: {first}\r\nForwarded: for=\"{first}\"\r\n"
-            f"X-Original-Forwarded-For: {first}\r\n\r\n").encode()
+    return (
+        f"GET {target} HTTP/1.1\r\nHost: {host_name}\r\nX-Forwarded-For: {xff}\r\n"
+        f'x-forwarded-for: {xff}\r\nX-Real-Ip: {first}\r\nForwarded: for="{first}"\r\n'
+        f"X-Original-Forwarded-For: {first}\r\n\r\n"
+    ).encode()
 
 
 async def send(port: int, data: bytes) -> int:
@@ -115,31 +134,34 @@ def port_of(gateway: Gateway, entry_point: str) -> int:
 
 
 @pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))
-@pytest.mark.parametrize(("strategy_id", "template", "apart"),
-                         [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES])
+@pytest.mark.parametrize(
+    ("strategy_id", "template", "apart"), [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES]
+)
 async def test_ip_allow_list(live, entry_point: str, strategy_id: str, template: str, apart: bool) -> None:
     gateway, _ = live
     trusted = ENTRY_POINTS[entry_point][1]
-    status = await send(port_of(gateway, entry_point),
-                        forged("/", host("ipAllowList", strategy_id), template.format(n=1)))
+    status = await send(
+        port_of(gateway, entry_point), forged("/", host("ipAllowList", strategy_id), template.format(n=1))
+    )
     assert status == (200 if trusted and apart else 403)
 
 
 @pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))
-@pytest.mark.parametrize(("strategy_id", "template", "apart"),
-                         [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES])
+@pytest.mark.parametrize(
+    ("strategy_id", "template", "apart"), [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES]
+)
 async def test_rate_limit(live, entry_point: str, strategy_id: str, template: str, apart: bool) -> None:
     gateway, _ = live
     trusted = ENTRY_POINTS[entry_point][1]
     port = port_of(gateway, entry_point)
-    statuses = [await send(port, forged("/", host("rateLimit", strategy_id), template.format(n=n)))
-                for n in (1, 2, 3)]
+    statuses = [await send(port, forged("/", host("rateLimit", strategy_id), template.format(n=n))) for n in (1, 2, 3)]
     assert statuses == ([200, 200, 200] if trusted and apart else [200, 429, 429])
 
 
 @pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))
-@pytest.mark.parametrize(("strategy_id", "template", "apart"),
-                         [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES])
+@pytest.mark.parametrize(
+    ("strategy_id", "template", "apart"), [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES]
+)
 async def test_in_flight_req(live, entry_point: str, strategy_id: str, template: str, apart: bool) -> None:
     gateway, release = live
     trusted = ENTRY_POINTS[entry_point][1]

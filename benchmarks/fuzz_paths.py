@@ -18,25 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from proxy.config.dynamic import DynamicConfig  # noqa: E402
-from proxy.config.static import EntryPoint, StaticConfig  # noqa: E402
-from proxy.server.gateway import Gateway  # noqa: E402
-from proxy.testing.pathfuzz import fuzz, recording_upstream, routes  # noqa: E402
+from proxy.testing.pathfuzz import fuzz_live_gateway  # noqa: E402
 
 
 async def main(seed: int, count: int, control_ms: float) -> int:
-    targets: list[bytes] = []
-    upstream = await recording_upstream(targets)
-    port = upstream.sockets[0].getsockname()[1]
-    gateway = Gateway(StaticConfig(entry_points={"web": EntryPoint(address="127.0.0.1:0")}))
-    gateway.apply(DynamicConfig.model_validate(routes(f"http://127.0.0.1:{port}")))
-    await gateway.start()
     started = time.perf_counter()
-    try:
-        findings = await fuzz(int(gateway.url.rsplit(":", 1)[1]), targets, seed, count, control_ms=control_ms)
-    finally:
-        await gateway.stop()
-        upstream.close()
+    findings = await fuzz_live_gateway(seed, count, control_ms=control_ms)
     elapsed = time.perf_counter() - started
     controls = sorted(findings.control_ms)
     print(f"seed {seed}: {findings.sent} requests in {elapsed:.1f} s, {findings.forwarded} reached the upstream")

@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.config.dynamic import DynamicConfig
-from proxy.config.static import EntryPoint, StaticConfig
-from proxy.server.gateway import Gateway
-from proxy.testing.pathfuzz import fuzz, recording_upstream, routes
+from proxy.testing.pathfuzz import fuzz_live_gateway
 
 
 @pytest.mark.parametrize("seed", [pytest.param(1, id="seed-1"), pytest.param(2026, id="seed-2026")])
 async def test_fuzzed_request_lines_get_answers_and_stay_under_the_prefix(seed: int) -> None:
-    targets: list[bytes] = []
-    upstream = await recording_upstream(targets)
-    port = upstream.sockets[0].getsockname()[1]
-    gateway = Gateway(StaticConfig(entry_points={"web": EntryPoint(address="127.0.0.1:0")}))
-    gateway.apply(DynamicConfig.model_validate(routes(f"http://127.0.0.1:{port}")))
-    await gateway.start()
-    try:
-        findings = await fuzz(int(gateway.url.rsplit(":", 1)[1]), targets, seed, 400, control_ms=1000)
-    finally:
-        await gateway.stop()
-        upstream.close()
+    findings = await fuzz_live_gateway(seed, 400, control_ms=1000)
     assert not findings.problems, "\n".join(findings.problems[:30])
     assert findings.sent == 400
     assert findings.forwarded > 40  # the fuzz reaches the upstream, not only the parser's 400s

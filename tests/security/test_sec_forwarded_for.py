@@ -133,10 +133,14 @@ def port_of(gateway: Gateway, entry_point: str) -> int:
     return int(gateway.urls[entry_point].rsplit(":", 1)[1])
 
 
-@pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))
-@pytest.mark.parametrize(
-    ("strategy_id", "template", "apart"), [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES]
-)
+def every_entry_point_and_strategy(test):  # each test runs on every entry point x every ipStrategy shape
+    test = pytest.mark.parametrize(
+        ("strategy_id", "template", "apart"), [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES]
+    )(test)
+    return pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))(test)
+
+
+@every_entry_point_and_strategy
 async def test_ip_allow_list(live, entry_point: str, strategy_id: str, template: str, apart: bool) -> None:
     gateway, _ = live
     trusted = ENTRY_POINTS[entry_point][1]
@@ -146,10 +150,7 @@ async def test_ip_allow_list(live, entry_point: str, strategy_id: str, template:
     assert status == (200 if trusted and apart else 403)
 
 
-@pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))
-@pytest.mark.parametrize(
-    ("strategy_id", "template", "apart"), [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES]
-)
+@every_entry_point_and_strategy
 async def test_rate_limit(live, entry_point: str, strategy_id: str, template: str, apart: bool) -> None:
     gateway, _ = live
     trusted = ENTRY_POINTS[entry_point][1]
@@ -158,10 +159,7 @@ async def test_rate_limit(live, entry_point: str, strategy_id: str, template: st
     assert statuses == ([200, 200, 200] if trusted and apart else [200, 429, 429])
 
 
-@pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))
-@pytest.mark.parametrize(
-    ("strategy_id", "template", "apart"), [pytest.param(s[0], s[2], s[3], id=s[0]) for s in STRATEGIES]
-)
+@every_entry_point_and_strategy
 async def test_in_flight_req(live, entry_point: str, strategy_id: str, template: str, apart: bool) -> None:
     gateway, release = live
     trusted = ENTRY_POINTS[entry_point][1]

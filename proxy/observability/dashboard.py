@@ -68,7 +68,8 @@ async function load(){
 load().catch(e=>{document.getElementById("overview").textContent = "cannot load the API: " + e});
 
 const live = document.querySelector("#live tbody"), state = document.getElementById("state");
-function clock(ms){const d = new Date(ms); return d.toTimeString().slice(0,8) + "." + String(d.getMilliseconds()).padStart(3,"0")}
+function clock(ms){const d = new Date(ms);
+  return d.toTimeString().slice(0,8) + "." + String(d.getMilliseconds()).padStart(3,"0")}
 function addRow(e){
   if (live.querySelector(`tr[data-id="${e.id}"]`)) return;
   const tr = document.createElement("tr");

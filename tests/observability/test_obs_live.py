@@ -9,7 +9,6 @@ import time
 
 import httpx
 import pytest
-
 from obs_helpers import routes_with
 
 DASHBOARD = "[api]\ndashboard = true\n"
@@ -160,8 +159,10 @@ async def test_client_leaving_unsubscribes(live_gateway):
     assert not live.streams
 
 
-@pytest.mark.parametrize("static", [pytest.param("", id="no-api"), pytest.param("[api]\ninsecure = true\n",
-                                                                                 id="api-without-dashboard")])
+@pytest.mark.parametrize("static", [
+    pytest.param("", id="no-api"),
+    pytest.param("[api]\ninsecure = true\ndashboard = false\n", id="api-without-dashboard"),  # Traefik's default: on
+])
 async def test_no_dashboard_no_live_view(live_gateway, static):
     """A gateway without api.dashboard pays nothing: no live view, the plain forwarded-headers stage."""
     from proxy.forwarder.forwarded import ForwardedHeaders

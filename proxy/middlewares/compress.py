@@ -240,14 +240,16 @@ def _codec_factory(encoding: str) -> Any:
         return _Brotli
     import zstandard
 
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    new_compressor = zstandard.ZstdCompressor
     flush_block = zstandard.COMPRESSOBJ_FLUSH_BLOCK
 
     class _Zstd:
         __slots__ = ("c",)
 
         def __init__(self) -> None:
-            self.c = compressor.compressobj()
+            # A compressor per stream: every compressobj() of one ZstdCompressor works in that compressor's
+            # single context, so two answers compressed at once would corrupt each other.
+            self.c = new_compressor(level=ZSTD_LEVEL).compressobj()
 
         def push(self, data: bytes) -> bytes:
             return self.c.compress(data) + self.c.flush(flush_block)

@@ -332,3 +332,29 @@ async def test_memory_bounded_when_client_does_not_read(stripproxy: Any) -> None
         await asyncio.sleep(1.5)  # not reading
         assert written < 24 * 1024 * 1024, written
         writer.close()
+
+
+async def test_zstd_streams_at_once_do_not_share_a_compressor(stripproxy: Any) -> None:
+    """Found by benchmarks/soak.py: zstd streams of one router shared one ZstdCompressor, whose context every
+    compressobj() uses, so two answers compressed at the same time corrupted each other ("Data corruption
+    detected" on the client). Two streamed answers go piece by piece in step through the same router."""
+    pieces = [os.urandom(20_000).hex().encode() for _ in range(16)]
+    in_step = asyncio.Barrier(2)
+
+    async def stepped(request: web.BaseRequest) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for piece in pieces:
+            await response.write(piece)
+            await asyncio.wait_for(in_step.wait(), 10)
+            await asyncio.sleep(0.005)
+        await response.write_eof()
+        return response
+
+    async with serve_aiohttp(stepped) as served:
+        gateway = await stripproxy(one_router(served.url, {"c": {"compress": {}}}))
+        answers = await asyncio.gather(*(fetch(gateway.url, {"Accept-Encoding": "zstd"}) for _ in range(2)))
+    for status, headers, body in answers:
+        assert (status, headers["Content-Encoding"]) == (200, "zstd")
+        assert decode("zstd", body) == b"".join(pieces)

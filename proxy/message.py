@@ -199,6 +199,9 @@ class Reply:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # A body written later (an event stream): called with a `ReplyStream` (proxy/forwarder/exchange.py) once
+    # the head is out; the exchange lasts until the stream's `end()`. None for every ordinary answer.
+    stream: Callable[[Any], None] | None = None
 
     @classmethod
     def text(cls, status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Reply:

@@ -144,7 +144,7 @@ class FilteringExchange(Exchange):
         them (so an errors middleware can replace a 502 from a server that is down)."""
         plan = self.plan
         stages = plan.response_stages  # type: ignore[union-attr]
-        if not stages or self.finished:
+        if not stages or self.finished or reply.stream is not None:  # a stream is never held by a filter
             super().answer(reply)
             return
         at = self.head.notes.pop(REPLIED_AT, None)

@@ -127,6 +127,8 @@ class ClientConnection(asyncio.Protocol):
             return False
         if self.receiving is not None and not self.receiving.request_complete:
             return False  # the body can never complete: close, which aborts the upstream request too
+        if self.queue and self.queue[0].reply is not None and self.queue[0].reply.stream is not None:
+            return False  # a streamed answer (an event stream) has no end to wait for: the reader is gone
         # A half-closed client may still want its response; keep the socket open until it is written.
         return bool(self.queue)
 

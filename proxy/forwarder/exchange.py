@@ -422,12 +422,41 @@ class Exchange:
 
     # -- answers and failures ---------------------------------------------------------------------
     def answer(self, reply: Reply) -> None:
+        if reply.stream is not None:
+            self._answer_streamed(reply)
+            return
         self.response_started = self.response_done = True
         self.status = reply.status
         if not self.request_complete:
             self.keep_alive = False  # we will not read the rest of the body
         self.client.write(encode_reply(reply, self.keep_alive, self.head.method == "HEAD"))
         self.client.exchange_done(self)
+
+    def _answer_streamed(self, reply: Reply) -> None:
+        """A reply whose body comes later (the dashboard's event stream): the head goes now, chunked (an
+        HTTP/1.0 client reads until we close), then `reply.stream` is handed the writer that ends it."""
+        self.response_started = True
+        self.status = reply.status
+        if not self.request_complete:
+            self.keep_alive = False
+        head_only = self.head.method == "HEAD"
+        headers = [(k, v) for k, v in reply.headers
+                   if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+        if head_only:
+            headers.append(("Content-Length", "0"))
+        elif self.head.version == "1.1":
+            self.chunked_out = True
+            headers.append(("Transfer-Encoding", "chunked"))
+        else:
+            self.keep_alive = False
+        if not self.keep_alive:
+            headers.append(("Connection", "close"))
+        self.client.write(encode_head(status_line(reply.status), headers))
+        stream = ReplyStream(self)
+        if head_only:
+            stream.end()
+        else:
+            reply.stream(stream)  # type: ignore[misc]
 
     def fail(self, status: int, detail: str) -> None:
         """Upstream trouble: answer `status` if nothing was sent yet, else cut the client off."""
@@ -495,6 +524,46 @@ class Exchange:
                 callback(self)
             except Exception:
                 log.exception("%s %s: end-of-exchange callback failed", self.head.method, self.original_target)
+
+
+class ReplyStream:
+    """Writes the body of a streamed Reply (see `Reply.stream`) and ends its exchange."""
+
+    __slots__ = ("exchange",)
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+
+    @property
+    def open(self) -> bool:
+        """False once ended, or once the client left."""
+        exchange = self.exchange
+        return not (exchange.finished or exchange.response_done)
+
+    @property
+    def backlog(self) -> int:
+        """Bytes written but not yet taken by the client's socket."""
+        transport = self.exchange.client.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    def write(self, data: bytes) -> bool:
+        """Send `data` now; False (nothing sent) when the stream is over."""
+        exchange = self.exchange
+        if exchange.finished or exchange.response_done or not data:
+            return not (exchange.finished or exchange.response_done)
+        exchange.bytes_out += len(data)
+        exchange.client.write(encode_chunk(data) if exchange.chunked_out else data)
+        return True
+
+    def end(self) -> None:
+        """The body is complete: the exchange is over (the connection goes on, or closes if it must)."""
+        exchange = self.exchange
+        if exchange.finished or exchange.response_done:
+            return
+        if exchange.chunked_out:
+            exchange.client.write(LAST_CHUNK)
+        exchange.response_done = True
+        exchange.client.exchange_done(exchange)
 
 
 def _expects_continue(head: RequestHead) -> bool:

@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from proxy.message import Reply, RequestHead
 
 if TYPE_CHECKING:
+    from proxy.observability.dashboard import Dashboard
     from proxy.observability.hub import Observability
 
 VERSION = "0.1.0"
@@ -162,6 +163,7 @@ class Api:
         self.base = base.rstrip("/")
         self.started = time.time()
         self._view: tuple[object, RuntimeView] | None = None
+        self.dashboard: Dashboard | None = None  # set when api.dashboard is on
         self.routes: list[tuple[str, Callable[..., Reply]]] = [
             ("/api/rawdata", self.rawdata), ("/api/overview", self.overview), ("/api/version", self.version),
             ("/api/entrypoints", self.entry_points), ("/api/http/routers", self.listing("routers", "router")),
@@ -175,8 +177,12 @@ class Api:
             self._view = (build, runtime_view(self.hub))
         return self._view[1]
 
-    def __call__(self, req: RequestHead) -> Reply:
+    def __call__(self, req: RequestHead) -> Any:
         path = req.path
+        if self.dashboard is not None:  # Traefik's dashboard.Append: basePath redirects, basePath/dashboard/...
+            answer = self._dashboard(req)
+            if answer is not None:
+                return answer
         if self.base:
             if not path.startswith(self.base + "/"):
                 return _not_found()
@@ -200,6 +206,20 @@ class Api:
                     return Reply(405)
                 return handler(params, unquote(ident))
         return _not_found()
+
+    def _dashboard(self, req: RequestHead) -> Any:
+        assert self.dashboard is not None
+        base = self.hub.static.api.base_path if self.hub.static.api is not None else "/"
+        dashboard = self.base + "/dashboard/"
+        if req.path == base and req.method == "GET":
+            prefix = req.headers.get("x-forwarded-prefix") or ""
+            parts = urlsplit(prefix)
+            if parts.scheme or parts.netloc:
+                prefix = ""  # an absolute URL is refused, as Traefik does
+            return Reply(302, [("Location", prefix.rstrip("/") + dashboard)])
+        if req.path.startswith(dashboard):
+            return self.dashboard.answer(req, req.path[len(dashboard) - 1:])
+        return None
 
     # -- handlers -------------------------------------------------------------------------------------
     def rawdata(self, params: dict[str, str]) -> Reply:

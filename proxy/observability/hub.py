@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from proxy.config.dynamic import DynamicConfig
     from proxy.observability.accesslog import AccessLog
     from proxy.observability.api import Api
+    from proxy.observability.live import LiveView
     from proxy.observability.metrics import Metrics
     from proxy.routing.builder import BuildResult
     from proxy.server.gateway import Gateway
@@ -47,6 +48,7 @@ class Observability:
         self.metrics: Metrics | None = None
         self.ping: Ping | None = None
         self.api: Api | None = None
+        self.live: LiveView | None = None  # the dashboard's recent requests: only with api.dashboard
         self.parts = InternalParts(internal_routers(static), internal_middlewares(static), {})
         services = self.parts.services
         services["noop@internal"] = InternalService("noop@internal", noop)
@@ -84,7 +86,12 @@ class Observability:
             self.api = Api(self)
             services["api@internal"] = InternalService("api@internal", self.api)
             if static.api.dashboard:
-                services["dashboard@internal"] = InternalService("dashboard@internal", Dashboard(self.api.base))
+                from proxy.observability.live import LiveView
+
+                self.live = LiveView(gateway)
+                dashboard = Dashboard(self.api.base, self.live)
+                self.api.dashboard = dashboard  # api@internal serves the dashboard too, as Traefik's does
+                services["dashboard@internal"] = InternalService("dashboard@internal", dashboard)
             if static.api.debug:
                 self.warnings.append("api.debug: Go's /debug/vars and pprof handlers have no stripproxy "
                                      "counterpart; /debug/* answers 404")

@@ -144,9 +144,12 @@ class Gateway:
 
     def _entry_point_server(self, name: str, ep: EntryPoint, reuse_port: bool) -> EntryPointServer:
         timeouts = ep.transport.responding_timeouts
+        forwarded = forwarded_headers(ep, self.hostname)
+        if self.observability.live is not None:  # the dashboard's live view notes each request as received
+            forwarded = self.observability.live.wrap(forwarded)
         runtime = EntryPointRuntime(
             name=name, table=RouteTable([]),
-            forwarded=forwarded_headers(ep, self.hostname),
+            forwarded=forwarded,
             path_options=path_options(ep), read_timeout=timeouts.read_timeout,
             write_timeout=timeouts.write_timeout, idle_timeout=timeouts.idle_timeout,
             max_header_bytes=ep.http.max_header_bytes, observers=self.observers)
@@ -327,6 +330,8 @@ class Gateway:
             self.observability.access_log.reopen()
 
     async def start(self) -> None:
+        if self.observability.live is not None:
+            self.observability.live.closed = False
         if self.observability.metrics is not None:
             self.observability.metrics.start()
         started: list[EntryPointServer] = []
@@ -349,12 +354,16 @@ class Gateway:
         """Stop gracefully, each entry point as its `transport.lifeCycle` says (see EntryPointServer.drain);
         `terminating` is True from the start (ping answers its terminatingStatusCode)."""
         self.terminating = True
+        if self.observability.live is not None:
+            self.observability.live.close_streams()  # an open dashboard tab must not hold the stop up
         cycles = {name: self.static.entry_points[name].transport.life_cycle for name in self.servers}
         await asyncio.gather(*(server.drain(cycles[name].request_accept_grace_timeout, cycles[name].grace_time_out)
                                for name, server in self.servers.items()))
 
     async def stop(self) -> None:
         self._serving = False
+        if self.observability.live is not None:
+            self.observability.live.close_streams()
         for work in self.last_build.background if self.last_build else ():
             work.stop()
         for server in self.servers.values():

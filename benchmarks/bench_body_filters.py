@@ -25,23 +25,26 @@ from proxy.forwarder.client import ClientConnection  # noqa: E402
 from proxy.forwarder.upstream import UpstreamConnection  # noqa: E402
 from proxy.server.gateway import Gateway  # noqa: E402
 
-CONFIG = {"http": {
-    "routers": {
-        "plain": {"rule": "PathPrefix(`/plain`)", "service": "s"},
-        "compressed": {"rule": "PathPrefix(`/compressed`)", "service": "s", "middlewares": ["c"]},
-    },
-    "middlewares": {"c": {"compress": {}}},
-    "services": {"s": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:9"}]}}},
-}}
+CONFIG = {
+    "http": {
+        "routers": {
+            "plain": {"rule": "PathPrefix(`/plain`)", "service": "s"},
+            "compressed": {"rule": "PathPrefix(`/compressed`)", "service": "s", "middlewares": ["c"]},
+        },
+        "middlewares": {"c": {"compress": {}}},
+        "services": {"s": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:9"}]}}},
+    }
+}
 ITEMS = json.dumps([{"id": i, "name": f"item {i}", "tags": ["a", "b"], "price": i * 1.5} for i in range(40)])
 BODY = ITEMS.encode()[:2048]
-RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%b"
-            % (len(BODY), BODY))
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (len(BODY), BODY)
 
 
 def request(path: str, encoding: str) -> bytes:
-    return (f"GET {path} HTTP/1.1\r\nHost: api.example.test\r\nAccept: application/json\r\n"
-            f"Accept-Encoding: {encoding}\r\n\r\n").encode()
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: api.example.test\r\nAccept: application/json\r\n"
+        f"Accept-Encoding: {encoding}\r\n\r\n"
+    ).encode()
 
 
 async def run(count: int, only: tuple[str, str] | None = None) -> None:
@@ -89,9 +92,8 @@ async def run(count: int, only: tuple[str, str] | None = None) -> None:
     size, piece = 4 * 1024 * 1024, 64 * 1024
     text = (ITEMS.encode() * (size // len(ITEMS) + 1))[:size]
     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size
-    reads = [head] + [text[at:at + piece] for at in range(0, size, piece)]
-    for path, encoding in (("/plain", "gzip"), ("/compressed", "gzip"), ("/compressed", "br"),
-                           ("/compressed", "zstd")):
+    reads = [head] + [text[at : at + piece] for at in range(0, size, piece)]
+    for path, encoding in (("/plain", "gzip"), ("/compressed", "gzip"), ("/compressed", "br"), ("/compressed", "zstd")):
         data = request(path, encoding)
         started = time.perf_counter()
         rounds = 3
@@ -108,6 +110,5 @@ async def run(count: int, only: tuple[str, str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    only = sys.argv[sys.argv.index("--only") + 1:sys.argv.index("--only") + 3] if "--only" in sys.argv else None
-    asyncio.run(run(int(next((a for a in sys.argv[1:] if a.isdigit()), "5000")),
-                    (only[0], only[1]) if only else None))
+    only = sys.argv[sys.argv.index("--only") + 1 : sys.argv.index("--only") + 3] if "--only" in sys.argv else None
+    asyncio.run(run(int(next((a for a in sys.argv[1:] if a.isdigit()), "5000")), (only[0], only[1]) if only else None))

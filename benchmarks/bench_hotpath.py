@@ -39,11 +39,15 @@ from proxy.forwarder.upstream import UpstreamConnection  # noqa: E402
 from proxy.server.gateway import Gateway  # noqa: E402
 
 GUIDE_ROUTES = Path(__file__).resolve().parents[1] / "config" / "routes.toml"  # the FastAPI guide's file
-REQUEST = (b"GET /api/v1/items?page=2 HTTP/1.1\r\nHost: api.example.test\r\nUser-Agent: bench/1.0\r\n"
-           b"Accept: application/json\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\n\r\n")
-RESPONSE = (b"HTTP/1.1 200 OK\r\nServer: origin\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 17\r\nDate: Wed, 25 Nov 2026 12:00:00 GMT\r\nConnection: keep-alive\r\n\r\n"
-            b"{\"items\": [1, 2]}")  # nginx sends Connection: keep-alive
+REQUEST = (
+    b"GET /api/v1/items?page=2 HTTP/1.1\r\nHost: api.example.test\r\nUser-Agent: bench/1.0\r\n"
+    b"Accept: application/json\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\n\r\n"
+)
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nServer: origin\r\nContent-Type: application/json\r\n"
+    b"Content-Length: 17\r\nDate: Wed, 25 Nov 2026 12:00:00 GMT\r\nConnection: keep-alive\r\n\r\n"
+    b'{"items": [1, 2]}'
+)  # nginx sends Connection: keep-alive
 
 
 class MemoryTransport:
@@ -75,15 +79,16 @@ EXTRA_MIDDLEWARES = {
     "ipallowlist": '[http.middlewares.extra.ipAllowList]\n  sourceRange = ["127.0.0.1/32"]\n',
     # {SHA} of "test", and bcrypt (cost 10) of "test"
     "basicauth": '[http.middlewares.extra.basicAuth]\n  users = ["test:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M="]\n',
-    "basicauth-bcrypt": '[http.middlewares.extra.basicAuth]\n'
-                        '  users = ["test:$2y$10$sPNojgR9XoMxkOd8yvQU.OSzGpF.u/07DNnG61P2pjpH89IJLOemG"]\n',
+    "basicauth-bcrypt": "[http.middlewares.extra.basicAuth]\n"
+    '  users = ["test:$2y$10$sPNojgR9XoMxkOd8yvQU.OSzGpF.u/07DNnG61P2pjpH89IJLOemG"]\n',
 }
 
 
 def routes_with(extra: str, folder: Path) -> Path:
     """The guide's routes file with middleware `extra` first on its router."""
-    text = GUIDE_ROUTES.read_text().replace('middlewares = ["api-stripprefix"]',
-                                            'middlewares = ["extra", "api-stripprefix"]')
+    text = GUIDE_ROUTES.read_text().replace(
+        'middlewares = ["api-stripprefix"]', 'middlewares = ["extra", "api-stripprefix"]'
+    )
     path = folder / "routes.toml"
     path.write_text(text + "\n" + EXTRA_MIDDLEWARES[extra])
     return path
@@ -171,12 +176,16 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
     elapsed = time.perf_counter() - started
     if profiler:
         profiler.disable()
-        pstats.Stats(profiler).sort_stats(next((a[7:] for a in sys.argv if a.startswith("--sort=")), "tottime")).print_stats(30)
+        pstats.Stats(profiler).sort_stats(
+            next((a[7:] for a in sys.argv if a.startswith("--sort=")), "tottime")
+        ).print_stats(30)
     label = f" (+ {extra})" if extra else (" (+ Authorization header)" if request is not REQUEST else "")
     label += label_observed
     shutil.rmtree(directory, ignore_errors=True)
-    print(f"{count} keep-alive requests through the forwarder{label}: {elapsed / count * 1e6:.1f} us of Python each "
-          f"({count / elapsed:,.0f} req/s on one core, before syscalls)")
+    print(
+        f"{count} keep-alive requests through the forwarder{label}: {elapsed / count * 1e6:.1f} us of Python each "
+        f"({count / elapsed:,.0f} req/s on one core, before syscalls)"
+    )
     pool.close()
 
 

@@ -30,7 +30,9 @@ ORIGIN, OURS_TLS, OURS_PLAIN, NGINX, CADDY = 18180, 18181, 18182, 18183, 18184
 
 
 def nginx_tls(work: Path, cert: Path, key: Path) -> str:
-    return _nginx_common(work, "nginx-tls", 16384) + f"""  upstream origin {{ server {HOST}:{ORIGIN}; keepalive 64; }}
+    return (
+        _nginx_common(work, "nginx-tls", 16384)
+        + f"""  upstream origin {{ server {HOST}:{ORIGIN}; keepalive 64; }}
   ssl_session_cache shared:SSL:10m;
   server {{
     listen {HOST}:{NGINX} ssl backlog=4096;
@@ -48,6 +50,7 @@ def nginx_tls(work: Path, cert: Path, key: Path) -> str:
   }}
 }}
 """
+    )
 
 
 def caddy_tls(cert: Path, key: Path) -> str:
@@ -98,8 +101,12 @@ def wait_ok(url: str, ctx: ssl.SSLContext, timeout: float = 20) -> None:
 
 
 def wrk(url: str, seconds: int, connections: int) -> tuple[float, str]:
-    out = subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, timeout=seconds + 30).stdout
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+(\S+)", out)
     return rate, p99.group(1) if p99 else "?"
@@ -124,15 +131,19 @@ def main() -> None:
         (work / "origin.conf").write_text(origin_nginx(work, None, ORIGIN))
         procs.start("origin", ["nginx", "-c", str(work / "origin.conf"), "-g", "daemon off;"], cpu=1)
         routes = work / "routes.toml"
-        routes.write_text(traefik_routes(origin_port=ORIGIN).replace('entryPoints = ["http"]',
-                                                                      'entryPoints = ["http", "plain"]')
-                          + f'\n[[tls.certificates]]\ncertFile = "{cert}"\nkeyFile = "{key}"\n')
+        routes.write_text(
+            traefik_routes(origin_port=ORIGIN).replace('entryPoints = ["http"]', 'entryPoints = ["http", "plain"]')
+            + f'\n[[tls.certificates]]\ncertFile = "{cert}"\nkeyFile = "{key}"\n'
+        )
         static = work / "traefik.toml"
         static.write_text(ours_static(routes, cert, key))
         rows: list[tuple[str, float, str]] = []
-        targets = [("stripproxy", [sys.executable, "-m", "proxy", "--config", str(static)], OURS_TLS, "https"),
-                   ("stripproxy, plain HTTP", None, OURS_PLAIN, "http"),
-                   ("nginx", None, NGINX, "https"), ("Caddy", None, CADDY, "https")]
+        targets = [
+            ("stripproxy", [sys.executable, "-m", "proxy", "--config", str(static)], OURS_TLS, "https"),
+            ("stripproxy, plain HTTP", None, OURS_PLAIN, "http"),
+            ("nginx", None, NGINX, "https"),
+            ("Caddy", None, CADDY, "https"),
+        ]
         for name, argv, port, scheme in targets:
             if name == "nginx":
                 (work / "nginx-tls.conf").write_text(nginx_tls(work, cert, key))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,8 +40,7 @@ def unindexed_config(n: int) -> tuple[list[str], Callable[[int], RequestHead]]:
 
 
 def time_lookups(rules: list[str], make_request: Callable[[int], RequestHead], budget: float) -> float:
-    table = RouteTable(Route(f"r{i}", default_priority(rule), compile_rule(rule), i)
-                       for i, rule in enumerate(rules))
+    table = RouteTable(Route(f"r{i}", default_priority(rule), compile_rule(rule), i) for i, rule in enumerate(rules))
     # Requests for the routers Traefik tries last (lowest priority = shortest rules).
     targets = [route.target for route in table.routes[-5:]]
     requests = [make_request(target) for target in targets]  # type: ignore[arg-type]
@@ -56,8 +55,11 @@ def time_lookups(rules: list[str], make_request: Callable[[int], RequestHead], b
 
 
 def main() -> None:
-    configs = [("host-distinct", host_config), ("prefix-distinct", prefix_config),
-               ("unindexed (worst case)", unindexed_config)]
+    configs = [
+        ("host-distinct", host_config),
+        ("prefix-distinct", prefix_config),
+        ("unindexed (worst case)", unindexed_config),
+    ]
     print(f"{'configuration':<24}{'10 routers':>14}{'10,000 routers':>18}{'ratio':>9}")
     for label, build in configs:
         small, large = (time_lookups(*build(n), budget=0.3 if n == 10 else 1.0) for n in SIZES)

@@ -60,9 +60,13 @@ def origin_nginx(work: Path, echo_module: Path | None, port: int = ORIGIN_PORT) 
     says which).
     """
     load = f"load_module {echo_module};\n" if echo_module else ""
-    upload = ("client_body_buffer_size 128m; echo_read_request_body; echo \"ok\";" if echo_module
-              else "return 200 \"ok\\n\";")
-    return load + _nginx_common(work, "origin", 16384) + f"""  server {{
+    upload = (
+        'client_body_buffer_size 128m; echo_read_request_body; echo "ok";' if echo_module else 'return 200 "ok\\n";'
+    )
+    return (
+        load
+        + _nginx_common(work, "origin", 16384)
+        + f"""  server {{
     listen {HOST}:{port} backlog=4096;
     default_type text/plain;
     location = /small {{ return 200 "hello, world\\n"; }}
@@ -76,11 +80,14 @@ def origin_nginx(work: Path, echo_module: Path | None, port: int = ORIGIN_PORT) 
   }}
 }}
 """
+    )
 
 
 def proxy_nginx(work: Path, port: int, origin_port: int = ORIGIN_PORT) -> str:
     """nginx as the reverse proxy: `location /api/v1/` + `proxy_pass .../` strips the prefix."""
-    return _nginx_common(work, "nginx-proxy", 16384) + f"""  upstream origin {{
+    return (
+        _nginx_common(work, "nginx-proxy", 16384)
+        + f"""  upstream origin {{
     server {HOST}:{origin_port};
     keepalive 64;
   }}
@@ -105,6 +112,7 @@ def proxy_nginx(work: Path, port: int, origin_port: int = ORIGIN_PORT) -> str:
   }}
 }}
 """
+    )
 
 
 def caddyfile(port: int, origin_port: int = ORIGIN_PORT) -> str:
@@ -191,11 +199,13 @@ def traefik_routes(extra_host_routers: int = 0, origin_port: int = ORIGIN_PORT) 
         *_app_router_and_service(["api-stripprefix"], origin_port),
     ]
     for i in range(extra_host_routers):
-        lines += [f"[http.routers.svc{i}]",
-                  '  entryPoints = ["http"]',
-                  '  service = "app"',
-                  f'  rule = "Host(`svc{i}.example.com`)"',
-                  ""]
+        lines += [
+            f"[http.routers.svc{i}]",
+            '  entryPoints = ["http"]',
+            '  service = "app"',
+            f'  rule = "Host(`svc{i}.example.com`)"',
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -222,7 +232,7 @@ BENCH_USER, BENCH_PASSWORD = "bench", "bench-password"
 TEXT_2K = "stripproxy " * 186 + "\n"  # 2 KiB of text, above compress's 1024-byte minimum
 FEATURE_MIDDLEWARES: dict[str, tuple[str, str, list[str], str]] = {
     "ipAllowList": ("ipAllowList", 'sourceRange = ["127.0.0.1/32"]', [], "/small"),
-    "basicAuth": ("basicAuth", "users = [\"{users}\"]", ["-H", "Authorization: Basic {token}"], "/small"),
+    "basicAuth": ("basicAuth", 'users = ["{users}"]', ["-H", "Authorization: Basic {token}"], "/small"),
     "rateLimit": ("rateLimit", "average = 100000000\n  burst = 100000000", [], "/small"),
     "compress (small: passed on)": ("compress", "", ["-H", "Accept-Encoding: gzip"], "/small"),
     "compress (2 KiB gzipped)": ("compress", "", ["-H", "Accept-Encoding: gzip"], "/text2k"),
@@ -231,8 +241,14 @@ FEATURE_MIDDLEWARES: dict[str, tuple[str, str, list[str], str]] = {
 
 def traefik_feature_routes(kind: str, options: str, origin_port: int = ORIGIN_PORT) -> str:
     """The guide's router with its stripPrefix and one `kind` middleware after it."""
-    lines = ["[http.middlewares.api-stripprefix.stripPrefix]", f'  prefixes = ["{PREFIX}"]', "",
-             f"[http.middlewares.feature.{kind}]", *(f"  {line}" for line in options.splitlines()), ""]
+    lines = [
+        "[http.middlewares.api-stripprefix.stripPrefix]",
+        f'  prefixes = ["{PREFIX}"]',
+        "",
+        f"[http.middlewares.feature.{kind}]",
+        *(f"  {line}" for line in options.splitlines()),
+        "",
+    ]
     return "\n".join(lines + _app_router_and_service(["api-stripprefix", "feature"], origin_port))
 
 

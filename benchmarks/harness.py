@@ -18,9 +18,10 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -88,8 +89,7 @@ class Bench:
         if echo is None:
             self.notes.append("nginx echo module missing: the upload sink answers before reading the body.")
         conf = self.write("origin.conf", configs.origin_nginx(self.work, echo, self.ports.origin))
-        proc = self.spawn("origin", ["nginx", "-c", str(conf), "-p", str(self.work), "-g", "daemon off;"],
-                                ORIGIN_CPU)
+        proc = self.spawn("origin", ["nginx", "-c", str(conf), "-p", str(self.work), "-g", "daemon off;"], ORIGIN_CPU)
         wait_http(self.ports.origin, "/small", proc, 10)
 
     def spawn(self, name: str, argv: list[str], cpu: int, **kwargs: Any) -> Any:
@@ -111,15 +111,19 @@ class Bench:
 
     def start_nginx(self) -> Any:
         conf = self.write("nginx-proxy.conf", configs.proxy_nginx(self.work, self.ports.nginx, self.ports.origin))
-        return self.spawn("nginx", ["nginx", "-c", str(conf), "-p", str(self.work), "-g", "daemon off;"],
-                                PROXY_CPU)
+        return self.spawn("nginx", ["nginx", "-c", str(conf), "-p", str(self.work), "-g", "daemon off;"], PROXY_CPU)
 
     def start_caddy(self) -> Any:
         conf = self.write("Caddyfile", configs.caddyfile(self.ports.caddy, self.ports.origin))
-        env = {"XDG_DATA_HOME": str(self.work / "caddy-data"), "XDG_CONFIG_HOME": str(self.work / "caddy-cfg"),
-               "HOME": str(self.work), "GOMAXPROCS": "1"}  # one core, as the others get (Go reads taskset too)
-        return self.spawn("caddy", ["caddy", "run", "--config", str(conf), "--adapter", "caddyfile"],
-                                PROXY_CPU, env=env)
+        env = {
+            "XDG_DATA_HOME": str(self.work / "caddy-data"),
+            "XDG_CONFIG_HOME": str(self.work / "caddy-cfg"),
+            "HOME": str(self.work),
+            "GOMAXPROCS": "1",
+        }  # one core, as the others get (Go reads taskset too)
+        return self.spawn(
+            "caddy", ["caddy", "run", "--config", str(conf), "--adapter", "caddyfile"], PROXY_CPU, env=env
+        )
 
     def start_haproxy(self) -> Any:
         conf = self.write("haproxy.cfg", configs.haproxy_cfg(self.ports.haproxy, self.ports.origin))
@@ -127,9 +131,11 @@ class Bench:
 
     def targets(self) -> list[Target]:
         found = [Target("ours", "stripproxy (ours)", self.ports.gateway, configs.PREFIX, self.start_gateway)]
-        for key, label, port, start in (("nginx", "nginx", self.ports.nginx, self.start_nginx),
-                                        ("caddy", "Caddy", self.ports.caddy, self.start_caddy),
-                                        ("haproxy", "HAProxy", self.ports.haproxy, self.start_haproxy)):
+        for key, label, port, start in (
+            ("nginx", "nginx", self.ports.nginx, self.start_nginx),
+            ("caddy", "Caddy", self.ports.caddy, self.start_caddy),
+            ("haproxy", "HAProxy", self.ports.haproxy, self.start_haproxy),
+        ):
             if shutil.which(key):
                 found.append(Target(key, label, port, configs.PREFIX, start))
             else:
@@ -155,28 +161,60 @@ class Bench:
             check = wait_http(target.port, f"{target.prefix}/check", proc, 60)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; its log ends with: {self.procs.log_tail(name, 3)}") from None
-        self.results.setdefault("sanity", {})[target.key] = {"check": check,
-                                                             "startup_s": time.monotonic() - started}
+        self.results.setdefault("sanity", {})[target.key] = {"check": check, "startup_s": time.monotonic() - started}
         print(f"  {target.label}: /check -> {check!r}", flush=True)
         measure.wrk("warm-up", f"{url}/small", 1, record=False)
         plan = self.plan
         self.record("rss", target.key, lambda: self.idle_rss(proc.pid, target, IDLE_CONNS))
         start_kib = self.results["rss"][target.key].get("before_kib")
         self.record("rss_10k", target.key, lambda: self.idle_rss(proc.pid, target, MANY_IDLE_CONNS, start_kib))
-        self.record("small_get", target.key, lambda: measure.wrk_best(
-            "small_get", f"{url}/small", plan.seconds, plan.wrk_runs))
-        self.record("api_post", target.key, lambda: measure.wrk_best(
-            "api_post", f"http://127.0.0.1:{target.port}", plan.seconds, plan.wrk_runs,
-            extra=["-s", str(Path(__file__).with_name("api_post.lua") if target.prefix else self.direct_lua())]))
-        self.record("latency", target.key, lambda: measure.h2load_fixed_rate(
-            "latency", f"{url}/small", plan.latency_seconds, FIXED_RATE, self.work / f"h2load-{target.key}.log"))
-        self.record("churn", target.key, lambda: measure.wrk_best(
-            "churn", f"{url}/small", plan.churn_seconds, plan.wrk_runs, extra=["-H", "Connection: close"]))
-        self.record("download", target.key, lambda: {"mb_s": max(
-            measure.curl_download("download", f"{url}/big.bin", BIG_BYTES) for _ in range(plan.transfer_runs))})
-        self.record("upload", target.key, lambda: {"mb_s": max(
-            measure.curl_upload("upload", f"{url}/upload", self.work / "www" / "big.bin")
-            for _ in range(plan.transfer_runs))})
+        self.record(
+            "small_get", target.key, lambda: measure.wrk_best("small_get", f"{url}/small", plan.seconds, plan.wrk_runs)
+        )
+        self.record(
+            "api_post",
+            target.key,
+            lambda: measure.wrk_best(
+                "api_post",
+                f"http://127.0.0.1:{target.port}",
+                plan.seconds,
+                plan.wrk_runs,
+                extra=["-s", str(Path(__file__).with_name("api_post.lua") if target.prefix else self.direct_lua())],
+            ),
+        )
+        self.record(
+            "latency",
+            target.key,
+            lambda: measure.h2load_fixed_rate(
+                "latency", f"{url}/small", plan.latency_seconds, FIXED_RATE, self.work / f"h2load-{target.key}.log"
+            ),
+        )
+        self.record(
+            "churn",
+            target.key,
+            lambda: measure.wrk_best(
+                "churn", f"{url}/small", plan.churn_seconds, plan.wrk_runs, extra=["-H", "Connection: close"]
+            ),
+        )
+        self.record(
+            "download",
+            target.key,
+            lambda: {
+                "mb_s": max(
+                    measure.curl_download("download", f"{url}/big.bin", BIG_BYTES) for _ in range(plan.transfer_runs)
+                )
+            },
+        )
+        self.record(
+            "upload",
+            target.key,
+            lambda: {
+                "mb_s": max(
+                    measure.curl_upload("upload", f"{url}/upload", self.work / "www" / "big.bin")
+                    for _ in range(plan.transfer_runs)
+                )
+            },
+        )
         if proc.poll() is not None:
             self.notes.append(f"{target.label} exited during the run: {self.procs.log_tail(name)}")
         if target.start is not None:
@@ -193,10 +231,20 @@ class Bench:
         try:
             wait_http(target.port, f"{target.prefix}/check", proc, 60)
             measure.wrk("warm-up", f"{url}/small", 1, record=False)
-            self.record("stream_download", target.key, lambda: self.streamed_rss(
-                proc.pid, lambda: measure.curl_download("stream_download", f"{url}/huge.bin", HUGE_BYTES)))
-            self.record("stream_upload", target.key, lambda: self.streamed_rss(
-                proc.pid, lambda: measure.curl_upload("stream_upload", f"{url}/upload", huge, from_file=True)))
+            self.record(
+                "stream_download",
+                target.key,
+                lambda: self.streamed_rss(
+                    proc.pid, lambda: measure.curl_download("stream_download", f"{url}/huge.bin", HUGE_BYTES)
+                ),
+            )
+            self.record(
+                "stream_upload",
+                target.key,
+                lambda: self.streamed_rss(
+                    proc.pid, lambda: measure.curl_upload("stream_upload", f"{url}/upload", huge, from_file=True)
+                ),
+            )
         except Exception as exc:
             for scenario in ("stream_download", "stream_upload"):
                 self.results.setdefault(scenario, {}).setdefault(target.key, {"error": str(exc)})
@@ -223,11 +271,22 @@ class Bench:
         that grew for those and kept the memory would otherwise make the 10,000 look cheaper).
         """
         before = rss_kib(pid)
-        argv = ["taskset", "-c", str(ORIGIN_CPU), str(PYTHON), str(Path(__file__).with_name("idle_conns.py")),
-                "127.0.0.1", str(target.port), f"{target.prefix}/small", str(count), str(IDLE_OPEN_SECONDS)]
+        argv = [
+            "taskset",
+            "-c",
+            str(ORIGIN_CPU),
+            str(PYTHON),
+            str(Path(__file__).with_name("idle_conns.py")),
+            "127.0.0.1",
+            str(target.port),
+            f"{target.prefix}/small",
+            str(count),
+            str(IDLE_OPEN_SECONDS),
+        ]
         measure.COMMANDS.note("rss", argv)
-        holder = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
+        holder = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         assert holder.stdin and holder.stdout and holder.stderr
         try:
             ready = select.select([holder.stdout], [], [], IDLE_OPEN_SECONDS + 30)[0]
@@ -245,12 +304,20 @@ class Bench:
                 holder.wait(timeout=5)
         answered, opened = int(line[1]), int(line[2])
         base = before if start_kib is None else start_kib
-        result = {"before_kib": before, "start_kib": base, "with_idle_kib": during, "answered": answered,
-                  "opened": opened, "per_conn_kib": (during - base) / count}
+        result = {
+            "before_kib": before,
+            "start_kib": base,
+            "with_idle_kib": during,
+            "answered": answered,
+            "opened": opened,
+            "per_conn_kib": (during - base) / count,
+        }
         if answered < count:  # the numbers stay in results.json; the table shows why they do not count
             complaint = holder.stderr.read().strip()[:200]
-            result["error"] = (f"only {answered:,} of {count:,} answered ({opened:,} opened, RSS "
-                               f"{during / 1024:.1f} MiB){': ' + complaint if complaint else ''}")
+            result["error"] = (
+                f"only {answered:,} of {count:,} answered ({opened:,} opened, RSS "
+                f"{during / 1024:.1f} MiB){': ' + complaint if complaint else ''}"
+            )
         return result
 
     def streamed_rss(self, pid: int, transfer: Callable[[], float]) -> dict[str, Any]:
@@ -264,28 +331,50 @@ class Bench:
         after = rss_kib(pid)
         peak = max([before, after, *sampler.samples])
         # MB/s is bound by the core the origin and curl share; the proxy's own CPU per GiB is what it costs.
-        return {"mb_s": mb_s, "cpu_s_per_gib": cpu * 1024 ** 3 / HUGE_BYTES, "before_kib": before,
-                "max_kib": peak, "after_kib": after, "growth_kib": peak - before, "samples": len(sampler.samples)}
+        return {
+            "mb_s": mb_s,
+            "cpu_s_per_gib": cpu * 1024**3 / HUGE_BYTES,
+            "before_kib": before,
+            "max_kib": peak,
+            "after_kib": after,
+            "growth_kib": peak - before,
+            "samples": len(sampler.samples),
+        }
 
     def bench_routing(self) -> None:
         """Small-GET req/s on our gateway with 1 router, then with 10,000 Host routers + the real one."""
         for routers in (0, ROUTERS_MANY):
-            self.bench_gateway_variant("routing", str(routers + 1), f"gateway-{routers + 1}-routers",
-                                       configs.traefik_routes(routers, self.ports.origin))
+            self.bench_gateway_variant(
+                "routing",
+                str(routers + 1),
+                f"gateway-{routers + 1}-routers",
+                configs.traefik_routes(routers, self.ports.origin),
+            )
 
     def bench_middlewares(self) -> None:
         """Small-GET req/s on our gateway with the guide's one stripPrefix, then with a chain of 10."""
-        self.bench_gateway_variant("middlewares", "1", "gateway-1-middleware",
-                                   configs.traefik_routes(0, self.ports.origin))
-        self.bench_gateway_variant("middlewares", "10", "gateway-10-middlewares",
-                                   configs.traefik_middleware_chain_routes(self.ports.origin), self.check_chain)
+        self.bench_gateway_variant(
+            "middlewares", "1", "gateway-1-middleware", configs.traefik_routes(0, self.ports.origin)
+        )
+        self.bench_gateway_variant(
+            "middlewares",
+            "10",
+            "gateway-10-middlewares",
+            configs.traefik_middleware_chain_routes(self.ports.origin),
+            self.check_chain,
+        )
         users, token = self.bench_credentials()
         for key, (kind, options, extra, path) in configs.FEATURE_MIDDLEWARES.items():
             options = options.replace("{users}", users)
             extra = [arg.replace("{token}", token) for arg in extra]
-            self.bench_gateway_variant("middlewares", f"1 + {key}", f"gateway-{kind}",
-                                       configs.traefik_feature_routes(kind, options, self.ports.origin),
-                                       path=path, extra=extra)
+            self.bench_gateway_variant(
+                "middlewares",
+                f"1 + {key}",
+                f"gateway-{kind}",
+                configs.traefik_feature_routes(kind, options, self.ports.origin),
+                path=path,
+                extra=extra,
+            )
 
     @staticmethod
     def bench_credentials() -> tuple[str, str]:
@@ -298,9 +387,16 @@ class Bench:
         token = base64.b64encode(f"{configs.BENCH_USER}:{configs.BENCH_PASSWORD}".encode()).decode()
         return f"{configs.BENCH_USER}:{hashed}", token
 
-    def bench_gateway_variant(self, scenario: str, key: str, name: str, routes_text: str,
-                              check: Callable[[str], str] | None = None, path: str = "/small",
-                              extra: list[str] | None = None) -> None:
+    def bench_gateway_variant(
+        self,
+        scenario: str,
+        key: str,
+        name: str,
+        routes_text: str,
+        check: Callable[[str], str] | None = None,
+        path: str = "/small",
+        extra: list[str] | None = None,
+    ) -> None:
         """Small-GET req/s of a fresh gateway process serving `routes_text` (after `check(url)` passes)."""
         started = time.monotonic()
         proc = self.start_gateway(name, routes_text)
@@ -311,9 +407,16 @@ class Bench:
             url = f"http://127.0.0.1:{self.ports.gateway}{configs.PREFIX}{path}"
             checked = {"check": check(url)} if check else {}
             measure.wrk("warm-up", url, 1, extra=extra, record=False)
-            self.record(scenario, key, lambda: {
-                **measure.wrk_best(scenario, url, self.plan.seconds, self.plan.wrk_runs, extra=extra),
-                "startup_s": ready, "rss_kib": rss_kib(proc.pid), **checked})
+            self.record(
+                scenario,
+                key,
+                lambda: {
+                    **measure.wrk_best(scenario, url, self.plan.seconds, self.plan.wrk_runs, extra=extra),
+                    "startup_s": ready,
+                    "rss_kib": rss_kib(proc.pid),
+                    **checked,
+                },
+            )
         except Exception as exc:
             self.results.setdefault(scenario, {})[key] = {"error": str(exc)}
             print(f"    {scenario} {key} failed: {exc}", flush=True)
@@ -361,8 +464,11 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="stripproxy-bench-"))
     bench = Bench(work, plan, ports)
     bench.notes += [line for line in args.notes.split("\n") if line.strip()]
-    bench.notes.append("Load average at the start: " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
-                       + " (anything above ~0 means other work shared the two cores).")
+    bench.notes.append(
+        "Load average at the start: "
+        + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        + " (anything above ~0 means other work shared the two cores)."
+    )
     began = time.time()
     try:
         bench.start_origin()

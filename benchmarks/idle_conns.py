@@ -32,8 +32,7 @@ def answered(buffer: bytes) -> bool:
     return True
 
 
-def open_all(host: str, port: int, path: str, count: int,
-             seconds: float = 0) -> tuple[list[socket.socket], int]:
+def open_all(host: str, port: int, path: str, count: int, seconds: float = 0) -> tuple[list[socket.socket], int]:
     """Open up to `count` connections (stopping at an error or after `seconds`, 0: no limit), one request each."""
     deadline = time.monotonic() + (seconds or 1e9)
     selector = selectors.DefaultSelector()

@@ -45,8 +45,9 @@ def _ms(value: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def wrk(scenario: str, url: str, seconds: int, connections: int = 50, extra: list[str] | None = None,
-        record: bool = True) -> dict[str, float]:
+def wrk(
+    scenario: str, url: str, seconds: int, connections: int = 50, extra: list[str] | None = None, record: bool = True
+) -> dict[str, float]:
     """wrk -t1: requests/s, errors (non-2xx + socket errors) and its (closed-loop) p50/p99 in ms."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *(extra or []), url]
     out = run(scenario if record else "warm-up", argv, timeout=seconds + 60)
@@ -70,8 +71,9 @@ def wrk_best(scenario: str, url: str, seconds: int, runs: int, extra: list[str] 
     return best
 
 
-def h2load_fixed_rate(scenario: str, url: str, seconds: int, rate: int, log_file: Path,
-                      clients: int = 20) -> dict[str, float]:
+def h2load_fixed_rate(
+    scenario: str, url: str, seconds: int, rate: int, log_file: Path, clients: int = 20
+) -> dict[str, float]:
     """h2load --h1 at a fixed total rate; latency percentiles from its per-request log.
 
     Each of `clients` keep-alive connections sends rate/clients req/s. The connections start two per
@@ -79,8 +81,17 @@ def h2load_fixed_rate(scenario: str, url: str, seconds: int, rate: int, log_file
     all clients fire in the same instant, which measures a burst of `clients` requests, not a steady rate.
     """
     log_file.unlink(missing_ok=True)  # h2load appends to an existing log
-    argv = ["h2load", "--h1", f"-c{clients}", "-r2", "--rate-period=1ms", f"--rps={rate // clients}",
-            f"-n{rate * seconds}", f"--log-file={log_file}", url]
+    argv = [
+        "h2load",
+        "--h1",
+        f"-c{clients}",
+        "-r2",
+        "--rate-period=1ms",
+        f"--rps={rate // clients}",
+        f"-n{rate * seconds}",
+        f"--log-file={log_file}",
+        url,
+    ]
     out = run(scenario, argv, timeout=seconds + 60)
     rows = [line.split("\t") for line in log_file.read_text().splitlines() if line.strip()]
     latencies = sorted(int(row[2]) / 1000 for row in rows if row[1] == "200")
@@ -89,9 +100,14 @@ def h2load_fixed_rate(scenario: str, url: str, seconds: int, rate: int, log_file
         raise RuntimeError(f"h2load logged no successful request:\n{out[-500:]}")
     start = min(int(row[0]) for row in rows)
     last_start = max(int(row[0]) for row in rows)
-    return {"achieved_rps": (len(rows) - 1) / max((last_start - start) / 1e6, 1e-9), "errors": float(failed),
-            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
-            "p999_ms": percentile(latencies, 99.9), "max_ms": latencies[-1]}
+    return {
+        "achieved_rps": (len(rows) - 1) / max((last_start - start) / 1e6, 1e-9),
+        "errors": float(failed),
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "p999_ms": percentile(latencies, 99.9),
+        "max_ms": latencies[-1],
+    }
 
 
 def percentile(ordered: list[float], pct: float) -> float:
@@ -102,8 +118,17 @@ def percentile(ordered: list[float], pct: float) -> float:
 
 def curl_download(scenario: str, url: str, expected: int) -> float:
     """MB/s (10^6 bytes/s) of one download to /dev/null; fails unless all bytes arrived with a 200."""
-    argv = ["curl", "-s", "-o", "/dev/null", "--max-time", "120",
-            "-w", "%{http_code} %{size_download} %{speed_download}", url]
+    argv = [
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "--max-time",
+        "120",
+        "-w",
+        "%{http_code} %{size_download} %{speed_download}",
+        url,
+    ]
     code, size, speed = run(scenario, argv, timeout=150).split()
     if code != "200" or int(size) != expected:
         raise RuntimeError(f"download got status {code} and {size} bytes, expected 200 and {expected}")
@@ -117,8 +142,20 @@ def curl_upload(scenario: str, url: str, source: Path, from_file: bool = False) 
     instead (-T with -X POST), which a 1 GiB body needs.
     """
     body = ["-T", str(source), "-X", "POST"] if from_file else ["--data-binary", f"@{source}"]
-    argv = ["curl", "-s", "-o", "/dev/null", "--max-time", "120", "-H", "Expect:",
-            *body, "-w", "%{http_code} %{size_upload} %{speed_upload}", url]
+    argv = [
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "--max-time",
+        "120",
+        "-H",
+        "Expect:",
+        *body,
+        "-w",
+        "%{http_code} %{size_upload} %{speed_upload}",
+        url,
+    ]
     code, size, speed = run(scenario, argv, timeout=150).split()
     if code != "200" or int(size) != source.stat().st_size:
         raise RuntimeError(f"upload got status {code} after {size} bytes, expected 200 after {source.stat().st_size}")

@@ -18,12 +18,19 @@ class Processes:
         self.logs = logs
         self.running: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, argv: list[str], cpu: int, env: dict[str, str] | None = None,
-              cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, argv: list[str], cpu: int, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start `argv` pinned to `cpu` (taskset execs, so the pid is the program's own)."""
         log = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(["taskset", "-c", str(cpu), *argv], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, cwd=cwd)
+        proc = subprocess.Popen(
+            ["taskset", "-c", str(cpu), *argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+        )
         log.close()
         self.running[name] = proc
         return proc
@@ -49,8 +56,9 @@ class Processes:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
-def wait_http(port: int, path: str, proc: subprocess.Popen[bytes], timeout: float,
-              headers: dict[str, str] | None = None) -> str:
+def wait_http(
+    port: int, path: str, proc: subprocess.Popen[bytes], timeout: float, headers: dict[str, str] | None = None
+) -> str:
     """Poll until GET path answers 200; return the body. Fails early if the process died."""
     deadline = time.monotonic() + timeout
     last_error = ""
@@ -74,6 +82,7 @@ def wait_http(port: int, path: str, proc: subprocess.Popen[bytes], timeout: floa
 
 def port_in_use(port: int) -> bool:
     import socket
+
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 

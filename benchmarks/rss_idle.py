@@ -79,8 +79,11 @@ def wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30
 
 
 def show(label: str, mem: dict[str, int]) -> None:
-    print(f"{label:<28} VmRSS {mem['VmRSS'] / 1024:6.1f} MiB   RssAnon {mem['RssAnon'] / 1024:6.1f}"
-          f"   RssFile {mem['RssFile'] / 1024:6.1f}", flush=True)
+    print(
+        f"{label:<28} VmRSS {mem['VmRSS'] / 1024:6.1f} MiB   RssAnon {mem['RssAnon'] / 1024:6.1f}"
+        f"   RssFile {mem['RssFile'] / 1024:6.1f}",
+        flush=True,
+    )
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -102,8 +105,9 @@ def main() -> None:
         Path(folder, "traefik.toml").write_text(STATIC.format(proxy_port=proxy_port))
         Path(folder, "routes.toml").write_text(routes_to(origin_port))
         origin = subprocess.Popen([sys.executable, "-c", ORIGIN, str(origin_port)])
-        proxy = subprocess.Popen([sys.executable, "-m", "proxy", "--config", "traefik.toml"], cwd=folder,
-                                 stderr=subprocess.DEVNULL)
+        proxy = subprocess.Popen(
+            [sys.executable, "-m", "proxy", "--config", "traefik.toml"], cwd=folder, stderr=subprocess.DEVNULL
+        )
         try:
             wait_listening(origin_port, origin)
             started = wait_listening(proxy_port, proxy)

@@ -180,11 +180,15 @@ class Upstreams:
             return web.Response()
         size, offset = int(query.get("n", "0")), int(query.get("o", "0"))
         blob = self.text if query.get("t") == "1" else self.raw
-        body = memoryview(blob)[offset: offset + size]
+        body = memoryview(blob)[offset : offset + size]
         mode = query.get("m", "cl")
-        response = web.StreamResponse(headers={"X-Req-Sha": seen.req_sha, "X-Req-Len": str(length),
-                                               "Content-Type": "text/plain" if query.get("t") == "1"
-                                               else "application/octet-stream"})
+        response = web.StreamResponse(
+            headers={
+                "X-Req-Sha": seen.req_sha,
+                "X-Req-Len": str(length),
+                "Content-Type": "text/plain" if query.get("t") == "1" else "application/octet-stream",
+            }
+        )
         if mode == "ch":
             response.enable_chunked_encoding()
         else:
@@ -197,7 +201,7 @@ class Upstreams:
             out, sent = hashlib.sha256(), 0
             seen.resp_complete = False
             while sent < size:
-                piece = body[sent: sent + step]
+                piece = body[sent : sent + step]
                 if 0 <= abort < sent + len(piece):  # the upstream dies mid-answer
                     piece = piece[: abort - sent]
                     out.update(piece)
@@ -254,10 +258,12 @@ ROUTES = {"plain": "/plain", "gz": "/gz", "retry": "/retry", "extra": "/extra"}
 
 def dynamic_config(generation: int, upstreams: Upstreams) -> dict[str, Any]:
     servers = [{"url": url} for url in upstreams.urls]
-    middlewares: dict[str, Any] = {f"strip-{name}": {"stripPrefix": {"prefixes": [prefix]}}
-                                   for name, prefix in ROUTES.items()}
-    middlewares["hdr"] = {"headers": {"customRequestHeaders": {"X-Soak": "on"},
-                                      "customResponseHeaders": {"X-Soak-Gen": str(generation)}}}
+    middlewares: dict[str, Any] = {
+        f"strip-{name}": {"stripPrefix": {"prefixes": [prefix]}} for name, prefix in ROUTES.items()
+    }
+    middlewares["hdr"] = {
+        "headers": {"customRequestHeaders": {"X-Soak": "on"}, "customResponseHeaders": {"X-Soak-Gen": str(generation)}}
+    }
     middlewares["gz"] = {"compress": {"minResponseBodyBytes": 1024 if generation % 3 else 512}}
     middlewares["retry"] = {"retry": {"attempts": 16, "status": ["503"]}}
     routers: dict[str, Any] = {
@@ -266,12 +272,17 @@ def dynamic_config(generation: int, upstreams: Upstreams) -> dict[str, Any]:
         "retry": {"rule": "PathPrefix(`/retry`)", "service": "flaky", "middlewares": ["strip-retry", "retry"]},
     }
     if generation % 2 == 0:
-        routers[f"extra-{generation}"] = {"rule": "PathPrefix(`/extra`)", "service": "app",
-                                          "middlewares": ["strip-extra"]}
+        routers[f"extra-{generation}"] = {
+            "rule": "PathPrefix(`/extra`)",
+            "service": "app",
+            "middlewares": ["strip-extra"],
+        }
     for router in routers.values():
         router["entryPoints"] = ["web"]
-    services = {"app": {"loadBalancer": {"servers": servers}},
-                "flaky": {"loadBalancer": {"servers": [{"url": upstreams.dead_url}, servers[0]]}}}
+    services = {
+        "app": {"loadBalancer": {"servers": servers}},
+        "flaky": {"loadBalancer": {"servers": [{"url": upstreams.dead_url}, servers[0]]}},
+    }
     return {"http": {"routers": routers, "middlewares": middlewares, "services": services}}
 
 
@@ -284,9 +295,19 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
 # -- watching the gateway process ------------------------------------------------------------------------
 
 
-TCP_STATES = {"01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
-              "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN",
-              "0B": "CLOSING"}
+TCP_STATES = {
+    "01": "ESTABLISHED",
+    "02": "SYN_SENT",
+    "03": "SYN_RECV",
+    "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2",
+    "06": "TIME_WAIT",
+    "07": "CLOSE",
+    "08": "CLOSE_WAIT",
+    "09": "LAST_ACK",
+    "0A": "LISTEN",
+    "0B": "CLOSING",
+}
 
 
 def fd_targets(pid: int) -> list[str]:
@@ -311,8 +332,15 @@ def sockets_of(pid: int, gateway_port: int, upstream_ports: set[int]) -> dict[st
                     continue
                 local, remote = int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16)
                 state = TCP_STATES.get(fields[3], fields[3])
-                side = ("listen" if state == "LISTEN" else "client" if local == gateway_port
-                        else "upstream" if remote in upstream_ports else "other")
+                side = (
+                    "listen"
+                    if state == "LISTEN"
+                    else "client"
+                    if local == gateway_port
+                    else "upstream"
+                    if remote in upstream_ports
+                    else "other"
+                )
                 key = f"{side} {state}"
                 counts[key] = counts.get(key, 0) + 1
     return counts
@@ -360,8 +388,18 @@ class Sample:
 # -- the clients -----------------------------------------------------------------------------------------
 
 KINDS = {  # kind: weight
-    "get": 14, "post_cl": 10, "post_chunked": 8, "stream": 8, "gz": 10, "retry": 6, "retry_put": 4,
-    "extra": 4, "abort_request": 5, "abort_response": 5, "upstream_abort": 5, "upstream_no_answer": 2,
+    "get": 14,
+    "post_cl": 10,
+    "post_chunked": 8,
+    "stream": 8,
+    "gz": 10,
+    "retry": 6,
+    "retry_put": 4,
+    "extra": 4,
+    "abort_request": 5,
+    "abort_response": 5,
+    "upstream_abort": 5,
+    "upstream_no_answer": 2,
     "ws": 6,
 }
 ABORTED_KINDS = {"abort_request", "abort_response", "upstream_abort", "upstream_no_answer"}
@@ -406,7 +444,7 @@ async def chunks_of(data: memoryview, rng: random.Random) -> AsyncIterator[bytes
     sent = 0
     while sent < len(data):
         step = rng.choice((1, 100, 4096, 65536, 300_000))
-        yield bytes(data[sent: sent + step])
+        yield bytes(data[sent : sent + step])
         sent += step
         if rng.random() < 0.05:
             await asyncio.sleep(0.005)
@@ -427,8 +465,9 @@ def decompress(encoding: str, data: bytes) -> bytes:
 
 
 class Client:
-    def __init__(self, number: int, seed: int, base: str, port: int, upstreams: Upstreams, totals: Totals,
-                 deadline: float) -> None:
+    def __init__(
+        self, number: int, seed: int, base: str, port: int, upstreams: Upstreams, totals: Totals, deadline: float
+    ) -> None:
         self.number = number
         self.rng = random.Random(seed * 1000 + number)
         self.base, self.port = base, port
@@ -451,8 +490,9 @@ class Client:
         trace.on_connection_create_end.append(created)
         connector = aiohttp.TCPConnector(limit=4, force_close=False)
         timeout = aiohttp.ClientTimeout(total=EXCHANGE_TIMEOUT)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
-                                         trace_configs=[trace]) as self.session:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, auto_decompress=False, trace_configs=[trace]
+        ) as self.session:
             kinds, weights = list(KINDS), list(KINDS.values())
             while time.monotonic() < self.deadline:
                 kind = self.rng.choices(kinds, weights)[0]
@@ -466,24 +506,39 @@ class Client:
                     self.totals.fail(kind, rid, f"{type(exc).__name__}: {exc}")
 
     # Plain exchanges: judged in full ------------------------------------------------------------------
-    async def exchange(self, kind: str, rid: str, route: str, *, method: str = "GET", send: int = 0,
-                       chunked: bool = False, size: int | None = None, mode: str = "cl", pieces: int = 1,
-                       pause: int = 0, text: bool = False, fail_first: bool = False,
-                       encoding: str | None = None, accept: tuple[int, ...] = (200,)) -> None:
+    async def exchange(
+        self,
+        kind: str,
+        rid: str,
+        route: str,
+        *,
+        method: str = "GET",
+        send: int = 0,
+        chunked: bool = False,
+        size: int | None = None,
+        mode: str = "cl",
+        pieces: int = 1,
+        pause: int = 0,
+        text: bool = False,
+        fail_first: bool = False,
+        encoding: str | None = None,
+        accept: tuple[int, ...] = (200,),
+    ) -> None:
         assert self.session is not None
         rng = self.rng
         size = body_size(rng) if size is None else size
         offset = rng.randrange(0, BLOB_SIZE - size)
         query = f"n={size}&o={offset}&m={mode}&pc={pieces}&ps={pause}&t={int(text)}&f={int(fail_first)}"
-        body = memoryview(self.up.raw)[rng.randrange(0, BLOB_SIZE - send):][:send]
+        body = memoryview(self.up.raw)[rng.randrange(0, BLOB_SIZE - send) :][:send]
         sent_sha = sha(body)
         data: Any = None
         if method != "GET":
             data = chunks_of(body, rng) if chunked else bytes(body)
         headers = {"Accept-Encoding": encoding or "identity"}
         self.totals.http_requests += 1
-        async with self.session.request(method, f"{self.base}{route}/x/{rid}?{query}", data=data,
-                                        headers=headers) as response:
+        async with self.session.request(
+            method, f"{self.base}{route}/x/{rid}?{query}", data=data, headers=headers
+        ) as response:
             received, digest, length = bytearray(), hashlib.sha256(), 0
             async for chunk in response.content.iter_any():
                 received += chunk
@@ -495,8 +550,12 @@ class Client:
         stats.bytes_down += len(received)
         if status not in accept:
             seen = self.up.ledger.get(rid)
-            self.totals.fail(kind, rid, f"status {status}: {bytes(received[:200])!r} "
-                                        f"(the upstream saw {seen.attempts if seen else 0} attempt(s))")
+            self.totals.fail(
+                kind,
+                rid,
+                f"status {status}: {bytes(received[:200])!r} "
+                f"(the upstream saw {seen.attempts if seen else 0} attempt(s))",
+            )
             return
         if status == 404:  # the extra router, between a reload that removed it and one that adds it back
             stats.completed += 1
@@ -507,7 +566,7 @@ class Client:
         digest.update(received)
         length = len(received)
         seen = self.up.ledger.get(rid)
-        expected = memoryview(self.up.text if text else self.up.raw)[offset: offset + size]
+        expected = memoryview(self.up.text if text else self.up.raw)[offset : offset + size]
         problems = []
         if seen is None:
             problems.append("the upstream never saw it")
@@ -517,11 +576,15 @@ class Client:
                     problems.append(f"sent upstream {seen.attempts} times")
                 self.totals.retried += 1
             if (seen.req_len, seen.req_sha) != (send, sent_sha):
-                problems.append(f"request body: sent {send} bytes, upstream read {seen.req_len} "
-                                f"({'same' if seen.req_sha == sent_sha else 'different'} sha256)")
+                problems.append(
+                    f"request body: sent {send} bytes, upstream read {seen.req_len} "
+                    f"({'same' if seen.req_sha == sent_sha else 'different'} sha256)"
+                )
             if not seen.resp_complete or (seen.resp_len, seen.resp_sha) != (length, digest.hexdigest()):
-                problems.append(f"response body: upstream wrote {seen.resp_len}, client read {length} "
-                                f"({'same' if seen.resp_sha == digest.hexdigest() else 'different'} sha256)")
+                problems.append(
+                    f"response body: upstream wrote {seen.resp_len}, client read {length} "
+                    f"({'same' if seen.resp_sha == digest.hexdigest() else 'different'} sha256)"
+                )
             if seen.path != f"/x/{rid}":
                 problems.append(f"upstream path {seen.path!r}")
             if seen.prefix != route:
@@ -546,35 +609,66 @@ class Client:
         await self.exchange(kind, rid, "/plain", mode=self.rng.choice(("cl", "ch")))
 
     async def post_cl(self, kind: str, rid: str) -> None:
-        await self.exchange(kind, rid, "/plain", method="POST", send=body_size(self.rng),
-                            mode=self.rng.choice(("cl", "ch")))
+        await self.exchange(
+            kind, rid, "/plain", method="POST", send=body_size(self.rng), mode=self.rng.choice(("cl", "ch"))
+        )
 
     async def post_chunked(self, kind: str, rid: str) -> None:
-        await self.exchange(kind, rid, "/plain", method="POST", send=body_size(self.rng), chunked=True,
-                            mode=self.rng.choice(("cl", "ch")))
+        await self.exchange(
+            kind,
+            rid,
+            "/plain",
+            method="POST",
+            send=body_size(self.rng),
+            chunked=True,
+            mode=self.rng.choice(("cl", "ch")),
+        )
 
     async def stream(self, kind: str, rid: str) -> None:
         rng = self.rng
-        await self.exchange(kind, rid, rng.choice(("/plain", "/gz")), mode="st", pieces=rng.randrange(2, 12),
-                            pause=rng.randrange(5, 60), text=rng.random() < 0.5,
-                            encoding=rng.choice(("gzip", "identity")))
+        await self.exchange(
+            kind,
+            rid,
+            rng.choice(("/plain", "/gz")),
+            mode="st",
+            pieces=rng.randrange(2, 12),
+            pause=rng.randrange(5, 60),
+            text=rng.random() < 0.5,
+            encoding=rng.choice(("gzip", "identity")),
+        )
 
     async def gz(self, kind: str, rid: str) -> None:
         rng = self.rng
         method = rng.choice(("GET", "POST"))
-        await self.exchange(kind, rid, "/gz", method=method, send=body_size(rng) if method == "POST" else 0,
-                            size=rng.choice((0, 100, 600, 2000, body_size(rng, 4 * MiB))),
-                            mode=rng.choice(("cl", "ch", "st")), pieces=4, pause=5, text=rng.random() < 0.8,
-                            encoding=rng.choice(("gzip", "br", "zstd", "identity", "gzip, br;q=0.5")))
+        await self.exchange(
+            kind,
+            rid,
+            "/gz",
+            method=method,
+            send=body_size(rng) if method == "POST" else 0,
+            size=rng.choice((0, 100, 600, 2000, body_size(rng, 4 * MiB))),
+            mode=rng.choice(("cl", "ch", "st")),
+            pieces=4,
+            pause=5,
+            text=rng.random() < 0.8,
+            encoding=rng.choice(("gzip", "br", "zstd", "identity", "gzip, br;q=0.5")),
+        )
 
     async def retry(self, kind: str, rid: str) -> None:
-        await self.exchange(kind, rid, "/retry", fail_first=self.rng.random() < 0.5,
-                            mode=self.rng.choice(("cl", "ch")))
+        await self.exchange(kind, rid, "/retry", fail_first=self.rng.random() < 0.5, mode=self.rng.choice(("cl", "ch")))
 
     async def retry_put(self, kind: str, rid: str) -> None:
         rng = self.rng
-        await self.exchange(kind, rid, "/retry", method="PUT", send=rng.randrange(0, MiB), chunked=rng.random() < 0.5,
-                            fail_first=rng.random() < 0.5, size=rng.randrange(0, 64 * 1024))
+        await self.exchange(
+            kind,
+            rid,
+            "/retry",
+            method="PUT",
+            send=rng.randrange(0, MiB),
+            chunked=rng.random() < 0.5,
+            fail_first=rng.random() < 0.5,
+            size=rng.randrange(0, 64 * 1024),
+        )
 
     async def extra(self, kind: str, rid: str) -> None:
         await self.exchange(kind, rid, "/extra", accept=(200, 404), size=self.rng.randrange(0, 64 * 1024))
@@ -587,8 +681,11 @@ class Client:
         total = body_size(rng) + 1
         part = rng.randrange(0, total)
         body = self.up.raw[:total]
-        head = (f"POST /plain/x/{rid}?n=10 HTTP/1.1\r\nHost: soak\r\n"
-                + ("Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {total}\r\n") + "\r\n").encode()
+        head = (
+            f"POST /plain/x/{rid}?n=10 HTTP/1.1\r\nHost: soak\r\n"
+            + ("Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {total}\r\n")
+            + "\r\n"
+        ).encode()
         payload = body[:part]
         if chunked and payload:
             payload = b"%x\r\n" % len(payload) + payload + b"\r\n"  # a chunk, and never the last one
@@ -617,8 +714,9 @@ class Client:
         mode = rng.choice(("cl", "ch", "st"))
         url = f"{self.base}{route}/x/{rid}?n={size}&o=0&m={mode}&pc=8&ps=20&t={int(route == '/gz')}"
         self.totals.http_requests += 1
-        async with self.session.get(url, headers={"Accept-Encoding": "gzip" if route == "/gz" else "identity"}) \
-                as response:
+        async with self.session.get(
+            url, headers={"Accept-Encoding": "gzip" if route == "/gz" else "identity"}
+        ) as response:
             want = rng.randrange(0, size // 2)
             got = 0
             async for chunk in response.content.iter_any():
@@ -639,8 +737,9 @@ class Client:
         self.totals.http_requests += 1
         got = 0
         try:
-            async with self.session.get(f"{self.base}/plain/x/{rid}?n={size}&o=0&m={mode}&pc=4&ps=10&ab={cut}") \
-                    as response:
+            async with self.session.get(
+                f"{self.base}/plain/x/{rid}?n={size}&o=0&m={mode}&pc=4&ps=10&ab={cut}"
+            ) as response:
                 async for chunk in response.content.iter_any():
                     got += len(chunk)
         except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
@@ -649,8 +748,12 @@ class Client:
             if response.status == 502 and cut == 0:  # nothing reached the client before the upstream died
                 self.totals.kinds[kind].aborted += 1
             else:
-                self.totals.fail(kind, rid, f"status {response.status}, {got} of {size} bytes (the upstream "
-                                            f"sent {cut}) and the answer looked complete")
+                self.totals.fail(
+                    kind,
+                    rid,
+                    f"status {response.status}, {got} of {size} bytes (the upstream "
+                    f"sent {cut}) and the answer looked complete",
+                )
         self.totals.kinds[kind].bytes_down += got
 
     async def upstream_no_answer(self, kind: str, rid: str) -> None:
@@ -671,8 +774,7 @@ class Client:
         cut = rng.randrange(0, messages) if rng.random() < 0.2 else None
         into, back = hashlib.sha256(), hashlib.sha256()
         stats = self.totals.kinds[kind]
-        ws = await self.session.ws_connect(f"{self.base}{route}/ws/{rid}", max_msg_size=0, compress=0,
-                                           autoping=True)
+        ws = await self.session.ws_connect(f"{self.base}{route}/ws/{rid}", max_msg_size=0, compress=0, autoping=True)
         try:
             for number in range(messages):
                 if number == cut:
@@ -685,15 +787,20 @@ class Client:
                 size = rng.choice((0, 1, 125, 126, 65535, 65536, rng.randrange(0, 256 * 1024)))
                 start = rng.randrange(0, BLOB_SIZE - size)
                 binary = rng.random() < 0.5
-                data = self.up.raw[start: start + size] if binary else self.up.text[start // 2: start // 2 + size]
+                data = self.up.raw[start : start + size] if binary else self.up.text[start // 2 : start // 2 + size]
                 into.update(data)
                 if binary:
                     await ws.send_bytes(data)
                 else:
                     await ws.send_str(data.decode())
                 message = await ws.receive()
-                echoed = message.data if message.type == aiohttp.WSMsgType.BINARY else \
-                    message.data.encode() if message.type == aiohttp.WSMsgType.TEXT else None
+                echoed = (
+                    message.data
+                    if message.type == aiohttp.WSMsgType.BINARY
+                    else message.data.encode()
+                    if message.type == aiohttp.WSMsgType.TEXT
+                    else None
+                )
                 if echoed is None:
                     self.totals.fail(kind, rid, f"message {number}: got {message.type!r} {message.data!r}")
                     return
@@ -708,8 +815,9 @@ class Client:
             await ws.close()
         seen = self.up.ledger.get(rid)
         if seen is None or seen.ws_in != into.hexdigest() or seen.ws_messages != messages:
-            self.totals.fail(kind, rid, f"the upstream saw {seen.ws_messages if seen else 0} of {messages} "
-                                        "messages or other bytes")
+            self.totals.fail(
+                kind, rid, f"the upstream saw {seen.ws_messages if seen else 0} of {messages} messages or other bytes"
+            )
         elif into.hexdigest() != back.hexdigest():
             self.totals.fail(kind, rid, "echoed bytes differ")
         else:
@@ -757,8 +865,11 @@ async def soak(args: argparse.Namespace) -> int:
             await asyncio.sleep(1.0)
             start_fds, start_rss = len(fd_targets(pid)), rss_kib(pid)
             start_tasks = (await probe.read(pid)).get("tasks", -1)
-            print(f"gateway pid {pid} on {base}: {start_fds} fds, {start_rss / 1024:.1f} MiB RSS, "
-                  f"{start_tasks} tasks before traffic; soaking for {args.seconds:.0f} s", flush=True)
+            print(
+                f"gateway pid {pid} on {base}: {start_fds} fds, {start_rss / 1024:.1f} MiB RSS, "
+                f"{start_tasks} tasks before traffic; soaking for {args.seconds:.0f} s",
+                flush=True,
+            )
             began = time.monotonic()
             deadline = began + args.seconds
             samples: list[Sample] = []
@@ -781,8 +892,11 @@ async def soak(args: argparse.Namespace) -> int:
                     found = await probe.read(pid, census=census)
                     if census:
                         warm_census = found.get("census", {})
-                    samples.append(Sample(time.monotonic() - began, len(fd_targets(pid)), rss_kib(pid),
-                                          int(found.get("tasks", -1))))
+                    samples.append(
+                        Sample(
+                            time.monotonic() - began, len(fd_targets(pid)), rss_kib(pid), int(found.get("tasks", -1))
+                        )
+                    )
                     if gateway._process is None or gateway._process.poll() is not None:  # noqa: SLF001
                         totals.failures.append("the gateway process ended during the soak")
                         return
@@ -808,8 +922,11 @@ async def soak(args: argparse.Namespace) -> int:
     for rid in totals.abandoned_requests:
         seen = upstreams.ledger.get(rid)
         if seen is not None and seen.req_complete:
-            totals.fail("abort_request", rid, f"the client abandoned its body, the upstream read a complete one "
-                                              f"of {seen.req_len} bytes")
+            totals.fail(
+                "abort_request",
+                rid,
+                f"the client abandoned its body, the upstream read a complete one of {seen.req_len} bytes",
+            )
     reloads = sum("configuration reloaded" in line for line in log)
     failed_reloads = sum("configuration not reloaded" in line for line in log)
     tracebacks = [line for line in log if line.startswith("Traceback")]
@@ -834,10 +951,15 @@ async def soak(args: argparse.Namespace) -> int:
     if leaked_sockets or any("CLOSE_WAIT" in key for key in after_clients):
         problems.append(f"sockets left: {leaked_sockets} at the end, {after_clients} once the clients had gone")
     if end_tasks < 0 or start_tasks < 0 or end_tasks > start_tasks + TASK_TOLERANCE:
-        problems.append(f"asyncio tasks: {start_tasks} before, {end_tasks} after (tolerance {TASK_TOLERANCE}): "
-                        f"{end_probe.get('task_names')}")
-    grown = {name: (warm_census.get(name, 0), count) for name, count in end_census.items()
-             if count > warm_census.get(name, 0) + CENSUS_TOLERANCE}
+        problems.append(
+            f"asyncio tasks: {start_tasks} before, {end_tasks} after (tolerance {TASK_TOLERANCE}): "
+            f"{end_probe.get('task_names')}"
+        )
+    grown = {
+        name: (warm_census.get(name, 0), count)
+        for name, count in end_census.items()
+        if count > warm_census.get(name, 0) + CENSUS_TOLERANCE
+    }
     if grown:
         problems.append(f"live objects grew (after warm-up -> end): {grown}")
 
@@ -845,38 +967,60 @@ async def soak(args: argparse.Namespace) -> int:
     print(f"\nsoak: {traffic_seconds:.0f} s, {args.clients} clients, seed {args.seed}")
     print(f"{'kind':<20}{'started':>9}{'completed':>11}{'aborted':>9}{'failed':>8}{'MiB up':>9}{'MiB down':>10}")
     for kind, stats in totals.kinds.items():
-        print(f"{kind:<20}{stats.started:>9}{stats.completed:>11}{stats.aborted:>9}{stats.failed:>8}"
-              f"{stats.bytes_up / MiB:>9.1f}{stats.bytes_down / MiB:>10.1f}")
+        print(
+            f"{kind:<20}{stats.started:>9}{stats.completed:>11}{stats.aborted:>9}{stats.failed:>8}"
+            f"{stats.bytes_up / MiB:>9.1f}{stats.bytes_down / MiB:>10.1f}"
+        )
     all_stats = totals.kinds.values()
-    print(f"{'total':<20}{sum(s.started for s in all_stats):>9}{sum(s.completed for s in all_stats):>11}"
-          f"{sum(s.aborted for s in all_stats):>9}{sum(s.failed for s in all_stats):>8}"
-          f"{sum(s.bytes_up for s in all_stats) / MiB:>9.1f}{sum(s.bytes_down for s in all_stats) / MiB:>10.1f}")
-    print(f"\nHTTP requests {totals.http_requests} over {totals.connections} client connections (keep-alive reuse "
-          f"{totals.http_requests / max(totals.connections, 1):.1f} per connection); {totals.ws_messages} websocket "
-          f"messages echoed; {totals.retried} requests retried; compressed answers {totals.compressed}")
+    print(
+        f"{'total':<20}{sum(s.started for s in all_stats):>9}{sum(s.completed for s in all_stats):>11}"
+        f"{sum(s.aborted for s in all_stats):>9}{sum(s.failed for s in all_stats):>8}"
+        f"{sum(s.bytes_up for s in all_stats) / MiB:>9.1f}{sum(s.bytes_down for s in all_stats) / MiB:>10.1f}"
+    )
+    print(
+        f"\nHTTP requests {totals.http_requests} over {totals.connections} client connections (keep-alive reuse "
+        f"{totals.http_requests / max(totals.connections, 1):.1f} per connection); {totals.ws_messages} websocket "
+        f"messages echoed; {totals.retried} requests retried; compressed answers {totals.compressed}"
+    )
     print(f"reloads: {writes} config rewrites, {reloads} applied by the gateway, {failed_reloads} refused")
     peak_fds = max((s.fds for s in samples), default=0)
     peak_tasks = max((s.tasks for s in samples), default=0)
-    print(f"fds: {start_fds} before traffic, peak {peak_fds}, {end_fds} at the end; sockets once the clients had "
-          f"gone {after_clients or '{}'}, at the end {end_sockets}")
+    print(
+        f"fds: {start_fds} before traffic, peak {peak_fds}, {end_fds} at the end; sockets once the clients had "
+        f"gone {after_clients or '{}'}, at the end {end_sockets}"
+    )
     print(f"asyncio tasks: {start_tasks} before traffic, peak {peak_tasks}, {end_tasks} at the end")
     peak_rss = max((s.rss_kib for s in samples), default=0) / 1024
-    print(f"RSS: {start_rss / 1024:.1f} MiB before traffic, {rss_warm:.1f} MiB after warm-up "
-          f"({warm_at:.0f} s), {rss_end:.1f} MiB at the end, peak {peak_rss:.1f} MiB, slope after warm-up "
-          f"{slope:+.2f} MiB/min; {end_rss / 1024:.1f} MiB once idle")
+    print(
+        f"RSS: {start_rss / 1024:.1f} MiB before traffic, {rss_warm:.1f} MiB after warm-up "
+        f"({warm_at:.0f} s), {rss_end:.1f} MiB at the end, peak {peak_rss:.1f} MiB, slope after warm-up "
+        f"{slope:+.2f} MiB/min; {end_rss / 1024:.1f} MiB once idle"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "seconds": traffic_seconds, "kinds": {k: vars(v) for k, v in totals.kinds.items()},
-            "reloads": reloads, "writes": writes, "fds": [start_fds, peak_fds, end_fds],
-            "tasks": [start_tasks, peak_tasks, end_tasks], "rss_mib": [start_rss / 1024, rss_warm, rss_end],
-            "slope_mib_per_min": slope, "samples": [vars(s) for s in samples], "problems": problems}, indent=1))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "seconds": traffic_seconds,
+                    "kinds": {k: vars(v) for k, v in totals.kinds.items()},
+                    "reloads": reloads,
+                    "writes": writes,
+                    "fds": [start_fds, peak_fds, end_fds],
+                    "tasks": [start_tasks, peak_tasks, end_tasks],
+                    "rss_mib": [start_rss / 1024, rss_warm, rss_end],
+                    "slope_mib_per_min": slope,
+                    "samples": [vars(s) for s in samples],
+                    "problems": problems,
+                },
+                indent=1,
+            )
+        )
     if problems:
         print(f"\nFAILED: {len(problems)} problem(s)")
         for problem in problems[:40]:
             print(f"  {problem}")
         for line in tracebacks[:3]:
             index = log.index(line)
-            print("\n".join(log[index: index + 30]))
+            print("\n".join(log[index : index + 30]))
         return 1
     print("\nOK: no byte lost or corrupted, no leak beyond the tolerances")
     return 0
@@ -888,8 +1032,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--reload-every", type=float, default=3.0)
-    parser.add_argument("--rss-tolerance", type=float, default=RSS_TOLERANCE_MIB,
-                        help="MiB of RSS growth allowed after warm-up (a short run has no plateau to judge)")
+    parser.add_argument(
+        "--rss-tolerance",
+        type=float,
+        default=RSS_TOLERANCE_MIB,
+        help="MiB of RSS growth allowed after warm-up (a short run has no plateau to judge)",
+    )
     parser.add_argument("--json", help="also write the figures and samples to this file")
     args = parser.parse_args()
     try:

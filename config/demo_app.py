@@ -14,13 +14,11 @@ from aiohttp import web
 
 
 async def app_endpoint(request: web.Request) -> web.Response:
-    return web.json_response({"message": "Hello World",
-                              "root_path": request.headers.get("X-Forwarded-Prefix", "")})
+    return web.json_response({"message": "Hello World", "root_path": request.headers.get("X-Forwarded-Prefix", "")})
 
 
 async def echo(request: web.Request) -> web.Response:
-    return web.json_response({"method": request.method, "path": request.raw_path,
-                              "headers": dict(request.headers)})
+    return web.json_response({"method": request.method, "path": request.raw_path, "headers": dict(request.headers)})
 
 
 def make_app() -> web.Application:

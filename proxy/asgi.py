@@ -16,7 +16,8 @@ that matters (a `headers` middleware with `customRequestHeaders: {X-Forwarded-Pr
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any
 from urllib.parse import quote
 
 from proxy.netutil import IPChecker, parse_cidr, parse_ip
@@ -54,16 +55,21 @@ def forwarded_prefix(values: Iterable[str]) -> str | None:
 
 def _plain_path(text: str) -> bool:
     """An absolute path with no dot segments, backslashes, control characters or leading `//`."""
-    return (text.startswith("/") and not text.startswith("//") and "\\" not in text
-            and not any(ord(char) < 0x20 or char == "\x7f" for char in text)
-            and not any(segment in (".", "..") for segment in text.split("/")))
+    return (
+        text.startswith("/")
+        and not text.startswith("//")
+        and "\\" not in text
+        and not any(ord(char) < 0x20 or char == "\x7f" for char in text)
+        and not any(segment in (".", "..") for segment in text.split("/"))
+    )
 
 
 class ForwardedPrefixMiddleware:
     """Sets `root_path` from X-Forwarded-Prefix sent by a trusted proxy (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, trusted: str | Iterable[str] = DEFAULT_TRUSTED,
-                 header: str = "X-Forwarded-Prefix") -> None:
+    def __init__(
+        self, app: ASGIApp, trusted: str | Iterable[str] = DEFAULT_TRUSTED, header: str = "X-Forwarded-Prefix"
+    ) -> None:
         self.app = app
         self.trusted = parse_trusted(trusted)
         self.header = header.lower().encode("latin-1")

@@ -10,14 +10,17 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Sequence
+from typing import Any
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, dynamic_files, read_any_config
-from proxy.config.static import EntryPoint, FileProvider as FileProviderConfig, Log as LogConfig, StaticConfig
+from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import FileProvider as FileProviderConfig
+from proxy.config.static import Log as LogConfig
 from proxy.config.static_sources import load_static, static_flag_help
 from proxy.providers.file import FileProvider
 from proxy.server.gateway import Gateway
@@ -25,9 +28,16 @@ from proxy.server.gateway import Gateway
 log = logging.getLogger("proxy")
 
 DEFAULT_ENTRY_POINT = ("http", "127.0.0.1:9999")  # for a dynamic file given alone
-LOG_LEVELS = {"TRACE": logging.DEBUG, "DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
-              "ERROR": logging.ERROR, "FATAL": logging.CRITICAL, "PANIC": logging.CRITICAL,
-              "DISABLED": logging.CRITICAL + 10}
+LOG_LEVELS = {
+    "TRACE": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "FATAL": logging.CRITICAL,
+    "PANIC": logging.CRITICAL,
+    "DISABLED": logging.CRITICAL + 10,
+}
 
 DESCRIPTION = """\
 stripproxy: a reverse proxy that reads Traefik's configuration files.
@@ -57,28 +67,53 @@ class Setup:
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    parser = argparse.ArgumentParser(prog="python -m proxy", description=DESCRIPTION,
-                                     epilog=static_flag_help(),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m proxy",
+        description=DESCRIPTION,
+        epilog=static_flag_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", nargs="?", choices=["run", "check", "explain", "routes"], default="run")
     parser.add_argument("url", nargs="?", help="explain: the request's URL (its port picks the entry point)")
     parser.add_argument("-X", "--request", dest="method", default="GET", help="explain: the method (GET)")
-    parser.add_argument("-H", "--header", dest="headers", action="append", default=[], metavar="'NAME: VALUE'",
-                        help="explain: a request header (repeatable)")
+    parser.add_argument(
+        "-H",
+        "--header",
+        dest="headers",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="explain: a request header (repeatable)",
+    )
     parser.add_argument("--entrypoint", dest="entry_point", help="explain: the entry point (default: by port)")
     parser.add_argument("--client-ip", default="127.0.0.1", help="explain: the client's address (127.0.0.1)")
     parser.add_argument("--json", action="store_true", help="routes: JSON instead of a table")
-    parser.add_argument("--config", "--configfile", "--configFile", dest="config", type=Path,
-                        help="a Traefik static or dynamic configuration file (.toml, .yaml, .yml)")
-    parser.add_argument("--strict", action="store_true",
-                        help="refuse to start if any router, service or middleware has a problem")
+    parser.add_argument(
+        "--config",
+        "--configfile",
+        "--configFile",
+        dest="config",
+        type=Path,
+        help="a Traefik static or dynamic configuration file (.toml, .yaml, .yml)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="refuse to start if any router, service or middleware has a problem"
+    )
     parser.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
-    parser.add_argument("--no-local-ca", action="store_true",
-                        help="do not serve routers with a certResolver from the local development CA "
-                             "(they are disabled, as ACME cannot be reached)")
-    parser.add_argument("--workers", type=worker_count, default=1, metavar="N",
-                        help="serve from N processes sharing every entry point's port (SO_REUSEPORT), "
-                             "'auto' for one per CPU; 1 (the default) serves from this process")
+    parser.add_argument(
+        "--no-local-ca",
+        action="store_true",
+        help="do not serve routers with a certResolver from the local development CA "
+        "(they are disabled, as ACME cannot be reached)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        metavar="N",
+        help="serve from N processes sharing every entry point's port (SO_REUSEPORT), "
+        "'auto' for one per CPU; 1 (the default) serves from this process",
+    )
     return parser.parse_known_intermixed_args(argv)  # explain's URL may come after --config FILE
 
 
@@ -117,16 +152,20 @@ def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
     http = next((v for k, v in raw.items() if str(k).lower() == "http"), None) or {}
     routers = next((v for k, v in http.items() if str(k).lower() == "routers"), None) or {}
     for router in routers.values() if isinstance(routers, dict) else ():
-        listed = next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None) \
-            if isinstance(router, dict) else None
+        listed = (
+            next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None)
+            if isinstance(router, dict)
+            else None
+        )
         if isinstance(listed, str):  # a scalar for the list: split on commas, as Traefik's decoder does
             listed = [part.strip() for part in listed.split(",") if part.strip()]
         for name in listed if isinstance(listed, list) else ():
             if isinstance(name, str) and name not in names:
                 names.append(name)
     host, port = DEFAULT_ENTRY_POINT[1].rsplit(":", 1)
-    return {name: EntryPoint(address=f"{host}:{int(port) + i}")
-            for i, name in enumerate(names or [DEFAULT_ENTRY_POINT[0]])}
+    return {
+        name: EntryPoint(address=f"{host}:{int(port) + i}") for i, name in enumerate(names or [DEFAULT_ENTRY_POINT[0]])
+    }
 
 
 def _names_entry_points(flags: list[str]) -> bool:
@@ -213,8 +252,11 @@ def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
         print(commands.routes_json(rows) if args.json else commands.routes_text(rows))
         return 0
     if not args.url:
-        print("explain needs the request's URL, e.g. python -m proxy explain --config FILE "
-              "http://127.0.0.1:9999/api/v1/app", file=sys.stderr)
+        print(
+            "explain needs the request's URL, e.g. python -m proxy explain --config FILE "
+            "http://127.0.0.1:9999/api/v1/app",
+            file=sys.stderr,
+        )
         return 2
     try:
         print(commands.explain(gateway, args.method, args.url, args.headers, args.entry_point, args.client_ip))
@@ -255,8 +297,9 @@ def log_serving(urls: dict[str, str]) -> None:
         log.warning("entry point %s serving on %s", name, url)
 
 
-async def serve(setup: Setup, strict: bool, *, reuse_port: bool = False,
-                announce: Callable[[dict[str, str]], None] = log_serving) -> int:
+async def serve(
+    setup: Setup, strict: bool, *, reuse_port: bool = False, announce: Callable[[dict[str, str]], None] = log_serving
+) -> int:
     """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's URL (followed by
     what it is bound to when that differs, e.g. "http://127.0.0.1:9999 (listening on 0.0.0.0:9999, ...)")."""
     prepared = prepare(setup, strict, reuse_port)
@@ -331,8 +374,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 1
     setup.local_ca = not args.no_local_ca
-    setup_logging(setup.static.log.level if args.command == "run" else "ERROR",
-                  config=setup.static.log if args.command == "run" else None)
+    setup_logging(
+        setup.static.log.level if args.command == "run" else "ERROR",
+        config=setup.static.log if args.command == "run" else None,
+    )
     if args.command == "check":
         try:
             return check(setup)

@@ -47,10 +47,19 @@ def _ranges(spec: str) -> _Ranges:
 
 
 _POSIX = {
-    "alnum": _ranges("09AZaz"), "alpha": _ranges("AZaz"), "ascii": _ranges("\x00\x7f"),
-    "blank": _ranges("\t\t  "), "cntrl": _ranges("\x00\x1f\x7f\x7f"), "digit": _ranges("09"),
-    "graph": _ranges("!~"), "lower": _ranges("az"), "print": _ranges(" ~"), "punct": _ranges("!/:@[`{~"),
-    "space": _ranges("\t\r  "), "upper": _ranges("AZ"), "word": _ranges("09AZ__az"),
+    "alnum": _ranges("09AZaz"),
+    "alpha": _ranges("AZaz"),
+    "ascii": _ranges("\x00\x7f"),
+    "blank": _ranges("\t\t  "),
+    "cntrl": _ranges("\x00\x1f\x7f\x7f"),
+    "digit": _ranges("09"),
+    "graph": _ranges("!~"),
+    "lower": _ranges("az"),
+    "print": _ranges(" ~"),
+    "punct": _ranges("!/:@[`{~"),
+    "space": _ranges("\t\r  "),
+    "upper": _ranges("AZ"),
+    "word": _ranges("09AZ__az"),
     "xdigit": _ranges("09AFaf"),
 }
 # Perl classes: \\d \\s \\w and their upper-case negations.
@@ -156,7 +165,7 @@ class _Translator:
 
     def escape(self) -> None:
         pattern = self.pattern
-        code = pattern[self.pos + 1:self.pos + 2]
+        code = pattern[self.pos + 1 : self.pos + 2]
         if code == "":
             raise self.fail("trailing backslash at end of expression")
         if code in ("A", "z"):
@@ -172,7 +181,7 @@ class _Translator:
         elif code == "Q":
             end = pattern.find("\\E", self.pos + 2)
             stop = len(pattern) if end == -1 else end
-            for ch in pattern[self.pos + 2:stop]:
+            for ch in pattern[self.pos + 2 : stop]:
                 self.emit_atom(self.fold_wrap(re.escape(ch)))
             self.pos = stop if end == -1 else end + 2
         else:
@@ -181,12 +190,12 @@ class _Translator:
     def char_escape(self) -> str:
         """Decode the single-character escape at self.pos (a backslash); advance past it."""
         pattern = self.pattern
-        code = pattern[self.pos + 1:self.pos + 2]
+        code = pattern[self.pos + 1 : self.pos + 2]
         if code in _CHAR_ESCAPES:
             self.pos += 2
             return _CHAR_ESCAPES[code]
         if code in "01234567" and code:
-            digits = re.match(r"[0-7]{1,3}", pattern[self.pos + 1:self.pos + 4])
+            digits = re.match(r"[0-7]{1,3}", pattern[self.pos + 1 : self.pos + 4])
             assert digits is not None
             if code != "0" and len(digits.group()) == 1:
                 raise self.fail(f"invalid escape sequence \\{code} (backreferences are not supported)")
@@ -203,12 +212,12 @@ class _Translator:
 
     def hex_escape(self) -> str:
         pattern = self.pattern
-        braced = re.match(r"\{([0-9A-Fa-f]+)\}", pattern[self.pos + 2:])
+        braced = re.match(r"\{([0-9A-Fa-f]+)\}", pattern[self.pos + 2 :])
         if braced:
             value = int(braced.group(1), 16)
             self.pos += 2 + len(braced.group())
         else:
-            digits = pattern[self.pos + 2:self.pos + 4]
+            digits = pattern[self.pos + 2 : self.pos + 4]
             if not re.fullmatch(r"[0-9A-Fa-f]{2}", digits):
                 raise self.fail("invalid escape sequence \\x")
             value = int(digits, 16)
@@ -238,12 +247,12 @@ class _Translator:
             if named is not None:
                 items.append(named)
                 continue
-            if ch == "\\" and pattern[self.pos + 1:self.pos + 2].lower() in _PERL:
+            if ch == "\\" and pattern[self.pos + 1 : self.pos + 2].lower() in _PERL:
                 items.append(_perl_class(pattern[self.pos + 1]))
                 self.pos += 2
                 continue
             low = self.class_char()
-            if pattern.startswith("-", self.pos) and pattern[self.pos + 1:self.pos + 2] not in ("]", ""):
+            if pattern.startswith("-", self.pos) and pattern[self.pos + 1 : self.pos + 2] not in ("]", ""):
                 self.pos += 1
                 high = self.class_char()
                 if high < low:
@@ -259,9 +268,9 @@ class _Translator:
         end = pattern.find(":]", self.pos + 2) if pattern.startswith("[:", self.pos) else -1
         if end == -1:
             return None
-        text = pattern[self.pos:end + 2]
+        text = pattern[self.pos : end + 2]
         negate = text.startswith("[:^")
-        ranges = _POSIX.get(text[3 if negate else 2:-2])
+        ranges = _POSIX.get(text[3 if negate else 2 : -2])
         if ranges is None:
             raise self.fail(f"invalid character class range {text!r}")
         self.pos = end + 2
@@ -269,7 +278,7 @@ class _Translator:
 
     def class_char(self) -> str:
         if self.pattern[self.pos] == "\\":
-            if self.pattern[self.pos + 1:self.pos + 2] == "Q":
+            if self.pattern[self.pos + 1 : self.pos + 2] == "Q":
                 raise self.fail("\\Q is not allowed in a character class")
             return self.char_escape()
         self.pos += 1
@@ -282,7 +291,7 @@ class _Translator:
             self.pos += 1
             self.push_group("(")
             return
-        named = re.match(r"\(\?P?<([^>]*)>", pattern[self.pos:])
+        named = re.match(r"\(\?P?<([^>]*)>", pattern[self.pos :])
         if named:
             name = named.group(1)
             if not _NAME.fullmatch(name):
@@ -296,9 +305,9 @@ class _Translator:
         self.perl_flags()
 
     def perl_flags(self) -> None:
-        match = re.match(r"\(\?([imsU]*)(?:-([imsU]+))?([:)])", self.pattern[self.pos:])
+        match = re.match(r"\(\?([imsU]*)(?:-([imsU]+))?([:)])", self.pattern[self.pos :])
         if not match:
-            raise self.fail(f"invalid or unsupported Perl syntax at {self.pattern[self.pos:self.pos + 4]!r}")
+            raise self.fail(f"invalid or unsupported Perl syntax at {self.pattern[self.pos : self.pos + 4]!r}")
         flags = self.flags
         for letter, value in [(c, True) for c in match.group(1)] + [(c, False) for c in match.group(2) or ""]:
             field = {"i": "fold", "m": "multiline", "s": "dotall", "U": "ungreedy"}[letter]
@@ -339,12 +348,12 @@ class _Translator:
         lazy = pattern.startswith("?", self.pos)
         self.pos += lazy
         if self.atom_start is None:
-            raise self.fail(f"missing argument to repetition operator {pattern[start:self.pos]!r}")
-        following = pattern[self.pos:self.pos + 1]
+            raise self.fail(f"missing argument to repetition operator {pattern[start : self.pos]!r}")
+        following = pattern[self.pos : self.pos + 1]
         if following in ("*", "+", "?") or (following == "{" and _REPEAT.match(pattern, self.pos)):
-            raise self.fail(f"invalid nested repetition operator {pattern[start:self.pos + 1]!r}")
-        atom = "".join(self.out[self.atom_start:])
-        del self.out[self.atom_start:]
+            raise self.fail(f"invalid nested repetition operator {pattern[start : self.pos + 1]!r}")
+        atom = "".join(self.out[self.atom_start :])
+        del self.out[self.atom_start :]
         self.out.append(f"(?:{atom}){op}{'?' if lazy != self.flags.ungreedy else ''}")
         self.atom_start = None
 
@@ -376,7 +385,7 @@ def compile_go_regexp(pattern: str, engine: str = "auto", eager: bool = False) -
     if engine == "re2" or (engine == "auto" and not backtrack_safe(pattern)):
         if _re2_available():
             compiled = Re2Pattern(pattern)
-            return (compiled.compile_now() if eager else compiled)  # type: ignore[return-value]
+            return compiled.compile_now() if eager else compiled  # type: ignore[return-value]
         log.warning("regexp %r may take exponential time on Python's re: install google-re2", pattern)
     try:
         return re.compile(text, flags)

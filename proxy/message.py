@@ -6,9 +6,10 @@ Everything is `str`: header bytes are decoded as latin-1, so any byte round-trip
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 
 class HeaderList:
@@ -29,8 +30,11 @@ class HeaderList:
         self._keys = _lower_names(items)
 
     # C-level getters (attrgetter): read several times per request, a Python getter would cost 2x more.
-    items = property(attrgetter("_items"), _set_items, doc="The pairs, in order. Read freely; to change them "
-                     "assign a new list (or use the methods).")
+    items = property(
+        attrgetter("_items"),
+        _set_items,
+        doc="The pairs, in order. Read freely; to change them assign a new list (or use the methods).",
+    )
     keys = property(attrgetter("_keys"), doc="The lower-cased names, parallel to `items` (read only).")
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -115,8 +119,7 @@ class HeaderList:
                 self._drop(lname)
 
     def _drop(self, lname: str, start: int = 0) -> None:
-        kept = [(key, pair) for i, (key, pair) in enumerate(zip(self._keys, self._items))
-                if i < start or key != lname]
+        kept = [(key, pair) for i, (key, pair) in enumerate(zip(self._keys, self._items)) if i < start or key != lname]
         self._keys = [key for key, _ in kept]
         self._items = [pair for _, pair in kept]
 
@@ -206,8 +209,7 @@ class Reply:
     @classmethod
     def text(cls, status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Reply:
         """A short plain-text answer, as Traefik gives for its own errors."""
-        return cls(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])],
-                   message.encode())
+        return cls(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], message.encode())
 
 
 def split_host_port(host: str) -> tuple[str, str]:
@@ -215,7 +217,7 @@ def split_host_port(host: str) -> tuple[str, str]:
     if host.startswith("["):
         end = host.find("]")
         if end != -1:
-            rest = host[end + 1:]
+            rest = host[end + 1 :]
             return host[: end + 1], rest[1:] if rest.startswith(":") else ""
         return host, ""
     name, sep, port = host.rpartition(":")

@@ -17,7 +17,8 @@ No dependencies beyond the standard library (proxy.asgi is used in production ap
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -43,7 +44,7 @@ def split_host_port(hostport: str) -> tuple[str, str] | None:
             return None
     if "[" in hostport[start:] or "]" in hostport[after:]:
         return None
-    return host, hostport[colon + 1:]
+    return host, hostport[colon + 1 :]
 
 
 def split_port(hostport: str) -> str:
@@ -243,16 +244,20 @@ class PoolStrategy:
 Strategy = RemoteAddrStrategy | DepthStrategy | PoolStrategy
 
 
-def ip_strategy(depth: int = 0, excluded_ips: Iterable[str] = (), ipv6_subnet: int | None = None,
-                *, what: str = "ipStrategy") -> Strategy:
+def ip_strategy(
+    depth: int = 0, excluded_ips: Iterable[str] = (), ipv6_subnet: int | None = None, *, what: str = "ipStrategy"
+) -> Strategy:
     """dynamic.IPStrategy.Get: depth above 0 wins, then excludedIPs, else the remote address.
 
     ipv6Subnet must be in 1..128 where it applies (depth, remote address); with excludedIPs it is unused.
     """
+
     def subnet() -> int | None:
         if ipv6_subnet is not None and not 0 < ipv6_subnet <= 128:
-            raise ValueError(f"{what}.ipv6Subnet: invalid IPv6 subnet {ipv6_subnet} value, should be "
-                             "greater to 0 and lower or equal to 128")  # Traefik's words
+            raise ValueError(
+                f"{what}.ipv6Subnet: invalid IPv6 subnet {ipv6_subnet} value, should be "
+                "greater to 0 and lower or equal to 128"
+            )  # Traefik's words
         return ipv6_subnet
 
     if depth > 0:
@@ -265,22 +270,68 @@ def ip_strategy(depth: int = 0, excluded_ips: Iterable[str] = (), ipv6_subnet: i
 
 # ------------------------------------------------------------------------------------------------ net/http
 _STATUS_TEXT = {
-    100: "Continue", 101: "Switching Protocols", 102: "Processing", 103: "Early Hints",
-    200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information", 204: "No Content",
-    205: "Reset Content", 206: "Partial Content", 207: "Multi-Status", 208: "Already Reported", 226: "IM Used",
-    300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
-    305: "Use Proxy", 307: "Temporary Redirect", 308: "Permanent Redirect",
-    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 406: "Not Acceptable", 407: "Proxy Authentication Required",
-    408: "Request Timeout", 409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed",
-    413: "Request Entity Too Large", 414: "Request URI Too Long", 415: "Unsupported Media Type",
-    416: "Requested Range Not Satisfiable", 417: "Expectation Failed", 418: "I'm a teapot",
-    421: "Misdirected Request", 422: "Unprocessable Entity", 423: "Locked", 424: "Failed Dependency",
-    425: "Too Early", 426: "Upgrade Required", 428: "Precondition Required", 429: "Too Many Requests",
-    431: "Request Header Fields Too Large", 451: "Unavailable For Legal Reasons",
-    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
-    504: "Gateway Timeout", 505: "HTTP Version Not Supported", 506: "Variant Also Negotiates",
-    507: "Insufficient Storage", 508: "Loop Detected", 510: "Not Extended", 511: "Network Authentication Required",
+    100: "Continue",
+    101: "Switching Protocols",
+    102: "Processing",
+    103: "Early Hints",
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    203: "Non-Authoritative Information",
+    204: "No Content",
+    205: "Reset Content",
+    206: "Partial Content",
+    207: "Multi-Status",
+    208: "Already Reported",
+    226: "IM Used",
+    300: "Multiple Choices",
+    301: "Moved Permanently",
+    302: "Found",
+    303: "See Other",
+    304: "Not Modified",
+    305: "Use Proxy",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    409: "Conflict",
+    410: "Gone",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Request Entity Too Large",
+    414: "Request URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Requested Range Not Satisfiable",
+    417: "Expectation Failed",
+    418: "I'm a teapot",
+    421: "Misdirected Request",
+    422: "Unprocessable Entity",
+    423: "Locked",
+    424: "Failed Dependency",
+    425: "Too Early",
+    426: "Upgrade Required",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    451: "Unavailable For Legal Reasons",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
+    506: "Variant Also Negotiates",
+    507: "Insufficient Storage",
+    508: "Loop Detected",
+    510: "Not Extended",
+    511: "Network Authentication Required",
 }
 
 

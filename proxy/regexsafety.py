@@ -101,7 +101,7 @@ class _Parser:
     loops: list[_Set] = field(default_factory=list)
 
     def peek(self) -> str:
-        return self.pattern[self.pos:self.pos + 1]
+        return self.pattern[self.pos : self.pos + 1]
 
     def parse(self) -> list[list[_Node]]:
         if self.pattern.startswith("(?i)"):
@@ -149,7 +149,7 @@ class _Parser:
             return {"*": (0, None), "+": (1, None), "?": (0, 1)}[ch]
         if ch == "{":
             end = self.pattern.find("}", self.pos)
-            body = self.pattern[self.pos + 1:end] if end > 0 else ""
+            body = self.pattern[self.pos + 1 : end] if end > 0 else ""
             low_text, comma, high_text = body.partition(",")
             if low_text.isdigit() and (not comma or high_text == "" or high_text.isdigit()):
                 self.pos = end + 1
@@ -194,7 +194,7 @@ class _Parser:
         return _Group(branches)
 
     def escape(self) -> Ranges:
-        code = self.pattern[self.pos + 1:self.pos + 2]
+        code = self.pattern[self.pos + 1 : self.pos + 2]
         self.pos += 2
         if code.lower() in _PERL:
             ranges = _PERL[code.lower()]
@@ -231,7 +231,7 @@ class _Parser:
             else:
                 self.pos += 1
                 low = ord(ch)
-            if self.peek() == "-" and pattern[self.pos + 1:self.pos + 2] not in ("]", ""):
+            if self.peek() == "-" and pattern[self.pos + 1 : self.pos + 2] not in ("]", ""):
                 self.pos += 1
                 if self.peek() == "\\":
                     high_ranges = self.escape()
@@ -249,8 +249,11 @@ class _Parser:
 
 
 def _has_loop(branches: list[list[_Node]]) -> bool:
-    return any((isinstance(n, _Set) and n.loop) or (isinstance(n, _Group) and _has_loop(n.branches))
-               for branch in branches for n in branch)
+    return any(
+        (isinstance(n, _Set) and n.loop) or (isinstance(n, _Group) and _has_loop(n.branches))
+        for branch in branches
+        for n in branch
+    )
 
 
 def _choices(branches: list[list[_Node]]) -> int:

@@ -54,7 +54,7 @@ def check_escapes(text: str) -> None:
     """Raise ValueError with Go's message at the first '%' not followed by two hex digits."""
     bad = _BAD_ESCAPE.search(text) if "%" in text else None
     if bad is not None:
-        raise ValueError(f'invalid URL escape "{text[bad.start():bad.start() + 3]}"')
+        raise ValueError(f'invalid URL escape "{text[bad.start() : bad.start() + 3]}"')
 
 
 def unescape(text: str, host: bool = False) -> str:
@@ -203,7 +203,7 @@ def split_scheme(url: str) -> tuple[str, str]:
         if ch == ":":
             if i == 0:
                 raise ValueError("missing protocol scheme")
-            return url[:i], url[i + 1:]
+            return url[:i], url[i + 1 :]
         return "", url
     return "", url
 
@@ -218,8 +218,8 @@ def _check_host(host: str) -> str:
         end = host.find("]")
         if end < 0:
             raise ValueError("missing ']' in host")
-        if not valid_optional_port(host[end + 1:]):
-            raise ValueError(f'invalid port "{host[end + 1:]}" after host')
+        if not valid_optional_port(host[end + 1 :]):
+            raise ValueError(f'invalid port "{host[end + 1 :]}" after host')
     else:
         colon = host.rfind(":")
         if colon != -1 and not valid_optional_port(host[colon:]):
@@ -266,4 +266,3 @@ def normalize_url(url: str) -> str:
     if sep and fragment:
         out += "#" + fragment
     return out
-

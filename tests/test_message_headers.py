@@ -11,12 +11,15 @@ def _headers() -> HeaderList:
     return HeaderList([("Host", "a"), ("X-A", "1"), ("Connection", "close"), ("x-a", "2"), ("B", "3")])
 
 
-@pytest.mark.parametrize(("names", "expected"), [
-    pytest.param({"connection"}, ["Host", "X-A", "x-a", "B"], id="single"),
-    pytest.param({"x-a"}, ["Host", "Connection", "B"], id="repeated-name"),
-    pytest.param({"x-a", "connection", "b"}, ["Host"], id="repeated-and-single"),
-    pytest.param(frozenset({"absent"}), ["Host", "X-A", "Connection", "x-a", "B"], id="absent"),
-])
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        pytest.param({"connection"}, ["Host", "X-A", "x-a", "B"], id="single"),
+        pytest.param({"x-a"}, ["Host", "Connection", "B"], id="repeated-name"),
+        pytest.param({"x-a", "connection", "b"}, ["Host"], id="repeated-and-single"),
+        pytest.param(frozenset({"absent"}), ["Host", "X-A", "Connection", "x-a", "B"], id="absent"),
+    ],
+)
 def test_remove_many(names: set[str], expected: list[str]) -> None:
     headers = _headers()
     headers.remove_many(names)

@@ -1,5 +1,6 @@
 """Traefik's static and dynamic file configuration as pydantic models, and their loaders."""
 
+from proxy.config.durations import Duration, parse_duration
 from proxy.config.dynamic import (
     DynamicConfig,
     ForwardingTimeouts,
@@ -11,7 +12,6 @@ from proxy.config.dynamic import (
     Service,
 )
 from proxy.config.dynamic_middlewares import UNSUPPORTED_MIDDLEWARE_TYPES, Middleware
-from proxy.config.durations import Duration, parse_duration
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.loader import (
     classify,

@@ -91,7 +91,7 @@ def parse_go_duration_nanos(text: str) -> int:
 def parse_duration(value: str | int | float) -> float:
     """A Traefik duration in seconds: "1m30s" -> 90.0, "500ms" -> 0.5, "10" or 10 -> 10.0."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError(f"invalid duration {value!r}: expected a duration such as \"10s\" or a number of seconds")
+        raise ValueError(f'invalid duration {value!r}: expected a duration such as "10s" or a number of seconds')
     text = value if isinstance(value, str) else _go_number_text(value)
     seconds = _parse_go_int(text)
     if seconds is not None:

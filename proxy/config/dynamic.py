@@ -7,13 +7,12 @@ they are ignored).
 
 from __future__ import annotations
 
-
 from pydantic import Field, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
+from proxy.config.durations import Duration
 from proxy.config.dynamic_middlewares import Middleware
 from proxy.config.dynamic_tls import Certificate, Domain, TLSSection
-from proxy.config.durations import Duration
 
 # ------------------------------------------------------------------------------------------------ routers
 
@@ -160,7 +159,7 @@ class Service(TraefikModel):
     highest_random_weight: HighestRandomWeight | None = None
 
     def type_name(self) -> str:
-        """"loadBalancer", "weighted", ...; ValueError when none or several are set."""
+        """ "loadBalancer", "weighted", ...; ValueError when none or several are set."""
         return exactly_one_set(self, "service")
 
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 _SPACE = " \t\r\n"
 _NO_VALUE = "<no value>"
@@ -116,8 +117,10 @@ def _go_trim(text: str, cutset: str) -> str:
 
 
 # unicode.IsSpace, what strings.TrimSpace removes.
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-            "\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def _per_rune(text: str, change: Callable[[str], str]) -> str:
@@ -220,12 +223,13 @@ class _Tok:
     line: int
 
 
-_NUMBER = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|0[oO]?[0-7_]+|0[bB][01_]+"
-                     r"|[0-9][0-9_]*(\.[0-9_]*)?([eE][+-]?[0-9]+)?|\.[0-9]+([eE][+-]?[0-9]+)?)")
+_NUMBER = re.compile(
+    r"[+-]?(0[xX][0-9a-fA-F_]+|0[oO]?[0-7_]+|0[bB][01_]+"
+    r"|[0-9][0-9_]*(\.[0-9_]*)?([eE][+-]?[0-9]+)?|\.[0-9]+([eE][+-]?[0-9]+)?)"
+)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VAR = re.compile(r"\$[A-Za-z0-9_]*")
-_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"',
-            "'": "'"}
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
 
 
 @dataclass
@@ -255,7 +259,7 @@ class _Lexer:
         trim_next = False
         while True:
             start = text.find("{{", self.pos)
-            chunk = text[self.pos:] if start == -1 else text[self.pos:start]
+            chunk = text[self.pos :] if start == -1 else text[self.pos : start]
             if trim_next:
                 self.line += chunk.count("\n") - chunk.lstrip(_SPACE).count("\n")
                 chunk = chunk.lstrip(_SPACE)
@@ -267,7 +271,7 @@ class _Lexer:
             if trim_before:
                 stripped = chunk.rstrip(_SPACE)
                 self._add_text(stripped)
-                self.line += chunk[len(stripped):].count("\n")
+                self.line += chunk[len(stripped) :].count("\n")
             else:
                 self._add_text(chunk)
             self.pos = start + (4 if trim_before else 2)
@@ -284,7 +288,7 @@ class _Lexer:
         if text.startswith("}}", pos):
             self.pos = pos + 2
             return False
-        if text[pos:pos + 1] in tuple(_SPACE) and text.startswith("-}}", pos + 1):
+        if text[pos : pos + 1] in tuple(_SPACE) and text.startswith("-}}", pos + 1):
             self.line += text[pos] == "\n"
             self.pos = pos + 4
             return True
@@ -332,7 +336,7 @@ class _Lexer:
                 raise self.error("unterminated raw quoted string")
             self.line += text.count("\n", pos, end)
             self.pos = end + 1
-            return _Tok("str", text[pos + 1:end], line)
+            return _Tok("str", text[pos + 1 : end], line)
         if ch == "'":
             raise self.error("character constants are not supported by stripproxy's template renderer")
         if text.startswith(":=", pos):
@@ -346,11 +350,12 @@ class _Lexer:
             assert match is not None
             self.pos = match.end()
             return _Tok("var", match.group(), line)
-        if ch == "." and not text[pos + 1:pos + 2].isdigit():
+        if ch == "." and not text[pos + 1 : pos + 2].isdigit():
             match = _IDENT.match(text, pos + 1)
             if match:
-                raise self.error(f"field access .{match.group()}: the file provider's template data is `false`, "
-                                 "which has no fields")
+                raise self.error(
+                    f"field access .{match.group()}: the file provider's template data is `false`, which has no fields"
+                )
             self.pos += 1
             return _Tok("dot", ".", line)
         match = _NUMBER.match(text, pos)
@@ -393,19 +398,19 @@ class _Lexer:
                 out.append(ch)
                 i += 1
                 continue
-            code = text[i + 1:i + 2]
+            code = text[i + 1 : i + 2]
             if code in _ESCAPES:
                 out.append(_ESCAPES[code])
                 i += 2
             elif code in ("x", "u", "U"):
                 width = {"x": 2, "u": 4, "U": 8}[code]
-                digits = text[i + 2:i + 2 + width]
+                digits = text[i + 2 : i + 2 + width]
                 if len(digits) != width or not all(c in "0123456789abcdefABCDEF" for c in digits):
                     raise self.error(f"invalid escape \\{code} in quoted string")
                 out.append(chr(int(digits, 16)) if code != "x" else bytes([int(digits, 16)]).decode("latin-1"))
                 i += 2 + width
-            elif len(text[i + 1:i + 4]) == 3 and all(c in "01234567" for c in text[i + 1:i + 4]):
-                out.append(chr(int(text[i + 1:i + 4], 8)))
+            elif len(text[i + 1 : i + 4]) == 3 and all(c in "01234567" for c in text[i + 1 : i + 4]):
+                out.append(chr(int(text[i + 1 : i + 4], 8)))
                 i += 4
             else:
                 raise self.error(f"unknown escape sequence \\{code} in quoted string")
@@ -471,8 +476,10 @@ class _Parser:
             elif word == "range":
                 body.append(self._range(item))
             elif word in _KEYWORDS:
-                raise self.error(item.line, f"{{{{{word}}}}} is not supported by stripproxy's template renderer "
-                                            "(if, else, range and end are)")
+                raise self.error(
+                    item.line,
+                    f"{{{{{word}}}}} is not supported by stripproxy's template renderer (if, else, range and end are)",
+                )
             else:
                 body.append(self._pipeline(item.tokens, item.line, allow_decl=True))
         if stops:
@@ -524,8 +531,13 @@ class _Parser:
             # `$x :=`, `$x =`, or in range `$i, $e :=`
             if len(tokens) > 1 and tokens[1].kind in (":=", "="):
                 decl, assign, tokens = [tokens[0].value], tokens[1].kind == "=", tokens[2:]
-            elif (context == "range" and len(tokens) > 3 and tokens[1].kind == "," and tokens[2].kind == "var"
-                  and tokens[3].kind in (":=", "=")):
+            elif (
+                context == "range"
+                and len(tokens) > 3
+                and tokens[1].kind == ","
+                and tokens[2].kind == "var"
+                and tokens[3].kind in (":=", "=")
+            ):
                 decl, assign, tokens = [tokens[0].value, tokens[2].value], tokens[3].kind == "=", tokens[4:]
         commands: list[list[Any]] = [[]]
         index = 0
@@ -543,7 +555,7 @@ class _Parser:
                     end += 1
                 if depth:
                     raise self.error(tok.line, "unclosed left paren")
-                commands[-1].append(self._pipeline(tokens[index:end - 1], tok.line, allow_decl=False))
+                commands[-1].append(self._pipeline(tokens[index : end - 1], tok.line, allow_decl=False))
                 index = end
             elif tok.kind in (")", ":=", "=", ","):
                 raise self.error(tok.line, f"unexpected {tok.value!r} in {context or 'command'}")
@@ -635,8 +647,7 @@ class _Renderer:
             self._set(pipe, [value], scopes)
         return value
 
-    def command(self, operands: list[Any], previous: Any, dot: Any, scopes: list[dict[str, Any]],
-                line: int) -> Any:
+    def command(self, operands: list[Any], previous: Any, dot: Any, scopes: list[dict[str, Any]], line: int) -> Any:
         head = operands[0]
         if isinstance(head, _Tok) and head.kind == "ident":
             return self.call(head, operands[1:], previous, dot, scopes)
@@ -663,16 +674,16 @@ class _Renderer:
             return dot
         return operand.value
 
-    def call(self, name_tok: _Tok, args: list[Any], previous: Any, dot: Any,
-             scopes: list[dict[str, Any]]) -> Any:
+    def call(self, name_tok: _Tok, args: list[Any], previous: Any, dot: Any, scopes: list[dict[str, Any]]) -> Any:
         name, line = name_tok.value, name_tok.line
         if name in _BUILTIN_LOGIC:
             return self._logic(name, args, previous, dot, scopes, line)
         func = self.funcs.get(name)
         if func is None:
             supported = ", ".join(sorted([*self.funcs, *_BUILTIN_LOGIC]))
-            raise self.error(line, f"function {name!r} is not supported by stripproxy's template renderer "
-                                   f"(supported: {supported})")
+            raise self.error(
+                line, f"function {name!r} is not supported by stripproxy's template renderer (supported: {supported})"
+            )
         values = [self.operand(arg, dot, scopes) for arg in args]
         if previous is not _MISSING:
             values.append(previous)
@@ -683,8 +694,9 @@ class _Renderer:
         kinds = [*func.params, *[func.variadic or "any"] * (len(values) - fixed)]
         for value, kind in zip(values, kinds):
             if kind == "str" and not isinstance(value, str):
-                raise self.error(line, f"error calling {name}: wrong type for value; expected string; "
-                                       f"got {_go_type(value)}")
+                raise self.error(
+                    line, f"error calling {name}: wrong type for value; expected string; got {_go_type(value)}"
+                )
         if name in _ARG_ORDER:
             values = list(_ARG_ORDER[name](values))
         try:
@@ -692,8 +704,9 @@ class _Renderer:
         except _CallError as err:
             raise self.error(line, f"error calling {name}: {err}") from None
 
-    def _logic(self, name: str, args: list[Any], previous: Any, dot: Any, scopes: list[dict[str, Any]],
-               line: int) -> Any:
+    def _logic(
+        self, name: str, args: list[Any], previous: Any, dot: Any, scopes: list[dict[str, Any]], line: int
+    ) -> Any:
         """Go's and/or: evaluate left to right, stop at the first false (and) / true (or) argument."""
         thunks: list[Callable[[], Any]] = [lambda arg=arg: self.operand(arg, dot, scopes) for arg in args]
         if previous is not _MISSING:

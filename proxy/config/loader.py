@@ -26,9 +26,23 @@ SUPPORTED_EXTENSIONS = (".toml", ".yaml", ".yml")
 STATIC_ROOT_KEYS = frozenset(
     key.lower()
     for key in (
-        "entryPoints", "providers", "log", "accessLog", "api", "ping", "metrics", "tracing", "global",
-        "serversTransport", "tcpServersTransport", "experimental", "certificatesResolvers", "hostResolver",
-        "core", "spiffe", "ocsp",
+        "entryPoints",
+        "providers",
+        "log",
+        "accessLog",
+        "api",
+        "ping",
+        "metrics",
+        "tracing",
+        "global",
+        "serversTransport",
+        "tcpServersTransport",
+        "experimental",
+        "certificatesResolvers",
+        "hostResolver",
+        "core",
+        "spiffe",
+        "ocsp",
     )
 )
 DYNAMIC_ROOT_KEYS = frozenset(("http", "tcp", "udp", "tls"))
@@ -136,8 +150,15 @@ def classify(raw: dict[str, Any], source: str = "") -> Literal["static", "dynami
         return "static"
     if keys & DYNAMIC_ROOT_KEYS:
         return "dynamic"
-    raise ConfigError([ConfigProblem(source, "", "neither a static nor a dynamic configuration "
-                                                 "(no known top-level key such as entryPoints or http)")])
+    raise ConfigError(
+        [
+            ConfigProblem(
+                source,
+                "",
+                "neither a static nor a dynamic configuration (no known top-level key such as entryPoints or http)",
+            )
+        ]
+    )
 
 
 def validate_section(
@@ -145,9 +166,7 @@ def validate_section(
 ) -> tuple[Any, list[ConfigProblem]]:
     """Normalise keys and validate `raw` as `model`. Returns (model, warnings); ConfigError on problems."""
     kept = {key: value for key, value in raw.items() if str(key).lower() in known_roots}
-    warnings = [
-        ConfigProblem(file, str(key), "unknown top-level key, ignored") for key in raw if key not in kept
-    ]
+    warnings = [ConfigProblem(file, str(key), "unknown top-level key, ignored") for key in raw if key not in kept]
     normalised, normaliser = normalise_keys(kept, model)
     problems = [
         ConfigProblem(file, format_key_path(path[:-1] + (written,)), f"key given twice (also as {path[-1]!r})")
@@ -161,9 +180,15 @@ def validate_section(
     if problems:
         raise ConfigError(problems)
     if isinstance(result, DynamicConfig):  # accepted, never served: said, not silently dropped
-        warnings += [ConfigProblem(file, name, f"{name} routers and services are not served by stripproxy (it "
-                                               "serves HTTP only): this section is ignored")
-                     for name in result.ignored_sections()]
+        warnings += [
+            ConfigProblem(
+                file,
+                name,
+                f"{name} routers and services are not served by stripproxy (it "
+                "serves HTTP only): this section is ignored",
+            )
+            for name in result.ignored_sections()
+        ]
     return result, warnings
 
 
@@ -178,6 +203,7 @@ def dynamic_files(provider: FileProvider, base_dir: Path | None = None) -> list[
 
     Relative paths resolve against `base_dir` (the static configuration file's folder).
     """
+
     def resolve(name: str) -> Path:
         candidate = Path(name).expanduser()
         return candidate if candidate.is_absolute() or base_dir is None else base_dir / candidate
@@ -264,8 +290,9 @@ def _merge_tls(merged: DynamicConfig, tls: TLSSection, file: str, origins: dict[
         for name, value in getattr(tls, section).items():
             key = ("tls", section, name)
             if key in origins:
-                warnings.append(ConfigProblem(file, f"tls.{section}.{name}",
-                                              f"already configured in {origins[key]}, skipping"))
+                warnings.append(
+                    ConfigProblem(file, f"tls.{section}.{name}", f"already configured in {origins[key]}, skipping")
+                )
                 continue
             origins[key] = file
             target[name] = value

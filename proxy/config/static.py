@@ -112,7 +112,7 @@ class UDPConfig(TraefikModel):
 
 
 def split_address(address: str) -> tuple[str, int, str]:
-    """":80/tcp" -> ("", 80, "tcp"); "[::1]:80" -> ("::1", 80, "tcp"). ValueError naming the address."""
+    """ ":80/tcp" -> ("", 80, "tcp"); "[::1]:80" -> ("::1", 80, "tcp"). ValueError naming the address."""
     host_port, _, protocol = address.partition("/")
     protocol = protocol.lower() or "tcp"
     if protocol not in ("tcp", "udp"):
@@ -208,9 +208,25 @@ class Providers(TraefikModel):
 # ------------------------------------------------------------------------------------------------ the rest
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
-OTHER_PROVIDERS = ("docker", "swarm", "kubernetesIngress", "kubernetesIngressNGINX", "kubernetesCRD",
-                   "kubernetesGateway", "knative", "rest", "consulCatalog", "nomad", "ecs", "consul", "etcd",
-                   "zooKeeper", "redis", "http", "plugin")
+OTHER_PROVIDERS = (
+    "docker",
+    "swarm",
+    "kubernetesIngress",
+    "kubernetesIngressNGINX",
+    "kubernetesCRD",
+    "kubernetesGateway",
+    "knative",
+    "rest",
+    "consulCatalog",
+    "nomad",
+    "ecs",
+    "consul",
+    "etcd",
+    "zooKeeper",
+    "redis",
+    "http",
+    "plugin",
+)
 
 
 class Log(TraefikModel):
@@ -407,37 +423,50 @@ class StaticConfig(TraefikModel):
     def warnings(self) -> list[ConfigProblem]:
         return self._warnings
 
-    def with_effective_defaults(self) -> "StaticConfig":
+    def with_effective_defaults(self) -> StaticConfig:
         """Traefik's SetEffectiveConfiguration: an "http" entry point on :80 when none is defined, and a
         "traefik" one on :8080 when api.insecure, ping or prometheus (routed to "traefik") ask for it."""
         label = self._label or (str(self._source_file) if self._source_file else "static configuration")
         level = effective_log_level(self.log.level)
         if level is None:
-            self._warnings.append(ConfigProblem(
-                label, "log.level", f"unknown log level {self.log.level!r} (Traefik's levels: "
-                                    f"{', '.join(LOG_LEVELS)}): logging at ERROR, as Traefik does"))
+            self._warnings.append(
+                ConfigProblem(
+                    label,
+                    "log.level",
+                    f"unknown log level {self.log.level!r} (Traefik's levels: "
+                    f"{', '.join(LOG_LEVELS)}): logging at ERROR, as Traefik does",
+                )
+            )
             level = "ERROR"
         self.log.level = level
         for name, field in Providers.model_fields.items():
             alias = field.alias or name
             if alias in OTHER_PROVIDERS and getattr(self.providers, name) is not None:
-                self._warnings.append(ConfigProblem(
-                    label, f"providers.{alias}",
-                    f"provider {alias} is not available here; its routers are not served (only the file "
-                    "provider is)"))
+                self._warnings.append(
+                    ConfigProblem(
+                        label,
+                        f"providers.{alias}",
+                        f"provider {alias} is not available here; its routers are not served (only the file "
+                        "provider is)",
+                    )
+                )
         file_provider = self.providers.file
         if file_provider is not None and file_provider.debug_log_generated_template:
-            self._warnings.append(ConfigProblem(
-                label, "providers.file.debugLogGeneratedTemplate",
-                "accepted but not implemented: rendered templates are not logged (a template error still "
-                "names the file and the line)"))
+            self._warnings.append(
+                ConfigProblem(
+                    label,
+                    "providers.file.debugLogGeneratedTemplate",
+                    "accepted but not implemented: rendered templates are not logged (a template error still "
+                    "names the file and the line)",
+                )
+            )
         if not self.entry_points:
             self.entry_points["http"] = EntryPoint(address=":80")
         ping, prometheus = self.ping, self.metrics.prometheus if self.metrics else None
         if "traefik" not in self.entry_points and (
-                (self.api is not None and self.api.insecure)
-                or (ping is not None and not ping.manual_routing and ping.entry_point == "traefik")
-                or (prometheus is not None and not prometheus.manual_routing
-                    and prometheus.entry_point == "traefik")):
+            (self.api is not None and self.api.insecure)
+            or (ping is not None and not ping.manual_routing and ping.entry_point == "traefik")
+            or (prometheus is not None and not prometheus.manual_routing and prometheus.entry_point == "traefik")
+        ):
             self.entry_points["traefik"] = EntryPoint(address=":8080")
         return self

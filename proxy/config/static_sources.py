@@ -17,8 +17,9 @@ import functools
 import os
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -47,7 +48,7 @@ def _optional(annotation: Any) -> bool:
 
 
 def _kind_of(path: list[str]) -> str:
-    """"bool", "section" (a model, or an optional section: a Go pointer), "list", "loose" (a key inside
+    """ "bool", "section" (a model, or an optional section: a Go pointer), "list", "loose" (a key inside
     a section we keep as a plain mapping) or "value" for a dotted flag path (paerser getFlagType); "value"
     when unknown."""
     annotation: Any = StaticConfig
@@ -270,8 +271,11 @@ def _labelled(problem: ConfigProblem, sources: list[_Layer]) -> ConfigProblem:
 
 def _read_static_file(path: Path) -> tuple[dict[str, Any], list[ConfigProblem]]:
     raw = read_config_file(path)
-    warnings = [ConfigProblem(str(path), str(key), "unknown top-level key, ignored") for key in raw
-                if str(key).lower() not in STATIC_ROOT_KEYS]
+    warnings = [
+        ConfigProblem(str(path), str(key), "unknown top-level key, ignored")
+        for key in raw
+        if str(key).lower() not in STATIC_ROOT_KEYS
+    ]
     return {k: v for k, v in raw.items() if str(k).lower() in STATIC_ROOT_KEYS}, warnings
 
 
@@ -313,8 +317,9 @@ def _attribute(err: ValidationError, sources: list[_Layer]) -> list[ConfigProble
         loc = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
         source = next((src for src in sources if _has_path(src.data, loc)), sources[0])
         single = ValidationError.from_exception_data(err.title, [item])  # type: ignore[list-item]
-        problems += problems_from_validation(single, source.label, spelled=source.normaliser.spelled,
-                                             model=StaticConfig)
+        problems += problems_from_validation(
+            single, source.label, spelled=source.normaliser.spelled, model=StaticConfig
+        )
     return problems
 
 

@@ -149,7 +149,7 @@ class FilteringExchange(Exchange):
             return
         at = self.head.notes.pop(REPLIED_AT, None)
         if at is not None:
-            stages = stages_before(stages, plan.middlewares[:int(at)])  # type: ignore[union-attr]
+            stages = stages_before(stages, plan.middlewares[: int(at)])  # type: ignore[union-attr]
         elif self.held_body is not None and reply.status == 413:
             first = next(i for i, m in enumerate(plan.middlewares) if m.holds_request_body)  # type: ignore[union-attr]
             stages = stages_before(stages, plan.middlewares[:first])  # type: ignore[union-attr]
@@ -199,9 +199,14 @@ class BodyExchange(FilteringExchange):
     __slots__ = ()
 
     def begin(self) -> None:
-        if (self.stage is None and self.reply is None and self.server is not None
-                and self.plan.hold_request is not None  # type: ignore[union-attr]
-                and (not self.request_complete or self.held_body is not None) and not self._held_complete()):
+        if (
+            self.stage is None
+            and self.reply is None
+            and self.server is not None
+            and self.plan.hold_request is not None  # type: ignore[union-attr]
+            and (not self.request_complete or self.held_body is not None)
+            and not self._held_complete()
+        ):
             return  # the request body is read whole first: end_body goes on
         super().begin()
 
@@ -288,8 +293,11 @@ class BodyExchange(FilteringExchange):
                 if self.pending:  # the head and the in-memory part are still held back by the parser
                     self.release_held()
                 conn.write(piece)
-                while (conn.transport is not None and not self.finished
-                       and conn.transport.get_write_buffer_size() > PUMP_HIGH_WATER):
+                while (
+                    conn.transport is not None
+                    and not self.finished
+                    and conn.transport.get_write_buffer_size() > PUMP_HIGH_WATER
+                ):
                     await asyncio.sleep(0.002)  # the upstream reads slower than the disk: wait
         finally:
             held.close()

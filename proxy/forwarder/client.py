@@ -34,10 +34,32 @@ IDLE = "idle keep-alive"
 
 
 class ClientConnection(asyncio.Protocol):
-    __slots__ = ("ep", "transport", "parser", "client_ip", "url", "raw_headers", "queue", "receiving", "upgrading",
-                 "tunnel", "write_paused", "head_bytes", "in_head", "raw_left", "peer_done", "pending_reject",
-                 "discarding", "_read_pausers", "deadline", "deadline_what", "write_deadline", "parsing", "held",
-                 "tls")
+    __slots__ = (
+        "ep",
+        "transport",
+        "parser",
+        "client_ip",
+        "url",
+        "raw_headers",
+        "queue",
+        "receiving",
+        "upgrading",
+        "tunnel",
+        "write_paused",
+        "head_bytes",
+        "in_head",
+        "raw_left",
+        "peer_done",
+        "pending_reject",
+        "discarding",
+        "_read_pausers",
+        "deadline",
+        "deadline_what",
+        "write_deadline",
+        "parsing",
+        "held",
+        "tls",
+    )
 
     def __init__(self, ep: EntryPointRuntime) -> None:
         self.ep = ep
@@ -104,7 +126,7 @@ class ClientConnection(asyncio.Protocol):
                 if self.head_bytes > self.ep.max_header_bytes:
                     self._reject(431, "request head too large")
         except httptools.HttpParserUpgrade as upgrade:
-            rest = data[upgrade.args[0]:]
+            rest = data[upgrade.args[0] :]
             exchange = self.receiving or (self.queue[-1] if self.queue else None)
             if exchange is not None and exchange.reply is None:
                 self.upgrading = exchange
@@ -189,17 +211,27 @@ class ClientConnection(asyncio.Protocol):
         target = self.url.decode("latin-1")
         self.url = b""
         ep = self.ep
-        head = RequestHead(parser.get_method().decode("latin-1"), target, None, headers,
-                           values[shape.host_at] if shape.host_at >= 0 else "", self.client_ip, ep.scheme,
-                           parser.get_http_version(), ep.name)
+        head = RequestHead(
+            parser.get_method().decode("latin-1"),
+            target,
+            None,
+            headers,
+            values[shape.host_at] if shape.host_at >= 0 else "",
+            self.client_ip,
+            ep.scheme,
+            parser.get_http_version(),
+            ep.name,
+        )
         if self.tls is not None:
             head.tls = self.tls
         exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
         if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
             exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64
             exchange.keep_alive = False
-        elif chunked and (headers.keys.count("transfer-encoding") > 1
-                          or (headers.get("transfer-encoding") or "").strip().lower() != "chunked"):
+        elif chunked and (
+            headers.keys.count("transfer-encoding") > 1
+            or (headers.get("transfer-encoding") or "").strip().lower() != "chunked"
+        ):
             exchange.reply = Reply.text(501, "Unsupported transfer encoding")  # Go: only a lone `chunked`
             exchange.keep_alive = False
         else:

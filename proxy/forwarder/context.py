@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
@@ -41,16 +42,24 @@ class ExchangeRecord:
         plan, server, head = exchange.plan, exchange.server, exchange.head
         forwarded = server is not None and exchange.reply is None
         return cls(
-            entry_point=head.entry_point, client_ip=head.client_ip, method=head.method,
+            entry_point=head.entry_point,
+            client_ip=head.client_ip,
+            method=head.method,
             original_target=exchange.original_target,
             router=plan.router if plan else None,
             middlewares=plan.middleware_names if plan else (),
             upstream=server.url if forwarded else None,  # type: ignore[union-attr]
             upstream_target=head.target if forwarded else None,
             upstream_headers=tuple(head.headers.items) if server else (),
-            status=exchange.status, duration=max(0.0, time.monotonic() - exchange.started),
-            bytes_out=exchange.bytes_out, host=head.host, detail=exchange.detail, attempts=exchange.attempts,
-            overrides=plan.overrides if plan else (), scheme=head.scheme)
+            status=exchange.status,
+            duration=max(0.0, time.monotonic() - exchange.started),
+            bytes_out=exchange.bytes_out,
+            host=head.host,
+            detail=exchange.detail,
+            attempts=exchange.attempts,
+            overrides=plan.overrides if plan else (),
+            scheme=head.scheme,
+        )
 
 
 @dataclass(slots=True)

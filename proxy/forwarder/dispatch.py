@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Awaitable
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
 from proxy.forwarder.bodyexchange import REPLIED_AT, see_bodies
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
@@ -13,8 +14,14 @@ from proxy.forwarder.shape import RequestShape
 from proxy.forwarder.wire import error_reply
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.server.normalize import (BadRequest, check_request_headers, denied_encoded_character,
-                                    fix_pragma_cache_control, parse_request_target, valid_host_header)
+from proxy.server.normalize import (
+    BadRequest,
+    check_request_headers,
+    denied_encoded_character,
+    fix_pragma_cache_control,
+    parse_request_target,
+    valid_host_header,
+)
 from proxy.services.loadbalancer import NoServerAvailable
 
 if TYPE_CHECKING:
@@ -33,8 +40,7 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         # llhttp refuses every control character but HTAB in a value (DEL too): no need to look again.
         # With the names known good (shape.valid), only Host's value is left to check.
         if not (shape.valid and valid_host_header(head.host)):
-            check_request_headers(head.version, head.method, head.headers, names_valid=shape.valid,
-                                  values_valid=True)
+            check_request_headers(head.version, head.method, head.headers, names_valid=shape.valid, values_valid=True)
         path, head.query, authority = parse_request_target(head.path, ep.path_options, head.method)
     except BadRequest as exc:
         log.info("bad request %r from %s: %s", exchange.original_target, head.client_ip, exc)
@@ -76,16 +82,18 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
         reply = middleware.on_request(head)
         if reply is not None:
             if reply.__class__ is not Reply:  # an awaitable: this middleware has to wait this time
-                rest = (*plan.request_hooks[at + 1:], *plan.waiting_hooks)
+                rest = (*plan.request_hooks[at + 1 :], *plan.waiting_hooks)
                 exchange.stage = asyncio.get_running_loop().create_task(
-                    _waiting_stage(exchange, plan, plain, rest, (index, reply)))
+                    _waiting_stage(exchange, plan, plain, rest, (index, reply))
+                )
                 return
             _answer_passes_back(plan, index, head, reply)
             exchange.reply = reply
             return
     if plan.waiting_hooks:
         exchange.stage = asyncio.get_running_loop().create_task(
-            _waiting_stage(exchange, plan, plain, plan.waiting_hooks))
+            _waiting_stage(exchange, plan, plain, plan.waiting_hooks)
+        )
         return
     try:  # _pick_server inline: a call costs as much as the rest of this tail
         exchange.server = plan.service.pick(head)
@@ -107,9 +115,13 @@ def _pick_server(exchange: Exchange, plan: RoutePlan, plain: bool) -> None:
         exchange.reply = error_reply(500)
 
 
-async def _waiting_stage(exchange: Exchange, plan: RoutePlan, plain: bool,
-                         hooks: tuple[tuple[int, Middleware], ...],
-                         waiting: tuple[int, Awaitable[Reply | None]] | None = None) -> None:
+async def _waiting_stage(
+    exchange: Exchange,
+    plan: RoutePlan,
+    plain: bool,
+    hooks: tuple[tuple[int, Middleware], ...],
+    waiting: tuple[int, Awaitable[Reply | None]] | None = None,
+) -> None:
     """The request hooks from the first one that waits on (`waiting`: a sync hook's awaitable, when one
     returned it), then the server pick, off the parser's callback. Whatever the outcome, the exchange goes on
     (`stage_done`) unless the client left (the task is cancelled)."""

@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING
 
 from proxy.forwarder.hop import strip_hop_headers
 from proxy.forwarder.upstream import UpstreamConnection
-from proxy.forwarder.wire import (LAST_CHUNK, encode_chunk, encode_head, encode_reply, error_reply, status_line,
-                                  status_line_bytes)
+from proxy.forwarder.wire import (
+    LAST_CHUNK,
+    encode_chunk,
+    encode_head,
+    encode_reply,
+    error_reply,
+    status_line,
+    status_line_bytes,
+)
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
 
@@ -33,16 +40,56 @@ MAX_PENDING = 256 * 1024  # request bytes held while dialling before the client 
 
 
 class Exchange:
-    __slots__ = ("client", "head", "plan", "server", "reply", "upstream", "pending", "pending_bytes", "sent_head",
-                 "request_complete", "response_started", "response_done", "status", "chunked_out",
-                 "body_until_close", "chunked_request", "keep_alive", "out", "started", "original_target",
-                 "_header_timer", "_connect_task", "_retried", "finished", "bytes_out", "detail", "_continue",
-                 "holding", "stage", "turn", "attempts", "retry", "replay", "replay_bytes", "replay_limit",
-                 # Set (and read) only once a plan that sees bodies makes this a BodyExchange (bodyexchange.py).
-                 "sink", "held_body")
+    __slots__ = (
+        "client",
+        "head",
+        "plan",
+        "server",
+        "reply",
+        "upstream",
+        "pending",
+        "pending_bytes",
+        "sent_head",
+        "request_complete",
+        "response_started",
+        "response_done",
+        "status",
+        "chunked_out",
+        "body_until_close",
+        "chunked_request",
+        "keep_alive",
+        "out",
+        "started",
+        "original_target",
+        "_header_timer",
+        "_connect_task",
+        "_retried",
+        "finished",
+        "bytes_out",
+        "detail",
+        "_continue",
+        "holding",
+        "stage",
+        "turn",
+        "attempts",
+        "retry",
+        "replay",
+        "replay_bytes",
+        "replay_limit",
+        # Set (and read) only once a plan that sees bodies makes this a BodyExchange (bodyexchange.py).
+        "sink",
+        "held_body",
+    )
 
-    def __init__(self, client: ClientConnection, head: RequestHead, keep_alive: bool,
-                 has_body: bool, chunked_request: bool, original_target: str) -> None:
+    def __init__(
+        self,
+        client: ClientConnection,
+        head: RequestHead,
+        keep_alive: bool,
+        has_body: bool,
+        chunked_request: bool,
+        original_target: str,
+    ) -> None:
         self.client = client
         self.head = head
         self.plan: RoutePlan | None = None
@@ -134,7 +181,7 @@ class Exchange:
         pool = server.pool
         try:
             conn = await pool.connect(lambda: UpstreamConnection(pool))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._connect_task = None
             self._dial_failed(504, f"dial {server.address} timed out")
             return
@@ -160,20 +207,28 @@ class Exchange:
     def _may_retry(self) -> bool:
         retry = self.retry
         assert retry is not None
-        return (self.attempts < retry.attempts and not self.finished and not self.response_started
-                and not (retry.timeout > 0 and time.monotonic() - self.started >= retry.timeout))
+        return (
+            self.attempts < retry.attempts
+            and not self.finished
+            and not self.response_started
+            and not (retry.timeout > 0 and time.monotonic() - self.started >= retry.timeout)
+        )
 
     def retries_status(self, status: int) -> bool:
         """The upstream answered `status`: when the retry middleware wants another attempt, drop this one
         (the caller discards the response) and return True."""
         retry = self.retry
         assert retry is not None
-        if not (self.replay is not None and self.request_complete and self.replay_bytes <= retry.max_body
-                and retry.retries_status(status)
-                and self.client.upgrading is not self and self._may_retry()):
+        if not (
+            self.replay is not None
+            and self.request_complete
+            and self.replay_bytes <= retry.max_body
+            and retry.retries_status(status)
+            and self.client.upgrading is not self
+            and self._may_retry()
+        ):
             return False
-        log.debug("%s %s: status %d; attempt %d", self.head.method, self.original_target, status,
-                  self.attempts + 1)
+        log.debug("%s %s: status %d; attempt %d", self.head.method, self.original_target, status, self.attempts + 1)
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
@@ -320,9 +375,16 @@ class Exchange:
         as the upstream wrote it: nothing below would change it (no hook, no framing change; a closing
         exchange only gets `Connection: close` added)."""
         plan = self.plan
-        return (status >= 200 and status != 204 and status != 304
-                and self.head.version == "1.1" and self.head.method != "HEAD"
-                and plan is not None and plan.relays_as_is and self.client.upgrading is not self)
+        return (
+            status >= 200
+            and status != 204
+            and status != 304
+            and self.head.version == "1.1"
+            and self.head.method != "HEAD"
+            and plan is not None
+            and plan.relays_as_is
+            and self.client.upgrading is not self
+        )
 
     def response_head_as_is(self, status: int, lines: list[bytes]) -> None:
         """`lines`: the upstream's header lines (name, b": ", value, CRLF for each); the status line is ours."""
@@ -440,8 +502,9 @@ class Exchange:
         if not self.request_complete:
             self.keep_alive = False
         head_only = self.head.method == "HEAD"
-        headers = [(k, v) for k, v in reply.headers
-                   if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+        headers = [
+            (k, v) for k, v in reply.headers if k.lower() not in ("content-length", "connection", "transfer-encoding")
+        ]
         if head_only:
             headers.append(("Content-Length", "0"))
         elif self.head.version == "1.1":
@@ -480,9 +543,16 @@ class Exchange:
         if self.upstream is not conn:
             return
         self.upstream = None
-        if (not conn.received and not self._retried and self.sent_head and self.request_complete
-                and self.head.method in REPLAYABLE_METHODS and not self.chunked_request
-                and self.server is not None and not self.finished):
+        if (
+            not conn.received
+            and not self._retried
+            and self.sent_head
+            and self.request_complete
+            and self.head.method in REPLAYABLE_METHODS
+            and not self.chunked_request
+            and self.server is not None
+            and not self.finished
+        ):
             self._retried = True
             self.pending = [self.sent_head]
             self._connect_task = asyncio.get_running_loop().create_task(self._dial())

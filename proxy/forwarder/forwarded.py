@@ -8,7 +8,8 @@ Go's net/http/httputil/reverseproxy.go (hop-by-hop removal, TE: trailers, User-A
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from proxy.forwarder.hop import header_values_contain_token, is_printable_ascii, strip_hop_headers
 from proxy.message import HeaderList, RequestHead
@@ -20,12 +21,23 @@ SUPPRESS_XFF_NOTE = "suppress-x-forwarded-for"  # headers middleware: customRequ
 NO_APPEND_XFF_NOTE = "no-append-x-forwarded-for"  # entry point forwardedHeaders.notAppendXForwardedFor
 
 # The X- headers Traefik manages (XHeadersSet), lower-cased; underscore spellings count too.
-MANAGED_X_HEADERS: frozenset[str] = frozenset({
-    "x-forwarded-proto", "x-forwarded-scheme", "x-forwarded-for", "x-forwarded-host",
-    "x-forwarded-port", "x-forwarded-server", "x-forwarded-uri", "x-forwarded-method",
-    "x-forwarded-prefix", "x-forwarded-tls-client-cert", "x-forwarded-tls-client-cert-info",
-    "x-scheme", "x-real-ip",
-})
+MANAGED_X_HEADERS: frozenset[str] = frozenset(
+    {
+        "x-forwarded-proto",
+        "x-forwarded-scheme",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-port",
+        "x-forwarded-server",
+        "x-forwarded-uri",
+        "x-forwarded-method",
+        "x-forwarded-prefix",
+        "x-forwarded-tls-client-cert",
+        "x-forwarded-tls-client-cert-info",
+        "x-scheme",
+        "x-real-ip",
+    }
+)
 
 # Go's Rewrite proxy deletes these then copies them back from the inbound request, so a Connection
 # listing never removes them upstream.
@@ -62,8 +74,9 @@ def TrustedIPs(entries: Iterable[str]) -> IPChecker:  # the name callers and tes
 
 def _is_websocket(headers: HeaderList) -> bool:
     """Traefik's isWebsocketRequest: Connection holds `upgrade` and Upgrade holds `websocket`."""
-    return (_token_in_first_value(headers, "connection", "upgrade")
-            and _token_in_first_value(headers, "upgrade", "websocket"))
+    return _token_in_first_value(headers, "connection", "upgrade") and _token_in_first_value(
+        headers, "upgrade", "websocket"
+    )
 
 
 def _token_in_first_value(headers: HeaderList, name: str, token: str) -> bool:
@@ -75,9 +88,16 @@ def _token_in_first_value(headers: HeaderList, name: str, token: str) -> bool:
 class ForwardedHeaders:
     """The entry point's forwardedHeaders stage, run on every request before routing."""
 
-    def __init__(self, insecure: bool, trusted_ips: list[str], hostname: str, *,
-                 connection: Iterable[str] = (), not_append_x_forwarded_for: bool = False,
-                 add_x_forwarded_scheme_headers: bool = False) -> None:
+    def __init__(
+        self,
+        insecure: bool,
+        trusted_ips: list[str],
+        hostname: str,
+        *,
+        connection: Iterable[str] = (),
+        not_append_x_forwarded_for: bool = False,
+        add_x_forwarded_scheme_headers: bool = False,
+    ) -> None:
         self.insecure = insecure
         self.trusted = TrustedIPs(trusted_ips) if trusted_ips else None
         self.hostname = hostname
@@ -115,8 +135,7 @@ class ForwardedHeaders:
         keys = headers.keys
         unmanaged = MANAGED_X_HEADERS.isdisjoint(keys)  # no managed header under its own name
         # The trust lookup last: most requests carry no X- header to filter at all.
-        if (not self.insecure and (not unmanaged or "_" in "".join(keys))
-                and not self.is_trusted(req.client_ip)):
+        if not self.insecure and (not unmanaged or "_" in "".join(keys)) and not self.is_trusted(req.client_ip):
             headers.items = [(k, v) for k, v in headers.items if not is_managed_x_header(k)]
             unmanaged = True
         if unmanaged:

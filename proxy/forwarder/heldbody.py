@@ -8,7 +8,8 @@ says so and the exchange answers 413.
 from __future__ import annotations
 
 import tempfile
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 FILE_PIECE = 64 * 1024  # bytes read from the temporary file per upstream write
 

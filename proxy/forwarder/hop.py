@@ -6,22 +6,24 @@ golang.org/x/net/http/httpguts (HeaderValuesContainsToken), as used by Traefik v
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from proxy.message import HeaderList
 
 # RFC 2616 section 13.5.1 list Go still removes, whatever Connection says (lower-cased).
-HOP_HEADERS: frozenset[str] = frozenset({
-    "connection",
-    "proxy-connection",  # non-standard, still sent by libcurl
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-})
+HOP_HEADERS: frozenset[str] = frozenset(
+    {
+        "connection",
+        "proxy-connection",  # non-standard, still sent by libcurl
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
 
 _ONLY_CONNECTION = frozenset({"connection"})
 _OWS = " \t"  # httpguts trims optional white space around list tokens
@@ -65,8 +67,7 @@ def is_printable_ascii(value: str) -> bool:
     return all(" " <= ch <= "~" for ch in value)
 
 
-def strip_hop_headers(headers: HeaderList, keep_upgrade: bool,
-                      exempt: frozenset[str] = frozenset()) -> str:
+def strip_hop_headers(headers: HeaderList, keep_upgrade: bool, exempt: frozenset[str] = frozenset()) -> str:
     """Drop hop-by-hop headers in one pass; returns the upgrade type that was re-added ("" if none).
 
     Removed: the fixed HOP_HEADERS list plus every header named in Connection (names in `exempt`, lower

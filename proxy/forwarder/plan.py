@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.chain import Chain
@@ -45,8 +45,14 @@ class RoutePlan:
     keep_body: int = 0  # request body bytes the service wants kept (mirroring's mirrorBody/maxBodySize)
 
     @classmethod
-    def build(cls, router: str, middlewares: list[tuple[str, Middleware]], service: Picker,
-              service_name: str, overrides: tuple[str, ...] = ()) -> RoutePlan:
+    def build(
+        cls,
+        router: str,
+        middlewares: list[tuple[str, Middleware]],
+        service: Picker,
+        service_name: str,
+        overrides: tuple[str, ...] = (),
+    ) -> RoutePlan:
         # A chain runs as its members in its place: a member that answers is seen by those before it only,
         # which is what the plan does for any middleware, and members that wait or retry work as anywhere.
         chain = tuple(_flattened(m for _, m in middlewares))
@@ -55,18 +61,31 @@ class RoutePlan:
         first_wait = next((at for at, (_, m) in enumerate(request_hooks) if m.waits), len(request_hooks))
         stages = _response_stages(chain) if any(m.filters_response for m in chain) else ()
         hold = _hold_request(chain)
-        return cls(router, chain, tuple(n for n, _ in middlewares), service, service_name, hooks,
-                   any(m.edits_request_headers for m in chain), request_hooks[:first_wait],
-                   request_hooks[first_wait:],
-                   next((m.retry_policy for m in chain if m.retry_policy is not None), None), overrides,
-                   stages, not hooks and not stages, hold, bool(stages) or hold is not None)
+        return cls(
+            router,
+            chain,
+            tuple(n for n, _ in middlewares),
+            service,
+            service_name,
+            hooks,
+            any(m.edits_request_headers for m in chain),
+            request_hooks[:first_wait],
+            request_hooks[first_wait:],
+            next((m.retry_policy for m in chain if m.retry_policy is not None), None),
+            overrides,
+            stages,
+            not hooks and not stages,
+            hold,
+            bool(stages) or hold is not None,
+        )
 
     def with_service_hook(self, hook: Middleware) -> RoutePlan:
         """The plan with the service's own response hook (sticky cookies, time to first byte) innermost of
         all, before every middleware's, on whichever response path the plan takes."""
         stages = ((hook,), *self.response_stages) if self.response_stages else ()
-        return dataclasses.replace(self, response_hooks=(hook, *self.response_hooks), response_stages=stages,
-                                   relays_as_is=False)
+        return dataclasses.replace(
+            self, response_hooks=(hook, *self.response_hooks), response_stages=stages, relays_as_is=False
+        )
 
 
 def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:

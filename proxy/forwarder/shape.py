@@ -8,9 +8,10 @@ computed once per distinct tuple of names and cached, so the hot path reads flag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import methodcaller
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from proxy.forwarder.forwarded import MANAGED_X_HEADERS
 from proxy.forwarder.hop import HOP_HEADERS
@@ -67,8 +68,7 @@ def response_shape(raw_names: list[bytes]) -> ResponseShape:
     return _cached(_responses, raw_names, _response_shape)
 
 
-def _cached(cache: dict[bytes, Shape], raw_names: list[bytes],
-            build: Callable[[tuple[bytes, ...]], Shape]) -> Shape:
+def _cached(cache: dict[bytes, Shape], raw_names: list[bytes], build: Callable[[tuple[bytes, ...]], Shape]) -> Shape:
     key = b"\n".join(raw_names)
     shape = cache.get(key)
     if shape is None:
@@ -84,16 +84,24 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
     valid = keys.count("host") == 1 and header_names_valid(keys)
     underscores = any("_" in key for key in keys)
     special = _REQUEST_SPECIAL.intersection(keys)
-    return RequestShape(names, keys, valid, not special and not underscores,
-                        special == {"connection"} and not underscores,
-                        "content-length" in keys, "transfer-encoding" in keys,
-                        keys.index("host") if "host" in keys else -1)
+    return RequestShape(
+        names,
+        keys,
+        valid,
+        not special and not underscores,
+        special == {"connection"} and not underscores,
+        "content-length" in keys,
+        "transfer-encoding" in keys,
+        keys.index("host") if "host" in keys else -1,
+    )
 
 
 def _response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:
     keys = [latin1(name).lower() for name in raw_names]
     hop = HOP_HEADERS.intersection(keys)
-    passes = keys.count("content-length") == 1 and (not hop or (hop == {"connection"}
-                                                                 and keys.count("connection") == 1))
-    return ResponseShape(keys.index("content-length") if passes else -1,
-                         keys.index("connection") if passes and hop else -1)
+    passes = keys.count("content-length") == 1 and (
+        not hop or (hop == {"connection"} and keys.count("connection") == 1)
+    )
+    return ResponseShape(
+        keys.index("content-length") if passes else -1, keys.index("connection") if passes and hop else -1
+    )

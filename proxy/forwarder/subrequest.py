@@ -45,8 +45,18 @@ _NO_CLIENT = _NoClient()
 class SubRequest:
     """One request and its streamed response; `start()` sends it, `cancel()` drops it."""
 
-    __slots__ = ("server", "request", "receiver", "upstream", "body_until_close", "task", "done", "_retried",
-                 "_reused", "_timer")
+    __slots__ = (
+        "server",
+        "request",
+        "receiver",
+        "upstream",
+        "body_until_close",
+        "task",
+        "done",
+        "_retried",
+        "_reused",
+        "_timer",
+    )
 
     client = _NO_CLIENT
     retry = None  # no retry middleware: UpstreamConnection asks
@@ -75,7 +85,7 @@ class SubRequest:
         pool = self.server.pool
         try:
             conn = await pool.connect(lambda: UpstreamConnection(pool))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._fail(504, f"dial {self.server.address} timed out")
             return
         except OSError as exc:
@@ -95,7 +105,8 @@ class SubRequest:
         timeout = self.server.response_header_timeout  # the service's transport, as for any request
         if timeout > 0 and self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(
-                timeout, self._fail, 504, f"no response head from {self.server.address} in time")
+                timeout, self._fail, 504, f"no response head from {self.server.address} in time"
+            )
 
     def _stop_timer(self) -> None:
         if self._timer is not None:

@@ -20,9 +20,26 @@ if TYPE_CHECKING:
 
 
 class UpstreamConnection(asyncio.Protocol):
-    __slots__ = ("pool", "transport", "exchange", "parser", "head_lines", "in_head", "trailers",
-                 "complete", "broken", "received", "tunnel", "in_pool", "idle_since", "_paused", "raw_left",
-                 "_parser_idle", "head_bytes", "interims")
+    __slots__ = (
+        "pool",
+        "transport",
+        "exchange",
+        "parser",
+        "head_lines",
+        "in_head",
+        "trailers",
+        "complete",
+        "broken",
+        "received",
+        "tunnel",
+        "in_pool",
+        "idle_since",
+        "_paused",
+        "raw_left",
+        "_parser_idle",
+        "head_bytes",
+        "interims",
+    )
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
@@ -105,7 +122,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.parser.feed_data(data)  # type: ignore[union-attr]
         except httptools.HttpParserUpgrade as upgrade:
             exchange.flush_to_client()
-            exchange.start_tunnel(data[upgrade.args[0]:])
+            exchange.start_tunnel(data[upgrade.args[0] :])
             return
         except httptools.HttpParserError as exc:
             self.broken = True
@@ -146,13 +163,15 @@ class UpstreamConnection(asyncio.Protocol):
 
     def _head_too_large(self, exchange: Exchange) -> None:
         self.broken = True
-        exchange.upstream_failed(f"response head from {self.pool.host}:{self.pool.port} larger than "
-                                 f"{self.pool.settings.max_response_header_bytes} bytes")
+        exchange.upstream_failed(
+            f"response head from {self.pool.host}:{self.pool.port} larger than "
+            f"{self.pool.settings.max_response_header_bytes} bytes"
+        )
 
     def _relay_raw_body(self, exchange: Exchange, data: bytes) -> None:
         """A piece of a Content-Length body, past the parser (which is replaced before the next exchange)."""
         if len(data) > self.raw_left:  # bytes beyond the announced length: keep the body, drop the rest
-            data = data[:self.raw_left]
+            data = data[: self.raw_left]
             self.broken = True
         self.raw_left -= len(data)
         exchange.response_body(data)
@@ -167,8 +186,13 @@ class UpstreamConnection(asyncio.Protocol):
         self.broken = True
         exchange = self.exchange
         # llhttp has no "end of input" call: a body delimited by the connection's end completes here.
-        if exchange is not None and not self.tunnel and not self.in_head and not self.complete \
-                and exchange.body_until_close:
+        if (
+            exchange is not None
+            and not self.tunnel
+            and not self.in_head
+            and not self.complete
+            and exchange.body_until_close
+        ):
             self.complete = True
             exchange.response_body_end([])
             exchange.flush_to_client()
@@ -241,14 +265,13 @@ class UpstreamConnection(asyncio.Protocol):
             if at < 0 or lines[at + 2].lower() == b"keep-alive":
                 length = int(lines[4 * shape.length_at + 2])  # llhttp has validated it
                 if at >= 0:
-                    del lines[at:at + 4]
+                    del lines[at : at + 4]
                 exchange.response_head_as_is(status, lines)
                 self.raw_left = length
                 return
         headers = decoded_headers(lines)
         keys = headers.keys
-        length = headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys \
-            else None
+        length = headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys else None
         if exchange.response_head(status, headers):
             self.complete = True  # HEAD: no body follows whatever the headers say
         elif length is not None and status not in (204, 304):

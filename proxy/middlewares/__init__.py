@@ -12,6 +12,14 @@ from proxy.middlewares.stripprefix import StripPrefix
 from proxy.middlewares.stripprefixregex import StripPrefixRegex
 
 __all__ = [
-    "AddPrefix", "Chain", "Headers", "Middleware", "RedirectRegex", "RedirectScheme", "ReplacePath",
-    "ReplacePathRegex", "StripPrefix", "StripPrefixRegex",
+    "AddPrefix",
+    "Chain",
+    "Headers",
+    "Middleware",
+    "RedirectRegex",
+    "RedirectScheme",
+    "ReplacePath",
+    "ReplacePathRegex",
+    "StripPrefix",
+    "StripPrefixRegex",
 ]

@@ -11,12 +11,14 @@ sent, as Go compares strings. Error messages name the entry, never its hash.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 # Go's unicode.IsSpace, which strings.TrimSpace uses (Python's str.strip() would also take \x1c-\x1f).
-_GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-            "\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE = (
+    " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 Parser = Callable[[bytes], tuple[bytes, bytes] | None]
 
@@ -44,7 +46,9 @@ def load_users(users_file: str, users: Sequence[str], parse: Parser, kind: str) 
         parsed = parse(entry)
         if parsed is None:
             name = entry.split(b":", 1)[0].decode("utf-8", "replace")
-            raise ValueError(f"error parsing {kind} entry for {name!r}: expected "
-                             f"{'name:hash' if kind == 'BasicUser' else 'name:realm:hash'}")
+            raise ValueError(
+                f"error parsing {kind} entry for {name!r}: expected "
+                f"{'name:hash' if kind == 'BasicUser' else 'name:realm:hash'}"
+            )
         result[parsed[0]] = parsed[1]
     return result

@@ -32,8 +32,8 @@ import asyncio
 import binascii
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
 
 import bcrypt
 from passlib.hash import apr_md5_crypt, ldap_sha1, md5_crypt
@@ -104,8 +104,9 @@ class BasicAuth(Middleware):
     `basic_auth()` builds this or `WaitingBasicAuth`, which checks a cache miss in a thread.
     """
 
-    def __init__(self, users: dict[bytes, bytes], realm: str = "", header_field: str = "",
-                 remove_header: bool = False) -> None:
+    def __init__(
+        self, users: dict[bytes, bytes], realm: str = "", header_field: str = "", remove_header: bool = False
+    ) -> None:
         if not users:
             raise ValueError("no users found")
         self.users = users
@@ -114,8 +115,7 @@ class BasicAuth(Middleware):
         self.header_field = header_field
         self.remove_header = remove_header
         self.edits_request_headers = bool(header_field or remove_header)
-        self._challenge_headers = [("Content-Type", "text/plain"),
-                                   ("Www-Authenticate", f'Basic realm="{self.realm}"')]
+        self._challenge_headers = [("Content-Type", "text/plain"), ("Www-Authenticate", f'Basic realm="{self.realm}"')]
         # Keyed once: a copy per request skips hashing the key block again.
         self._hasher = hashlib.blake2b(key=os.urandom(32), digest_size=16)
         self._verified: dict[bytes, str] = {}  # cache key -> user name as a latin-1 byte string
@@ -214,11 +214,17 @@ class WaitingBasicAuth(BasicAuth):
             del self._pending[key]
             if not future.cancelled() and future.exception() is None and future.result() is not None:
                 self._remember(key, future.result())  # type: ignore[arg-type]
+
         return done
 
 
-def basic_auth(users: Sequence[str] = (), users_file: str = "", realm: str = "", header_field: str = "",
-               remove_header: bool = False) -> BasicAuth:
+def basic_auth(
+    users: Sequence[str] = (),
+    users_file: str = "",
+    realm: str = "",
+    header_field: str = "",
+    remove_header: bool = False,
+) -> BasicAuth:
     """Build the middleware from Traefik's options; ValueError for what Traefik refuses."""
     table = load_users(users_file, users, _parse_user, "BasicUser")
     if not table:

@@ -40,18 +40,27 @@ class Buffering(Middleware):
     filters_response = True
     holds_request_body = True
 
-    def __init__(self, max_request_body_bytes: int = 0, mem_request_body_bytes: int = 0,
-                 max_response_body_bytes: int = 0, mem_response_body_bytes: int = 0,
-                 retry_expression: str = "") -> None:
-        for name, value in (("maxRequestBodyBytes", max_request_body_bytes),
-                            ("memRequestBodyBytes", mem_request_body_bytes),
-                            ("maxResponseBodyBytes", max_response_body_bytes),
-                            ("memResponseBodyBytes", mem_response_body_bytes)):
+    def __init__(
+        self,
+        max_request_body_bytes: int = 0,
+        mem_request_body_bytes: int = 0,
+        max_response_body_bytes: int = 0,
+        mem_response_body_bytes: int = 0,
+        retry_expression: str = "",
+    ) -> None:
+        for name, value in (
+            ("maxRequestBodyBytes", max_request_body_bytes),
+            ("memRequestBodyBytes", mem_request_body_bytes),
+            ("maxResponseBodyBytes", max_response_body_bytes),
+            ("memResponseBodyBytes", mem_response_body_bytes),
+        ):
             if value < 0:
                 raise ValueError(f"{name}: should be >= 0, got {value}")
         if retry_expression:
-            raise ValueError(f"retryExpression {retry_expression!r}: retrying from the buffering middleware is "
-                             "not supported yet by stripproxy (remove the key, or use the retry middleware)")
+            raise ValueError(
+                f"retryExpression {retry_expression!r}: retrying from the buffering middleware is "
+                "not supported yet by stripproxy (remove the key, or use the retry middleware)"
+            )
         self.max_request = max_request_body_bytes
         self.mem_request = mem_request_body_bytes or DEFAULT_MEM_BYTES
         if self.max_request and self.max_request < self.mem_request:

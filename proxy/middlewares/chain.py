@@ -23,7 +23,8 @@ class Chain(Middleware):
                 raise ValueError(f"chain: {member!r} is not a built middleware")
         self.middlewares: tuple[Middleware, ...] = tuple(middlewares)
         self.response_hooks: tuple[Middleware, ...] = tuple(
-            member for member in reversed(self.middlewares) if member.has_response_hook)
+            member for member in reversed(self.middlewares) if member.has_response_hook
+        )
         self.has_response_hook = bool(self.response_hooks)
         self.edits_request_headers = any(member.edits_request_headers for member in self.middlewares)
         self.has_request_hook = any(member.has_request_hook for member in self.middlewares)
@@ -45,6 +46,6 @@ class Chain(Middleware):
             for member in self.response_hooks:
                 member.on_response(req, status, headers)
             return
-        for member in reversed(self.middlewares[:int(replied_at)]):
+        for member in reversed(self.middlewares[: int(replied_at)]):
             if member.has_response_hook:
                 member.on_response(req, status, headers)

@@ -24,7 +24,8 @@ import math
 import re
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from proxy.forwarder.wire import status_text
 from proxy.message import Reply, RequestHead
@@ -130,8 +131,12 @@ METRICS: dict[str, tuple[tuple[type, ...], type, Callable[..., float]]] = {
     "RequestThreshold": ((), int, lambda w, now: w.total(now)),
 }
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
 }
 _TOKEN = re.compile(r"\s*(?:(\d+\.\d*|\.\d+|\d+)|([A-Za-z_]\w*)|(&&|\|\||>=|<=|==|!=|[()<>,]))")
 
@@ -171,8 +176,10 @@ class _Parser:
     def _take(self, expected: str | None = None) -> str | int | float:
         token = self._peek()
         if token is None or (expected is not None and token != expected):
-            raise ValueError(f"expression {self.text!r}: expected {expected or 'more'}, got "
-                             f"{'the end' if token is None else repr(token)}")
+            raise ValueError(
+                f"expression {self.text!r}: expected {expected or 'more'}, got "
+                f"{'the end' if token is None else repr(token)}"
+            )
         self.at += 1
         return token
 
@@ -217,8 +224,9 @@ class _Parser:
             raise ValueError(f"expression {self.text!r}: expected a comparison after {name}(), got {operator!r}")
         literal = self._take()
         if isinstance(literal, str) or type(literal) is not result:
-            raise ValueError(f"expression {self.text!r}: {name}() is compared with a {result.__name__}, "
-                             f"got {literal!r}")
+            raise ValueError(
+                f"expression {self.text!r}: {name}() is compared with a {result.__name__}, got {literal!r}"
+            )
         compare, values = COMPARISONS[operator], tuple(args)
         return lambda cb, now: compare(read(cb.outcomes, now, *values), literal)
 
@@ -227,16 +235,23 @@ class _Parser:
 class CircuitBreaker(Middleware):
     per_router = True
 
-    def __init__(self, expression: str, check_period: float = 0.1, fallback_duration: float = 10.0,
-                 recovery_duration: float = 10.0, response_code: int = 503) -> None:
+    def __init__(
+        self,
+        expression: str,
+        check_period: float = 0.1,
+        fallback_duration: float = 10.0,
+        recovery_duration: float = 10.0,
+        response_code: int = 503,
+    ) -> None:
         self.expression = expression
         self.condition = parse_expression(expression)
         # oxy keeps its defaults for durations that are not positive.
         self.check_period = check_period if check_period > 0 else 0.1
         self.fallback_duration = fallback_duration if fallback_duration > 0 else 10.0
         self.recovery_duration = recovery_duration if recovery_duration > 0 else 10.0
-        self.fallback = Reply(response_code, [("Content-Type", "text/plain; charset=utf-8")],
-                              status_text(response_code).encode())
+        self.fallback = Reply(
+            response_code, [("Content-Type", "text/plain; charset=utf-8")], status_text(response_code).encode()
+        )
         self.outcomes = Outcomes()
         self.state = STANDBY
         self.until = 0.0

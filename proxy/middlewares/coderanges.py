@@ -14,7 +14,7 @@ def parse_code_ranges(blocks: list[str]) -> CodeRanges:
         try:
             ranges.append((int(low), int(high if sep else low)))
         except ValueError:
-            raise ValueError(f"status {block!r}: expected a code like \"404\" or a range like \"500-599\"") from None
+            raise ValueError(f'status {block!r}: expected a code like "404" or a range like "500-599"') from None
     return tuple(ranges)
 
 

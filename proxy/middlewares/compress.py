@@ -30,7 +30,8 @@ excluded by a type the upstream did not send).
 from __future__ import annotations
 
 import zlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.base import Middleware
@@ -49,9 +50,14 @@ class Compress(Middleware):
     has_request_hook = False
     filters_response = True
 
-    def __init__(self, excluded_content_types: Sequence[str] = (), included_content_types: Sequence[str] = (),
-                 min_response_body_bytes: int = 0, encodings: Sequence[str] = SUPPORTED,
-                 default_encoding: str = "") -> None:
+    def __init__(
+        self,
+        excluded_content_types: Sequence[str] = (),
+        included_content_types: Sequence[str] = (),
+        min_response_body_bytes: int = 0,
+        encodings: Sequence[str] = SUPPORTED,
+        default_encoding: str = "",
+    ) -> None:
         if excluded_content_types and included_content_types:
             raise ValueError("excludedContentTypes and includedContentTypes options are mutually exclusive")
         self.excludes: list[MediaType] = [("application/grpc", {})]
@@ -102,8 +108,10 @@ class Compress(Middleware):
         if req.method == "HEAD":
             return None
         request_headers = req.headers
-        if "content-type" in request_headers.keys and \
-                media_type_only(request_headers.get("content-type") or "") in self.request_excludes:
+        if (
+            "content-type" in request_headers.keys
+            and media_type_only(request_headers.get("content-type") or "") in self.request_excludes
+        ):
             return None
         if "accept-encoding" in request_headers.keys:
             values = request_headers.get_all("accept-encoding")

@@ -29,8 +29,10 @@ class ContentType(Middleware):
 
     def __init__(self, auto_detect: bool | None = None) -> None:
         if auto_detect is not None:
-            log.warning("contentType: the autoDetect option is deprecated (Traefik v3): this middleware only "
-                        "turns Content-Type detection on; remove the option")
+            log.warning(
+                "contentType: the autoDetect option is deprecated (Traefik v3): this middleware only "
+                "turns Content-Type detection on; remove the option"
+            )
         if auto_detect is False:
             self.filters_response = False  # Traefik hands over to the next handler: nothing happens
 

@@ -15,10 +15,18 @@ from proxy.message import HeaderList, Reply, RequestHead
 
 
 class CorsPolicy:
-    def __init__(self, *, allow_credentials: bool = False, allow_headers: Sequence[str] = (),
-                 allow_methods: Sequence[str] = (), allow_origin_list: Sequence[str] = (),
-                 allow_origin_list_regex: Sequence[str] = (), expose_headers: Sequence[str] = (),
-                 max_age: int | None = None, add_vary_header: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        allow_credentials: bool = False,
+        allow_headers: Sequence[str] = (),
+        allow_methods: Sequence[str] = (),
+        allow_origin_list: Sequence[str] = (),
+        allow_origin_list_regex: Sequence[str] = (),
+        expose_headers: Sequence[str] = (),
+        max_age: int | None = None,
+        add_vary_header: bool = False,
+    ) -> None:
         self.allow_credentials = allow_credentials
         self.allow_headers = list(allow_headers)
         self.allow_methods = list(allow_methods)
@@ -30,12 +38,22 @@ class CorsPolicy:
         self.expose_headers = list(expose_headers)
         self.max_age = max_age
         self.add_vary_header = add_vary_header
-        self.defined = bool(allow_credentials or self.allow_headers or self.allow_methods or self.allow_origin_list
-                            or self.origin_regexes or self.expose_headers or max_age is not None
-                            or add_vary_header)
+        self.defined = bool(
+            allow_credentials
+            or self.allow_headers
+            or self.allow_methods
+            or self.allow_origin_list
+            or self.origin_regexes
+            or self.expose_headers
+            or max_age is not None
+            or add_vary_header
+        )
         # Expose-Headers is withheld when it says "*" together with credentials (a browser would refuse it).
-        self.expose_value = "" if not self.expose_headers or (
-            "*" in self.expose_headers and allow_credentials) else ",".join(self.expose_headers)
+        self.expose_value = (
+            ""
+            if not self.expose_headers or ("*" in self.expose_headers and allow_credentials)
+            else ",".join(self.expose_headers)
+        )
 
     def match_origin(self, origin: str) -> str | None:
         """The Access-Control-Allow-Origin value for `origin`, or None when it is not allowed."""

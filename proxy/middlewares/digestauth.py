@@ -28,7 +28,7 @@ import hashlib
 import hmac
 import os
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.authusers import load_users
@@ -40,8 +40,10 @@ DEFAULT_REALM = "traefik"
 UNAUTHORIZED_BODY = b"401 Unauthorized\n"
 CLIENT_CACHE_SIZE = 1000  # goauth's DefaultClientCacheSize
 CLIENT_CACHE_TOLERANCE = 100  # and DefaultClientCacheTolerance
-_GO_SPACE = " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-            "\u2028\u2029\u202f\u205f\u3000"
+_GO_SPACE = (
+    " \t\n\v\f\r\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
 
 
 def random_key() -> str:
@@ -102,7 +104,7 @@ def _url_path(uri: str) -> str | None:
     rest = uri.split("#", 1)[0].split("?", 1)[0]
     if "://" in rest:  # absolute: the path starts after the authority
         after = rest.split("://", 1)[1]
-        rest = after[after.find("/"):] if "/" in after else ""
+        rest = after[after.find("/") :] if "/" in after else ""
     try:
         return unescape(rest)
     except ValueError:
@@ -125,12 +127,14 @@ def _parse_user(entry: bytes) -> tuple[bytes, bytes] | None:
 class DigestAuth(Middleware):
     per_router = True  # its nonces, as in Traefik, which builds a middleware for each router using it
 
-    def __init__(self, users: dict[bytes, bytes], realm: str = "", header_field: str = "",
-                 remove_header: bool = False) -> None:
+    def __init__(
+        self, users: dict[bytes, bytes], realm: str = "", header_field: str = "", remove_header: bool = False
+    ) -> None:
         self.realm = realm or DEFAULT_REALM
         # "name:realm" (text, as the Authorization pairs are read) -> HA1
-        self.users = {key.decode("utf-8", "surrogateescape"): ha1.decode("utf-8", "surrogateescape")
-                      for key, ha1 in users.items()}
+        self.users = {
+            key.decode("utf-8", "surrogateescape"): ha1.decode("utf-8", "surrogateescape") for key, ha1 in users.items()
+        }
         self.header_field = header_field
         self.remove_header = remove_header
         self.edits_request_headers = bool(header_field or remove_header)
@@ -188,7 +192,7 @@ class DigestAuth(Middleware):
     def challenge(self, stale: bool = False) -> Reply:
         clients = self._clients
         if len(clients) > CLIENT_CACHE_SIZE + CLIENT_CACHE_TOLERANCE:
-            oldest = sorted(clients, key=lambda nonce: clients[nonce][1])[:CLIENT_CACHE_TOLERANCE * 2]
+            oldest = sorted(clients, key=lambda nonce: clients[nonce][1])[: CLIENT_CACHE_TOLERANCE * 2]
             for nonce in oldest:
                 del clients[nonce]
         nonce = random_key()
@@ -198,8 +202,12 @@ class DigestAuth(Middleware):
         return Reply(401, [("Content-Type", "text/plain"), ("Www-Authenticate", value)], UNAUTHORIZED_BODY)
 
 
-def digest_auth(users: Sequence[str] = (), users_file: str = "", realm: str = "", header_field: str = "",
-                remove_header: bool = False) -> DigestAuth:
+def digest_auth(
+    users: Sequence[str] = (),
+    users_file: str = "",
+    realm: str = "",
+    header_field: str = "",
+    remove_header: bool = False,
+) -> DigestAuth:
     """Build the middleware from Traefik's options (no users is allowed: every request is challenged)."""
-    return DigestAuth(load_users(users_file, users, _parse_user, "DigestUser"), realm, header_field,
-                      remove_header)
+    return DigestAuth(load_users(users_file, users, _parse_user, "DigestUser"), realm, header_field, remove_header)

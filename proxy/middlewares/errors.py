@@ -17,7 +17,7 @@ Difference: Go ranges over the statusRewrites map in random order; we take the c
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import quote_plus
 
 from proxy.forwarder.hop import HOP_HEADERS
@@ -59,19 +59,26 @@ class Errors(Middleware):
     has_request_hook = False
     filters_response = True
 
-    def __init__(self, status: Sequence[str], service: Picker, query: str = "",
-                 status_rewrites: dict[str, int] | None = None,
-                 error_request_headers: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        status: Sequence[str],
+        service: Picker,
+        query: str = "",
+        status_rewrites: dict[str, int] | None = None,
+        error_request_headers: Sequence[str] | None = None,
+    ) -> None:
         self.ranges = parse_ranges(status)
-        self.rewrites = tuple((parse_ranges([key], f"statusRewrites.{key}"), code)
-                              for key, code in (status_rewrites or {}).items())
+        self.rewrites = tuple(
+            (parse_ranges([key], f"statusRewrites.{key}"), code) for key, code in (status_rewrites or {}).items()
+        )
         for _, code in self.rewrites:
             if not 100 <= code <= 999:
                 raise ValueError(f"statusRewrites: {code} is not an HTTP status code")
         self.service = service
         self.query = query
-        self.request_headers = None if error_request_headers is None else \
-            frozenset(name.lower() for name in error_request_headers)
+        self.request_headers = (
+            None if error_request_headers is None else frozenset(name.lower() for name in error_request_headers)
+        )
 
     def response_filter(self, req: RequestHead, status: int, headers: HeaderList) -> BodyFilter | None:
         if not _contains(self.ranges, status):
@@ -83,8 +90,9 @@ class Errors(Middleware):
                 break
         return ErrorPageFilter(self, req, code, status)
 
-    def page_request(self, req: RequestHead, code: int, original: int, base_path: str,
-                     host_header: str | None) -> bytes:
+    def page_request(
+        self, req: RequestHead, code: int, original: int, base_path: str, host_header: str | None
+    ) -> bytes:
         query = ""
         if self.query:
             url = f"{req.scheme}://{req.host}{req.path}" + (f"?{req.query}" if req.query else "")
@@ -93,8 +101,11 @@ class Errors(Middleware):
             query = query.replace("{url}", quote_plus(url, safe=""))
         target = base_path + (query or "/")
         wanted = self.request_headers
-        headers = [(name, value) for (name, value), key in zip(req.headers.items, req.headers.keys)
-                   if key not in _NOT_FORWARDED and (wanted is None or key in wanted)]
+        headers = [
+            (name, value)
+            for (name, value), key in zip(req.headers.items, req.headers.keys)
+            if key not in _NOT_FORWARDED and (wanted is None or key in wanted)
+        ]
         host = host_header if host_header is not None else req.host
         if host:
             headers.insert(0, ("Host", host))
@@ -125,8 +136,19 @@ class ErrorPageFilter(BodyFilter):
         mw = self.middleware
         try:
             req = self.req  # the page request, as the service's balancer sees it (cookies for sticky)
-            server = mw.service.pick(RequestHead("GET", "/", None, req.headers.copy(), req.host, req.client_ip,
-                                                 req.scheme, req.version, req.entry_point))
+            server = mw.service.pick(
+                RequestHead(
+                    "GET",
+                    "/",
+                    None,
+                    req.headers.copy(),
+                    req.host,
+                    req.client_ip,
+                    req.scheme,
+                    req.version,
+                    req.entry_point,
+                )
+            )
         except NoServerAvailable:
             self.sub_failed(503, "the error page service has no server")
             return

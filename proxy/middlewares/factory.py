@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from proxy.middlewares import (AddPrefix, Chain, Headers, RedirectRegex, RedirectScheme, ReplacePath,
-                               ReplacePathRegex, StripPrefix, StripPrefixRegex)
+from proxy.middlewares import (
+    AddPrefix,
+    Chain,
+    Headers,
+    RedirectRegex,
+    RedirectScheme,
+    ReplacePath,
+    ReplacePathRegex,
+    StripPrefix,
+    StripPrefixRegex,
+)
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.circuitbreaker import CircuitBreaker
 from proxy.middlewares.encodedcharacters import EncodedCharacters
@@ -24,9 +34,17 @@ def _pass_tls_client_cert(options: Any, _: Resolve) -> Middleware:
         return PassTLSClientCert(pem=options.pem)
     subject = DNOptions(**info.subject.model_dump()) if info.subject is not None else None
     issuer = DNOptions(**info.issuer.model_dump()) if info.issuer is not None else None
-    return PassTLSClientCert(pem=options.pem, info=InfoOptions(
-        not_after=info.not_after, not_before=info.not_before, sans=info.sans, serial_number=info.serial_number,
-        subject=subject, issuer=issuer))
+    return PassTLSClientCert(
+        pem=options.pem,
+        info=InfoOptions(
+            not_after=info.not_after,
+            not_before=info.not_before,
+            sans=info.sans,
+            serial_number=info.serial_number,
+            subject=subject,
+            issuer=issuer,
+        ),
+    )
 
 
 def _chain(options: Any, resolve: Resolve) -> Middleware:
@@ -64,14 +82,26 @@ def _ip_white_list(options: Any, _: Resolve) -> Middleware:
 
 def _basic_auth(options: Any, _: Resolve) -> Middleware:
     from proxy.middlewares.basicauth import basic_auth  # bcrypt and passlib only for configs that use them
-    return basic_auth(users=list(options.users), users_file=options.users_file, realm=options.realm,
-                     header_field=options.header_field, remove_header=options.remove_header)
+
+    return basic_auth(
+        users=list(options.users),
+        users_file=options.users_file,
+        realm=options.realm,
+        header_field=options.header_field,
+        remove_header=options.remove_header,
+    )
 
 
 def _digest_auth(options: Any, _: Resolve) -> Middleware:
     from proxy.middlewares.digestauth import digest_auth
-    return digest_auth(users=list(options.users), users_file=options.users_file, realm=options.realm,
-                      header_field=options.header_field, remove_header=options.remove_header)
+
+    return digest_auth(
+        users=list(options.users),
+        users_file=options.users_file,
+        realm=options.realm,
+        header_field=options.header_field,
+        remove_header=options.remove_header,
+    )
 
 
 BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
@@ -91,13 +121,21 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "basicAuth": _basic_auth,
     "digestAuth": _digest_auth,
     "circuitBreaker": lambda o, _: CircuitBreaker(
-        o.expression, check_period=o.check_period, fallback_duration=o.fallback_duration,
-        recovery_duration=o.recovery_duration, response_code=o.response_code),
+        o.expression,
+        check_period=o.check_period,
+        fallback_duration=o.fallback_duration,
+        recovery_duration=o.recovery_duration,
+        response_code=o.response_code,
+    ),
     "retry": lambda o, _: Retry(
-        attempts=o.attempts, initial_interval=o.initial_interval, timeout=o.timeout,
-        max_request_body_bytes=o.max_request_body_bytes, status=list(o.status),
+        attempts=o.attempts,
+        initial_interval=o.initial_interval,
+        timeout=o.timeout,
+        max_request_body_bytes=o.max_request_body_bytes,
+        status=list(o.status),
         disable_retry_on_network_error=o.disable_retry_on_network_error,
-        retry_non_idempotent_method=o.retry_non_idempotent_method),
+        retry_non_idempotent_method=o.retry_non_idempotent_method,
+    ),
     "compress": lambda o, _: _compress(o),
     "buffering": lambda o, _: _buffering(o),
     "contentType": lambda o, _: _content_type(o),
@@ -106,27 +144,40 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
 
 def _compress(o: Any) -> Middleware:
     from proxy.middlewares.compress import Compress
-    return Compress(excluded_content_types=o.excluded_content_types, included_content_types=o.included_content_types,
-                    min_response_body_bytes=o.min_response_body_bytes, encodings=o.encodings,
-                    default_encoding=o.default_encoding)
+
+    return Compress(
+        excluded_content_types=o.excluded_content_types,
+        included_content_types=o.included_content_types,
+        min_response_body_bytes=o.min_response_body_bytes,
+        encodings=o.encodings,
+        default_encoding=o.default_encoding,
+    )
 
 
 def _buffering(o: Any) -> Middleware:
     from proxy.middlewares.buffering import Buffering
+
     return Buffering(**o.model_dump())
 
 
 def _content_type(o: Any) -> Middleware:
     from proxy.middlewares.contenttype import ContentType
+
     return ContentType(auto_detect=o.auto_detect)
 
 
 def _errors(o: Any, service: ResolveService) -> Middleware:
     from proxy.middlewares.errors import Errors
+
     if not o.service:
         raise ValueError("service: the error page service is missing")
-    return Errors(status=o.status, service=service(o.service), query=o.query, status_rewrites=o.status_rewrites,
-                  error_request_headers=o.error_request_headers)
+    return Errors(
+        status=o.status,
+        service=service(o.service),
+        query=o.query,
+        status_rewrites=o.status_rewrites,
+        error_request_headers=o.error_request_headers,
+    )
 
 
 # Middlewares that refer to a service (built by the caller, which records a missing one as the reason).
@@ -138,8 +189,9 @@ SERVICE_BUILDERS: dict[str, Callable[[Any, ResolveService], Middleware]] = {
 def _rate_limit(o: Any, _: Resolve, name: str) -> Middleware:
     from proxy.middlewares.ratelimit import RateLimit
 
-    return RateLimit(name, average=o.average, period=o.period, burst=o.burst,
-                     source_criterion=o.source_criterion, redis=o.redis)
+    return RateLimit(
+        name, average=o.average, period=o.period, burst=o.burst, source_criterion=o.source_criterion, redis=o.redis
+    )
 
 
 def _in_flight_req(o: Any, _: Resolve, name: str) -> Middleware:
@@ -162,8 +214,9 @@ NAMED_BUILDERS: dict[str, Callable[[Any, Resolve, str], Middleware]] = {
 }
 
 
-def build_middleware(kind: str, options: Any, resolve: Resolve, name: str = "",
-                     service: ResolveService | None = None) -> Middleware:
+def build_middleware(
+    kind: str, options: Any, resolve: Resolve, name: str = "", service: ResolveService | None = None
+) -> Middleware:
     """Build a `kind` middleware (Traefik's spelling) from its validated options; ValueError if unusable.
 
     `resolve` builds another named middleware (for chain); it raises for missing names and cycles.

@@ -17,7 +17,6 @@ reloads, once the requests still using it are done.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import posixpath
 import re
@@ -28,8 +27,16 @@ from urllib.parse import urljoin, urlsplit
 from proxy.goregex import compile_go_regexp
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.middlewares.forwardauth_headers import (HOP_HEADERS, X_HEADERS, auth_request_headers, canonical_key,
-                                                   cookie_name, may_copy_into_request, wants_gzip, wire_headers)
+from proxy.middlewares.forwardauth_headers import (
+    HOP_HEADERS,
+    X_HEADERS,
+    auth_request_headers,
+    canonical_key,
+    cookie_name,
+    may_copy_into_request,
+    wants_gzip,
+    wire_headers,
+)
 
 log = logging.getLogger("proxy.middlewares.forwardauth")
 
@@ -43,20 +50,33 @@ class ForwardAuth(Middleware):
     waits = True
     edits_request_headers = True
 
-    def __init__(self, name: str, address: str, tls: Any = None, trust_forward_header: bool | None = None,
-                 auth_response_headers: list[str] | None = None, auth_response_headers_regex: str = "",
-                 auth_request_headers: list[str] | None = None, max_response_body_size: int | None = None,
-                 add_auth_cookies_to_response: list[str] | None = None, header_field: str = "",
-                 forward_body: bool = False, max_body_size: int | None = -1,
-                 preserve_location_header: bool = False, preserve_request_method: bool = False,
-                 auth_signin_url: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        address: str,
+        tls: Any = None,
+        trust_forward_header: bool | None = None,
+        auth_response_headers: list[str] | None = None,
+        auth_response_headers_regex: str = "",
+        auth_request_headers: list[str] | None = None,
+        max_response_body_size: int | None = None,
+        add_auth_cookies_to_response: list[str] | None = None,
+        header_field: str = "",
+        forward_body: bool = False,
+        max_body_size: int | None = -1,
+        preserve_location_header: bool = False,
+        preserve_request_method: bool = False,
+        auth_signin_url: str = "",
+    ) -> None:
         self.name = name
         parts = urlsplit(address)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"address: {address!r} is not an http:// or https:// URL")
         if forward_body:
-            raise ValueError("forwardBody: sending the request body to the auth server is not supported yet "
-                             "by stripproxy (remove forwardBody, or set it to false)")
+            raise ValueError(
+                "forwardBody: sending the request body to the auth server is not supported yet "
+                "by stripproxy (remove forwardBody, or set it to false)"
+            )
         self.address = address
         self.ssl: Any = None
         if parts.scheme == "https" or tls is not None:
@@ -67,9 +87,12 @@ class ForwardAuth(Middleware):
                 log.warning("forwardAuth %s: tls.caOptional is deprecated and has no effect", name)
         self.trust = trust_forward_header
         if trust_forward_header is None:
-            log.warning("forwardAuth %s: trustForwardHeader is not set: X-Forwarded-For, -Proto, -Method, -Host "
-                        "and -Uri sent to the auth server are the proxy's own, other X-Forwarded-* headers go "
-                        "as the request has them; set it to false to drop them all, true to trust them", name)
+            log.warning(
+                "forwardAuth %s: trustForwardHeader is not set: X-Forwarded-For, -Proto, -Method, -Host "
+                "and -Uri sent to the auth server are the proxy's own, other X-Forwarded-* headers go "
+                "as the request has them; set it to false to drop them all, true to trust them",
+                name,
+            )
         allowed = list(auth_request_headers or [])
         if trust_forward_header and allowed:
             allowed += X_HEADERS
@@ -79,19 +102,27 @@ class ForwardAuth(Middleware):
             if may_copy_into_request(header):
                 self.copied.append(canonical_key(header))
             else:
-                log.warning("forwardAuth %s: authResponseHeaders: %r is not copied into the forwarded request "
-                            "(hop-by-hop, framing or proxy-managed X-Forwarded header)", name, header)
+                log.warning(
+                    "forwardAuth %s: authResponseHeaders: %r is not copied into the forwarded request "
+                    "(hop-by-hop, framing or proxy-managed X-Forwarded header)",
+                    name,
+                    header,
+                )
         self.regex: re.Pattern[str] | None = None
         if auth_response_headers_regex:
             try:
                 self.regex = compile_go_regexp(auth_response_headers_regex)
             except ValueError as exc:
-                raise ValueError(f"authResponseHeadersRegex: error compiling regular expression "
-                                 f"{auth_response_headers_regex}: {exc}") from None
+                raise ValueError(
+                    f"authResponseHeadersRegex: error compiling regular expression {auth_response_headers_regex}: {exc}"
+                ) from None
         self.max_response = -1 if max_response_body_size is None else max_response_body_size
         if max_response_body_size is None:
-            log.warning("forwardAuth %s: maxResponseBodySize is not set: the auth server's answers are read whole, "
-                        "whatever their size; set a limit", name)
+            log.warning(
+                "forwardAuth %s: maxResponseBodySize is not set: the auth server's answers are read whole, "
+                "whatever their size; set a limit",
+                name,
+            )
         self.auth_cookies = frozenset(add_auth_cookies_to_response or [])
         self.has_response_hook = bool(self.auth_cookies)
         self.header_field = canonical_key(header_field) if header_field else ""
@@ -109,11 +140,16 @@ class ForwardAuth(Middleware):
         if session is None or session.closed:
             import aiohttp
 
-            connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=IDLE_TIMEOUT,
-                                             ssl=self.ssl if self.ssl is not None else True)
+            connector = aiohttp.TCPConnector(
+                limit=MAX_CONNECTIONS, keepalive_timeout=IDLE_TIMEOUT, ssl=self.ssl if self.ssl is not None else True
+            )
             session = self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-                timeout=aiohttp.ClientTimeout(total=TIMEOUT), skip_auto_headers=_SKIP_AUTO)
+                connector=connector,
+                auto_decompress=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=aiohttp.ClientTimeout(total=TIMEOUT),
+                skip_auto_headers=_SKIP_AUTO,
+            )
         return session
 
     async def on_request(self, req: RequestHead) -> Reply | None:  # type: ignore[override]
@@ -127,16 +163,16 @@ class ForwardAuth(Middleware):
             sent.append(("Accept-Encoding", "gzip"))
         self._in_use += 1
         try:
-            async with self._client().request(method, self.address, headers=sent, allow_redirects=False,
-                                              skip_auto_headers=_SKIP_AUTO) as response:
+            async with self._client().request(
+                method, self.address, headers=sent, allow_redirects=False, skip_auto_headers=_SKIP_AUTO
+            ) as response:
                 status = response.status
                 raw = [(canonical_key(k.decode("latin-1")), v.decode("latin-1")) for k, v in response.raw_headers]
                 body = await self._read_body(response, raw, gzip)
         except _TooLarge:
-            log.debug("forwardAuth %s: response body larger than maxResponseBodySize %d", self.name,
-                      self.max_response)
+            log.debug("forwardAuth %s: response body larger than maxResponseBodySize %d", self.name, self.max_response)
             return Reply(401)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, zlib.error, ValueError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, zlib.error, ValueError) as exc:
             log.error("forwardAuth %s: error calling %s: %s", self.name, self.address, exc or type(exc).__name__)
             return Reply(500)
         finally:
@@ -194,8 +230,9 @@ class ForwardAuth(Middleware):
                 if regex.search(key) and may_copy_into_request(key):
                     headers.add(key, value)
         # Cookies: Traefik rewrites the upstream's Set-Cookie only when the auth answer set some.
-        auth_cookies = [(name, value) for value in auth.get_all("Set-Cookie")
-                        if (name := cookie_name(value)) is not None]
+        auth_cookies = [
+            (name, value) for value in auth.get_all("Set-Cookie") if (name := cookie_name(value)) is not None
+        ]
         if auth_cookies and self.auth_cookies:
             self._cookies[id(req)] = ([value for name, value in auth_cookies if name in self.auth_cookies], True)
             key = id(req)
@@ -206,8 +243,11 @@ class ForwardAuth(Middleware):
         if pending is None:
             return
         wanted = self.auth_cookies
-        kept = [(k, v) for k, v in headers.items
-                if k.lower() != "set-cookie" or ((name := cookie_name(v)) is not None and name not in wanted)]
+        kept = [
+            (k, v)
+            for k, v in headers.items
+            if k.lower() != "set-cookie" or ((name := cookie_name(v)) is not None and name not in wanted)
+        ]
         headers.items = kept + [("Set-Cookie", value) for value in pending[0]]
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -247,7 +287,12 @@ def go_redirect(req: RequestHead, url: str, status: int) -> Reply:
     if req.method in ("GET", "HEAD"):
         headers.append(("Content-Type", "text/html; charset=utf-8"))
     if req.method == "GET":
-        escaped = (url.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                   .replace('"', "&#34;").replace("'", "&#39;"))
+        escaped = (
+            url.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace('"', "&#34;")
+            .replace("'", "&#39;")
+        )
         body = f'<a href="{escaped}">Found</a>.\n\n'.encode()
     return Reply(status, headers, body)

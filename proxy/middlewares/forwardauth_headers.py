@@ -9,7 +9,7 @@ none and none when it holds "", and asks for gzip when the request does not choo
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from proxy.forwarder.forwarded import MANAGED_X_HEADERS, go_split_port, is_managed_x_header
 from proxy.message import RequestHead
@@ -23,8 +23,7 @@ HOP_HEADERS = frozenset({"connection", "keep-alive", "te", "trailers", "transfer
 _NOT_WRITTEN = frozenset({"host", "content-length", "transfer-encoding", "trailer"})
 # Headers an auth server may not put into the forwarded request (our guard, see the README): the framing
 # and hop-by-hop ones, and the X-Forwarded-* set the proxy itself manages.
-_NOT_COPIED = frozenset({"host", "content-length", "transfer-encoding", "trailer", "proxy-connection",
-                         *HOP_HEADERS})
+_NOT_COPIED = frozenset({"host", "content-length", "transfer-encoding", "trailer", "proxy-connection", *HOP_HEADERS})
 
 # XHeadersSet in Go's spelling: added to authRequestHeaders when trustForwardHeader is true.
 X_HEADERS = tuple(sorted("-".join(w.capitalize() for w in name.split("-")) for name in MANAGED_X_HEADERS))
@@ -81,8 +80,9 @@ def request_uri(req: RequestHead) -> str:
     return path if req.query is None else f"{path}?{req.query}"
 
 
-def auth_request_headers(req: RequestHead, trust_forward_header: bool | None,
-                         allowed: list[str]) -> list[tuple[str, str]]:
+def auth_request_headers(
+    req: RequestHead, trust_forward_header: bool | None, allowed: list[str]
+) -> list[tuple[str, str]]:
     """The headers of the request to the auth server, Go's spelling, before the transport's own touches.
 
     `trust_forward_header` None is Traefik's legacy path (oldWriteHeader): the X-Forwarded-For, -Proto,
@@ -136,9 +136,10 @@ def wire_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """What Go's transport writes of a header map, sorted by name: framing headers dropped, and its
     User-Agent rule applied (see `wants_gzip` for the Accept-Encoding it adds)."""
     agents = _values(headers, "user-agent")
-    out = sorted(((name, value) for name, value in headers
-                  if name.lower() not in _NOT_WRITTEN and name.lower() != "user-agent"),
-                 key=lambda pair: pair[0])
+    out = sorted(
+        ((name, value) for name, value in headers if name.lower() not in _NOT_WRITTEN and name.lower() != "user-agent"),
+        key=lambda pair: pair[0],
+    )
     if not agents:
         out.insert(0, ("User-Agent", GO_USER_AGENT))
     elif agents[0]:
@@ -148,8 +149,7 @@ def wire_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def wants_gzip(headers: list[tuple[str, str]], method: str) -> bool:
     """Go's transport asks for gzip (and undoes it) unless the request picks an encoding or a range."""
-    return (method != "HEAD" and not any(_values(headers, "accept-encoding"))
-            and not any(_values(headers, "range")))
+    return method != "HEAD" and not any(_values(headers, "accept-encoding")) and not any(_values(headers, "range"))
 
 
 def cookie_name(set_cookie: str) -> str | None:

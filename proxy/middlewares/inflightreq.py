@@ -24,8 +24,9 @@ class InFlightReq(Middleware):
         self.amount = amount
         self.source: Extractor = source_extractor(source_criterion, default="host")
         self.counts: dict[str, int] = {}
-        self._refusal = Reply(429, [("Content-Type", "text/plain; charset=utf-8")],
-                              f"max connections reached: {amount}".encode())
+        self._refusal = Reply(
+            429, [("Content-Type", "text/plain; charset=utf-8")], f"max connections reached: {amount}".encode()
+        )
 
     def on_request(self, req: RequestHead) -> Reply | None:
         source = self.source(req)

@@ -23,8 +23,14 @@ from proxy.netutil import IPChecker, RemoteAddrStrategy, Strategy, status_text
 
 
 class IPAllowList(Middleware):
-    def __init__(self, source_range: list[str], strategy: Strategy | None = None,
-                 reject_status_code: int = 0, *, kind: str = "IPAllowLister") -> None:
+    def __init__(
+        self,
+        source_range: list[str],
+        strategy: Strategy | None = None,
+        reject_status_code: int = 0,
+        *,
+        kind: str = "IPAllowLister",
+    ) -> None:
         if not source_range:
             raise ValueError(f"sourceRange is empty, {kind} not created")
         status = reject_status_code or 403

@@ -112,7 +112,7 @@ def _dn(name: Any, options: DNOptions | None) -> str:
         if not getattr(options, option):
             continue
         found = [value for kind, value in attributes if kind == oid]
-        for value in (found if many else found[-1:]):  # Go keeps the last CN / serialNumber
+        for value in found if many else found[-1:]:  # Go keeps the last CN / serialNumber
             if value:
                 parts.append(f"{prefix}={value}")
     return ",".join(parts)
@@ -125,6 +125,9 @@ def _sans(cert: Any) -> list[str]:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return []
-    return [*san.get_values_for_type(x509.DNSName), *san.get_values_for_type(x509.RFC822Name),
-            *(str(ip) for ip in san.get_values_for_type(x509.IPAddress)),
-            *san.get_values_for_type(x509.UniformResourceIdentifier)]
+    return [
+        *san.get_values_for_type(x509.DNSName),
+        *san.get_values_for_type(x509.RFC822Name),
+        *(str(ip) for ip in san.get_values_for_type(x509.IPAddress)),
+        *san.get_values_for_type(x509.UniformResourceIdentifier),
+    ]

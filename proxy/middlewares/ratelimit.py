@@ -18,7 +18,8 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
@@ -85,8 +86,9 @@ class MemoryBuckets:
     evicts when full) is the least recently used one: an OrderedDict in use order gives it in O(1).
     """
 
-    def __init__(self, limits: Limits, capacity: int = MAX_SOURCES,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limits: Limits, capacity: int = MAX_SOURCES, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate, self.burst, self.max_delay, self.ttl = limits.rate, limits.burst, limits.max_delay, limits.ttl
         self.capacity = capacity
         self.clock = clock
@@ -130,14 +132,24 @@ class MemoryBuckets:
 def too_many_requests(delay_ns: int) -> Reply:
     """serveDelayError: the wait rounded up to whole seconds, and Go's spelling of the exact wait."""
     retry_after = math.ceil(delay_ns / SECOND_NS)
-    return Reply(429, [("Retry-After", f"{retry_after}"), ("X-Retry-In", go_duration(delay_ns)),
-                       ("Content-Type", "text/plain; charset=utf-8")], b"Too Many Requests")
+    return Reply(
+        429,
+        [
+            ("Retry-After", f"{retry_after}"),
+            ("X-Retry-In", go_duration(delay_ns)),
+            ("Content-Type", "text/plain; charset=utf-8"),
+        ],
+        b"Too Many Requests",
+    )
 
 
 def go_http_error(status: int, message: str) -> Reply:
     """Go's http.Error: plain text, nosniff, the message and a newline."""
-    return Reply(status, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
-                 (message + "\n").encode())
+    return Reply(
+        status,
+        [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
+        (message + "\n").encode(),
+    )
 
 
 class RateLimit(Middleware):
@@ -145,8 +157,15 @@ class RateLimit(Middleware):
 
     per_router = True
 
-    def __init__(self, name: str, average: int = 0, period: float = 1.0, burst: int = 1,
-                 source_criterion: Any = None, redis: Any = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        average: int = 0,
+        period: float = 1.0,
+        burst: int = 1,
+        source_criterion: Any = None,
+        redis: Any = None,
+    ) -> None:
         self.name = name
         self.limits = Limits(average, period, burst)
         self.source: Extractor = source_extractor(source_criterion, default="ip")

@@ -59,7 +59,7 @@ return {'true', string.format('%.17g', delay), string.format('%.17g', tokens)}
 
 
 def split_endpoint(endpoint: str) -> tuple[str, int]:
-    """"host:port" (Go's net.SplitHostPort form, "[::1]:6379" for IPv6) -> (host, port)."""
+    """ "host:port" (Go's net.SplitHostPort form, "[::1]:6379" for IPv6) -> (host, port)."""
     split = split_host_port(endpoint)
     if split is None or not split[1].isdigit():
         raise ValueError(f"redis.endpoints: {endpoint!r} is not host:port")
@@ -85,26 +85,37 @@ class RedisBuckets:
         self.max_delay_us = limits.max_delay // 1000
         read, write = _timeout(options.read_timeout), _timeout(options.write_timeout)
         if read != write:
-            log.warning("rateLimit %s: redis.writeTimeout: the redis client applies one socket timeout to reads "
-                        "and writes; using the longer one (%s)", name, "none" if None in (read, write)
-                        else f"{max(read, write)}s")  # type: ignore[type-var]
+            log.warning(
+                "rateLimit %s: redis.writeTimeout: the redis client applies one socket timeout to reads "
+                "and writes; using the longer one (%s)",
+                name,
+                "none" if None in (read, write) else f"{max(read, write)}s",
+            )  # type: ignore[type-var]
         socket_timeout = None if None in (read, write) else max(read, write)  # type: ignore[type-var]
         for key, value in (("poolSize", options.pool_size), ("minIdleConns", options.min_idle_conns)):
             if value:
-                log.warning("rateLimit %s: redis.%s = %s is not acted on: the redis client keeps every "
-                            "connection it opened for reuse and opens them on demand", name, key, value)
+                log.warning(
+                    "rateLimit %s: redis.%s = %s is not acted on: the redis client keeps every "
+                    "connection it opened for reuse and opens them on demand",
+                    name,
+                    key,
+                    value,
+                )
         if self.cluster and options.db:
-            log.warning("rateLimit %s: redis.db = %s is not acted on: a Redis Cluster has only database 0",
-                        name, options.db)
+            log.warning(
+                "rateLimit %s: redis.db = %s is not acted on: a Redis Cluster has only database 0", name, options.db
+            )
         self.kwargs: dict[str, Any] = {
-            "username": options.username or None, "password": options.password or None,
+            "username": options.username or None,
+            "password": options.password or None,
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": _timeout(options.dial_timeout),
             "max_connections": options.max_active_conns if options.max_active_conns > 0 else 10_000,
         }
         if not self.cluster:
-            self.kwargs.update(host=self.host, port=self.port, db=options.db,
-                               timeout=(socket_timeout or 3.0) + 1.0)  # go-redis PoolTimeout: read + 1s
+            self.kwargs.update(
+                host=self.host, port=self.port, db=options.db, timeout=(socket_timeout or 3.0) + 1.0
+            )  # go-redis PoolTimeout: read + 1s
         self.tls = _tls_kwargs(options.tls) if options.tls is not None else None
         self._client: Any = None
         self._script: Any = None
@@ -118,8 +129,9 @@ class RedisBuckets:
             from redis.asyncio.cluster import ClusterNode, RedisCluster
 
             tls = {"ssl": True, **self.tls} if self.tls is not None else {}
-            self._client = RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in self.nodes],
-                                        **self.kwargs, **tls)
+            self._client = RedisCluster(
+                startup_nodes=[ClusterNode(host, port) for host, port in self.nodes], **self.kwargs, **tls
+            )
         else:
             from redis.asyncio.connection import SSLConnection
 
@@ -132,8 +144,9 @@ class RedisBuckets:
         if self._client is None:
             self._connect()
         now_us = self.clock_us()
-        result = await self._script(keys=[KEY_PREFIX + source],
-                                    args=[repr(self.rate_per_us), self.burst, self.ttl, now_us, self.max_delay_us])
+        result = await self._script(
+            keys=[KEY_PREFIX + source], args=[repr(self.rate_per_us), self.burst, self.ttl, now_us, self.max_delay_us]
+        )
         delay_us = float(result[1].decode() if isinstance(result[1], bytes) else result[1])
         return int(delay_us * 1000)
 

@@ -39,8 +39,7 @@ def split_target(req: RequestHead) -> tuple[str, str, str, str] | None:
 
 
 class RedirectRegex(Middleware):
-    def __init__(self, regex: str, replacement: str, permanent: bool = False,
-                 status_code: int | None = None) -> None:
+    def __init__(self, regex: str, replacement: str, permanent: bool = False, status_code: int | None = None) -> None:
         self.regex: re.Pattern[str] = compile_go_regexp(regex)
         self.replacement = replacement
         self.permanent = permanent

@@ -29,15 +29,17 @@ def _forwarded_scheme(value: str) -> str | None:
 
 
 class RedirectScheme(RedirectRegex):
-    def __init__(self, scheme: str, port: str | int = "", permanent: bool = False,
-                 force_permanent_redirect: bool = False) -> None:
+    def __init__(
+        self, scheme: str, port: str | int = "", permanent: bool = False, force_permanent_redirect: bool = False
+    ) -> None:
         if not scheme:
             raise ValueError("redirectScheme: you must provide a target scheme")
         port = str(port)  # not validated: Traefik takes any string (a bad one ends as a 502 per request)
         default_port = (scheme == "http" and port == "80") or (scheme == "https" and port == "443")
         suffix = f":{port}" if port and not default_port else ""
-        super().__init__(_URI_PATTERN, f"{scheme}://${{2}}{suffix}${{4}}", permanent,
-                         308 if force_permanent_redirect else None)
+        super().__init__(
+            _URI_PATTERN, f"{scheme}://${{2}}{suffix}${{4}}", permanent, 308 if force_permanent_redirect else None
+        )
         self.scheme = scheme
         self.port = port
 

@@ -25,11 +25,27 @@ MAX_INTERVAL = 60.0  # backoff.DefaultMaxInterval, seconds
 
 
 class RetryPolicy:
-    __slots__ = ("attempts", "initial_interval", "multiplier", "timeout", "max_body", "statuses", "network",
-                 "non_idempotent")
+    __slots__ = (
+        "attempts",
+        "initial_interval",
+        "multiplier",
+        "timeout",
+        "max_body",
+        "statuses",
+        "network",
+        "non_idempotent",
+    )
 
-    def __init__(self, attempts: int, initial_interval: float, timeout: float, max_body: int,
-                 statuses: CodeRanges, network: bool, non_idempotent: bool) -> None:
+    def __init__(
+        self,
+        attempts: int,
+        initial_interval: float,
+        timeout: float,
+        max_body: int,
+        statuses: CodeRanges,
+        network: bool,
+        non_idempotent: bool,
+    ) -> None:
         self.attempts = attempts
         self.initial_interval = initial_interval
         # The interval doubles from the first retry to the last (Traefik: 2^(1/(attempts-1)) per retry).
@@ -58,15 +74,29 @@ class RetryPolicy:
 class Retry(Middleware):
     has_request_hook = False
 
-    def __init__(self, attempts: int, initial_interval: float = 0.0, timeout: float = 0.0,
-                 max_request_body_bytes: int | None = None, status: list[str] | None = None,
-                 disable_retry_on_network_error: bool = False, retry_non_idempotent_method: bool = False) -> None:
+    def __init__(
+        self,
+        attempts: int,
+        initial_interval: float = 0.0,
+        timeout: float = 0.0,
+        max_request_body_bytes: int | None = None,
+        status: list[str] | None = None,
+        disable_retry_on_network_error: bool = False,
+        retry_non_idempotent_method: bool = False,
+    ) -> None:
         if not status and disable_retry_on_network_error:
             raise ValueError("retry middleware requires at least HTTP status codes or retry on TCP")
         if attempts <= 0:
             raise ValueError(f"incorrect (or empty) value for attempt ({attempts})")
         max_body = DEFAULT_MAX_REQUEST_BODY_BYTES if max_request_body_bytes is None else max_request_body_bytes
-        policy = RetryPolicy(attempts, initial_interval, timeout, max_body, parse_code_ranges(list(status or [])),
-                             not disable_retry_on_network_error, retry_non_idempotent_method)
+        policy = RetryPolicy(
+            attempts,
+            initial_interval,
+            timeout,
+            max_body,
+            parse_code_ranges(list(status or [])),
+            not disable_retry_on_network_error,
+            retry_non_idempotent_method,
+        )
         # One attempt is a plain pass-through (Traefik serves it without the retry machinery).
         self.retry_policy = policy if attempts > 1 else None

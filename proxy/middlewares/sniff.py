@@ -5,8 +5,25 @@ from __future__ import annotations
 
 SNIFF_LEN = 512
 _WS = b"\t\n\x0c\r "
-_HTML_TAGS = (b"<!DOCTYPE HTML", b"<HTML", b"<HEAD", b"<SCRIPT", b"<IFRAME", b"<H1", b"<DIV", b"<FONT",
-              b"<TABLE", b"<A", b"<STYLE", b"<TITLE", b"<B", b"<BODY", b"<BR", b"<P", b"<!--")
+_HTML_TAGS = (
+    b"<!DOCTYPE HTML",
+    b"<HTML",
+    b"<HEAD",
+    b"<SCRIPT",
+    b"<IFRAME",
+    b"<H1",
+    b"<DIV",
+    b"<FONT",
+    b"<TABLE",
+    b"<A",
+    b"<STYLE",
+    b"<TITLE",
+    b"<B",
+    b"<BODY",
+    b"<BR",
+    b"<P",
+    b"<!--",
+)
 # (pattern, mask or None for an exact prefix, type): tried in order after the HTML and XML signatures.
 _MASKED = (
     (b"%PDF-", None, "application/pdf"),
@@ -31,8 +48,11 @@ _MASKED = (
 )
 _AFTER_MP4 = (
     (b"\x1aE\xdf\xa3", None, "video/webm"),
-    (b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00LP",
-     b"\x00" * 34 + b"\xff\xff", "application/vnd.ms-fontobject"),
+    (
+        b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00LP",
+        b"\x00" * 34 + b"\xff\xff",
+        "application/vnd.ms-fontobject",
+    ),
     (b"\x00\x01\x00\x00", None, "font/ttf"),
     (b"OTTO", None, "font/otf"),
     (b"ttcf", None, "font/collection"),
@@ -84,6 +104,6 @@ def _mp4(data: bytes) -> str:
     if box % 4 or len(data) < box or data[4:8] != b"ftyp":
         return ""
     for at in range(8, box, 4):
-        if at != 12 and data[at:at + 3] == b"mp4":
+        if at != 12 and data[at : at + 3] == b"mp4":
             return "video/mp4"
     return ""

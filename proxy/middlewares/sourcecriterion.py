@@ -7,7 +7,8 @@ proxy.netutil's, which ipAllowList uses too. Shared by rateLimit and inFlightReq
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from proxy import netutil
 from proxy.message import RequestHead

@@ -43,9 +43,9 @@ class StripPrefixRegex(Middleware):
         if prefix is None:
             return None
         req.headers.add(FORWARDED_PREFIX, prefix)
-        path = ensure_leading_slash(path[len(prefix):])
+        path = ensure_leading_slash(path[len(prefix) :])
         if raw_path:
-            raw_path = ensure_leading_slash(raw_path[encoded_prefix_len(raw_path, prefix):])
+            raw_path = ensure_leading_slash(raw_path[encoded_prefix_len(raw_path, prefix) :])
         clean = sanitized(path, raw_path)
         if clean is None:
             return bad_request()

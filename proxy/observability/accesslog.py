@@ -15,12 +15,14 @@ import logging
 import os
 import sys
 import time
-from time import monotonic
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from time import monotonic
+from typing import TYPE_CHECKING, Any
 
-from proxy.config.static import AccessLog as AccessLogConfig, FIELD_MODES, HEADER_MODES
+from proxy.config.static import FIELD_MODES, HEADER_MODES
+from proxy.config.static import AccessLog as AccessLogConfig
 from proxy.middlewares.coderanges import CodeRanges, in_ranges, parse_code_ranges
 from proxy.observability.scope import Scope
 
@@ -33,17 +35,57 @@ FLUSH_INTERVAL = 0.2  # seconds a buffered line may wait before it is written
 FORMATS = ("common", "genericCLF", "json")
 
 # What the common line shows (logger_formatters.go), headers aside.
-COMMON_FIELDS = frozenset({"ClientHost", "ClientUsername", "StartUTC", "RequestMethod", "RequestPath",
-                           "RequestProtocol", "DownstreamStatus", "DownstreamContentSize", "RequestCount",
-                           "RouterName", "ServiceURL", "Duration"})
+COMMON_FIELDS = frozenset(
+    {
+        "ClientHost",
+        "ClientUsername",
+        "StartUTC",
+        "RequestMethod",
+        "RequestPath",
+        "RequestProtocol",
+        "DownstreamStatus",
+        "DownstreamContentSize",
+        "RequestCount",
+        "RouterName",
+        "ServiceURL",
+        "Duration",
+    }
+)
 
 # Traefik's core field names (logdata.go), in its order.
 CORE_FIELDS = (
-    "StartUTC", "Duration", "RouterName", "ServiceAddr", "ServiceName", "ServiceURL", "ClientAddr", "ClientHost",
-    "ClientPort", "ClientUsername", "GzipRatio", "StartLocal", "Overhead", "RetryAttempts", "TLSVersion",
-    "TLSCipher", "TLSClientSubject", "RequestAddr", "RequestHost", "RequestPort", "RequestMethod", "RequestPath",
-    "RequestProtocol", "RequestScheme", "RequestContentSize", "OriginDuration", "OriginContentSize",
-    "OriginStatus", "DownstreamStatus", "DownstreamContentSize", "RequestCount")
+    "StartUTC",
+    "Duration",
+    "RouterName",
+    "ServiceAddr",
+    "ServiceName",
+    "ServiceURL",
+    "ClientAddr",
+    "ClientHost",
+    "ClientPort",
+    "ClientUsername",
+    "GzipRatio",
+    "StartLocal",
+    "Overhead",
+    "RetryAttempts",
+    "TLSVersion",
+    "TLSCipher",
+    "TLSClientSubject",
+    "RequestAddr",
+    "RequestHost",
+    "RequestPort",
+    "RequestMethod",
+    "RequestPath",
+    "RequestProtocol",
+    "RequestScheme",
+    "RequestContentSize",
+    "OriginDuration",
+    "OriginContentSize",
+    "OriginStatus",
+    "DownstreamStatus",
+    "DownstreamContentSize",
+    "RequestCount",
+)
 
 
 def canonical_header(name: str) -> str:
@@ -57,8 +99,8 @@ def split_host_port(value: str) -> tuple[str, str]:
     """Go's net.SplitHostPort as the access log uses it: the value and "-" when it has no port."""
     if value.startswith("["):
         end = value.find("]:")
-        if end != -1 and value[end + 2:].isdigit():
-            return value[1:end], value[end + 2:]
+        if end != -1 and value[end + 2 :].isdigit():
+            return value[1:end], value[end + 2 :]
         return value, "-"
     host, sep, port = value.rpartition(":")
     if sep and ":" not in host and port.isdigit():
@@ -69,7 +111,7 @@ def split_host_port(value: str) -> tuple[str, str]:
 def go_rfc3339(ns: int, local: bool = False) -> str:
     """Go's time.RFC3339Nano text of `ns` (Unix nanoseconds), in UTC or in the local zone."""
     seconds, frac = divmod(ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    moment = datetime.fromtimestamp(seconds, UTC)
     if local:
         moment = moment.astimezone()
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
@@ -126,8 +168,10 @@ class AccessLog:
         self.format = config.format
         self.warnings: list[str] = []
         if self.format not in FORMATS:
-            self.warnings.append(f"{label}.format: unsupported access log format {config.format!r}, "
-                                 "the common format is used instead (as Traefik does)")
+            self.warnings.append(
+                f"{label}.format: unsupported access log format {config.format!r}, "
+                "the common format is used instead (as Traefik does)"
+            )
             self.format = "common"
         self.ranges: CodeRanges = ()
         try:
@@ -141,8 +185,9 @@ class AccessLog:
         self.default_keep = fields.default_mode != "drop"  # Traefik: anything but keep/drop is the default
         self.names = {name.lower(): mode for name, mode in fields.names.items()}
         self.header_default = fields.headers.default_mode if fields.headers.default_mode in HEADER_MODES else "keep"
-        self.header_names = {canonical_header(name): mode for name, mode in fields.headers.names.items()
-                             if mode in HEADER_MODES}
+        self.header_names = {
+            canonical_header(name): mode for name, mode in fields.headers.names.items() if mode in HEADER_MODES
+        }
         self.keep_query = fields.query_parameters.default_mode != "drop"
         self.kept = frozenset(name for name in CORE_FIELDS if self._keep(name))
         self.headers_logged = self.header_default != "drop" or any(m != "drop" for m in self.header_names.values())
@@ -150,11 +195,15 @@ class AccessLog:
             if mode not in FIELD_MODES:
                 self.warnings.append(f"{label}.fields.names.{name}: unknown mode {mode!r}, the default mode is used")
         if self.headers_logged:
-            self.warnings.append(f"{label}.fields.headers: request headers are logged (request_<Name>); the "
-                                 "response headers Traefik adds as origin_<Name> and downstream_<Name> are not")
+            self.warnings.append(
+                f"{label}.fields.headers: request headers are logged (request_<Name>); the "
+                "response headers Traefik adds as origin_<Name> and downstream_<Name> are not"
+            )
         if config.otlp is not None:
-            self.warnings.append(f"{label}.otlp: OpenTelemetry export is not implemented by stripproxy; lines are "
-                                 "written to the file or stdout")
+            self.warnings.append(
+                f"{label}.otlp: OpenTelemetry export is not implemented by stripproxy; lines are "
+                "written to the file or stdout"
+            )
         self._scope = Scope()
         self._everything = True
         self.buffering = max(config.buffering_size, 0)
@@ -173,7 +222,10 @@ class AccessLog:
         self.trusting: frozenset[str] = frozenset()
         self._local = _Clock(local=True)
         self._format: Callable[[Exchange, int, float, int], str] = {
-            "common": self._common, "genericCLF": self._generic_clf, "json": self._json}[self.format]
+            "common": self._common,
+            "genericCLF": self._generic_clf,
+            "json": self._json,
+        }[self.format]
         self._fast = self.format == "common" and COMMON_FIELDS <= self.kept and not self.headers_logged
 
     @property
@@ -254,10 +306,12 @@ class AccessLog:
             second = int(exchange.started + self._offset)
             stamp = clock.text if second == clock.second else clock.clf(second * 1_000_000_000)
             target = exchange.original_target
-            line = (f'{host or "-"} - {notes.get("ClientUsername", "-") if notes else "-"} [{stamp}] "{head.method} '
-                    f'{(target if self.keep_query else target.partition("?")[0]) or "-"} HTTP/{head.version}" '
-                    f'{exchange.status} {len(reply.body) if reply is not None else exchange.bytes_out} "-" "-" '
-                    f'{count} {router} {url} {int((ended - exchange.started) * 1000)}ms\n')
+            line = (
+                f'{host or "-"} - {notes.get("ClientUsername", "-") if notes else "-"} [{stamp}] "{head.method} '
+                f'{(target if self.keep_query else target.partition("?")[0]) or "-"} HTTP/{head.version}" '
+                f'{exchange.status} {len(reply.body) if reply is not None else exchange.bytes_out} "-" "-" '
+                f"{count} {router} {url} {int((ended - exchange.started) * 1000)}ms\n"
+            )
         else:
             line = self._line_of_fields(exchange, ended, self._offset, count)
         if not self.buffering:  # Traefik's default: written at once
@@ -276,8 +330,11 @@ class AccessLog:
     def _timed_flush(self) -> None:
         """Every FLUSH_INTERVAL while lines come: one timer for the whole stream, not one per batch."""
         self.flush()
-        self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._timed_flush) \
-            if self.pending or self._recent else None
+        self._timer = (
+            asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._timed_flush)
+            if self.pending or self._recent
+            else None
+        )
         self._recent = False
 
     def flush(self) -> None:
@@ -335,14 +392,23 @@ class AccessLog:
         size = len(reply.body) if reply is not None else exchange.bytes_out
         length = head.headers.get("content-length")
         data: dict[str, Any] = {
-            "StartUTC": start_ns, "StartLocal": start_ns, "Duration": duration_ns,
+            "StartUTC": start_ns,
+            "StartLocal": start_ns,
+            "Duration": duration_ns,
             "ClientAddr": f"[{client_ip}]:{port}" if ":" in client_ip else f"{client_ip}:{port}",
-            "ClientHost": client_host, "ClientPort": port,
+            "ClientHost": client_host,
+            "ClientPort": port,
             "ClientUsername": head.notes.get("ClientUsername", "-"),
-            "RequestMethod": head.method, "RequestPath": target, "RequestProtocol": f"HTTP/{head.version}",
-            "RequestScheme": head.scheme, "RequestContentSize": int(length) if length and length.isdigit() else 0,
-            "RetryAttempts": max(exchange.attempts - 1, 0), "DownstreamStatus": exchange.status,
-            "DownstreamContentSize": size, "RequestCount": count, "Overhead": duration_ns,
+            "RequestMethod": head.method,
+            "RequestPath": target,
+            "RequestProtocol": f"HTTP/{head.version}",
+            "RequestScheme": head.scheme,
+            "RequestContentSize": int(length) if length and length.isdigit() else 0,
+            "RetryAttempts": max(exchange.attempts - 1, 0),
+            "DownstreamStatus": exchange.status,
+            "DownstreamContentSize": size,
+            "RequestCount": count,
+            "Overhead": duration_ns,
         }
         if head.host:
             data["RequestAddr"] = head.host
@@ -385,11 +451,13 @@ class AccessLog:
 
     def _generic_clf(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
         data = self.fields(exchange, wall_ns, duration, count)
-        return (f'{_plain(data.get("ClientHost"))} - {_plain(data.get("ClientUsername"))} [{self._clf_time(data)}] '
-                f'"{_plain(data.get("RequestMethod"))} {_plain(data.get("RequestPath"))} '
-                f'{_plain(data.get("RequestProtocol"))}" {_plain(data.get("DownstreamStatus"))} '
-                f'{_plain(data.get("DownstreamContentSize"))} {_quoted(data.get("request_Referer"))} '
-                f'{_quoted(data.get("request_User-Agent"))}\n')
+        return (
+            f"{_plain(data.get('ClientHost'))} - {_plain(data.get('ClientUsername'))} [{self._clf_time(data)}] "
+            f'"{_plain(data.get("RequestMethod"))} {_plain(data.get("RequestPath"))} '
+            f'{_plain(data.get("RequestProtocol"))}" {_plain(data.get("DownstreamStatus"))} '
+            f"{_plain(data.get('DownstreamContentSize'))} {_quoted(data.get('request_Referer'))} "
+            f"{_quoted(data.get('request_User-Agent'))}\n"
+        )
 
     def _quote(self, text: str) -> str:
         """`_quoted`, remembered (router names and server URLs repeat on every line)."""
@@ -401,12 +469,14 @@ class AccessLog:
     def _common(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
         data = self.fields(exchange, wall_ns, duration, count)
         millis = data["Duration"] // 1_000_000 if "Duration" in data else 0
-        return (f'{_plain(data.get("ClientHost"))} - {_plain(data.get("ClientUsername"))} [{self._clf_time(data)}] '
-                f'"{_plain(data.get("RequestMethod"))} {_plain(data.get("RequestPath"))} '
-                f'{_plain(data.get("RequestProtocol"))}" {_plain(data.get("DownstreamStatus"))} '
-                f'{_plain(data.get("DownstreamContentSize"))} {_quoted(data.get("request_Referer"))} '
-                f'{_quoted(data.get("request_User-Agent"))} {_plain(data.get("RequestCount"))} '
-                f'{_quoted(data.get("RouterName"))} {_quoted(data.get("ServiceURL"))} {millis}ms\n')
+        return (
+            f"{_plain(data.get('ClientHost'))} - {_plain(data.get('ClientUsername'))} [{self._clf_time(data)}] "
+            f'"{_plain(data.get("RequestMethod"))} {_plain(data.get("RequestPath"))} '
+            f'{_plain(data.get("RequestProtocol"))}" {_plain(data.get("DownstreamStatus"))} '
+            f"{_plain(data.get('DownstreamContentSize'))} {_quoted(data.get('request_Referer'))} "
+            f"{_quoted(data.get('request_User-Agent'))} {_plain(data.get('RequestCount'))} "
+            f"{_quoted(data.get('RouterName'))} {_quoted(data.get('ServiceURL'))} {millis}ms\n"
+        )
 
     def _json(self, exchange: Exchange, wall_ns: int, duration: float, count: int) -> str:
         """logrus' JSONFormatter: the fields plus level, msg and time, keys sorted, times in RFC 3339."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from proxy.message import Reply, RequestHead
@@ -63,7 +64,7 @@ def runtime_view(hub: Observability) -> RuntimeView:
     for problem in problems:
         errors.setdefault((problem.kind, problem.name), []).append(problem.message)
     using: dict[str, list[str]] = {}
-    for ep_name, table in (build.tables.items() if build is not None else ()):
+    for ep_name, table in build.tables.items() if build is not None else ():
         for route in table.routes:
             using.setdefault(route.name, []).append(ep_name)
     enabled = build.routers if build is not None else {}
@@ -97,7 +98,7 @@ def runtime_view(hub: Observability) -> RuntimeView:
             middleware_users.setdefault(reference, []).append(name)
 
     services: dict[str, dict[str, Any]] = {}
-    for local, config in (dynamic.http.services.items() if dynamic else ()):
+    for local, config in dynamic.http.services.items() if dynamic else ():
         name = f"{local}@file"
         info = dump(config)
         own_errors = errors.get(("service", name), [])
@@ -165,8 +166,11 @@ class Api:
         self._view: tuple[object, RuntimeView] | None = None
         self.dashboard: Dashboard | None = None  # set when api.dashboard is on
         self.routes: list[tuple[str, Callable[..., Reply]]] = [
-            ("/api/rawdata", self.rawdata), ("/api/overview", self.overview), ("/api/version", self.version),
-            ("/api/entrypoints", self.entry_points), ("/api/http/routers", self.listing("routers", "router")),
+            ("/api/rawdata", self.rawdata),
+            ("/api/overview", self.overview),
+            ("/api/version", self.version),
+            ("/api/entrypoints", self.entry_points),
+            ("/api/http/routers", self.listing("routers", "router")),
             ("/api/http/services", self.listing("services", "service")),
             ("/api/http/middlewares", self.listing("middlewares", "middleware")),
         ]
@@ -186,7 +190,7 @@ class Api:
         if self.base:
             if not path.startswith(self.base + "/"):
                 return _not_found()
-            path = path[len(self.base):]
+            path = path[len(self.base) :]
         query = parse_qs(req.query or "", keep_blank_values=True)
         params = {key: values[0] for key, values in query.items()}
         for prefix in ("/api/tcp/", "/api/udp/"):
@@ -197,9 +201,13 @@ class Api:
         for route, handler in self.routes:
             if path == route:
                 return handler(params) if req.method == "GET" else Reply(405)
-            if path.startswith(route + "/") and route in ("/api/entrypoints", "/api/http/routers",
-                                                          "/api/http/services", "/api/http/middlewares"):
-                ident = path[len(route) + 1:]
+            if path.startswith(route + "/") and route in (
+                "/api/entrypoints",
+                "/api/http/routers",
+                "/api/http/services",
+                "/api/http/middlewares",
+            ):
+                ident = path[len(route) + 1 :]
                 if "/" in ident or not ident:
                     return _not_found()
                 if req.method != "GET":
@@ -218,14 +226,23 @@ class Api:
                 prefix = ""  # an absolute URL is refused, as Traefik does
             return Reply(302, [("Location", prefix.rstrip("/") + dashboard)])
         if req.path.startswith(dashboard):
-            return self.dashboard.answer(req, req.path[len(dashboard) - 1:])
+            return self.dashboard.answer(req, req.path[len(dashboard) - 1 :])
         return None
 
     # -- handlers -------------------------------------------------------------------------------------
     def rawdata(self, params: dict[str, str]) -> Reply:
         view = self.view()
-        return _json({key: value for key, value in (("routers", view.routers), ("middlewares", view.middlewares),
-                                                    ("services", view.services)) if value})
+        return _json(
+            {
+                key: value
+                for key, value in (
+                    ("routers", view.routers),
+                    ("middlewares", view.middlewares),
+                    ("services", view.services),
+                )
+                if value
+            }
+        )
 
     def overview(self, params: dict[str, str]) -> Reply:
         view = self.view()
@@ -238,12 +255,18 @@ class Api:
         empty = {"total": 0, "warnings": 0, "errors": 0}
         providers = [name for name, value in (("File", static.providers.file),) if value is not None]
         result: dict[str, Any] = {
-            "http": {"routers": section(view.routers), "services": section(view.services),
-                     "middlewares": section(view.middlewares)},
+            "http": {
+                "routers": section(view.routers),
+                "services": section(view.services),
+                "middlewares": section(view.middlewares),
+            },
             "tcp": {"routers": empty, "services": empty, "middlewares": empty},
             "udp": {"routers": empty, "services": empty},
-            "features": {"tracing": "", "metrics": "Prometheus" if self.hub.metrics is not None else "",
-                         "accessLog": static.access_log is not None},
+            "features": {
+                "tracing": "",
+                "metrics": "Prometheus" if self.hub.metrics is not None else "",
+                "accessLog": static.access_log is not None,
+            },
         }
         if providers:
             result["providers"] = providers
@@ -251,9 +274,11 @@ class Api:
 
     def version(self, params: dict[str, str]) -> Reply:
         api = self.hub.static.api
-        result: dict[str, Any] = {"Version": VERSION, "Codename": CODENAME,
-                                  "startDate": datetime.fromtimestamp(self.started, timezone.utc).astimezone()
-                                  .isoformat()}
+        result: dict[str, Any] = {
+            "Version": VERSION,
+            "Codename": CODENAME,
+            "startDate": datetime.fromtimestamp(self.started, UTC).astimezone().isoformat(),
+        }
         if api is not None and api.disable_dashboard_ad:
             result["disableDashboardAd"] = True
         if api is not None and api.dashboard_name:
@@ -275,10 +300,12 @@ class Api:
                 if ident not in items:
                     return _error(f"{kind} not found: {ident}", 404)
                 return _json(_representation(ident, items[ident], kind))
-            results = [_representation(name, info, kind) for name, info in items.items()
-                       if _keep(name, info, kind, params)]
+            results = [
+                _representation(name, info, kind) for name, info in items.items() if _keep(name, info, kind, params)
+            ]
             _sort(results, params, kind)
             return _page(results, params)
+
         return handler
 
 
@@ -305,9 +332,13 @@ def _keep(name: str, info: dict[str, Any], kind: str, params: dict[str, str]) ->
 def _sort(results: list[dict[str, Any]], params: dict[str, str], kind: str) -> None:
     by = params.get("sortBy", "name")
     keys: dict[str, Callable[[dict[str, Any]], Any]] = {
-        "name": lambda r: r["name"], "provider": lambda r: r["provider"], "status": lambda r: r.get("status", ""),
-        "priority": lambda r: r.get("priority", 0), "rule": lambda r: r.get("rule", ""),
-        "service": lambda r: r.get("service", ""), "entryPoints": lambda r: len(r.get("entryPoints", [])),
+        "name": lambda r: r["name"],
+        "provider": lambda r: r["provider"],
+        "status": lambda r: r.get("status", ""),
+        "priority": lambda r: r.get("priority", 0),
+        "rule": lambda r: r.get("rule", ""),
+        "service": lambda r: r.get("service", ""),
+        "entryPoints": lambda r: len(r.get("entryPoints", [])),
         "type": lambda r: r.get("type", ""),
     }
     key = keys.get(by, keys["name"])
@@ -325,7 +356,7 @@ def _page(results: list[Any], params: dict[str, str]) -> Reply:
     if start != 0 and start >= len(results):
         return _error(f"invalid request: page: {page}, per_page: {per_page}", 400)
     next_page = page + 1 if page * per_page < len(results) else 1
-    reply = _json(results[start:start + per_page])
+    reply = _json(results[start : start + per_page])
     reply.headers.append((NEXT_PAGE, str(next_page)))
     return reply
 
@@ -352,10 +383,14 @@ def _json(value: Any) -> Reply:
 def _error(message: str, status: int) -> Reply:
     """Traefik's writeError: http.Error with a JSON body (so Content-Type is text/plain)."""
     body = json.dumps({"message": message}) + "\n"
-    return Reply(status, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
-                 body.encode())
+    return Reply(
+        status, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")], body.encode()
+    )
 
 
 def _not_found() -> Reply:
-    return Reply(404, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
-                 b"404 page not found\n")
+    return Reply(
+        404,
+        [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
+        b"404 page not found\n",
+    )

@@ -11,8 +11,7 @@ from proxy.config.static import StaticConfig
 from proxy.forwarder.wire import status_text
 from proxy.message import Reply, RequestHead
 from proxy.observability.dashboard import Dashboard
-from proxy.observability.internal import (InternalParts, InternalService, internal_middlewares, internal_routers,
-                                          noop)
+from proxy.observability.internal import InternalParts, InternalService, internal_middlewares, internal_routers, noop
 from proxy.observability.scope import build_scope
 
 if TYPE_CHECKING:
@@ -57,24 +56,33 @@ class Observability:
 
             self.access_log = AccessLog(static.access_log)
             self.access_log.trusting = frozenset(
-                name for name, ep in static.entry_points.items()
-                if ep.forwarded_headers.insecure or ep.forwarded_headers.trusted_ips)
+                name
+                for name, ep in static.entry_points.items()
+                if ep.forwarded_headers.insecure or ep.forwarded_headers.trusted_ips
+            )
             self.warnings += self.access_log.warnings
         metrics = static.metrics
         if metrics is not None:
-            for key, value in (("datadog", metrics.datadog), ("statsD", metrics.stats_d),
-                               ("influxDB2", metrics.influx_db2), ("otlp", metrics.otlp)):
+            for key, value in (
+                ("datadog", metrics.datadog),
+                ("statsD", metrics.stats_d),
+                ("influxDB2", metrics.influx_db2),
+                ("otlp", metrics.otlp),
+            ):
                 if value is not None:
-                    self.warnings.append(f"metrics.{key}: not implemented by stripproxy (only metrics.prometheus); "
-                                         "nothing is sent")
+                    self.warnings.append(
+                        f"metrics.{key}: not implemented by stripproxy (only metrics.prometheus); nothing is sent"
+                    )
         if metrics is not None and metrics.prometheus is not None:
             from proxy.observability.metrics import SHARE_ENV, Metrics
 
             try:
                 self.metrics = Metrics(metrics.prometheus, os.environ.get(SHARE_ENV))
             except ImportError:
-                self.warnings.append("metrics.prometheus: needs prometheus-client (pip install 'stripproxy[metrics]'); "
-                                     "no metrics are kept and routers to prometheus@internal are disabled")
+                self.warnings.append(
+                    "metrics.prometheus: needs prometheus-client (pip install 'stripproxy[metrics]'); "
+                    "no metrics are kept and routers to prometheus@internal are disabled"
+                )
             else:
                 services["prometheus@internal"] = InternalService("prometheus@internal", self._scrape)
         if static.ping is not None:
@@ -93,8 +101,10 @@ class Observability:
                 self.api.dashboard = dashboard  # api@internal serves the dashboard too, as Traefik's does
                 services["dashboard@internal"] = InternalService("dashboard@internal", dashboard)
             if static.api.debug:
-                self.warnings.append("api.debug: Go's /debug/vars and pprof handlers have no stripproxy "
-                                     "counterpart; /debug/* answers 404")
+                self.warnings.append(
+                    "api.debug: Go's /debug/vars and pprof handlers have no stripproxy "
+                    "counterpart; /debug/* answers 404"
+                )
         self._check_entry_points()
 
     def _check_entry_points(self) -> None:
@@ -127,8 +137,9 @@ class Observability:
         routers += [(f"{n}@internal", r) for n, r in self.parts.routers.items()]
         if self.access_log is not None:
             assert self.static.access_log is not None
-            self.access_log.scope = build_scope("access_logs", self.static, routers,
-                                                self.static.access_log.add_internals)
+            self.access_log.scope = build_scope(
+                "access_logs", self.static, routers, self.static.access_log.add_internals
+            )
         if self.metrics is not None:
             assert self.static.metrics is not None
             self.metrics.scope = build_scope("metrics", self.static, routers, self.static.metrics.add_internals)

@@ -9,8 +9,9 @@ stripPrefix...) run first and see the answer pass back, and the forwarder never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from proxy.config.dynamic import Router
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
@@ -72,23 +73,37 @@ def internal_routers(static: StaticConfig) -> dict[str, Router]:
     routers: dict[str, Router] = {}
     api = static.api
     if api is not None and api.insecure:
-        routers["api"] = Router(entry_points=[INTERNAL_ENTRY_POINT], service="api@internal",
-                                priority=MAX_INT - 1, rule="PathPrefix(`/api`)")
+        routers["api"] = Router(
+            entry_points=[INTERNAL_ENTRY_POINT], service="api@internal", priority=MAX_INT - 1, rule="PathPrefix(`/api`)"
+        )
         if api.dashboard:
             routers["dashboard"] = Router(
-                entry_points=[INTERNAL_ENTRY_POINT], service="dashboard@internal", priority=MAX_INT - 2,
-                rule="PathPrefix(`/`)", middlewares=["dashboard_redirect@internal", "dashboard_stripprefix@internal"])
+                entry_points=[INTERNAL_ENTRY_POINT],
+                service="dashboard@internal",
+                priority=MAX_INT - 2,
+                rule="PathPrefix(`/`)",
+                middlewares=["dashboard_redirect@internal", "dashboard_stripprefix@internal"],
+            )
         if api.debug:
-            routers["debug"] = Router(entry_points=[INTERNAL_ENTRY_POINT], service="api@internal",
-                                      priority=MAX_INT - 1, rule="PathPrefix(`/debug`)")
+            routers["debug"] = Router(
+                entry_points=[INTERNAL_ENTRY_POINT],
+                service="api@internal",
+                priority=MAX_INT - 1,
+                rule="PathPrefix(`/debug`)",
+            )
     ping = static.ping
     if ping is not None and not ping.manual_routing:
-        routers["ping"] = Router(entry_points=[ping.entry_point], service="ping@internal", priority=MAX_INT,
-                                 rule="PathPrefix(`/ping`)")
+        routers["ping"] = Router(
+            entry_points=[ping.entry_point], service="ping@internal", priority=MAX_INT, rule="PathPrefix(`/ping`)"
+        )
     prometheus = static.metrics.prometheus if static.metrics is not None else None
     if prometheus is not None and not prometheus.manual_routing:
-        routers["prometheus"] = Router(entry_points=[prometheus.entry_point], service="prometheus@internal",
-                                       priority=MAX_INT, rule="PathPrefix(`/metrics`)")
+        routers["prometheus"] = Router(
+            entry_points=[prometheus.entry_point],
+            service="prometheus@internal",
+            priority=MAX_INT,
+            rule="PathPrefix(`/metrics`)",
+        )
     return routers
 
 
@@ -97,9 +112,16 @@ def internal_middlewares(static: StaticConfig) -> dict[str, MiddlewareConfig]:
     if static.api is None or not static.api.dashboard:
         return {}
     return {
-        "dashboard_redirect": MiddlewareConfig.model_validate({"redirectRegex": {
-            "regex": r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$", "replacement": "${1}/dashboard/",
-            "permanent": True}}),
-        "dashboard_stripprefix": MiddlewareConfig.model_validate({"stripPrefix": {
-            "prefixes": ["/dashboard/", "/dashboard"]}}),
+        "dashboard_redirect": MiddlewareConfig.model_validate(
+            {
+                "redirectRegex": {
+                    "regex": r"^(http:\/\/(\[[\w:.]+\]|[\w\._-]+)(:\d+)?)\/$",
+                    "replacement": "${1}/dashboard/",
+                    "permanent": True,
+                }
+            }
+        ),
+        "dashboard_stripprefix": MiddlewareConfig.model_validate(
+            {"stripPrefix": {"prefixes": ["/dashboard/", "/dashboard"]}}
+        ),
     }

@@ -61,11 +61,22 @@ class LiveEntry:
     headers: tuple[tuple[str, str], ...]  # the request's headers as received
 
     def row(self) -> dict[str, Any]:
-        return {"id": self.id, "time": round(self.time * 1000), "entryPoint": self.entry_point,
-                "method": self.method, "target": self.target, "host": self.host, "router": self.router,
-                "service": self.service, "upstream": self.upstream_target, "server": self.server,
-                "status": self.status, "ms": round(self.duration * 1000, 2), "bytes": self.bytes_out,
-                "detail": self.detail}
+        return {
+            "id": self.id,
+            "time": round(self.time * 1000),
+            "entryPoint": self.entry_point,
+            "method": self.method,
+            "target": self.target,
+            "host": self.host,
+            "router": self.router,
+            "service": self.service,
+            "upstream": self.upstream_target,
+            "server": self.server,
+            "status": self.status,
+            "ms": round(self.duration * 1000, 2),
+            "bytes": self.bytes_out,
+            "detail": self.detail,
+        }
 
     def event(self) -> bytes:
         return b"id: %d\ndata: %s\n\n" % (self.id, json.dumps(self.row(), separators=(",", ":")).encode())
@@ -106,12 +117,25 @@ class LiveView:
             if head.query is not None:
                 upstream += "?" + head.query
         self.last_id += 1
-        entry = LiveEntry(self.last_id, time.time(), head.entry_point, head.scheme, head.client_ip, head.method,
-                          exchange.original_target, head.host, plan.router if plan else None,
-                          plan.service_name if plan else None, upstream,
-                          server.url if forwarded else None,  # type: ignore[union-attr]
-                          exchange.status, max(0.0, time.monotonic() - exchange.started), exchange.bytes_out,
-                          exchange.detail, headers)
+        entry = LiveEntry(
+            self.last_id,
+            time.time(),
+            head.entry_point,
+            head.scheme,
+            head.client_ip,
+            head.method,
+            exchange.original_target,
+            head.host,
+            plan.router if plan else None,
+            plan.service_name if plan else None,
+            upstream,
+            server.url if forwarded else None,  # type: ignore[union-attr]
+            exchange.status,
+            max(0.0, time.monotonic() - exchange.started),
+            exchange.bytes_out,
+            exchange.detail,
+            headers,
+        )
         self.ring.append(entry)
         if self.streams:
             self._publish(entry.event())
@@ -172,8 +196,11 @@ class LiveView:
             return Reply(500, list(JSON), json.dumps({"message": f"cannot explain: {exc}"}).encode())
         from proxy.server.commands import explain_text
 
-        body = {"request": {**entry.row(), "headers": [list(h) for h in entry.headers]},
-                "text": explain_text(result), "trace": trace_json(result)}
+        body = {
+            "request": {**entry.row(), "headers": [list(h) for h in entry.headers]},
+            "text": explain_text(result),
+            "trace": trace_json(result),
+        }
         return Reply(200, list(JSON), json.dumps(body).encode())
 
     async def replay(self, entry: LiveEntry) -> Trace:
@@ -206,17 +233,37 @@ def trace_json(result: Trace) -> dict[str, Any]:
     def answer(reply: Reply | None) -> dict[str, Any] | None:
         if reply is None:
             return None
-        return {"status": reply.status, "headers": [list(h) for h in reply.headers],
-                "body": reply.body[:200].decode("utf-8", "replace")}
+        return {
+            "status": reply.status,
+            "headers": [list(h) for h in reply.headers],
+            "body": reply.body[:200].decode("utf-8", "replace"),
+        }
 
-    return {"entryPoint": result.entry_point, "routedPath": result.routed_path,
-            "forwardedAdded": [list(h) for h in result.forwarded_added],
-            "forwardedRemoved": [list(h) for h in result.forwarded_removed],
-            "verdicts": [{"router": v.router, "priority": v.priority, "rule": v.rule, "matched": v.matched}
-                         for v in result.verdicts],
-            "router": result.router, "middlewares": list(result.middlewares),
-            "steps": [{"middleware": s.middleware, "pathBefore": s.path_before, "pathAfter": s.path_after,
-                       "added": [list(h) for h in s.added], "removed": [list(h) for h in s.removed],
-                       "answer": answer(s.answer), "waited": s.waited} for s in result.steps],
-            "service": result.service, "server": result.server, "upstreamHead": result.upstream_head,
-            "answer": answer(result.answer), "detail": result.detail}
+    return {
+        "entryPoint": result.entry_point,
+        "routedPath": result.routed_path,
+        "forwardedAdded": [list(h) for h in result.forwarded_added],
+        "forwardedRemoved": [list(h) for h in result.forwarded_removed],
+        "verdicts": [
+            {"router": v.router, "priority": v.priority, "rule": v.rule, "matched": v.matched} for v in result.verdicts
+        ],
+        "router": result.router,
+        "middlewares": list(result.middlewares),
+        "steps": [
+            {
+                "middleware": s.middleware,
+                "pathBefore": s.path_before,
+                "pathAfter": s.path_after,
+                "added": [list(h) for h in s.added],
+                "removed": [list(h) for h in s.removed],
+                "answer": answer(s.answer),
+                "waited": s.waited,
+            }
+            for s in result.steps
+        ],
+        "service": result.service,
+        "server": result.server,
+        "upstreamHead": result.upstream_head,
+        "answer": answer(result.answer),
+        "detail": result.detail,
+    }

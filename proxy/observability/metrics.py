@@ -20,9 +20,10 @@ import logging
 import os
 import time
 from bisect import bisect_left
-from time import monotonic
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from time import monotonic
+from typing import TYPE_CHECKING, Any
 
 from proxy.config.static import Prometheus as PrometheusConfig
 from proxy.observability.scope import Scope
@@ -102,12 +103,21 @@ class Metrics:
         headers = head.headers
         keys = headers.keys
         protocol = "http"
-        if "upgrade" in keys or "content-type" in keys or ("accept" in keys and "text/event-stream" in (
-                headers.items[keys.index("accept")][1])):
+        if (
+            "upgrade" in keys
+            or "content-type" in keys
+            or ("accept" in keys and "text/event-stream" in (headers.items[keys.index("accept")][1]))
+        ):
             protocol = request_protocol(headers)
-        key: tuple[Any, ...] = (head.entry_point, router, plan.service_name if plan is not None else None,
-                                server.service if server is not None else None, exchange.status, head.method,
-                                protocol)
+        key: tuple[Any, ...] = (
+            head.entry_point,
+            router,
+            plan.service_name if plan is not None else None,
+            server.service if server is not None else None,
+            exchange.status,
+            head.method,
+            protocol,
+        )
         if self.header_names:
             key += tuple(headers.get(name) or "" for name in self.header_names)
         record = self.records.get(key)
@@ -130,14 +140,22 @@ class Metrics:
         longer has (as Traefik's prometheusState does)."""
         self.reloads += 1
         self.last_reload = time.time()
-        self.records = {key: record for key, record in self.records.items()
-                        if (key[1] is None or key[1] in routers) and (key[3] is None or key[3] in services)}
+        self.records = {
+            key: record
+            for key, record in self.records.items()
+            if (key[1] is None or key[1] in routers) and (key[3] is None or key[3] in services)
+        }
 
     # -- sharing between workers --------------------------------------------------------------------
     def _snapshot(self) -> dict[str, Any]:
-        return {"pid": os.getpid(), "records": [[list(key), record] for key, record in self.records.items()],
-                "retries": self.retries, "reloads": self.reloads, "last_reload": self.last_reload,
-                "open": {rt.name: len(rt.connections) for rt in self.runtimes}}
+        return {
+            "pid": os.getpid(),
+            "records": [[list(key), record] for key, record in self.records.items()],
+            "retries": self.retries,
+            "reloads": self.reloads,
+            "last_reload": self.last_reload,
+            "open": {rt.name: len(rt.connections) for rt in self.runtimes},
+        }
 
     def share(self) -> None:
         """Write this worker's records for the others' scrapes (atomically: a temp file renamed)."""
@@ -184,8 +202,14 @@ class Metrics:
     # -- scraping -----------------------------------------------------------------------------------
     def exposition(self) -> tuple[bytes, str]:
         """The scrape's body and content type."""
-        from prometheus_client import (CONTENT_TYPE_LATEST, GC_COLLECTOR, PLATFORM_COLLECTOR, PROCESS_COLLECTOR,
-                                       CollectorRegistry, generate_latest)
+        from prometheus_client import (
+            CONTENT_TYPE_LATEST,
+            GC_COLLECTOR,
+            PLATFORM_COLLECTOR,
+            PROCESS_COLLECTOR,
+            CollectorRegistry,
+            generate_latest,
+        )
 
         registry = CollectorRegistry(auto_describe=False)
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR, _Families(self)):
@@ -236,17 +260,18 @@ class _Families:
         success = GaugeMetricFamily("traefik_config_last_reload_success", "Last config reload success", labels=[])
         success.add_metric([], last_reload)
         yield success
-        connections = GaugeMetricFamily("traefik_open_connections",
-                                        "How many open connections exist, by entryPoint and protocol",
-                                        labels=["entrypoint", "protocol"])
+        connections = GaugeMetricFamily(
+            "traefik_open_connections",
+            "How many open connections exist, by entryPoint and protocol",
+            labels=["entrypoint", "protocol"],
+        )
         for name, count in sorted(open_connections.items()):
             connections.add_metric([name, "TCP"], count)
         yield connections
         header_label_names = [label for label, _ in m.header_labels]
         les = [floatToGoString(b) for b in m.buckets] + ["+Inf"]
 
-        def families(prefix: str, what: str, labels: list[str],
-                     pick: Any) -> Iterator[Any]:
+        def families(prefix: str, what: str, labels: list[str], pick: Any) -> Iterator[Any]:
             totals: dict[tuple[Any, ...], float] = {}
             sums: dict[tuple[Any, ...], list[float]] = {}
             for key, record in records.items():
@@ -261,21 +286,33 @@ class _Families:
                 else:
                     for i, value in enumerate(record):
                         acc[i] += value
-            requests = CounterMetricFamily(f"{prefix}_requests", f"How many HTTP requests processed on {what}, "
-                                           "partitioned by status code, protocol, and method.",
-                                           labels=labels + header_label_names)
+            requests = CounterMetricFamily(
+                f"{prefix}_requests",
+                f"How many HTTP requests processed on {what}, partitioned by status code, protocol, and method.",
+                labels=labels + header_label_names,
+            )
             for label_values, count in sorted(totals.items(), key=_sort_key):
                 requests.add_metric([str(v) for v in label_values], count)
             yield requests
-            duration = HistogramMetricFamily(f"{prefix}_request_duration_seconds", "How long it took to process "
-                                             f"the request on {what}, partitioned by status code, protocol, and "
-                                             "method.", labels=labels)
-            request_bytes = CounterMetricFamily(f"{prefix}_requests_bytes", "The total size of requests in bytes "
-                                                f"handled by {what}, partitioned by status code, protocol, and "
-                                                "method.", labels=labels)
-            response_bytes = CounterMetricFamily(f"{prefix}_responses_bytes", "The total size of responses in "
-                                                 f"bytes handled by {what}, partitioned by status code, protocol, "
-                                                 "and method.", labels=labels)
+            duration = HistogramMetricFamily(
+                f"{prefix}_request_duration_seconds",
+                f"How long it took to process the request on {what}, partitioned by status code, protocol, and method.",
+                labels=labels,
+            )
+            request_bytes = CounterMetricFamily(
+                f"{prefix}_requests_bytes",
+                "The total size of requests in bytes "
+                f"handled by {what}, partitioned by status code, protocol, and "
+                "method.",
+                labels=labels,
+            )
+            response_bytes = CounterMetricFamily(
+                f"{prefix}_responses_bytes",
+                "The total size of responses in "
+                f"bytes handled by {what}, partitioned by status code, protocol, "
+                "and method.",
+                labels=labels,
+            )
             for label_values, acc in sorted(sums.items(), key=_sort_key):
                 values = [str(v) for v in label_values]
                 cumulative, running = [], 0.0
@@ -291,16 +328,26 @@ class _Families:
 
         # key: (entry point, router, router's service, service, code, method, protocol, *header values)
         if config.add_entry_points_labels:
-            yield from families("traefik_entrypoint", "an entrypoint", [*BASE_LABELS, "entrypoint"],
-                                lambda k: (k[4], k[5], k[6], k[0]))
+            yield from families(
+                "traefik_entrypoint", "an entrypoint", [*BASE_LABELS, "entrypoint"], lambda k: (k[4], k[5], k[6], k[0])
+            )
         if config.add_routers_labels:
-            yield from families("traefik_router", "a router", [*BASE_LABELS, "router", "service"],
-                                lambda k: (k[4], k[5], k[6], k[1], qualified(k[2])) if k[1] else None)
+            yield from families(
+                "traefik_router",
+                "a router",
+                [*BASE_LABELS, "router", "service"],
+                lambda k: (k[4], k[5], k[6], k[1], qualified(k[2])) if k[1] else None,
+            )
         if config.add_services_labels:
-            yield from families("traefik_service", "a service", [*BASE_LABELS, "service"],
-                                lambda k: (k[4], k[5], k[6], qualified(k[3])) if k[3] else None)
-            retry_family = CounterMetricFamily("traefik_service_retries", "How many request retries happened on "
-                                               "a service.", labels=["service"])
+            yield from families(
+                "traefik_service",
+                "a service",
+                [*BASE_LABELS, "service"],
+                lambda k: (k[4], k[5], k[6], qualified(k[3])) if k[3] else None,
+            )
+            retry_family = CounterMetricFamily(
+                "traefik_service_retries", "How many request retries happened on a service.", labels=["service"]
+            )
             for service, count in sorted(retries.items()):
                 retry_family.add_metric([qualified(service)], count)
             yield retry_family

@@ -7,8 +7,9 @@ An entry point's `observability.accessLogs` / `metrics` is the default of its ro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from proxy.config.dynamic import Router
@@ -32,8 +33,7 @@ class Scope:
         return entry_point not in self.off_entry_points or router in self.on_routers
 
 
-def build_scope(kind: str, static: StaticConfig, routers: Iterable[tuple[str, Router]],
-                add_internals: bool) -> Scope:
+def build_scope(kind: str, static: StaticConfig, routers: Iterable[tuple[str, Router]], add_internals: bool) -> Scope:
     """`kind`: "access_logs" or "metrics"; `routers`: (qualified name, router config) of every router."""
     off, on = set(), set()
     for name, router in routers:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
@@ -19,8 +19,12 @@ log = logging.getLogger("proxy.providers.file")
 
 
 class FileProvider:
-    def __init__(self, list_files: Callable[[], list[Path]], watch_paths: list[Path],
-                 on_config: Callable[[DynamicConfig], object]) -> None:
+    def __init__(
+        self,
+        list_files: Callable[[], list[Path]],
+        watch_paths: list[Path],
+        on_config: Callable[[DynamicConfig], object],
+    ) -> None:
         """`list_files` is called on every load (a directory's files may come and go)."""
         self.list_files = list_files
         self.watch_paths = watch_paths
@@ -45,11 +49,16 @@ class FileProvider:
             return False
         tables = getattr(result, "tables", {})
         disabled = [p for p in getattr(result, "problems", ()) if p.kind == "router" and p.level == "error"]
-        serving = "; ".join(f"entry point {name} now serves {len(table)} router{'s' * (len(table) != 1)}"
-                            for name, table in tables.items())
+        serving = "; ".join(
+            f"entry point {name} now serves {len(table)} router{'s' * (len(table) != 1)}"
+            for name, table in tables.items()
+        )
         (log.error if disabled else log.info)(
-            "configuration reloaded from %s%s%s", ", ".join(str(p) for p in self.watch_paths),
-            f" with {len(disabled)} router(s) disabled (above)" if disabled else "", f"; {serving}" if serving else "")
+            "configuration reloaded from %s%s%s",
+            ", ".join(str(p) for p in self.watch_paths),
+            f" with {len(disabled)} router(s) disabled (above)" if disabled else "",
+            f"; {serving}" if serving else "",
+        )
         return True
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:
@@ -58,8 +67,9 @@ class FileProvider:
 
         targets = [p if p.is_dir() else p.parent for p in self.watch_paths]
         wanted = {p.resolve() for p in self.watch_paths}
-        async for changes in watchfiles.awatch(*targets, stop_event=stop, debounce=200, step=50,
-                                               rust_timeout=1000, yield_on_timeout=False):
+        async for changes in watchfiles.awatch(
+            *targets, stop_event=stop, debounce=200, step=50, rust_timeout=1000, yield_on_timeout=False
+        ):
             if any(self._concerns(Path(path), wanted) for _, path in changes):
                 self.reload()
 

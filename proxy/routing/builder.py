@@ -8,16 +8,17 @@ use it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from proxy.config.dynamic import DynamicConfig, RouterTLS, ServersTransport
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
-from proxy.middlewares.snicheck import SNICheck
 from proxy.middlewares.passthrough import PassThrough
+from proxy.middlewares.snicheck import SNICheck
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
@@ -94,12 +95,20 @@ def _child_services(config: Any) -> list[str]:
 
 
 class RuntimeBuilder(ServiceBuilder):
-    def __init__(self, config: DynamicConfig, entry_points: Sequence[EntryPointInfo],
-                 pools: PoolRegistry, service_overrides: Mapping[str, str] | None = None,
-                 default_transport: TransportSettings | None = None, default_rule_syntax: str = "v3",
-                 middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None,
-                 internal: InternalParts | None = None, *,
-                 local_ca: LocalCA | None = None, resolvers: frozenset[str] | None = None) -> None:
+    def __init__(
+        self,
+        config: DynamicConfig,
+        entry_points: Sequence[EntryPointInfo],
+        pools: PoolRegistry,
+        service_overrides: Mapping[str, str] | None = None,
+        default_transport: TransportSettings | None = None,
+        default_rule_syntax: str = "v3",
+        middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None,
+        internal: InternalParts | None = None,
+        *,
+        local_ca: LocalCA | None = None,
+        resolvers: frozenset[str] | None = None,
+    ) -> None:
         self.http = config.http
         self.internal = internal  # Traefik's internal provider: routers, middlewares, services (observability)
         self.default_rule_syntax = default_rule_syntax
@@ -130,12 +139,15 @@ class RuntimeBuilder(ServiceBuilder):
         checked = self._sni_checked_entry_points()
         sni_checks: dict[tuple[str, str], SNICheck] = {}  # (entry point, router) -> its check
         internal_routers = self.internal.routers.items() if self.internal is not None else ()
-        for qualified, router in [*((f"{n}@{PROVIDER}", r) for n, r in self.http.routers.items()),
-                                  *((f"{n}@{INTERNAL}", r) for n, r in internal_routers)]:
+        for qualified, router in [
+            *((f"{n}@{PROVIDER}", r) for n, r in self.http.routers.items()),
+            *((f"{n}@{INTERNAL}", r) for n, r in internal_routers),
+        ]:
             try:
                 eps = self._router_entry_points(qualified, router.entry_points)
-                rule = compile_rule(router.rule, self._rule_syntax(qualified, router.rule_syntax)) \
-                    if router.rule else None
+                rule = (
+                    compile_rule(router.rule, self._rule_syntax(qualified, router.rule_syntax)) if router.rule else None
+                )
                 if rule is None:
                     raise BuildError("the rule is missing")
                 if not router.service:
@@ -159,8 +171,13 @@ class RuntimeBuilder(ServiceBuilder):
                 if tls is not None and ep_name in checked:
                     check = sni_checks[(ep_name, qualified)] = SNICheck(qualified, tls_options)
                     chain = [("snicheck@internal", check), *chain]  # before every middleware, as in Traefik
-                plan = RoutePlan.build(qualified, chain, service, local_name(router.service),
-                                       self._overrides_used(ep_name, router.middlewares, router.service))
+                plan = RoutePlan.build(
+                    qualified,
+                    chain,
+                    service,
+                    local_name(router.service),
+                    self._overrides_used(ep_name, router.middlewares, router.service),
+                )
                 if getattr(service, "mirror_body_limit", 0):  # mirroring copies request bodies
                     plan = dataclasses.replace(plan, keep_body=service.mirror_body_limit)  # type: ignore[union-attr]
                 hook = service_response_hook(service)
@@ -181,8 +198,9 @@ class RuntimeBuilder(ServiceBuilder):
                 self.problems.append(Problem("tls", "tls", str(exc)))
         tables = {name: RouteTable(entries) for name, entries in routes.items()}
         services = {name: built for name, built in self._services.items() if not isinstance(built, BuildError)}
-        result = BuildResult(tables, self.problems, plans, middlewares=self.built, services=services,
-                             background=self._running(plans))
+        result = BuildResult(
+            tables, self.problems, plans, middlewares=self.built, services=services, background=self._running(plans)
+        )
         for ep_name in sorted({*tls_routes, *(ep.name for ep in self.entry_points.values() if ep.tls is not None)}):
             try:
                 manager = self._tls_manager()
@@ -206,8 +224,11 @@ class RuntimeBuilder(ServiceBuilder):
         found: set[str] = set()
         defined = set(self.tls_section.options) if self.tls_section is not None else set()
         for router in self.http.routers.values():
-            names = router.entry_points or [ep.name for ep in self.entry_points.values() if ep.as_default] \
+            names = (
+                router.entry_points
+                or [ep.name for ep in self.entry_points.values() if ep.as_default]
                 or list(self.entry_points)
+            )
             for ep_name in names:
                 ep = self.entry_points.get(ep_name)
                 tls = router.tls or (ep.tls if ep is not None else None)
@@ -236,8 +257,14 @@ class RuntimeBuilder(ServiceBuilder):
             raise BuildError(str(exc)) from None
         if tls.cert_resolver:
             if self.resolvers is not None and tls.cert_resolver not in self.resolvers:
-                self.problems.append(Problem("router", router, f"router uses a nonexistent certificate resolver "
-                                             f"{tls.cert_resolver!r}; served by the local CA", level="warning"))
+                self.problems.append(
+                    Problem(
+                        "router",
+                        router,
+                        f"router uses a nonexistent certificate resolver {tls.cert_resolver!r}; served by the local CA",
+                        level="warning",
+                    )
+                )
             names = [n for domain in tls.domains for n in domain.names()] or _domains(rule)
             try:
                 manager.resolver_certificate(tls.cert_resolver, names)
@@ -245,10 +272,14 @@ class RuntimeBuilder(ServiceBuilder):
                 raise BuildError(str(exc)) from None
         return options
 
-    def _redirect_routes(self, routes: dict[str, list[Route]], tls_routes: dict[str, list[Route]],
-                         tls_routers: dict[str, list[tuple[str, list[str], str]]]) -> None:
-        from proxy.middlewares.redirectscheme import RedirectScheme
+    def _redirect_routes(
+        self,
+        routes: dict[str, list[Route]],
+        tls_routes: dict[str, list[Route]],
+        tls_routers: dict[str, list[tuple[str, list[str], str]]],
+    ) -> None:
         from proxy.middlewares.noop import NoopAnswer, NoService
+        from proxy.middlewares.redirectscheme import RedirectScheme
 
         for ep in self.entry_points.values():
             redirect = ep.redirect
@@ -261,8 +292,11 @@ class RuntimeBuilder(ServiceBuilder):
                 rule_text += " && !PathPrefix(`/.well-known/acme-challenge/`)"
             middleware = RedirectScheme(redirect.scheme, redirect.port, redirect.permanent)
             try:
-                chain = [*self._router_middlewares(ep.name, []),
-                         (f"redirect-{name}@internal", middleware), ("noop@internal", NoopAnswer())]
+                chain = [
+                    *self._router_middlewares(ep.name, []),
+                    (f"redirect-{name}@internal", middleware),
+                    ("noop@internal", NoopAnswer()),
+                ]
                 options = self._router_tls(qualified, rule_text, ep.tls) if ep.tls is not None else ""
             except BuildError as exc:
                 self.problems.append(Problem("router", qualified, str(exc)))
@@ -290,8 +324,14 @@ class RuntimeBuilder(ServiceBuilder):
         if syntax in ("", "default"):
             return self.default_rule_syntax
         if syntax not in ("v2", "v3"):
-            self.problems.append(Problem("router", router, f"ruleSyntax {syntax!r} is neither v2 nor v3: the rule "
-                                                           "is read as v3 (as Traefik does)", level="warning"))
+            self.problems.append(
+                Problem(
+                    "router",
+                    router,
+                    f"ruleSyntax {syntax!r} is neither v2 nor v3: the rule is read as v3 (as Traefik does)",
+                    level="warning",
+                )
+            )
         return syntax
 
     def _router_entry_points(self, router: str, names: list[str]) -> list[str]:
@@ -301,8 +341,14 @@ class RuntimeBuilder(ServiceBuilder):
         found = [name for name in names if name in self.entry_points]
         for name in names:
             if name not in self.entry_points:
-                self.problems.append(Problem("router", router, f"entryPoint {name!r} doesn't exist",
-                                             level="error" if not found else "warning"))
+                self.problems.append(
+                    Problem(
+                        "router",
+                        router,
+                        f"entryPoint {name!r} doesn't exist",
+                        level="error" if not found else "warning",
+                    )
+                )
         if not found:
             raise BuildError("no valid entryPoint for this router")
         return found
@@ -320,8 +366,9 @@ class RuntimeBuilder(ServiceBuilder):
         while names:
             name = names.pop(0)
             if name in self.middleware_overrides:
-                used.append(f"middleware {name}: " + ("pass-through" if self.middleware_overrides[name] is None
-                                                      else "replaced"))
+                used.append(
+                    f"middleware {name}: " + ("pass-through" if self.middleware_overrides[name] is None else "replaced")
+                )
                 continue
             config = self.http.middlewares.get(name)
             if config is not None and config.chain is not None:
@@ -353,8 +400,9 @@ class RuntimeBuilder(ServiceBuilder):
         found = self.internal.services.get(name) if self.internal is not None else None
         if found is None:
             known = ("api@internal", "dashboard@internal", "ping@internal", "prometheus@internal", "noop@internal")
-            return BuildError(f"{name.partition('@')[0]} is not enabled" if name in known
-                              else f"unknown internal service {name}")
+            return BuildError(
+                f"{name.partition('@')[0]} is not enabled" if name in known else f"unknown internal service {name}"
+            )
         return found  # type: ignore[return-value]
 
     def _transport(self, reference: str) -> TransportSettings:
@@ -370,8 +418,10 @@ class RuntimeBuilder(ServiceBuilder):
         for index, san in enumerate(sans):
             kind = {"uri": "URI", "dnsname": "DNS"}.get(san[0].lower())
             if kind is None:
-                raise BuildError(f"serversTransport {reference!r}: peerCertSANs[{index}]: unknown type "
-                                 f"{san[0]!r} (use URI or DNSName)")
+                raise BuildError(
+                    f"serversTransport {reference!r}: peerCertSANs[{index}]: unknown type "
+                    f"{san[0]!r} (use URI or DNSName)"
+                )
             sans[index] = (kind, san[1])
         if config.peer_cert_uri:
             sans.append(("URI", config.peer_cert_uri))
@@ -384,10 +434,18 @@ class RuntimeBuilder(ServiceBuilder):
             server_name=config.server_name,
             root_cas=tuple(config.root_c_as),
             certificates=tuple((c.cert_file, c.key_file) for c in config.certificates),
-            peer_cert_sans=tuple(sans), min_version=config.min_version, max_version=config.max_version,
-            cipher_suites=tuple(config.cipher_suites))
-        if settings.root_cas or settings.certificates or settings.min_version or settings.max_version \
-                or settings.cipher_suites:
+            peer_cert_sans=tuple(sans),
+            min_version=config.min_version,
+            max_version=config.max_version,
+            cipher_suites=tuple(config.cipher_suites),
+        )
+        if (
+            settings.root_cas
+            or settings.certificates
+            or settings.min_version
+            or settings.max_version
+            or settings.cipher_suites
+        ):
             try:
                 settings.ssl_context()  # checked once here: a broken transport breaks its services
             except ValueError as exc:
@@ -428,8 +486,9 @@ class RuntimeBuilder(ServiceBuilder):
         if not config.is_supported:
             raise BuildError(f"middleware type {kind!r} is not supported by stripproxy")
         try:
-            built = build_middleware(kind, config.options(), self.middleware, f"{name}@{PROVIDER}",
-                                     service=self.service)
+            built = build_middleware(
+                kind, config.options(), self.middleware, f"{name}@{PROVIDER}", service=self.service
+            )
         except ValueError as exc:
             raise BuildError(f"{kind}: {exc}") from None
         self.built.append(built)
@@ -440,15 +499,16 @@ class RuntimeBuilder(ServiceBuilder):
     def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
         key = f"{kind}:{name}"
         if key in self._resolving:
-            cycle = " -> ".join([*self._resolving[self._resolving.index(key):], key])
+            cycle = " -> ".join([*self._resolving[self._resolving.index(key) :], key])
             return BuildError(f"recursion detected: {cycle}")
         self._resolving.append(key)
         try:
             return build(name)
         except BuildError as exc:
             if kind in ("service", "middleware") and (
-                    (kind == "service" and name in self.http.services)
-                    or (kind == "middleware" and name in self.http.middlewares)):
+                (kind == "service" and name in self.http.services)
+                or (kind == "middleware" and name in self.http.middlewares)
+            ):
                 self.problems.append(Problem(kind, f"{name}@{PROVIDER}", str(exc)))
                 return BuildError(f"{kind} {name!r} is broken: {exc}")
             return exc

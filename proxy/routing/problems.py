@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 PROVIDER = "file"
 INTERNAL = "internal"  # Traefik's internal provider: api@internal, ping@internal, ... (proxy.observability)

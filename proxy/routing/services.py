@@ -7,9 +7,12 @@ enabled in config for this WRR service`); what stripproxy parses but does not do
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from proxy.config.dynamic import LoadBalancer as LoadBalancerConfig, ServerHealthCheck, Sticky as StickyConfig
+from proxy.config.dynamic import LoadBalancer as LoadBalancerConfig
+from proxy.config.dynamic import ServerHealthCheck
+from proxy.config.dynamic import Sticky as StickyConfig
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean
@@ -105,9 +108,19 @@ class ServiceBuilder:
     def _load_balancer(self, name: str, config: LoadBalancerConfig) -> Picker:
         transport = self._transport(config.servers_transport)
         override = self.overrides.get(name)
-        servers_config = [(override, 1, False, False)] if override else [
-            (server.url, 1 if server.weight is None else server.weight, server.preserve_path,
-             server.weight is not None) for server in config.servers]
+        servers_config = (
+            [(override, 1, False, False)]
+            if override
+            else [
+                (
+                    server.url,
+                    1 if server.weight is None else server.weight,
+                    server.preserve_path,
+                    server.weight is not None,
+                )
+                for server in config.servers
+            ]
+        )
         servers, weights = [], []
         for index, (url, weight, preserve_path, _) in enumerate(servers_config):
             try:
@@ -115,11 +128,18 @@ class ServiceBuilder:
             except ValueError as exc:
                 raise BuildError(f"servers[{index}]: {exc}") from None
             pool = self.pools.get(host, port, scheme == "https", transport)
-            servers.append(UpstreamServer(
-                url=url, pool=pool, host_header=host_header,
-                base_path=path if preserve_path else "", pass_host_header=config.pass_host_header,
-                response_header_timeout=transport.response_header_timeout,
-                flush_interval=config.response_forwarding.flush_interval, service=name))
+            servers.append(
+                UpstreamServer(
+                    url=url,
+                    pool=pool,
+                    host_header=host_header,
+                    base_path=path if preserve_path else "",
+                    pass_host_header=config.pass_host_header,
+                    response_header_timeout=transport.response_header_timeout,
+                    flush_interval=config.response_forwarding.flush_interval,
+                    service=name,
+                )
+            )
             weights.append(weight)
         if not servers:
             raise BuildError("the load balancer has no servers")
@@ -127,26 +147,33 @@ class ServiceBuilder:
         if strategy != "wrr" and strategy not in STRATEGIES:
             raise BuildError(f"unsupported load-balancer strategy {strategy!r}")
         if config.health_check is not None and config.health_check.mode == "grpc":
-            raise BuildError("healthCheck.mode 'grpc' is not supported by stripproxy (gRPC needs HTTP/2); "
-                             "use mode 'http' with an HTTP health endpoint")
+            raise BuildError(
+                "healthCheck.mode 'grpc' is not supported by stripproxy (gRPC needs HTTP/2); "
+                "use mode 'http' with an HTTP health endpoint"
+            )
         sticky = self._sticky(name, config.sticky)
         if strategy == "hrw" and sticky is not None:
-            self._warn(name, "loadBalancer.sticky is ignored with strategy 'hrw' (as in Traefik): the client's "
-                             "IP decides")
+            self._warn(
+                name, "loadBalancer.sticky is ignored with strategy 'hrw' (as in Traefik): the client's IP decides"
+            )
             sticky = None
         if strategy == "p2c" and any(explicit for *_, explicit in servers_config):
             self._warn(name, "loadBalancer.servers[].weight is ignored by strategy 'p2c' (as in Traefik)")
         options: dict[str, Any] = {"wants_health_check": config.health_check is not None, "sticky": sticky}
-        lb: Any = LoadBalancer(name, servers, weights, **options) if strategy == "wrr" else \
-            STRATEGIES[strategy](name, servers, weights, **options)
+        lb: Any = (
+            LoadBalancer(name, servers, weights, **options)
+            if strategy == "wrr"
+            else STRATEGIES[strategy](name, servers, weights, **options)
+        )
         if config.health_check is not None:
             spec = self._check_spec(name, config.health_check)
             targets = [Target(server.url, server.url, transport) for server in servers]
             self.background.append((name, ActiveHealthCheck(lb, spec, targets)))
         passive = config.passive_health_check
         if passive is not None:
-            lb.passive = PassiveHealthCheck(lb, passive.max_failed_attempts, passive.failure_window,
-                                            has_active=config.health_check is not None)
+            lb.passive = PassiveHealthCheck(
+                lb, passive.max_failed_attempts, passive.failure_window, has_active=config.health_check is not None
+            )
             lb.finish()  # the lone-server shortcut is off: every exchange is watched
             self.background.append((name, lb.passive))
         return lb  # type: ignore[no-any-return]
@@ -155,33 +182,53 @@ class ServiceBuilder:
         if config is None or config.cookie is None:
             return None
         cookie = config.cookie
-        return Sticky(cookie_name(cookie.name, f"{name}@{PROVIDER}"), secure=cookie.secure,
-                      http_only=cookie.http_only, same_site=cookie.same_site, max_age=cookie.max_age,
-                      path=cookie.path, domain=cookie.domain)
+        return Sticky(
+            cookie_name(cookie.name, f"{name}@{PROVIDER}"),
+            secure=cookie.secure,
+            http_only=cookie.http_only,
+            same_site=cookie.same_site,
+            max_age=cookie.max_age,
+            path=cookie.path,
+            domain=cookie.domain,
+        )
 
     def _check_spec(self, name: str, config: ServerHealthCheck) -> CheckSpec:
         interval, timeout = config.interval, config.timeout
         if interval <= 0:
-            self._warn(name, f"healthCheck.interval {interval:g}s is not positive: {DEFAULT_INTERVAL:g}s is "
-                             "used (as in Traefik)")
+            self._warn(
+                name,
+                f"healthCheck.interval {interval:g}s is not positive: {DEFAULT_INTERVAL:g}s is used (as in Traefik)",
+            )
             interval = DEFAULT_INTERVAL
         unhealthy = interval if config.unhealthy_interval is None else config.unhealthy_interval
         if unhealthy <= 0:
-            self._warn(name, f"healthCheck.unhealthyInterval {unhealthy:g}s is not positive: "
-                             f"{DEFAULT_INTERVAL:g}s is used (as in Traefik)")
+            self._warn(
+                name,
+                f"healthCheck.unhealthyInterval {unhealthy:g}s is not positive: "
+                f"{DEFAULT_INTERVAL:g}s is used (as in Traefik)",
+            )
             unhealthy = DEFAULT_INTERVAL
         if timeout <= 0:
-            self._warn(name, f"healthCheck.timeout {timeout:g}s is not positive: {DEFAULT_TIMEOUT:g}s is used "
-                             "(as in Traefik)")
+            self._warn(
+                name, f"healthCheck.timeout {timeout:g}s is not positive: {DEFAULT_TIMEOUT:g}s is used (as in Traefik)"
+            )
             timeout = DEFAULT_TIMEOUT
         problem = path_problem(config.path)
         if problem:
-            self._warn(name, f"healthCheck.path: {problem}: every check fails and the servers go down "
-                             "(as in Traefik)")
-        return CheckSpec(path=config.path, scheme=config.scheme, port=config.port, hostname=config.hostname,
-                         method=config.method or "GET", status=config.status,
-                         headers=tuple(config.headers.items()), follow_redirects=config.follow_redirects,
-                         interval=interval, unhealthy_interval=unhealthy, timeout=timeout)
+            self._warn(name, f"healthCheck.path: {problem}: every check fails and the servers go down (as in Traefik)")
+        return CheckSpec(
+            path=config.path,
+            scheme=config.scheme,
+            port=config.port,
+            hostname=config.hostname,
+            method=config.method or "GET",
+            status=config.status,
+            headers=tuple(config.headers.items()),
+            follow_redirects=config.follow_redirects,
+            interval=interval,
+            unhealthy_interval=unhealthy,
+            timeout=timeout,
+        )
 
     # -- services of services -----------------------------------------------------------------------
     def _children(self, children: list[Any]) -> list[tuple[str, Picker, int]]:
@@ -202,13 +249,15 @@ class ServiceBuilder:
 
     def _propagate(self, name: str, balancer: Any, children: list[tuple[str, Picker, int]]) -> None:
         for child_name, child, _ in children:
-            self._register(name, child_name, child,
-                           lambda up, child_name=child_name: balancer.set_status(child_name, up))
+            self._register(
+                name, child_name, child, lambda up, child_name=child_name: balancer.set_status(child_name, up)
+            )
 
     def _weighted(self, name: str, config: Any) -> Picker:
         children = self._children(config.services)
-        balancer = WeightedService(name, children, wants_health_check=config.health_check is not None,
-                                   sticky=self._sticky(name, config.sticky))
+        balancer = WeightedService(
+            name, children, wants_health_check=config.health_check is not None, sticky=self._sticky(name, config.sticky)
+        )
         if config.health_check is not None:
             self._propagate(name, balancer, children)
         return balancer
@@ -222,8 +271,10 @@ class ServiceBuilder:
 
     def _failover(self, name: str, config: Any) -> Picker:
         if config.errors is not None and config.errors.status:
-            raise BuildError("failover.errors is not supported by stripproxy (sending a request again to the "
-                             "fallback after the main service answered needs a held request body)")
+            raise BuildError(
+                "failover.errors is not supported by stripproxy (sending a request again to the "
+                "fallback after the main service answered needs a held request body)"
+            )
         main = self.service(config.service)
         fallback = self.service(config.fallback)
         failover = Failover(name, main, fallback, wants_health_check=config.health_check is not None)
@@ -239,8 +290,14 @@ class ServiceBuilder:
             if not 0 <= mirror.percent <= 100:
                 raise BuildError(f"mirrors[{index}]: percent must be between 0 and 100")
             mirrors.append((self.service(mirror.name), mirror.percent))
-        service = Mirroring(name, main, mirrors, wants_health_check=config.health_check is not None,
-                            mirror_body=config.mirror_body, max_body_size=config.max_body_size)
+        service = Mirroring(
+            name,
+            main,
+            mirrors,
+            wants_health_check=config.health_check is not None,
+            mirror_body=config.mirror_body,
+            max_body_size=config.max_body_size,
+        )
         self.background.append((name, service))
         return service
 

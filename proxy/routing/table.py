@@ -13,9 +13,9 @@ PathPrefix), else in the unconstrained list; a lookup merges the buckets it hits
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
-from typing import Iterable
 
 from proxy.message import RequestHead
 from proxy.rules import CompiledRule, MatchRequest
@@ -36,8 +36,16 @@ class Route:
 class RouteTable:
     """Immutable after construction; safe to share between connections."""
 
-    __slots__ = ("_routes", "_predicates", "_linear", "_by_host", "_wildcards", "_by_prefix", "_prefix_lengths",
-                 "_unconstrained")
+    __slots__ = (
+        "_routes",
+        "_predicates",
+        "_linear",
+        "_by_host",
+        "_wildcards",
+        "_by_prefix",
+        "_prefix_lengths",
+        "_unconstrained",
+    )
 
     def __init__(self, routes: Iterable[Route]) -> None:
         ordered = tuple(sorted(routes, key=lambda route: -route.priority))
@@ -96,8 +104,10 @@ class RouteTable:
             lines.append(f"router {route.name} (priority {route.priority}): rule `{route.rule.text}` {verdict}")
         skipped = len(self._routes) - len(lines)
         if skipped:
-            lines.append(f"{skipped} other router(s) skipped: they require another host or path prefix "
-                         f"than host {view.host!r}, path {view.path!r}")
+            lines.append(
+                f"{skipped} other router(s) skipped: they require another host or path prefix "
+                f"than host {view.host!r}, path {view.path!r}"
+            )
         return lines
 
     def _candidates(self, view: MatchRequest) -> Iterable[int]:

@@ -7,7 +7,7 @@ Closures are built once per rule; a request is read through `MatchRequest` (see 
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from proxy.goregex import GoRegexpError, compile_go_regexp
 from proxy.message import RequestHead
@@ -169,9 +169,17 @@ def _client_ip(args: tuple[str, ...]) -> Predicate:
 
 
 _BUILDERS: dict[str, Callable[[tuple[str, ...]], Predicate]] = {
-    "Host": _host, "HostRegexp": _host_regexp, "Path": _path, "PathPrefix": _path_prefix,
-    "PathRegexp": _path_regexp, "Method": _method, "Header": _header, "HeaderRegexp": _header_regexp,
-    "Query": _query, "QueryRegexp": _query_regexp, "ClientIP": _client_ip,
+    "Host": _host,
+    "HostRegexp": _host_regexp,
+    "Path": _path,
+    "PathPrefix": _path_prefix,
+    "PathRegexp": _path_regexp,
+    "Method": _method,
+    "Header": _header,
+    "HeaderRegexp": _header_regexp,
+    "Query": _query,
+    "QueryRegexp": _query_regexp,
+    "ClientIP": _client_ip,
 }
 
 

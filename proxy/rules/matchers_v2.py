@@ -21,11 +21,11 @@ Traefik v3 keeps the v2 matchers in pkg/muxer/http/matcher_v2.go, built on its g
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from proxy.goregex import GoRegexpError, compile_go_regexp
 from proxy.netutil import host_of
-from proxy.rules.matchers import (_HIDDEN_HEADERS, combine_hints, Predicate, _ArgError, _client_ip, _header_values)
+from proxy.rules.matchers import _HIDDEN_HEADERS, Predicate, _ArgError, _client_ip, _header_values, combine_hints
 from proxy.rules.parser import Call, RuleNode
 from proxy.rules.request_view import MatchRequest, regexp_subject, rule_bytes
 
@@ -56,14 +56,21 @@ def _brace_indices(index: int, template: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _template_regexp(index: int, template: str, default: str, *, prefix: bool = False, fold: bool = False,
-                     empty_value_pattern: bool = False) -> re.Pattern[str]:
+def _template_regexp(
+    index: int,
+    template: str,
+    default: str,
+    *,
+    prefix: bool = False,
+    fold: bool = False,
+    empty_value_pattern: bool = False,
+) -> re.Pattern[str]:
     """mux newRouteRegexp: literal text quoted, each `{name:pattern}` a group, anchored."""
     out = ["(?i)" if fold else "", "^"]
     end = 0
     for start, stop in _brace_indices(index, template):
         out.append(_quote_meta(template[end:start]))
-        name, colon, pattern = template[start + 1:stop - 1].partition(":")
+        name, colon, pattern = template[start + 1 : stop - 1].partition(":")
         pattern = pattern if colon else default
         if not name or not pattern:
             raise _ArgError(index, f"mux: missing name or pattern in {template[start:stop]!r}")
@@ -100,8 +107,7 @@ def _all(predicates: list[Predicate]) -> Predicate:
 def _check_ascii(args: tuple[str, ...], matcher: str) -> None:
     for index, arg in enumerate(args):
         if not arg.isascii():
-            raise _ArgError(index, f"invalid value {arg!r} for {matcher} matcher: non-ASCII characters are not "
-                                   "allowed")
+            raise _ArgError(index, f"invalid value {arg!r} for {matcher} matcher: non-ASCII characters are not allowed")
 
 
 def _host(args: tuple[str, ...]) -> Predicate:
@@ -113,8 +119,7 @@ def _host(args: tuple[str, ...]) -> Predicate:
         if not host:
             return False
         for expr in hosts:
-            if host == expr or (expr.endswith(".") and host == expr[:-1]) or (
-                    host.endswith(".") and host[:-1] == expr):
+            if host == expr or (expr.endswith(".") and host == expr[:-1]) or (host.endswith(".") and host[:-1] == expr):
                 return True
         return False
 
@@ -243,8 +248,15 @@ def _client_ips(args: tuple[str, ...]) -> Predicate:
 
 
 BUILDERS_V2: dict[str, Callable[[tuple[str, ...]], Predicate]] = {
-    "Host": _host, "HostHeader": _host, "HostRegexp": _host_regexp, "ClientIP": _client_ips, "Path": _path,
-    "PathPrefix": _path_prefix, "Method": _method, "Headers": _headers, "HeadersRegexp": _headers_regexp,
+    "Host": _host,
+    "HostHeader": _host,
+    "HostRegexp": _host_regexp,
+    "ClientIP": _client_ips,
+    "Path": _path,
+    "PathPrefix": _path_prefix,
+    "Method": _method,
+    "Headers": _headers,
+    "HeadersRegexp": _headers_regexp,
     "Query": _query,
 }
 
@@ -275,4 +287,3 @@ def path_hint_v2(node: RuleNode) -> frozenset[str] | None:
             return None
         return frozenset(rule_bytes(arg.partition("{")[0]) for arg in node.args)
     return combine_hints(node, path_hint_v2)
-

@@ -39,8 +39,19 @@ MATCHER_ARITY: dict[str, tuple[int, ...]] = {
 # The v2 syntax (pkg/muxer/http/matcher_v2.go httpFuncsV2): every matcher takes one or more arguments; the
 # matchers themselves check pairs (Headers, HeadersRegexp, Query).
 MATCHER_ARITY_V2: dict[str, tuple[int, ...] | None] = dict.fromkeys(
-    ("Host", "HostHeader", "HostRegexp", "ClientIP", "Path", "PathPrefix", "Method", "Headers", "HeadersRegexp",
-     "Query"))
+    (
+        "Host",
+        "HostHeader",
+        "HostRegexp",
+        "ClientIP",
+        "Path",
+        "PathPrefix",
+        "Method",
+        "Headers",
+        "HeadersRegexp",
+        "Query",
+    )
+)
 
 
 def _spellings(names: object = MATCHER_ARITY) -> dict[str, str]:
@@ -133,7 +144,7 @@ class _Lexer:
 
     def lex_one(self, ch: str) -> _Token:
         start = self.pos
-        two = self.rule[start:start + 2]
+        two = self.rule[start : start + 2]
         if two in ("&&", "||"):
             self.pos += 2
             return _Token(two, two, start + 1)
@@ -145,7 +156,7 @@ class _Lexer:
         if ch == '"':
             return self.quoted_string()
         if ch == "'":
-            raise self.error(start, "single quotes are not accepted; quote values with backticks or \"")
+            raise self.error(start, 'single quotes are not accepted; quote values with backticks or "')
         if ch.isalpha() or ch == "_":
             end = start + 1
             while end < len(self.rule) and (self.rule[end].isalnum() or self.rule[end] == "_"):
@@ -168,7 +179,7 @@ class _Lexer:
         if end == -1:
             raise self.error(start, "string not terminated: missing closing backtick")
         self.pos = end + 1
-        return _Token("STRING", self.rule[start + 1:end].replace("\r", ""), start + 1)
+        return _Token("STRING", self.rule[start + 1 : end].replace("\r", ""), start + 1)
 
     def quoted_string(self) -> _Token:
         start = self.pos
@@ -192,13 +203,13 @@ class _Lexer:
     def escape(self, i: int, out: bytearray) -> int:
         """Decode the Go escape at rule[i] (a backslash) into `out`; return the index after it."""
         rule = self.rule
-        code = rule[i + 1:i + 2]
+        code = rule[i + 1 : i + 2]
         if code in _SIMPLE_ESCAPES:
             out.append(_SIMPLE_ESCAPES[code])
             return i + 2
         width = {"x": 2, "u": 4, "U": 8}.get(code)
         if width is not None:
-            digits = rule[i + 2:i + 2 + width]
+            digits = rule[i + 2 : i + 2 + width]
             if len(digits) != width or any(c not in "0123456789abcdefABCDEF" for c in digits):
                 raise self.error(i, f"invalid escape \\{code}: expected {width} hex digits")
             value = int(digits, 16)
@@ -209,7 +220,7 @@ class _Lexer:
             else:
                 out += chr(value).encode("utf-8")
             return i + 2 + width
-        digits = rule[i + 1:i + 4]
+        digits = rule[i + 1 : i + 4]
         if len(digits) == 3 and all(c in "01234567" for c in digits):
             value = int(digits, 8)
             if value > 255:
@@ -308,8 +319,7 @@ class _Parser:
         self.check_args(name, name_tok, args, columns, close)
         return Call(name, tuple(args), name_tok.column, tuple(columns))
 
-    def check_args(self, name: str, name_tok: _Token, args: list[str], columns: list[int],
-                   close: _Token) -> None:
+    def check_args(self, name: str, name_tok: _Token, args: list[str], columns: list[int], close: _Token) -> None:
         arity = MATCHER_ARITY_V2[name] if self.v2 else MATCHER_ARITY[name]
         if arity is None:
             if not args:

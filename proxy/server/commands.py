@@ -25,8 +25,7 @@ def pick_entry_point(gateway: Gateway, url: str, name: str | None) -> str:
         return by_port[0]
     if len(servers) == 1:
         return next(iter(servers))
-    raise ValueError(f"which entry point? the URL's port matches none of {', '.join(servers)}: "
-                     "give --entrypoint NAME")
+    raise ValueError(f"which entry point? the URL's port matches none of {', '.join(servers)}: give --entrypoint NAME")
 
 
 def explain_text(result: Trace) -> str:
@@ -71,8 +70,9 @@ def explain_text(result: Trace) -> str:
     return "\n".join(lines)
 
 
-def explain(gateway: Gateway, method: str, url: str, headers: list[str], entry_point: str | None,
-            client_ip: str) -> str:
+def explain(
+    gateway: Gateway, method: str, url: str, headers: list[str], entry_point: str | None, client_ip: str
+) -> str:
     pairs = []
     for header in headers:
         name, colon, value = header.partition(":")
@@ -96,9 +96,16 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
         tls_routes = server.tls_runtime.table.routes if server.tls is not None and server.tls_runtime else ()
         for tls, route in [*((False, r) for r in server.runtime.table.routes), *((True, r) for r in tls_routes)]:
             plan = route.target
-            row = {"entryPoint": ep, "router": route.name, "priority": route.priority, "rule": route.rule.text,
-                   "middlewares": list(plan.middleware_names), "service": plan.service_name,  # type: ignore[attr-defined]
-                   "servers": servers.get(plan.service_name, []), "status": "enabled"}  # type: ignore[attr-defined]
+            row = {
+                "entryPoint": ep,
+                "router": route.name,
+                "priority": route.priority,
+                "rule": route.rule.text,
+                "middlewares": list(plan.middleware_names),
+                "service": plan.service_name,  # type: ignore[attr-defined]
+                "servers": servers.get(plan.service_name, []),
+                "status": "enabled",
+            }  # type: ignore[attr-defined]
             if tls:
                 row["tls"] = True  # served on TLS connections only
             rows.append(row)
@@ -111,9 +118,18 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
 def routes_text(rows: list[dict[str, Any]]) -> str:
     enabled = [row for row in rows if row["status"] == "enabled"]
     table = [("ENTRY POINT", "PRIORITY", "ROUTER", "RULE", "MIDDLEWARES", "SERVICE", "SERVERS")]
-    table += [(row["entryPoint"], str(row["priority"]), row["router"] + (" (tls)" if row.get("tls") else ""),
-               row["rule"], ", ".join(row["middlewares"]) or "-",
-               row["service"], ", ".join(row["servers"]) or "-") for row in enabled]
+    table += [
+        (
+            row["entryPoint"],
+            str(row["priority"]),
+            row["router"] + (" (tls)" if row.get("tls") else ""),
+            row["rule"],
+            ", ".join(row["middlewares"]) or "-",
+            row["service"],
+            ", ".join(row["servers"]) or "-",
+        )
+        for row in enabled
+    ]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
     lines += [f"disabled: {row['router']}: {row['error']}" for row in rows if row["status"] == "disabled"]

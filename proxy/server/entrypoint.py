@@ -7,7 +7,6 @@ import logging
 import os
 import socket
 import time
-
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -34,7 +33,7 @@ def parse_address(address: str) -> tuple[str | None, int]:
             raise ValueError(f"address {address!r}: only tcp entry points are supported, not {proto!r}")
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
-        raise ValueError(f"address {address!r}: expected [host]:port, e.g. \":9999\" or \"127.0.0.1:80\"")
+        raise ValueError(f'address {address!r}: expected [host]:port, e.g. ":9999" or "127.0.0.1:80"')
     number = int(port)
     if not 0 <= number <= 65535:
         raise ValueError(f"address {address!r}: port {number} out of range")
@@ -63,8 +62,13 @@ class EntryPointServer:
         runtime = self.runtime
         try:
             self._server = await loop.create_server(
-                self._protocol, self.host, self.port, backlog=4096,
-                reuse_address=True, reuse_port=self.reuse_port or None)
+                self._protocol,
+                self.host,
+                self.port,
+                backlog=4096,
+                reuse_address=True,
+                reuse_port=self.reuse_port or None,
+            )
         except OSError as exc:
             reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
             raise OSError(exc.errno, f"entry point {runtime.name} (address {self.address!r}): {reason}") from exc
@@ -162,8 +166,12 @@ class EntryPointServer:
                     conn.close()  # it finished its last answer meanwhile
             await asyncio.sleep(0.02)
         if connections := self._open_connections():
-            log.warning("entry point %s: %d connection(s) still open after the grace period (%gs): closing them",
-                        self.runtime.name, len(connections), grace)
+            log.warning(
+                "entry point %s: %d connection(s) still open after the grace period (%gs): closing them",
+                self.runtime.name,
+                len(connections),
+                grace,
+            )
             for conn in connections:
                 conn.abort()
 

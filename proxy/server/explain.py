@@ -20,11 +20,14 @@ def is_failure(record: ExchangeRecord) -> bool:
     return (record.status == 404 and record.router is None) or (record.status >= 400 and bool(record.detail))
 
 
-def explain(record: ExchangeRecord, table: RouteTable | None, build: BuildResult | None,
-            dynamic: DynamicConfig | None) -> str:
+def explain(
+    record: ExchangeRecord, table: RouteTable | None, build: BuildResult | None, dynamic: DynamicConfig | None
+) -> str:
     """A few lines saying what happened to `record` and, for failures, why."""
-    title = f"{record.method} {record.original_target} (Host {record.host!r}) on entry point " \
-            f"{record.entry_point!r} -> {record.status}"
+    title = (
+        f"{record.method} {record.original_target} (Host {record.host!r}) on entry point "
+        f"{record.entry_point!r} -> {record.status}"
+    )
     if record.router is None and record.status == 404:
         lines = _no_router(record, table, build, dynamic)
     elif record.router is not None:
@@ -34,8 +37,9 @@ def explain(record: ExchangeRecord, table: RouteTable | None, build: BuildResult
     return "\n".join([title, *("  " + line for line in lines)])
 
 
-def _no_router(record: ExchangeRecord, table: RouteTable | None, build: BuildResult | None,
-               dynamic: DynamicConfig | None) -> list[str]:
+def _no_router(
+    record: ExchangeRecord, table: RouteTable | None, build: BuildResult | None, dynamic: DynamicConfig | None
+) -> list[str]:
     lines = ["no router matched"]
     if table is None or not len(table):
         lines.append(f"entry point {record.entry_point!r} has no enabled router")
@@ -48,7 +52,7 @@ def _no_router(record: ExchangeRecord, table: RouteTable | None, build: BuildRes
     for problem in build.problems if build else ():
         if problem.kind == "router" and problem.level == "error":
             lines.append(f"disabled {problem}")
-    for name, router in (dynamic.http.routers.items() if dynamic else ()):
+    for name, router in dynamic.http.routers.items() if dynamic else ():
         if router.entry_points and record.entry_point not in router.entry_points:
             lines.append(f"router {name}@file only serves entry points {router.entry_points}")
     return lines
@@ -56,9 +60,11 @@ def _no_router(record: ExchangeRecord, table: RouteTable | None, build: BuildRes
 
 def _routed(record: ExchangeRecord, build: BuildResult | None) -> list[str]:
     plan = build.routers.get(record.router) if build and record.router else None
-    lines = [f"router {record.router}"
-             + (f" -> middlewares {list(record.middlewares)}" if record.middlewares else "")
-             + (f" -> service {plan.service_name!r}" if plan else "")]
+    lines = [
+        f"router {record.router}"
+        + (f" -> middlewares {list(record.middlewares)}" if record.middlewares else "")
+        + (f" -> service {plan.service_name!r}" if plan else "")
+    ]
     if record.overrides:
         lines.append(f"with test overrides: {'; '.join(record.overrides)}")
     if record.upstream:
@@ -92,6 +98,12 @@ def _request_head(record: ExchangeRecord) -> RequestHead:
         parts = urlsplit(target)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     path, question, query = target.partition("?")
-    return RequestHead(method=record.method, path=path, query=query if question else None,
-                       headers=HeaderList([("Host", record.host)]), host=record.host,
-                       client_ip=record.client_ip, entry_point=record.entry_point)
+    return RequestHead(
+        method=record.method,
+        path=path,
+        query=query if question else None,
+        headers=HeaderList([("Host", record.host)]),
+        host=record.host,
+        client_ip=record.client_ip,
+        entry_point=record.entry_point,
+    )

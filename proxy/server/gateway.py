@@ -14,9 +14,10 @@ import logging
 import socket
 import ssl
 from collections import deque
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
@@ -24,16 +25,15 @@ from proxy.config.loader import load_dynamic
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.forwarded import ForwardedHeaders
-from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
-from proxy.routing.table import RouteTable
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.observability.hub import Observability
+from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
+from proxy.routing.table import RouteTable
 from proxy.server.entrypoint import EntryPointServer
-from proxy.server.tls import (announce_local_ca, announce_tls, entry_point_redirect, entry_point_tls,
-                              tls_local_ca)
 from proxy.server.explain import explain, is_failure
 from proxy.server.normalize import PathOptions
+from proxy.server.tls import announce_local_ca, announce_tls, entry_point_redirect, entry_point_tls, tls_local_ca
 from proxy.services.transport import PoolRegistry, TransportSettings
 
 if TYPE_CHECKING:
@@ -46,26 +46,36 @@ log = logging.getLogger("proxy.server")
 def path_options(ep: EntryPoint) -> PathOptions:
     http = ep.http
     # The encodedCharacters model's fields are PathOptions' allow_encoded_* flags, name for name.
-    return PathOptions(sanitize_path=http.sanitize_path, encode_query_semicolons=http.encode_query_semicolons,
-                       **http.encoded_characters.model_dump())
+    return PathOptions(
+        sanitize_path=http.sanitize_path,
+        encode_query_semicolons=http.encode_query_semicolons,
+        **http.encoded_characters.model_dump(),
+    )
 
 
 def forwarded_headers(ep: EntryPoint, hostname: str) -> ForwardedHeaders:
     config = ep.forwarded_headers
-    return ForwardedHeaders(config.insecure, list(config.trusted_ips), hostname,
-                            connection=list(config.connection),
-                            not_append_x_forwarded_for=config.not_append_x_forwarded_for,
-                            add_x_forwarded_scheme_headers=config.add_x_forwarded_scheme_headers)
+    return ForwardedHeaders(
+        config.insecure,
+        list(config.trusted_ips),
+        hostname,
+        connection=list(config.connection),
+        not_append_x_forwarded_for=config.not_append_x_forwarded_for,
+        add_x_forwarded_scheme_headers=config.add_x_forwarded_scheme_headers,
+    )
 
 
 def default_transport(static: StaticConfig) -> TransportSettings:
     config = static.servers_transport
     timeouts = config.forwarding_timeouts
     return TransportSettings(
-        dial_timeout=timeouts.dial_timeout, response_header_timeout=timeouts.response_header_timeout,
+        dial_timeout=timeouts.dial_timeout,
+        response_header_timeout=timeouts.response_header_timeout,
         idle_conn_timeout=timeouts.idle_conn_timeout,
         max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
-        insecure_skip_verify=config.insecure_skip_verify, root_cas=tuple(config.root_c_as))
+        insecure_skip_verify=config.insecure_skip_verify,
+        root_cas=tuple(config.root_c_as),
+    )
 
 
 DEFAULT_RECORD = 1000  # exchanges kept by a gateway built from a config source
@@ -82,29 +92,45 @@ class Gateway:
     exchanges are kept in `exchanges` (default: 1000 from a config source, none from a StaticConfig).
     """
 
-    def __init__(self, config: ConfigSource, service_overrides: Mapping[str, str] | None = None,
-                 reuse_port: bool = False, *, services: Mapping[str, str] | None = None,
-                 entry_points: Mapping[str, str] | None = None, free_ports: bool = False,
-                 strict: bool = False, record: int | None = None, base_dir: Path | str | None = None,
-                 middlewares: Mapping[str, Mapping[str, Any] | None] | None = None,
-                 local_ca: bool | str | Path = True) -> None:
+    def __init__(
+        self,
+        config: ConfigSource,
+        service_overrides: Mapping[str, str] | None = None,
+        reuse_port: bool = False,
+        *,
+        services: Mapping[str, str] | None = None,
+        entry_points: Mapping[str, str] | None = None,
+        free_ports: bool = False,
+        strict: bool = False,
+        record: int | None = None,
+        base_dir: Path | str | None = None,
+        middlewares: Mapping[str, Mapping[str, Any] | None] | None = None,
+        local_ca: bool | str | Path = True,
+    ) -> None:
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
-        overrides = {name.partition("@")[0]: url for name, url in {**(service_overrides or {}),
-                                                                   **(services or {})}.items()}
+        overrides = {
+            name.partition("@")[0]: url for name, url in {**(service_overrides or {}), **(services or {})}.items()
+        }
         replaced: dict[str, Any] = {}
         if legacy:
             static = config  # type: ignore[assignment]
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
-            from proxy.server.sources import (check_middleware_overrides, check_service_overrides, effective_static,
-                                              parse_middleware_overrides, resolve)
+            from proxy.server.sources import (
+                check_middleware_overrides,
+                check_service_overrides,
+                effective_static,
+                parse_middleware_overrides,
+                resolve,
+            )
 
             self.source = resolve(config, Path(base_dir) if base_dir else None)
             static = effective_static(self.source, entry_points, free_ports)
             replaced = parse_middleware_overrides(middlewares or {})
-            problems = (check_service_overrides(self.source.dynamic, overrides)
-                        + check_middleware_overrides(self.source.dynamic, replaced))
+            problems = check_service_overrides(self.source.dynamic, overrides) + check_middleware_overrides(
+                self.source.dynamic, replaced
+            )
             if problems:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
         self.static: StaticConfig = static  # type: ignore[assignment]
@@ -148,27 +174,45 @@ class Gateway:
         if self.observability.live is not None:  # the dashboard's live view notes each request as received
             forwarded = self.observability.live.wrap(forwarded)
         runtime = EntryPointRuntime(
-            name=name, table=RouteTable([]),
+            name=name,
+            table=RouteTable([]),
             forwarded=forwarded,
-            path_options=path_options(ep), read_timeout=timeouts.read_timeout,
-            write_timeout=timeouts.write_timeout, idle_timeout=timeouts.idle_timeout,
-            max_header_bytes=ep.http.max_header_bytes, observers=self.observers)
+            path_options=path_options(ep),
+            read_timeout=timeouts.read_timeout,
+            write_timeout=timeouts.write_timeout,
+            idle_timeout=timeouts.idle_timeout,
+            max_header_bytes=ep.http.max_header_bytes,
+            observers=self.observers,
+        )
         return EntryPointServer(runtime, ep.address, reuse_port=reuse_port or ep.reuse_port)
 
     def entry_point_info(self) -> list[EntryPointInfo]:
-        return [EntryPointInfo(name, tuple(self.static.entry_points[name].http.middlewares),
-                               self.static.entry_points[name].as_default,
-                               entry_point_tls(self.static.entry_points[name]),
-                               entry_point_redirect(name, self.static, self.servers)) for name in self.servers]
+        return [
+            EntryPointInfo(
+                name,
+                tuple(self.static.entry_points[name].http.middlewares),
+                self.static.entry_points[name].as_default,
+                entry_point_tls(self.static.entry_points[name]),
+                entry_point_redirect(name, self.static, self.servers),
+            )
+            for name in self.servers
+        ]
 
     def build(self, dynamic: DynamicConfig) -> BuildResult:
         """Prepare routes for `dynamic` without installing them (also what `check` runs)."""
         resolvers = self.static.certificates_resolvers
-        builder = RuntimeBuilder(dynamic, self.entry_point_info(), self.pools, self.service_overrides,
-                                 default_transport(self.static), self.static.core.default_rule_syntax,
-                                 self.middleware_overrides, internal=self.observability.parts,
-                                 local_ca=self.local_ca,
-                                 resolvers=frozenset(resolvers or ()) if self.static.source_file else None)
+        builder = RuntimeBuilder(
+            dynamic,
+            self.entry_point_info(),
+            self.pools,
+            self.service_overrides,
+            default_transport(self.static),
+            self.static.core.default_rule_syntax,
+            self.middleware_overrides,
+            internal=self.observability.parts,
+            local_ca=self.local_ca,
+            resolvers=frozenset(resolvers or ()) if self.static.source_file else None,
+        )
         return builder.build()
 
     def apply(self, dynamic: DynamicConfig) -> BuildResult:
@@ -211,8 +255,9 @@ class Gateway:
         else:
             resolved = resolve(config)
             dynamic, warnings = resolved.dynamic, resolved.warnings
-        problems = (check_service_overrides(dynamic, self.service_overrides)
-                    + check_middleware_overrides(dynamic, self.middleware_overrides))
+        problems = check_service_overrides(dynamic, self.service_overrides) + check_middleware_overrides(
+            dynamic, self.middleware_overrides
+        )
         if self.strict and problems:
             raise ConfigError([ConfigProblem("reload", "", p) for p in problems])
         for warning in warnings:
@@ -237,7 +282,7 @@ class Gateway:
         """Service name -> server URLs it sends to (after `services=` overrides); services of services
         (weighted, highestRandomWeight, failover, mirroring): their child service names."""
         found: dict[str, list[str]] = {}
-        for name, service in (self.dynamic.http.services.items() if self.dynamic else ()):
+        for name, service in self.dynamic.http.services.items() if self.dynamic else ():
             if service.load_balancer is not None:
                 override = self.service_overrides.get(name)
                 found[name] = [override] if override else [s.url for s in service.load_balancer.servers]
@@ -346,8 +391,9 @@ class Gateway:
         self._serving = True
         for work in self.last_build.background if self.last_build else ():
             work.start()
-        if self.dynamic is not None and any(self.static.entry_points[name].http.redirections is not None
-                                            for name in self.servers):
+        if self.dynamic is not None and any(
+            self.static.entry_points[name].http.redirections is not None for name in self.servers
+        ):
             self.apply(self.dynamic)  # redirections to entry points on port 0 now know their real port
 
     async def drain(self) -> None:
@@ -357,8 +403,12 @@ class Gateway:
         if self.observability.live is not None:
             self.observability.live.close_streams()  # an open dashboard tab must not hold the stop up
         cycles = {name: self.static.entry_points[name].transport.life_cycle for name in self.servers}
-        await asyncio.gather(*(server.drain(cycles[name].request_accept_grace_timeout, cycles[name].grace_time_out)
-                               for name, server in self.servers.items()))
+        await asyncio.gather(
+            *(
+                server.drain(cycles[name].request_accept_grace_timeout, cycles[name].grace_time_out)
+                for name, server in self.servers.items()
+            )
+        )
 
     async def stop(self) -> None:
         self._serving = False
@@ -380,8 +430,9 @@ class Gateway:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        traceback: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         await self.stop()
 
 

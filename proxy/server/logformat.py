@@ -14,12 +14,27 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:
     from proxy.config.static import Log
 
-SHORT = {logging.DEBUG: "DBG", logging.INFO: "INF", logging.WARNING: "WRN", logging.ERROR: "ERR",
-         logging.CRITICAL: "FTL"}
-JSON_LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warn", logging.ERROR: "error",
-               logging.CRITICAL: "fatal"}
-COLOURS = {logging.DEBUG: "\x1b[33m", logging.INFO: "\x1b[32m", logging.WARNING: "\x1b[31m",
-           logging.ERROR: "\x1b[1m\x1b[31m", logging.CRITICAL: "\x1b[1m\x1b[31m"}
+SHORT = {
+    logging.DEBUG: "DBG",
+    logging.INFO: "INF",
+    logging.WARNING: "WRN",
+    logging.ERROR: "ERR",
+    logging.CRITICAL: "FTL",
+}
+JSON_LEVELS = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warn",
+    logging.ERROR: "error",
+    logging.CRITICAL: "fatal",
+}
+COLOURS = {
+    logging.DEBUG: "\x1b[33m",
+    logging.INFO: "\x1b[32m",
+    logging.WARNING: "\x1b[31m",
+    logging.ERROR: "\x1b[1m\x1b[31m",
+    logging.CRITICAL: "\x1b[1m\x1b[31m",
+}
 RESET = "\x1b[0m"
 
 
@@ -49,8 +64,12 @@ class JSONFormatter(logging.Formatter):
         self.tag = tag.strip()
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {"level": JSON_LEVELS.get(record.levelno, "info"), "logger": record.name,
-                "time": _rfc3339(record.created), "message": record.getMessage()}
+        data = {
+            "level": JSON_LEVELS.get(record.levelno, "info"),
+            "logger": record.name,
+            "time": _rfc3339(record.created),
+            "message": record.getMessage(),
+        }
         if self.tag:
             data["worker"] = self.tag.strip("[] ")
         if record.exc_info:
@@ -79,13 +98,23 @@ def log_handler(config: Log | None, tag: str = "") -> tuple[logging.Handler, lis
         colour = config is not None and not config.no_color and stream.isatty()
         handler.setFormatter(CommonFormatter(tag, colour))
     if config is not None:
-        rotation = [key for key, value in (("maxSize", config.max_size), ("maxAge", config.max_age),
-                                           ("maxBackups", config.max_backups), ("compress", config.compress))
-                    if value]
+        rotation = [
+            key
+            for key, value in (
+                ("maxSize", config.max_size),
+                ("maxAge", config.max_age),
+                ("maxBackups", config.max_backups),
+                ("compress", config.compress),
+            )
+            if value
+        ]
         if rotation:
-            warnings.append(f"log.{', log.'.join(rotation)}: built-in log file rotation is not implemented by "
-                            "stripproxy; the file grows (rotate it with logrotate's copytruncate)")
+            warnings.append(
+                f"log.{', log.'.join(rotation)}: built-in log file rotation is not implemented by "
+                "stripproxy; the file grows (rotate it with logrotate's copytruncate)"
+            )
         if config.otlp is not None:
-            warnings.append("log.otlp: OpenTelemetry export is not implemented by stripproxy; lines go to the file "
-                            "or stderr")
+            warnings.append(
+                "log.otlp: OpenTelemetry export is not implemented by stripproxy; lines go to the file or stderr"
+            )
     return handler, warnings

@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Iterable
 
 from proxy.message import HeaderList
-from proxy.urlpath import (ALNUM as _ALNUM, PLAIN_PATH, check_escapes, join_escaped,
-                           normalize_percent_encoding,
-                           parsed_escaped_path, split_scheme, unescape, valid_optional_port)
+from proxy.urlpath import (
+    ALNUM as _ALNUM,
+)
+from proxy.urlpath import (
+    PLAIN_PATH,
+    check_escapes,
+    join_escaped,
+    normalize_percent_encoding,
+    parsed_escaped_path,
+    split_scheme,
+    unescape,
+    valid_optional_port,
+)
 
 _HOST_SAFE = _ALNUM | frozenset("!$&'()*+,;=:[]<>\"-_.~")
 _USERINFO_SAFE = _ALNUM | frozenset("-._:~!$&'()*+,;=%@")
@@ -112,8 +122,13 @@ _PLAIN_QUERY = re.compile(r"[!-~]*")
 def parse_request_target(raw_target: str, options: PathOptions, method: str = "GET") -> Target:
     """Parse and normalise a request-target; `authority` is set for absolute-form/CONNECT targets."""
     path, sep, query = raw_target.partition("?")
-    if (PLAIN_PATH.fullmatch(path) and "//" not in path and "/." not in path and method != "CONNECT"
-            and (not sep or _PLAIN_QUERY.fullmatch(query))):
+    if (
+        PLAIN_PATH.fullmatch(path)
+        and "//" not in path
+        and "/." not in path
+        and method != "CONNECT"
+        and (not sep or _PLAIN_QUERY.fullmatch(query))
+    ):
         if sep and ";" in query:
             query = query.replace(";", "%3B" if options.encode_query_semicolons else "&")
         return path, query if sep else None, None
@@ -200,7 +215,7 @@ def denied_encoded_character(path: str, options: PathOptions) -> str | None:
         return None
     index = path.find("%")
     while index >= 0:
-        code = path[index:index + 3]
+        code = path[index : index + 3]
         if code in denied:
             return code
         index = path.find("%", index + 3)
@@ -210,7 +225,7 @@ def denied_encoded_character(path: str, options: PathOptions) -> str | None:
 def _parse_authority(authority: str) -> str:
     """url.parseAuthority: validate userinfo and host; returns the decoded host[:port]."""
     at = authority.rfind("@")
-    host = _parse_host(authority[at + 1:])
+    host = _parse_host(authority[at + 1 :])
     if at >= 0:
         userinfo = authority[:at]
         if not all(ch in _USERINFO_SAFE for ch in userinfo):
@@ -224,19 +239,19 @@ def _parse_host(host: str) -> str:
         end = host.rfind("]")
         if end < 0:
             raise _go_parse_error(f"missing ']' in host {host!r}")
-        if not valid_optional_port(host[end + 1:]):
-            raise _go_parse_error(f"invalid port {host[end + 1:]!r} after host")
+        if not valid_optional_port(host[end + 1 :]):
+            raise _go_parse_error(f"invalid port {host[end + 1 :]!r} after host")
         literal = _unescape_literal(host[1:end])
         try:
             if not isinstance(ipaddress.ip_address(literal), ipaddress.IPv6Address):
                 raise ValueError("IPv4 in brackets")
         except ValueError:
             raise _go_parse_error(f"invalid IP-literal {host!r}") from None
-        return "[" + literal + "]" + host[end + 1:]
+        return "[" + literal + "]" + host[end + 1 :]
     if "[" in host or "]" in host:
         raise _go_parse_error(f"unexpected bracket in host {host!r}")
     colon = host.find(":")
-    if colon >= 0 and (":" in host[colon + 1:] or not valid_optional_port(host[colon:])):
+    if colon >= 0 and (":" in host[colon + 1 :] or not valid_optional_port(host[colon:])):
         raise _go_parse_error(f"invalid port in host {host!r}")
     return _unescape_host(host)
 
@@ -246,7 +261,7 @@ def _unescape_literal(inner: str) -> str:
     zone_at = inner.find("%25")
     if zone_at < 0:
         return _unescape_host(inner)
-    zone = inner[zone_at + 3:]
+    zone = inner[zone_at + 3 :]
     _check_escapes(zone)
     decoded_zone = unescape(zone)
     if not all(ch in _HOST_SAFE or ch == " " or not ch.isascii() for ch in decoded_zone):
@@ -259,7 +274,7 @@ def _unescape_host(host: str) -> str:
     _check_escapes(host)
     for index, ch in enumerate(host):
         if ch == "%" and int(host[index + 1], 16) < 8:
-            raise _go_parse_error(f"invalid URL escape {host[index:index + 3]!r} in host")
+            raise _go_parse_error(f"invalid URL escape {host[index : index + 3]!r} in host")
         if ch != "%" and ch.isascii() and ch not in _HOST_SAFE:
             raise _go_parse_error(f"invalid character {ch!r} in host name")
     return unescape(host)
@@ -268,8 +283,9 @@ def _unescape_host(host: str) -> str:
 valid_host_header = _HOST_HEADER.fullmatch  # what check_request_headers asks of Host, for the caller
 
 
-def check_request_headers(version: str, method: str, headers: HeaderList, names_valid: bool = False,
-                          values_valid: bool = False) -> None:
+def check_request_headers(
+    version: str, method: str, headers: HeaderList, names_valid: bool = False, values_valid: bool = False
+) -> None:
     """The header checks Go's server makes before any handler runs; raises BadRequest.
 
     `names_valid`: the caller already knows every name is a token and Host appears exactly once;

@@ -40,8 +40,9 @@ class Sniffer(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
         timeout = self.server.runtime.read_timeout
         if timeout > 0:
-            self.timer = asyncio.get_running_loop().call_later(timeout, self._give_up,
-                                                               "no ClientHello nor request in time")
+            self.timer = asyncio.get_running_loop().call_later(
+                timeout, self._give_up, "no ClientHello nor request in time"
+            )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_timer()
@@ -101,8 +102,9 @@ class Sniffer(asyncio.Protocol):
         timeout = runtime.read_timeout if runtime.read_timeout > 0 else None
         conn = ClientConnection(runtime)
         conn.tls = info
-        protocol = _tls_protocol(loop)(loop, conn, context, waiter, server_side=True,
-                                       call_connection_made=True, ssl_handshake_timeout=timeout)
+        protocol = _tls_protocol(loop)(
+            loop, conn, context, waiter, server_side=True, call_connection_made=True, ssl_handshake_timeout=timeout
+        )
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         view = memoryview(data)

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Union
-
+from typing import Any, Union
 
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.loader import (
-    DYNAMIC_ROOT_KEYS, STATIC_ROOT_KEYS, SUPPORTED_EXTENSIONS, classify, dynamic_files, load_dynamic,
-    read_any_config, validate_section,
+    DYNAMIC_ROOT_KEYS,
+    STATIC_ROOT_KEYS,
+    SUPPORTED_EXTENSIONS,
+    classify,
+    dynamic_files,
+    load_dynamic,
+    read_any_config,
+    validate_section,
 )
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.config.static_sources import load_static
@@ -49,8 +55,10 @@ def resolve(source: ConfigSource, base_dir: Path | None = None) -> ResolvedConfi
         return _from_file(Path(source))
     if isinstance(source, str):
         return _from_raw(parse_text(source), "text", base_dir)
-    raise TypeError(f"cannot build a gateway from {type(source).__name__}: expected a StaticConfig, "
-                    "DynamicConfig, mapping, TOML/YAML text or a file path")
+    raise TypeError(
+        f"cannot build a gateway from {type(source).__name__}: expected a StaticConfig, "
+        "DynamicConfig, mapping, TOML/YAML text or a file path"
+    )
 
 
 def _looks_like_path(text: str) -> bool:
@@ -113,13 +121,17 @@ def router_entry_points(dynamic: DynamicConfig) -> list[str]:
     return list(names) or ["http"]
 
 
-def effective_static(resolved: ResolvedConfig, entry_points: Mapping[str, str] | None,
-                     free_ports: bool) -> StaticConfig:
+def effective_static(
+    resolved: ResolvedConfig, entry_points: Mapping[str, str] | None, free_ports: bool
+) -> StaticConfig:
     """The static config to serve: entry points rebound to free loopback ports and/or given addresses."""
     static = resolved.static
     if static is None:
-        static = StaticConfig(entry_points={name: EntryPoint(address=LOOPBACK_FREE_PORT)
-                                            for name in router_entry_points(resolved.dynamic)})
+        static = StaticConfig(
+            entry_points={
+                name: EntryPoint(address=LOOPBACK_FREE_PORT) for name in router_entry_points(resolved.dynamic)
+            }
+        )
     elif free_ports or entry_points:
         static = static.model_copy(deep=True)
     if free_ports:
@@ -143,8 +155,12 @@ def parse_middleware_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
         if replacement is None:
             parsed[name] = None
             continue
-        section, _ = validate_section({"http": {"middlewares": {name: replacement}}}, DynamicConfig,
-                                      f"middlewares override {name!r}", frozenset({"http"}))
+        section, _ = validate_section(
+            {"http": {"middlewares": {name: replacement}}},
+            DynamicConfig,
+            f"middlewares override {name!r}",
+            frozenset({"http"}),
+        )
         parsed[name] = section.http.middlewares[name]
     return parsed
 
@@ -152,8 +168,11 @@ def parse_middleware_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
 def check_middleware_overrides(dynamic: DynamicConfig, overrides: Mapping[str, Any]) -> list[str]:
     """Problems with `middlewares=` overrides: names the configuration does not define (typos)."""
     known = dynamic.http.middlewares
-    return [f"middlewares override {name!r}: no such middleware (known: {', '.join(known) or 'none'})"
-            for name in overrides if name not in known]
+    return [
+        f"middlewares override {name!r}: no such middleware (known: {', '.join(known) or 'none'})"
+        for name in overrides
+        if name not in known
+    ]
 
 
 def check_service_overrides(dynamic: DynamicConfig, overrides: Mapping[str, str]) -> list[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from proxy.config.dynamic import RouterTLS
 from proxy.config.static import EntryPoint, StaticConfig
@@ -28,8 +29,9 @@ def entry_point_tls(ep: EntryPoint) -> RouterTLS | None:
     return RouterTLS(options=tls.options, cert_resolver=tls.cert_resolver, domains=list(tls.domains))
 
 
-def entry_point_redirect(name: str, static: StaticConfig,
-                         servers: Mapping[str, EntryPointServer]) -> EntryPointRedirect | None:
+def entry_point_redirect(
+    name: str, static: StaticConfig, servers: Mapping[str, EntryPointServer]
+) -> EntryPointRedirect | None:
     """http.redirections.entryPoint resolved to a port (Traefik's internal provider, getRedirectPort): `to`
     is ":port" or an entry point name, whose port is the one it listens on (known once started)."""
     redirections = static.entry_points[name].http.redirections
@@ -46,11 +48,11 @@ def entry_point_redirect(name: str, static: StaticConfig,
         server = servers.get(target.to)
         port = str(server.port if server is not None and server.port else static.entry_points[target.to].port)
     else:
-        log.error("entry point %s: 'to' entry point field references a non-existing entry point: %s",
-                  name, target.to)
+        log.error("entry point %s: 'to' entry point field references a non-existing entry point: %s", name, target.to)
         return None
-    return EntryPointRedirect(target.to, target.scheme, port, target.permanent, target.priority,
-                              static.entry_points[name].allow_acme_by_pass)
+    return EntryPointRedirect(
+        target.to, target.scheme, port, target.permanent, target.priority, static.entry_points[name].allow_acme_by_pass
+    )
 
 
 def tls_local_ca(setting: bool | str | Path | LocalCA) -> LocalCA | None:
@@ -72,8 +74,10 @@ def announce_tls(serving: bool) -> None:
     """Say once per process, when TLS is first served, that HTTP/2 is not (ALPN offers http/1.1 only)."""
     if serving and not _HTTP2_SAID:
         _HTTP2_SAID.append(True)
-        log.warning("TLS: HTTP/2 is not served by stripproxy, connections negotiate HTTP/1.1 (ALPN offers "
-                    "http/1.1 only, whatever alpnProtocols lists)")
+        log.warning(
+            "TLS: HTTP/2 is not served by stripproxy, connections negotiate HTTP/1.1 (ALPN offers "
+            "http/1.1 only, whatever alpnProtocols lists)"
+        )
 
 
 def announce_local_ca(ca: LocalCA | None) -> None:
@@ -81,6 +85,9 @@ def announce_local_ca(ca: LocalCA | None) -> None:
     if ca is None or not ca.in_use or ca.cert_path in _ANNOUNCED:
         return
     _ANNOUNCED.add(ca.cert_path)
-    log.warning("certificate resolvers: ACME cannot be reached, routers with a certResolver get certificates "
-                "from the local development CA %s (trust it: curl --cacert %s); --no-local-ca turns this off",
-                ca.cert_path, ca.cert_path)
+    log.warning(
+        "certificate resolvers: ACME cannot be reached, routers with a certResolver get certificates "
+        "from the local development CA %s (trust it: curl --cacert %s); --no-local-ca turns this off",
+        ca.cert_path,
+        ca.cert_path,
+    )

@@ -70,8 +70,9 @@ class Trace:
 class _NotingTable:
     """The entry point's table, noting the routed request and every router's verdict (`match` unchanged)."""
 
-    def __init__(self, table: RouteTable, trace: Trace, plans: dict[str, RoutePlan],
-                 sent: list[tuple[str, str]]) -> None:
+    def __init__(
+        self, table: RouteTable, trace: Trace, plans: dict[str, RoutePlan], sent: list[tuple[str, str]]
+    ) -> None:
         self.table, self.trace, self.plans, self.sent = table, trace, plans, sent
 
     def match(self, req: RequestHead) -> Route | None:
@@ -80,14 +81,21 @@ class _NotingTable:
         routed = list(req.headers.items)
         self.trace.forwarded_added = [h for h in routed if h not in self.sent]
         self.trace.forwarded_removed = [h for h in self.sent if h not in routed]
-        self.trace.verdicts = [Verdict(route.name, route.priority, route.rule.text, bool(route.rule.match_view(view)))
-                               for route in self.table.routes]
+        self.trace.verdicts = [
+            Verdict(route.name, route.priority, route.rule.text, bool(route.rule.match_view(view)))
+            for route in self.table.routes
+        ]
         route = self.table.match(req)
         if route is None:
             return None
         plan: RoutePlan = route.target  # type: ignore[assignment]
-        watched = RoutePlan.build(plan.router, [(type(m).__name__, _Watched(m, self.trace)) for m in plan.middlewares],
-                                  plan.service, plan.service_name, plan.overrides)
+        watched = RoutePlan.build(
+            plan.router,
+            [(type(m).__name__, _Watched(m, self.trace)) for m in plan.middlewares],
+            plan.service,
+            plan.service_name,
+            plan.overrides,
+        )
         self.plans[plan.router] = plan
         return replace(route, target=replace(watched, middleware_names=plan.middleware_names, retry=plan.retry))
 
@@ -113,13 +121,22 @@ class _Watched(Middleware):
         self._note(req, before, result, waited=True)
         return result
 
-    def _note(self, req: RequestHead, before: tuple[str, list[tuple[str, str]]], answer: Reply | None,
-              waited: bool) -> None:
+    def _note(
+        self, req: RequestHead, before: tuple[str, list[tuple[str, str]]], answer: Reply | None, waited: bool
+    ) -> None:
         path, headers = before
         after = list(req.headers.items)
-        self.trace.steps.append(Step(type(self.inner).__name__, path, req.path,
-                                     [h for h in after if h not in headers], [h for h in headers if h not in after],
-                                     answer, waited))
+        self.trace.steps.append(
+            Step(
+                type(self.inner).__name__,
+                path,
+                req.path,
+                [h for h in after if h not in headers],
+                [h for h in headers if h not in after],
+                answer,
+                waited,
+            )
+        )
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
         self.inner.on_response(req, status, headers)
@@ -134,8 +151,9 @@ class _Watched(Middleware):
         return getattr(self.inner, name)
 
 
-def request_head(method: str, url: str, headers: list[tuple[str, str]], entry_point: str, scheme: str,
-                 client_ip: str) -> RequestHead:
+def request_head(
+    method: str, url: str, headers: list[tuple[str, str]], entry_point: str, scheme: str, client_ip: str
+) -> RequestHead:
     """The head the client connection would build for `method url` with `headers` (Host from the URL
     unless given)."""
     parts = urlsplit(url)
@@ -148,18 +166,36 @@ def request_head(method: str, url: str, headers: list[tuple[str, str]], entry_po
     return RequestHead(method.upper(), target, None, HeaderList(items), host, client_ip, scheme, "1.1", entry_point)
 
 
-async def trace(runtime: EntryPointRuntime, method: str, url: str, headers: list[tuple[str, str]] | None = None,
-                client_ip: str = "127.0.0.1") -> Trace:
+async def trace(
+    runtime: EntryPointRuntime,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]] | None = None,
+    client_ip: str = "127.0.0.1",
+) -> Trace:
     """Run one request through `runtime` as the gateway would, and say what happened at each step."""
     head = request_head(method, url, list(headers or []), runtime.name, runtime.scheme, client_ip)
     result = Trace(runtime.name, head.method, head.path, head.host)
     plans: dict[str, RoutePlan] = {}
-    window = replace(runtime, table=_NotingTable(runtime.table, result, plans,  # type: ignore[arg-type]
-                                                 list(head.headers.items)))
+    window = replace(
+        runtime,
+        table=_NotingTable(
+            runtime.table,
+            result,
+            plans,  # type: ignore[arg-type]
+            list(head.headers.items),
+        ),
+    )
     names = [name.encode("latin-1") for name, _ in head.headers.items]
     lengths = head.headers.get("content-length")
-    exchange = Exchange(None, head, True, bool(lengths and lengths.strip() not in ("", "0")),  # type: ignore[arg-type]
-                        False, head.path)
+    exchange = Exchange(
+        None,
+        head,
+        True,
+        bool(lengths and lengths.strip() not in ("", "0")),  # type: ignore[arg-type]
+        False,
+        head.path,
+    )
     dispatch(exchange, window, request_shape(names))
     if exchange.stage is not None:  # a middleware waits (forwardAuth asks its server...): as the gateway would
         await exchange.stage
@@ -175,6 +211,11 @@ async def trace(runtime: EntryPointRuntime, method: str, url: str, headers: list
     return result
 
 
-def run_trace(runtime: EntryPointRuntime, method: str, url: str, headers: list[tuple[str, str]] | None = None,
-              client_ip: str = "127.0.0.1") -> Trace:
+def run_trace(
+    runtime: EntryPointRuntime,
+    method: str,
+    url: str,
+    headers: list[tuple[str, str]] | None = None,
+    client_ip: str = "127.0.0.1",
+) -> Trace:
     return asyncio.run(trace(runtime, method, url, headers, client_ip))

@@ -161,8 +161,9 @@ def worker_main(spec: WorkerSpec, index: int, conn: Connection) -> None:
         conn.send(urls)
 
     try:
-        status = cli.run_loop(cli.serve(spec.setup, spec.strict, reuse_port=True, announce=announce),
-                              use_uvloop=spec.use_uvloop)
+        status = cli.run_loop(
+            cli.serve(spec.setup, spec.strict, reuse_port=True, announce=announce), use_uvloop=spec.use_uvloop
+        )
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)
         status = 1
@@ -237,8 +238,9 @@ class Supervisor:
         context = multiprocessing.get_context("spawn")
         parent_end, child_end = context.Pipe()
         # daemon: should the parent leave run() without its cleanup, multiprocessing's atexit ends them
-        process = context.Process(target=worker_main, args=(self.spec, index, child_end),
-                                  name=f"stripproxy-worker-{index}", daemon=True)
+        process = context.Process(
+            target=worker_main, args=(self.spec, index, child_end), name=f"stripproxy-worker-{index}", daemon=True
+        )
         process.start()
         child_end.close()  # only the worker holds it now, so the worker sees EOF when we go
         self.workers[index] = Worker(index, process, parent_end)
@@ -256,15 +258,20 @@ class Supervisor:
                 return 1
             for worker in self._ready(wake, remaining):
                 if worker.process.exitcode is not None and not worker.serving:
-                    log.error("worker %d (pid %s) exited with status %s while starting", worker.index,
-                              worker.process.pid, worker.process.exitcode)
+                    log.error(
+                        "worker %d (pid %s) exited with status %s while starting",
+                        worker.index,
+                        worker.process.pid,
+                        worker.process.exitcode,
+                    )
                     return worker.process.exitcode or 1
                 reported = self._read_urls(worker)
                 urls = urls or reported
         for name, url in urls.items():
             log.warning("entry point %s serving on %s", name, url)
-        log.warning("%d workers serving, pids %s", self.count,
-                    " ".join(str(w.process.pid) for w in self.workers.values()))
+        log.warning(
+            "%d workers serving, pids %s", self.count, " ".join(str(w.process.pid) for w in self.workers.values())
+        )
         return None
 
     def _supervise(self, wake: socket.socket) -> int | None:
@@ -313,11 +320,21 @@ class Supervisor:
         deaths = self.deaths.setdefault(worker.index, deque(maxlen=RESTART_LIMIT))
         deaths.append(now)
         if len(deaths) == RESTART_LIMIT and now - deaths[0] < RESTART_WINDOW:
-            log.error("worker %d (pid %s) exited with status %s, %d times within %.0fs: stopping every worker",
-                      worker.index, worker.process.pid, worker.process.exitcode, RESTART_LIMIT, RESTART_WINDOW)
+            log.error(
+                "worker %d (pid %s) exited with status %s, %d times within %.0fs: stopping every worker",
+                worker.index,
+                worker.process.pid,
+                worker.process.exitcode,
+                RESTART_LIMIT,
+                RESTART_WINDOW,
+            )
             return False
-        log.error("worker %d (pid %s) exited with status %s: starting a new one", worker.index,
-                  worker.process.pid, worker.process.exitcode)
+        log.error(
+            "worker %d (pid %s) exited with status %s: starting a new one",
+            worker.index,
+            worker.process.pid,
+            worker.process.exitcode,
+        )
         return True
 
     def _stop_all(self, status: int) -> int:
@@ -327,14 +344,19 @@ class Supervisor:
                 worker.process.terminate()
         # Each worker drains as its entry points' lifeCycle says, then stops (the watcher may take 5 s).
         lifecycles = [ep.transport.life_cycle for ep in self.spec.setup.static.entry_points.values()]
-        timeout = STOP_TIMEOUT + max((c.request_accept_grace_timeout + c.grace_time_out for c in lifecycles),
-                                     default=0.0)
+        timeout = STOP_TIMEOUT + max(
+            (c.request_accept_grace_timeout + c.grace_time_out for c in lifecycles), default=0.0
+        )
         deadline = time.monotonic() + timeout
         for worker in self.workers.values():
             worker.process.join(max(deadline - time.monotonic(), 0))
             if worker.process.exitcode is None:
-                log.error("worker %d (pid %s) did not stop within %.0fs: killing it", worker.index,
-                          worker.process.pid, timeout)
+                log.error(
+                    "worker %d (pid %s) did not stop within %.0fs: killing it",
+                    worker.index,
+                    worker.process.pid,
+                    timeout,
+                )
                 worker.process.kill()
                 worker.process.join()
                 status = status or 1

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from proxy.message import HeaderList, RequestHead
 from proxy.services.loadbalancer import NoServerAvailable, Picker, UpstreamServer, add_end_hook
@@ -81,8 +82,16 @@ class Failover:
 
 
 class Mirroring:
-    def __init__(self, name: str, main: Picker, mirrors: Sequence[tuple[Picker, int]], *,
-                 wants_health_check: bool, mirror_body: bool = True, max_body_size: int = -1) -> None:
+    def __init__(
+        self,
+        name: str,
+        main: Picker,
+        mirrors: Sequence[tuple[Picker, int]],
+        *,
+        wants_health_check: bool,
+        mirror_body: bool = True,
+        max_body_size: int = -1,
+    ) -> None:
         self.name = name
         self.mirror_body = mirror_body
         # Request body bytes the exchange keeps for the copies (RoutePlan.keep_body): maxBodySize, or our cap
@@ -114,8 +123,11 @@ class Mirroring:
             return
         headers = req.headers
         body = b""
-        if "content-length" in headers.keys and headers.get("content-length") != "0" \
-                or "transfer-encoding" in headers.keys:
+        if (
+            "content-length" in headers.keys
+            and headers.get("content-length") != "0"
+            or "transfer-encoding" in headers.keys
+        ):
             kept = getattr(outcome, "replay", None)
             if not self.mirror_body:  # Traefik sends the copies without the body
                 headers = headers.copy()
@@ -127,17 +139,29 @@ class Mirroring:
             else:
                 body = b"".join(kept)  # as it was sent: chunked stays chunked, as the headers say
         for mirror in mirrors:
-            copy = RequestHead(req.method, req.path, req.query, headers.copy(), host=req.host,
-                               client_ip=req.client_ip, scheme=req.scheme, version=req.version,
-                               entry_point=req.entry_point)
+            copy = RequestHead(
+                req.method,
+                req.path,
+                req.query,
+                headers.copy(),
+                host=req.host,
+                client_ip=req.client_ip,
+                scheme=req.scheme,
+                version=req.version,
+                entry_point=req.entry_point,
+            )
             try:
                 server = mirror.pick(copy)
             except NoServerAvailable:
                 continue
             if len(self._tasks) >= MAX_IN_FLIGHT:
                 self.dropped += 1
-                log.warning("mirroring %s: %d copies already in flight, one dropped (%d so far)",
-                            self.name, MAX_IN_FLIGHT, self.dropped)
+                log.warning(
+                    "mirroring %s: %d copies already in flight, one dropped (%d so far)",
+                    self.name,
+                    MAX_IN_FLIGHT,
+                    self.dropped,
+                )
                 continue
             task = asyncio.get_running_loop().create_task(self._copy(copy, server, body))
             self._tasks.add(task)
@@ -153,8 +177,17 @@ class Mirroring:
         pool = server.pool
         try:
             async with asyncio.timeout(MIRROR_TIMEOUT):
-                await request(pool.tls, pool.host, pool.port, head.method, target, headers.items, pool.settings,
-                              read_body=True, body=body)
+                await request(
+                    pool.tls,
+                    pool.host,
+                    pool.port,
+                    head.method,
+                    target,
+                    headers.items,
+                    pool.settings,
+                    read_body=True,
+                    body=body,
+                )
         except Exception as exc:  # a copy's failure is nobody's business but the log's
             log.debug("mirror copy to %s failed: %r", server.url, exc)
 

@@ -95,9 +95,12 @@ class ActiveHealthCheck:
             return
         loop = asyncio.get_running_loop()
         name = self.balancer.name
-        self._tasks = [loop.create_task(self._loop(self._healthy, self.spec.interval), name=f"healthcheck {name}"),
-                       loop.create_task(self._loop(self._unhealthy, self.spec.unhealthy_interval),
-                                        name=f"healthcheck {name} (unhealthy)")]
+        self._tasks = [
+            loop.create_task(self._loop(self._healthy, self.spec.interval), name=f"healthcheck {name}"),
+            loop.create_task(
+                self._loop(self._unhealthy, self.spec.unhealthy_interval), name=f"healthcheck {name} (unhealthy)"
+            ),
+        ]
 
     def stop(self) -> None:
         for task in self._tasks:
@@ -161,16 +164,16 @@ class ActiveHealthCheck:
             port = parts.port or (443 if parts.scheme == "https" else 80)
             if hop:  # a redirect's Location decides the Host, unless `hostname` is set
                 host_header = spec.hostname or parts.netloc.rpartition("@")[2]
-            headers = {"host": ("Host", host_header),
-                       "user-agent": ("User-Agent", "Go-http-client/1.1")}
+            headers = {"host": ("Host", host_header), "user-agent": ("User-Agent", "Go-http-client/1.1")}
             for name, value in spec.headers:
                 if name.lower() != "host":
                     headers[name.lower()] = (name, value)
             if method != "HEAD":  # Go's transport asks for gzip, except for HEAD
                 headers.setdefault("accept-encoding", ("Accept-Encoding", "gzip"))
             target_path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            response = await request(parts.scheme == "https", host, port, method, target_path,
-                                     list(headers.values()), target.transport)
+            response = await request(
+                parts.scheme == "https", host, port, method, target_path, list(headers.values()), target.transport
+            )
             status = response.status
             location = response.header("location")
             if spec.follow_redirects and status in (301, 302, 303, 307, 308) and location:
@@ -188,9 +191,12 @@ class ActiveHealthCheck:
     def describe(self) -> list[str]:
         """The servers this check keeps in the rotation (those it took out are in the balancer's health)."""
         now, down = time.monotonic(), self.balancer.down
-        return [f"{self.balancer.name}: {t.url} is up ("
-                + (f"health check {now - t.checked:.1f}s ago)" if t.checked else "not checked yet)")
-                for t in self.targets.values() if t.name not in down]
+        return [
+            f"{self.balancer.name}: {t.url} is up ("
+            + (f"health check {now - t.checked:.1f}s ago)" if t.checked else "not checked yet)")
+            for t in self.targets.values()
+            if t.name not in down
+        ]
 
 
 @dataclass
@@ -228,8 +234,9 @@ class PassiveHealthCheck:
     def _restore(self, name: str) -> None:
         self.timers.pop(name, None)
         self.balancer.set_status(name, True)
-        log.info("server %s of service %s is up again after the passive health check's window",
-                 name, self.balancer.name)
+        log.info(
+            "server %s of service %s is up again after the passive health check's window", name, self.balancer.name
+        )
 
     def start(self) -> None:
         pass

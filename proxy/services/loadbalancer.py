@@ -12,9 +12,10 @@ exactly `weight` times, interleaved (Traefik uses an earliest-deadline-first sch
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Generic, Protocol, Sequence, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from proxy.message import Reply, RequestHead
@@ -35,8 +36,11 @@ class NoServerAvailable(Exception):
         self.body = body
 
     def reply(self) -> Reply:
-        return Reply(503, [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
-                     self.body.encode())
+        return Reply(
+            503,
+            [("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")],
+            self.body.encode(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +169,11 @@ class Balancer(Generic[T]):
     def _changed(self) -> None:
         self._rebuild()
         healthy = [item for name, item in zip(self.names, self.items) if name not in self.down]
-        self._only = healthy[0] if (len(healthy) == 1 and self.single_fast and self.sticky is None
-                                    and self.passive is None) else None
+        self._only = (
+            healthy[0]
+            if (len(healthy) == 1 and self.single_fast and self.sticky is None and self.passive is None)
+            else None
+        )
 
     @property
     def up(self) -> bool:
@@ -274,8 +281,15 @@ class ServerPicking:
 class LoadBalancer(ServerPicking, WeightedRoundRobin[UpstreamServer]):
     """A `loadBalancer` service with the default `wrr` strategy: its servers by URL."""
 
-    def __init__(self, name: str, servers: Sequence[UpstreamServer], weights: Sequence[int], *,
-                 wants_health_check: bool = False, sticky: Sticky[UpstreamServer] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        servers: Sequence[UpstreamServer],
+        weights: Sequence[int],
+        *,
+        wants_health_check: bool = False,
+        sticky: Sticky[UpstreamServer] | None = None,
+    ) -> None:
         WeightedRoundRobin.__init__(self, name, wants_health_check=wants_health_check, sticky=sticky)
         self._add_servers(servers, weights)
 
@@ -291,7 +305,8 @@ class ServicePicking:
             self.add(child_name, child, weight)  # type: ignore[attr-defined]
         self.finish()  # type: ignore[attr-defined]
         self.writes_cookies = self.sticky is not None or any(  # type: ignore[attr-defined]
-            child.writes_cookies for child in self.children)
+            child.writes_cookies for child in self.children
+        )
 
     def pick(self, req: RequestHead) -> UpstreamServer:
         return self.choose(req).pick(req)  # type: ignore[attr-defined, no-any-return]
@@ -306,7 +321,13 @@ class ServicePicking:
 class WeightedService(ServicePicking, WeightedRoundRobin["Picker"]):
     """A `weighted` service: child services (load balancers or other services) by weight."""
 
-    def __init__(self, name: str, children: Sequence[tuple[str, Picker, int]], *,
-                 wants_health_check: bool = False, sticky: Sticky[Picker] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        children: Sequence[tuple[str, Picker, int]],
+        *,
+        wants_health_check: bool = False,
+        sticky: Sticky[Picker] | None = None,
+    ) -> None:
         WeightedRoundRobin.__init__(self, name, wants_health_check=wants_health_check, sticky=sticky)
         self._add_children(children)

@@ -95,8 +95,17 @@ class Sticky(Generic[T]):
 
     __slots__ = ("name", "_by_value", "_legacy", "_attributes", "_set_cookie")
 
-    def __init__(self, name: str, *, secure: bool = False, http_only: bool = False, same_site: str = "",
-                 max_age: int = 0, path: str = "/", domain: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        secure: bool = False,
+        http_only: bool = False,
+        same_site: str = "",
+        max_age: int = 0,
+        path: str = "/",
+        domain: str = "",
+    ) -> None:
         self.name = name
         self._by_value: dict[str, tuple[str, T]] = {}
         self._legacy: dict[str, tuple[str, T]] = {}

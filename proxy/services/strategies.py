@@ -16,11 +16,19 @@ import math
 import random
 import time
 from collections import deque
-from typing import Any, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from proxy.message import RequestHead
-from proxy.services.loadbalancer import (Balancer, add_end_hook, NoServerAvailable, Picker, ServerPicking, ServicePicking,
-                                         UpstreamServer)
+from proxy.services.loadbalancer import (
+    Balancer,
+    NoServerAvailable,
+    Picker,
+    ServerPicking,
+    ServicePicking,
+    UpstreamServer,
+    add_end_hook,
+)
 
 T = TypeVar("T")
 
@@ -37,7 +45,7 @@ def fnv1a64(data: bytes) -> int:
 
 
 def hrw_score(key: str, name: str, weight: float) -> float:
-    score = float(fnv1a64((key + name).encode())) / 2.0 ** 64
+    score = float(fnv1a64((key + name).encode())) / 2.0**64
     if score <= 0.0:
         return 0.0
     if score >= 1.0:
@@ -211,4 +219,3 @@ class HRWService(ServicePicking, HighestRandomWeight["Picker"]):
 
 
 STRATEGIES: dict[str, type] = {"p2c": P2CLoadBalancer, "hrw": HRWLoadBalancer, "leasttime": LeastTimeLoadBalancer}
-

@@ -41,8 +41,18 @@ class _Reader:
         self.done = True
 
 
-async def request(tls: bool, host: str, port: int, method: str, target: str, headers: list[tuple[str, str]],
-                  settings: TransportSettings, *, read_body: bool = False, body: bytes = b"") -> SubResponse:
+async def request(
+    tls: bool,
+    host: str,
+    port: int,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    settings: TransportSettings,
+    *,
+    read_body: bool = False,
+    body: bytes = b"",
+) -> SubResponse:
     """Send one request; return once the response head is in (or, with `read_body`, once it all arrived
     and was dropped). The caller bounds the time (asyncio.timeout); OSError / ValueError on failure."""
     ssl_context = settings.ssl_context() if tls else None
@@ -50,8 +60,7 @@ async def request(tls: bool, host: str, port: int, method: str, target: str, hea
     # asyncio.timeout, not wait_for: on Python 3.11 a wait_for cancelled as the dial succeeds can lose the
     # connection (and leak its socket); here a late cancel reaches the `try` below, which closes it.
     async with asyncio.timeout(settings.dial_timeout or None):
-        reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context,
-                                                       server_hostname=server_hostname)
+        reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context, server_hostname=server_hostname)
     try:
         writer.write(encode_head(f"{method} {target} HTTP/1.1", headers) + body)
         state = _Reader()

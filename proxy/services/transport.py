@@ -12,8 +12,9 @@ import asyncio
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from proxy.forwarder.upstream import UpstreamConnection
@@ -137,8 +138,7 @@ class ConnectionPool:
         if self._ssl is None:
             raise OSError(f"TLS configuration of the serversTransport is broken: {self._ssl_error}")
         server_hostname = self.settings.server_name or self.host
-        coro = loop.create_connection(factory, self.host, self.port, ssl=self._ssl,
-                                      server_hostname=server_hostname)
+        coro = loop.create_connection(factory, self.host, self.port, ssl=self._ssl, server_hostname=server_hostname)
         try:
             transport, protocol = await asyncio.wait_for(coro, self.settings.dial_timeout or None)
         except ssl.SSLError as exc:

@@ -43,10 +43,14 @@ def client_context(settings: TransportSettings) -> ssl.SSLContext:
             if value not in VERSIONS:
                 raise ValueError(f"invalid TLS {name} version: {value}")
             setattr(ctx, f"{name}_version", VERSIONS[value])
-    if settings.min_version and settings.max_version and \
-            VERSIONS[settings.min_version] > VERSIONS[settings.max_version]:
-        raise ValueError(f"TLS minimum version {settings.min_version} is above the maximum version "
-                         f"{settings.max_version}")
+    if (
+        settings.min_version
+        and settings.max_version
+        and VERSIONS[settings.min_version] > VERSIONS[settings.max_version]
+    ):
+        raise ValueError(
+            f"TLS minimum version {settings.min_version} is above the maximum version {settings.max_version}"
+        )
     if settings.cipher_suites:
         names = []
         for suite in settings.cipher_suites:
@@ -82,8 +86,10 @@ def check_peer(transport: asyncio.BaseTransport, settings: TransportSettings, se
             if kind == "DNS" and have_kind == "DNS" and _host_matches(wanted, have):
                 return
     transport.abort()
-    raise OSError(f"TLS: no matching SAN in the certificate of {server_name!r} (wanted "
-                  f"{', '.join(f'{k}:{v}' for k, v in settings.peer_cert_sans)})")
+    raise OSError(
+        f"TLS: no matching SAN in the certificate of {server_name!r} (wanted "
+        f"{', '.join(f'{k}:{v}' for k, v in settings.peer_cert_sans)})"
+    )
 
 
 def _host_matches(host: str, pattern: str) -> bool:

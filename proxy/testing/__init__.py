@@ -3,8 +3,24 @@ subprocess, and the pytest plugin (`proxy.testing.plugin`, registered through th
 
 from proxy.testing.process import GatewayProcess
 from proxy.testing.sync import BackgroundGateway
-from proxy.testing.upstreams import (ControlledUpstream, Received, ServedApp, serve_aiohttp, serve_app,
-                                     serve_app_in_thread, serve_asgi)
+from proxy.testing.upstreams import (
+    ControlledUpstream,
+    Received,
+    ServedApp,
+    serve_aiohttp,
+    serve_app,
+    serve_app_in_thread,
+    serve_asgi,
+)
 
-__all__ = ["BackgroundGateway", "ControlledUpstream", "GatewayProcess", "Received", "ServedApp", "serve_aiohttp", "serve_app",
-           "serve_app_in_thread", "serve_asgi"]
+__all__ = [
+    "BackgroundGateway",
+    "ControlledUpstream",
+    "GatewayProcess",
+    "Received",
+    "ServedApp",
+    "serve_aiohttp",
+    "serve_app",
+    "serve_app_in_thread",
+    "serve_asgi",
+]

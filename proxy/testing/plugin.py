@@ -17,8 +17,9 @@ The async fixtures need pytest-asyncio (pytest-aiohttp 1.x brings it) and run on
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -71,8 +72,9 @@ def stripproxy_sync(request: pytest.FixtureRequest, stripproxy_ca_dir: Path) -> 
 
 
 @pytest.fixture
-def stripproxy_process(request: pytest.FixtureRequest, tmp_path: Path,
-                       stripproxy_ca_dir: Path) -> Iterator[Callable[..., Any]]:
+def stripproxy_process(
+    request: pytest.FixtureRequest, tmp_path: Path, stripproxy_ca_dir: Path
+) -> Iterator[Callable[..., Any]]:
     """Factory: `stripproxy_process(config_file, services=..., args=[...])` -> a started GatewayProcess."""
     from proxy.testing.process import GatewayProcess
 
@@ -128,9 +130,11 @@ if pytest_asyncio is not None:
     @pytest_asyncio.fixture
     async def serve_app() -> AsyncIterator[Callable[..., Any]]:
         """Factory: `await serve_app(app, root_path="")` -> ServedApp (aiohttp app, or ASGI app via uvicorn)."""
-        from proxy.testing.upstreams import ServedApp, serve_app as serve
+        from proxy.testing.upstreams import ServedApp
+        from proxy.testing.upstreams import serve_app as serve
 
         async with contextlib.AsyncExitStack() as stack:
+
             async def start(app: Any, **options: Any) -> ServedApp:
                 return await stack.enter_async_context(serve(app, **options))
 

@@ -14,9 +14,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -32,9 +33,17 @@ SERVING_LINE = re.compile(r"entry point (\S+) serving on (\S+)")
 class GatewayProcess:
     """`start()` runs the CLI and waits until every entry point serves; `stop()` sends SIGTERM."""
 
-    def __init__(self, config: str | Path, *, services: Mapping[str, str] | None = None,
-                 free_ports: bool = True, strict: bool = True, args: Iterable[str] = (),
-                 workdir: str | Path | None = None, ca_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        config: str | Path,
+        *,
+        services: Mapping[str, str] | None = None,
+        free_ports: bool = True,
+        strict: bool = True,
+        args: Iterable[str] = (),
+        workdir: str | Path | None = None,
+        ca_dir: str | Path | None = None,
+    ) -> None:
         self.config = Path(config)
         self.ca_dir = Path(ca_dir) if ca_dir is not None else None  # STRIPPROXY_CA_DIR: the local CA's folder
         self.services = dict(services or {})
@@ -75,18 +84,38 @@ class GatewayProcess:
     def command(self) -> list[str]:
         config = write_with_services(self.config, self.services, self.workdir) if self.services else self.config
         resolved = resolve(config)
-        self._names = list(resolved.static.entry_points) if resolved.static \
-            else router_entry_points(resolved.dynamic) if self.free_ports else ["http"]  # the CLI's default
+        self._names = (
+            list(resolved.static.entry_points)
+            if resolved.static
+            else router_entry_points(resolved.dynamic)
+            if self.free_ports
+            else ["http"]
+        )  # the CLI's default
         flags = [f"--entrypoints.{name}.address=127.0.0.1:0" for name in self._names] if self.free_ports else []
-        return [sys.executable, "-m", "proxy", "--config", str(config), *(["--strict"] if self.strict else []),
-                *flags, *self.args]
+        return [
+            sys.executable,
+            "-m",
+            "proxy",
+            "--config",
+            str(config),
+            *(["--strict"] if self.strict else []),
+            *flags,
+            *self.args,
+        ]
 
     def start(self) -> GatewayProcess:
         command = self.command()
         env = None if self.ca_dir is None else {**os.environ, "STRIPPROXY_CA_DIR": str(self.ca_dir)}
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace",
-                                         env=env)
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=env,
+        )
         self._reader = threading.Thread(target=self._read_stderr, name="stripproxy-cli-log", daemon=True)
         self._reader.start()
         serving = self._all_serving.wait(START_TIMEOUT) and set(self._names) <= set(self.urls)
@@ -129,8 +158,9 @@ class GatewayProcess:
     def __enter__(self) -> GatewayProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -156,8 +186,12 @@ def write_with_services(config: Path, services: Mapping[str, str], workdir: Path
         target = workdir / "traefik.yaml"
         target.write_text(yaml.safe_dump(raw), encoding="utf-8")
     if pending:
-        raise ConfigError([ConfigProblem(str(config), "", f"services override {name!r}: no such loadBalancer "
-                                         "service") for name in pending])
+        raise ConfigError(
+            [
+                ConfigProblem(str(config), "", f"services override {name!r}: no such loadBalancer service")
+                for name in pending
+            ]
+        )
     return target
 
 

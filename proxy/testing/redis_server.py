@@ -81,17 +81,41 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed (Debian package redis-server)")
         self.port = self.port or _free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="stripproxy-redis-")
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                "--dir", self._dir.name, "--daemonize", "no", "--loglevel", "warning"]
+        args = [
+            binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self._dir.name,
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ]
         if self.password:
             args += ["--requirepass", self.password]
         if self.tls:
             cert, key, ca = self.tls
             args[1:3] = ["--port", "0", "--tls-port", str(self.port)]
-            args += ["--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca,
-                     "--tls-auth-clients", "no"]
-        self.process = subprocess.Popen(args + self.extra_args, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            args += [
+                "--tls-cert-file",
+                cert,
+                "--tls-key-file",
+                key,
+                "--tls-ca-cert-file",
+                ca,
+                "--tls-auth-clients",
+                "no",
+            ]
+        self.process = subprocess.Popen(
+            args + self.extra_args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while not _ping(self.port, self.password, self.tls[2] if self.tls else ""):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -125,9 +149,20 @@ class RedisCluster:
     create` (no replicas); `.endpoints` lists "127.0.0.1:<port>" for each; `.stop()` stops them all."""
 
     def __init__(self, size: int = 3) -> None:
-        self.nodes = [RedisServer(port=_free_cluster_port(),
-                                  extra_args=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                              "--cluster-node-timeout", "5000"]) for _ in range(size)]
+        self.nodes = [
+            RedisServer(
+                port=_free_cluster_port(),
+                extra_args=[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ],
+            )
+            for _ in range(size)
+        ]
 
     @property
     def endpoints(self) -> list[str]:
@@ -140,13 +175,23 @@ class RedisCluster:
         try:
             for node in self.nodes:
                 node.start()
-            subprocess.run([cli, "--cluster", "create", *self.endpoints, "--cluster-replicas", "0",
-                            "--cluster-yes"], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, timeout=30)
+            subprocess.run(
+                [cli, "--cluster", "create", *self.endpoints, "--cluster-replicas", "0", "--cluster-yes"],
+                check=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=30,
+            )
             deadline = time.monotonic() + START_TIMEOUT
             while True:
-                info = subprocess.run([cli, "-p", str(self.nodes[0].port), "cluster", "info"], capture_output=True,
-                                      text=True, timeout=5, stdin=subprocess.DEVNULL).stdout
+                info = subprocess.run(
+                    [cli, "-p", str(self.nodes[0].port), "cluster", "info"],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                    stdin=subprocess.DEVNULL,
+                ).stdout
                 if "cluster_state:ok" in info:
                     return self
                 if time.monotonic() > deadline:

@@ -1,14 +1,13 @@
 """The gateway for synchronous code (plain tests, scripts): it serves from its own loop in a thread.
 
-    with BackgroundGateway("config/traefik.toml", services={"app": "http://127.0.0.1:8000"},
-                           free_ports=True) as gateway:
-        requests.get(gateway.url + "/api/v1/app")
+with BackgroundGateway("config/traefik.toml", services={"app": "http://127.0.0.1:8000"},
+                       free_ports=True) as gateway:
+    requests.get(gateway.url + "/api/v1/app")
 """
 
 from __future__ import annotations
 
 import ssl
-
 from types import TracebackType
 from typing import Any
 
@@ -60,8 +59,9 @@ class BackgroundGateway:
     def __enter__(self) -> BackgroundGateway:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
     @property
@@ -73,8 +73,10 @@ class BackgroundGateway:
 
     def call(self, function: Any, *args: Any) -> Any:
         """Run `function(*args)` on the gateway's loop and return its result."""
+
         async def invoke() -> Any:
             return function(*args)
+
         assert self._thread is not None, "the gateway is not running"
         return self._thread.run(invoke())
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from aiohttp import web
 
@@ -61,8 +62,9 @@ async def serve_aiohttp(app: web.Application | Any, host: str = "127.0.0.1") -> 
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any, *, root_path: str = "", host: str = "127.0.0.1",
-                     **uvicorn_options: Any) -> AsyncIterator[ServedApp]:
+async def serve_asgi(
+    app: Any, *, root_path: str = "", host: str = "127.0.0.1", **uvicorn_options: Any
+) -> AsyncIterator[ServedApp]:
     """An ASGI app served by uvicorn on the running loop; `root_path` is uvicorn's `--root-path`."""
     try:
         import uvicorn
@@ -78,9 +80,13 @@ async def serve_asgi(app: Any, *, root_path: str = "", host: str = "127.0.0.1",
     from uvicorn.config import WS_PROTOCOLS
 
     # WebSockets on: the sans-I/O implementation where uvicorn has it (its older one warns of deprecation).
-    options: dict[str, Any] = {"log_config": None, "log_level": "warning", "access_log": False,
-                               "lifespan": "auto", "ws": "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS
-                               else "auto"}
+    options: dict[str, Any] = {
+        "log_config": None,
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "auto",
+        "ws": "websockets-sansio" if "websockets-sansio" in WS_PROTOCOLS else "auto",
+    }
     options.update(uvicorn_options)
     server = QuietServer(uvicorn.Config(app, root_path=root_path, **options))
     sock = bound_socket(host)

@@ -84,8 +84,9 @@ def parse_key_pair(cert_pem: bytes, key_pem: bytes) -> KeyPair:
         raise CertificateError(f"the private key does not parse: {exc}") from None
     leaf = chain[0]
     public = serialization.PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(serialization.Encoding.DER, public) != \
-            leaf.public_key().public_bytes(serialization.Encoding.DER, public):
+    if key.public_key().public_bytes(serialization.Encoding.DER, public) != leaf.public_key().public_bytes(
+        serialization.Encoding.DER, public
+    ):
         raise CertificateError("private key does not match public key")
     return _pair_of(leaf, cert_pem, key_pem)
 
@@ -179,15 +180,21 @@ def self_signed(key: Any, common_name: str, names: list[str], days: int) -> KeyP
     from cryptography.hazmat.primitives import hashes
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName(san_entries(names)), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=days))
+        .add_extension(x509.SubjectAlternativeName(san_entries(names)), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     return _pair_of(cert, pem_certificate(cert), pem_key(key))
 
 
@@ -212,5 +219,8 @@ def pem_certificate(cert: Any) -> bytes:
 def pem_key(key: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,  # type: ignore[no-any-return]
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,  # type: ignore[no-any-return]
+        serialization.NoEncryption(),
+    )

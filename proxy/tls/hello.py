@@ -38,10 +38,10 @@ def parse_client_hello(data: bytes) -> ClientHello | None:
             return None if len(data) < MAX_HELLO else ClientHello("", ())
         if data[at] != HANDSHAKE:
             return ClientHello("", ())
-        length = int.from_bytes(data[at + 3:at + 5], "big")
+        length = int.from_bytes(data[at + 3 : at + 5], "big")
         if len(data) < at + 5 + length:
             return None if len(data) < MAX_HELLO else ClientHello("", ())
-        message += data[at + 5:at + 5 + length]
+        message += data[at + 5 : at + 5 + length]
         at += 5 + length
         if needed < 0 and len(message) >= 4:
             if message[0] != 1:  # not a ClientHello
@@ -56,26 +56,26 @@ def parse_client_hello(data: bytes) -> ClientHello | None:
 def _fields(body: bytes) -> ClientHello:
     at = 2 + 32  # legacy version, random
     at += 1 + body[at]  # session id
-    at += 2 + int.from_bytes(body[at:at + 2], "big")  # cipher suites
+    at += 2 + int.from_bytes(body[at : at + 2], "big")  # cipher suites
     at += 1 + body[at]  # compression methods
     if at + 2 > len(body):
         return ClientHello("", ())
-    end = at + 2 + int.from_bytes(body[at:at + 2], "big")
+    end = at + 2 + int.from_bytes(body[at : at + 2], "big")
     at += 2
     server_name, protocols = "", ()
     while at + 4 <= end:
-        kind = int.from_bytes(body[at:at + 2], "big")
-        size = int.from_bytes(body[at + 2:at + 4], "big")
-        ext = body[at + 4:at + 4 + size]
+        kind = int.from_bytes(body[at : at + 2], "big")
+        size = int.from_bytes(body[at + 2 : at + 4], "big")
+        ext = body[at + 4 : at + 4 + size]
         at += 4 + size
         if kind == 0 and len(ext) >= 5 and ext[2] == 0:  # server_name, host_name entry
             name_len = int.from_bytes(ext[3:5], "big")
-            server_name = ext[5:5 + name_len].decode("ascii")
+            server_name = ext[5 : 5 + name_len].decode("ascii")
         elif kind == 16 and len(ext) >= 2:  # application_layer_protocol_negotiation
             names, pos, stop = [], 2, 2 + int.from_bytes(ext[0:2], "big")
             while pos < stop and pos < len(ext):
                 n = ext[pos]
-                names.append(ext[pos + 1:pos + 1 + n].decode("ascii"))
+                names.append(ext[pos + 1 : pos + 1 + n].decode("ascii"))
                 pos += 1 + n
             protocols = tuple(names)
     return ClientHello(server_name.rstrip("."), protocols)

@@ -53,8 +53,9 @@ def rule_domains(rule: str) -> list[str]:
 
 
 class TLSManager:
-    def __init__(self, section: TLSSection | None, local_ca: LocalCA | None = None,
-                 resolvers: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, section: TLSSection | None, local_ca: LocalCA | None = None, resolvers: frozenset[str] | None = None
+    ) -> None:
         self.section = section or TLSSection()
         self.local_ca = local_ca
         self.resolvers = resolvers  # None: no static configuration to check resolver names against
@@ -86,8 +87,14 @@ class TLSManager:
                 self.store.add(pair)
             others = [s for s in stores if s != DEFAULT]
             if others:
-                self.problems.append(TLSProblem("tlsCertificate", where, f"stores {others}: only the default "
-                                                "store is used by routers, as in Traefik", "warning"))
+                self.problems.append(
+                    TLSProblem(
+                        "tlsCertificate",
+                        where,
+                        f"stores {others}: only the default store is used by routers, as in Traefik",
+                        "warning",
+                    )
+                )
 
     def _default_certificate(self) -> KeyPair:
         store = self.section.stores.get(DEFAULT)
@@ -95,23 +102,38 @@ class TLSManager:
             try:
                 return load_certificate(store.default_certificate.cert_file, store.default_certificate.key_file)
             except CertificateError as exc:
-                self.problems.append(TLSProblem("tlsStore", DEFAULT, f"defaultCertificate: {exc}; the generated "
-                                                "default certificate is used"))
+                self.problems.append(
+                    TLSProblem(
+                        "tlsStore", DEFAULT, f"defaultCertificate: {exc}; the generated default certificate is used"
+                    )
+                )
         generated = store.default_generated_cert if store is not None else None
         if generated is not None and generated.resolver and generated.domain is not None:
             names = generated.domain.names()
             if not names:
-                self.problems.append(TLSProblem("tlsStore", DEFAULT, "defaultGeneratedCert: no domain was given; "
-                                                "the generated default certificate is used"))
+                self.problems.append(
+                    TLSProblem(
+                        "tlsStore",
+                        DEFAULT,
+                        "defaultGeneratedCert: no domain was given; the generated default certificate is used",
+                    )
+                )
             elif self.local_ca is None:
-                self.problems.append(TLSProblem("tlsStore", DEFAULT, "defaultGeneratedCert: ACME cannot be reached "
-                                                "and the local CA is off; the generated default certificate is used"))
+                self.problems.append(
+                    TLSProblem(
+                        "tlsStore",
+                        DEFAULT,
+                        "defaultGeneratedCert: ACME cannot be reached "
+                        "and the local CA is off; the generated default certificate is used",
+                    )
+                )
             else:
                 return self.local_ca.mint(names)
         for name in self.section.stores:
             if name != DEFAULT:
-                self.problems.append(TLSProblem("tlsStore", name, "only the default store is used, as in Traefik",
-                                                "warning"))
+                self.problems.append(
+                    TLSProblem("tlsStore", name, "only the default store is used, as in Traefik", "warning")
+                )
         return default_certificate()
 
     # -- what the builder asks, per router ---------------------------------------------------------
@@ -129,11 +151,14 @@ class TLSManager:
         """A router with a certResolver: its names get a certificate from the local CA.
         ValueError when that cannot be (the router is disabled with it)."""
         if self.local_ca is None:
-            raise ValueError(f"certResolver {resolver!r}: ACME cannot be reached from stripproxy and the local "
-                             "development CA is off (--no-local-ca)")
+            raise ValueError(
+                f"certResolver {resolver!r}: ACME cannot be reached from stripproxy and the local "
+                "development CA is off (--no-local-ca)"
+            )
         if not names:
-            raise ValueError(f"certResolver {resolver!r}: no domain in the rule nor in tls.domains to get a "
-                             "certificate for")
+            raise ValueError(
+                f"certResolver {resolver!r}: no domain in the rule nor in tls.domains to get a certificate for"
+            )
         self.store.add(self.local_ca.mint(names))
 
     def entry_point(self, name: str, routers: list[tuple[str, list[str], str]]) -> EntryPointTLS:
@@ -142,8 +167,14 @@ class TLSManager:
         conflicting: set[str] = set()
         for router, domains, options in routers:
             if not domains and options != DEFAULT:
-                self.problems.append(TLSProblem("router", router, f"no domain found in rule, the TLS option "
-                                                f"{options} cannot be applied", "warning"))
+                self.problems.append(
+                    TLSProblem(
+                        "router",
+                        router,
+                        f"no domain found in rule, the TLS option {options} cannot be applied",
+                        "warning",
+                    )
+                )
                 conflicting.add(router)
             for domain in domains:
                 by_host.setdefault(domain, {}).setdefault(options, []).append(router)
@@ -152,9 +183,15 @@ class TLSManager:
             if len(groups) > 1:
                 names = sorted(r for group in groups.values() for r in group)
                 conflicting.update(names)
-                self.problems.append(TLSProblem(
-                    "entryPoint", name, f"host {domain!r} is served by routers with different TLS options, the "
-                    f"default TLS options are used for {names}", "warning"))
+                self.problems.append(
+                    TLSProblem(
+                        "entryPoint",
+                        name,
+                        f"host {domain!r} is served by routers with different TLS options, the "
+                        f"default TLS options are used for {names}",
+                        "warning",
+                    )
+                )
                 sni[domain] = DEFAULT
             else:
                 sni[domain] = next(iter(groups))

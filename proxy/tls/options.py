@@ -18,8 +18,10 @@ from proxy.config.dynamic_tls import Options
 from proxy.tls.certs import CertificateError, KeyPair, read_file_or_content
 
 VERSIONS = {
-    "VersionTLS10": ssl.TLSVersion.TLSv1, "VersionTLS11": ssl.TLSVersion.TLSv1_1,
-    "VersionTLS12": ssl.TLSVersion.TLSv1_2, "VersionTLS13": ssl.TLSVersion.TLSv1_3,
+    "VersionTLS10": ssl.TLSVersion.TLSv1,
+    "VersionTLS11": ssl.TLSVersion.TLSv1_1,
+    "VersionTLS12": ssl.TLSVersion.TLSv1_2,
+    "VersionTLS13": ssl.TLSVersion.TLSv1_3,
 }
 
 # Go's crypto/tls names (Traefik's CipherSuites map) -> OpenSSL names; None: TLS 1.3 suites and the SCSV,
@@ -57,13 +59,20 @@ CIPHER_SUITES: dict[str, str | None] = {
 
 # Traefik's CurveIDs -> OpenSSL group names; None: post-quantum hybrids OpenSSL 3.0 lacks.
 CURVES: dict[str, str | None] = {
-    "secp256r1": "prime256v1", "CurveP256": "prime256v1",
-    "secp384r1": "secp384r1", "CurveP384": "secp384r1",
-    "secp521r1": "secp521r1", "CurveP521": "secp521r1",
-    "x25519": "X25519", "X25519": "X25519",
-    "x25519mlkem768": None, "X25519MLKEM768": None,
-    "secp256r1mlkem768": None, "SecP256r1MLKEM768": None,
-    "secp384r1mlkem1024": None, "SecP384r1MLKEM1024": None,
+    "secp256r1": "prime256v1",
+    "CurveP256": "prime256v1",
+    "secp384r1": "secp384r1",
+    "CurveP384": "secp384r1",
+    "secp521r1": "secp521r1",
+    "CurveP521": "secp521r1",
+    "x25519": "X25519",
+    "X25519": "X25519",
+    "x25519mlkem768": None,
+    "X25519MLKEM768": None,
+    "secp256r1mlkem768": None,
+    "SecP256r1MLKEM768": None,
+    "secp384r1mlkem1024": None,
+    "SecP384r1MLKEM1024": None,
 }
 
 CLIENT_AUTH = {
@@ -136,8 +145,9 @@ def prepare_options(name: str, options: Options, builtin_default: bool = False) 
             try:
                 ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).set_ciphers(ciphers)
             except ssl.SSLError:
-                raise ValueError(f"none of the cipherSuites {options.cipher_suites} is available in "
-                                 f"{ssl.OPENSSL_VERSION}") from None
+                raise ValueError(
+                    f"none of the cipherSuites {options.cipher_suites} is available in {ssl.OPENSSL_VERSION}"
+                ) from None
     curve = None
     if options.curve_preferences:
         for wanted in options.curve_preferences:
@@ -145,12 +155,14 @@ def prepare_options(name: str, options: Options, builtin_default: bool = False) 
                 raise ValueError(f"invalid CurveID in curvePreferences: {wanted}")
         available = [CURVES[c] for c in options.curve_preferences if CURVES[c] is not None]
         if not available:
-            raise ValueError(f"curvePreferences {options.curve_preferences}: none is available in "
-                             f"{ssl.OPENSSL_VERSION}")
+            raise ValueError(
+                f"curvePreferences {options.curve_preferences}: none is available in {ssl.OPENSSL_VERSION}"
+            )
         curve = available[0]
         if len(options.curve_preferences) > 1:
-            warnings.append(f"curvePreferences: Python's ssl sets one curve, only {options.curve_preferences[0]} "
-                            "is offered")
+            warnings.append(
+                f"curvePreferences: Python's ssl sets one curve, only {options.curve_preferences[0]} is offered"
+            )
     ca_data = None
     verify_mode = ssl.CERT_NONE
     auth = options.client_auth
@@ -172,8 +184,10 @@ def prepare_options(name: str, options: Options, builtin_default: bool = False) 
         if ca_data is None and kind in ("VerifyClientCertIfGiven", "RequireAndVerifyClientCert"):
             raise ValueError(f"invalid clientAuthType: {kind}, CAFiles is required")
         if kind in UNVERIFIED_CLIENT_AUTH:
-            raise ValueError(f"clientAuthType {kind} (a client certificate asked for but not verified) is not "
-                             "supported by stripproxy: Python's ssl verifies every certificate it asks for")
+            raise ValueError(
+                f"clientAuthType {kind} (a client certificate asked for but not verified) is not "
+                "supported by stripproxy: Python's ssl verifies every certificate it asks for"
+            )
         if kind not in CLIENT_AUTH:
             raise ValueError(f"unknown client auth type {kind!r}")
         verify_mode = CLIENT_AUTH[kind]

@@ -43,12 +43,13 @@ def test_parse_duration_accepts_traefik_spellings(value, seconds):
         pytest.param("", "invalid duration '': time: invalid duration \"\"", id="empty"),
         pytest.param("abc", "invalid duration 'abc': time: invalid duration \"abc\"", id="letters"),
         pytest.param("1.5", "invalid duration '1.5': time: missing unit in duration \"1.5\"", id="float-text"),
-        pytest.param(1.5, "invalid duration 1.5: time: missing unit in duration \"1.500000\"", id="float-number"),
-        pytest.param("5x", "invalid duration '5x': time: unknown unit \"x\" in duration \"5x\"", id="unit"),
+        pytest.param(1.5, 'invalid duration 1.5: time: missing unit in duration "1.500000"', id="float-number"),
+        pytest.param("5x", 'invalid duration \'5x\': time: unknown unit "x" in duration "5x"', id="unit"),
         pytest.param(".s", "invalid duration '.s': time: invalid duration \".s\"", id="dot-only"),
-        pytest.param("1 s", "invalid duration '1 s': time: unknown unit \" s\" in duration \"1 s\"", id="space"),
-        pytest.param(True, "invalid duration True: expected a duration such as \"10s\" or a number of seconds",
-                     id="bool"),
+        pytest.param("1 s", 'invalid duration \'1 s\': time: unknown unit " s" in duration "1 s"', id="space"),
+        pytest.param(
+            True, 'invalid duration True: expected a duration such as "10s" or a number of seconds', id="bool"
+        ),
     ],
 )
 def test_parse_duration_errors_name_the_value(value, message):

@@ -156,7 +156,12 @@ def test_health_check_sticky_and_transport_defaults(tmp_path):
     config, _ = load_dynamic_file(_write(tmp_path, "r.toml", text))
     check = config.http.services["s"].load_balancer.health_check
     assert (check.path, check.interval, check.timeout, check.mode, check.follow_redirects) == (
-        "/health", 30.0, 5.0, "http", True)
+        "/health",
+        30.0,
+        5.0,
+        "http",
+        True,
+    )
     cookie = config.http.services["s"].load_balancer.sticky.cookie
     assert (cookie.name, cookie.path, cookie.http_only, cookie.secure) == ("lb", "/", False, False)
     assert config.http.services["w"].weighted.services[0].weight == 1
@@ -195,8 +200,9 @@ def test_unsupported_middleware_is_recognised_with_loose_options(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param("[http.middlewares.m]\n", "invalid middleware configuration: no middleware type is set",
-                     id="none"),
+        pytest.param(
+            "[http.middlewares.m]\n", "invalid middleware configuration: no middleware type is set", id="none"
+        ),
         pytest.param(
             '[http.middlewares.m.addPrefix]\nprefix = "/a"\n[http.middlewares.m.replacePath]\npath = "/b"\n',
             "multi-types middleware not supported (addPrefix, replacePath), "
@@ -248,8 +254,10 @@ def test_unknown_top_level_key_is_ignored_with_a_warning(tmp_path):
         ),
         pytest.param(
             '[http.routers.a]\nrule = "x"\npriority = "high"\n',
-            ["routes.toml: http.routers.a.priority: Input should be a valid integer, "
-             "unable to parse string as an integer"],
+            [
+                "routes.toml: http.routers.a.priority: Input should be a valid integer, "
+                "unable to parse string as an integer"
+            ],
             id="wrong-type",
         ),
         pytest.param(
@@ -259,8 +267,10 @@ def test_unknown_top_level_key_is_ignored_with_a_warning(tmp_path):
         ),
         pytest.param(
             '[http.services.s.loadBalancer.healthCheck]\ninterval = "10x"\n',
-            ["routes.toml: http.services.s.loadBalancer.healthCheck.interval: "
-             "invalid duration '10x': time: unknown unit \"x\" in duration \"10x\""],
+            [
+                "routes.toml: http.services.s.loadBalancer.healthCheck.interval: "
+                'invalid duration \'10x\': time: unknown unit "x" in duration "10x"'
+            ],
             id="bad-duration",
         ),
         pytest.param(
@@ -269,13 +279,16 @@ def test_unknown_top_level_key_is_ignored_with_a_warning(tmp_path):
             id="same-key-two-spellings",
         ),
         pytest.param(
-            '[http.routers.a]\nrulee = 1\n[http.routers.b]\nservice = []\n',
-            ["routes.toml: http.routers.a.rulee: unknown key (did you mean 'rule'?)",
-             "routes.toml: http.routers.b.service: Input should be a valid string"],
+            "[http.routers.a]\nrulee = 1\n[http.routers.b]\nservice = []\n",
+            [
+                "routes.toml: http.routers.a.rulee: unknown key (did you mean 'rule'?)",
+                "routes.toml: http.routers.b.service: Input should be a valid string",
+            ],
             id="every-problem-listed",
         ),
-        pytest.param("a = [1,\nb = 2\n", ["routes.toml: invalid TOML: Invalid value (at line 2, column 1)"],
-                     id="toml-syntax"),
+        pytest.param(
+            "a = [1,\nb = 2\n", ["routes.toml: invalid TOML: Invalid value (at line 2, column 1)"], id="toml-syntax"
+        ),
     ],
 )
 def test_error_messages(tmp_path, monkeypatch, text, lines):

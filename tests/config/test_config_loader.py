@@ -34,8 +34,9 @@ def test_classify(raw, kind):
 def test_classify_rejects_unknown():
     with pytest.raises(ConfigError) as info:
         classify({"foo": 1})
-    assert str(info.value) == ("neither a static nor a dynamic configuration "
-                               "(no known top-level key such as entryPoints or http)")
+    assert str(info.value) == (
+        "neither a static nor a dynamic configuration (no known top-level key such as entryPoints or http)"
+    )
 
 
 def test_read_config_file_toml_and_yaml(tmp_path):
@@ -67,8 +68,12 @@ def test_provider_without_filename_or_directory_is_an_error():
 def test_directory_merge_first_definition_wins(tmp_path):
     # provider.Merge with ResourceStrategySkipDuplicates: a later duplicate is skipped with a warning.
     a = _write(tmp_path / "a.toml", ROUTER.format(name="web", host="first") + SERVICE.format(url="http://a"))
-    b = _write(tmp_path / "b.toml", ROUTER.format(name="web", host="second") + ROUTER.format(name="api", host="api")
-               + SERVICE.format(url="http://b"))
+    b = _write(
+        tmp_path / "b.toml",
+        ROUTER.format(name="web", host="second")
+        + ROUTER.format(name="api", host="api")
+        + SERVICE.format(url="http://b"),
+    )
     config, warnings = load_dynamic([a, b])
     assert config.http.routers["web"].rule == "Host(`first`)"
     assert config.http.routers["api"].rule == "Host(`api`)"
@@ -95,5 +100,7 @@ def test_tcp_and_udp_sections_are_warned_about(tmp_path: Path, section: str) -> 
     path = tmp_path / "dyn.toml"
     path.write_text(f'[{section}.routers.r]\nservice = "s"\n[http.routers.a]\nrule = "Path(`/`)"\nservice = "s"\n')
     _, warnings = load_dynamic([path])
-    assert [str(w) for w in warnings] == [f"{path}: {section}: {section} routers and services are not served by "
-                                          "stripproxy (it serves HTTP only): this section is ignored"]
+    assert [str(w) for w in warnings] == [
+        f"{path}: {section}: {section} routers and services are not served by "
+        "stripproxy (it serves HTTP only): this section is ignored"
+    ]

@@ -14,12 +14,15 @@ from proxy.config.base import KeyNormaliser, _is_model, _unwrap
 from proxy.config.static_sources import load_static
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    pytest.param('entryPoints = "https"', ["https"], id="one"),
-    pytest.param('entryPoints = "web, websecure"', ["web", "websecure"], id="comma-separated-trimmed"),
-    pytest.param('entryPoints = ""', [], id="empty-is-none"),
-    pytest.param('entryPoints = ["web"]', ["web"], id="a-real-list"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param('entryPoints = "https"', ["https"], id="one"),
+        pytest.param('entryPoints = "web, websecure"', ["web", "websecure"], id="comma-separated-trimmed"),
+        pytest.param('entryPoints = ""', [], id="empty-is-none"),
+        pytest.param('entryPoints = ["web"]', ["web"], id="a-real-list"),
+    ],
+)
 def test_router_entry_points_from_a_scalar(tmp_path: Path, text, expected):
     path = tmp_path / "dyn.toml"
     path.write_text(f'[http.routers.r]\nrule = "Path(`/`)"\nservice = "s"\n{text}\n')
@@ -29,8 +32,10 @@ def test_router_entry_points_from_a_scalar(tmp_path: Path, text, expected):
 
 def test_cors_origin_list_from_a_scalar(tmp_path: Path):
     path = tmp_path / "dyn.yml"
-    path.write_text('http:\n  middlewares:\n    cors:\n      headers:\n        accessControlAllowOriginList: "*"\n'
-                    '        accessControlAllowMethods: GET, POST\n')
+    path.write_text(
+        'http:\n  middlewares:\n    cors:\n      headers:\n        accessControlAllowOriginList: "*"\n'
+        "        accessControlAllowMethods: GET, POST\n"
+    )
     config, _ = load_dynamic_file(path)
     headers = config.http.middlewares["cors"].headers
     assert headers.access_control_allow_origin_list == ["*"]
@@ -39,15 +44,17 @@ def test_cors_origin_list_from_a_scalar(tmp_path: Path):
 
 def test_a_number_for_a_list_of_strings(tmp_path: Path):
     path = tmp_path / "dyn.toml"
-    path.write_text('[http.services.f.failover.errors]\nstatus = 500\n')
+    path.write_text("[http.services.f.failover.errors]\nstatus = 500\n")
     config, _ = load_dynamic_file(path)
     assert config.http.services["f"].failover.errors.status == ["500"]
 
 
 def test_static_list_from_a_scalar(tmp_path: Path):
     path = tmp_path / "traefik.yml"
-    path.write_text('entryPoints:\n  web:\n    address: ":80"\n    forwardedHeaders:\n'
-                    '      trustedIPs: "10.0.0.0/8, 127.0.0.1"\n    http:\n      middlewares: "a@file"\n')
+    path.write_text(
+        'entryPoints:\n  web:\n    address: ":80"\n    forwardedHeaders:\n'
+        '      trustedIPs: "10.0.0.0/8, 127.0.0.1"\n    http:\n      middlewares: "a@file"\n'
+    )
     static = load_static(path, [], {})
     web = static.entry_points["web"]
     assert web.forwarded_headers.trusted_ips == ["10.0.0.0/8", "127.0.0.1"]

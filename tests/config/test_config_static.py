@@ -38,8 +38,11 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     [
         pytest.param("traefik.toml", GUIDE_STATIC_TOML, id="toml"),
         pytest.param("traefik.yaml", GUIDE_STATIC_YAML, id="yaml"),
-        pytest.param("traefik.toml", GUIDE_STATIC_TOML.replace("entryPoints", "ENTRYPOINTS").replace(
-            "filename", "FileName"), id="keys-any-case"),
+        pytest.param(
+            "traefik.toml",
+            GUIDE_STATIC_TOML.replace("entryPoints", "ENTRYPOINTS").replace("filename", "FileName"),
+            id="keys-any-case",
+        ),
     ],
 )
 def test_fastapi_guide_static_loads_with_defaults(tmp_path, name, text):
@@ -62,7 +65,9 @@ def test_fastapi_guide_static_loads_with_defaults(tmp_path, name, text):
 
 
 def test_entry_point_options(tmp_path):
-    text = GUIDE_STATIC_TOML + """
+    text = (
+        GUIDE_STATIC_TOML
+        + """
 [entryPoints.http.forwardedHeaders]
   trustedIPs = ["127.0.0.1/32"]
 [entryPoints.http.http]
@@ -74,12 +79,17 @@ def test_entry_point_options(tmp_path):
   readTimeout = "5s"
   idleTimeout = 30
 """
+    )
     entry = load_static(_write(tmp_path, "traefik.toml", text), [], {}).entry_points["http"]
     assert entry.forwarded_headers.trusted_ips == ["127.0.0.1/32"]
     assert entry.http.middlewares == ["auth@file"] and entry.http.encode_query_semicolons is True
     redirect = entry.http.redirections.entry_point
-    assert (redirect.to, redirect.scheme, redirect.permanent, redirect.priority) == ("websecure", "https", True,
-                                                                                     2**63 - 2)
+    assert (redirect.to, redirect.scheme, redirect.permanent, redirect.priority) == (
+        "websecure",
+        "https",
+        True,
+        2**63 - 2,
+    )
     assert entry.transport.responding_timeouts.read_timeout == 5.0
     assert entry.transport.responding_timeouts.idle_timeout == 30.0
 
@@ -110,8 +120,9 @@ def test_split_address(address, parts):
         pytest.param(":80/sctp", "invalid protocol: sctp", id="protocol"),
         pytest.param("localhost", "address localhost: missing port in address", id="no-port"),
         pytest.param(":http", "address :http: invalid port 'http'", id="named-port"),
-        pytest.param("::1:80", "address ::1:80: too many colons in address (write IPv6 hosts as [::1]:80)",
-                     id="bare-ipv6"),
+        pytest.param(
+            "::1:80", "address ::1:80: too many colons in address (write IPv6 hosts as [::1]:80)", id="bare-ipv6"
+        ),
     ],
 )
 def test_bad_addresses_are_reported(tmp_path, monkeypatch, address, message):
@@ -125,14 +136,21 @@ def test_bad_addresses_are_reported(tmp_path, monkeypatch, address, message):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        pytest.param('[entryPoints.web]\naddres = ":80"\n',
-                     "traefik.toml: entryPoints.web.addres: unknown key (did you mean 'address'?)",
-                     id="unknown-nested"),
-        pytest.param('[providers.file]\nwatch = "often"\n',
-                     "traefik.toml: providers.file.watch: invalid boolean 'often' (use true or false)", id="bool"),
-        pytest.param('[providers.fiel]\nfilename = "x"\n',
-                     "traefik.toml: providers.fiel: unknown key (did you mean 'file'?)",
-                     id="unknown-provider"),
+        pytest.param(
+            '[entryPoints.web]\naddres = ":80"\n',
+            "traefik.toml: entryPoints.web.addres: unknown key (did you mean 'address'?)",
+            id="unknown-nested",
+        ),
+        pytest.param(
+            '[providers.file]\nwatch = "often"\n',
+            "traefik.toml: providers.file.watch: invalid boolean 'often' (use true or false)",
+            id="bool",
+        ),
+        pytest.param(
+            '[providers.fiel]\nfilename = "x"\n',
+            "traefik.toml: providers.fiel: unknown key (did you mean 'file'?)",
+            id="unknown-provider",
+        ),
     ],
 )
 def test_static_file_errors(tmp_path, monkeypatch, text, message):
@@ -150,6 +168,7 @@ def test_unknown_top_level_key_is_a_warning(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ flags / env
+
 
 @pytest.mark.parametrize(
     "argv",
@@ -174,15 +193,22 @@ def test_boolean_flag_without_value_does_not_take_the_next_word():
 
 
 def test_list_flags_split_on_commas_and_add_up():
-    argv = ["--entrypoints.web.address=:1", "--entrypoints.web.forwardedHeaders.trustedIPs=10.0.0.1,10.0.0.2",
-            "--entrypoints.web.forwardedHeaders.trustedIPs=10.0.0.3"]
+    argv = [
+        "--entrypoints.web.address=:1",
+        "--entrypoints.web.forwardedHeaders.trustedIPs=10.0.0.1,10.0.0.2",
+        "--entrypoints.web.forwardedHeaders.trustedIPs=10.0.0.3",
+    ]
     entry = load_static(None, argv, {}).entry_points["web"]
     assert entry.forwarded_headers.trusted_ips == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
 
 
 def test_environment_alone():
-    environ = {"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS": ":8081", "TRAEFIK_PROVIDERS_FILE_FILENAME": "r.yml",
-               "TRAEFIK_LOG_LEVEL": "INFO", "PATH": "/bin"}
+    environ = {
+        "TRAEFIK_ENTRYPOINTS_WEB_ADDRESS": ":8081",
+        "TRAEFIK_PROVIDERS_FILE_FILENAME": "r.yml",
+        "TRAEFIK_LOG_LEVEL": "INFO",
+        "PATH": "/bin",
+    }
     config = load_static(None, [], environ)
     assert config.entry_points["web"].address == ":8081"
     assert config.providers.file.filename == "r.yml"
@@ -222,16 +248,31 @@ def test_config_file_flag_names_the_file(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "environ", "layered", "message"),
     [
-        pytest.param(["--log.levle=DEBUG"], {}, False,
-                     "command line: log.levle: unknown key (did you mean 'level'?)", id="unknown-flag"),
-        pytest.param(["--log.level"], {}, False, "command line: flag needs an argument: --log.level",
-                     id="missing-value"),
+        pytest.param(
+            ["--log.levle=DEBUG"],
+            {},
+            False,
+            "command line: log.levle: unknown key (did you mean 'level'?)",
+            id="unknown-flag",
+        ),
+        pytest.param(
+            ["--log.level"], {}, False, "command line: flag needs an argument: --log.level", id="missing-value"
+        ),
         pytest.param(["--=x"], {}, False, "command line: bad flag syntax: --=x", id="bad-syntax"),
-        pytest.param([], {"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS": "nope"}, False,
-                     "environment: entrypoints.web.address: address nope: missing port in address", id="env-value"),
-        pytest.param(["--entrypoints.web.address=:1"], {"TRAEFIK_ENTRYPOINTS_WEB_ADRESS": ":2"}, True,
-                     "environment: entrypoints.web.adress: unknown key (did you mean 'address'?)",
-                     id="layered-blames-env"),
+        pytest.param(
+            [],
+            {"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS": "nope"},
+            False,
+            "environment: entrypoints.web.address: address nope: missing port in address",
+            id="env-value",
+        ),
+        pytest.param(
+            ["--entrypoints.web.address=:1"],
+            {"TRAEFIK_ENTRYPOINTS_WEB_ADRESS": ":2"},
+            True,
+            "environment: entrypoints.web.adress: unknown key (did you mean 'address'?)",
+            id="layered-blames-env",
+        ),
     ],
 )
 def test_flag_and_env_errors(argv, environ, layered, message):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
@@ -47,8 +47,9 @@ async def _upstream_handler(upstream: Upstream, request: web.BaseRequest) -> web
         if length <= 1 << 20:
             body += piece
     raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers]
-    upstream.requests.append(Recorded(request.method, request.raw_path, raw, body,
-                                      f"{request.version.major}.{request.version.minor}"))
+    upstream.requests.append(
+        Recorded(request.method, request.raw_path, raw, body, f"{request.version.major}.{request.version.minor}")
+    )
     path = request.path
     if path.startswith("/status/"):
         return web.Response(status=int(path.rsplit("/", 1)[1]), text="" if path.endswith(("204", "304")) else "s")
@@ -82,8 +83,7 @@ async def _upstream_handler(upstream: Upstream, request: web.BaseRequest) -> web
     if path == "/gzip":
         return web.Response(body=b"\x1f\x8b not really", headers={"Content-Encoding": "gzip"})
     payload = {"method": request.method, "path": request.raw_path, "body_length": length}
-    return web.Response(text=json.dumps(payload), content_type="application/json",
-                        headers={"X-Upstream": "1"})
+    return web.Response(text=json.dumps(payload), content_type="application/json", headers={"X-Upstream": "1"})
 
 
 @pytest.fixture
@@ -112,13 +112,15 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     """Start an in-process gateway from dynamic TOML text; entry points `http` (and `other`) on free ports."""
     started: list[Gateway] = []
 
-    async def factory(routes: str, entry_points: tuple[str, ...] = ("http",), **entry_options: object
-                      ) -> Gateway:
+    async def factory(routes: str, entry_points: tuple[str, ...] = ("http",), **entry_options: object) -> Gateway:
         path = tmp_path / f"routes{len(started)}.toml"
         path.write_text(routes)
         dynamic, _ = load_dynamic([path])
-        static = StaticConfig(entry_points={
-            name: EntryPoint.model_validate({"address": "127.0.0.1:0", **entry_options}) for name in entry_points})
+        static = StaticConfig(
+            entry_points={
+                name: EntryPoint.model_validate({"address": "127.0.0.1:0", **entry_options}) for name in entry_points
+            }
+        )
         gateway = Gateway(static)
         gateway.apply(dynamic)
         await gateway.start()

@@ -9,9 +9,9 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,8 +41,9 @@ class Proc:
     def __init__(self, args: list[str], cwd: Path) -> None:
         self.log = tempfile.TemporaryFile()
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.popen = subprocess.Popen(args, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL)
+        self.popen = subprocess.Popen(
+            args, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
 
     def output(self) -> str:
         if self.log.closed:
@@ -101,8 +102,7 @@ async def read_response(reader: asyncio.StreamReader, head_only: bool = False) -
     return RawResponse(status, head, headers, await reader.read())
 
 
-async def raw_exchange(port: int, data: bytes, responses: int = 1, head_only: bool = False
-                       ) -> list[RawResponse]:
+async def raw_exchange(port: int, data: bytes, responses: int = 1, head_only: bool = False) -> list[RawResponse]:
     """Send raw bytes to 127.0.0.1:port and read `responses` responses."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -113,8 +113,9 @@ async def raw_exchange(port: int, data: bytes, responses: int = 1, head_only: bo
         writer.close()
 
 
-def routes_to(upstream_url: str, extra: str = "", rule: str = "PathPrefix(`/`)", middlewares: str = "[]",
-              service_extra: str = "") -> str:
+def routes_to(
+    upstream_url: str, extra: str = "", rule: str = "PathPrefix(`/`)", middlewares: str = "[]", service_extra: str = ""
+) -> str:
     """A one-router dynamic config sending `rule` to `upstream_url`."""
     return f"""
 [http.routers.main]

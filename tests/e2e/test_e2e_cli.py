@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from e2e_helpers import ROOT, Proc, free_port, wait_until
@@ -53,8 +53,14 @@ def guide_files(tmp_path: Path, upstream_port: int, proxy_port: int) -> Path:
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxy", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=30, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_guide_static_config_serves_stripped_app(tmp_path, procs):
@@ -73,8 +79,19 @@ def test_dynamic_file_alone_uses_flag_address_and_example_routes(tmp_path, procs
     start_demo_upstream(procs, upstream_port)
     routes = tmp_path / "routes.yaml"
     routes.write_text((EXAMPLE / "routes.yaml").read_text().replace("8000", str(upstream_port)))
-    procs.append(Proc([sys.executable, "-m", "proxy", "--config", str(routes),
-                       f"--entrypoints.http.address=127.0.0.1:{proxy_port}"], tmp_path))
+    procs.append(
+        Proc(
+            [
+                sys.executable,
+                "-m",
+                "proxy",
+                "--config",
+                str(routes),
+                f"--entrypoints.http.address=127.0.0.1:{proxy_port}",
+            ],
+            tmp_path,
+        )
+    )
     assert wait_until(lambda: http_get(proxy_port, "/api/v1/app")[0] == 200)
     status, _, body = http_get(proxy_port, "/api/v1/echo/x?q=1")
     assert json.loads(body)["path"] == "/echo/x?q=1"
@@ -98,18 +115,33 @@ def test_check_accepts_the_example_config():
     assert "1 router" in result.stdout
 
 
-@pytest.mark.parametrize("routes, expected", [
-    pytest.param('[http.routers.app]\nrulee = "Path(`/`)"\n', "routes.toml: http.routers.app.rulee: unknown key",
-                 id="unknown-key"),
-    pytest.param('[http.routers.app]\npriority = "high"\n',
-                 "routes.toml: http.routers.app.priority: Input should be a valid integer", id="wrong-type"),
-    pytest.param('[http.routers.app\n', "routes.toml", id="toml-syntax"),
-    pytest.param('[http.routers.app]\nrule = "Host(bad.test)"\nservice = "s"\n'
-                 '[http.services.s.loadBalancer]\n[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n',
-                 "router app@file: rule `Host(bad.test)`: column", id="bad-rule"),
-    pytest.param('[http.routers.app]\nrule = "Path(`/`)"\nservice = "nope"\n',
-                 "router app@file: the service 'nope' does not exist", id="missing-service"),
-])
+@pytest.mark.parametrize(
+    "routes, expected",
+    [
+        pytest.param(
+            '[http.routers.app]\nrulee = "Path(`/`)"\n',
+            "routes.toml: http.routers.app.rulee: unknown key",
+            id="unknown-key",
+        ),
+        pytest.param(
+            '[http.routers.app]\npriority = "high"\n',
+            "routes.toml: http.routers.app.priority: Input should be a valid integer",
+            id="wrong-type",
+        ),
+        pytest.param("[http.routers.app\n", "routes.toml", id="toml-syntax"),
+        pytest.param(
+            '[http.routers.app]\nrule = "Host(bad.test)"\nservice = "s"\n'
+            '[http.services.s.loadBalancer]\n[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n',
+            "router app@file: rule `Host(bad.test)`: column",
+            id="bad-rule",
+        ),
+        pytest.param(
+            '[http.routers.app]\nrule = "Path(`/`)"\nservice = "nope"\n',
+            "router app@file: the service 'nope' does not exist",
+            id="missing-service",
+        ),
+    ],
+)
 def test_check_reports_each_problem_and_fails(tmp_path, routes, expected):
     (tmp_path / "routes.toml").write_text(routes)
     result = run_cli("check", "--config", "routes.toml", cwd=tmp_path)
@@ -127,8 +159,9 @@ def test_broken_static_config_stops_start_up(tmp_path):
 def test_strict_refuses_a_disabled_router(tmp_path):
     proxy_port = free_port()
     (tmp_path / "routes.toml").write_text('[http.routers.app]\nrule = "Path(`/`)"\nservice = "nope"\n')
-    result = run_cli("--config", "routes.toml", "--strict", f"--entrypoints.http.address=127.0.0.1:{proxy_port}",
-                     cwd=tmp_path)
+    result = run_cli(
+        "--config", "routes.toml", "--strict", f"--entrypoints.http.address=127.0.0.1:{proxy_port}", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "service 'nope' does not exist" in result.stderr
 
@@ -180,7 +213,8 @@ def test_example_scripts_are_executable_shell():
 def test_dynamic_file_alone_gets_the_entry_points_its_routers_name(tmp_path):
     (tmp_path / "routes.toml").write_text(
         '[http.routers.a]\nrule = "PathPrefix(`/`)"\nservice = "s"\nentryPoints = ["web"]\n'
-        '[http.services.s.loadBalancer]\n[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n')
+        '[http.services.s.loadBalancer]\n[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n'
+    )
     result = run_cli("check", "--config", "routes.toml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "doesn't exist" not in result.stderr

@@ -15,8 +15,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from e2e_helpers import ROOT, free_port
@@ -54,9 +54,14 @@ class Cli:
         self.log = tempfile.TemporaryFile()
         self.final = ""
         environ = {key: value for key, value in os.environ.items() if not key.upper().startswith("TRAEFIK_")}
-        self.popen = subprocess.Popen([sys.executable, "-m", "proxy", *args], cwd=cwd,
-                                      env={**environ, "PYTHONPATH": str(ROOT), **env},
-                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "proxy", *args],
+            cwd=cwd,
+            env={**environ, "PYTHONPATH": str(ROOT), **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
     def output(self) -> str:
         if self.log.closed:
@@ -105,8 +110,14 @@ def cli(tmp_path: Path) -> Iterator:
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environ = {key: value for key, value in os.environ.items() if not key.upper().startswith("TRAEFIK_")}
-    return subprocess.run([sys.executable, "-m", "proxy", *args], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=30, env={**environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
 
 
 def get(url: str, target: str, host: str = "localhost", headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -161,8 +172,11 @@ def test_templated_dynamic_file_end_to_end(tmp_path, upstream, cli):
     """A template reading a TRAEFIK_* variable (ignored as static settings next to a file), a defaulted
     variable, `if` and a `range` over splitList."""
     config, _ = write_setup(tmp_path, TEMPLATED)
-    proc = cli("--config", str(config), env={"UPSTREAM": upstream, "EXTRA_PATHS": "/one, /two",
-                                              "TRAEFIK_WHITELIST_IP_DASHBOARD": "10.0.0.1"})
+    proc = cli(
+        "--config",
+        str(config),
+        env={"UPSTREAM": upstream, "EXTRA_PATHS": "/one, /two", "TRAEFIK_WHITELIST_IP_DASHBOARD": "10.0.0.1"},
+    )
     url = proc.wait_serving()["web"]
     assert get(url, "/api/x", host="app.localhost") == (200, b'{"path": "/api/x"}')
     assert get(url, "/dash", host="app.localhost")[0] == 200
@@ -206,8 +220,10 @@ def test_v2_rules_through_core_default_rule_syntax(tmp_path, upstream, cli):
 
 
 def test_v2_rule_by_router_rule_syntax(tmp_path, upstream, cli):
-    dynamic = ('[http.routers.r]\nruleSyntax = "v2"\nrule = "PathPrefix(`/a`, `/b`) && Query(`debug=`)"\n'
-               f'service = "app"\n[[http.services.app.loadBalancer.servers]]\nurl = "{upstream}"\n')
+    dynamic = (
+        '[http.routers.r]\nruleSyntax = "v2"\nrule = "PathPrefix(`/a`, `/b`) && Query(`debug=`)"\n'
+        f'service = "app"\n[[http.services.app.loadBalancer.servers]]\nurl = "{upstream}"\n'
+    )
     config, _ = write_setup(tmp_path, dynamic)
     url = cli("--config", str(config)).wait_serving()["web"]
     assert get(url, "/b/x?debug=1")[0] == 200
@@ -215,17 +231,22 @@ def test_v2_rule_by_router_rule_syntax(tmp_path, upstream, cli):
 
 
 def test_v2_rule_under_v3_is_disabled_with_its_error(tmp_path):
-    config, _ = write_setup(tmp_path, '[http.routers.r]\nrule = "Host(`a`, `b`)"\nservice = "s"\n'
-                                      '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n')
+    config, _ = write_setup(
+        tmp_path,
+        '[http.routers.r]\nrule = "Host(`a`, `b`)"\nservice = "s"\n'
+        '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n',
+    )
     result = run(tmp_path, "check", "--config", str(config))
     assert result.returncode == 1
     assert "router r@file: rule `Host(`a`, `b`)`" in result.stderr
 
 
 def test_scalars_for_lists(tmp_path, upstream, cli):
-    dynamic = (f'[http.routers.r]\nentryPoints = "web"\nrule = "PathPrefix(`/`)"\nservice = "app"\n'
-               f'middlewares = "cors"\n[http.middlewares.cors.headers]\naccessControlAllowOriginList = "*"\n'
-               f'[[http.services.app.loadBalancer.servers]]\nurl = "{upstream}"\n')
+    dynamic = (
+        f'[http.routers.r]\nentryPoints = "web"\nrule = "PathPrefix(`/`)"\nservice = "app"\n'
+        f'middlewares = "cors"\n[http.middlewares.cors.headers]\naccessControlAllowOriginList = "*"\n'
+        f'[[http.services.app.loadBalancer.servers]]\nurl = "{upstream}"\n'
+    )
     config, _ = write_setup(tmp_path, dynamic)
     url = cli("--config", str(config)).wait_serving()["web"]
     port = int(url.rsplit(":", 1)[1])
@@ -238,15 +259,23 @@ def test_scalars_for_lists(tmp_path, upstream, cli):
     assert b"\r\nAccess-Control-Allow-Origin: *\r\n" in data
 
 
-@pytest.mark.parametrize(("flags", "warning"), [
-    pytest.param(["--api"], None, id="bare-api"),
-    pytest.param(["--providers.docker"], "providers.docker: provider docker is not available here; its routers "
-                                         "are not served", id="bare-provider"),
-    pytest.param(["--log.level=WARNING"], "log.level: unknown log level 'WARNING'", id="unknown-log-level"),
-])
+@pytest.mark.parametrize(
+    ("flags", "warning"),
+    [
+        pytest.param(["--api"], None, id="bare-api"),
+        pytest.param(
+            ["--providers.docker"],
+            "providers.docker: provider docker is not available here; its routers are not served",
+            id="bare-provider",
+        ),
+        pytest.param(["--log.level=WARNING"], "log.level: unknown log level 'WARNING'", id="unknown-log-level"),
+    ],
+)
 def test_flags_that_traefik_accepts(tmp_path, upstream, cli, flags, warning):
-    dynamic = (f'[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "app"\n'
-               f'[[http.services.app.loadBalancer.servers]]\nurl = "{upstream}"\n')
+    dynamic = (
+        f'[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "app"\n'
+        f'[[http.services.app.loadBalancer.servers]]\nurl = "{upstream}"\n'
+    )
     config, _ = write_setup(tmp_path, dynamic)
     proc = cli("--config", str(config), *flags)
     url = proc.wait_serving()["web"]
@@ -256,8 +285,10 @@ def test_flags_that_traefik_accepts(tmp_path, upstream, cli, flags, warning):
 
 
 def test_unknown_log_level_in_the_file_falls_back(tmp_path, upstream, cli):
-    dynamic = f'[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "a"\n[[http.services.a.loadBalancer.servers]]\n' \
-              f'url = "{upstream}"\n'
+    dynamic = (
+        f'[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "a"\n[[http.services.a.loadBalancer.servers]]\n'
+        f'url = "{upstream}"\n'
+    )
     config, _ = write_setup(tmp_path, dynamic, STATIC + '[log]\nlevel = "WARNING"\n[providers.docker]\n')
     proc = cli("--config", str(config))
     url = proc.wait_serving()["web"]
@@ -271,12 +302,18 @@ def test_unknown_log_level_in_the_file_falls_back(tmp_path, upstream, cli):
 def test_environment_is_ignored_next_to_a_file(tmp_path, upstream, cli):
     """TRAEFIK_* variables that would break the static config (a bad address, an unknown key) do not count
     when a file is given; flags still override the file."""
-    dynamic = f'[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "a"\n[[http.services.a.loadBalancer.servers]]\n' \
-              f'url = "{upstream}"\n'
+    dynamic = (
+        f'[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "a"\n[[http.services.a.loadBalancer.servers]]\n'
+        f'url = "{upstream}"\n'
+    )
     config, _ = write_setup(tmp_path, dynamic)
     port = free_port()
-    proc = cli("--config", str(config), f"--entryPoints.web.address=127.0.0.1:{port}",
-               env={"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS": "nope", "TRAEFIK_WHITELIST_IP_DASHBOARD": "10.0.0.1"})
+    proc = cli(
+        "--config",
+        str(config),
+        f"--entryPoints.web.address=127.0.0.1:{port}",
+        env={"TRAEFIK_ENTRYPOINTS_WEB_ADDRESS": "nope", "TRAEFIK_WHITELIST_IP_DASHBOARD": "10.0.0.1"},
+    )
     url = proc.wait_serving()["web"]
     assert url == f"http://127.0.0.1:{port}"
     assert get(url, "/")[0] == 200
@@ -290,12 +327,18 @@ def test_environment_alone_is_read(tmp_path, upstream):
 
 
 def test_flags_merge_case_insensitively(tmp_path, upstream, cli):
-    dynamic = f'[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "a"\n[[http.services.a.loadBalancer.servers]]\n' \
-              f'url = "{upstream}"\n'
+    dynamic = (
+        f'[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "a"\n[[http.services.a.loadBalancer.servers]]\n'
+        f'url = "{upstream}"\n'
+    )
     (tmp_path / "dynamic.toml").write_text(dynamic)
     port = free_port()
-    proc = cli("--config", "dynamic.toml", f"--entrypoints.web.address=127.0.0.1:{port}",
-               "--entryPoints.web.transport.respondingTimeouts.readTimeout=5s")
+    proc = cli(
+        "--config",
+        "dynamic.toml",
+        f"--entrypoints.web.address=127.0.0.1:{port}",
+        "--entryPoints.web.transport.respondingTimeouts.readTimeout=5s",
+    )
     assert proc.wait_serving() == {"web": f"http://127.0.0.1:{port}"}
 
 
@@ -304,8 +347,9 @@ def test_address_in_use_names_the_entry_point(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        config, _ = write_setup(tmp_path, "[http.routers]\n",
-                                static=STATIC.replace("127.0.0.1:{port}", f"127.0.0.1:{port}"))
+        config, _ = write_setup(
+            tmp_path, "[http.routers]\n", static=STATIC.replace("127.0.0.1:{port}", f"127.0.0.1:{port}")
+        )
         result = run(tmp_path, "--config", str(config))
     assert result.returncode == 1
     assert f"cannot listen: entry point web (address '127.0.0.1:{port}'): address already in use" in result.stderr
@@ -333,10 +377,16 @@ def test_templated_dynamic_file_alone(tmp_path, upstream, cli):
     (tmp_path / "routes.toml").write_text(
         '{{ range $e := splitList "," (env "NAMES") }}\n[http.routers.{{ $e }}]\nentryPoints = "{{ $e }}"\n'
         'rule = "Path(`/{{ $e }}`)"\nservice = "s"\n{{ end }}\n'
-        f'[[http.services.s.loadBalancer.servers]]\nurl = "{upstream}"\n')
+        f'[[http.services.s.loadBalancer.servers]]\nurl = "{upstream}"\n'
+    )
     first, second = free_port(), free_port()
-    proc = cli("--config", "routes.toml", f"--entrypoints.one.address=127.0.0.1:{first}",
-               f"--entryPoints.two.address=127.0.0.1:{second}", env={"NAMES": "one,two"})
+    proc = cli(
+        "--config",
+        "routes.toml",
+        f"--entrypoints.one.address=127.0.0.1:{first}",
+        f"--entryPoints.two.address=127.0.0.1:{second}",
+        env={"NAMES": "one,two"},
+    )
     urls = proc.wait_serving(2)
     assert get(urls["one"], "/one")[0] == 200
     assert get(urls["two"], "/two")[0] == 200
@@ -347,16 +397,18 @@ def test_templated_dynamic_file_alone_default_entry_points(tmp_path):
     (tmp_path / "routes.toml").write_text(
         '{{ range $i, $e := until 2 }}\n[http.routers.r{{ $e }}]\nentryPoints = "web{{ $e }}"\n'
         'rule = "Path(`/`)"\nservice = "s"\n{{ end }}\n'
-        '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n')
+        '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n'
+    )
     result = run(tmp_path, "check", "--config", "routes.toml")
     assert (result.returncode, result.stdout.strip()) == (0, "ok: 2 entry point(s), 2 router(s)"), result.stderr
 
 
 def test_strict_prints_each_problem_once(tmp_path):
-    (tmp_path / "routes.toml").write_text('[http.routers.r]\nrule = "Host(`a`, `b`)"\nservice = "s"\n'
-                                          '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n')
-    result = run(tmp_path, "--config", "routes.toml", "--strict",
-                 f"--entrypoints.http.address=127.0.0.1:{free_port()}")
+    (tmp_path / "routes.toml").write_text(
+        '[http.routers.r]\nrule = "Host(`a`, `b`)"\nservice = "s"\n'
+        '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n'
+    )
+    result = run(tmp_path, "--config", "routes.toml", "--strict", f"--entrypoints.http.address=127.0.0.1:{free_port()}")
     assert result.returncode == 1
     assert result.stderr.count("Host takes 1 argument(s), got 2") == 1, result.stderr
     assert "--strict: not starting: 1 problem(s) listed above" in result.stderr

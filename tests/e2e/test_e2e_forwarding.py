@@ -52,7 +52,9 @@ async def test_no_router_matches_gives_traefiks_404(make_gateway, upstream):
 
 async def test_dead_upstream_gives_502_and_proxy_keeps_serving(make_gateway, upstream):
     dead = f"http://127.0.0.1:{_free_port()}"
-    routes = routes_to(dead, rule="Path(`/dead`)") + f"""
+    routes = (
+        routes_to(dead, rule="Path(`/dead`)")
+        + f"""
 [http.routers.live]
   rule = "Path(`/live`)"
   service = "live"
@@ -60,6 +62,7 @@ async def test_dead_upstream_gives_502_and_proxy_keeps_serving(make_gateway, ups
   [[http.services.live.loadBalancer.servers]]
     url = "{upstream.url}"
 """
+    )
     gateway = await make_gateway(routes)
     response = await get(gateway, "/dead")
     assert (response.status, response.body) == (502, b"Bad Gateway")
@@ -67,10 +70,14 @@ async def test_dead_upstream_gives_502_and_proxy_keeps_serving(make_gateway, ups
 
 
 async def test_response_header_timeout_gives_504(make_gateway, upstream):
-    routes = routes_to(upstream.url, service_extra='  serversTransport = "quick"', extra="""
+    routes = routes_to(
+        upstream.url,
+        service_extra='  serversTransport = "quick"',
+        extra="""
 [http.serversTransports.quick.forwardingTimeouts]
   responseHeaderTimeout = "200ms"
-""")
+""",
+    )
     gateway = await make_gateway(routes)
     started = time.monotonic()
     response = await get(gateway, "/sleep?s=2")
@@ -82,12 +89,13 @@ async def test_response_header_timeout_gives_504(make_gateway, upstream):
 async def test_request_bodies_content_length_and_chunked(make_gateway, upstream):
     gateway = await make_gateway(routes_to(upstream.url))
     body = b"a" * 100_000
-    sized = (f"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-             ).encode() + body
+    sized = (f"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode() + body
     response = (await raw_exchange(port_of(gateway), sized))[0]
     assert json.loads(response.body)["body_length"] == len(body)
-    chunked = (b"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-               b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    chunked = (
+        b"POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
     await raw_exchange(port_of(gateway), chunked)
     assert upstream.last.body == b"hello world"
 
@@ -150,8 +158,12 @@ async def test_repeated_headers_and_encoded_bodies_untouched(make_gateway, upstr
 
 async def test_hop_by_hop_headers_not_forwarded_and_forwarded_headers_added(make_gateway, upstream):
     gateway = await make_gateway(routes_to(upstream.url))
-    await get(gateway, "/h", headers="Connection: X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\nX-Kept: yes\r\n",
-              host="App.Test:8080")
+    await get(
+        gateway,
+        "/h",
+        headers="Connection: X-Secret\r\nX-Secret: 1\r\nKeep-Alive: 5\r\nX-Kept: yes\r\n",
+        host="App.Test:8080",
+    )
     sent = upstream.last
     assert sent.header("X-Secret") is None and sent.header("Keep-Alive") is None
     assert sent.header("X-Kept") == "yes"
@@ -248,17 +260,23 @@ async def test_websocket_passes_through(make_gateway, aiohttp_server):
             assert message.data == "echo ping"
 
 
-@pytest.mark.parametrize("data", [
-    pytest.param(b"GARBAGE\r\n\r\n", id="not-http"),
-    pytest.param(b"GET / HTTP/1.1\r\n\r\n", id="http11-without-host"),
-    pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", id="two-hosts"),
-    pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                 id="conflicting-lengths"),
-    pytest.param(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 b"0\r\n\r\n", id="length-and-chunked-smuggling"),
-    pytest.param(b"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n", id="nul-in-target"),
-    pytest.param(b"GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", id="bad-escape"),
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"GARBAGE\r\n\r\n", id="not-http"),
+        pytest.param(b"GET / HTTP/1.1\r\n\r\n", id="http11-without-host"),
+        pytest.param(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", id="two-hosts"),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", id="conflicting-lengths"
+        ),
+        pytest.param(
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            id="length-and-chunked-smuggling",
+        ),
+        pytest.param(b"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n", id="nul-in-target"),
+        pytest.param(b"GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n", id="bad-escape"),
+    ],
+)
 async def test_bad_requests_get_400(make_gateway, upstream, data):
     gateway = await make_gateway(routes_to(upstream.url))
     response = (await raw_exchange(port_of(gateway), data))[0]
@@ -284,8 +302,7 @@ async def test_oversized_request_head_gets_431_and_memory_stays_bounded(make_gat
 
 
 async def test_slow_client_is_cut_off_by_read_timeout(make_gateway, upstream):
-    gateway = await make_gateway(routes_to(upstream.url),
-                                 transport={"respondingTimeouts": {"readTimeout": "300ms"}})
+    gateway = await make_gateway(routes_to(upstream.url), transport={"respondingTimeouts": {"readTimeout": "300ms"}})
     reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gateway))
     writer.write(b"GET / HTTP/1.1\r\nHost: h\r\n")  # never finishes its head
     assert await asyncio.wait_for(reader.read(), 3) == b""
@@ -328,10 +345,14 @@ async def test_dial_timeout_gives_504(make_gateway):
         filler.connect_ex(("127.0.0.1", port))
         fillers.append(filler)
     try:
-        routes = routes_to(f"http://127.0.0.1:{port}", service_extra='  serversTransport = "t"', extra="""
+        routes = routes_to(
+            f"http://127.0.0.1:{port}",
+            service_extra='  serversTransport = "t"',
+            extra="""
 [http.serversTransports.t.forwardingTimeouts]
   dialTimeout = "300ms"
-""")
+""",
+        )
         gateway = await make_gateway(routes)
         started = time.monotonic()
         response = await get(gateway, "/x")
@@ -343,8 +364,7 @@ async def test_dial_timeout_gives_504(make_gateway):
 
 
 async def test_idle_keep_alive_connection_closed_after_idle_timeout(make_gateway, upstream):
-    gateway = await make_gateway(routes_to(upstream.url),
-                                 transport={"respondingTimeouts": {"idleTimeout": "300ms"}})
+    gateway = await make_gateway(routes_to(upstream.url), transport={"respondingTimeouts": {"idleTimeout": "300ms"}})
     reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gateway))
     writer.write(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
     assert (await asyncio.wait_for(read_response(reader), 5)).status == 200
@@ -355,8 +375,7 @@ async def test_idle_keep_alive_connection_closed_after_idle_timeout(make_gateway
 
 
 async def test_write_timeout_cuts_a_response_that_takes_too_long(make_gateway, upstream):
-    gateway = await make_gateway(routes_to(upstream.url),
-                                 transport={"respondingTimeouts": {"writeTimeout": "300ms"}})
+    gateway = await make_gateway(routes_to(upstream.url), transport={"respondingTimeouts": {"writeTimeout": "300ms"}})
     reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gateway))
     writer.write(b"GET /sleep?s=2 HTTP/1.1\r\nHost: h\r\n\r\n")
     started = time.monotonic()
@@ -365,17 +384,24 @@ async def test_write_timeout_cuts_a_response_that_takes_too_long(make_gateway, u
     writer.close()
 
 
-@pytest.mark.parametrize("options, target, status", [
-    pytest.param("", "/a%2Fb", 400, id="denied-by-default"),
-    pytest.param("allowEncodedSlash = true", "/a%2Fb", 200, id="slash-allowed"),
-    pytest.param("allowEncodedSlash = true", "/a%3Bb", 400, id="others-still-denied"),
-    pytest.param("", "/plain", 200, id="plain-path-passes"),
-])
+@pytest.mark.parametrize(
+    "options, target, status",
+    [
+        pytest.param("", "/a%2Fb", 400, id="denied-by-default"),
+        pytest.param("allowEncodedSlash = true", "/a%2Fb", 200, id="slash-allowed"),
+        pytest.param("allowEncodedSlash = true", "/a%3Bb", 400, id="others-still-denied"),
+        pytest.param("", "/plain", 200, id="plain-path-passes"),
+    ],
+)
 async def test_encoded_characters_middleware(make_gateway, upstream, options, target, status):
-    routes = routes_to(upstream.url, middlewares='["enc"]', extra=f"""
+    routes = routes_to(
+        upstream.url,
+        middlewares='["enc"]',
+        extra=f"""
 [http.middlewares.enc.encodedCharacters]
   {options}
-""")
+""",
+    )
     gateway = await make_gateway(routes)
     assert (await get(gateway, target)).status == status
 
@@ -410,8 +436,10 @@ X-Late = "inner"
 async def test_middlewares_without_request_work_keep_their_place(make_gateway, upstream):
     """Response-only headers middlewares are skipped on the request side, yet the order holds: an answer
     from a later middleware (allowedHosts' 500) still passes back through the earlier ones only."""
-    routes = routes_to(upstream.url, rule="PathPrefix(`/api`)",
-                       middlewares='["seen", "hosts", "strip", "late"]') + MIDDLEWARE_ORDER_ROUTES
+    routes = (
+        routes_to(upstream.url, rule="PathPrefix(`/api`)", middlewares='["seen", "hosts", "strip", "late"]')
+        + MIDDLEWARE_ORDER_ROUTES
+    )
     gateway = await make_gateway(routes)
     forwarded = await get(gateway, "/api/app", host="good.example")
     assert forwarded.status == 200 and upstream.last.path == "/app"

@@ -35,8 +35,10 @@ def wait_for(condition, timeout: float = 5.0) -> None:
 
 
 def names(url: str, count: int) -> list[str]:
-    return [(r.text if r.status_code == 200 else str(r.status_code))
-            for r in (requests.get(url, timeout=5) for _ in range(count))]
+    return [
+        (r.text if r.status_code == 200 else str(r.status_code))
+        for r in (requests.get(url, timeout=5) for _ in range(count))
+    ]
 
 
 def test_health_check_over_time_in_the_cli(tmp_path) -> None:

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from e2e_helpers import Proc, free_port, wait_until
@@ -50,8 +50,9 @@ class Handler(socketserver.BaseRequestHandler):
                 read = len(head)
                 while read < 8 << 20 and (piece := sock.recv(1 << 20)):
                     read += len(piece)
-            sock.sendall(b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\n"
-                         b"too big\n")
+            sock.sendall(
+                b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n"
+            )
             if target in ("/early-close", "/early-after"):
                 time.sleep(0.2)  # the answer reaches the gateway before the reset that closing with unread data sends
                 return
@@ -127,10 +128,13 @@ def refused(port: int) -> bool:
     return False
 
 
-@pytest.mark.parametrize(("target", "body"), [
-    pytest.param("/slow?1", b"done", id="a slow response"),
-    pytest.param("/stream", b"".join(b"2\r\n%02d\r\n" % i for i in range(10)) + b"0\r\n\r\n", id="a streaming one"),
-])
+@pytest.mark.parametrize(
+    ("target", "body"),
+    [
+        pytest.param("/slow?1", b"done", id="a slow response"),
+        pytest.param("/stream", b"".join(b"2\r\n%02d\r\n" % i for i in range(10)) + b"0\r\n\r\n", id="a streaming one"),
+    ],
+)
 def test_sigterm_lets_requests_in_flight_finish(tmp_path: Path, upstream: int, target: str, body: bytes) -> None:
     proc, port = start_gateway(tmp_path, upstream)
     thread, result = in_background(port, target)
@@ -181,19 +185,37 @@ def test_new_connections_are_served_during_request_accept_grace_timeout(tmp_path
     proc.stop()
 
 
-@pytest.mark.parametrize("target", [
-    pytest.param("/early", id="the upstream reads and drops the rest"),
-    pytest.param("/early-close", id="the upstream closes without reading"),
-    pytest.param("/early-after", id="the upstream reads 8 MiB, answers, closes"),
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param("/early", id="the upstream reads and drops the rest"),
+        pytest.param("/early-close", id="the upstream closes without reading"),
+        pytest.param("/early-after", id="the upstream reads 8 MiB, answers, closes"),
+    ],
+)
 def test_an_upload_answered_early_reaches_curl(tmp_path: Path, upstream: int, target: str) -> None:
     proc, port = start_gateway(tmp_path, upstream)
     upload = tmp_path / "upload.bin"
     with upload.open("wb") as f:
         f.truncate(100 * 1024 * 1024)  # 100 MiB (sparse)
-    done = subprocess.run(["curl", "-sS", "-o", "-", "-w", "%{http_code}", "--data-binary", f"@{upload}",
-                           "-H", "Expect:", f"http://127.0.0.1:{port}{target}"],
-                          capture_output=True, timeout=60, check=False)
+    done = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-o",
+            "-",
+            "-w",
+            "%{http_code}",
+            "--data-binary",
+            f"@{upload}",
+            "-H",
+            "Expect:",
+            f"http://127.0.0.1:{port}{target}",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"too big\n413"
     assert get(port, "/") == (200, b"ok")  # and the gateway goes on

@@ -17,13 +17,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from e2e_helpers import ROOT, Proc, free_port, wait_until
 
-UPSTREAM_SCRIPT = r'''
+UPSTREAM_SCRIPT = r"""
 import asyncio, json, sys
 from aiohttp import web, WSMsgType
 
@@ -61,7 +61,7 @@ async def main():
     await asyncio.Event().wait()
 
 asyncio.run(main())
-'''
+"""
 
 STATIC = """
 [entryPoints.web]
@@ -114,7 +114,7 @@ def exchange(port: int, data: bytes, wait: float = 3.0) -> bytes:
                 if not chunk:
                     break
                 received += chunk
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pass
     return received
 
@@ -147,8 +147,11 @@ class Stack:
         (self.tmp / "traefik.toml").write_text(STATIC.format(port=self.port, read_timeout=read_timeout))
         self.write_routes(extra)
         proc = self._start([sys.executable, "-m", "proxy", "--config", "traefik.toml"])
-        wait_until(lambda: proc.popen.poll() is not None
-                   or socket.create_connection(("127.0.0.1", self.port), 1).close() is None)
+        wait_until(
+            lambda: (
+                proc.popen.poll() is not None or socket.create_connection(("127.0.0.1", self.port), 1).close() is None
+            )
+        )
         return proc
 
     def get(self, target: str) -> tuple[int, bytes]:
@@ -173,12 +176,18 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 def run_check(stack: Stack, extra: str) -> subprocess.CompletedProcess[str]:
     (stack.tmp / "traefik.toml").write_text(STATIC.format(port=stack.port, read_timeout="60s"))
     stack.write_routes(extra)
-    return subprocess.run([sys.executable, "-m", "proxy", "check", "--config", "traefik.toml"], cwd=stack.tmp,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", "check", "--config", "traefik.toml"],
+        cwd=stack.tmp,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 # -- configuration robustness --------------------------------------------------------------------------
+
 
 def test_a_broken_service_disables_its_router_and_the_rest_is_served(stack: Stack) -> None:
     gateway = stack.start_gateway(BROKEN_SERVICE)
@@ -208,8 +217,9 @@ def test_watcher_survives_a_reload_with_a_broken_service(stack: Stack) -> None:
     time.sleep(2.5)
     assert stack.get("/ok")[0] == 200  # the good router keeps serving either way
     # A good edit afterwards must apply: the catch-all becomes /only, so /ok turns into a 404.
-    (stack.tmp / "routes.toml").write_text(GOOD_ROUTES.format(upstream=stack.upstream)
-                                          .replace("PathPrefix(`/`)", "PathPrefix(`/only`)"))
+    (stack.tmp / "routes.toml").write_text(
+        GOOD_ROUTES.format(upstream=stack.upstream).replace("PathPrefix(`/`)", "PathPrefix(`/only`)")
+    )
     assert wait_until(lambda: stack.get("/ok")[0] == 404, timeout=8), gateway.output()
 
 
@@ -217,8 +227,9 @@ def test_watcher_applies_a_good_edit_and_keeps_the_last_good_config_on_a_syntax_
     """Works today: reload on edit, and a file that does not parse leaves the last good config serving."""
     stack.start_gateway()
     assert stack.get("/ok")[0] == 200
-    (stack.tmp / "routes.toml").write_text(GOOD_ROUTES.format(upstream=stack.upstream)
-                                          .replace("PathPrefix(`/`)", "PathPrefix(`/only`)"))
+    (stack.tmp / "routes.toml").write_text(
+        GOOD_ROUTES.format(upstream=stack.upstream).replace("PathPrefix(`/`)", "PathPrefix(`/only`)")
+    )
     assert wait_until(lambda: stack.get("/ok")[0] == 404, timeout=8)
     (stack.tmp / "routes.toml").write_text("[http.routers.broken\n")
     time.sleep(2.5)
@@ -226,6 +237,7 @@ def test_watcher_applies_a_good_edit_and_keeps_the_last_good_config_on_a_syntax_
 
 
 # -- HTTP/1.1 behaviour --------------------------------------------------------------------------------
+
 
 def test_valid_request_is_answered_before_the_malformed_one_after_it(stack: Stack) -> None:
     stack.start_gateway()
@@ -244,7 +256,7 @@ def test_valid_request_in_its_own_packet_then_garbage(stack: Stack) -> None:
         try:
             while chunk := sock.recv(65536):
                 raw += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
     assert statuses(raw) == [200, 400]
 
@@ -255,7 +267,7 @@ def test_expect_100_continue_gets_an_interim_response_when_upstream_sends_none(s
         sock.sendall(b"POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         try:
             interim = sock.recv(1024)
-        except socket.timeout:
+        except TimeoutError:
             interim = b""
         assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
         sock.sendall(b"hello")
@@ -272,18 +284,23 @@ def test_content_length_beyond_int63_is_rejected(stack: Stack) -> None:
 LLHTTP_REJECTS = pytest.mark.xfail(strict=True, reason="llhttp rejects it at parse time: 400, not Go's 501")
 
 
-@pytest.mark.parametrize("transfer_encoding", [
-    pytest.param(b"Transfer-Encoding: xchunked\r\n", id="unknown-coding"),
-    pytest.param(b"Transfer-Encoding: identity, chunked\r\n", id="identity-then-chunked"),
-    pytest.param(b"Transfer-Encoding: gzip, chunked\r\n", id="gzip-then-chunked"),
-    pytest.param(b"Transfer-Encoding: chunked, identity\r\n", id="chunked-not-last", marks=LLHTTP_REJECTS),
-    pytest.param(b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", id="two-fields",
-                 marks=LLHTTP_REJECTS),
-])
+@pytest.mark.parametrize(
+    "transfer_encoding",
+    [
+        pytest.param(b"Transfer-Encoding: xchunked\r\n", id="unknown-coding"),
+        pytest.param(b"Transfer-Encoding: identity, chunked\r\n", id="identity-then-chunked"),
+        pytest.param(b"Transfer-Encoding: gzip, chunked\r\n", id="gzip-then-chunked"),
+        pytest.param(b"Transfer-Encoding: chunked, identity\r\n", id="chunked-not-last", marks=LLHTTP_REJECTS),
+        pytest.param(
+            b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", id="two-fields", marks=LLHTTP_REJECTS
+        ),
+    ],
+)
 def test_unsupported_transfer_encoding_is_501(stack: Stack, transfer_encoding: bytes) -> None:
     stack.start_gateway()
-    raw = exchange(stack.port, b"POST / HTTP/1.1\r\nHost: t\r\n" + transfer_encoding
-                   + b"\r\n5\r\nhello\r\n0\r\n\r\n", 2)
+    raw = exchange(
+        stack.port, b"POST / HTTP/1.1\r\nHost: t\r\n" + transfer_encoding + b"\r\n5\r\nhello\r\n0\r\n\r\n", 2
+    )
     assert statuses(raw) == [501]
 
 
@@ -293,23 +310,28 @@ def test_options_asterisk_is_answered_by_the_server(stack: Stack) -> None:
     assert statuses(raw) == [200]
 
 
-@pytest.mark.xfail(strict=True, reason="raw UTF-8 in the request target (curl sends it unencoded) is "
-                                       "rejected 400 by llhttp; Go's url.ParseRequestURI only refuses CTL bytes")
+@pytest.mark.xfail(
+    strict=True,
+    reason="raw UTF-8 in the request target (curl sends it unencoded) is "
+    "rejected 400 by llhttp; Go's url.ParseRequestURI only refuses CTL bytes",
+)
 def test_raw_utf8_in_path_and_query_is_forwarded(stack: Stack) -> None:
     stack.start_gateway()
-    raw = exchange(stack.port, "GET /caf\u00e9?q=\u00fc HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-                   .encode())
+    raw = exchange(stack.port, "GET /caf\u00e9?q=\u00fc HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
     assert statuses(raw) == [200]
     assert b'"path": "/caf%C3%A9?q=' in raw
 
 
 # -- connections released when the client goes away ------------------------------------------------------
 
+
 def test_upgraded_connection_is_closed_upstream_when_the_client_disconnects(stack: Stack) -> None:
     stack.start_gateway()
     sock = socket.create_connection(("127.0.0.1", stack.port), timeout=3)
-    sock.sendall(b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                 b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+    sock.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
     assert sock.recv(1024).startswith(b"HTTP/1.1 101")
     sock.close()
     assert wait_until(lambda: stack.upstream_stats()["ws_closed"] == 1, timeout=5), stack.upstream_stats()
@@ -336,7 +358,7 @@ def test_slowloris_is_closed_at_read_timeout(stack: Stack) -> None:
                 if sock.recv(1024) == b"":
                     closed_after = time.monotonic() - started
                     break
-            except socket.timeout:
+            except TimeoutError:
                 pass
             except (BrokenPipeError, ConnectionResetError):
                 closed_after = time.monotonic() - started

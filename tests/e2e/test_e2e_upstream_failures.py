@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from e2e_helpers import raw_exchange, read_response, routes_to
@@ -75,10 +75,14 @@ async def test_truncated_body_cuts_client_off_and_connection_is_not_reused(make_
 
 async def test_idle_pooled_connection_closed_after_idle_conn_timeout(make_gateway, raw_upstream):
     await raw_upstream.start(keep_serving)
-    routes = routes_to(raw_upstream.url, service_extra='  serversTransport = "t"', extra="""
+    routes = routes_to(
+        raw_upstream.url,
+        service_extra='  serversTransport = "t"',
+        extra="""
 [http.serversTransports.t.forwardingTimeouts]
   idleConnTimeout = "200ms"
-""")
+""",
+    )
     gateway = await make_gateway(routes)
     await get(gateway.servers["http"].port, "/a")
     assert raw_upstream.closed == 0
@@ -94,10 +98,13 @@ async def test_pooled_connection_reused_for_sequential_requests(make_gateway, ra
     assert raw_upstream.connections == 1
 
 
-@pytest.mark.parametrize("answer", [
-    pytest.param(b"NOT HTTP AT ALL\r\n\r\n", id="garbage"),
-    pytest.param(b"", id="closes-without-answer"),
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(b"NOT HTTP AT ALL\r\n\r\n", id="garbage"),
+        pytest.param(b"", id="closes-without-answer"),
+    ],
+)
 async def test_broken_answers_give_502(make_gateway, raw_upstream, answer):
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -135,8 +142,9 @@ async def test_expect_100_continue_is_relayed(make_gateway, raw_upstream):
 async def test_chunked_trailers_are_relayed(make_gateway, raw_upstream):
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
-                     b"3\r\nabc\r\n0\r\nX-Sum: 42\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 42\r\n\r\n"
+        )
         await writer.drain()
 
     await raw_upstream.start(handler)
@@ -165,6 +173,7 @@ async def test_until_close_body_is_chunked_for_http11_client(make_gateway, raw_u
 async def test_content_length_body_in_pieces_and_bytes_beyond_it(make_gateway, raw_upstream):
     """A Content-Length body arriving after its head is relayed as raw pieces; bytes past the announced
     length are not relayed and the connection is not reused."""
+
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             await read_request(reader)

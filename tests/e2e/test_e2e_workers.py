@@ -15,8 +15,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Callable, Iterator
 
 import pytest
 from e2e_helpers import ROOT, Proc, free_port, raw_exchange, routes_to
@@ -45,8 +45,20 @@ class Workers:
     """`python -m proxy --config routes.toml --workers N` on a port the parent picks (port 0)."""
 
     def __init__(self, config: Path, count: int = 2, *args: str) -> None:
-        self.proc = Proc([sys.executable, "-m", "proxy", "--config", str(config), "--workers", str(count),
-                          "--entrypoints.http.address=127.0.0.1:0", *args], config.parent)
+        self.proc = Proc(
+            [
+                sys.executable,
+                "-m",
+                "proxy",
+                "--config",
+                str(config),
+                "--workers",
+                str(count),
+                "--entrypoints.http.address=127.0.0.1:0",
+                *args,
+            ],
+            config.parent,
+        )
         self.count = count
         self.port = 0
 
@@ -62,8 +74,9 @@ class Workers:
         return {int(index): int(pid) for index, pid in WORKER.findall(self.output())}
 
     async def started(self) -> Workers:
-        assert await eventually(lambda: SERVING.search(self.output()) or self.proc.popen.poll() is not None), \
+        assert await eventually(lambda: SERVING.search(self.output()) or self.proc.popen.poll() is not None), (
             self.output()
+        )
         found = SERVING.search(self.output())
         assert found, f"exited with {self.proc.popen.returncode}:\n{self.output()}"
         self.port = int(found.group(1))
@@ -114,8 +127,11 @@ def tcp_inodes(state: str, local_port: int | None = None, remote_port: int | Non
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()
         local, remote, st, inode = fields[1], fields[2], fields[3], fields[9]
-        if st == state and local_port in (None, int(local.split(":")[1], 16)) \
-                and remote_port in (None, int(remote.split(":")[1], 16)):
+        if (
+            st == state
+            and local_port in (None, int(local.split(":")[1], 16))
+            and remote_port in (None, int(remote.split(":")[1], 16))
+        ):
             found.add(inode)
     return found
 
@@ -144,8 +160,9 @@ BROKEN_ROUTER = '[http.routers.broken]\nrule = "Path(`/b`)"\nservice = "nope"\n'
 
 
 # -- the flag ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("value", [pytest.param("0", id="zero"), pytest.param("-2", id="negative"),
-                                   pytest.param("two", id="not-a-number")])
+@pytest.mark.parametrize(
+    "value", [pytest.param("0", id="zero"), pytest.param("-2", id="negative"), pytest.param("two", id="not-a-number")]
+)
 def test_workers_must_be_positive_or_auto(value, capsys):
     with pytest.raises(SystemExit) as exited:
         parse_args(["--config", "x.toml", "--workers", value])
@@ -211,14 +228,19 @@ async def test_workers_stop_when_the_parent_is_killed(workers, upstream):
 
 # -- start-up failures ---------------------------------------------------------------------------------
 def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "proxy", *args, "--workers", "2"], cwd=cwd, text=True,
-                          capture_output=True, timeout=20, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [sys.executable, "-m", "proxy", *args, "--workers", "2"],
+        cwd=cwd,
+        text=True,
+        capture_output=True,
+        timeout=20,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def test_strict_config_error_is_printed_once_and_nothing_starts(tmp_path):
     (tmp_path / "routes.toml").write_text('[http.routers.app]\nrulee = "Path(`/`)"\n')
-    result = run_cli(tmp_path, "--config", "routes.toml", "--strict",
-                     "--entrypoints.http.address=127.0.0.1:0")
+    result = run_cli(tmp_path, "--config", "routes.toml", "--strict", "--entrypoints.http.address=127.0.0.1:0")
     assert result.returncode == 1
     assert result.stderr.count("routes.toml: http.routers.app.rulee: unknown key") == 1, result.stderr
     assert "worker" not in result.stderr
@@ -232,14 +254,18 @@ def test_static_config_error_is_printed_once(tmp_path):
 
 
 def test_a_port_in_use_is_reported_once(tmp_path, upstream_port_in_use):
-    (tmp_path / "routes.toml").write_text('[http.routers.app]\nrule = "Path(`/`)"\nservice = "s"\n'
-                                          '[http.services.s.loadBalancer]\n')
-    result = run_cli(tmp_path, "--config", "routes.toml",
-                     f"--entrypoints.http.address=127.0.0.1:{upstream_port_in_use}")
+    (tmp_path / "routes.toml").write_text(
+        '[http.routers.app]\nrule = "Path(`/`)"\nservice = "s"\n[http.services.s.loadBalancer]\n'
+    )
+    result = run_cli(
+        tmp_path, "--config", "routes.toml", f"--entrypoints.http.address=127.0.0.1:{upstream_port_in_use}"
+    )
     assert result.returncode == 1
     assert result.stderr.count("cannot listen") == 1, result.stderr
-    assert (f"cannot listen: entry point http (address '127.0.0.1:{upstream_port_in_use}'): address already in use"
-            in result.stderr)  # the entry point is named, as without --workers
+    assert (
+        f"cannot listen: entry point http (address '127.0.0.1:{upstream_port_in_use}'): address already in use"
+        in result.stderr
+    )  # the entry point is named, as without --workers
     assert "worker" not in result.stderr
 
 
@@ -269,8 +295,11 @@ async def test_a_changed_file_reloads_in_every_worker(workers, upstream, tmp_pat
         assert time.monotonic() < deadline, gateway.output()
 
     (tmp_path / "routes.toml").write_text("[http.routers.app\n")  # does not parse
-    assert await eventually(lambda: all(f"[worker {i}] proxy.providers.file: configuration not reloaded" in
-                                        gateway.output() for i in range(2))), gateway.output()
+    assert await eventually(
+        lambda: all(
+            f"[worker {i}] proxy.providers.file: configuration not reloaded" in gateway.output() for i in range(2)
+        )
+    ), gateway.output()
     assert await all_fresh_connections_get(gateway.port, "/new", 200)  # the last good config, everywhere
 
 
@@ -293,8 +322,9 @@ async def test_a_worker_that_keeps_dying_stops_everything(workers, upstream):
     for _ in range(3):  # RESTART_LIMIT deaths within RESTART_WINDOW
         victim = gateway.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
-        assert await eventually(lambda: gateway.worker_pids()[0] != victim
-                                or gateway.proc.popen.poll() is not None), gateway.output()
+        assert await eventually(lambda: gateway.worker_pids()[0] != victim or gateway.proc.popen.poll() is not None), (
+            gateway.output()
+        )
 
     assert await asyncio.to_thread(gateway.proc.popen.wait, 8) == 1, gateway.output()
     assert "3 times within 10s: stopping every worker" in gateway.output()

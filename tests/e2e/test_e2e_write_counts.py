@@ -10,8 +10,8 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 REQUESTS = 40
 BODY = b'{"items": [' + b", ".join(b'{"sku": "SKU-%05d", "qty": 1}' % i for i in range(60)) + b"]}"  # ~2 KiB
-RESPONSE = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"id\": 1234}"
+RESPONSE = b'HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{"id": 1234}'
 
 
 def serve_keep_alive(listener: socket.socket) -> None:
@@ -36,8 +36,14 @@ def serve_keep_alive(listener: socket.socket) -> None:
                     return
                 buffer += chunk
             head, _, buffer = buffer.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
             while len(buffer) < length:
                 chunk = conn.recv(65536)
                 if not chunk:
@@ -65,11 +71,13 @@ def write_syscalls(pid: int) -> int:
 
 
 def post(client: socket.socket, port: int) -> bytes:
-    request = (b"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-               b"Content-Length: %d\r\n\r\n%b" % (port, len(BODY), BODY))
+    request = (
+        b"POST /api/v1/orders HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%b" % (port, len(BODY), BODY)
+    )
     client.sendall(request)  # head and body in one write: the proxy reads them together
     answer = b""
-    while not answer.endswith(b"{\"id\": 1234}"):
+    while not answer.endswith(b'{"id": 1234}'):
         chunk = client.recv(65536)
         assert chunk, answer
         answer += chunk

@@ -86,11 +86,14 @@ def run(plan: RoutePlan, stages: Any = None) -> list[Any]:
     return recorder.got
 
 
-@pytest.mark.parametrize(("middlewares", "seen", "body"), [
-    pytest.param(["h1", "f1"], ["f1", "h1"], b"OK", id="filter nearest the service first"),
-    pytest.param(["f1", "h1", "h2"], ["h2", "h1", "f1"], b"OK", id="hooks before an outer filter"),
-    pytest.param(["h1", "f1", "h2", "f2", "h3"], ["h3", "f2", "h2", "f1", "h1"], b"OK", id="interleaved"),
-])
+@pytest.mark.parametrize(
+    ("middlewares", "seen", "body"),
+    [
+        pytest.param(["h1", "f1"], ["f1", "h1"], b"OK", id="filter nearest the service first"),
+        pytest.param(["f1", "h1", "h2"], ["h2", "h1", "f1"], b"OK", id="hooks before an outer filter"),
+        pytest.param(["h1", "f1", "h2", "f2", "h3"], ["h3", "f2", "h2", "f1", "h1"], b"OK", id="interleaved"),
+    ],
+)
 def test_traefik_order(middlewares: list[str], seen: list[str], body: bytes) -> None:
     built = [Upper(n) if n.startswith("f") else Hook(n) for n in middlewares]
     assert run(plan_of(*built)) == [(200, seen), body, "end"]

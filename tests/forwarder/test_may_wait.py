@@ -78,8 +78,13 @@ class Stamp(Middleware):
 
 
 async def echo(request: web.BaseRequest) -> web.Response:
-    return web.json_response({"path": request.raw_path, "maybe": request.headers.get("X-Maybe"),
-                              "order": request.headers.getall("X-Order", [])})
+    return web.json_response(
+        {
+            "path": request.raw_path,
+            "maybe": request.headers.get("X-Maybe"),
+            "order": request.headers.getall("X-Order", []),
+        }
+    )
 
 
 @pytest.fixture
@@ -88,18 +93,25 @@ async def stack() -> Any:
         async with Gateway(ROUTES, service_overrides={"app": upstream.url}) as gateway:
             plan = gateway.routers["app@file"]
             waiter = MaybeWaiter()
-            built = RoutePlan.build(plan.router, [("before", Stamp("before")), ("maybe", waiter),
-                                                  ("after", Stamp("after"))], plan.service, plan.service_name)
+            built = RoutePlan.build(
+                plan.router,
+                [("before", Stamp("before")), ("maybe", waiter), ("after", Stamp("after"))],
+                plan.service,
+                plan.service_name,
+            )
             assert not built.waiting_hooks  # nothing `waits`: every hook is an inline one
             runtime = gateway.servers["http"].runtime
             runtime.table = RouteTable([Route(plan.router, 1, compile_rule("PathPrefix(`/`)"), built)])
             yield gateway, waiter
 
 
-@pytest.mark.parametrize(("path", "maybe", "waited"), [
-    pytest.param("/now", "now", 0, id="no wait: the synchronous path"),
-    pytest.param("/wait", "waited", 1, id="a wait, then the hooks after it"),
-])
+@pytest.mark.parametrize(
+    ("path", "maybe", "waited"),
+    [
+        pytest.param("/now", "now", 0, id="no wait: the synchronous path"),
+        pytest.param("/wait", "waited", 1, id="a wait, then the hooks after it"),
+    ],
+)
 async def test_hooks_after_it_run_in_order(stack: Any, path: str, maybe: str, waited: int) -> None:
     gateway, waiter = stack
     async with aiohttp.ClientSession() as client, client.get(gateway.url + path) as response:
@@ -121,8 +133,10 @@ async def test_pipelined_requests_keep_their_order(stack: Any) -> None:
     gateway, _ = stack
     host, port = gateway.url.removeprefix("http://").rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b"GET /wait/slow/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /now/2 HTTP/1.1\r\nHost: a\r\n\r\n"
-                 b"GET /deny/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    writer.write(
+        b"GET /wait/slow/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /now/2 HTTP/1.1\r\nHost: a\r\n\r\n"
+        b"GET /deny/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    )
     data = await asyncio.wait_for(reader.read(-1), 5)
     writer.close()
     assert data.index(b"/wait/slow/1") < data.index(b"/now/2") < data.index(b"denied")

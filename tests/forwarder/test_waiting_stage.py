@@ -78,8 +78,14 @@ class Stamp(Middleware):
 
 async def echo(request: web.BaseRequest) -> web.Response:
     body = await request.read()
-    return web.json_response({"path": request.raw_path, "waited": request.headers.get("X-Waited"),
-                              "stamp": request.headers.get("X-Stamp"), "body": len(body)})
+    return web.json_response(
+        {
+            "path": request.raw_path,
+            "waited": request.headers.get("X-Waited"),
+            "stamp": request.headers.get("X-Stamp"),
+            "body": len(body),
+        }
+    )
 
 
 @pytest.fixture
@@ -88,8 +94,9 @@ async def stack() -> Any:
         async with Gateway(ROUTES, service_overrides={"app": upstream.url}) as gateway:
             plan = gateway.routers["app@file"]
             waiter = Waiter()
-            waiting = RoutePlan.build(plan.router, [("stamp", Stamp()), ("waiter", waiter)], plan.service,
-                                      plan.service_name)
+            waiting = RoutePlan.build(
+                plan.router, [("stamp", Stamp()), ("waiter", waiter)], plan.service, plan.service_name
+            )
             assert waiting.waiting_hooks and waiting.request_hooks  # Stamp runs inline, the waiter in a task
             runtime = gateway.servers["http"].runtime
             runtime.table = RouteTable([Route(plan.router, 1, compile_rule("PathPrefix(`/`)"), waiting)])
@@ -137,8 +144,10 @@ async def test_pipelined_requests_keep_their_order_around_a_wait(stack: Any) -> 
     gateway, waiter = stack
     host, port = gateway.url.removeprefix("http://").rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b"GET /slow/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /fast/2 HTTP/1.1\r\nHost: a\r\n\r\n"
-                 b"GET /deny/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    writer.write(
+        b"GET /slow/1 HTTP/1.1\r\nHost: a\r\n\r\nGET /fast/2 HTTP/1.1\r\nHost: a\r\n\r\n"
+        b"GET /deny/3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    )
     data = await asyncio.wait_for(reader.read(-1), 5)
     writer.close()
     assert data.index(b"/slow/1") < data.index(b"/fast/2") < data.index(b"denied")
@@ -180,20 +189,25 @@ class Sometimes(Middleware):
         return later()
 
 
-@pytest.mark.parametrize(("path", "status", "waited"), [
-    pytest.param("/now", 200, None, id="no wait: no task"),
-    pytest.param("/maybe", 200, "later", id="waited, then the next hook"),
-    pytest.param("/maybe/refuse", 429, None, id="the awaited answer"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "waited"),
+    [
+        pytest.param("/now", 200, None, id="no wait: no task"),
+        pytest.param("/maybe", 200, "later", id="waited, then the next hook"),
+        pytest.param("/maybe/refuse", 429, None, id="the awaited answer"),
+    ],
+)
 async def test_a_plain_hook_may_return_an_awaitable(path: str, status: int, waited: str | None) -> None:
     async with serve_aiohttp(echo) as upstream:
         async with Gateway(ROUTES, service_overrides={"app": upstream.url}) as gateway:
             plan = gateway.routers["app@file"]
-            sometimes = RoutePlan.build(plan.router, [("sometimes", Sometimes()), ("stamp", Stamp())], plan.service,
-                                        plan.service_name)
+            sometimes = RoutePlan.build(
+                plan.router, [("sometimes", Sometimes()), ("stamp", Stamp())], plan.service, plan.service_name
+            )
             assert not sometimes.waiting_hooks  # nothing waits by declaration
-            gateway.servers["http"].runtime.table = RouteTable([Route(plan.router, 1, compile_rule("PathPrefix(`/`)"),
-                                                                      sometimes)])
+            gateway.servers["http"].runtime.table = RouteTable(
+                [Route(plan.router, 1, compile_rule("PathPrefix(`/`)"), sometimes)]
+            )
             async with aiohttp.ClientSession() as client, client.get(gateway.url + path) as response:
                 assert response.status == status
                 if status == 200:

@@ -30,8 +30,14 @@ async def answer(request: web.BaseRequest) -> web.StreamResponse:
     if q.get("echo"):
         data = await request.content.read()  # no client_max_size (request.read() stops at 1 MiB)
         headers.append(("X-Body-Length", str(len(data))))
-        headers.append(("X-Request-Framing", "chunked" if "Transfer-Encoding" in request.headers
-                        else f"length:{request.headers.get('Content-Length')}"))
+        headers.append(
+            (
+                "X-Request-Framing",
+                "chunked"
+                if "Transfer-Encoding" in request.headers
+                else f"length:{request.headers.get('Content-Length')}",
+            )
+        )
         return web.Response(status=status, body=data, headers=headers)
     size = int(q.get("size", "0"))
     if "stream" in q:
@@ -48,14 +54,15 @@ async def answer(request: web.BaseRequest) -> web.StreamResponse:
     return web.Response(status=status, body=b"" if status in (204, 304) else body_of(size), headers=headers)
 
 
-def one_router(upstream_url: str, middlewares: dict[str, dict[str, Any]], **extra_services: str
-               ) -> dict[str, Any]:
+def one_router(upstream_url: str, middlewares: dict[str, dict[str, Any]], **extra_services: str) -> dict[str, Any]:
     """Router `r` (PathPrefix `/`) through `middlewares` (in order) to service `s` at `upstream_url`."""
     services = {"s": {"loadBalancer": {"servers": [{"url": upstream_url}]}}}
     for name, url in extra_services.items():
         services[name] = {"loadBalancer": {"servers": [{"url": url}]}}
-    return {"http": {
-        "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "s", "middlewares": list(middlewares)}},
-        "middlewares": middlewares,
-        "services": services,
-    }}
+    return {
+        "http": {
+            "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "s", "middlewares": list(middlewares)}},
+            "middlewares": middlewares,
+            "services": services,
+        }
+    }

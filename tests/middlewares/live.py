@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -21,27 +22,50 @@ async def echo(request: web.BaseRequest) -> web.Response:
 
 
 def routes(middlewares: dict[str, Any], chain: list[str] | None = None) -> dict[str, Any]:
-    return {"http": {
-        "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app", "entryPoints": ["web"],
-                            "middlewares": chain if chain is not None else list(middlewares)}},
-        "middlewares": middlewares,
-        "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
-    }}
+    return {
+        "http": {
+            "routers": {
+                "app": {
+                    "rule": "PathPrefix(`/`)",
+                    "service": "app",
+                    "entryPoints": ["web"],
+                    "middlewares": chain if chain is not None else list(middlewares),
+                }
+            },
+            "middlewares": middlewares,
+            "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
+        }
+    }
 
 
 @contextlib.asynccontextmanager
-async def live_gateway(tmp_path: Path, middlewares: dict[str, Any], *, trusted: list[str] | None = None,
-                       address: str = "127.0.0.1:0", chain: list[str] | None = None,
-                       **options: Any) -> AsyncIterator[Gateway]:
+async def live_gateway(
+    tmp_path: Path,
+    middlewares: dict[str, Any],
+    *,
+    trusted: list[str] | None = None,
+    address: str = "127.0.0.1:0",
+    chain: list[str] | None = None,
+    **options: Any,
+) -> AsyncIterator[Gateway]:
     """`trusted`: the entry point's forwardedHeaders.trustedIPs (None: trust nobody, Traefik's default)."""
-    (tmp_path / "routes.yaml").write_text(json.dumps(  # JSON is YAML
-        routes(middlewares, chain)))
+    (tmp_path / "routes.yaml").write_text(
+        json.dumps(  # JSON is YAML
+            routes(middlewares, chain)
+        )
+    )
     forwarded = f"\n[entryPoints.web.forwardedHeaders]\ntrustedIPs = {json.dumps(trusted)}\n" if trusted else ""
     (tmp_path / "traefik.toml").write_text(
-        f'[entryPoints.web]\naddress = "{address}"\n{forwarded}\n[providers.file]\nfilename = "routes.yaml"\n')
+        f'[entryPoints.web]\naddress = "{address}"\n{forwarded}\n[providers.file]\nfilename = "routes.yaml"\n'
+    )
     async with serve_aiohttp(echo) as upstream:
-        async with Gateway(tmp_path / "traefik.toml", services={"app": upstream.url},
-                           strict=options.pop("strict", True), entry_points={"web": address}, **options) as gateway:
+        async with Gateway(
+            tmp_path / "traefik.toml",
+            services={"app": upstream.url},
+            strict=options.pop("strict", True),
+            entry_points={"web": address},
+            **options,
+        ) as gateway:
             yield gateway
 
 

@@ -34,51 +34,61 @@ SHA_TEST = "test:" + ldap_sha1.hash("test")
 BCRYPT_FAST = bcrypt.hashpw(b"test", bcrypt.gensalt(4)).decode()  # "$2b$04$..."
 
 
-@pytest.mark.parametrize(("password", "secret", "ok"), [
-    # goauth basic_test.go TestAuthBasic / htpasswd formats
-    pytest.param(b"test", "$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/", True, id="apr1"),
-    pytest.param(b"tesT", "$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/", False, id="apr1-wrong"),
-    pytest.param(b"hello", md5_crypt.hash("hello"), True, id="md5-crypt $1$"),
-    pytest.param(b"hello", "{SHA}qvTGHdzF6KLavt4PO0gs2a6pQ00=", True, id="sha1"),
-    pytest.param(b"hellO", "{SHA}qvTGHdzF6KLavt4PO0gs2a6pQ00=", False, id="sha1-wrong"),
-    pytest.param(b"test", BCRYPT_FAST, True, id="bcrypt $2b$"),
-    pytest.param(b"test", "$2y$" + BCRYPT_FAST[4:], True, id="bcrypt $2y$ (htpasswd -B)"),
-    pytest.param(b"test", "$2a$" + BCRYPT_FAST[4:], True, id="bcrypt $2a$"),
-    pytest.param(b"test", "$2x$" + BCRYPT_FAST[4:], True, id="bcrypt $2x$ (as Go: same as $2y$)"),
-    pytest.param(b"tesT", BCRYPT_FAST, False, id="bcrypt-wrong"),
-    pytest.param(b"x" * 80, bcrypt.hashpw(b"x" * 72, bcrypt.gensalt(4)).decode(), True,
-                 id="bcrypt counts 72 bytes, as Go's"),
-    pytest.param(b"test", "test", False, id="plain text is refused (TestBasicAuthFail)"),
-    pytest.param(b"test", "$5$rounds=5000$salt$hash", False, id="other crypt magic"),
-    pytest.param(b"test", "$2y$04$short", False, id="malformed bcrypt"),
-    pytest.param(b"test", "{SHA}not base64!", False, id="malformed sha"),
-    pytest.param(b"test", "$apr1$toolongsalt$IgXLP6ewTrSuBkTrqE8wj/", False, id="apr1 salt over 8"),
-])
+@pytest.mark.parametrize(
+    ("password", "secret", "ok"),
+    [
+        # goauth basic_test.go TestAuthBasic / htpasswd formats
+        pytest.param(b"test", "$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/", True, id="apr1"),
+        pytest.param(b"tesT", "$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/", False, id="apr1-wrong"),
+        pytest.param(b"hello", md5_crypt.hash("hello"), True, id="md5-crypt $1$"),
+        pytest.param(b"hello", "{SHA}qvTGHdzF6KLavt4PO0gs2a6pQ00=", True, id="sha1"),
+        pytest.param(b"hellO", "{SHA}qvTGHdzF6KLavt4PO0gs2a6pQ00=", False, id="sha1-wrong"),
+        pytest.param(b"test", BCRYPT_FAST, True, id="bcrypt $2b$"),
+        pytest.param(b"test", "$2y$" + BCRYPT_FAST[4:], True, id="bcrypt $2y$ (htpasswd -B)"),
+        pytest.param(b"test", "$2a$" + BCRYPT_FAST[4:], True, id="bcrypt $2a$"),
+        pytest.param(b"test", "$2x$" + BCRYPT_FAST[4:], True, id="bcrypt $2x$ (as Go: same as $2y$)"),
+        pytest.param(b"tesT", BCRYPT_FAST, False, id="bcrypt-wrong"),
+        pytest.param(
+            b"x" * 80, bcrypt.hashpw(b"x" * 72, bcrypt.gensalt(4)).decode(), True, id="bcrypt counts 72 bytes, as Go's"
+        ),
+        pytest.param(b"test", "test", False, id="plain text is refused (TestBasicAuthFail)"),
+        pytest.param(b"test", "$5$rounds=5000$salt$hash", False, id="other crypt magic"),
+        pytest.param(b"test", "$2y$04$short", False, id="malformed bcrypt"),
+        pytest.param(b"test", "{SHA}not base64!", False, id="malformed sha"),
+        pytest.param(b"test", "$apr1$toolongsalt$IgXLP6ewTrSuBkTrqE8wj/", False, id="apr1 salt over 8"),
+    ],
+)
 def test_check_secret(password: bytes, secret: str, ok: bool) -> None:
     assert check_secret(password, secret.encode()) is ok
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    pytest.param("Basic dGVzdDp0ZXN0", (b"test", b"test"), id="plain"),
-    pytest.param("bAsIc dGVzdDp0ZXN0", (b"test", b"test"), id="scheme any case"),
-    pytest.param("Basic dGVzdDo=", (b"test", b""), id="empty password"),
-    pytest.param("Basic OnB3", (b"", b"pw"), id="empty user"),
-    pytest.param("Basic dGVzdDphOmI=", (b"test", b"a:b"), id="colon in password"),
-    pytest.param("Basic dGVzdA==", None, id="no colon"),
-    pytest.param("Basic dGVzdDp0ZXN0=", None, id="bad padding"),
-    pytest.param("Basic  dGVzdDp0ZXN0", None, id="two spaces"),
-    pytest.param("Basic", None, id="no credentials"),
-    pytest.param("Bearer dGVzdDp0ZXN0", None, id="other scheme"),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("Basic dGVzdDp0ZXN0", (b"test", b"test"), id="plain"),
+        pytest.param("bAsIc dGVzdDp0ZXN0", (b"test", b"test"), id="scheme any case"),
+        pytest.param("Basic dGVzdDo=", (b"test", b""), id="empty password"),
+        pytest.param("Basic OnB3", (b"", b"pw"), id="empty user"),
+        pytest.param("Basic dGVzdDphOmI=", (b"test", b"a:b"), id="colon in password"),
+        pytest.param("Basic dGVzdA==", None, id="no colon"),
+        pytest.param("Basic dGVzdDp0ZXN0=", None, id="bad padding"),
+        pytest.param("Basic  dGVzdDp0ZXN0", None, id="two spaces"),
+        pytest.param("Basic", None, id="no credentials"),
+        pytest.param("Bearer dGVzdDp0ZXN0", None, id="other scheme"),
+    ],
+)
 def test_basic_credentials(header: str, expected: tuple[bytes, bytes] | None) -> None:
     assert basic_credentials(header) == expected
 
 
-@pytest.mark.parametrize(("users", "message"), [
-    pytest.param([], "no users found", id="TestNewBasicEmpty"),
-    pytest.param(["test"], "error parsing BasicUser entry for 'test'", id="TestBasicAuthFail: no hash"),
-    pytest.param(["a:b:c"], "error parsing BasicUser entry for 'a'", id="two colons"),
-])
+@pytest.mark.parametrize(
+    ("users", "message"),
+    [
+        pytest.param([], "no users found", id="TestNewBasicEmpty"),
+        pytest.param(["test"], "error parsing BasicUser entry for 'test'", id="TestBasicAuthFail: no hash"),
+        pytest.param(["a:b:c"], "error parsing BasicUser entry for 'a'", id="two colons"),
+    ],
+)
 def test_new_refuses(users: list[str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         basic_auth(users)
@@ -100,14 +110,16 @@ def test_error_never_shows_the_hash() -> None:
 
 # -- live -------------------------------------------------------------------------------------------------
 
+
 def auth(**options: Any) -> dict[str, Any]:
     return {"auth": {"basicAuth": options}}
 
 
 async def fetch(gateway: Any, user: str | None = None, password: str = "", headers: Any = None) -> httpx.Response:
     async with httpx.AsyncClient() as client:
-        return await client.get(gateway.url + "/x", auth=(user, password) if user is not None else None,
-                                headers=headers)
+        return await client.get(
+            gateway.url + "/x", auth=(user, password) if user is not None else None, headers=headers
+        )
 
 
 def assert_challenged(response: httpx.Response, realm: str = "traefik") -> None:
@@ -118,8 +130,14 @@ def assert_challenged(response: httpx.Response, realm: str = "traefik") -> None:
     assert "x-webauth-user" not in response.headers
 
 
-@pytest.mark.parametrize("users", [pytest.param([SHA_TEST], id="sha (sync)"), pytest.param([TEST], id="apr1"),
-                                   pytest.param(["test:" + BCRYPT_FAST], id="bcrypt")])
+@pytest.mark.parametrize(
+    "users",
+    [
+        pytest.param([SHA_TEST], id="sha (sync)"),
+        pytest.param([TEST], id="apr1"),
+        pytest.param(["test:" + BCRYPT_FAST], id="bcrypt"),
+    ],
+)
 async def test_success_and_failure(tmp_path: Path, users: list[str]) -> None:
     async with live_gateway(tmp_path, auth(users=users)) as gateway:
         ok = await fetch(gateway, "test", "test")
@@ -138,12 +156,18 @@ async def test_plain_text_user_is_refused(tmp_path: Path) -> None:
         assert_challenged(await fetch(gateway, "test", "test"))
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    pytest.param({"headerField": "X-Webauth-User"}, {"x-webauth-user": ["test"], "authorization": ["Basic dGVzdDp0ZXN0"]},
-                 id="TestBasicAuthUserHeader"),
-    pytest.param({"headerField": "x-user"}, {"x-user": ["test"]}, id="TestBasicAuthUserHeaderCanonical"),
-    pytest.param({"removeHeader": True}, {"authorization": None}, id="TestBasicAuthHeaderRemoved"),
-])
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        pytest.param(
+            {"headerField": "X-Webauth-User"},
+            {"x-webauth-user": ["test"], "authorization": ["Basic dGVzdDp0ZXN0"]},
+            id="TestBasicAuthUserHeader",
+        ),
+        pytest.param({"headerField": "x-user"}, {"x-user": ["test"]}, id="TestBasicAuthUserHeaderCanonical"),
+        pytest.param({"removeHeader": True}, {"authorization": None}, id="TestBasicAuthHeaderRemoved"),
+    ],
+)
 async def test_headers_sent_upstream(tmp_path: Path, options: dict[str, Any], expected: dict[str, Any]) -> None:
     async with live_gateway(tmp_path, auth(users=[TEST], **options)) as gateway:
         response = await fetch(gateway, "test", "test", headers={"X-User": "admin", "X-Webauth-User": "admin"})
@@ -155,19 +179,39 @@ async def test_headers_sent_upstream(tmp_path: Path, options: dict[str, Any], ex
         assert [n for n, _ in response.json()["headers"] if n.lower() == "x-user"] == ["x-user"]
 
 
-@pytest.mark.parametrize(("content", "given", "expected", "realm"), [
-    pytest.param(f"{TEST}\n{TEST2}\n", [], {"test": "test", "test2": "test2"}, "", id="finds the users"),
-    pytest.param(f"{TEST}\n", [TEST2, TEST3], {"test": "test", "test2": "test2", "test3": "test3"}, "",
-                 id="merges given users"),
-    pytest.param(f"{TEST}\n{TEST2}\n", [TEST2_OVERRIDDEN], {"test": "test", "test2": "overridden"}, "",
-                 id="given users win"),
-    pytest.param(f"{TEST}\n{TEST2}\n", [TEST2_OVERRIDDEN], {"test": "test", "test2": "overridden"}, "traefik",
-                 id="realm traefik"),
-    pytest.param(f"#Comment\n{TEST}\n  \n\t{TEST2}  \r\n", [], {"test": "test", "test2": "test2"}, "traefiker",
-                 id="skips comments and blanks, trims"),
-])
-async def test_users_from_file(tmp_path: Path, content: str, given: list[str], expected: dict[str, str],
-                               realm: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "given", "expected", "realm"),
+    [
+        pytest.param(f"{TEST}\n{TEST2}\n", [], {"test": "test", "test2": "test2"}, "", id="finds the users"),
+        pytest.param(
+            f"{TEST}\n",
+            [TEST2, TEST3],
+            {"test": "test", "test2": "test2", "test3": "test3"},
+            "",
+            id="merges given users",
+        ),
+        pytest.param(
+            f"{TEST}\n{TEST2}\n", [TEST2_OVERRIDDEN], {"test": "test", "test2": "overridden"}, "", id="given users win"
+        ),
+        pytest.param(
+            f"{TEST}\n{TEST2}\n",
+            [TEST2_OVERRIDDEN],
+            {"test": "test", "test2": "overridden"},
+            "traefik",
+            id="realm traefik",
+        ),
+        pytest.param(
+            f"#Comment\n{TEST}\n  \n\t{TEST2}  \r\n",
+            [],
+            {"test": "test", "test2": "test2"},
+            "traefiker",
+            id="skips comments and blanks, trims",
+        ),
+    ],
+)
+async def test_users_from_file(
+    tmp_path: Path, content: str, given: list[str], expected: dict[str, str], realm: str
+) -> None:
     users_file = tmp_path / "auth-users"
     users_file.write_text(content)
     options = {"usersFile": str(users_file), "users": given, **({"realm": realm} if realm else {})}
@@ -177,8 +221,9 @@ async def test_users_from_file(tmp_path: Path, content: str, given: list[str], e
         assert_challenged(await fetch(gateway, "foo", "foo"), realm or "traefik")
 
 
-async def test_relative_users_file_is_read_from_the_working_directory(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_relative_users_file_is_read_from_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "conf").mkdir()
     (tmp_path / "users.htpasswd").write_text(TEST + "\n")
     monkeypatch.chdir(tmp_path)
@@ -197,11 +242,14 @@ async def test_users_file_is_read_again_on_reload(tmp_path: Path) -> None:
         assert (await fetch(gateway, "test2", "test2")).status_code == 200
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    pytest.param({"users": []}, "no users found", id="no users"),
-    pytest.param({"usersFile": "/nonexistent/users"}, "usersFile '/nonexistent/users'", id="missing file"),
-    pytest.param({"users": ["bob"]}, "error parsing BasicUser entry for 'bob'", id="bad entry"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"users": []}, "no users found", id="no users"),
+        pytest.param({"usersFile": "/nonexistent/users"}, "usersFile '/nonexistent/users'", id="missing file"),
+        pytest.param({"users": ["bob"]}, "error parsing BasicUser entry for 'bob'", id="bad entry"),
+    ],
+)
 async def test_config_errors(tmp_path: Path, options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         async with live_gateway(tmp_path, auth(**options)):
@@ -220,8 +268,9 @@ async def test_concurrent_identical_misses_hash_once(tmp_path: Path, monkeypatch
     monkeypatch.setattr(basicauth_module, "check_secret", slow_check)
     async with live_gateway(tmp_path, auth(users=["test:" + BCRYPT_FAST])) as gateway:
         async with httpx.AsyncClient() as client:
-            first, second = await asyncio.gather(*(client.get(gateway.url + "/x", auth=("test", "pw"))
-                                                   for _ in range(2)))
+            first, second = await asyncio.gather(
+                *(client.get(gateway.url + "/x", auth=("test", "pw")) for _ in range(2))
+            )
             assert (first.status_code, second.status_code) == (200, 200)
             assert len(calls) == 1
             assert (await client.get(gateway.url + "/x", auth=("test", "pw"))).status_code == 200
@@ -250,17 +299,20 @@ def test_requests_and_curl(tmp_path: Path, serve_app_sync: Any, stripproxy_sync:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", echo)
     upstream = serve_app_sync(app)
-    gateway = stripproxy_sync(routes(auth(usersFile=str(tmp_path / "users"), realm="my realm")),
-                              services={"app": upstream.url})
+    gateway = stripproxy_sync(
+        routes(auth(usersFile=str(tmp_path / "users"), realm="my realm")), services={"app": upstream.url}
+    )
     ok = requests.get(gateway.url + "/x", auth=("test", "test"), timeout=5)
     assert ok.status_code == 200
     refused = requests.get(gateway.url + "/x", auth=("test", "nope"), timeout=5)
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == 'Basic realm="my realm"'
     if shutil.which("curl"):
-        out = subprocess.run(["curl", "-sS", "-i", "-u", "test:test", gateway.url + "/x"], capture_output=True,
-                             timeout=10, check=True).stdout
+        out = subprocess.run(
+            ["curl", "-sS", "-i", "-u", "test:test", gateway.url + "/x"], capture_output=True, timeout=10, check=True
+        ).stdout
         assert out.startswith(b"HTTP/1.1 200 ")
-        out = subprocess.run(["curl", "-sS", "-i", gateway.url + "/x"], capture_output=True, timeout=10,
-                             check=True).stdout
+        out = subprocess.run(
+            ["curl", "-sS", "-i", gateway.url + "/x"], capture_output=True, timeout=10, check=True
+        ).stdout
         assert out.startswith(b"HTTP/1.1 401 ") and b'Www-Authenticate: Basic realm="my realm"\r\n' in out
         assert out.endswith(b"\r\n\r\n401 Unauthorized\n")

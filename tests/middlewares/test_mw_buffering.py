@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import httpx
@@ -33,11 +34,14 @@ PAYLOAD = os.urandom(127)  # math.MaxInt8 bytes, as Traefik's test
 
 
 # -- TestBuffering (Traefik) ------------------------------------------------------------------------------
-@pytest.mark.parametrize(("options", "status"), [
-    pytest.param({}, 200, id="Unlimited response and request body size"),
-    pytest.param({"maxRequestBodyBytes": 1}, 413, id="Limited request body size"),
-    pytest.param({"maxResponseBodyBytes": 1}, 500, id="Limited response body size"),
-])
+@pytest.mark.parametrize(
+    ("options", "status"),
+    [
+        pytest.param({}, 200, id="Unlimited response and request body size"),
+        pytest.param({"maxRequestBodyBytes": 1}, 413, id="Limited request body size"),
+        pytest.param({"maxResponseBodyBytes": 1}, 500, id="Limited response body size"),
+    ],
+)
 async def test_buffering(stripproxy: Any, upstream_url: str, options: dict[str, Any], status: int) -> None:
     gateway = await gateway_for(stripproxy, upstream_url, **options)
     async with httpx.AsyncClient() as client:
@@ -66,18 +70,21 @@ async def test_chunked_request_goes_up_with_a_content_length(stripproxy: Any, up
     assert response.headers["x-request-framing"] == "length:27"
 
 
-@pytest.mark.parametrize(("chunked", "size", "limit"), [
-    pytest.param(True, 27, 8, id="TestBuffer_chunkedEncodingLimitReached"),
-    pytest.param(False, 24, 4, id="TestBuffer_requestLimitReached (declared length)"),
-    pytest.param(True, 3 * 1024 * 1024, 2 * 1024 * 1024, id="chunked, past the limit after spilling to disk"),
-])
+@pytest.mark.parametrize(
+    ("chunked", "size", "limit"),
+    [
+        pytest.param(True, 27, 8, id="TestBuffer_chunkedEncodingLimitReached"),
+        pytest.param(False, 24, 4, id="TestBuffer_requestLimitReached (declared length)"),
+        pytest.param(True, 3 * 1024 * 1024, 2 * 1024 * 1024, id="chunked, past the limit after spilling to disk"),
+    ],
+)
 async def test_request_limit(stripproxy: Any, upstream_url: str, chunked: bool, size: int, limit: int) -> None:
     gateway = await gateway_for(stripproxy, upstream_url, maxRequestBodyBytes=limit, memRequestBodyBytes=1024)
     body = body_of(size)
 
     async def pieces() -> AsyncIterator[bytes]:
         for at in range(0, size, 65536):
-            yield body[at:at + 65536]
+            yield body[at : at + 65536]
 
     async with httpx.AsyncClient() as client:
         try:
@@ -88,10 +95,13 @@ async def test_request_limit(stripproxy: Any, upstream_url: str, chunked: bool, 
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize(("size", "memory"), [
-    pytest.param(5 * 1024 * 1024, 64 * 1024, id="spills to a temporary file"),
-    pytest.param(200 * 1024, 0, id="stays in memory (default 1 MiB)"),
-])
+@pytest.mark.parametrize(
+    ("size", "memory"),
+    [
+        pytest.param(5 * 1024 * 1024, 64 * 1024, id="spills to a temporary file"),
+        pytest.param(200 * 1024, 0, id="stays in memory (default 1 MiB)"),
+    ],
+)
 async def test_large_request_body_intact(stripproxy: Any, upstream_url: str, size: int, memory: int) -> None:
     gateway = await gateway_for(stripproxy, upstream_url, memRequestBodyBytes=memory)
     body = os.urandom(size)
@@ -140,16 +150,18 @@ async def test_expect_continue_is_answered_while_holding(stripproxy: Any, upstre
 
 
 # -- response side (oxy) ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("size", "limit"), [
-    pytest.param(33, 4, id="small limit with body larger than max response bytes"),
-    pytest.param(32769, 4, id="small limit with body larger than 32768 bytes"),
-    pytest.param(32769, 2000, id="larger limit with body larger than 32768 bytes"),
-    pytest.param(32769 + 1999, 2000, id="larger limit with body larger than 32768 + 1999 bytes"),
-    pytest.param(65537 + 2000, 2000, id="larger limit with body larger than 65536 + 2000 bytes"),
-])
+@pytest.mark.parametrize(
+    ("size", "limit"),
+    [
+        pytest.param(33, 4, id="small limit with body larger than max response bytes"),
+        pytest.param(32769, 4, id="small limit with body larger than 32768 bytes"),
+        pytest.param(32769, 2000, id="larger limit with body larger than 32768 bytes"),
+        pytest.param(32769 + 1999, 2000, id="larger limit with body larger than 32768 + 1999 bytes"),
+        pytest.param(65537 + 2000, 2000, id="larger limit with body larger than 65536 + 2000 bytes"),
+    ],
+)
 @pytest.mark.parametrize("framing", ["length", "chunked"])
-async def test_response_limit_reached(stripproxy: Any, upstream_url: str, size: int, limit: int,
-                                      framing: str) -> None:
+async def test_response_limit_reached(stripproxy: Any, upstream_url: str, size: int, limit: int, framing: str) -> None:
     gateway = await gateway_for(stripproxy, upstream_url, maxResponseBodyBytes=limit)
     query = f"size={size}" if framing == "length" else f"size={size}&stream=1"
     async with httpx.AsyncClient() as client:
@@ -159,13 +171,16 @@ async def test_response_limit_reached(stripproxy: Any, upstream_url: str, size: 
     assert again.status_code == 200 and again.content == body_of(3)
 
 
-@pytest.mark.parametrize(("query", "status"), [
-    pytest.param("size=51", 200, id="TestBuffer_fileStreamingResponse"),
-    pytest.param("size=3000000&stream=1", 200, id="a large chunked body spilled to disk"),
-    pytest.param("status=304", 304, id="TestBuffer_notModified"),
-    pytest.param("status=204", 204, id="TestBuffer_noBody"),
-    pytest.param("size=10&h=Grpc-Status:2&stream=1", 200, id="TestBuffer_GRPC_ErrorResponse passes as is"),
-])
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        pytest.param("size=51", 200, id="TestBuffer_fileStreamingResponse"),
+        pytest.param("size=3000000&stream=1", 200, id="a large chunked body spilled to disk"),
+        pytest.param("status=304", 304, id="TestBuffer_notModified"),
+        pytest.param("status=204", 204, id="TestBuffer_noBody"),
+        pytest.param("size=10&h=Grpc-Status:2&stream=1", 200, id="TestBuffer_GRPC_ErrorResponse passes as is"),
+    ],
+)
 async def test_response_passes(stripproxy: Any, upstream_url: str, query: str, status: int) -> None:
     gateway = await gateway_for(stripproxy, upstream_url, memResponseBodyBytes=4)
     async with httpx.AsyncClient(timeout=30) as client:
@@ -191,6 +206,7 @@ async def test_response_held_until_its_end(stripproxy: Any, upstream_url: str) -
 async def test_endless_response_over_the_limit_is_answered_at_once(stripproxy: Any) -> None:
     """A hostile upstream streaming far past maxResponseBodyBytes: 500 as soon as the limit is passed, the
     rest read and dropped (memory holds at most the limit)."""
+
     async def flood(request: web.BaseRequest) -> web.StreamResponse:
         response = web.StreamResponse()
         response.enable_chunked_encoding()

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares import (
-    AddPrefix, Chain, Headers, RedirectScheme, ReplacePath, ReplacePathRegex, StripPrefix,
+    AddPrefix,
+    Chain,
+    Headers,
+    RedirectScheme,
+    ReplacePath,
+    ReplacePathRegex,
+    StripPrefix,
 )
 
 

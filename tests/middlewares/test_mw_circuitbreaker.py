@@ -30,45 +30,61 @@ def breaker_with(outcomes: list[tuple[int, float]], expression: str) -> bool:
     return breaker.condition(breaker, 1000.0)
 
 
-@pytest.mark.parametrize(("expression", "outcomes", "tripped"), [
-    pytest.param("NetworkErrorRatio() > 0.5", [(502, 0.01), (200, 0.01), (504, 0.01)], True, id="ratio over"),
-    pytest.param("NetworkErrorRatio() > 0.5", [(502, 0.01), (200, 0.01)], False, id="ratio at the bound"),
-    pytest.param("NetworkErrorRatio() >= 0.5", [(502, 0.01), (200, 0.01)], True, id="ratio ge"),
-    pytest.param("NetworkErrorRatio() < 0.5", [], True, id="no requests: ratio 0"),
-    pytest.param("NetworkErrorRatio() > 0.1", [(500, 0.01), (503, 0.01)], False, id="5xx are not network errors"),
-    pytest.param("ResponseCodeRatio(500, 600, 0, 600) > 0.25", [(500, 0.01), (200, 0.01), (200, 0.01)], True,
-                 id="code ratio"),
-    pytest.param("ResponseCodeRatio(500, 600, 0, 600) < 0.6", [(599, 0.01), (200, 0.01), (600, 0.01)], True,
-                 id="code ranges exclude their end"),  # 1/2, where an inclusive end would give 2/3
-    pytest.param("LatencyAtQuantileMS(50.0) > 50", [(200, 0.1), (200, 0.1), (200, 0.01)], True, id="median slow"),
-    pytest.param("LatencyAtQuantileMS(50.0) > 50", [(200, 0.1), (200, 0.01), (200, 0.01)], False,
-                 id="median fast"),
-    pytest.param("LatencyAtQuantileMS(99.0) >= 100", [(200, 0.1)] + [(200, 0.001)] * 98, True, id="p99"),
-    pytest.param("RequestThreshold() > 2 && NetworkErrorRatio() > 0.5", [(502, 0.01)] * 2, False,
-                 id="too few requests"),
-    pytest.param("RequestThreshold() > 2 && NetworkErrorRatio() > 0.5", [(502, 0.01)] * 3, True,
-                 id="enough requests"),
-    pytest.param("NetworkErrorRatio() > 0.9 || LatencyAtQuantileMS(50.0) > 5", [(200, 0.01)], True, id="or"),
-    pytest.param("(NetworkErrorRatio() > 0.9 || RequestThreshold() == 1) && LatencyAtQuantileMS(50.0) < 5",
-                 [(200, 0.001)], True, id="parentheses"),
-    pytest.param("RequestThreshold() != 1", [(200, 0.001)], False, id="ne"),
-    pytest.param("RequestThreshold() <= 1", [(200, 0.001)], True, id="le"),
-])
+@pytest.mark.parametrize(
+    ("expression", "outcomes", "tripped"),
+    [
+        pytest.param("NetworkErrorRatio() > 0.5", [(502, 0.01), (200, 0.01), (504, 0.01)], True, id="ratio over"),
+        pytest.param("NetworkErrorRatio() > 0.5", [(502, 0.01), (200, 0.01)], False, id="ratio at the bound"),
+        pytest.param("NetworkErrorRatio() >= 0.5", [(502, 0.01), (200, 0.01)], True, id="ratio ge"),
+        pytest.param("NetworkErrorRatio() < 0.5", [], True, id="no requests: ratio 0"),
+        pytest.param("NetworkErrorRatio() > 0.1", [(500, 0.01), (503, 0.01)], False, id="5xx are not network errors"),
+        pytest.param(
+            "ResponseCodeRatio(500, 600, 0, 600) > 0.25", [(500, 0.01), (200, 0.01), (200, 0.01)], True, id="code ratio"
+        ),
+        pytest.param(
+            "ResponseCodeRatio(500, 600, 0, 600) < 0.6",
+            [(599, 0.01), (200, 0.01), (600, 0.01)],
+            True,
+            id="code ranges exclude their end",
+        ),  # 1/2, where an inclusive end would give 2/3
+        pytest.param("LatencyAtQuantileMS(50.0) > 50", [(200, 0.1), (200, 0.1), (200, 0.01)], True, id="median slow"),
+        pytest.param("LatencyAtQuantileMS(50.0) > 50", [(200, 0.1), (200, 0.01), (200, 0.01)], False, id="median fast"),
+        pytest.param("LatencyAtQuantileMS(99.0) >= 100", [(200, 0.1)] + [(200, 0.001)] * 98, True, id="p99"),
+        pytest.param(
+            "RequestThreshold() > 2 && NetworkErrorRatio() > 0.5", [(502, 0.01)] * 2, False, id="too few requests"
+        ),
+        pytest.param(
+            "RequestThreshold() > 2 && NetworkErrorRatio() > 0.5", [(502, 0.01)] * 3, True, id="enough requests"
+        ),
+        pytest.param("NetworkErrorRatio() > 0.9 || LatencyAtQuantileMS(50.0) > 5", [(200, 0.01)], True, id="or"),
+        pytest.param(
+            "(NetworkErrorRatio() > 0.9 || RequestThreshold() == 1) && LatencyAtQuantileMS(50.0) < 5",
+            [(200, 0.001)],
+            True,
+            id="parentheses",
+        ),
+        pytest.param("RequestThreshold() != 1", [(200, 0.001)], False, id="ne"),
+        pytest.param("RequestThreshold() <= 1", [(200, 0.001)], True, id="le"),
+    ],
+)
 def test_expressions(expression: str, outcomes: list[tuple[int, float]], tripped: bool) -> None:
     assert breaker_with(outcomes, expression) is tripped
 
 
-@pytest.mark.parametrize(("expression", "message"), [
-    pytest.param("", "empty", id="empty"),
-    pytest.param("NetworkErrorRatio() > 1", "compared with a float", id="float metric, int literal"),
-    pytest.param("LatencyAtQuantileMS(50.0) > 50.5", "compared with a int", id="int metric, float literal"),
-    pytest.param("Unknown() > 1", "is not one of", id="unknown function"),
-    pytest.param("ResponseCodeRatio(500, 600) > 0.5", "takes 4 arguments", id="arity"),
-    pytest.param("ResponseCodeRatio(500.0, 600, 0, 600) > 0.5", "not an int", id="argument type"),
-    pytest.param("NetworkErrorRatio() > 0.5 &&", "expected more", id="dangling operator"),
-    pytest.param("NetworkErrorRatio() 0.5", "expected a comparison", id="missing operator"),
-    pytest.param("NetworkErrorRatio() > 0.5 ; x", "unexpected", id="garbage"),
-])
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        pytest.param("", "empty", id="empty"),
+        pytest.param("NetworkErrorRatio() > 1", "compared with a float", id="float metric, int literal"),
+        pytest.param("LatencyAtQuantileMS(50.0) > 50.5", "compared with a int", id="int metric, float literal"),
+        pytest.param("Unknown() > 1", "is not one of", id="unknown function"),
+        pytest.param("ResponseCodeRatio(500, 600) > 0.5", "takes 4 arguments", id="arity"),
+        pytest.param("ResponseCodeRatio(500.0, 600, 0, 600) > 0.5", "not an int", id="argument type"),
+        pytest.param("NetworkErrorRatio() > 0.5 &&", "expected more", id="dangling operator"),
+        pytest.param("NetworkErrorRatio() 0.5", "expected a comparison", id="missing operator"),
+        pytest.param("NetworkErrorRatio() > 0.5 ; x", "unexpected", id="garbage"),
+    ],
+)
 def test_bad_expressions_are_refused(expression: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_expression(expression)
@@ -84,14 +100,16 @@ def test_the_window_forgets_what_is_older_than_ten_seconds() -> None:
 
 
 def config(url: str, **options: Any) -> dict[str, Any]:
-    return {"http": {
-        "routers": {
-            "a": {"rule": "PathPrefix(`/a`)", "service": "app", "middlewares": ["cb"]},
-            "b": {"rule": "PathPrefix(`/b`)", "service": "app", "middlewares": ["cb"]},
-        },
-        "middlewares": {"cb": {"circuitBreaker": options}},
-        "services": {"app": {"loadBalancer": {"servers": [{"url": url}]}}},
-    }}
+    return {
+        "http": {
+            "routers": {
+                "a": {"rule": "PathPrefix(`/a`)", "service": "app", "middlewares": ["cb"]},
+                "b": {"rule": "PathPrefix(`/b`)", "service": "app", "middlewares": ["cb"]},
+            },
+            "middlewares": {"cb": {"circuitBreaker": options}},
+            "services": {"app": {"loadBalancer": {"servers": [{"url": url}]}}},
+        }
+    }
 
 
 async def get(client: aiohttp.ClientSession, url: str) -> tuple[int, str]:
@@ -100,8 +118,16 @@ async def get(client: aiohttp.ClientSession, url: str) -> tuple[int, str]:
 
 
 async def test_the_breaker_trips_falls_back_recovers_and_is_per_router() -> None:
-    async with Gateway(config(refused_url(), expression="NetworkErrorRatio() > 0.5", checkPeriod="1ms",
-                              fallbackDuration="300ms", recoveryDuration="300ms", responseCode=418)) as gateway:
+    async with Gateway(
+        config(
+            refused_url(),
+            expression="NetworkErrorRatio() > 0.5",
+            checkPeriod="1ms",
+            fallbackDuration="300ms",
+            recoveryDuration="300ms",
+            responseCode=418,
+        )
+    ) as gateway:
         async with aiohttp.ClientSession() as client:
             assert (await get(client, gateway.url + "/a"))[0] == 502  # recorded, then the check trips it
             status, body = await get(client, gateway.url + "/a")

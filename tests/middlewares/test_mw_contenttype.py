@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -48,18 +49,27 @@ async def upstream_url() -> AsyncIterator[str]:
     await asyncio.sleep(0.01)
 
 
-@pytest.mark.parametrize(("middlewares", "query", "expected"), [
-    pytest.param({}, "kind=html", None, id="no middleware: Traefik does not sniff"),
-    pytest.param({"ct": {"contentType": {}}}, "kind=html", "text/html; charset=utf-8",
-                 id="the middleware turns sniffing on"),
-    pytest.param({"ct": {"contentType": {"autoDetect": True}}}, "kind=png", "image/png", id="autoDetect true"),
-    pytest.param({"ct": {"contentType": {"autoDetect": False}}}, "kind=html", None,
-                 id="deprecated autoDetect false: nothing happens"),
-    pytest.param({"ct": {"contentType": {}}}, "kind=empty", None, id="an empty body is not sniffed"),
-    pytest.param({"ct": {"contentType": {}}}, "kind=gz", None, id="not with a Content-Encoding"),
-])
-async def test_detection(stripproxy: Any, upstream_url: str, middlewares: dict[str, Any], query: str,
-                         expected: str | None) -> None:
+@pytest.mark.parametrize(
+    ("middlewares", "query", "expected"),
+    [
+        pytest.param({}, "kind=html", None, id="no middleware: Traefik does not sniff"),
+        pytest.param(
+            {"ct": {"contentType": {}}}, "kind=html", "text/html; charset=utf-8", id="the middleware turns sniffing on"
+        ),
+        pytest.param({"ct": {"contentType": {"autoDetect": True}}}, "kind=png", "image/png", id="autoDetect true"),
+        pytest.param(
+            {"ct": {"contentType": {"autoDetect": False}}},
+            "kind=html",
+            None,
+            id="deprecated autoDetect false: nothing happens",
+        ),
+        pytest.param({"ct": {"contentType": {}}}, "kind=empty", None, id="an empty body is not sniffed"),
+        pytest.param({"ct": {"contentType": {}}}, "kind=gz", None, id="not with a Content-Encoding"),
+    ],
+)
+async def test_detection(
+    stripproxy: Any, upstream_url: str, middlewares: dict[str, Any], query: str, expected: str | None
+) -> None:
     gateway = await stripproxy(one_router(upstream_url, middlewares))
     async with httpx.AsyncClient() as client:
         response = await client.get(f"{gateway.url}/?{query}", headers={"Accept-Encoding": "identity"})
@@ -77,31 +87,34 @@ async def test_an_upstream_type_is_kept(stripproxy: Any) -> None:
     assert response.headers["content-type"] == "application/x-mine" and response.content == HTML
 
 
-@pytest.mark.parametrize(("data", "expected"), [
-    # Go's net/http sniff_test.go sniffTests
-    pytest.param(b"", "text/plain; charset=utf-8", id="Empty"),
-    pytest.param(b"\x00\x01\x02", "application/octet-stream", id="Binary"),
-    pytest.param(b"\n<html>blah</html>", "text/html; charset=utf-8", id="HTML document #1"),
-    pytest.param(b"<HTML></HTML>", "text/html; charset=utf-8", id="HTML document #2"),
-    pytest.param(b"   <!DOCTYPE HTML>...", "text/html; charset=utf-8", id="HTML document #3 (leading whitespace)"),
-    pytest.param(b"\n<?xml!", "text/xml; charset=utf-8", id="XML"),
-    pytest.param(b"\xfe\xff\x00\x00", "text/plain; charset=utf-16be", id="UTF-16 BE BOM"),
-    pytest.param(b"\xff\xfe\x00\x00", "text/plain; charset=utf-16le", id="UTF-16 LE BOM"),
-    pytest.param(b"\xef\xbb\xbf\x00", "text/plain; charset=utf-8", id="UTF-8 BOM"),
-    pytest.param(b"GIF87a", "image/gif", id="GIF 87a"),
-    pytest.param(b"GIF89a...", "image/gif", id="GIF 89a"),
-    pytest.param(b"RIFF\x00\x00\x00\x00WEBPVP", "image/webp", id="WEBP image"),
-    pytest.param(b"\x00\x00\x01\x00", "image/x-icon", id="ICO"),
-    pytest.param(b"ID3\x03\x00\x00\x00\x00\x0f", "audio/mpeg", id="MP3 v1 with ID3"),
-    pytest.param(b"OggS\x00\x02", "application/ogg", id="OGG"),
-    pytest.param(b"\x1aE\xdf\xa3", "video/webm", id="WebM"),
-    pytest.param(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom<\x06t\xbfmdat", "video/mp4", id="MP4 video"),
-    pytest.param(b"\x1f\x8b\x08", "application/x-gzip", id="gzip"),
-    pytest.param(b"PK\x03\x04", "application/zip", id="zip"),
-    pytest.param(b"\x00asm\x01\x00", "application/wasm", id="Wasm"),
-    pytest.param(b"wOFF\x00\x01\x00\x00", "font/woff", id="woff"),
-    pytest.param(b"%PDF-1.7", "application/pdf", id="PDF"),
-    pytest.param(b"plain text", "text/plain; charset=utf-8", id="text"),
-])
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # Go's net/http sniff_test.go sniffTests
+        pytest.param(b"", "text/plain; charset=utf-8", id="Empty"),
+        pytest.param(b"\x00\x01\x02", "application/octet-stream", id="Binary"),
+        pytest.param(b"\n<html>blah</html>", "text/html; charset=utf-8", id="HTML document #1"),
+        pytest.param(b"<HTML></HTML>", "text/html; charset=utf-8", id="HTML document #2"),
+        pytest.param(b"   <!DOCTYPE HTML>...", "text/html; charset=utf-8", id="HTML document #3 (leading whitespace)"),
+        pytest.param(b"\n<?xml!", "text/xml; charset=utf-8", id="XML"),
+        pytest.param(b"\xfe\xff\x00\x00", "text/plain; charset=utf-16be", id="UTF-16 BE BOM"),
+        pytest.param(b"\xff\xfe\x00\x00", "text/plain; charset=utf-16le", id="UTF-16 LE BOM"),
+        pytest.param(b"\xef\xbb\xbf\x00", "text/plain; charset=utf-8", id="UTF-8 BOM"),
+        pytest.param(b"GIF87a", "image/gif", id="GIF 87a"),
+        pytest.param(b"GIF89a...", "image/gif", id="GIF 89a"),
+        pytest.param(b"RIFF\x00\x00\x00\x00WEBPVP", "image/webp", id="WEBP image"),
+        pytest.param(b"\x00\x00\x01\x00", "image/x-icon", id="ICO"),
+        pytest.param(b"ID3\x03\x00\x00\x00\x00\x0f", "audio/mpeg", id="MP3 v1 with ID3"),
+        pytest.param(b"OggS\x00\x02", "application/ogg", id="OGG"),
+        pytest.param(b"\x1aE\xdf\xa3", "video/webm", id="WebM"),
+        pytest.param(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom<\x06t\xbfmdat", "video/mp4", id="MP4 video"),
+        pytest.param(b"\x1f\x8b\x08", "application/x-gzip", id="gzip"),
+        pytest.param(b"PK\x03\x04", "application/zip", id="zip"),
+        pytest.param(b"\x00asm\x01\x00", "application/wasm", id="Wasm"),
+        pytest.param(b"wOFF\x00\x01\x00\x00", "font/woff", id="woff"),
+        pytest.param(b"%PDF-1.7", "application/pdf", id="PDF"),
+        pytest.param(b"plain text", "text/plain; charset=utf-8", id="text"),
+    ],
+)
 def test_detect_content_type(data: bytes, expected: str) -> None:
     assert detect_content_type(data) == expected

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -15,8 +16,13 @@ from body_upstream import answer, body_of, one_router
 from proxy.middlewares.errors import parse_ranges
 from proxy.testing import serve_aiohttp
 
-STATUS_TEXT = {200: "OK", 206: "Partial Content", 500: "Internal Server Error", 502: "Bad Gateway",
-               503: "Service Unavailable"}
+STATUS_TEXT = {
+    200: "OK",
+    206: "Partial Content",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 async def backend(request: web.BaseRequest) -> web.StreamResponse:
@@ -30,13 +36,16 @@ async def backend(request: web.BaseRequest) -> web.StreamResponse:
 
 async def error_pages(request: web.BaseRequest) -> web.Response:
     """The error service: says what it was asked, with which Host and headers; `/404page` answers 404."""
-    seen = {"uri": request.raw_path, "host": request.host, "method": request.method,
-            "headers": {k.lower(): v for k, v in request.headers.items()}}
+    seen = {
+        "uri": request.raw_path,
+        "host": request.host,
+        "method": request.method,
+        "headers": {k.lower(): v for k, v in request.headers.items()},
+    }
     status = 404 if request.path == "/404page" else 200
     if request.path == "/big":
         return web.Response(body=body_of(5000), content_type="text/html", headers={"X-Page": "big"})
-    return web.Response(status=status, text=json.dumps(seen), content_type="application/json",
-                        headers={"X-Page": "1"})
+    return web.Response(status=status, text=json.dumps(seen), content_type="application/json", headers={"X-Page": "1"})
 
 
 @pytest.fixture
@@ -45,78 +54,166 @@ async def urls() -> AsyncIterator[tuple[str, str]]:
         yield main.url, pages.url
 
 
-async def gateway_with(stripproxy: Any, urls: tuple[str, str], before: dict[str, Any] | None = None,
-                       **options: Any) -> Any:
+async def gateway_with(
+    stripproxy: Any, urls: tuple[str, str], before: dict[str, Any] | None = None, **options: Any
+) -> Any:
     middlewares = dict(before or {})
     middlewares["e"] = {"errors": {"service": "err", **options}}
     return await stripproxy(one_router(urls[0], middlewares, err=urls[1]))
 
 
-@pytest.mark.parametrize(("options", "status", "headers", "check"), [
-    pytest.param({"query": "/test", "status": ["500-501", "503-599"]}, 200, {},
-                 lambda r: r.status_code == 200 and r.text == "OK\n", id="no error"),
-    pytest.param({"query": "/test", "status": ["500-501", "503-599"]}, 206, {},
-                 lambda r: r.status_code == 206 and r.text == "Partial Content\n", id="no error, but not a 200"),
-    pytest.param({"query": "/test", "status": ["500-501", "503-599"]}, 304, {},
-                 lambda r: r.status_code == 304 and r.content == b"", id="a 304, so no Write called"),
-    pytest.param({"query": "/test", "status": ["500-501", "503-599"]}, 500, {},
-                 lambda r: r.status_code == 500 and r.json()["uri"] == "/test", id="in the range"),
-    pytest.param({"query": "/test", "status": ["500-501", "503-599"]}, 502, {},
-                 lambda r: r.status_code == 502 and r.text == "Bad Gateway\n", id="not in the range"),
-    pytest.param({"query": "/{status}", "status": ["503-503"]}, 503, {},
-                 lambda r: r.status_code == 503 and r.json()["uri"] == "/503", id="query replacement"),
-    pytest.param({"query": "/{status}", "status": ["503"]}, 503, {},
-                 lambda r: r.status_code == 503 and r.json()["uri"] == "/503",
-                 id="single code and query replacement"),
-    pytest.param({"query": "/test", "status": ["503"]}, 503, {},
-                 lambda r: r.json()["host"] == "localhost", id="forward request host header"),
-    pytest.param({"query": "/?status={status}&url={url}", "status": ["503"]}, 503, {},
-                 lambda r: r.json()["uri"] == "/?status=503&url=http%3A%2F%2Flocalhost%2Ftest%3Ffoo%3Dbar%26baz%3Dbuz",
-                 id="full query replacement"),
-    pytest.param({"query": "/test", "status": ["503"]}, 503,
-                 {"X-Request-Id": "trace-abc", "Authorization": "Bearer secret"},
-                 lambda r: r.json()["headers"].get("x-request-id") == "trace-abc"
-                 and r.json()["headers"].get("authorization") == "Bearer secret",
-                 id="forward all headers by default"),
-    pytest.param({"query": "/test", "status": ["503"], "errorRequestHeaders": ["X-Request-Id"]}, 503,
-                 {"X-Request-Id": "trace-abc", "Authorization": "Bearer secret"},
-                 lambda r: r.json()["headers"].get("x-request-id") == "trace-abc"
-                 and "authorization" not in r.json()["headers"], id="forward only allowlisted headers"),
-    pytest.param({"query": "/test", "status": ["503"], "errorRequestHeaders": []}, 503,
-                 {"X-Request-Id": "trace-abc", "Authorization": "Bearer secret"},
-                 lambda r: "x-request-id" not in r.json()["headers"]
-                 and "authorization" not in r.json()["headers"], id="forward no headers"),
-    pytest.param({"query": "/test", "status": ["500-599"]}, 500, {},
-                 lambda r: r.status_code == 500 and r.headers["x-page"] == "1" and "x-backend" not in r.headers,
-                 id="non-nginx: code modifier enforces original error code; the page's headers, not the backend's"),
-    pytest.param({"query": "/404page", "status": ["500-599"]}, 500, {},
-                 lambda r: r.status_code == 500 and r.json()["uri"] == "/404page",
-                 id="the page's own status never shows"),
-    pytest.param({"query": "/{status}/{originalStatus}", "status": ["500-503"], "statusRewrites": {"500-502": 418}},
-                 500, {}, lambda r: r.status_code == 418 and r.json()["uri"] == "/418/500", id="statusRewrites"),
-    pytest.param({"query": "/{status}/{originalStatus}", "status": ["500-503"], "statusRewrites": {"500-502": 418}},
-                 503, {}, lambda r: r.status_code == 503 and r.json()["uri"] == "/503/503",
-                 id="statusRewrites not matching"),
-    pytest.param({"status": ["500"]}, 500, {}, lambda r: r.json()["uri"] == "/" and r.json()["method"] == "GET",
-                 id="no query: GET /"),
-])
-async def test_handler(stripproxy: Any, urls: tuple[str, str], options: dict[str, Any], status: int,
-                       headers: dict[str, str], check: Any) -> None:
+@pytest.mark.parametrize(
+    ("options", "status", "headers", "check"),
+    [
+        pytest.param(
+            {"query": "/test", "status": ["500-501", "503-599"]},
+            200,
+            {},
+            lambda r: r.status_code == 200 and r.text == "OK\n",
+            id="no error",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["500-501", "503-599"]},
+            206,
+            {},
+            lambda r: r.status_code == 206 and r.text == "Partial Content\n",
+            id="no error, but not a 200",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["500-501", "503-599"]},
+            304,
+            {},
+            lambda r: r.status_code == 304 and r.content == b"",
+            id="a 304, so no Write called",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["500-501", "503-599"]},
+            500,
+            {},
+            lambda r: r.status_code == 500 and r.json()["uri"] == "/test",
+            id="in the range",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["500-501", "503-599"]},
+            502,
+            {},
+            lambda r: r.status_code == 502 and r.text == "Bad Gateway\n",
+            id="not in the range",
+        ),
+        pytest.param(
+            {"query": "/{status}", "status": ["503-503"]},
+            503,
+            {},
+            lambda r: r.status_code == 503 and r.json()["uri"] == "/503",
+            id="query replacement",
+        ),
+        pytest.param(
+            {"query": "/{status}", "status": ["503"]},
+            503,
+            {},
+            lambda r: r.status_code == 503 and r.json()["uri"] == "/503",
+            id="single code and query replacement",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["503"]},
+            503,
+            {},
+            lambda r: r.json()["host"] == "localhost",
+            id="forward request host header",
+        ),
+        pytest.param(
+            {"query": "/?status={status}&url={url}", "status": ["503"]},
+            503,
+            {},
+            lambda r: r.json()["uri"] == "/?status=503&url=http%3A%2F%2Flocalhost%2Ftest%3Ffoo%3Dbar%26baz%3Dbuz",
+            id="full query replacement",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["503"]},
+            503,
+            {"X-Request-Id": "trace-abc", "Authorization": "Bearer secret"},
+            lambda r: (
+                r.json()["headers"].get("x-request-id") == "trace-abc"
+                and r.json()["headers"].get("authorization") == "Bearer secret"
+            ),
+            id="forward all headers by default",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["503"], "errorRequestHeaders": ["X-Request-Id"]},
+            503,
+            {"X-Request-Id": "trace-abc", "Authorization": "Bearer secret"},
+            lambda r: (
+                r.json()["headers"].get("x-request-id") == "trace-abc" and "authorization" not in r.json()["headers"]
+            ),
+            id="forward only allowlisted headers",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["503"], "errorRequestHeaders": []},
+            503,
+            {"X-Request-Id": "trace-abc", "Authorization": "Bearer secret"},
+            lambda r: "x-request-id" not in r.json()["headers"] and "authorization" not in r.json()["headers"],
+            id="forward no headers",
+        ),
+        pytest.param(
+            {"query": "/test", "status": ["500-599"]},
+            500,
+            {},
+            lambda r: r.status_code == 500 and r.headers["x-page"] == "1" and "x-backend" not in r.headers,
+            id="non-nginx: code modifier enforces original error code; the page's headers, not the backend's",
+        ),
+        pytest.param(
+            {"query": "/404page", "status": ["500-599"]},
+            500,
+            {},
+            lambda r: r.status_code == 500 and r.json()["uri"] == "/404page",
+            id="the page's own status never shows",
+        ),
+        pytest.param(
+            {"query": "/{status}/{originalStatus}", "status": ["500-503"], "statusRewrites": {"500-502": 418}},
+            500,
+            {},
+            lambda r: r.status_code == 418 and r.json()["uri"] == "/418/500",
+            id="statusRewrites",
+        ),
+        pytest.param(
+            {"query": "/{status}/{originalStatus}", "status": ["500-503"], "statusRewrites": {"500-502": 418}},
+            503,
+            {},
+            lambda r: r.status_code == 503 and r.json()["uri"] == "/503/503",
+            id="statusRewrites not matching",
+        ),
+        pytest.param(
+            {"status": ["500"]},
+            500,
+            {},
+            lambda r: r.json()["uri"] == "/" and r.json()["method"] == "GET",
+            id="no query: GET /",
+        ),
+    ],
+)
+async def test_handler(
+    stripproxy: Any, urls: tuple[str, str], options: dict[str, Any], status: int, headers: dict[str, str], check: Any
+) -> None:
     gateway = await gateway_with(stripproxy, urls, **options)
     port = gateway.url.rsplit(":", 1)[1]
     async with httpx.AsyncClient() as client:
         # Traefik's test request is http://localhost/test?foo=bar&baz=buz: the Host here is `localhost`.
-        response = await client.get(f"http://127.0.0.1:{port}/test?foo=bar&baz=buz",
-                                    headers={"Host": "localhost", "X-Status": str(status), **headers})
+        response = await client.get(
+            f"http://127.0.0.1:{port}/test?foo=bar&baz=buz",
+            headers={"Host": "localhost", "X-Status": str(status), **headers},
+        )
     assert check(response), (response.status_code, response.headers, response.text)
 
 
-@pytest.mark.parametrize(("entries", "expected"), [
-    pytest.param(["500-599"], ((500, 599),), id="range"),
-    pytest.param(["404"], ((404, 404),), id="single"),
-    pytest.param(["404", "500-502"], ((404, 404), (500, 502)), id="several"),
-    pytest.param(["500-502-504"], ((500, 502),), id="extra dash ignored as Go does"),
-])
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        pytest.param(["500-599"], ((500, 599),), id="range"),
+        pytest.param(["404"], ((404, 404),), id="single"),
+        pytest.param(["404", "500-502"], ((404, 404), (500, 502)), id="several"),
+        pytest.param(["500-502-504"], ((500, 502),), id="extra dash ignored as Go does"),
+    ],
+)
 def test_ranges(entries: list[str], expected: tuple[tuple[int, int], ...]) -> None:
     assert parse_ranges(entries) == expected
 
@@ -129,6 +226,7 @@ def test_bad_ranges(entry: str) -> None:
 
 async def test_missing_service_disables_the_router(urls: tuple[str, str]) -> None:
     from proxy import Gateway
+
     config = one_router(urls[0], {"e": {"errors": {"status": ["500"], "service": "nope", "query": "/"}}})
     problems = Gateway(config, free_ports=True).problems
     assert any("nope" in problem for problem in problems), problems
@@ -136,6 +234,7 @@ async def test_missing_service_disables_the_router(urls: tuple[str, str]) -> Non
 
 async def test_error_service_down_keeps_the_status(stripproxy: Any, urls: tuple[str, str]) -> None:
     from proxy.testing.upstreams import bound_socket
+
     sock = bound_socket()  # bound, never listening: connection refused
     try:
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -165,10 +264,13 @@ async def test_upstream_body_drained_and_connection_reused(stripproxy: Any) -> N
     assert len(connections) == 1  # the 300 kB bodies were read to their end: the connection stayed good
 
 
-@pytest.mark.parametrize(("order", "compressed"), [
-    pytest.param(["c", "e"], True, id="compress before errors: the page is compressed"),
-    pytest.param(["e", "c"], False, id="compress after errors (nearer the service): the page does not pass it"),
-])
+@pytest.mark.parametrize(
+    ("order", "compressed"),
+    [
+        pytest.param(["c", "e"], True, id="compress before errors: the page is compressed"),
+        pytest.param(["e", "c"], False, id="compress after errors (nearer the service): the page does not pass it"),
+    ],
+)
 async def test_with_compress(stripproxy: Any, urls: tuple[str, str], order: list[str], compressed: bool) -> None:
     middlewares = {"c": {"compress": {}}, "e": {"errors": {"service": "err", "status": ["500"], "query": "/big"}}}
     config = one_router(urls[0], {name: middlewares[name] for name in order}, err=urls[1])
@@ -190,10 +292,13 @@ async def test_head_request_gets_the_page_head_only(stripproxy: Any, urls: tuple
 
 async def test_1xx_responses_pass(stripproxy: Any, urls: tuple[str, str]) -> None:
     """Test1xxResponses: interim answers go through; the final 200 is caught (status 200 configured)."""
+
     async def early_hints(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n"
-                     b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHello")
+        writer.write(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nHello"
+        )
         await writer.drain()
         writer.close()
 
@@ -238,6 +343,7 @@ async def test_client_leaving_while_the_page_is_fetched(stripproxy: Any) -> None
 async def test_backend_down_gets_the_error_page(stripproxy: Any, urls: tuple[str, str]) -> None:
     """The most common use: a 502 from a server that is down is replaced by the page, status kept."""
     from proxy.testing.upstreams import bound_socket
+
     sock = bound_socket()  # bound, never listening: connection refused
     try:
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
@@ -249,15 +355,21 @@ async def test_backend_down_gets_the_error_page(stripproxy: Any, urls: tuple[str
     assert response.status_code == 502 and response.json()["uri"] == "/502"
 
 
-@pytest.mark.parametrize(("order", "caught"), [
-    pytest.param(["e", "redirect"], True, id="errors before the middleware that answers: caught"),
-    pytest.param(["redirect", "e"], False, id="errors after it: never sees the answer"),
-])
-async def test_a_middleware_answer_passes_back(stripproxy: Any, urls: tuple[str, str], order: list[str],
-                                              caught: bool) -> None:
-    middlewares = {"redirect": {"redirectScheme": {"scheme": "https", "permanent": True}},
-                   "e": {"errors": {"service": "err", "status": ["301"], "query": "/moved"}},
-                   "c": {"compress": {}}}
+@pytest.mark.parametrize(
+    ("order", "caught"),
+    [
+        pytest.param(["e", "redirect"], True, id="errors before the middleware that answers: caught"),
+        pytest.param(["redirect", "e"], False, id="errors after it: never sees the answer"),
+    ],
+)
+async def test_a_middleware_answer_passes_back(
+    stripproxy: Any, urls: tuple[str, str], order: list[str], caught: bool
+) -> None:
+    middlewares = {
+        "redirect": {"redirectScheme": {"scheme": "https", "permanent": True}},
+        "e": {"errors": {"service": "err", "status": ["301"], "query": "/moved"}},
+        "c": {"compress": {}},
+    }
     config = one_router(urls[0], {name: middlewares[name] for name in ["c", *order]}, err=urls[1])
     gateway = await stripproxy(config)
     async with httpx.AsyncClient() as client:
@@ -276,8 +388,9 @@ async def test_error_service_response_header_timeout(stripproxy: Any) -> None:
         return web.Response(text="too late")
 
     async with serve_aiohttp(backend) as main, serve_aiohttp(hang) as pages:
-        config = one_router(main.url, {"e": {"errors": {"service": "err", "status": ["500"], "query": "/"}}},
-                            err=pages.url)
+        config = one_router(
+            main.url, {"e": {"errors": {"service": "err", "status": ["500"], "query": "/"}}}, err=pages.url
+        )
         config["http"]["services"]["err"]["loadBalancer"]["serversTransport"] = "quick"
         config["http"]["serversTransports"] = {"quick": {"forwardingTimeouts": {"responseHeaderTimeout": "200ms"}}}
         gateway = await stripproxy(config)

@@ -11,8 +11,9 @@ import asyncio
 import gzip
 import socket
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import httpx
@@ -34,97 +35,285 @@ def build(options: dict) -> ForwardAuth:
 
 
 # -- the headers sent to the auth server ----------------------------------------------------------------
-HOP = {"Connection": "Connection", "Keep-Alive": "KeepAlive", "Proxy-Authenticate": "ProxyAuthenticate",
-       "Proxy-Authorization": "ProxyAuthorization", "Te": "Te", "Trailers": "Trailers",
-       "Transfer-Encoding": "TransferEncoding", "Upgrade": "Upgrade", "X-CustomHeader": "CustomHeader"}
-XF = {"X-Forwarded-Proto": "http", "X-Forwarded-Host": "foo.bar", "X-Forwarded-Uri": "/path?q=1",
-      "X-Forwarded-Method": "GET"}
+HOP = {
+    "Connection": "Connection",
+    "Keep-Alive": "KeepAlive",
+    "Proxy-Authenticate": "ProxyAuthenticate",
+    "Proxy-Authorization": "ProxyAuthorization",
+    "Te": "Te",
+    "Trailers": "Trailers",
+    "Transfer-Encoding": "TransferEncoding",
+    "Upgrade": "Upgrade",
+    "X-CustomHeader": "CustomHeader",
+}
+XF = {
+    "X-Forwarded-Proto": "http",
+    "X-Forwarded-Host": "foo.bar",
+    "X-Forwarded-Uri": "/path?q=1",
+    "X-Forwarded-Method": "GET",
+}
 XF_PORT = {**XF, "X-Forwarded-Port": "80"}
 CT = {"X-CustomHeader": "CustomHeader", "Content-Type": "multipart/form-data; boundary=---123456"}
 
 # (headers, authRequestHeaders, empty host, expected headers, exact: no other header allowed)
 WRITE_HEADER = [  # TestForwardAuth_writeHeader (trustForwardHeader true / false)
-    pytest.param(True, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"}, [], False,
-                 {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"}, False, id="trust forward header"),
-    pytest.param(False, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"}, [], False,
-                 {"Accept": "application/json", "X-Forwarded-Host": "foo.bar"}, False, id="not trust forward header"),
-    pytest.param(True, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"}, [], True,
-                 {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"}, False,
-                 id="trust forward header with empty Host"),
-    pytest.param(False, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"}, [], True,
-                 {"Accept": "application/json", "X-Forwarded-Host": ""}, False,
-                 id="not trust forward header with empty Host"),
-    pytest.param(True, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir", "X-Forwarded-Uri": "/forward?q=1"},
-                 [], False, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir",
-                             "X-Forwarded-Uri": "/forward?q=1"}, False, id="trust forward header with forwarded URI"),
-    pytest.param(False, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir", "X-Forwarded-Uri": "/forward?q=1"},
-                 [], False, {"Accept": "application/json", "X-Forwarded-Host": "foo.bar", "X-Forwarded-Uri": "/path?q=1"},
-                 False, id="not trust forward header with forward requested URI"),
-    pytest.param(True, {"X-Forwarded-Method": "OPTIONS"}, [], False, {"X-Forwarded-Method": "OPTIONS"}, False,
-                 id="trust forward header with forwarded request Method"),
-    pytest.param(False, {"X-Forwarded-Method": "OPTIONS"}, [], False, {"X-Forwarded-Method": "GET"}, False,
-                 id="not trust forward header with forward request Method"),
-    pytest.param(False, HOP, [], False, {"X-CustomHeader": "CustomHeader", **XF_PORT,
-                                         "Proxy-Authenticate": "ProxyAuthenticate",
-                                         "Proxy-Authorization": "ProxyAuthorization", "User-Agent": ""}, True,
-                 id="remove hop-by-hop headers"),
-    pytest.param(False, CT, ["X-CustomHeader"], False, {"x-customHeader": "CustomHeader", **XF_PORT}, True,
-                 id="filter forward request headers"),
-    pytest.param(False, CT, ["X-CustomHeader", "X-Non-Exists-Header"], False,
-                 {"X-CustomHeader": "CustomHeader", **XF_PORT}, True,
-                 id="filter forward request headers doesn't add new headers"),
-    pytest.param(False, {"X-CustomHeader": "CustomHeader", "Accept": "application/json"},
-                 ["X-CustomHeader", "Accept", "User-Agent"], False,
-                 {"X-CustomHeader": "CustomHeader", "Accept": "application/json", **XF_PORT, "User-Agent": ""}, True,
-                 id="set empty User-Agent header if header is allowed but missing"),
-    pytest.param(False, {"X-CustomHeader": "CustomHeader", "Accept": "application/json"},
-                 ["X-CustomHeader", "Accept"], False,
-                 {"X-CustomHeader": "CustomHeader", "Accept": "application/json", **XF_PORT}, True,
-                 id="ignore User-Agent header if header is not allowed and missing"),
-    pytest.param(False, {"X-CustomHeader": "CustomHeader", "Accept": "application/json"}, [], False,
-                 {"X-CustomHeader": "CustomHeader", "Accept": "application/json", **XF_PORT, "User-Agent": ""}, True,
-                 id="set empty User-Agent header if header is missing"),
-    pytest.param(True, {"X-CustomHeader": "CustomHeader", "X-Forwarded-Uri": "/path?q=2"}, ["X-CustomHeader"], False,
-                 {"X-CustomHeader": "CustomHeader", **XF_PORT, "X-Forwarded-Uri": "/path?q=2"}, True,
-                 id="authRequestHeaders and XForwarded are kept if trusted"),
-    pytest.param(False, {"X-CustomHeader": "CustomHeader", "X_forwarded_for": "127.0.0.1", "X-Forwarded-Proto": "xxx"},
-                 [], False, {"X-CustomHeader": "CustomHeader", **XF_PORT}, False,
-                 id="X-Forwarded and X_forwarded headers are removed when not trusted"),
-    pytest.param(False, {"X-CustomHeader": "CustomHeader", "X-Forwarded-Proto": "https"}, [], False, XF_PORT, False,
-                 id="X-Forwarded-Proto is not used to calculate X-Forwarded-Port if trustForwardHeader=false"),
+    pytest.param(
+        True,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"},
+        [],
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"},
+        False,
+        id="trust forward header",
+    ),
+    pytest.param(
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"},
+        [],
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "foo.bar"},
+        False,
+        id="not trust forward header",
+    ),
+    pytest.param(
+        True,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"},
+        [],
+        True,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"},
+        False,
+        id="trust forward header with empty Host",
+    ),
+    pytest.param(
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"},
+        [],
+        True,
+        {"Accept": "application/json", "X-Forwarded-Host": ""},
+        False,
+        id="not trust forward header with empty Host",
+    ),
+    pytest.param(
+        True,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir", "X-Forwarded-Uri": "/forward?q=1"},
+        [],
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir", "X-Forwarded-Uri": "/forward?q=1"},
+        False,
+        id="trust forward header with forwarded URI",
+    ),
+    pytest.param(
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir", "X-Forwarded-Uri": "/forward?q=1"},
+        [],
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "foo.bar", "X-Forwarded-Uri": "/path?q=1"},
+        False,
+        id="not trust forward header with forward requested URI",
+    ),
+    pytest.param(
+        True,
+        {"X-Forwarded-Method": "OPTIONS"},
+        [],
+        False,
+        {"X-Forwarded-Method": "OPTIONS"},
+        False,
+        id="trust forward header with forwarded request Method",
+    ),
+    pytest.param(
+        False,
+        {"X-Forwarded-Method": "OPTIONS"},
+        [],
+        False,
+        {"X-Forwarded-Method": "GET"},
+        False,
+        id="not trust forward header with forward request Method",
+    ),
+    pytest.param(
+        False,
+        HOP,
+        [],
+        False,
+        {
+            "X-CustomHeader": "CustomHeader",
+            **XF_PORT,
+            "Proxy-Authenticate": "ProxyAuthenticate",
+            "Proxy-Authorization": "ProxyAuthorization",
+            "User-Agent": "",
+        },
+        True,
+        id="remove hop-by-hop headers",
+    ),
+    pytest.param(
+        False,
+        CT,
+        ["X-CustomHeader"],
+        False,
+        {"x-customHeader": "CustomHeader", **XF_PORT},
+        True,
+        id="filter forward request headers",
+    ),
+    pytest.param(
+        False,
+        CT,
+        ["X-CustomHeader", "X-Non-Exists-Header"],
+        False,
+        {"X-CustomHeader": "CustomHeader", **XF_PORT},
+        True,
+        id="filter forward request headers doesn't add new headers",
+    ),
+    pytest.param(
+        False,
+        {"X-CustomHeader": "CustomHeader", "Accept": "application/json"},
+        ["X-CustomHeader", "Accept", "User-Agent"],
+        False,
+        {"X-CustomHeader": "CustomHeader", "Accept": "application/json", **XF_PORT, "User-Agent": ""},
+        True,
+        id="set empty User-Agent header if header is allowed but missing",
+    ),
+    pytest.param(
+        False,
+        {"X-CustomHeader": "CustomHeader", "Accept": "application/json"},
+        ["X-CustomHeader", "Accept"],
+        False,
+        {"X-CustomHeader": "CustomHeader", "Accept": "application/json", **XF_PORT},
+        True,
+        id="ignore User-Agent header if header is not allowed and missing",
+    ),
+    pytest.param(
+        False,
+        {"X-CustomHeader": "CustomHeader", "Accept": "application/json"},
+        [],
+        False,
+        {"X-CustomHeader": "CustomHeader", "Accept": "application/json", **XF_PORT, "User-Agent": ""},
+        True,
+        id="set empty User-Agent header if header is missing",
+    ),
+    pytest.param(
+        True,
+        {"X-CustomHeader": "CustomHeader", "X-Forwarded-Uri": "/path?q=2"},
+        ["X-CustomHeader"],
+        False,
+        {"X-CustomHeader": "CustomHeader", **XF_PORT, "X-Forwarded-Uri": "/path?q=2"},
+        True,
+        id="authRequestHeaders and XForwarded are kept if trusted",
+    ),
+    pytest.param(
+        False,
+        {"X-CustomHeader": "CustomHeader", "X_forwarded_for": "127.0.0.1", "X-Forwarded-Proto": "xxx"},
+        [],
+        False,
+        {"X-CustomHeader": "CustomHeader", **XF_PORT},
+        False,
+        id="X-Forwarded and X_forwarded headers are removed when not trusted",
+    ),
+    pytest.param(
+        False,
+        {"X-CustomHeader": "CustomHeader", "X-Forwarded-Proto": "https"},
+        [],
+        False,
+        XF_PORT,
+        False,
+        id="X-Forwarded-Proto is not used to calculate X-Forwarded-Port if trustForwardHeader=false",
+    ),
 ]
 
 OLD_WRITE_HEADER = [  # TestForwardAuth_oldWriteHeader (trustForwardHeader not set)
-    pytest.param(None, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"}, [], False,
-                 {"Accept": "application/json", "X-Forwarded-Host": "foo.bar"}, False, id="legacy: not trust"),
-    pytest.param(None, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"}, [], True,
-                 {"Accept": "application/json", "X-Forwarded-Host": ""}, False, id="legacy: empty Host"),
-    pytest.param(None, {"Accept": "application/json", "X-Forwarded-Host": "fii.bir", "X-Forwarded-Uri": "/forward?q=1"},
-                 [], False, {"Accept": "application/json", "X-Forwarded-Host": "foo.bar", "X-Forwarded-Uri": "/path?q=1"},
-                 False, id="legacy: forward requested URI"),
-    pytest.param(None, {"X-Forwarded-Method": "OPTIONS"}, [], False, {"X-Forwarded-Method": "GET"}, False,
-                 id="legacy: forward request Method"),
-    pytest.param(None, HOP, [], False, {"X-CustomHeader": "CustomHeader", **XF,
-                                        "Proxy-Authenticate": "ProxyAuthenticate",
-                                        "Proxy-Authorization": "ProxyAuthorization"}, True,
-                 id="legacy: remove hop-by-hop headers"),
-    pytest.param(None, CT, ["X-CustomHeader"], False, {"x-customHeader": "CustomHeader", **XF}, True,
-                 id="legacy: filter forward request headers"),
-    pytest.param(None, CT, ["X-CustomHeader", "X-Non-Exists-Header"], False, {"X-CustomHeader": "CustomHeader", **XF},
-                 True, id="legacy: filter forward request headers doesn't add new headers"),
-    pytest.param(None, {"X-CustomHeader": "CustomHeader", "X-Forwarded-Prefix": "foo.bar"}, [], False,
-                 {"X-CustomHeader": "CustomHeader", **XF, "X-Forwarded-Prefix": "foo.bar"}, True,
-                 id="X-Forwarded-Prefix is kept for non-breaking behavior"),
+    pytest.param(
+        None,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"},
+        [],
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "foo.bar"},
+        False,
+        id="legacy: not trust",
+    ),
+    pytest.param(
+        None,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir"},
+        [],
+        True,
+        {"Accept": "application/json", "X-Forwarded-Host": ""},
+        False,
+        id="legacy: empty Host",
+    ),
+    pytest.param(
+        None,
+        {"Accept": "application/json", "X-Forwarded-Host": "fii.bir", "X-Forwarded-Uri": "/forward?q=1"},
+        [],
+        False,
+        {"Accept": "application/json", "X-Forwarded-Host": "foo.bar", "X-Forwarded-Uri": "/path?q=1"},
+        False,
+        id="legacy: forward requested URI",
+    ),
+    pytest.param(
+        None,
+        {"X-Forwarded-Method": "OPTIONS"},
+        [],
+        False,
+        {"X-Forwarded-Method": "GET"},
+        False,
+        id="legacy: forward request Method",
+    ),
+    pytest.param(
+        None,
+        HOP,
+        [],
+        False,
+        {
+            "X-CustomHeader": "CustomHeader",
+            **XF,
+            "Proxy-Authenticate": "ProxyAuthenticate",
+            "Proxy-Authorization": "ProxyAuthorization",
+        },
+        True,
+        id="legacy: remove hop-by-hop headers",
+    ),
+    pytest.param(
+        None,
+        CT,
+        ["X-CustomHeader"],
+        False,
+        {"x-customHeader": "CustomHeader", **XF},
+        True,
+        id="legacy: filter forward request headers",
+    ),
+    pytest.param(
+        None,
+        CT,
+        ["X-CustomHeader", "X-Non-Exists-Header"],
+        False,
+        {"X-CustomHeader": "CustomHeader", **XF},
+        True,
+        id="legacy: filter forward request headers doesn't add new headers",
+    ),
+    pytest.param(
+        None,
+        {"X-CustomHeader": "CustomHeader", "X-Forwarded-Prefix": "foo.bar"},
+        [],
+        False,
+        {"X-CustomHeader": "CustomHeader", **XF, "X-Forwarded-Prefix": "foo.bar"},
+        True,
+        id="X-Forwarded-Prefix is kept for non-breaking behavior",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("trust", "headers", "allowed", "empty_host", "expected", "exact"),
-                         WRITE_HEADER + OLD_WRITE_HEADER)
-def test_auth_request_headers(trust: bool | None, headers: dict[str, str], allowed: list[str], empty_host: bool,
-                              expected: dict[str, str], exact: bool) -> None:
+@pytest.mark.parametrize(
+    ("trust", "headers", "allowed", "empty_host", "expected", "exact"), WRITE_HEADER + OLD_WRITE_HEADER
+)
+def test_auth_request_headers(
+    trust: bool | None,
+    headers: dict[str, str],
+    allowed: list[str],
+    empty_host: bool,
+    expected: dict[str, str],
+    exact: bool,
+) -> None:
     middleware = build({"authRequestHeaders": allowed, **({} if trust is None else {"trustForwardHeader": trust})})
-    req = RequestHead("GET", "/path", "q=1", HeaderList([("Host", "foo.bar"), *headers.items()]),
-                      host="" if empty_host else "foo.bar")
+    req = RequestHead(
+        "GET", "/path", "q=1", HeaderList([("Host", "foo.bar"), *headers.items()]), host="" if empty_host else "foo.bar"
+    )
     sent = auth_request_headers(req, middleware.trust, middleware.allowed)
     got = {canonical_key(name): value for name, value in reversed(sent)}
     for name, value in expected.items():
@@ -133,36 +322,61 @@ def test_auth_request_headers(trust: bool | None, headers: dict[str, str], allow
         assert got == {}
 
 
-@pytest.mark.parametrize(("headers", "wire_agent"), [
-    pytest.param([("User-Agent", "curl/8")], "curl/8", id="the client's agent"),
-    pytest.param([("User-Agent", "")], None, id="empty: no agent at all"),
-    pytest.param([], "Go-http-client/1.1", id="none: Go's own"),
-])
+@pytest.mark.parametrize(
+    ("headers", "wire_agent"),
+    [
+        pytest.param([("User-Agent", "curl/8")], "curl/8", id="the client's agent"),
+        pytest.param([("User-Agent", "")], None, id="empty: no agent at all"),
+        pytest.param([], "Go-http-client/1.1", id="none: Go's own"),
+    ],
+)
 def test_wire_user_agent(headers: list[tuple[str, str]], wire_agent: str | None) -> None:
     wire = dict(wire_headers([*headers, ("Content-Length", "3"), ("Host", "x")]))
     assert wire.get("User-Agent") == wire_agent
     assert "Content-Length" not in wire and "Host" not in wire
 
 
-@pytest.mark.parametrize(("options", "error"), [
-    pytest.param({"address": "ftp://x"}, "is not an http:// or https:// URL", id="bad address"),
-    pytest.param({"forwardBody": True}, "not supported yet", id="forwardBody refused"),
-    pytest.param({"authResponseHeadersRegex": "(?<=a)b"}, "error compiling regular expression", id="bad regex"),
-    pytest.param({"tls": {"cert": "/nonexistent.pem"}}, "both TLS cert and key must be defined", id="cert without key"),
-    pytest.param({"address": "https://127.0.0.1:1", "tls": {"ca": "not a pem"}}, "tls", id="bad ca"),
-])
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        pytest.param({"address": "ftp://x"}, "is not an http:// or https:// URL", id="bad address"),
+        pytest.param({"forwardBody": True}, "not supported yet", id="forwardBody refused"),
+        pytest.param({"authResponseHeadersRegex": "(?<=a)b"}, "error compiling regular expression", id="bad regex"),
+        pytest.param(
+            {"tls": {"cert": "/nonexistent.pem"}}, "both TLS cert and key must be defined", id="cert without key"
+        ),
+        pytest.param({"address": "https://127.0.0.1:1", "tls": {"ca": "not a pem"}}, "tls", id="bad ca"),
+    ],
+)
 def test_build_errors(options: dict, error: str) -> None:
     with pytest.raises(ValueError, match=error.replace("(", r"\(")):
         build(options)
 
 
-@pytest.mark.parametrize(("path", "url", "method", "location", "body"), [
-    pytest.param("/a/b", "https://auth.example.com/login", "GET", "https://auth.example.com/login",
-                 b'<a href="https://auth.example.com/login">Found</a>.\n\n', id="absolute"),
-    pytest.param("/a/b", "login?x=1", "GET", "/a/login?x=1", b'<a href="/a/login?x=1">Found</a>.\n\n',
-                 id="relative to the request path"),
-    pytest.param("/a/b", "/l/../login/", "POST", "/login/", b"", id="cleaned, trailing slash kept, no body for POST"),
-])
+@pytest.mark.parametrize(
+    ("path", "url", "method", "location", "body"),
+    [
+        pytest.param(
+            "/a/b",
+            "https://auth.example.com/login",
+            "GET",
+            "https://auth.example.com/login",
+            b'<a href="https://auth.example.com/login">Found</a>.\n\n',
+            id="absolute",
+        ),
+        pytest.param(
+            "/a/b",
+            "login?x=1",
+            "GET",
+            "/a/login?x=1",
+            b'<a href="/a/login?x=1">Found</a>.\n\n',
+            id="relative to the request path",
+        ),
+        pytest.param(
+            "/a/b", "/l/../login/", "POST", "/login/", b"", id="cleaned, trailing slash kept, no body for POST"
+        ),
+    ],
+)
 def test_go_redirect(path: str, url: str, method: str, location: str, body: bytes) -> None:
     reply = go_redirect(RequestHead(method, path, None, HeaderList([])), url, 302)
     assert reply.status == 302 and dict(reply.headers)["Location"] == location and reply.body == body
@@ -198,9 +412,14 @@ async def serve():
         server = Server("")
 
         async def handle(request: web.BaseRequest) -> web.StreamResponse:
-            server.seen.append(Seen(request.method, request.raw_path,
-                                    [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
-                                    request.transport.get_extra_info("peername") if request.transport else None))
+            server.seen.append(
+                Seen(
+                    request.method,
+                    request.raw_path,
+                    [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
+                    request.transport.get_extra_info("peername") if request.transport else None,
+                )
+            )
             return await handler(request)
 
         runner = web.ServerRunner(web.Server(handle), access_log=None)
@@ -231,14 +450,18 @@ def config(auth_url: str, upstream: str, options: dict | None = None, prefix: st
     if prefix:
         middlewares["strip"] = {"stripPrefix": {"prefixes": [prefix]}}
         chain = ["strip", "auth"]
-    return {"http": {
-        "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "svc", "middlewares": chain}},
-        "middlewares": middlewares,
-        "services": {"svc": {"loadBalancer": {"servers": [{"url": upstream}]}}}}}
+    return {
+        "http": {
+            "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "svc", "middlewares": chain}},
+            "middlewares": middlewares,
+            "services": {"svc": {"loadBalancer": {"servers": [{"url": upstream}]}}},
+        }
+    }
 
 
-async def start(serve, stripproxy, auth: Handler, options: dict | None = None, prefix: str = "",
-                upstream_handler: Handler = backend) -> tuple[Any, Server, Server]:
+async def start(
+    serve, stripproxy, auth: Handler, options: dict | None = None, prefix: str = "", upstream_handler: Handler = backend
+) -> tuple[Any, Server, Server]:
     auth_server = await serve(auth)
     upstream = await serve(upstream_handler)
     gateway = await stripproxy(config(auth_server.url + "/auth", upstream.url, options, prefix))
@@ -255,6 +478,7 @@ def go_error(status: int, text: str, headers: dict[str, str] | None = None) -> w
 
 async def test_fail(serve, stripproxy) -> None:
     """TestForwardAuthFail: the refusal's status, headers and body reach the client; nothing goes upstream."""
+
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         return go_error(403, "Forbidden", {"Proxy-Authenticate": "test"})
 
@@ -269,6 +493,7 @@ async def test_fail(serve, stripproxy) -> None:
 
 async def test_success(serve, stripproxy) -> None:
     """TestForwardAuthSuccess: listed and regex-matched headers replace the client's; cookies merged."""
+
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         response = web.Response(text="Success\n")
         response.headers["X-Auth-User"] = "user@example.com"
@@ -280,12 +505,21 @@ async def test_success(serve, stripproxy) -> None:
         response.headers.add("Set-Cookie", "authCookieNotAdded=Auth")
         return response
 
-    gateway, _, upstream = await start(serve, stripproxy, auth, {
-        "authResponseHeaders": ["X-Auth-User", "X-Auth-Group"], "authResponseHeadersRegex": "^Foo-",
-        "addAuthCookiesToResponse": ["authCookie"]})
+    gateway, _, upstream = await start(
+        serve,
+        stripproxy,
+        auth,
+        {
+            "authResponseHeaders": ["X-Auth-User", "X-Auth-Group"],
+            "authResponseHeadersRegex": "^Foo-",
+            "addAuthCookiesToResponse": ["authCookie"],
+        },
+    )
     async with httpx.AsyncClient() as client:
-        response = await client.get(gateway.url + "/", headers={
-            "X-Auth-Group": "admin_group", "Foo-Bar": "client-value", "Foo-Baz": "client-value"})
+        response = await client.get(
+            gateway.url + "/",
+            headers={"X-Auth-Group": "admin_group", "Foo-Bar": "client-value", "Foo-Baz": "client-value"},
+        )
     assert response.status_code == 200, gateway.explain()
     assert response.headers.get_list("Set-Cookie") == ["backendCookie=Backend", "authCookie=Auth"]
     assert response.headers["Other-Header"] == "BackendHeaderValue"
@@ -300,12 +534,15 @@ async def test_success(serve, stripproxy) -> None:
 async def test_redirect_and_hop_by_hop_headers(stripproxy, serve) -> None:
     """TestForwardAuthRedirect + TestForwardAuthRemoveHopByHopHeaders: the auth server's 302 and its
     Location reach the client, its hop-by-hop headers do not."""
+
     async def raw_auth(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         body = b'<a href="http://example.com/redirect-test">Found</a>.\n\n'
-        writer.write(b"HTTP/1.1 302 Found\r\nLocation: http://example.com/redirect-test\r\nKeep-Alive: test\r\n"
-                     b"Te: test\r\nTrailers: test\r\nUpgrade: test\r\nContent-Type: text/html; charset=utf-8\r\n"
-                     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        writer.write(
+            b"HTTP/1.1 302 Found\r\nLocation: http://example.com/redirect-test\r\nKeep-Alive: test\r\n"
+            b"Te: test\r\nTrailers: test\r\nUpgrade: test\r\nContent-Type: text/html; charset=utf-8\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
         await writer.drain()
         writer.close()
 
@@ -327,6 +564,7 @@ async def test_redirect_and_hop_by_hop_headers(stripproxy, serve) -> None:
 
 async def test_fail_response_headers(serve, stripproxy) -> None:
     """TestForwardAuthFailResponseHeaders: a refusal's cookie and headers are passed as they are."""
+
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         response = go_error(403, "Forbidden", {"X-Foo": "bar"})
         response.headers.add("Set-Cookie", "example=testing; Path=/")
@@ -344,10 +582,13 @@ async def test_fail_response_headers(serve, stripproxy) -> None:
     assert response.text == "Forbidden\n"
 
 
-@pytest.mark.parametrize(("options", "location"), [
-    pytest.param({"preserveLocationHeader": True}, "/index.html", id="TestForwardAuthPreserveLocationHeader"),
-    pytest.param({}, "{auth}/index.html", id="otherwise made absolute against the auth address"),
-])
+@pytest.mark.parametrize(
+    ("options", "location"),
+    [
+        pytest.param({"preserveLocationHeader": True}, "/index.html", id="TestForwardAuthPreserveLocationHeader"),
+        pytest.param({}, "{auth}/index.html", id="otherwise made absolute against the auth address"),
+    ],
+)
 async def test_location(serve, stripproxy, options: dict, location: str) -> None:
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         return go_error(401, "Unauthorized", {"Location": "/index.html"})
@@ -359,10 +600,13 @@ async def test_location(serve, stripproxy, options: dict, location: str) -> None
     assert response.headers["Location"] == location.format(auth=auth_server.url)
 
 
-@pytest.mark.parametrize(("preserve", "method", "auth_method"), [
-    pytest.param(True, "POST", "POST", id="preserve request method"),
-    pytest.param(False, "POST", "GET", id="do not preserve request method"),
-])
+@pytest.mark.parametrize(
+    ("preserve", "method", "auth_method"),
+    [
+        pytest.param(True, "POST", "POST", id="preserve request method"),
+        pytest.param(False, "POST", "GET", id="do not preserve request method"),
+    ],
+)
 async def test_preserve_request_method(serve, stripproxy, preserve: bool, method: str, auth_method: str) -> None:
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         return web.Response()
@@ -375,14 +619,18 @@ async def test_preserve_request_method(serve, stripproxy, preserve: bool, method
     assert upstream.seen[-1].method == method
 
 
-@pytest.mark.parametrize(("limit", "status", "body", "expected_status", "expected_body"), [
-    pytest.param(-1, 403, "Forbidden", 403, "Forbidden", id="auth failure, unlimited response body"),
-    pytest.param(1, 403, "Forbidden", 401, "", id="auth failure, response body exceeds the limit"),
-    pytest.param(100, 200, "ok", 200, "traefik\n", id="auth success within limit"),
-    pytest.param(1, 200, "large auth response", 401, "", id="auth success body exceeds limit"),
-])
-async def test_max_response_body_size(serve, stripproxy, limit: int, status: int, body: str,
-                                      expected_status: int, expected_body: str) -> None:
+@pytest.mark.parametrize(
+    ("limit", "status", "body", "expected_status", "expected_body"),
+    [
+        pytest.param(-1, 403, "Forbidden", 403, "Forbidden", id="auth failure, unlimited response body"),
+        pytest.param(1, 403, "Forbidden", 401, "", id="auth failure, response body exceeds the limit"),
+        pytest.param(100, 200, "ok", 200, "traefik\n", id="auth success within limit"),
+        pytest.param(1, 200, "large auth response", 401, "", id="auth success body exceeds limit"),
+    ],
+)
+async def test_max_response_body_size(
+    serve, stripproxy, limit: int, status: int, body: str, expected_status: int, expected_body: str
+) -> None:
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         return web.Response(status=status, text=body)
 
@@ -392,16 +640,34 @@ async def test_max_response_body_size(serve, stripproxy, limit: int, status: int
     assert (response.status_code, response.text) == (expected_status, expected_body)
 
 
-@pytest.mark.parametrize(("signin", "auth_status", "status", "location", "reaches_upstream"), [
-    pytest.param("https://auth.example.com/login", 401, 302, "https://auth.example.com/login", False,
-                 id="redirects to signin URL on 401"),
-    pytest.param("", 401, 401, None, False, id="no redirect on 401 without signin URL"),
-    pytest.param("https://auth.example.com/login", 403, 403, None, False,
-                 id="no redirect on other error statuses with signin URL"),
-    pytest.param("https://auth.example.com/login", 200, 200, None, True, id="no redirect on OK status with signin URL"),
-])
-async def test_auth_signin_url(serve, stripproxy, signin: str, auth_status: int, status: int,
-                               location: str | None, reaches_upstream: bool) -> None:
+@pytest.mark.parametrize(
+    ("signin", "auth_status", "status", "location", "reaches_upstream"),
+    [
+        pytest.param(
+            "https://auth.example.com/login",
+            401,
+            302,
+            "https://auth.example.com/login",
+            False,
+            id="redirects to signin URL on 401",
+        ),
+        pytest.param("", 401, 401, None, False, id="no redirect on 401 without signin URL"),
+        pytest.param(
+            "https://auth.example.com/login",
+            403,
+            403,
+            None,
+            False,
+            id="no redirect on other error statuses with signin URL",
+        ),
+        pytest.param(
+            "https://auth.example.com/login", 200, 200, None, True, id="no redirect on OK status with signin URL"
+        ),
+    ],
+)
+async def test_auth_signin_url(
+    serve, stripproxy, signin: str, auth_status: int, status: int, location: str | None, reaches_upstream: bool
+) -> None:
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         return go_error(auth_status, "status")
 
@@ -430,14 +696,16 @@ async def test_forwarded_headers_the_auth_server_sees(serve, stripproxy) -> None
     """What Traefik sends by default (trustForwardHeader unset): its own X-Forwarded-For / -Proto / -Method /
     -Host / -Uri (the path after the stripPrefix before it), the entry point's other X- headers, the
     client's headers; GET with no body."""
+
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         return web.Response()
 
     gateway, auth_server, upstream = await start(serve, stripproxy, auth, prefix="/api")
     host = gateway.url.removeprefix("http://")
     async with httpx.AsyncClient() as client:
-        response = await client.post(gateway.url + "/api/items?id=1", content=b"x",
-                                     headers={"X-Forwarded-For": "6.6.6.6", "X-Custom": "c"})
+        response = await client.post(
+            gateway.url + "/api/items?id=1", content=b"x", headers={"X-Forwarded-For": "6.6.6.6", "X-Custom": "c"}
+        )
     assert response.status_code == 200
     seen = auth_server.seen[-1]
     assert (seen.method, seen.target) == ("GET", "/auth")
@@ -455,12 +723,16 @@ async def test_forwarded_headers_the_auth_server_sees(serve, stripproxy) -> None
     assert upstream.seen[-1].target == "/items?id=1"
 
 
-@pytest.mark.parametrize(("options", "agent", "encoding"), [
-    pytest.param({}, "Go-http-client/1.1", "gzip", id="legacy: Go's agent, and gzip asked for"),
-    pytest.param({"trustForwardHeader": False}, None, "gzip", id="trustForwardHeader set: no agent at all"),
-])
+@pytest.mark.parametrize(
+    ("options", "agent", "encoding"),
+    [
+        pytest.param({}, "Go-http-client/1.1", "gzip", id="legacy: Go's agent, and gzip asked for"),
+        pytest.param({"trustForwardHeader": False}, None, "gzip", id="trustForwardHeader set: no agent at all"),
+    ],
+)
 async def test_bare_client_request(serve, stripproxy, options: dict, agent: str | None, encoding: str) -> None:
     """A client sending no User-Agent and no Accept-Encoding, on a raw socket."""
+
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         return web.Response()
 
@@ -478,6 +750,7 @@ async def test_bare_client_request(serve, stripproxy, options: dict, agent: str 
 
 async def test_gzip_refusal_is_decompressed_when_the_proxy_asked_for_it(serve, stripproxy) -> None:
     """Go's transport asked for gzip itself, so it decompresses and drops Content-Encoding."""
+
     async def auth(request: web.BaseRequest) -> web.StreamResponse:
         if request.headers.get("Accept-Encoding") == "gzip":
             return web.Response(status=403, body=gzip.compress(b"denied"), headers={"Content-Encoding": "gzip"})
@@ -498,12 +771,22 @@ async def test_gzip_refusal_is_decompressed_when_the_proxy_asked_for_it(serve, s
 async def test_auth_headers_cannot_smuggle_hop_by_hop_or_forwarded_headers(serve, stripproxy) -> None:
     """Our guard: even a regex matching everything does not let the auth server set the request's
     framing, hop-by-hop or proxy-managed X-Forwarded-* headers."""
-    async def auth(request: web.BaseRequest) -> web.StreamResponse:
-        return web.Response(headers={"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Host": "evil", "Te": "trailers",
-                                     "Keep-Alive": "1", "X-Forwarded-User": "alice", "X-Auth": "ok"})
 
-    gateway, _, upstream = await start(serve, stripproxy, auth, {"authResponseHeadersRegex": ".*",
-                                                                 "authResponseHeaders": ["X-Forwarded-For"]})
+    async def auth(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(
+            headers={
+                "X-Forwarded-For": "6.6.6.6",
+                "X-Forwarded-Host": "evil",
+                "Te": "trailers",
+                "Keep-Alive": "1",
+                "X-Forwarded-User": "alice",
+                "X-Auth": "ok",
+            }
+        )
+
+    gateway, _, upstream = await start(
+        serve, stripproxy, auth, {"authResponseHeadersRegex": ".*", "authResponseHeaders": ["X-Forwarded-For"]}
+    )
     async with httpx.AsyncClient() as client:
         response = await client.get(gateway.url + "/")
     assert response.status_code == 200
@@ -586,12 +869,17 @@ async def test_in_a_chain(serve, stripproxy) -> None:
 
     auth_server = await serve(auth)
     upstream = await serve(backend)
-    routes = {"http": {
-        "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "svc", "middlewares": ["both"]}},
-        "middlewares": {"both": {"chain": {"middlewares": ["strip", "auth"]}},
-                        "strip": {"stripPrefix": {"prefixes": ["/api"]}},
-                        "auth": {"forwardAuth": {"address": auth_server.url, "authResponseHeaders": ["X-User"]}}},
-        "services": {"svc": {"loadBalancer": {"servers": [{"url": upstream.url}]}}}}}
+    routes = {
+        "http": {
+            "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "svc", "middlewares": ["both"]}},
+            "middlewares": {
+                "both": {"chain": {"middlewares": ["strip", "auth"]}},
+                "strip": {"stripPrefix": {"prefixes": ["/api"]}},
+                "auth": {"forwardAuth": {"address": auth_server.url, "authResponseHeaders": ["X-User"]}},
+            },
+            "services": {"svc": {"loadBalancer": {"servers": [{"url": upstream.url}]}}},
+        }
+    }
     gateway = await stripproxy(routes)
     async with httpx.AsyncClient() as client:
         refused = await client.get(gateway.url + "/api/x")
@@ -614,12 +902,15 @@ def tls_material(tmp_path):
     return server_context, ca_path, ca.cert_pem.bytes().decode()
 
 
-@pytest.mark.parametrize(("tls", "status"), [
-    pytest.param({"ca": "{ca_path}"}, 200, id="ca as a file"),
-    pytest.param({"ca": "{ca_pem}"}, 200, id="ca as PEM text"),
-    pytest.param(None, 500, id="unknown CA: the handshake fails, 500"),
-    pytest.param({"insecureSkipVerify": True}, 200, id="insecureSkipVerify"),
-])
+@pytest.mark.parametrize(
+    ("tls", "status"),
+    [
+        pytest.param({"ca": "{ca_path}"}, 200, id="ca as a file"),
+        pytest.param({"ca": "{ca_pem}"}, 200, id="ca as PEM text"),
+        pytest.param(None, 500, id="unknown CA: the handshake fails, 500"),
+        pytest.param({"insecureSkipVerify": True}, 200, id="insecureSkipVerify"),
+    ],
+)
 async def test_https_auth_server(serve, stripproxy, tls_material, tls: dict | None, status: int) -> None:
     server_context, ca_path, ca_pem = tls_material
 
@@ -630,8 +921,9 @@ async def test_https_auth_server(serve, stripproxy, tls_material, tls: dict | No
     upstream = await serve(backend)
     options: dict = {}
     if tls is not None:
-        options["tls"] = {k: v.format(ca_path=ca_path, ca_pem=ca_pem) if isinstance(v, str) else v
-                          for k, v in tls.items()}
+        options["tls"] = {
+            k: v.format(ca_path=ca_path, ca_pem=ca_pem) if isinstance(v, str) else v for k, v in tls.items()
+        }
     gateway = await stripproxy(config(auth_server.url, upstream.url, options))
     async with aiohttp.ClientSession() as client:
         async with client.get(gateway.url + "/") as response:

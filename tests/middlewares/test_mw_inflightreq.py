@@ -37,15 +37,28 @@ def finish(req: RequestHead) -> None:
         callback(None)
 
 
-@pytest.mark.parametrize(("options", "first", "same", "other"), [
-    pytest.param({"amount": 1}, request("a"), request("a", "10.0.0.9"), request("b"),
-                 id="default source is the request host"),
-    pytest.param({"amount": 1, "sourceCriterion": {"ipStrategy": {}}}, request("a", "10.0.0.1"),
-                 request("b", "10.0.0.1"), request("a", "10.0.0.2"), id="ipStrategy: the remote address"),
-    pytest.param({"amount": 1, "sourceCriterion": {"requestHeaderName": "X-Tenant"}},
-                 request(headers={"X-Tenant": "t1"}), request("other", headers={"X-Tenant": "t1"}),
-                 request(headers={"X-Tenant": "t2"}), id="requestHeaderName"),
-])
+@pytest.mark.parametrize(
+    ("options", "first", "same", "other"),
+    [
+        pytest.param(
+            {"amount": 1}, request("a"), request("a", "10.0.0.9"), request("b"), id="default source is the request host"
+        ),
+        pytest.param(
+            {"amount": 1, "sourceCriterion": {"ipStrategy": {}}},
+            request("a", "10.0.0.1"),
+            request("b", "10.0.0.1"),
+            request("a", "10.0.0.2"),
+            id="ipStrategy: the remote address",
+        ),
+        pytest.param(
+            {"amount": 1, "sourceCriterion": {"requestHeaderName": "X-Tenant"}},
+            request(headers={"X-Tenant": "t1"}),
+            request("other", headers={"X-Tenant": "t1"}),
+            request(headers={"X-Tenant": "t2"}),
+            id="requestHeaderName",
+        ),
+    ],
+)
 def test_sources(options: dict, first: RequestHead, same: RequestHead, other: RequestHead) -> None:
     limiter = build(options)
     assert limiter.on_request(first) is None
@@ -56,11 +69,14 @@ def test_sources(options: dict, first: RequestHead, same: RequestHead, other: Re
     assert limiter.on_request(same) is None
 
 
-@pytest.mark.parametrize(("amount", "allowed"), [
-    pytest.param(3, 3, id="amount requests at once"),
-    pytest.param(1, 1, id="one"),
-    pytest.param(0, 0, id="amount 0 refuses everything, as oxy compares count >= max"),
-])
+@pytest.mark.parametrize(
+    ("amount", "allowed"),
+    [
+        pytest.param(3, 3, id="amount requests at once"),
+        pytest.param(1, 1, id="one"),
+        pytest.param(0, 0, id="amount 0 refuses everything, as oxy compares count >= max"),
+    ],
+)
 def test_amount(amount: int, allowed: int) -> None:
     limiter = build({"amount": amount})
     replies = [limiter.on_request(request()) for _ in range(amount + 2)]
@@ -97,7 +113,7 @@ async def streaming_upstream(aiohttp_server):
         await response.write(b"first ")
         try:
             await asyncio.wait_for(gate.wait(), 10)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         await response.write(b"last")
         await response.write_eof()
@@ -114,10 +130,13 @@ async def streaming_upstream(aiohttp_server):
 
 
 def config(upstream: str, amount: int = 1) -> dict:
-    return {"http": {
-        "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "svc", "middlewares": ["inflight"]}},
-        "middlewares": {"inflight": {"inFlightReq": {"amount": amount}}},
-        "services": {"svc": {"loadBalancer": {"servers": [{"url": upstream}]}}}}}
+    return {
+        "http": {
+            "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "svc", "middlewares": ["inflight"]}},
+            "middlewares": {"inflight": {"inFlightReq": {"amount": amount}}},
+            "services": {"svc": {"loadBalancer": {"servers": [{"url": upstream}]}}},
+        }
+    }
 
 
 async def test_a_streamed_response_counts_until_its_end(streaming_upstream, stripproxy) -> None:

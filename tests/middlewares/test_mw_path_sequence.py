@@ -18,25 +18,46 @@ async def echo(request: web.BaseRequest) -> web.Response:
 
 
 def config(url: str, middlewares: dict[str, Any], preserve_path: bool = False) -> dict[str, Any]:
-    return {"http": {
-        "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": list(middlewares)}},
-        "middlewares": middlewares,
-        "services": {"app": {"loadBalancer": {"servers": [{"url": url, "preservePath": preserve_path}]}}},
-    }}
+    return {
+        "http": {
+            "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": list(middlewares)}},
+            "middlewares": middlewares,
+            "services": {"app": {"loadBalancer": {"servers": [{"url": url, "preservePath": preserve_path}]}}},
+        }
+    }
 
 
-@pytest.mark.parametrize(("middlewares", "path", "sent"), [
-    pytest.param({"s": {"stripPrefix": {"prefixes": ["/api"]}}, "a": {"addPrefix": {"prefix": "/v2"}}},
-                 "/api", "/v2", id="stripPrefix empties, addPrefix adds to the empty path"),
-    pytest.param({"s": {"stripPrefix": {"prefixes": ["/api"]}}, "a": {"addPrefix": {"prefix": "/v2"}}},
-                 "/api/", "/v2/", id="a slash left stays"),
-    pytest.param({"s": {"stripPrefixRegex": {"regex": ["/[a-z]+"]}}, "a": {"addPrefix": {"prefix": "/v2"}}},
-                 "/api", "/v2", id="stripPrefixRegex empties"),
-    pytest.param({"s": {"stripPrefix": {"prefixes": ["/api"]}}}, "/api", "/", id="an empty path is sent as /"),
-    pytest.param({"s": {"stripPrefix": {"prefixes": ["/api"]}}}, "/api?q=1", "/?q=1", id="with a query"),
-    pytest.param({"r": {"replacePath": {"path": ""}}, "a": {"addPrefix": {"prefix": "/x"}}}, "/any", "/x",
-                 id="replacePath to empty"),
-])
+@pytest.mark.parametrize(
+    ("middlewares", "path", "sent"),
+    [
+        pytest.param(
+            {"s": {"stripPrefix": {"prefixes": ["/api"]}}, "a": {"addPrefix": {"prefix": "/v2"}}},
+            "/api",
+            "/v2",
+            id="stripPrefix empties, addPrefix adds to the empty path",
+        ),
+        pytest.param(
+            {"s": {"stripPrefix": {"prefixes": ["/api"]}}, "a": {"addPrefix": {"prefix": "/v2"}}},
+            "/api/",
+            "/v2/",
+            id="a slash left stays",
+        ),
+        pytest.param(
+            {"s": {"stripPrefixRegex": {"regex": ["/[a-z]+"]}}, "a": {"addPrefix": {"prefix": "/v2"}}},
+            "/api",
+            "/v2",
+            id="stripPrefixRegex empties",
+        ),
+        pytest.param({"s": {"stripPrefix": {"prefixes": ["/api"]}}}, "/api", "/", id="an empty path is sent as /"),
+        pytest.param({"s": {"stripPrefix": {"prefixes": ["/api"]}}}, "/api?q=1", "/?q=1", id="with a query"),
+        pytest.param(
+            {"r": {"replacePath": {"path": ""}}, "a": {"addPrefix": {"prefix": "/x"}}},
+            "/any",
+            "/x",
+            id="replacePath to empty",
+        ),
+    ],
+)
 async def test_empty_paths_between_middlewares(middlewares: dict[str, Any], path: str, sent: str) -> None:
     async with serve_aiohttp(echo) as upstream:
         async with Gateway(config(upstream.url, middlewares)) as gateway:

@@ -41,75 +41,139 @@ def request(client_ip: str = "127.0.0.1", headers: dict[str, str] | None = None,
 
 
 # -- TestNewRateLimiter ---------------------------------------------------------------------------------
-@pytest.mark.parametrize(("options", "max_delay_ns", "rate"), [
-    pytest.param({"average": 0, "burst": 10}, 0, float("inf"), id="no ratelimit on Average == 0"),
-    pytest.param({"average": 200, "burst": 10}, 2_500_000, 200.0, id="maxDelay computation"),
-    pytest.param({"average": 2, "period": "10s", "burst": 10}, 500_000_000, 0.2,
-                 id="maxDelay computation, low rate regime"),
-    pytest.param({"average": 3, "period": "2s"}, 500_000_000, 1.5, id="Go truncates the rate to whole requests"),
-    pytest.param({"average": 100, "period": 0}, 5_000_000, 100.0, id="period 0 means one second"),
-])
+@pytest.mark.parametrize(
+    ("options", "max_delay_ns", "rate"),
+    [
+        pytest.param({"average": 0, "burst": 10}, 0, float("inf"), id="no ratelimit on Average == 0"),
+        pytest.param({"average": 200, "burst": 10}, 2_500_000, 200.0, id="maxDelay computation"),
+        pytest.param(
+            {"average": 2, "period": "10s", "burst": 10}, 500_000_000, 0.2, id="maxDelay computation, low rate regime"
+        ),
+        pytest.param({"average": 3, "period": "2s"}, 500_000_000, 1.5, id="Go truncates the rate to whole requests"),
+        pytest.param({"average": 100, "period": 0}, 5_000_000, 100.0, id="period 0 means one second"),
+    ],
+)
 def test_new_rate_limiter_numbers(options: dict, max_delay_ns: int, rate: float) -> None:
     limiter = build(options)
     assert limiter.max_delay == max_delay_ns
     assert limiter.limits.rate == pytest.approx(rate)
 
 
-@pytest.mark.parametrize("options", [
-    pytest.param({"average": 0}, id="in memory"),
-    pytest.param({"average": 0, "redis": {"endpoints": ["127.0.0.1:1"]}},
-                 id="redis too (Traefik's redis limiter answers 429 there: a bug, see the README)"),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"average": 0}, id="in memory"),
+        pytest.param(
+            {"average": 0, "redis": {"endpoints": ["127.0.0.1:1"]}},
+            id="redis too (Traefik's redis limiter answers 429 there: a bug, see the README)",
+        ),
+    ],
+)
 def test_average_zero_costs_nothing(options: dict) -> None:
     """Traefik lets everything through; here the plan does not even call the middleware."""
     limiter = build(options)
     assert not limiter.has_request_hook and not limiter.waits
 
 
-@pytest.mark.parametrize(("options", "req", "source"), [
-    pytest.param({"average": 200}, request("10.0.0.1"), "10.0.0.1",
-                 id="default SourceMatcher is remote address ip strategy"),
-    pytest.param({"average": 200, "sourceCriterion": {"requestHeaderName": "Foo"}},
-                 request(headers={"Foo": "bar"}), "bar", id="SourceCriterion in config is respected"),
-    pytest.param({"average": 200, "sourceCriterion": {"requestHost": True}}, request(host="a.example:81"),
-                 "a.example:81", id="requestHost: the Host header as sent"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 2}}},
-                 request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2, 3.3.3.3"}), "2.2.2.2",
-                 id="ipStrategy depth: second from the right"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 4}}},
-                 request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2"}), "", id="ipStrategy depth past the list"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"excludedIPs": ["3.3.3.3", "2.0.0.0/8"]}}},
-                 request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2, 3.3.3.3"}), "1.1.1.1",
-                 id="ipStrategy excludedIPs: right-most address not excluded"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"ipv6Subnet": 64}}},
-                 request("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::", id="ipv6Subnet on the remote address"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"ipv6Subnet": 64}}},
-                 request("10.1.2.3"), "10.1.2.3", id="ipv6Subnet leaves IPv4 alone"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 1, "ipv6Subnet": 48}}},
-                 request(headers={"X-Forwarded-For": "1.1.1.1, 2001:db8:aa:bb::1"}), "2001:db8:aa::",
-                 id="ipv6Subnet on the depth strategy"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 1}}},
-                 request(headers={"X-Forwarded-For": "9.9.9.9"}, client_ip="10.0.0.1"), "9.9.9.9",
-                 id="depth 1: the last address of X-Forwarded-For"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {"excludedIPs": ["1.1.1.1", "2.2.2.2"]}}},
-                 request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2"}), "", id="excludedIPs: all excluded"),
-])
+@pytest.mark.parametrize(
+    ("options", "req", "source"),
+    [
+        pytest.param(
+            {"average": 200}, request("10.0.0.1"), "10.0.0.1", id="default SourceMatcher is remote address ip strategy"
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"requestHeaderName": "Foo"}},
+            request(headers={"Foo": "bar"}),
+            "bar",
+            id="SourceCriterion in config is respected",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"requestHost": True}},
+            request(host="a.example:81"),
+            "a.example:81",
+            id="requestHost: the Host header as sent",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 2}}},
+            request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2, 3.3.3.3"}),
+            "2.2.2.2",
+            id="ipStrategy depth: second from the right",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 4}}},
+            request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2"}),
+            "",
+            id="ipStrategy depth past the list",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {"excludedIPs": ["3.3.3.3", "2.0.0.0/8"]}}},
+            request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2, 3.3.3.3"}),
+            "1.1.1.1",
+            id="ipStrategy excludedIPs: right-most address not excluded",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {"ipv6Subnet": 64}}},
+            request("2001:db8:1:2:3:4:5:6"),
+            "2001:db8:1:2::",
+            id="ipv6Subnet on the remote address",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {"ipv6Subnet": 64}}},
+            request("10.1.2.3"),
+            "10.1.2.3",
+            id="ipv6Subnet leaves IPv4 alone",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 1, "ipv6Subnet": 48}}},
+            request(headers={"X-Forwarded-For": "1.1.1.1, 2001:db8:aa:bb::1"}),
+            "2001:db8:aa::",
+            id="ipv6Subnet on the depth strategy",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {"depth": 1}}},
+            request(headers={"X-Forwarded-For": "9.9.9.9"}, client_ip="10.0.0.1"),
+            "9.9.9.9",
+            id="depth 1: the last address of X-Forwarded-For",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {"excludedIPs": ["1.1.1.1", "2.2.2.2"]}}},
+            request(headers={"X-Forwarded-For": "1.1.1.1, 2.2.2.2"}),
+            "",
+            id="excludedIPs: all excluded",
+        ),
+    ],
+)
 def test_source_criterion(options: dict, req: RequestHead, source: str) -> None:
     assert build(options).source(req) == source
 
 
-@pytest.mark.parametrize(("options", "error"), [
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {}, "requestHeaderName": "Foo"}},
-                 "iPStrategy and RequestHeaderName are mutually exclusive", id="SourceCriteria are mutually exclusive"),
-    pytest.param({"average": 200, "sourceCriterion": {"ipStrategy": {}, "requestHost": True}},
-                 "iPStrategy and RequestHost are mutually exclusive", id="ipStrategy and requestHost"),
-    pytest.param({"average": 200, "sourceCriterion": {"requestHeaderName": "Foo", "requestHost": True}},
-                 "requestHost and RequestHeaderName are mutually exclusive", id="header and host"),
-    pytest.param({"average": 1, "period": "-1s"}, "negative value not valid for period: -1s", id="negative period"),
-    pytest.param({"average": 1, "sourceCriterion": {"ipStrategy": {"ipv6Subnet": 129}}},
-                 "invalid IPv6 subnet 129 value", id="ipv6Subnet out of range"),
-    pytest.param({"average": 1, "redis": {"endpoints": ["localhost"]}}, "is not host:port", id="no port"),
-])
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {}, "requestHeaderName": "Foo"}},
+            "iPStrategy and RequestHeaderName are mutually exclusive",
+            id="SourceCriteria are mutually exclusive",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"ipStrategy": {}, "requestHost": True}},
+            "iPStrategy and RequestHost are mutually exclusive",
+            id="ipStrategy and requestHost",
+        ),
+        pytest.param(
+            {"average": 200, "sourceCriterion": {"requestHeaderName": "Foo", "requestHost": True}},
+            "requestHost and RequestHeaderName are mutually exclusive",
+            id="header and host",
+        ),
+        pytest.param({"average": 1, "period": "-1s"}, "negative value not valid for period: -1s", id="negative period"),
+        pytest.param(
+            {"average": 1, "sourceCriterion": {"ipStrategy": {"ipv6Subnet": 129}}},
+            "invalid IPv6 subnet 129 value",
+            id="ipv6Subnet out of range",
+        ),
+        pytest.param({"average": 1, "redis": {"endpoints": ["localhost"]}}, "is not host:port", id="no port"),
+    ],
+)
 def test_build_errors(options: dict, error: str) -> None:
     with pytest.raises(ValueError, match=error.replace("(", r"\(")):
         build(options)
@@ -167,19 +231,23 @@ def test_sources_are_bounded() -> None:
     assert buckets.take("b") == 0  # forgotten: a new full bucket
 
 
-@pytest.mark.parametrize(("average", "period", "burst", "load", "duration", "initial_burst"), [
-    pytest.param(100, 1.0, 1, 400, 2.0, 0, id="Average is respected"),
-    pytest.param(100, 1.0, 100, 200, 2.0, 0, id="burst allowed, no bursty traffic"),
-    pytest.param(100, 1.0, 100, 200, 2.0, 50, id="burst allowed, initial burst, under capacity"),
-    pytest.param(100, 1.0, 100, 200, 2.0, 150, id="burst allowed, initial burst, over capacity"),
-    pytest.param(100, 1.0, 200, 200, 2.0, 300, id="burst over average, initial burst, over capacity"),
-    pytest.param(5, 10.0, 1, 100, 2.0, 0, id="lower than 1/s"),
-    pytest.param(5, 10.0, 1, 100, 60.0, 0, id="lower than 1/s, longer"),
-    pytest.param(1, 60.0, 1, 100, 60.0, 0, id="lower than 1/s, longer, harsher"),
-    pytest.param(50, 0.5, 1, 300, 2.0, 0, id="period below 1 second"),
-])
-def test_in_memory_rate_limit_load(average: int, period: float, burst: int, load: int, duration: float,
-                                   initial_burst: int) -> None:
+@pytest.mark.parametrize(
+    ("average", "period", "burst", "load", "duration", "initial_burst"),
+    [
+        pytest.param(100, 1.0, 1, 400, 2.0, 0, id="Average is respected"),
+        pytest.param(100, 1.0, 100, 200, 2.0, 0, id="burst allowed, no bursty traffic"),
+        pytest.param(100, 1.0, 100, 200, 2.0, 50, id="burst allowed, initial burst, under capacity"),
+        pytest.param(100, 1.0, 100, 200, 2.0, 150, id="burst allowed, initial burst, over capacity"),
+        pytest.param(100, 1.0, 200, 200, 2.0, 300, id="burst over average, initial burst, over capacity"),
+        pytest.param(5, 10.0, 1, 100, 2.0, 0, id="lower than 1/s"),
+        pytest.param(5, 10.0, 1, 100, 60.0, 0, id="lower than 1/s, longer"),
+        pytest.param(1, 60.0, 1, 100, 60.0, 0, id="lower than 1/s, longer, harsher"),
+        pytest.param(50, 0.5, 1, 300, 2.0, 0, id="period below 1 second"),
+    ],
+)
+def test_in_memory_rate_limit_load(
+    average: int, period: float, burst: int, load: int, duration: float, initial_burst: int
+) -> None:
     """TestInMemoryRateLimit, on the test's clock: requests arrive at `load`/s (the first `initial_burst`
     at once, 20 µs apart), an accepted one holds the loop for its delay as ServeHTTP does; the count served must be
     rate * duration + burst within Traefik's 2% (and at least 95%)."""
@@ -225,13 +293,19 @@ async def test_on_request_delays_within_max_delay_and_refuses_beyond() -> None:
     assert reply.body == b"Too Many Requests"
 
 
-@pytest.mark.parametrize(("nanos", "text"), [
-    pytest.param(0, "0s", id="zero"), pytest.param(999, "999ns", id="ns"),
-    pytest.param(1_500, "1.5\u00b5s", id="us"), pytest.param(2_500_000, "2.5ms", id="ms"),
-    pytest.param(333_333_333, "333.333333ms", id="fraction of a second"),
-    pytest.param(1_500_000_000, "1.5s", id="seconds"), pytest.param(61_000_000_000, "1m1s", id="minutes"),
-    pytest.param(3_600_000_000_000, "1h0m0s", id="hours"),
-])
+@pytest.mark.parametrize(
+    ("nanos", "text"),
+    [
+        pytest.param(0, "0s", id="zero"),
+        pytest.param(999, "999ns", id="ns"),
+        pytest.param(1_500, "1.5\u00b5s", id="us"),
+        pytest.param(2_500_000, "2.5ms", id="ms"),
+        pytest.param(333_333_333, "333.333333ms", id="fraction of a second"),
+        pytest.param(1_500_000_000, "1.5s", id="seconds"),
+        pytest.param(61_000_000_000, "1m1s", id="minutes"),
+        pytest.param(3_600_000_000_000, "1h0m0s", id="hours"),
+    ],
+)
 def test_go_duration(nanos: int, text: str) -> None:
     assert go_duration(nanos) == text
 
@@ -242,8 +316,9 @@ def test_retry_after_rounds_up() -> None:
 
 
 # -- redis --------------------------------------------------------------------------------------------
-def redis_buckets(endpoint: str, average: int, burst: int, period: float = 1.0, **options: object
-                  ) -> tuple[RedisBuckets, list[int]]:
+def redis_buckets(
+    endpoint: str, average: int, burst: int, period: float = 1.0, **options: object
+) -> tuple[RedisBuckets, list[int]]:
     config = MiddlewareConfig.model_validate({"rateLimit": {"redis": {"endpoints": [endpoint], **options}}})
     redis = config.options().redis  # type: ignore[union-attr]
     buckets = RedisBuckets(Limits(average, period, burst), redis, "rl@file")
@@ -299,11 +374,14 @@ async def test_redis_with_password_and_db() -> None:
             await bad.aclose()
 
 
-@pytest.mark.parametrize(("tls", "works"), [
-    pytest.param({"ca": "{ca}"}, True, id="ca file"),
-    pytest.param({"insecureSkipVerify": True}, True, id="insecureSkipVerify"),
-    pytest.param({}, False, id="unknown CA: refused"),
-])
+@pytest.mark.parametrize(
+    ("tls", "works"),
+    [
+        pytest.param({"ca": "{ca}"}, True, id="ca file"),
+        pytest.param({"insecureSkipVerify": True}, True, id="insecureSkipVerify"),
+        pytest.param({}, False, id="unknown CA: refused"),
+    ],
+)
 async def test_redis_over_tls(tmp_path, tls: dict, works: bool) -> None:
     from proxy.testing.redis_server import RedisServer, redis_server_binary
 
@@ -371,11 +449,16 @@ async def test_redis_down_answers_500() -> None:
 
 # -- through a live gateway ---------------------------------------------------------------------------
 def routes(upstream: str, middlewares: dict, routers: int = 1) -> dict:
-    return {"http": {
-        "routers": {f"r{i}": {"rule": f"PathPrefix(`/r{i}`)", "service": "svc", "middlewares": ["limit"]}
-                    for i in range(routers)},
-        "middlewares": middlewares,
-        "services": {"svc": {"loadBalancer": {"servers": [{"url": upstream}]}}}}}
+    return {
+        "http": {
+            "routers": {
+                f"r{i}": {"rule": f"PathPrefix(`/r{i}`)", "service": "svc", "middlewares": ["limit"]}
+                for i in range(routers)
+            },
+            "middlewares": middlewares,
+            "services": {"svc": {"loadBalancer": {"servers": [{"url": upstream}]}}},
+        }
+    }
 
 
 @pytest.fixture
@@ -406,11 +489,27 @@ async def test_gateway_refuses_past_the_burst_with_traefik_headers(upstream, str
 
 async def test_gateway_buckets_are_per_router_and_per_source(upstream, stripproxy) -> None:
     """Traefik builds the middleware once per router: two routers using `limit` count apart."""
-    gateway = await stripproxy(routes(upstream, {"limit": {"rateLimit": {
-        "average": 1, "period": "1m", "burst": 1, "sourceCriterion": {"requestHeaderName": "X-Who"}}}}, routers=2))
+    gateway = await stripproxy(
+        routes(
+            upstream,
+            {
+                "limit": {
+                    "rateLimit": {
+                        "average": 1,
+                        "period": "1m",
+                        "burst": 1,
+                        "sourceCriterion": {"requestHeaderName": "X-Who"},
+                    }
+                }
+            },
+            routers=2,
+        )
+    )
     async with httpx.AsyncClient(base_url=gateway.url) as client:
-        first = [(await client.get(path, headers={"X-Who": who})).status_code
-                 for path, who in (("/r0", "a"), ("/r0", "a"), ("/r1", "a"), ("/r0", "b"), ("/r1", "a"))]
+        first = [
+            (await client.get(path, headers={"X-Who": who})).status_code
+            for path, who in (("/r0", "a"), ("/r0", "a"), ("/r1", "a"), ("/r0", "b"), ("/r1", "a"))
+        ]
     assert first == [200, 429, 200, 200, 429]
 
 
@@ -424,8 +523,9 @@ async def test_gateway_reload_starts_new_buckets(upstream, stripproxy) -> None:
         assert [(await client.get("/r0")).status_code for _ in range(2)] == [200, 429]
 
 
-def test_two_gateway_processes_share_one_redis_limit(redis_server, stripproxy_process, tmp_path,
-                                                     serve_app_sync) -> None:
+def test_two_gateway_processes_share_one_redis_limit(
+    redis_server, stripproxy_process, tmp_path, serve_app_sync
+) -> None:
     """The real CLI twice, one redis: the burst is spent across both processes, then both refuse."""
     from aiohttp import web
 
@@ -435,8 +535,14 @@ def test_two_gateway_processes_share_one_redis_limit(redis_server, stripproxy_pr
     app = web.Application()
     app.router.add_get("/{tail:.*}", ok)
     served = serve_app_sync(app)
-    config = routes("http://127.0.0.1:9", {"limit": {"rateLimit": {
-        "average": 1, "period": "1m", "burst": 3, "redis": {"endpoints": [redis_server.endpoint]}}}})
+    config = routes(
+        "http://127.0.0.1:9",
+        {
+            "limit": {
+                "rateLimit": {"average": 1, "period": "1m", "burst": 3, "redis": {"endpoints": [redis_server.endpoint]}}
+            }
+        },
+    )
     path = tmp_path / "routes.yaml"
     path.write_text(yaml.safe_dump(config))
     one = stripproxy_process(path, services={"svc": served.url})
@@ -458,8 +564,14 @@ def test_workers_share_one_redis_limit(redis_server, stripproxy_process, tmp_pat
     app = web.Application()
     app.router.add_get("/{tail:.*}", ok)
     served = serve_app_sync(app)
-    config = routes("http://127.0.0.1:9", {"limit": {"rateLimit": {
-        "average": 1, "period": "1m", "burst": 4, "redis": {"endpoints": [redis_server.endpoint]}}}})
+    config = routes(
+        "http://127.0.0.1:9",
+        {
+            "limit": {
+                "rateLimit": {"average": 1, "period": "1m", "burst": 4, "redis": {"endpoints": [redis_server.endpoint]}}
+            }
+        },
+    )
     path = tmp_path / "routes.yaml"
     path.write_text(yaml.safe_dump(config))
     gateway = stripproxy_process(path, services={"svc": served.url}, args=["--workers", "2"])

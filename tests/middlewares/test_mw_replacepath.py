@@ -8,17 +8,27 @@ from proxy.message import HeaderList, RequestHead
 from proxy.middlewares import ReplacePath
 
 
-@pytest.mark.parametrize(("path", "config", "upstream", "header"), [
-    pytest.param("/example", "/replacement-path", "/replacement-path", "/example", id="simple path"),
-    pytest.param("/some/really/long/path", "/replacement-path", "/replacement-path", "/some/really/long/path",
-                 id="long path"),
-    pytest.param("/foo%2Fbar", "/replacement-path", "/replacement-path", "/foo%2Fbar",
-                 id="path with escaped value"),
-    pytest.param("/path", "/foo%2Fbar", "/foo%2Fbar", "/path", id="replacement with escaped value"),
-    pytest.param("/path/%08bar", "/path/%08bar", "/path/%08bar", "/path/%08bar",
-                 id="replacement with percent encoded backspace char"),
-    pytest.param("/x", "/a b", "/a%20b", "/x", id="replacement re-encoded when not valid raw"),
-])
+@pytest.mark.parametrize(
+    ("path", "config", "upstream", "header"),
+    [
+        pytest.param("/example", "/replacement-path", "/replacement-path", "/example", id="simple path"),
+        pytest.param(
+            "/some/really/long/path", "/replacement-path", "/replacement-path", "/some/really/long/path", id="long path"
+        ),
+        pytest.param(
+            "/foo%2Fbar", "/replacement-path", "/replacement-path", "/foo%2Fbar", id="path with escaped value"
+        ),
+        pytest.param("/path", "/foo%2Fbar", "/foo%2Fbar", "/path", id="replacement with escaped value"),
+        pytest.param(
+            "/path/%08bar",
+            "/path/%08bar",
+            "/path/%08bar",
+            "/path/%08bar",
+            id="replacement with percent encoded backspace char",
+        ),
+        pytest.param("/x", "/a b", "/a%20b", "/x", id="replacement re-encoded when not valid raw"),
+    ],
+)
 def test_replace_path(path: str, config: str, upstream: str, header: str) -> None:
     req = RequestHead("GET", path, "q=1", HeaderList())
     assert ReplacePath(config).on_request(req) is None

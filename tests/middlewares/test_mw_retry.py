@@ -28,11 +28,13 @@ def refused_url() -> str:
 
 
 def config(servers: list[str], **retry: Any) -> dict[str, Any]:
-    return {"http": {
-        "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": ["retry"]}},
-        "middlewares": {"retry": {"retry": retry}},
-        "services": {"app": {"loadBalancer": {"servers": [{"url": url} for url in servers]}}},
-    }}
+    return {
+        "http": {
+            "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": ["retry"]}},
+            "middlewares": {"retry": {"retry": retry}},
+            "services": {"app": {"loadBalancer": {"servers": [{"url": url} for url in servers]}}},
+        }
+    }
 
 
 class Flaky:
@@ -56,20 +58,24 @@ async def send(gateway: Gateway, method: str = "GET", body: bytes | None = None)
             return response.status, await response.text()
 
 
-@pytest.mark.parametrize(("attempts", "initial_interval", "faulty", "status", "retries"), [
-    pytest.param(3, "", 0, 200, 0, id="no retry on success"),
-    pytest.param(3, "10ms", 0, 200, 0, id="no retry on success with backoff"),
-    pytest.param(1, "", 1, 502, 0, id="no retry when max request attempts is one"),
-    pytest.param(1, "10ms", 1, 502, 0, id="no retry when max request attempts is one with backoff"),
-    pytest.param(3, "", 1, 200, 1, id="one retry when one server is faulty"),
-    pytest.param(3, "10ms", 1, 200, 1, id="one retry when one server is faulty with backoff"),
-    pytest.param(3, "", 2, 200, 2, id="two retries when two servers are faulty"),
-    pytest.param(3, "10ms", 2, 200, 2, id="two retries when two servers are faulty with backoff"),
-    pytest.param(3, "", 3, 502, 2, id="max attempts exhausted delivers the 5xx response"),
-    pytest.param(3, "10ms", 3, 502, 2, id="max attempts exhausted delivers the 5xx response with backoff"),
-])
-async def test_traefik_retry_table(attempts: int, initial_interval: str, faulty: int, status: int,
-                                   retries: int) -> None:
+@pytest.mark.parametrize(
+    ("attempts", "initial_interval", "faulty", "status", "retries"),
+    [
+        pytest.param(3, "", 0, 200, 0, id="no retry on success"),
+        pytest.param(3, "10ms", 0, 200, 0, id="no retry on success with backoff"),
+        pytest.param(1, "", 1, 502, 0, id="no retry when max request attempts is one"),
+        pytest.param(1, "10ms", 1, 502, 0, id="no retry when max request attempts is one with backoff"),
+        pytest.param(3, "", 1, 200, 1, id="one retry when one server is faulty"),
+        pytest.param(3, "10ms", 1, 200, 1, id="one retry when one server is faulty with backoff"),
+        pytest.param(3, "", 2, 200, 2, id="two retries when two servers are faulty"),
+        pytest.param(3, "10ms", 2, 200, 2, id="two retries when two servers are faulty with backoff"),
+        pytest.param(3, "", 3, 502, 2, id="max attempts exhausted delivers the 5xx response"),
+        pytest.param(3, "10ms", 3, 502, 2, id="max attempts exhausted delivers the 5xx response with backoff"),
+    ],
+)
+async def test_traefik_retry_table(
+    attempts: int, initial_interval: str, faulty: int, status: int, retries: int
+) -> None:
     upstream = Flaky()
     async with serve_aiohttp(upstream) as good:
         servers = [refused_url() for _ in range(faulty)] + ([good.url] if faulty < 3 else [])
@@ -85,19 +91,27 @@ async def test_traefik_retry_table(attempts: int, initial_interval: str, faulty:
             assert (gateway.routers["app@file"].retry is None) == (attempts == 1)
 
 
-@pytest.mark.parametrize(("method", "options", "failures", "status", "seen"), [
-    pytest.param("GET", {"status": ["500-599"]}, 2, 200, 3, id="GET retried on a listed status"),
-    pytest.param("GET", {"status": ["500"]}, 2, 503, 1, id="a status outside the list is delivered"),
-    pytest.param("GET", {"status": ["503"]}, 5, 503, 3, id="the last attempt's answer is delivered"),
-    pytest.param("POST", {"status": ["503"]}, 1, 503, 1, id="POST is not retried on status"),
-    pytest.param("PATCH", {"status": ["503"]}, 1, 503, 1, id="PATCH is not retried on status"),
-    pytest.param("POST", {"status": ["503"], "retryNonIdempotentMethod": True}, 1, 200, 2,
-                 id="POST retried with retryNonIdempotentMethod"),
-    pytest.param("PUT", {"status": ["503"]}, 1, 200, 2, id="PUT is idempotent"),
-    pytest.param("GET", {}, 1, 503, 1, id="without status only network errors are retried"),
-])
-async def test_status_retries(method: str, options: dict[str, Any], failures: int, status: int,
-                              seen: int) -> None:
+@pytest.mark.parametrize(
+    ("method", "options", "failures", "status", "seen"),
+    [
+        pytest.param("GET", {"status": ["500-599"]}, 2, 200, 3, id="GET retried on a listed status"),
+        pytest.param("GET", {"status": ["500"]}, 2, 503, 1, id="a status outside the list is delivered"),
+        pytest.param("GET", {"status": ["503"]}, 5, 503, 3, id="the last attempt's answer is delivered"),
+        pytest.param("POST", {"status": ["503"]}, 1, 503, 1, id="POST is not retried on status"),
+        pytest.param("PATCH", {"status": ["503"]}, 1, 503, 1, id="PATCH is not retried on status"),
+        pytest.param(
+            "POST",
+            {"status": ["503"], "retryNonIdempotentMethod": True},
+            1,
+            200,
+            2,
+            id="POST retried with retryNonIdempotentMethod",
+        ),
+        pytest.param("PUT", {"status": ["503"]}, 1, 200, 2, id="PUT is idempotent"),
+        pytest.param("GET", {}, 1, 503, 1, id="without status only network errors are retried"),
+    ],
+)
+async def test_status_retries(method: str, options: dict[str, Any], failures: int, status: int, seen: int) -> None:
     upstream = Flaky(failures)
     async with serve_aiohttp(upstream) as served:
         async with Gateway(config([served.url], attempts=3, **options)) as gateway:
@@ -167,12 +181,18 @@ async def test_a_client_that_leaves_during_the_backoff_stops_the_attempts() -> N
         assert len(gateway.exchanges) == 1
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    pytest.param({"attempts": 0}, "incorrect (or empty) value for attempt (0)", id="no attempts"),
-    pytest.param({"attempts": 2, "disableRetryOnNetworkError": True},
-                 "requires at least HTTP status codes or retry on TCP", id="nothing to retry on"),
-    pytest.param({"attempts": 2, "status": ["5xx"]}, "status '5xx'", id="bad status range"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"attempts": 0}, "incorrect (or empty) value for attempt (0)", id="no attempts"),
+        pytest.param(
+            {"attempts": 2, "disableRetryOnNetworkError": True},
+            "requires at least HTTP status codes or retry on TCP",
+            id="nothing to retry on",
+        ),
+        pytest.param({"attempts": 2, "status": ["5xx"]}, "status '5xx'", id="bad status range"),
+    ],
+)
 async def test_invalid_options_disable_the_router(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match="retry"):
         Gateway(config([refused_url()], **options), strict=True)
@@ -182,7 +202,7 @@ async def test_invalid_options_disable_the_router(options: dict[str, Any], messa
 
 def test_backoff_schedule_matches_go_backoff() -> None:
     policy = RetryPolicy(3, 0.1, 0, 0, ((500, 599),), True, False)
-    for retry, base in ((1, 0.1), (2, 0.1 * 2 ** 0.5), (3, 0.2)):
+    for retry, base in ((1, 0.1), (2, 0.1 * 2**0.5), (3, 0.2)):
         delays = [policy.delay(retry) for _ in range(200)]
         assert base * 0.5 <= min(delays) and max(delays) <= base * 1.5
     assert RetryPolicy(3, 0.0, 0, 0, (), True, False).delay(1) == 0.0

@@ -3,17 +3,15 @@ observability sections under test, in front of a small aiohttp upstream."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from aiohttp import web
-
-from proxy.server.gateway import Gateway
 from obs_helpers import ROUTES
 
+from proxy.server.gateway import Gateway
 from proxy.testing.upstreams import ServedApp, serve_aiohttp
-
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:
@@ -47,7 +45,8 @@ async def live_gateway(tmp_path: Path, app_server: ServedApp) -> AsyncIterator[L
         static = tmp_path / "traefik.toml"
         static.write_text(
             '[entryPoints.web]\naddress = "127.0.0.1:0"\n[entryPoints.traefik]\naddress = "127.0.0.1:0"\n'
-            '[providers.file]\nfilename = "routes.toml"\nwatch = false\n' + static_tail)
+            '[providers.file]\nfilename = "routes.toml"\nwatch = false\n' + static_tail
+        )
         gateway = Gateway(static, services={"app": app_server.url}, free_ports=True)
         await gateway.start()
         started.append(gateway)

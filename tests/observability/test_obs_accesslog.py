@@ -17,10 +17,12 @@ from proxy.observability.accesslog import canonical_header, go_rfc3339, split_ho
 
 # Traefik's common line: host - user [time] "method path proto" status size "referer" "agent" count
 # "router" "service url" Nms
-COMMON = re.compile(r'^(?P<host>\S+) - (?P<user>\S+) \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] '
-                    r'"(?P<method>\S+) (?P<path>\S+) (?P<proto>\S+)" (?P<status>\d+) (?P<size>\S+) '
-                    r'(?P<referer>"[^"]*"|"-") (?P<agent>"[^"]*"|"-") (?P<count>\d+) (?P<router>"[^"]*") '
-                    r'(?P<url>"[^"]*") (?P<ms>\d+)ms$')
+COMMON = re.compile(
+    r"^(?P<host>\S+) - (?P<user>\S+) \[(?P<time>\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "
+    r'"(?P<method>\S+) (?P<path>\S+) (?P<proto>\S+)" (?P<status>\d+) (?P<size>\S+) '
+    r'(?P<referer>"[^"]*"|"-") (?P<agent>"[^"]*"|"-") (?P<count>\d+) (?P<router>"[^"]*") '
+    r'(?P<url>"[^"]*") (?P<ms>\d+)ms$'
+)
 
 
 def lines(path: Path) -> list[str]:
@@ -31,8 +33,9 @@ async def test_common_line_for_a_proxied_request_and_a_404(live_gateway, tmp_pat
     log_file = tmp_path / "logs" / "access.log"  # the folder is created, as Traefik does
     gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n')
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
-        assert (await client.get("/app/x?q=1", headers={"User-Agent": "tester/1", "Referer": "http://r/"})
-                ).status_code == 200
+        assert (
+            await client.get("/app/x?q=1", headers={"User-Agent": "tester/1", "Referer": "http://r/"})
+        ).status_code == 200
         assert (await client.get("/nowhere")).status_code == 404
     first, second = (COMMON.match(line) for line in lines(log_file))
     assert first and second, lines(log_file)
@@ -44,28 +47,53 @@ async def test_common_line_for_a_proxied_request_and_a_404(live_gateway, tmp_pat
     assert first.group("count") == "1" and first.group("router") == '"app@file"'
     assert first.group("url") == f'"{app_server.url}"'
     assert first.group("time").endswith("+0000")
-    assert (second.group("status"), second.group("size"), second.group("router"), second.group("url"),
-            second.group("count")) == ("404", "19", '"-"', '"-"', "2")
+    assert (
+        second.group("status"),
+        second.group("size"),
+        second.group("router"),
+        second.group("url"),
+        second.group("count"),
+    ) == ("404", "19", '"-"', '"-"', "2")
 
 
 async def test_kept_headers_fill_referer_and_agent_and_json_fields(live_gateway, tmp_path, app_server):
     log_file = tmp_path / "access.json"
-    gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\nformat = "json"\n'
-                                 '[accessLog.fields.headers]\ndefaultMode = "keep"\n'
-                                 '[accessLog.fields.headers.names]\nauthorization = "redact"\nx-secret = "drop"\n')
+    gateway = await live_gateway(
+        f'[accessLog]\nfilePath = "{log_file}"\nformat = "json"\n'
+        '[accessLog.fields.headers]\ndefaultMode = "keep"\n'
+        '[accessLog.fields.headers.names]\nauthorization = "redact"\nx-secret = "drop"\n'
+    )
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
-        await client.get("/app/j?a=b", headers={"User-Agent": "tester/1", "Authorization": "Basic eA==",
-                                                  "X-Secret": "s", "x-multi": "1"})
+        await client.get(
+            "/app/j?a=b",
+            headers={"User-Agent": "tester/1", "Authorization": "Basic eA==", "X-Secret": "s", "x-multi": "1"},
+        )
         await client.get("/nowhere")
     proxied, missed = (json.loads(line) for line in lines(log_file))
     port = app_server.port
     expected = {
-        "ClientHost": "127.0.0.1", "ClientUsername": "-", "RequestMethod": "GET", "RequestPath": "/app/j?a=b",
-        "RequestProtocol": "HTTP/1.1", "RequestScheme": "http", "RequestHost": "127.0.0.1",
-        "RequestContentSize": 0, "DownstreamStatus": 200, "DownstreamContentSize": 11, "OriginStatus": 200,
-        "OriginContentSize": 11, "RouterName": "app@file", "ServiceName": "app@file",
-        "ServiceURL": app_server.url, "ServiceAddr": f"127.0.0.1:{port}", "RetryAttempts": 0, "RequestCount": 1,
-        "level": "info", "msg": "", "request_User-Agent": "tester/1", "request_Authorization": "REDACTED",
+        "ClientHost": "127.0.0.1",
+        "ClientUsername": "-",
+        "RequestMethod": "GET",
+        "RequestPath": "/app/j?a=b",
+        "RequestProtocol": "HTTP/1.1",
+        "RequestScheme": "http",
+        "RequestHost": "127.0.0.1",
+        "RequestContentSize": 0,
+        "DownstreamStatus": 200,
+        "DownstreamContentSize": 11,
+        "OriginStatus": 200,
+        "OriginContentSize": 11,
+        "RouterName": "app@file",
+        "ServiceName": "app@file",
+        "ServiceURL": app_server.url,
+        "ServiceAddr": f"127.0.0.1:{port}",
+        "RetryAttempts": 0,
+        "RequestCount": 1,
+        "level": "info",
+        "msg": "",
+        "request_User-Agent": "tester/1",
+        "request_Authorization": "REDACTED",
         "request_X-Multi": "1",
     }
     assert {key: proxied.get(key) for key in expected} == expected
@@ -82,20 +110,25 @@ async def test_kept_headers_fill_referer_and_agent_and_json_fields(live_gateway,
 
 async def test_generic_clf_stops_after_the_agent(live_gateway, tmp_path):
     log_file = tmp_path / "access.log"
-    gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\nformat = "genericCLF"\n'
-                                 '[accessLog.fields.headers.names]\nUser-Agent = "keep"\n')
+    gateway = await live_gateway(
+        f'[accessLog]\nfilePath = "{log_file}"\nformat = "genericCLF"\n'
+        '[accessLog.fields.headers.names]\nUser-Agent = "keep"\n'
+    )
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
         await client.get("/app", headers={"User-Agent": "tester/1"})
     (line,) = lines(log_file)
     assert re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "GET /app HTTP/1\.1" 200 11 "-" "tester/1"', line), line
 
 
-@pytest.mark.parametrize(("filters", "wanted"), [
-    pytest.param('statusCodes = ["404"]', ["/nowhere"], id="status-codes"),  # TestNewLogHandlerFilters
-    pytest.param('statusCodes = ["200-299", "418"]', ["/app/a", "/app/teapot", "/app/slow"], id="status-ranges"),
-    pytest.param('minDuration = "200ms"', ["/app/slow"], id="min-duration"),
-    pytest.param('retryAttempts = true', [], id="retry-attempts-none-retried"),
-])
+@pytest.mark.parametrize(
+    ("filters", "wanted"),
+    [
+        pytest.param('statusCodes = ["404"]', ["/nowhere"], id="status-codes"),  # TestNewLogHandlerFilters
+        pytest.param('statusCodes = ["200-299", "418"]', ["/app/a", "/app/teapot", "/app/slow"], id="status-ranges"),
+        pytest.param('minDuration = "200ms"', ["/app/slow"], id="min-duration"),
+        pytest.param("retryAttempts = true", [], id="retry-attempts-none-retried"),
+    ],
+)
 async def test_filters_keep_what_any_filter_matches(live_gateway, tmp_path, filters, wanted):
     log_file = tmp_path / "access.log"
     gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n[accessLog.filters]\n{filters}\n')
@@ -105,15 +138,26 @@ async def test_filters_keep_what_any_filter_matches(live_gateway, tmp_path, filt
     assert [COMMON.match(line).group("path") for line in lines(log_file)] == wanted  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("fields", "line"), [
-    pytest.param('[accessLog.fields.names]\nClientHost = "drop"',
-                 r'- - - \[[^]]+\] "GET /app/q\?secret=1 HTTP/1\.1" 200 11 "-" "-" 1 "app@file" "[^"]+" \d+ms',
-                 id="drop-one-field"),
-    pytest.param('[accessLog.fields]\ndefaultMode = "drop"\n[accessLog.fields.names]\nRequestMethod = "keep"',
-                 r'- - - \[-\] "GET - -" - - "-" "-" - "-" "-" 0ms', id="drop-all-but-one"),
-    pytest.param('[accessLog.fields.queryParameters]\ndefaultMode = "drop"',
-                 r'127\.0\.0\.1 - - \[[^]]+\] "GET /app/q HTTP/1\.1" 200 .*', id="drop-query"),
-])
+@pytest.mark.parametrize(
+    ("fields", "line"),
+    [
+        pytest.param(
+            '[accessLog.fields.names]\nClientHost = "drop"',
+            r'- - - \[[^]]+\] "GET /app/q\?secret=1 HTTP/1\.1" 200 11 "-" "-" 1 "app@file" "[^"]+" \d+ms',
+            id="drop-one-field",
+        ),
+        pytest.param(
+            '[accessLog.fields]\ndefaultMode = "drop"\n[accessLog.fields.names]\nRequestMethod = "keep"',
+            r'- - - \[-\] "GET - -" - - "-" "-" - "-" "-" 0ms',
+            id="drop-all-but-one",
+        ),
+        pytest.param(
+            '[accessLog.fields.queryParameters]\ndefaultMode = "drop"',
+            r'127\.0\.0\.1 - - \[[^]]+\] "GET /app/q HTTP/1\.1" 200 .*',
+            id="drop-query",
+        ),
+    ],
+)
 async def test_fields_keep_and_drop(live_gateway, tmp_path, fields, line):
     log_file = tmp_path / "access.log"
     gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n{fields}\n')
@@ -125,7 +169,9 @@ async def test_fields_keep_and_drop(live_gateway, tmp_path, fields, line):
 
 async def test_router_observability_access_logs_false_leaves_it_out(live_gateway, tmp_path):
     log_file = tmp_path / "access.log"
-    routes = ROUTES.replace('entryPoints = ["web"]\n', 'entryPoints = ["web"]\nobservability = { accessLogs = false }\n', 1)
+    routes = ROUTES.replace(
+        'entryPoints = ["web"]\n', 'entryPoints = ["web"]\nobservability = { accessLogs = false }\n', 1
+    )
     gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n', routes=routes)
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
         await client.get("/app/quiet")
@@ -167,23 +213,33 @@ async def test_reopen_after_rotation_writes_to_the_new_file(live_gateway, tmp_pa
         gateway.reopen_logs()
         await client.get("/app/after")
     assert [COMMON.match(x).group("path") for x in lines(tmp_path / "access.log.1")] == [  # type: ignore[union-attr]
-        "/app/before", "/app/between"]
+        "/app/before",
+        "/app/between",
+    ]
     assert [COMMON.match(x).group("path") for x in lines(log_file)] == ["/app/after"]  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("name", "canonical"), [
-    pytest.param("user-agent", "User-Agent", id="lower"), pytest.param("X-FORWARDED-FOR", "X-Forwarded-For", id="upper"),
-    pytest.param("x_y", "X_y", id="underscore"), pytest.param("a b", "a b", id="invalid-kept"),
-])
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        pytest.param("user-agent", "User-Agent", id="lower"),
+        pytest.param("X-FORWARDED-FOR", "X-Forwarded-For", id="upper"),
+        pytest.param("x_y", "X_y", id="underscore"),
+        pytest.param("a b", "a b", id="invalid-kept"),
+    ],
+)
 def test_canonical_header(name, canonical):
     assert canonical_header(name) == canonical
 
 
-@pytest.mark.parametrize(("value", "parts"), [
-    pytest.param("example.com:8080", ("example.com", "8080"), id="host-port"),
-    pytest.param("example.com", ("example.com", "-"), id="no-port"),
-    pytest.param("[::1]:80", ("::1", "80"), id="ipv6"),
-])
+@pytest.mark.parametrize(
+    ("value", "parts"),
+    [
+        pytest.param("example.com:8080", ("example.com", "8080"), id="host-port"),
+        pytest.param("example.com", ("example.com", "-"), id="no-port"),
+        pytest.param("[::1]:80", ("::1", "80"), id="ipv6"),
+    ],
+)
 def test_split_host_port(value, parts):
     assert split_host_port(value) == parts
 
@@ -193,10 +249,13 @@ def test_rfc3339_nano_trims_zeros():
     assert go_rfc3339(1_700_000_000_000_000_000) == "2023-11-14T22:13:20Z"
 
 
-@pytest.mark.parametrize(("forwarded", "host"), [
-    pytest.param("[entryPoints.web.forwardedHeaders]\ninsecure = true\n", "203.0.113.9", id="trusted-kept"),
-    pytest.param("", "127.0.0.1", id="untrusted-dropped"),  # forwardedHeaders strips what the client sent
-])
+@pytest.mark.parametrize(
+    ("forwarded", "host"),
+    [
+        pytest.param("[entryPoints.web.forwardedHeaders]\ninsecure = true\n", "203.0.113.9", id="trusted-kept"),
+        pytest.param("", "127.0.0.1", id="untrusted-dropped"),  # forwardedHeaders strips what the client sent
+    ],
+)
 async def test_client_host_is_the_kept_x_forwarded_for(live_gateway, tmp_path, forwarded, host):
     log_file = tmp_path / "access.log"
     gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n{forwarded}')

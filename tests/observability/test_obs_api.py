@@ -7,9 +7,7 @@ import json
 
 import httpx
 import pytest
-
 from obs_helpers import routes_with
-
 
 API = "[api]\ninsecure = true\n"
 
@@ -22,13 +20,27 @@ async def get(gateway, path: str, entry_point: str = "traefik") -> httpx.Respons
 async def test_router_shapes_enabled_and_disabled(live_gateway):
     gateway = await live_gateway(API)
     enabled = (await get(gateway, "/api/http/routers/app@file")).json()
-    assert enabled == {"entryPoints": ["web"], "service": "app@file", "rule": "PathPrefix(`/app`)",
-                       "status": "enabled", "using": ["web"], "name": "app@file", "provider": "file",
-                       "priorityStr": "0"}
+    assert enabled == {
+        "entryPoints": ["web"],
+        "service": "app@file",
+        "rule": "PathPrefix(`/app`)",
+        "status": "enabled",
+        "using": ["web"],
+        "name": "app@file",
+        "provider": "file",
+        "priorityStr": "0",
+    }
     disabled = (await get(gateway, "/api/http/routers/broken@file")).json()
-    assert disabled == {"entryPoints": ["web"], "service": "missing@file", "rule": "PathPrefix(`/broken`)",
-                        "error": ["the service 'missing' does not exist"], "status": "disabled",
-                        "name": "broken@file", "provider": "file", "priorityStr": "0"}
+    assert disabled == {
+        "entryPoints": ["web"],
+        "service": "missing@file",
+        "rule": "PathPrefix(`/broken`)",
+        "error": ["the service 'missing' does not exist"],
+        "status": "disabled",
+        "name": "broken@file",
+        "provider": "file",
+        "priorityStr": "0",
+    }
     missing = await get(gateway, "/api/http/routers/nope@file")
     assert missing.status_code == 404 and missing.json() == {"message": "router not found: nope@file"}
 
@@ -59,8 +71,14 @@ async def test_services_middlewares_overview_entrypoints(live_gateway, app_serve
     assert service["usedBy"] == ["app@file"] and service["serverStatus"] == {app_server.url: "UP"}
     assert service["loadBalancer"]["passHostHeader"] is True
     middleware = (await get(gateway, "/api/http/middlewares/strip@file")).json()
-    assert middleware == {"stripPrefix": {"prefixes": ["/app"]}, "status": "enabled", "usedBy": ["app@file"],
-                          "name": "strip@file", "provider": "file", "type": "stripprefix"}
+    assert middleware == {
+        "stripPrefix": {"prefixes": ["/app"]},
+        "status": "enabled",
+        "usedBy": ["app@file"],
+        "name": "strip@file",
+        "provider": "file",
+        "type": "stripprefix",
+    }
     overview = (await get(gateway, "/api/overview")).json()
     assert overview["http"]["routers"] == {"total": 4, "warnings": 0, "errors": 1}  # ours, api, dashboard
     assert overview["features"] == {"tracing": "", "metrics": "", "accessLog": False}
@@ -82,8 +100,9 @@ async def test_base_path_and_methods(live_gateway):
     async with httpx.AsyncClient() as client:
         response = await client.post(gateway.urls["traefik"] + "/api/overview")
     assert response.status_code == 404  # /api/... is not under /prefix
-    routes = routes_with('[http.routers.api]\nrule = "PathPrefix(`/prefix`)"\nservice = "api@internal"\n'
-                         'entryPoints = ["web"]\n')
+    routes = routes_with(
+        '[http.routers.api]\nrule = "PathPrefix(`/prefix`)"\nservice = "api@internal"\nentryPoints = ["web"]\n'
+    )
     gateway = await live_gateway('[api]\nbasePath = "/prefix"\n', routes=routes)
     assert (await get(gateway, "/prefix/api/overview", "web")).status_code == 200
     async with httpx.AsyncClient() as client:
@@ -100,15 +119,20 @@ async def test_dashboard_page_and_redirect(live_gateway):
     assert "/api/http/routers" in page.text and "<script src" not in page.text and "https://" not in page.text
 
 
-@pytest.mark.parametrize(("static", "service", "status", "body"), [
-    pytest.param("", "noop@internal", 418, b"", id="noop"),  # internalhandler.go: 418, nothing written
-    pytest.param("[ping]\nmanualRouting = true\n", "ping@internal", 200, b"OK", id="ping"),
-    pytest.param("[api]\n", "api@internal", 404, b"404 page not found\n", id="api-outside-api-paths"),
-])
+@pytest.mark.parametrize(
+    ("static", "service", "status", "body"),
+    [
+        pytest.param("", "noop@internal", 418, b"", id="noop"),  # internalhandler.go: 418, nothing written
+        pytest.param("[ping]\nmanualRouting = true\n", "ping@internal", 200, b"OK", id="ping"),
+        pytest.param("[api]\n", "api@internal", 404, b"404 page not found\n", id="api-outside-api-paths"),
+    ],
+)
 async def test_routers_naming_internal_services(live_gateway, static, service, status, body):
-    routes = routes_with(f'[http.routers.internal]\nrule = "PathPrefix(`/in`)"\nservice = "{service}"\n'
-                         'entryPoints = ["web"]\nmiddlewares = ["tag"]\n'
-                         '[http.middlewares.tag.headers.customResponseHeaders]\nX-Tag = "seen"\n')
+    routes = routes_with(
+        f'[http.routers.internal]\nrule = "PathPrefix(`/in`)"\nservice = "{service}"\n'
+        'entryPoints = ["web"]\nmiddlewares = ["tag"]\n'
+        '[http.middlewares.tag.headers.customResponseHeaders]\nX-Tag = "seen"\n'
+    )
     gateway = await live_gateway(static, routes=routes)
     response = await get(gateway, "/in", "web")
     assert (response.status_code, response.content) == (status, body)
@@ -117,8 +141,9 @@ async def test_routers_naming_internal_services(live_gateway, static, service, s
 
 
 async def test_a_router_naming_a_disabled_internal_service_is_disabled(live_gateway):
-    routes = routes_with('[http.routers.dash]\nrule = "PathPrefix(`/d`)"\nservice = "dashboard@internal"\n'
-                         'entryPoints = ["web"]\n')
+    routes = routes_with(
+        '[http.routers.dash]\nrule = "PathPrefix(`/d`)"\nservice = "dashboard@internal"\nentryPoints = ["web"]\n'
+    )
     gateway = await live_gateway("", routes=routes)
     assert "router dash@file: dashboard is not enabled" in gateway.problems
     assert (await get(gateway, "/d", "web")).status_code == 404

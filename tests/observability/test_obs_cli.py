@@ -31,13 +31,14 @@ def test_workers_share_their_counts(tmp_path, app_server_sync):
     web, admin = free_port(), free_port()
     (tmp_path / "routes.toml").write_text(
         '[http.routers.app]\nrule = "PathPrefix(`/`)"\nservice = "app"\nentryPoints = ["web"]\n'
-        f'[http.services.app.loadBalancer]\n[[http.services.app.loadBalancer.servers]]\nurl = "{app_server_sync}"\n')
+        f'[http.services.app.loadBalancer]\n[[http.services.app.loadBalancer.servers]]\nurl = "{app_server_sync}"\n'
+    )
     (tmp_path / "traefik.toml").write_text(
         f'[entryPoints.web]\naddress = "127.0.0.1:{web}"\n[entryPoints.traefik]\naddress = "127.0.0.1:{admin}"\n'
         '[providers.file]\nfilename = "routes.toml"\n[metrics.prometheus]\n'
-        f'[accessLog]\nfilePath = "{tmp_path / "access.log"}"\n')
-    proc = Proc([sys.executable, "-m", "proxy", "--config", str(tmp_path / "traefik.toml"), "--workers", "2"],
-                tmp_path)
+        f'[accessLog]\nfilePath = "{tmp_path / "access.log"}"\n'
+    )
+    proc = Proc([sys.executable, "-m", "proxy", "--config", str(tmp_path / "traefik.toml"), "--workers", "2"], tmp_path)
     try:
         deadline = time.monotonic() + 30
         while "2 workers serving" not in proc.output():

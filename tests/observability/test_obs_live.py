@@ -15,7 +15,8 @@ DASHBOARD = "[api]\ndashboard = true\n"
 INSECURE = "[api]\ninsecure = true\ndashboard = true\n"
 # Traefik's documented setup (docs/content/operations/include-dashboard-examples.md): api@internal behind
 # basicAuth for /api and /dashboard; user test, password test.
-BEHIND_AUTH = routes_with("""
+BEHIND_AUTH = (
+    routes_with("""
 [http.routers.dash]
 rule = "PathPrefix(`/api`) || PathPrefix(`/dashboard`)"
 service = "api@internal"
@@ -27,11 +28,16 @@ users = ["test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"]
 
 [http.routers.app.observability]
 accessLogs = true
-""").replace('rule = "PathPrefix(`/app`)"\nservice = "app"',
-             'rule = "PathPrefix(`/app`)"\nservice = "app"\nmiddlewares = ["strip"]', 1) + """
+""").replace(
+        'rule = "PathPrefix(`/app`)"\nservice = "app"',
+        'rule = "PathPrefix(`/app`)"\nservice = "app"\nmiddlewares = ["strip"]',
+        1,
+    )
+    + """
 [http.middlewares.strip.stripPrefix]
 prefixes = ["/app"]
 """
+)
 
 
 async def _events(stream: httpx.Response, count: int) -> list[dict]:
@@ -60,7 +66,12 @@ async def test_stream_shows_each_request_as_it_finishes(live_gateway):
             await client.get(gateway.urls["web"] + "/nowhere")
             first, second = await asyncio.wait_for(_events(stream, 2), 5)
     assert (first["method"], first["target"], first["router"], first["upstream"], first["status"]) == (
-        "GET", "/app/hello?x=1", "app@file", "/hello?x=1", 200)
+        "GET",
+        "/app/hello?x=1",
+        "app@file",
+        "/hello?x=1",
+        200,
+    )
     assert first["server"].startswith("http://127.0.0.1:") and first["ms"] >= 0
     assert (second["target"], second["router"], second["upstream"], second["status"]) == ("/nowhere", None, None, 404)
     # The dashboard's own requests (and the stream itself) are not listed.
@@ -72,8 +83,9 @@ async def test_reconnect_gets_what_it_missed(live_gateway):
     async with httpx.AsyncClient(timeout=5) as client:
         for _ in range(3):
             await client.get(gateway.urls["web"] + "/app/x")
-        async with client.stream("GET", gateway.urls["traefik"] + "/dashboard/live",
-                                 headers={"Last-Event-ID": "1"}) as stream:
+        async with client.stream(
+            "GET", gateway.urls["traefik"] + "/dashboard/live", headers={"Last-Event-ID": "1"}
+        ) as stream:
             events = await asyncio.wait_for(_events(stream, 2), 5)
     assert [e["id"] for e in events] == [2, 3]
 
@@ -95,8 +107,9 @@ async def test_explain_view_is_the_explain_engine_on_the_request_as_received(liv
     from proxy.server.commands import explain_text
     from proxy.server.trace import trace as run
 
-    cli = explain_text(await run(gateway.servers["web"].runtime, "GET", gateway.urls["web"] + "/app/hello",
-                                 [("X-Trace", "yes")]))  # what `python -m proxy explain` prints
+    cli = explain_text(
+        await run(gateway.servers["web"].runtime, "GET", gateway.urls["web"] + "/app/hello", [("X-Trace", "yes")])
+    )  # what `python -m proxy explain` prints
     assert body["text"].splitlines()[2:5] == cli.splitlines()[2:5]  # routers, the chosen one, its middlewares
     assert missing.status_code == 404
 
@@ -106,8 +119,10 @@ async def test_live_view_sits_behind_the_routers_basic_auth(live_gateway):
     base = gateway.urls["traefik"]
     async with httpx.AsyncClient(timeout=5) as client:
         await client.get(gateway.urls["web"] + "/app/x")
-        refused = [await client.get(base + path) for path in ("/dashboard/", "/dashboard/live", "/dashboard/live.json",
-                                                              "/dashboard/explain?id=1")]
+        refused = [
+            await client.get(base + path)
+            for path in ("/dashboard/", "/dashboard/live", "/dashboard/live.json", "/dashboard/explain?id=1")
+        ]
         page = await client.get(base + "/dashboard/", auth=("test", "test"))
         recent = await client.get(base + "/dashboard/live.json", auth=("test", "test"))
         root = await client.get(base + "/", auth=("test", "test"))
@@ -119,11 +134,11 @@ async def test_live_view_sits_behind_the_routers_basic_auth(live_gateway):
 
 async def test_api_internal_redirects_its_base_path_to_the_dashboard(live_gateway):
     """Traefik's dashboard.Append: GET basePath -> 302 basePath/dashboard/ (X-Forwarded-Prefix in front)."""
-    routes = routes_with('[http.routers.all]\nrule = "PathPrefix(`/`)"\nservice = "api@internal"\n'
-                         'entryPoints = ["traefik"]\n')
+    routes = routes_with(
+        '[http.routers.all]\nrule = "PathPrefix(`/`)"\nservice = "api@internal"\nentryPoints = ["traefik"]\n'
+    )
     # X-Forwarded-Prefix from a client the entry point does not trust is dropped before it gets there.
-    gateway = await live_gateway(DASHBOARD + "[entryPoints.traefik.forwardedHeaders]\ninsecure = true\n",
-                                 routes=routes)
+    gateway = await live_gateway(DASHBOARD + "[entryPoints.traefik.forwardedHeaders]\ninsecure = true\n", routes=routes)
     async with httpx.AsyncClient(timeout=5) as client:
         plain = await client.get(gateway.urls["traefik"] + "/")
         prefixed = await client.get(gateway.urls["traefik"] + "/", headers={"X-Forwarded-Prefix": "/ops/"})
@@ -132,7 +147,7 @@ async def test_api_internal_redirects_its_base_path_to_the_dashboard(live_gatewa
 
 
 async def test_drain_ends_open_streams_at_once(live_gateway):
-    gateway = await live_gateway(INSECURE + "[entryPoints.traefik.transport.lifeCycle]\ngraceTimeOut = \"10s\"\n")
+    gateway = await live_gateway(INSECURE + '[entryPoints.traefik.transport.lifeCycle]\ngraceTimeOut = "10s"\n')
     async with httpx.AsyncClient(timeout=5) as client:
         async with client.stream("GET", gateway.urls["traefik"] + "/dashboard/live") as stream:
             assert stream.status_code == 200
@@ -159,10 +174,15 @@ async def test_client_leaving_unsubscribes(live_gateway):
     assert not live.streams
 
 
-@pytest.mark.parametrize("static", [
-    pytest.param("", id="no-api"),
-    pytest.param("[api]\ninsecure = true\ndashboard = false\n", id="api-without-dashboard"),  # Traefik's default: on
-])
+@pytest.mark.parametrize(
+    "static",
+    [
+        pytest.param("", id="no-api"),
+        pytest.param(
+            "[api]\ninsecure = true\ndashboard = false\n", id="api-without-dashboard"
+        ),  # Traefik's default: on
+    ],
+)
 async def test_no_dashboard_no_live_view(live_gateway, static):
     """A gateway without api.dashboard pays nothing: no live view, the plain forwarded-headers stage."""
     from proxy.forwarder.forwarded import ForwardedHeaders

@@ -45,13 +45,24 @@ async def test_counts_and_labels_after_known_requests(live_gateway):
     ep = {"entrypoint": "web", "method": "GET", "protocol": "http"}
     assert value(found, "traefik_entrypoint_requests_total", code="200", **ep) == 5
     assert value(found, "traefik_entrypoint_requests_total", code="404", **ep) == 2
-    assert value(found, "traefik_entrypoint_requests_total", code="418", entrypoint="web", method="POST",
-                 protocol="http") == 1
+    assert (
+        value(found, "traefik_entrypoint_requests_total", code="418", entrypoint="web", method="POST", protocol="http")
+        == 1
+    )
     assert value(found, "traefik_entrypoint_request_duration_seconds_count", code="200", **ep) == 5
     assert value(found, "traefik_entrypoint_request_duration_seconds_bucket", code="200", le="+Inf", **ep) == 5
     assert value(found, "traefik_entrypoint_responses_bytes_total", code="200", **ep) == 5 * 11
-    assert value(found, "traefik_entrypoint_requests_bytes_total", code="418", entrypoint="web", method="POST",
-                 protocol="http") == 10
+    assert (
+        value(
+            found,
+            "traefik_entrypoint_requests_bytes_total",
+            code="418",
+            entrypoint="web",
+            method="POST",
+            protocol="http",
+        )
+        == 10
+    )
     svc = {"service": "app@file", "method": "GET", "protocol": "http"}
     assert value(found, "traefik_service_requests_total", code="200", **svc) == 5
     assert value(found, "traefik_service_request_duration_seconds_count", code="200", **svc) == 5
@@ -59,8 +70,12 @@ async def test_counts_and_labels_after_known_requests(live_gateway):
     assert value(found, "traefik_router_responses_bytes_total", code="200", router="app@file", **svc) == 55
     # 404s have no router nor service; the scrape itself (an internal router) is not counted.
     assert not any(n.startswith("traefik_service") and dict(labels).get("code") == "404" for n, labels in found)
-    assert value(found, "traefik_entrypoint_requests_total", code="200", entrypoint="traefik", method="GET",
-                 protocol="http") is None
+    assert (
+        value(
+            found, "traefik_entrypoint_requests_total", code="200", entrypoint="traefik", method="GET", protocol="http"
+        )
+        is None
+    )
     assert value(found, "traefik_config_reloads_total") == 1
     assert value(found, "traefik_config_last_reload_success") > 1.7e9
     assert value(found, "traefik_open_connections", entrypoint="traefik", protocol="TCP") == 1
@@ -69,13 +84,23 @@ async def test_counts_and_labels_after_known_requests(live_gateway):
     assert value(await scrape(gateway), "traefik_config_reloads_total") == 2
 
 
-@pytest.mark.parametrize(("options", "present", "absent"), [
-    pytest.param("", {"traefik_entrypoint_requests_total", "traefik_service_requests_total"},
-                 {"traefik_router_requests_total"}, id="traefik-defaults"),
-    pytest.param("addEntryPointsLabels = false\naddServicesLabels = false\naddRoutersLabels = true",
-                 {"traefik_router_requests_total"},
-                 {"traefik_entrypoint_requests_total", "traefik_service_requests_total"}, id="routers-only"),
-])
+@pytest.mark.parametrize(
+    ("options", "present", "absent"),
+    [
+        pytest.param(
+            "",
+            {"traefik_entrypoint_requests_total", "traefik_service_requests_total"},
+            {"traefik_router_requests_total"},
+            id="traefik-defaults",
+        ),
+        pytest.param(
+            "addEntryPointsLabels = false\naddServicesLabels = false\naddRoutersLabels = true",
+            {"traefik_router_requests_total"},
+            {"traefik_entrypoint_requests_total", "traefik_service_requests_total"},
+            id="routers-only",
+        ),
+    ],
+)
 async def test_label_switches(live_gateway, options, present, absent):
     gateway = await live_gateway(f"[metrics.prometheus]\n{options}\n")
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
@@ -85,15 +110,19 @@ async def test_label_switches(live_gateway, options, present, absent):
 
 
 async def test_buckets_and_header_labels(live_gateway):
-    gateway = await live_gateway('[metrics.prometheus]\nbuckets = [0.05, 2.5]\n'
-                                 '[metrics.prometheus.headerLabels]\nuseragent = "User-Agent"\n')
+    gateway = await live_gateway(
+        '[metrics.prometheus]\nbuckets = [0.05, 2.5]\n[metrics.prometheus.headerLabels]\nuseragent = "User-Agent"\n'
+    )
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
         await client.get("/app", headers={"User-Agent": "probe/1"})
         await client.get("/app", headers={"User-Agent": "other/2"})
     found = await scrape(gateway)
     labels = {"code": "200", "entrypoint": "web", "method": "GET", "protocol": "http"}
     assert {dict(l)["le"] for n, l in found if n == "traefik_entrypoint_request_duration_seconds_bucket"} == {
-        "0.05", "2.5", "+Inf"}
+        "0.05",
+        "2.5",
+        "+Inf",
+    }
     # headerLabels extend requests_total only.
     assert value(found, "traefik_entrypoint_requests_total", useragent="probe/1", **labels) == 1
     assert value(found, "traefik_entrypoint_requests_total", useragent="other/2", **labels) == 1
@@ -103,8 +132,9 @@ async def test_buckets_and_header_labels(live_gateway):
 async def test_manual_routing_serves_it_where_a_router_says(live_gateway):
     from obs_helpers import routes_with
 
-    routes = routes_with('[http.routers.metrics]\nrule = "Path(`/stats`)"\nservice = "prometheus@internal"\n'
-                         'entryPoints = ["web"]\n')
+    routes = routes_with(
+        '[http.routers.metrics]\nrule = "Path(`/stats`)"\nservice = "prometheus@internal"\nentryPoints = ["web"]\n'
+    )
     gateway = await live_gateway("[metrics.prometheus]\nmanualRouting = true\n", routes=routes)
     async with httpx.AsyncClient() as client:
         assert (await client.get(gateway.urls["traefik"] + "/metrics")).status_code == 404

@@ -16,8 +16,9 @@ ROUTES = '[http.routers.r]\nrule = "Path(`/{n}`)"\nservice = "s"\n[http.services
 async def test_a_log_file_in_the_watched_directory_does_not_reload(tmp_path: Path) -> None:
     (tmp_path / "routes.toml").write_text(ROUTES.format(n=0))
     applied: list[object] = []
-    provider = FileProvider(lambda: dynamic_files(FileProviderConfig(directory=str(tmp_path))), [tmp_path],
-                            applied.append)
+    provider = FileProvider(
+        lambda: dynamic_files(FileProviderConfig(directory=str(tmp_path))), [tmp_path], applied.append
+    )
     stop = asyncio.Event()
     watcher = asyncio.create_task(provider.watch(stop))
     await asyncio.sleep(0.3)  # the watcher is set up

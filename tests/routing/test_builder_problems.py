@@ -10,18 +10,27 @@ from proxy import Gateway
 
 
 def routes(service: str, middlewares: list[str]) -> dict[str, Any]:
-    return {"http": {
-        "routers": {"r": {"rule": "Path(`/`)", "service": service, "middlewares": middlewares}},
-        "middlewares": {"strip-api": {"stripPrefix": {"prefixes": ["/api"]}}},
-        "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
-    }}
+    return {
+        "http": {
+            "routers": {"r": {"rule": "Path(`/`)", "service": service, "middlewares": middlewares}},
+            "middlewares": {"strip-api": {"stripPrefix": {"prefixes": ["/api"]}}},
+            "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
+        }
+    }
 
 
-@pytest.mark.parametrize(("service", "middlewares", "problem"), [
-    pytest.param("ap", [], "router r@file: the service 'ap' does not exist (did you mean 'app'?)", id="service"),
-    pytest.param("app", ["strip-ap"], "router r@file: middleware 'strip-ap' does not exist "
-                 "(did you mean 'strip-api'?)", id="middleware"),
-    pytest.param("zzz", [], "router r@file: the service 'zzz' does not exist", id="nothing close"),
-])
+@pytest.mark.parametrize(
+    ("service", "middlewares", "problem"),
+    [
+        pytest.param("ap", [], "router r@file: the service 'ap' does not exist (did you mean 'app'?)", id="service"),
+        pytest.param(
+            "app",
+            ["strip-ap"],
+            "router r@file: middleware 'strip-ap' does not exist (did you mean 'strip-api'?)",
+            id="middleware",
+        ),
+        pytest.param("zzz", [], "router r@file: the service 'zzz' does not exist", id="nothing close"),
+    ],
+)
 def test_misspelt_references_get_a_suggestion(service: str, middlewares: list[str], problem: str) -> None:
     assert Gateway(routes(service, middlewares)).problems == [problem]

@@ -20,26 +20,53 @@ def request(path: str, host: str = "example.com", method: str = "GET") -> Reques
     return RequestHead(method, path, query if qmark else None, HeaderList(), host=host, client_ip="127.0.0.1")
 
 
-@pytest.mark.parametrize(("path", "routes", "want"), [
-    pytest.param("/my", [("h1", "PathPrefix(`/my`)", 10), ("h2", "PathPrefix(`/my`)", 20)], "h2",
-                 id="higher-priority-second"),
-    pytest.param("/my", [("h1", "PathPrefix(`/my`)", 20), ("h2", "PathPrefix(`/my`)", 10)], "h1",
-                 id="higher-priority-first"),
-    pytest.param("/mypath", [("h1", "PathPrefix(`/mypath`)", 10), ("h2", "PathPrefix(`/my`)", 20)], "h2",
-                 id="higher-priority-shorter-rule"),
-    pytest.param("/mypath", [("h1", "PathPrefix(`/mypath`)", 0), ("h2", "PathPrefix(`/my`)", 0)], "h1",
-                 id="longest-rule-first"),
-    pytest.param("/mypath", [("h1", "PathPrefix(`/my`)", 0), ("h2", "PathPrefix(`/mypath`)", 0)], "h2",
-                 id="longest-rule-second"),
-    pytest.param("/mypath", [("h1", "PathPrefix(`/my`)", 0), ("h2", "PathPrefix(`/mypa`)", 0),
-                             ("h3", "PathPrefix(`/mypath`)", 0)], "h3", id="longest-rule-third"),
-    pytest.param("/my", [("h1", "PathPrefix(`/my`)", 10), ("h2", "PathPrefix(`/my`)", 10)], "h1",
-                 id="tie-keeps-input-order"),
-    pytest.param("/my", [("h2", "PathPrefix(`/my`)", 10), ("h1", "PathPrefix(`/my`)", 10)], "h2",
-                 id="tie-keeps-input-order-reversed"),
-    pytest.param("/x", [("neg", "PathPrefix(`/`)", -5), ("low", "Path(`/y`)", 1)], "neg",
-                 id="negative-priority-still-served"),
-])
+@pytest.mark.parametrize(
+    ("path", "routes", "want"),
+    [
+        pytest.param(
+            "/my", [("h1", "PathPrefix(`/my`)", 10), ("h2", "PathPrefix(`/my`)", 20)], "h2", id="higher-priority-second"
+        ),
+        pytest.param(
+            "/my", [("h1", "PathPrefix(`/my`)", 20), ("h2", "PathPrefix(`/my`)", 10)], "h1", id="higher-priority-first"
+        ),
+        pytest.param(
+            "/mypath",
+            [("h1", "PathPrefix(`/mypath`)", 10), ("h2", "PathPrefix(`/my`)", 20)],
+            "h2",
+            id="higher-priority-shorter-rule",
+        ),
+        pytest.param(
+            "/mypath",
+            [("h1", "PathPrefix(`/mypath`)", 0), ("h2", "PathPrefix(`/my`)", 0)],
+            "h1",
+            id="longest-rule-first",
+        ),
+        pytest.param(
+            "/mypath",
+            [("h1", "PathPrefix(`/my`)", 0), ("h2", "PathPrefix(`/mypath`)", 0)],
+            "h2",
+            id="longest-rule-second",
+        ),
+        pytest.param(
+            "/mypath",
+            [("h1", "PathPrefix(`/my`)", 0), ("h2", "PathPrefix(`/mypa`)", 0), ("h3", "PathPrefix(`/mypath`)", 0)],
+            "h3",
+            id="longest-rule-third",
+        ),
+        pytest.param(
+            "/my", [("h1", "PathPrefix(`/my`)", 10), ("h2", "PathPrefix(`/my`)", 10)], "h1", id="tie-keeps-input-order"
+        ),
+        pytest.param(
+            "/my",
+            [("h2", "PathPrefix(`/my`)", 10), ("h1", "PathPrefix(`/my`)", 10)],
+            "h2",
+            id="tie-keeps-input-order-reversed",
+        ),
+        pytest.param(
+            "/x", [("neg", "PathPrefix(`/`)", -5), ("low", "Path(`/y`)", 1)], "neg", id="negative-priority-still-served"
+        ),
+    ],
+)
 def test_priority_order(path: str, routes: list[tuple[str, str, int]], want: str) -> None:
     table = RouteTable(route(*spec) for spec in routes)
     found = table.match(request(path))
@@ -48,17 +75,24 @@ def test_priority_order(path: str, routes: list[tuple[str, str, int]], want: str
 
 def test_docs_priority_example() -> None:
     # rules-and-priority.md: the longer HostRegexp rule wins unless priorities are set.
-    by_length = RouteTable([route("r1", "HostRegexp(`[a-z]+\\.traefik\\.com`)"),
-                            route("r2", "Host(`foobar.traefik.com`)")])
-    explicit = RouteTable([route("r1", "HostRegexp(`[a-z]+\\.traefik\\.com`)", 1),
-                           route("r2", "Host(`foobar.traefik.com`)", 2)])
+    by_length = RouteTable(
+        [route("r1", "HostRegexp(`[a-z]+\\.traefik\\.com`)"), route("r2", "Host(`foobar.traefik.com`)")]
+    )
+    explicit = RouteTable(
+        [route("r1", "HostRegexp(`[a-z]+\\.traefik\\.com`)", 1), route("r2", "Host(`foobar.traefik.com`)", 2)]
+    )
     assert by_length.match(request("/", "foobar.traefik.com")).name == "r1"  # type: ignore[union-attr]
     assert explicit.match(request("/", "foobar.traefik.com")).name == "r2"  # type: ignore[union-attr]
 
 
 def test_catch_all_fallback_and_no_match() -> None:
-    table = RouteTable([route("specific", "Host(`app.test`)"), route("api", "Host(`app.test`) && PathPrefix(`/api`)"),
-                        route("fallback", "PathPrefix(`/`)", 1)])
+    table = RouteTable(
+        [
+            route("specific", "Host(`app.test`)"),
+            route("api", "Host(`app.test`) && PathPrefix(`/api`)"),
+            route("fallback", "PathPrefix(`/`)", 1),
+        ]
+    )
     assert table.match(request("/api/x", "app.test")).name == "api"  # type: ignore[union-attr]
     assert table.match(request("/web", "app.test")).name == "specific"  # type: ignore[union-attr]
     assert table.match(request("/x", "unknown.test")).name == "fallback"  # type: ignore[union-attr]
@@ -66,8 +100,13 @@ def test_catch_all_fallback_and_no_match() -> None:
 
 
 def test_wildcard_and_trailing_dot_hosts_are_found_through_the_index() -> None:
-    table = RouteTable([route("wild", "Host(`*.example.com`)"), route("dot", "Host(`dot.test.`)"),
-                        route("exact", "Host(`a.example.com`) && Path(`/only`)")])
+    table = RouteTable(
+        [
+            route("wild", "Host(`*.example.com`)"),
+            route("dot", "Host(`dot.test.`)"),
+            route("exact", "Host(`a.example.com`) && Path(`/only`)"),
+        ]
+    )
     assert table.match(request("/", "b.example.com")).name == "wild"  # type: ignore[union-attr]
     assert table.match(request("/only", "a.example.com")).name == "exact"  # type: ignore[union-attr]
     assert table.match(request("/", "a.example.com.")).name == "wild"  # type: ignore[union-attr]
@@ -77,8 +116,9 @@ def test_wildcard_and_trailing_dot_hosts_are_found_through_the_index() -> None:
 
 
 def test_explain_lists_candidates() -> None:
-    table = RouteTable([route("a", "Host(`a.test`) && Path(`/x`)"), route("b", "PathPrefix(`/api`)"),
-                        route("any", "Method(`POST`)")])
+    table = RouteTable(
+        [route("a", "Host(`a.test`) && Path(`/x`)"), route("b", "PathPrefix(`/api`)"), route("any", "Method(`POST`)")]
+    )
     assert table.explain(request("/y", "a.test")) == [
         "router a (priority 28): rule `Host(`a.test`) && Path(`/x`)` did not match",
         "router any (priority 14): rule `Method(`POST`)` did not match",

@@ -20,8 +20,22 @@ PATH_ARGS = ["/", "/api", "/api/", "/css", "/a/b", "/a%2Fb", "/foo bar", "/x", "
 
 
 def random_leaf(rng: random.Random) -> str:
-    kind = rng.choice(["Host", "Host", "Host", "PathPrefix", "PathPrefix", "Path", "Method", "Header",
-                       "Query", "HostRegexp", "PathRegexp", "ClientIP"])
+    kind = rng.choice(
+        [
+            "Host",
+            "Host",
+            "Host",
+            "PathPrefix",
+            "PathPrefix",
+            "Path",
+            "Method",
+            "Header",
+            "Query",
+            "HostRegexp",
+            "PathRegexp",
+            "ClientIP",
+        ]
+    )
     if kind == "Host":
         return f"Host(`{rng.choice(HOST_EXPRS)}`)"
     if kind in ("Path", "PathPrefix"):
@@ -49,8 +63,14 @@ def random_rule(rng: random.Random, depth: int = 0) -> str:
 def random_request(rng: random.Random) -> RequestHead:
     headers = HeaderList([("X-Env", rng.choice(["prod", "dev"]))] if rng.random() < 0.5 else [])
     query = rng.choice([None, "q=1", "q=2", "q=1&q=2", ""])
-    return RequestHead(rng.choice(["GET", "POST"]), rng.choice(PATHS), query, headers,
-                       host=rng.choice(HOSTS), client_ip=rng.choice(["127.0.0.1", "10.1.2.3", "::1"]))
+    return RequestHead(
+        rng.choice(["GET", "POST"]),
+        rng.choice(PATHS),
+        query,
+        headers,
+        host=rng.choice(HOSTS),
+        client_ip=rng.choice(["127.0.0.1", "10.1.2.3", "::1"]),
+    )
 
 
 def linear_match(routes: list[Route], req: RequestHead) -> Route | None:
@@ -106,21 +126,24 @@ def test_index_hints_are_sound(seed: int) -> None:
     assert constrained > 100
 
 
-@pytest.mark.parametrize(("rule", "hosts", "prefixes"), [
-    pytest.param("Host(`A.test`)", {"a.test"}, None, id="host-lowercased"),
-    pytest.param("Host(`a.test.`)", {"a.test.", "a.test"}, None, id="host-trailing-dot-both-keys"),
-    pytest.param("Host(`*.a.test`)", {"*.a.test"}, None, id="wildcard-key"),
-    pytest.param("Host(`*`)", None, None, id="catch-all-unconstrained"),
-    pytest.param("Host(`a`) && PathPrefix(`/x`)", {"a"}, {"/x"}, id="and-both"),
-    pytest.param("Host(`a`) || Host(`b`)", {"a", "b"}, None, id="or-union"),
-    pytest.param("Host(`a`) || Path(`/x`)", None, None, id="or-half-constrained"),
-    pytest.param("Path(`/x`) || PathPrefix(`/y`)", None, {"/x", "/y"}, id="or-paths"),
-    pytest.param("!Host(`a`) && Path(`/x`)", None, {"/x"}, id="not-is-unconstrained"),
-    pytest.param("!(Host(`a`) || Host(`b`))", None, None, id="negated-or"),
-    pytest.param("HostRegexp(`^a$`) && Method(`GET`)", None, None, id="regexps-unconstrained"),
-    pytest.param("PathPrefix(`/foo bar`)", None, {"/foo bar"}, id="prefix-literal"),
-    pytest.param("(Host(`a`) && Host(`b`)) || Host(`c`)", {"a", "c"}, None, id="and-picks-one-side"),
-])
+@pytest.mark.parametrize(
+    ("rule", "hosts", "prefixes"),
+    [
+        pytest.param("Host(`A.test`)", {"a.test"}, None, id="host-lowercased"),
+        pytest.param("Host(`a.test.`)", {"a.test.", "a.test"}, None, id="host-trailing-dot-both-keys"),
+        pytest.param("Host(`*.a.test`)", {"*.a.test"}, None, id="wildcard-key"),
+        pytest.param("Host(`*`)", None, None, id="catch-all-unconstrained"),
+        pytest.param("Host(`a`) && PathPrefix(`/x`)", {"a"}, {"/x"}, id="and-both"),
+        pytest.param("Host(`a`) || Host(`b`)", {"a", "b"}, None, id="or-union"),
+        pytest.param("Host(`a`) || Path(`/x`)", None, None, id="or-half-constrained"),
+        pytest.param("Path(`/x`) || PathPrefix(`/y`)", None, {"/x", "/y"}, id="or-paths"),
+        pytest.param("!Host(`a`) && Path(`/x`)", None, {"/x"}, id="not-is-unconstrained"),
+        pytest.param("!(Host(`a`) || Host(`b`))", None, None, id="negated-or"),
+        pytest.param("HostRegexp(`^a$`) && Method(`GET`)", None, None, id="regexps-unconstrained"),
+        pytest.param("PathPrefix(`/foo bar`)", None, {"/foo bar"}, id="prefix-literal"),
+        pytest.param("(Host(`a`) && Host(`b`)) || Host(`c`)", {"a", "c"}, None, id="and-picks-one-side"),
+    ],
+)
 def test_hint_values(rule: str, hosts: set[str] | None, prefixes: set[str] | None) -> None:
     compiled = compile_rule(rule)
     assert compiled.hosts == (None if hosts is None else frozenset(hosts))

@@ -7,7 +7,7 @@ pkg/muxer/http/mux_test.go (TestMuxer). Go's tests send URLs; the Host part beco
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pytest
 
@@ -15,8 +15,9 @@ from proxy.message import HeaderList, RequestHead
 from proxy.rules import RuleSyntaxError, compile_rule
 
 
-def request(url: str, method: str = "GET", headers: Iterable[tuple[str, str]] = (),
-            client_ip: str = "10.0.0.1") -> RequestHead:
+def request(
+    url: str, method: str = "GET", headers: Iterable[tuple[str, str]] = (), client_ip: str = "10.0.0.1"
+) -> RequestHead:
     """A request for `https://host/path?query` (or just `/path?query`, host example.com)."""
     if "://" in url:
         authority, _, rest = url.split("://", 1)[1].partition("/")
@@ -27,13 +28,15 @@ def request(url: str, method: str = "GET", headers: Iterable[tuple[str, str]] = 
     else:
         authority, target = "example.com", url
     path, qmark, query = target.partition("?")
-    return RequestHead(method, path, query if qmark else None, HeaderList(list(headers)),
-                       host=authority, client_ip=client_ip)
+    return RequestHead(
+        method, path, query if qmark else None, HeaderList(list(headers)), host=authority, client_ip=client_ip
+    )
 
 
 def cases(table: dict[str, dict[str, bool]]) -> list[object]:
-    return [pytest.param(rule, url, want, id=f"{rule}|{url}")
-            for rule, urls in table.items() for url, want in urls.items()]
+    return [
+        pytest.param(rule, url, want, id=f"{rule}|{url}") for rule, urls in table.items() for url, want in urls.items()
+    ]
 
 
 def check(rule: str, req: RequestHead, want: bool) -> None:
@@ -42,21 +45,56 @@ def check(rule: str, req: RequestHead, want: bool) -> None:
 
 INVALID = [
     # matcher_test.go "invalid ..." cases (arity and empty values are also in test_rules_parser.py).
-    "ClientIP(`1`)", "ClientIP()", "ClientIP(``)", "ClientIP(`127.0.0.1`, `192.168.1.0/24`)",
-    "ClientIP(`10.0.0.0/33`)", "ClientIP(`10.0.0.0/255.0.0.0`)", "ClientIP(`fe80::1%eth0`)",
-    "Method()", "Method(``)", "Method(`GET`, `POST`)",
-    "Host()", "Host(``)", "Host(`🦭.com`)", "Host(`example.com`, `example.org`)",
-    "HostRegexp()", "HostRegexp(``)", "HostRegexp(`🦭.com`)", "HostRegexp(`(example.com`)",
+    "ClientIP(`1`)",
+    "ClientIP()",
+    "ClientIP(``)",
+    "ClientIP(`127.0.0.1`, `192.168.1.0/24`)",
+    "ClientIP(`10.0.0.0/33`)",
+    "ClientIP(`10.0.0.0/255.0.0.0`)",
+    "ClientIP(`fe80::1%eth0`)",
+    "Method()",
+    "Method(``)",
+    "Method(`GET`, `POST`)",
+    "Host()",
+    "Host(``)",
+    "Host(`🦭.com`)",
+    "Host(`example.com`, `example.org`)",
+    "HostRegexp()",
+    "HostRegexp(``)",
+    "HostRegexp(`🦭.com`)",
+    "HostRegexp(`(example.com`)",
     "HostRegexp(`example.com`, `example.org`)",
-    "Path()", "Path(``)", "Path(`css`)", "Path(`/css`, `/js`)",
-    "PathRegexp()", "PathRegexp(``)", "PathRegexp(`/(css`)", "PathRegexp(`/css`, `/js`)",
-    "PathPrefix()", "PathPrefix(``)", "PathPrefix(`css`)", "PathPrefix(`/css`, `/js`)",
-    "Header()", "Header(`X-Forwarded-Host`)", "Header(`X-Forwarded-Host`, ``)", "Header(``, `example.com`)",
+    "Path()",
+    "Path(``)",
+    "Path(`css`)",
+    "Path(`/css`, `/js`)",
+    "PathRegexp()",
+    "PathRegexp(``)",
+    "PathRegexp(`/(css`)",
+    "PathRegexp(`/css`, `/js`)",
+    "PathPrefix()",
+    "PathPrefix(``)",
+    "PathPrefix(`css`)",
+    "PathPrefix(`/css`, `/js`)",
+    "Header()",
+    "Header(`X-Forwarded-Host`)",
+    "Header(`X-Forwarded-Host`, ``)",
+    "Header(``, `example.com`)",
     "Header(`X-Forwarded-Host`, `example.com`, `example.org`)",
-    "HeaderRegexp()", "HeaderRegexp(`X-Forwarded-Host`)", "HeaderRegexp(`X-Forwarded-Host`, ``)",
-    "HeaderRegexp(``, `example.com`)", "HeaderRegexp(`X-Forwarded-Host`,`(example.com`)",
-    "Query()", "Query(``)", "Query(``, `traefik`)", "Query(`q`, ``)", "Query(`q`, `traefik`, `proxy`)",
-    "QueryRegexp()", "QueryRegexp(``)", "QueryRegexp(`q`, `(traefik`)", "QueryRegexp(`q`, `traefik`, `proxy`)",
+    "HeaderRegexp()",
+    "HeaderRegexp(`X-Forwarded-Host`)",
+    "HeaderRegexp(`X-Forwarded-Host`, ``)",
+    "HeaderRegexp(``, `example.com`)",
+    "HeaderRegexp(`X-Forwarded-Host`,`(example.com`)",
+    "Query()",
+    "Query(``)",
+    "Query(``, `traefik`)",
+    "Query(`q`, ``)",
+    "Query(`q`, `traefik`, `proxy`)",
+    "QueryRegexp()",
+    "QueryRegexp(``)",
+    "QueryRegexp(`q`, `(traefik`)",
+    "QueryRegexp(`q`, `traefik`, `proxy`)",
 ]
 
 
@@ -73,20 +111,31 @@ def test_invalid_value_error_points_at_the_value() -> None:
 
 HOST = {
     "Host(`example.com`)": {
-        "https://example.com": True, "https://example.com:8080": True, "https://example.com/path": True,
-        "https://EXAMPLE.COM/path": True, "https://example.org": False, "https://example.org/path": False,
-        "https://example.com.": True, "https://example.com./path": True, "https://example.org.": False,
+        "https://example.com": True,
+        "https://example.com:8080": True,
+        "https://example.com/path": True,
+        "https://EXAMPLE.COM/path": True,
+        "https://example.org": False,
+        "https://example.org/path": False,
+        "https://example.com.": True,
+        "https://example.com./path": True,
+        "https://example.org.": False,
     },
     "Host(`example.com.`)": {
-        "https://example.com": True, "https://example.org": False, "https://example.com.": True,
-        "https://example.com./path": True, "https://example.org.": False,
+        "https://example.com": True,
+        "https://example.org": False,
+        "https://example.com.": True,
+        "https://example.com./path": True,
+        "https://example.org.": False,
     },
     "Host(`EXAMPLE.COM`)": {"https://example.com": True, "https://example.org": False},
-    "Host(`xn--9t9h.com`)": {"https://xn--9t9h.com": True, "https://example.com": False,
-                             "https://🦭.com": False},
+    "Host(`xn--9t9h.com`)": {"https://xn--9t9h.com": True, "https://example.com": False, "https://🦭.com": False},
     "Host(`*.example.com`)": {
-        "https://test.example.com": True, "https://other.example.com": True, "https://example.com": False,
-        "https://test.otherexample.com": False, "https://a.b.example.com": False,
+        "https://test.example.com": True,
+        "https://other.example.com": True,
+        "https://example.com": False,
+        "https://test.otherexample.com": False,
+        "https://a.b.example.com": False,
         "https://Test.Example.com.": True,
     },
     "Host(`*`)": {"https://test.example.com": True, "https://localhost": True, "https://": True},
@@ -95,8 +144,7 @@ HOST = {
     "Host(`10::10`)": {"http://[10::10]/foo": True, "http://[10::10]:80/foo": True, "http://[10::11]/": False},
     "Host(`[10::10]`)": {"http://[10::10]/foo": False},
     # Go's SplitHostPort does not check the port: any text after the last colon goes.
-    "Host(`example.net`)": {"http://example.net:/": True, "http://example.net:abc/": True,
-                            "https://": False},
+    "Host(`example.net`)": {"http://example.net:/": True, "http://example.net:abc/": True, "https://": False},
 }
 
 
@@ -107,7 +155,9 @@ def test_host(rule: str, url: str, want: bool) -> None:
 
 HOST_REGEXP = {
     "HostRegexp(`^[a-zA-Z-]+\\.com$`)": {
-        "https://example.com": True, "https://example.com:8080": True, "https://example.org": False,
+        "https://example.com": True,
+        "https://example.com:8080": True,
+        "https://example.org": False,
     },
     # The host is lower-cased before matching: an upper-case class never matches.
     "HostRegexp(`^[A-Z]+\\.com$`)": {"https://example.com": False, "https://EXAMPLE.com": False},
@@ -128,28 +178,43 @@ def test_host_regexp(rule: str, url: str, want: bool) -> None:
 
 PATH = {
     "Path(`/css`)": {
-        "https://example.com": False, "https://example.com/html": False, "https://example.org/css": True,
-        "https://example.com/css": True, "https://example.com/css/": False,
-        "https://example.com/css/main.css": False, "https://example.com/%63ss": True,
+        "https://example.com": False,
+        "https://example.com/html": False,
+        "https://example.org/css": True,
+        "https://example.com/css": True,
+        "https://example.com/css/": False,
+        "https://example.com/css/main.css": False,
+        "https://example.com/%63ss": True,
     },
-    "PathPrefix(\"/css\")": {
-        "https://example.com": False, "https://example.com/html": False, "https://example.org/css": True,
-        "https://example.com/css/": True, "https://example.com/css/main.css": True,
+    'PathPrefix("/css")': {
+        "https://example.com": False,
+        "https://example.com/html": False,
+        "https://example.org/css": True,
+        "https://example.com/css/": True,
+        "https://example.com/css/main.css": True,
         "https://example.com/cssx": True,
     },
     "PathRegexp(`^/(css|js)`)": {
-        "https://example.com": False, "https://example.com/html": False, "https://example.org/css": True,
-        "https://example.com/CSS": False, "https://example.com/css/main.css": True,
+        "https://example.com": False,
+        "https://example.com/html": False,
+        "https://example.org/css": True,
+        "https://example.com/CSS": False,
+        "https://example.com/css/main.css": True,
         "https://example.com/js/": True,
     },
-    "PathRegexp(\"/{path:(css|js)}\")": {
-        "https://example.org/css": False, "https://example.com/{path:css}": True,
-        "https://example.com/%7Bpath:css%7D/": True, "https://example.com/%7Bpath:js%7D": True,
+    'PathRegexp("/{path:(css|js)}")': {
+        "https://example.org/css": False,
+        "https://example.com/{path:css}": True,
+        "https://example.com/%7Bpath:css%7D/": True,
+        "https://example.com/%7Bpath:js%7D": True,
     },
     # Routing path: unreserved escapes decoded, reserved ones kept (mux.go withRoutingPath).
     "PathPrefix(`/foo bar`)": {"https://example.com/foo%20bar": True},
-    "Path(`/a/b`)": {"https://example.com/a%2Fb": False, "https://example.com/a%2fb": False,
-                     "https://example.com/a/b": True},
+    "Path(`/a/b`)": {
+        "https://example.com/a%2Fb": False,
+        "https://example.com/a%2fb": False,
+        "https://example.com/a/b": True,
+    },
     "Path(`/a%2Fb`)": {"https://example.com/a%2Fb": True, "https://example.com/a%2fb": True},
     "PathRegexp(`^/caf.$`)": {"https://example.com/caf%C3%A9": True, "https://example.com/café": True},
     "PathRegexp(`^/x$`)": {"https://example.com/x%0A": False, "https://example.com/x": True},
@@ -166,13 +231,16 @@ def test_paths(rule: str, url: str, want: bool) -> None:
     check(rule, req, want)
 
 
-@pytest.mark.parametrize(("rule", "method", "want"), [
-    pytest.param("Method(`GET`)", "GET", True, id="same"),
-    pytest.param("Method(`GET`)", "POST", False, id="other"),
-    pytest.param("Method(`GET`)", "get", False, id="request-method-is-case-sensitive"),
-    pytest.param("Method(`get`)", "GET", True, id="rule-method-upper-cased"),
-    pytest.param("Method(`get`)", "get", False, id="rule-lower-request-lower"),
-])
+@pytest.mark.parametrize(
+    ("rule", "method", "want"),
+    [
+        pytest.param("Method(`GET`)", "GET", True, id="same"),
+        pytest.param("Method(`GET`)", "POST", False, id="other"),
+        pytest.param("Method(`GET`)", "get", False, id="request-method-is-case-sensitive"),
+        pytest.param("Method(`get`)", "GET", True, id="rule-method-upper-cased"),
+        pytest.param("Method(`get`)", "get", False, id="rule-lower-request-lower"),
+    ],
+)
 def test_method(rule: str, method: str, want: bool) -> None:
     check(rule, request("/", method=method), want)
 
@@ -203,38 +271,53 @@ HEADERS = [
 ]
 
 
-@pytest.mark.parametrize(("rule", "headers", "want"),
-                         [pytest.param(*case, id=f"{case[0]}|{case[1]}") for case in HEADERS])
+@pytest.mark.parametrize(
+    ("rule", "headers", "want"), [pytest.param(*case, id=f"{case[0]}|{case[1]}") for case in HEADERS]
+)
 def test_headers(rule: str, headers: list[tuple[str, str]], want: bool) -> None:
     check(rule, request("/", headers=headers), want)
 
 
 QUERY = {
     "Query(`q`, `traefik`)": {
-        "https://example.com": False, "https://example.com?q=traefik": True,
-        "https://example.com?rel=ddg&q=traefik": True, "https://example.com?q=traefik&q=proxy": True,
-        "https://example.com?q=awesome&q=traefik": True, "https://example.com?q=nginx": False,
-        "https://example.com?rel=ddg": False, "https://example.com?q=TRAEFIK": False,
-        "https://example.com?Q=traefik": False, "https://example.com?rel=traefik": False,
-        "https://example.com?q=tra%65fik": True, "https://example.com?q=bad%zz&q=traefik": True,
+        "https://example.com": False,
+        "https://example.com?q=traefik": True,
+        "https://example.com?rel=ddg&q=traefik": True,
+        "https://example.com?q=traefik&q=proxy": True,
+        "https://example.com?q=awesome&q=traefik": True,
+        "https://example.com?q=nginx": False,
+        "https://example.com?rel=ddg": False,
+        "https://example.com?q=TRAEFIK": False,
+        "https://example.com?Q=traefik": False,
+        "https://example.com?rel=traefik": False,
+        "https://example.com?q=tra%65fik": True,
+        "https://example.com?q=bad%zz&q=traefik": True,
         "https://example.com?rel=1;q=traefik": True,
     },
     "Query(`mobile`)": {
-        "https://example.com": False, "https://example.com?mobile": True, "https://example.com?mobile=": True,
+        "https://example.com": False,
+        "https://example.com?mobile": True,
+        "https://example.com?mobile=": True,
         "https://example.com?mobile=true": False,
     },
     "Query(`q`, `a b`)": {"https://example.com?q=a+b": True, "https://example.com?q=a%20b": True},
     "QueryRegexp(`q`, `^(traefik|nginx)$`)": {
-        "https://example.com": False, "https://example.com?q=traefik": True,
-        "https://example.com?q=awesome&q=nginx": True, "https://example.com?q=NGINX": False,
-        "https://example.com?Q=nginx": False, "https://example.com?q=haproxy": False,
+        "https://example.com": False,
+        "https://example.com?q=traefik": True,
+        "https://example.com?q=awesome&q=nginx": True,
+        "https://example.com?q=NGINX": False,
+        "https://example.com?Q=nginx": False,
+        "https://example.com?q=haproxy": False,
     },
     "QueryRegexp(`q`, `^.*$`)": {
-        "https://example.com": False, "https://example.com?q=TRAEFIK": True, "https://example.com?q": True,
+        "https://example.com": False,
+        "https://example.com?q=TRAEFIK": True,
+        "https://example.com?q": True,
         "https://example.com?Q=traefik": False,
     },
     "QueryRegexp(`q`, `{value:(traefik|nginx)}`)": {
-        "https://example.com?q=traefik": False, "https://example.com?q={value:traefik}": True,
+        "https://example.com?q=traefik": False,
+        "https://example.com?q={value:traefik}": True,
     },
     "QueryRegexp(`mobile`)": {"https://example.com?mobile": True, "https://example.com?mobile=1": False},
 }
@@ -245,25 +328,28 @@ def test_query(rule: str, url: str, want: bool) -> None:
     check(rule, request(url), want)
 
 
-@pytest.mark.parametrize(("rule", "client_ip", "want"), [
-    pytest.param("ClientIP(`127.0.0.1`)", "127.0.0.1", True, id="exact"),
-    pytest.param("ClientIP(`127.0.0.1`)", "192.168.1.1", False, id="exact-other"),
-    pytest.param("ClientIP(`127.0.0.1`)", "1", False, id="unparsable-peer"),
-    pytest.param("ClientIP(`127.0.0.1`)", "", False, id="no-peer"),
-    pytest.param("ClientIP(`127.0.0.1`)", "127.0.0.1:5555", True, id="peer-with-port"),
-    pytest.param("ClientIP(`192.168.1.0/24`)", "192.168.1.1", True, id="cidr"),
-    pytest.param("ClientIP(`192.168.1.0/24`)", "192.168.1.100", True, id="cidr-2"),
-    pytest.param("ClientIP(`192.168.1.0/24`)", "192.168.2.1", False, id="cidr-out"),
-    pytest.param("ClientIP(`192.168.1.7/24`)", "192.168.1.1", True, id="cidr-host-bits-ignored"),
-    pytest.param("ClientIP(`::1`)", "::1", True, id="ipv6"),
-    pytest.param("ClientIP(`::1`)", "[::1]:8080", True, id="ipv6-with-port"),
-    pytest.param("ClientIP(`fe80::/10`)", "fe80::1%eth0", True, id="ipv6-cidr-zone-dropped"),
-    pytest.param("ClientIP(`10.0.0.0/8`)", "::ffff:10.1.2.3", True, id="v4-mapped-in-v4-cidr"),
-    pytest.param("ClientIP(`1.2.3.4`)", "::ffff:1.2.3.4", True, id="v4-mapped-equals-v4"),
-    pytest.param("ClientIP(`::ffff:10.0.0.0/104`)", "10.9.9.9", True, id="v4-mapped-cidr-acts-as-v4"),
-    pytest.param("ClientIP(`::/0`)", "10.9.9.9", False, id="v6-cidr-never-holds-v4"),
-    pytest.param("ClientIP(`0.0.0.0/0`)", "::1", False, id="v4-cidr-never-holds-v6"),
-])
+@pytest.mark.parametrize(
+    ("rule", "client_ip", "want"),
+    [
+        pytest.param("ClientIP(`127.0.0.1`)", "127.0.0.1", True, id="exact"),
+        pytest.param("ClientIP(`127.0.0.1`)", "192.168.1.1", False, id="exact-other"),
+        pytest.param("ClientIP(`127.0.0.1`)", "1", False, id="unparsable-peer"),
+        pytest.param("ClientIP(`127.0.0.1`)", "", False, id="no-peer"),
+        pytest.param("ClientIP(`127.0.0.1`)", "127.0.0.1:5555", True, id="peer-with-port"),
+        pytest.param("ClientIP(`192.168.1.0/24`)", "192.168.1.1", True, id="cidr"),
+        pytest.param("ClientIP(`192.168.1.0/24`)", "192.168.1.100", True, id="cidr-2"),
+        pytest.param("ClientIP(`192.168.1.0/24`)", "192.168.2.1", False, id="cidr-out"),
+        pytest.param("ClientIP(`192.168.1.7/24`)", "192.168.1.1", True, id="cidr-host-bits-ignored"),
+        pytest.param("ClientIP(`::1`)", "::1", True, id="ipv6"),
+        pytest.param("ClientIP(`::1`)", "[::1]:8080", True, id="ipv6-with-port"),
+        pytest.param("ClientIP(`fe80::/10`)", "fe80::1%eth0", True, id="ipv6-cidr-zone-dropped"),
+        pytest.param("ClientIP(`10.0.0.0/8`)", "::ffff:10.1.2.3", True, id="v4-mapped-in-v4-cidr"),
+        pytest.param("ClientIP(`1.2.3.4`)", "::ffff:1.2.3.4", True, id="v4-mapped-equals-v4"),
+        pytest.param("ClientIP(`::ffff:10.0.0.0/104`)", "10.9.9.9", True, id="v4-mapped-cidr-acts-as-v4"),
+        pytest.param("ClientIP(`::/0`)", "10.9.9.9", False, id="v6-cidr-never-holds-v4"),
+        pytest.param("ClientIP(`0.0.0.0/0`)", "::1", False, id="v4-cidr-never-holds-v6"),
+    ],
+)
 def test_client_ip(rule: str, client_ip: str, want: bool) -> None:
     check(rule, request("/", client_ip=client_ip), want)
 
@@ -277,34 +363,68 @@ MUXER = {
     # mux_test.go TestMuxer.
     "Host(`localhost`) && PathPrefix(`/css`)": {"https://localhost/css": True, "https://localhost/js": False},
     "Host(`example.com`) || Host(`example.org`)": {
-        "https://example.com/css": True, "https://example.org/js": True, "https://example.eu/html": False},
+        "https://example.com/css": True,
+        "https://example.org/js": True,
+        "https://example.eu/html": False,
+    },
     'Host("example.com") || (Host("example.org") && Path("/css"))': {
-        "https://example.com/css": True, "https://example.com/js": True, "https://example.org/css": True,
-        "https://example.org/js": False, "https://example.eu/css": False},
+        "https://example.com/css": True,
+        "https://example.com/js": True,
+        "https://example.org/css": True,
+        "https://example.org/js": False,
+        "https://example.eu/css": False,
+    },
     'Host("example.com") || Host("example.org") && Path("/css")': {
-        "https://example.com/js": True, "https://example.org/css": True, "https://example.org/js": False},
+        "https://example.com/js": True,
+        "https://example.org/css": True,
+        "https://example.org/js": False,
+    },
     '(Host("example.com") || Host("example.org")) && Path("/css")': {
-        "https://example.com/css": True, "https://example.com/js": False, "https://example.org/css": True,
-        "https://example.eu/css": False},
+        "https://example.com/css": True,
+        "https://example.com/js": False,
+        "https://example.org/css": True,
+        "https://example.eu/css": False,
+    },
     '(Host("example.com") && Path("/js")) || ((Host("example.org")) && Path("/css"))': {
-        "https://example.com/css": False, "https://example.com/js": True, "https://example.org/css": True,
-        "https://example.org/js": False},
+        "https://example.com/css": False,
+        "https://example.com/js": True,
+        "https://example.org/css": True,
+        "https://example.org/js": False,
+    },
     'PATHPREFIX("/css")': {"https://example.com/css": True, "https://example.com/js": False},
     'pathprefix("/css")': {"https://example.com/css": True},
     'Pathprefix("/css")': {"https://example.com/css": True},
     '!Host("example.com")': {"https://example.org": True, "https://example.com": False},
     '!(Host("example.com") || Host("example.org"))': {
-        "https://example.eu/js": True, "https://example.com/css": False, "https://example.org/js": False},
+        "https://example.eu/js": True,
+        "https://example.com/css": False,
+        "https://example.org/js": False,
+    },
     '!(Host("example.com") && Path("/css"))': {
-        "https://example.com/js": True, "https://example.eu/css": True, "https://example.com/css": False},
+        "https://example.com/js": True,
+        "https://example.eu/css": True,
+        "https://example.com/css": False,
+    },
     '!(Host("example.com") && !Path("/css"))': {
-        "https://example.com/css": True, "https://example.org/css": True, "https://example.com/js": False},
+        "https://example.com/css": True,
+        "https://example.org/css": True,
+        "https://example.com/js": False,
+    },
     '!Host("example.com") || !Path("/css")': {
-        "https://example.com/js": True, "https://example.org/css": True, "https://example.com/css": False},
+        "https://example.com/js": True,
+        "https://example.org/css": True,
+        "https://example.com/css": False,
+    },
     '!(!(Host("example.com") && Pathprefix("/css")))': {
-        "https://example.com/css": True, "https://example.com/js": False, "https://example.org/css": False},
+        "https://example.com/css": True,
+        "https://example.com/js": False,
+        "https://example.org/css": False,
+    },
     '!Host("example.com") && Pathprefix("/css")': {
-        "https://example.org/css": True, "https://example.org/js": False, "https://example.com/css": False},
+        "https://example.org/css": True,
+        "https://example.org/js": False,
+        "https://example.com/css": False,
+    },
 }
 
 

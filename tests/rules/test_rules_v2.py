@@ -7,25 +7,27 @@ TestHeaderRegexpV2Matcher, TestHostRegexp, Test_addRoute). 200 in Go's tables is
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterable
 
-from typing import Iterable
+import pytest
 
 from proxy.message import HeaderList, RequestHead
 from proxy.routing import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule
 
 
-def request(url: str, method: str = "GET", headers: Iterable[tuple[str, str]] = (),
-            client_ip: str = "10.0.0.1") -> RequestHead:
+def request(
+    url: str, method: str = "GET", headers: Iterable[tuple[str, str]] = (), client_ip: str = "10.0.0.1"
+) -> RequestHead:
     """A request for `scheme://host/path?query` (as test_rules_matchers.py builds them)."""
     authority, _, rest = url.split("://", 1)[1].partition("/")
     if "?" in authority:
         authority, query = authority.split("?", 1)
         rest = "?" + query
     path, qmark, query = ("/" + rest).partition("?")
-    return RequestHead(method, path, query if qmark else None, HeaderList(list(headers)),
-                       host=authority, client_ip=client_ip)
+    return RequestHead(
+        method, path, query if qmark else None, HeaderList(list(headers)), host=authority, client_ip=client_ip
+    )
 
 
 def v2(rule: str):
@@ -33,27 +35,58 @@ def v2(rule: str):
 
 
 def cases(table: dict[str, dict[str, bool]]) -> list[object]:
-    return [pytest.param(rule, url, want, id=f"{rule}|{url}")
-            for rule, urls in table.items() for url, want in urls.items()]
+    return [
+        pytest.param(rule, url, want, id=f"{rule}|{url}") for rule, urls in table.items() for url, want in urls.items()
+    ]
 
 
 INVALID = [
     # matcher_v2_test.go "invalid ..." cases and Test_addRoute's expectedError cases.
-    "ClientIP(`1`)", "ClientIP()", "ClientIP(``)", "ClientIP(`invalid`)",
-    "Method()", "Method(``)",
-    "Host()", "Host(``)", "Host(`🦭.com`)", "Host(`locàlhost`)",
-    "HostRegexp()", "HostRegexp(``)", "HostRegexp(`🦭.com`)", "HostRegexp(`locàlhost`)", 'HostRegexp("{test")',
-    "Path()", "Path(``)", "Path(`css`)", 'Path("titi")', 'Host("tchouk") && Path("", "/titi")',
-    "PathPrefix()", "PathPrefix(``)", "PathPrefix(`css`)", 'PathPrefix("titi")',
-    "Headers()", "Headers(`X-Forwarded-Host`)", "Headers(`X-Forwarded-Host`, ``)", "Headers(``, `example.com`)",
-    "Headers(`X-Forwarded-Host`, `example.com`, `example.org`)", 'Headers("titi")',
+    "ClientIP(`1`)",
+    "ClientIP()",
+    "ClientIP(``)",
+    "ClientIP(`invalid`)",
+    "Method()",
+    "Method(``)",
+    "Host()",
+    "Host(``)",
+    "Host(`🦭.com`)",
+    "Host(`locàlhost`)",
+    "HostRegexp()",
+    "HostRegexp(``)",
+    "HostRegexp(`🦭.com`)",
+    "HostRegexp(`locàlhost`)",
+    'HostRegexp("{test")',
+    "Path()",
+    "Path(``)",
+    "Path(`css`)",
+    'Path("titi")',
+    'Host("tchouk") && Path("", "/titi")',
+    "PathPrefix()",
+    "PathPrefix(``)",
+    "PathPrefix(`css`)",
+    'PathPrefix("titi")',
+    "Headers()",
+    "Headers(`X-Forwarded-Host`)",
+    "Headers(`X-Forwarded-Host`, ``)",
+    "Headers(``, `example.com`)",
+    "Headers(`X-Forwarded-Host`, `example.com`, `example.org`)",
+    'Headers("titi")',
     "HeaderRegexp()",  # a v3 name: unknown in v2
-    "HeadersRegexp(`X-Forwarded-Host`)", "HeadersRegexp(`X-Forwarded-Host`, ``)",
-    "HeadersRegexp(``, `example.com`)", "HeadersRegexp(`X-Forwarded-Host`,`(example.com`)",
-    "HeadersRegexp(`X-Forwarded-Host`, `example.com`, `example.org`)", 'HeadersRegexp("titi")',
-    'Query("titi")', 'Query("titi={test")',
-    "", "rulewithnotmatcher", "Host(tchouk)", 'Host("tchouk") && Path()',
-    "PathRegexp(`/a`)", "QueryRegexp(`a`, `b`)",  # v3-only matchers
+    "HeadersRegexp(`X-Forwarded-Host`)",
+    "HeadersRegexp(`X-Forwarded-Host`, ``)",
+    "HeadersRegexp(``, `example.com`)",
+    "HeadersRegexp(`X-Forwarded-Host`,`(example.com`)",
+    "HeadersRegexp(`X-Forwarded-Host`, `example.com`, `example.org`)",
+    'HeadersRegexp("titi")',
+    'Query("titi")',
+    'Query("titi={test")',
+    "",
+    "rulewithnotmatcher",
+    "Host(tchouk)",
+    'Host("tchouk") && Path()',
+    "PathRegexp(`/a`)",
+    "QueryRegexp(`a`, `b`)",  # v3-only matchers
 ]
 
 
@@ -98,14 +131,23 @@ def test_method(rule, method, want):
 
 HOST = {
     "Host(`example.com`, `example.org`)": {
-        "https://example.com": True, "https://example.com:8080": True, "https://example.com/path": True,
-        "https://EXAMPLE.COM/path": True, "https://example.org": True, "https://example.org/path": True,
-        "https://example.net": False},
+        "https://example.com": True,
+        "https://example.com:8080": True,
+        "https://example.com/path": True,
+        "https://EXAMPLE.COM/path": True,
+        "https://example.org": True,
+        "https://example.org/path": True,
+        "https://example.net": False,
+    },
     "Host(`example.com`)": {
-        "https://example.com": True, "https://example.com:8080": True, "https://EXAMPLE.COM/path": True,
-        "https://example.org": False, "https://example.com.": True, "https://example.org.": False},
-    "Host(`example.com.`)": {
-        "https://example.com": True, "https://example.com.": True, "https://example.org.": False},
+        "https://example.com": True,
+        "https://example.com:8080": True,
+        "https://EXAMPLE.COM/path": True,
+        "https://example.org": False,
+        "https://example.com.": True,
+        "https://example.org.": False,
+    },
+    "Host(`example.com.`)": {"https://example.com": True, "https://example.com.": True, "https://example.org.": False},
     "Host(`EXAMPLE.COM`)": {"https://example.com": True, "https://example.org": False},
     "Host(`xn--9t9h.com`)": {"https://xn--9t9h.com": True, "https://example.com": False},
     "HostHeader(`localhost`)": {"http://localhost/foo": True, "http://bar/foo": False},
@@ -123,29 +165,54 @@ def test_host(rule, url, want):
 
 HOST_REGEXP = {
     "HostRegexp(`(example.com`)": {  # "This is weird": a literal template that matches nothing
-        "https://example.com": False, "https://example.com:8080": False, "https://example.org": False},
+        "https://example.com": False,
+        "https://example.com:8080": False,
+        "https://example.org": False,
+    },
     "HostRegexp(`example.com`, `example.org`)": {
-        "https://example.com": True, "https://example.com:8080": True, "https://example.org/path": True,
-        "https://exampleXcom": False},
+        "https://example.com": True,
+        "https://example.com:8080": True,
+        "https://example.org/path": True,
+        "https://exampleXcom": False,
+    },
     "HostRegexp(`^[A-Z]+\\.com$`)": {"https://example.com": False, "https://EXAMPLE.com": False},
     "HostRegexp(`{domain:[a-zA-Z-]+\\.com}`)": {
-        "https://example.com": True, "https://example.com/path": True, "https://example.org": False},
+        "https://example.com": True,
+        "https://example.com/path": True,
+        "https://example.org": False,
+    },
     # TestHostRegexp
     "HostRegexp(`{subdomain:(foo\\.)?bar\\.com}`)": {
-        "http://foo.bar.com": True, "http://bar.com": True, "http://fooubar.com": False,
-        "http://barucom": False, "http://barcom": False},
+        "http://foo.bar.com": True,
+        "http://bar.com": True,
+        "http://fooubar.com": False,
+        "http://barucom": False,
+        "http://barcom": False,
+    },
     "HostRegexp(`{subdomain:(?:foo\\.)?bar\\.com}`)": {
-        "http://foo.bar.com": True, "http://bar.com": True, "http://fooubar.com": False},
+        "http://foo.bar.com": True,
+        "http://bar.com": True,
+        "http://fooubar.com": False,
+    },
     "HostRegexp(`{dummy:[A-Za-z-]+\\.bar\\.com}`)": {
-        "http://FOO.bar.com": True, "http://foo.bar.com": True, "http://fooubar.com": False},
+        "http://FOO.bar.com": True,
+        "http://foo.bar.com": True,
+        "http://fooubar.com": False,
+    },
     "HostRegexp(`{dummy:[a-z-]+\\.bar\\.com}`)": {
-        "http://FOO.bar.com": True, "http://foo.bar.com": True, "http://barcom": False},
-    "HostRegexp(`foo.bar.com`)": {"http://FOO.bar.com": True, "http://foo.bar.com": True,
-                                  "http://fooubar.com": False},
+        "http://FOO.bar.com": True,
+        "http://foo.bar.com": True,
+        "http://barcom": False,
+    },
+    "HostRegexp(`foo.bar.com`)": {"http://FOO.bar.com": True, "http://foo.bar.com": True, "http://fooubar.com": False},
     # The issue's example: a placeholder with the default and an explicit pattern.
     "HostRegexp(`{sub:[a-z]+}.example.com`)": {
-        "http://api.example.com": True, "http://api.example.com:8443": True, "http://a1.example.com": False,
-        "http://example.com": False, "http://a.b.example.com": False},
+        "http://api.example.com": True,
+        "http://api.example.com:8443": True,
+        "http://a1.example.com": False,
+        "http://example.com": False,
+        "http://a.b.example.com": False,
+    },
     "HostRegexp(`{sub}.example.com`)": {"http://a-1.example.com": True, "http://a.b.example.com": False},
 }
 
@@ -157,15 +224,23 @@ def test_host_regexp(rule, url, want):
 
 PATH = {
     "Path(`/css`, `/js`)": {
-        "https://example.com": False, "https://example.com/html": False, "https://example.org/css": True,
-        "https://example.com/css": True, "https://example.com/css/": False,
-        "https://example.com/css/main.css": False, "https://example.com/js": True,
-        "https://example.com/js/main.js": False},
+        "https://example.com": False,
+        "https://example.com/html": False,
+        "https://example.org/css": True,
+        "https://example.com/css": True,
+        "https://example.com/css/": False,
+        "https://example.com/css/main.css": False,
+        "https://example.com/js": True,
+        "https://example.com/js/main.js": False,
+    },
     "Path(`/css`)": {"https://example.com/css": True, "https://example.com/css/": False},
     "Path(`/css{path:(/.*)?}`)": {
-        "https://example.com": False, "https://example.com/css/main.css": True,
-        "https://example.com/css/components/component.css": True, "https://example.com/css.css": False,
-        "https://example.com/js/main.js": False},
+        "https://example.com": False,
+        "https://example.com/css/main.css": True,
+        "https://example.com/css/components/component.css": True,
+        "https://example.com/css.css": False,
+        "https://example.com/js/main.js": False,
+    },
     "Path(`/user/{id:[0-9]+}`)": {"http://a/user/42": True, "http://a/user/x": False, "http://a/user/42/": False},
     "Path(`/user/{name}`)": {"http://a/user/bob": True, "http://a/user/bob/x": False},
     "Path(`/foo bar`)": {"http://a/foo%20bar": True},  # the routing path decodes unreserved escapes
@@ -180,15 +255,23 @@ def test_path(rule, url, want):
 
 PATH_PREFIX = {
     "PathPrefix(`/css`, `/js`)": {
-        "https://example.com": False, "https://example.com/html": False, "https://example.org/css": True,
-        "https://example.com/css/": True, "https://example.com/css/main.css": True,
-        "https://example.com/js/": True, "https://example.com/js/main.js": True},
+        "https://example.com": False,
+        "https://example.com/html": False,
+        "https://example.org/css": True,
+        "https://example.com/css/": True,
+        "https://example.com/css/main.css": True,
+        "https://example.com/js/": True,
+        "https://example.com/js/main.js": True,
+    },
     'PathPrefix("/css")': {"https://example.com/css": True, "https://example.com/html": False},
     "PathPrefix(`/css-{name:[0-9]?}`)": {
-        "https://example.com": False, "https://example.com/css-1/main.css": True,
+        "https://example.com": False,
+        "https://example.com/css-1/main.css": True,
         "https://example.org/css-222/main.css": True,
-        "https://example.com/css-333333/components/component.css": True, "https://example.com/css.css": False,
-        "https://example.com/js/main.js": False},
+        "https://example.com/css-333333/components/component.css": True,
+        "https://example.com/css.css": False,
+        "https://example.com/js/main.js": False,
+    },
     "PathPrefix(`/api/{version:v[0-9]+}/`)": {"http://a/api/v2/users": True, "http://a/api/x/users": False},
 }
 
@@ -200,24 +283,37 @@ def test_path_prefix(rule, url, want):
 
 HEADERS = {
     "Headers(`X-Forwarded-Proto`, `https`)": {
-        "X-Forwarded-Proto=https": True, "X-Forwarded-Proto=http,https": True,
-        "X-Forwarded-Proto=https,http": True, "X-Forwarded-Host=example.com": False},
+        "X-Forwarded-Proto=https": True,
+        "X-Forwarded-Proto=http,https": True,
+        "X-Forwarded-Proto=https,http": True,
+        "X-Forwarded-Host=example.com": False,
+    },
     "Headers(`x-forwarded-proto`, `https`)": {"X-Forwarded-Proto=https": True, "X-Forwarded-Proto=http": False},
     "Headers(`Content-Type`,`application/json`)": {"Content-Type=application/json": True},
     "Headers(`Content-Type`,`application/foo`)": {"Content-Type=application/json": False},
     "Headers(`A`, `1`, `B`, `2`)": {"A=1;B=2": True, "A=1": False},  # pairs add up
     "HeadersRegexp(`X-Forwarded-Proto`, `^https?$`)": {
-        "X-Forwarded-Proto=http": True, "X-Forwarded-Proto=https": True, "X-Forwarded-Proto=HTTPS": False,
-        "X-Forwarded-Proto=ws,https": True, "X-Forwarded-Host=example.com": False},
+        "X-Forwarded-Proto=http": True,
+        "X-Forwarded-Proto=https": True,
+        "X-Forwarded-Proto=HTTPS": False,
+        "X-Forwarded-Proto=ws,https": True,
+        "X-Forwarded-Host=example.com": False,
+    },
     "HeadersRegexp(`x-forwarded-proto`, `^https?$`)": {"X-Forwarded-Proto=http": True},
     "HeadersRegexp(`X-Forwarded-Proto`, `http{secure:s?}`)": {  # no placeholders here: a plain regexp
-        "X-Forwarded-Proto=http": False, "X-Forwarded-Proto=https": False,
-        "X-Forwarded-Proto=http{secure:}": True, "X-Forwarded-Proto=HTTP{secure:}": False,
-        "X-Forwarded-Proto=http{secure:s}": True, "X-Forwarded-Proto=http{secure:S}": False,
-        "X-Forwarded-Proto=ws,http{secure:s}": True},
+        "X-Forwarded-Proto=http": False,
+        "X-Forwarded-Proto=https": False,
+        "X-Forwarded-Proto=http{secure:}": True,
+        "X-Forwarded-Proto=HTTP{secure:}": False,
+        "X-Forwarded-Proto=http{secure:s}": True,
+        "X-Forwarded-Proto=http{secure:S}": False,
+        "X-Forwarded-Proto=ws,http{secure:s}": True,
+    },
     "HeadersRegexp(`Content-Type`, `application/(text|json)`)": {
-        "Content-Type=application/json": True, "Content-Type=application/foo": False,
-        "Content-Type=application/text": True},
+        "Content-Type=application/json": True,
+        "Content-Type=application/foo": False,
+        "Content-Type=application/text": True,
+    },
     "Headers(`Host`, `example.com`)": {"Host=example.com": False},  # Go keeps Host out of the header map
 }
 
@@ -236,8 +332,10 @@ def test_headers(rule, spec, want):
 
 
 QUERY = {
-    "Query(`foo=bar`, `bar=baz`)": {"http://localhost/foo?foo=bar&bar=baz": True,
-                                    "http://localhost/foo?bar=baz": False},
+    "Query(`foo=bar`, `bar=baz`)": {
+        "http://localhost/foo?foo=bar&bar=baz": True,
+        "http://localhost/foo?bar=baz": False,
+    },
     "Query(`foo=b=ar`)": {"http://localhost/foo?foo=b=ar": True, "http://localhost/foo?foo=bar": False},
     "Query(`foo=`)": {"http://a/?foo=x": True, "http://a/?foo": True, "http://a/?bar=x": False},
     "Query(`id={id:[0-9]+}`)": {"http://a/?id=12": True, "http://a/?id=x": False},
@@ -256,22 +354,41 @@ OPERATORS = {  # Test_addRoute
     'Path("/a") && Host("plop")': {"http://plop/a": True, "http://plopi/a": False},
     'Host("tchouk") || Host("pouet")': {"http://tchouk/toto": True, "http://pouet/a": True, "http://plopi/a": False},
     'Host("tchouk") || Host("pouet") && Path("/powpow")': {
-        "http://tchouk/toto": True, "http://tchouk/powpow": True, "http://pouet/powpow": True,
-        "http://pouet/toto": False, "http://plopi/a": False},
+        "http://tchouk/toto": True,
+        "http://tchouk/powpow": True,
+        "http://pouet/powpow": True,
+        "http://pouet/toto": False,
+        "http://plopi/a": False,
+    },
     '(Host("tchouk") || Host("pouet")) && Path("/powpow")': {
-        "http://tchouk/toto": False, "http://tchouk/powpow": True, "http://pouet/powpow": True},
+        "http://tchouk/toto": False,
+        "http://tchouk/powpow": True,
+        "http://pouet/powpow": True,
+    },
     'Host("tchouk","pouet") && Path("/powpow", "/titi")': {
-        "http://tchouk/toto": False, "http://tchouk/powpow": True, "http://pouet/powpow": True,
-        "http://tchouk/titi": True, "http://pouet/titi": True, "http://pouet/toto": False, "http://plopi/a": False},
+        "http://tchouk/toto": False,
+        "http://tchouk/powpow": True,
+        "http://pouet/powpow": True,
+        "http://tchouk/titi": True,
+        "http://pouet/titi": True,
+        "http://pouet/toto": False,
+        "http://plopi/a": False,
+    },
     '(HOST("tchouk") && PATHPREFIX("/titi"))': {"http://tchouk/titi": True, "http://tchouk/powpow": False},
     '(host("tchouk") && pathprefix("/titi"))': {"http://tchouk/titi": True, "http://tchouk/powpow": False},
     '(Host("tchouk") && Pathprefix("/titi"))': {"http://tchouk/titi": True, "http://tchouk/powpow": False},
     '!Host("tchouk")': {"http://tchouk/titi": False, "http://test/powpow": True},
-    '!(Host("tchouk") && !Path("/titi"))': {"http://tchouk/titi": True, "http://toto/titi": True,
-                                             "http://tchouk/toto": False},
+    '!(Host("tchouk") && !Path("/titi"))': {
+        "http://tchouk/titi": True,
+        "http://toto/titi": True,
+        "http://tchouk/toto": False,
+    },
     '!(Host("tchouk","pouet") && Path("/powpow", "/titi"))': {
-        "http://tchouk/toto": True, "http://tchouk/powpow": False, "http://pouet/titi": False,
-        "http://plopi/a": True},
+        "http://tchouk/toto": True,
+        "http://tchouk/powpow": False,
+        "http://pouet/titi": False,
+        "http://plopi/a": True,
+    },
 }
 
 
@@ -280,16 +397,20 @@ def test_operators(rule, url, want):
     assert v2(rule).match(request(url)) is want
 
 
-@pytest.mark.parametrize(("rule", "url"), [
-    pytest.param("Host(`a.test`, `b.test`)", "http://b.test/", id="second-host"),
-    pytest.param("Path(`/x`, `/y/{id}`)", "http://h/y/7", id="second-path-template"),
-    pytest.param("PathPrefix(`/api-{v:[0-9]}`)", "http://h/api-2/x", id="prefix-template"),
-    pytest.param("Host(`A.test.`) && PathPrefix(`/p`)", "http://a.test/p", id="dot-and-case"),
-])
+@pytest.mark.parametrize(
+    ("rule", "url"),
+    [
+        pytest.param("Host(`a.test`, `b.test`)", "http://b.test/", id="second-host"),
+        pytest.param("Path(`/x`, `/y/{id}`)", "http://h/y/7", id="second-path-template"),
+        pytest.param("PathPrefix(`/api-{v:[0-9]}`)", "http://h/api-2/x", id="prefix-template"),
+        pytest.param("Host(`A.test.`) && PathPrefix(`/p`)", "http://a.test/p", id="dot-and-case"),
+    ],
+)
 def test_indexed_table_finds_v2_routes(rule, url):
     """The route table's host and path-prefix index must never hide a v2 route that matches."""
-    filler = [Route(f"r{i}@file", 1, compile_rule(f"Host(`h{i}.test`) && PathPrefix(`/q{i}`)"), None)
-              for i in range(10)]
+    filler = [
+        Route(f"r{i}@file", 1, compile_rule(f"Host(`h{i}.test`) && PathPrefix(`/q{i}`)"), None) for i in range(10)
+    ]
     table = RouteTable([*filler, Route("v2@file", 100, v2(rule), None)])
     found = table.match(request(url))
     assert found is not None and found.name == "v2@file"

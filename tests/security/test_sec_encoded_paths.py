@@ -87,9 +87,11 @@ class URL:
 
 def normalize(raw: str) -> str:
     """normalizePath: decode escapes of unreserved characters, upper-case the hex of the rest."""
+
     def one(m: re.Match[str]) -> str:
         char = chr(int(m.group(1), 16))
         return char if char in UNRESERVED else "%" + m.group(1).upper()
+
     return ESCAPE.sub(one, raw)
 
 
@@ -138,7 +140,7 @@ def strip_api(url: URL) -> tuple[int, str, str | None]:
         return 200, url.request_uri(), None
     url.path = ensure_leading_slash(url.path[4:])
     if url.raw_path:
-        url.raw_path = ensure_leading_slash(url.raw_path[encoded_prefix_len(url.raw_path, "/api"):])
+        url.raw_path = ensure_leading_slash(url.raw_path[encoded_prefix_len(url.raw_path, "/api") :])
     stripped = url.path
     if stripped:
         url.join_path()
@@ -177,8 +179,11 @@ def add_prefix(url: URL) -> tuple[int, str, str | None]:
 MIDDLEWARES = {  # host -> (middleware config, model, header the model's third value is compared with)
     "strip.test": ({"stripPrefix": {"prefixes": ["/api"]}}, strip_api, "x-forwarded-prefix"),
     "stripregex.test": ({"stripPrefixRegex": {"regex": ["^/api"]}}, strip_api, "x-forwarded-prefix"),
-    "replaceregex.test": ({"replacePathRegex": {"regex": "^/api(.*)", "replacement": "/$1"}}, replace_regex,
-                          "x-replaced-path"),
+    "replaceregex.test": (
+        {"replacePathRegex": {"regex": "^/api(.*)", "replacement": "/$1"}},
+        replace_regex,
+        "x-replaced-path",
+    ),
     "replace.test": ({"replacePath": {"path": "/fixed"}}, replace_path, "x-replaced-path"),
     "addprefix.test": ({"addPrefix": {"prefix": "/pre"}}, add_prefix, None),
 }
@@ -188,15 +193,36 @@ MIDDLEWARES = {  # host -> (middleware config, model, header the model's third v
 ATOMS = ["%2F", "%2f", "%5C", "%5c", "%2E", "%2e", "%25", "%252F", "%252e", ".", "..", "\\"]
 SHAPES = ["/api{}{}", "/api{}{}/x", "/api/{}{}", "/api/{}{}/x", "/api{}/{}/x", "/x/{}{}/api"]
 CLASSIC = [  # traversal spellings from the usual lists, whole
-    "/api/..%2Fadmin", "/api/..%2fadmin", "/api%2F..%2Fadmin", "/api/%2F..%2F/admin", "/api/%2e%2e/admin",
-    "/api/%2e%2e%2fadmin", "/api/.%2e/admin", "/api/%2e./admin", "/api/..%5Cadmin", "/api/%5C..%5Cadmin",
-    "/api/%252e%252e%252fadmin", "/api/%252e%252e/admin", "/api..%2Fadmin", "/api%2e%2e/admin",
-    "/api%2e/admin", "/api./admin", "/api../admin", "/api/../admin", "/api/./admin", "/api//admin",
-    "/api%2F/admin", "/api/%2F/admin", "/api%5C/admin", "/api%25/admin", "/api%252F/admin",
-    "/ap%69/..%2Fadmin", "/%61pi/%2e%2e/admin", "/api",
+    "/api/..%2Fadmin",
+    "/api/..%2fadmin",
+    "/api%2F..%2Fadmin",
+    "/api/%2F..%2F/admin",
+    "/api/%2e%2e/admin",
+    "/api/%2e%2e%2fadmin",
+    "/api/.%2e/admin",
+    "/api/%2e./admin",
+    "/api/..%5Cadmin",
+    "/api/%5C..%5Cadmin",
+    "/api/%252e%252e%252fadmin",
+    "/api/%252e%252e/admin",
+    "/api..%2Fadmin",
+    "/api%2e%2e/admin",
+    "/api%2e/admin",
+    "/api./admin",
+    "/api../admin",
+    "/api/../admin",
+    "/api/./admin",
+    "/api//admin",
+    "/api%2F/admin",
+    "/api/%2F/admin",
+    "/api%5C/admin",
+    "/api%25/admin",
+    "/api%252F/admin",
+    "/ap%69/..%2Fadmin",
+    "/%61pi/%2e%2e/admin",
+    "/api",
 ]
-PATHS = sorted({shape.format(a, b) for shape in SHAPES for a, b in itertools.product(ATOMS, repeat=2)}
-               | set(CLASSIC))
+PATHS = sorted({shape.format(a, b) for shape in SHAPES for a, b in itertools.product(ATOMS, repeat=2)} | set(CLASSIC))
 
 HARDENED = ("%2F", "%5C", "%25")  # allowEncodedSlash, allowEncodedBackSlash, allowEncodedPercent = false
 ENTRY_POINTS = {  # name -> (sanitizePath, denied escapes)
@@ -219,6 +245,7 @@ def expected(path: str, entry_point: str, host: str) -> tuple[int, str, str | No
 
 async def recording_upstream(seen: list[tuple[str, dict[str, str]]]) -> asyncio.Server:
     """Answers every request 200 and records its request-target and headers, as they came."""
+
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
@@ -246,9 +273,15 @@ def dynamic_config(upstream_url: str) -> DynamicConfig:
         name = f"m{index}"
         middlewares[name] = middleware
         routers[name] = {"rule": f"Host(`{host}`)", "service": "s", "middlewares": [name]}
-    return DynamicConfig.model_validate({"http": {
-        "routers": routers, "middlewares": middlewares,
-        "services": {"s": {"loadBalancer": {"servers": [{"url": upstream_url}]}}}}})
+    return DynamicConfig.model_validate(
+        {
+            "http": {
+                "routers": routers,
+                "middlewares": middlewares,
+                "services": {"s": {"loadBalancer": {"servers": [{"url": upstream_url}]}}},
+            }
+        }
+    )
 
 
 @pytest.fixture
@@ -258,10 +291,14 @@ async def live():
     port = upstream.sockets[0].getsockname()[1]
     entry_points = {}
     for name, (sanitize, denied) in ENTRY_POINTS.items():
-        flags = {"allowEncodedSlash": "%2F" not in denied, "allowEncodedBackSlash": "%5C" not in denied,
-                 "allowEncodedPercent": "%25" not in denied}
-        entry_points[name] = EntryPoint.model_validate({"address": "127.0.0.1:0", "http": {
-            "sanitizePath": sanitize, "encodedCharacters": flags}})
+        flags = {
+            "allowEncodedSlash": "%2F" not in denied,
+            "allowEncodedBackSlash": "%5C" not in denied,
+            "allowEncodedPercent": "%25" not in denied,
+        }
+        entry_points[name] = EntryPoint.model_validate(
+            {"address": "127.0.0.1:0", "http": {"sanitizePath": sanitize, "encodedCharacters": flags}}
+        )
     gateway = Gateway(StaticConfig(entry_points=entry_points))
     gateway.apply(dynamic_config(f"http://127.0.0.1:{port}"))
     await gateway.start()
@@ -329,27 +366,30 @@ async def test_every_encoded_separator_combination(live, entry_point, host):
     assert len(seen) == sum(1 for status, _ in answers if status == 200)
 
 
-@pytest.mark.parametrize("path,status,sent", [
-    # Traefik's own cases (strip_prefix_test.go, strip_prefix_regex_test.go, replace_path_regex_test.go)
-    pytest.param("/api./foo", 400, None, id="traefik-dot-after-prefix"),
-    pytest.param("/api../foo", 400, None, id="traefik-dots-after-prefix"),
-    pytest.param("/ap%69/a%2Fb", 200, "/a%2Fb", id="traefik-encoded-char-in-prefix"),
-    # The classic spellings: data, not separators, so they are sent on encoded.
-    pytest.param("/api/..%2Fadmin", 200, "/..%2Fadmin", id="dotdot-encoded-slash"),
-    pytest.param("/api/..%2fadmin", 200, "/..%2Fadmin", id="dotdot-encoded-slash-lower"),
-    # Stripped of `/api`, Path `/../admin` no longer matches RawPath `/%2F..%2Fadmin`: Go cleans its own
-    # encoding of Path, where the decoded slash is a separator, and the path changes: 400.
-    pytest.param("/api%2F..%2Fadmin", 400, None, id="encoded-slash-dotdot-encoded-slash"),
-    pytest.param("/api%2F/admin", 400, None, id="encoded-slash-after-prefix-then-slash"),
-    pytest.param("/api%2Fadmin", 200, "/admin", id="encoded-slash-after-prefix"),
-    pytest.param("/api/..%5Cadmin", 200, "/..%5Cadmin", id="dotdot-encoded-backslash"),
-    pytest.param("/api/%252e%252e%252fadmin", 200, "/%252e%252e%252fadmin", id="double-encoded"),
-    # `%2e` is unreserved: decoded at the entry point, then the dot segments are cleaned before routing.
-    pytest.param("/api/%2e%2e/admin", 200, "/admin", id="encoded-dots-cleaned-at-entry"),
-    pytest.param("/api%2e%2e/admin", 400, None, id="encoded-dots-after-prefix"),
-    pytest.param("/api%2e/admin", 400, None, id="encoded-dot-after-prefix"),
-    pytest.param("/api//admin", 200, "/admin", id="double-slash-cleaned-at-entry"),
-])
+@pytest.mark.parametrize(
+    "path,status,sent",
+    [
+        # Traefik's own cases (strip_prefix_test.go, strip_prefix_regex_test.go, replace_path_regex_test.go)
+        pytest.param("/api./foo", 400, None, id="traefik-dot-after-prefix"),
+        pytest.param("/api../foo", 400, None, id="traefik-dots-after-prefix"),
+        pytest.param("/ap%69/a%2Fb", 200, "/a%2Fb", id="traefik-encoded-char-in-prefix"),
+        # The classic spellings: data, not separators, so they are sent on encoded.
+        pytest.param("/api/..%2Fadmin", 200, "/..%2Fadmin", id="dotdot-encoded-slash"),
+        pytest.param("/api/..%2fadmin", 200, "/..%2Fadmin", id="dotdot-encoded-slash-lower"),
+        # Stripped of `/api`, Path `/../admin` no longer matches RawPath `/%2F..%2Fadmin`: Go cleans its own
+        # encoding of Path, where the decoded slash is a separator, and the path changes: 400.
+        pytest.param("/api%2F..%2Fadmin", 400, None, id="encoded-slash-dotdot-encoded-slash"),
+        pytest.param("/api%2F/admin", 400, None, id="encoded-slash-after-prefix-then-slash"),
+        pytest.param("/api%2Fadmin", 200, "/admin", id="encoded-slash-after-prefix"),
+        pytest.param("/api/..%5Cadmin", 200, "/..%5Cadmin", id="dotdot-encoded-backslash"),
+        pytest.param("/api/%252e%252e%252fadmin", 200, "/%252e%252e%252fadmin", id="double-encoded"),
+        # `%2e` is unreserved: decoded at the entry point, then the dot segments are cleaned before routing.
+        pytest.param("/api/%2e%2e/admin", 200, "/admin", id="encoded-dots-cleaned-at-entry"),
+        pytest.param("/api%2e%2e/admin", 400, None, id="encoded-dots-after-prefix"),
+        pytest.param("/api%2e/admin", 400, None, id="encoded-dot-after-prefix"),
+        pytest.param("/api//admin", 200, "/admin", id="double-slash-cleaned-at-entry"),
+    ],
+)
 async def test_strip_prefix_table(live, path, status, sent):
     gateway, seen = live
     port = int(gateway.urls["plain"].rsplit(":", 1)[1])
@@ -369,8 +409,10 @@ async def test_bad_escapes_are_400_before_any_middleware(live, path):
     assert seen == []
 
 
-@pytest.mark.xfail(strict=True, reason="known difference: the raw spelling of a path holding a literal "
-                   "backslash is not kept (sanitizePath off)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known difference: the raw spelling of a path holding a literal backslash is not kept (sanitizePath off)",
+)
 async def test_known_difference_backslash_raw_path(live):
     gateway, seen = live
     port = int(gateway.urls["unsanitized"].rsplit(":", 1)[1])

@@ -87,7 +87,9 @@ async def test_other_requests_stay_fast_during_an_attack(gateway, ok_upstream):
 def test_the_same_pattern_on_pythons_re_would_hang():
     """The danger is real: Python's re on the same pattern and a 40-byte subject does not finish in 2 s
     (run in a child process, killed after the timeout)."""
-    code = ("from proxy.goregex import compile_go_regexp\n"
-            "compile_go_regexp('^/(a+)+$', engine='re').search('/' + 'a' * 40 + 'b')\n")
+    code = (
+        "from proxy.goregex import compile_go_regexp\n"
+        "compile_go_regexp('^/(a+)+$', engine='re').search('/' + 'a' * 40 + 'b')\n"
+    )
     with pytest.raises(subprocess.TimeoutExpired):
         subprocess.run([sys.executable, "-c", code], timeout=2, check=True)

@@ -22,8 +22,12 @@ PIECE = 1 << 16
 
 
 def routes(url: str) -> dict:
-    return {"http": {"routers": {"r": {"rule": "PathPrefix(`/`)", "service": "s"}},
-                     "services": {"s": {"loadBalancer": {"servers": [{"url": url}]}}}}}
+    return {
+        "http": {
+            "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "s"}},
+            "services": {"s": {"loadBalancer": {"servers": [{"url": url}]}}},
+        }
+    }
 
 
 async def stream(writer: asyncio.StreamWriter, data: bytes, total: int, sent: list[int] | None = None) -> None:
@@ -114,6 +118,7 @@ async def test_never_ending_header_line_gets_502_while_bytes_still_flow(raw_upst
 
 async def test_endless_header_line_does_not_stall_other_clients(raw_upstream, gateway):
     """While one exchange is being fed a head without end, another client's request is answered quickly."""
+
     async def hostile(reader, writer):
         head = await reader.readuntil(b"\r\n\r\n")
         if b"/evil" in head:
@@ -137,10 +142,13 @@ async def test_endless_header_line_does_not_stall_other_clients(raw_upstream, ga
     assert worst < 1.0, f"a plain request took {worst:.3f}s while a hostile head streamed"
 
 
-@pytest.mark.parametrize("size,status", [
-    pytest.param(LIMIT, 200, id="exactly-the-limit"),
-    pytest.param(LIMIT + 1, 502, id="one-byte-over"),
-])
+@pytest.mark.parametrize(
+    "size,status",
+    [
+        pytest.param(LIMIT, 200, id="exactly-the-limit"),
+        pytest.param(LIMIT + 1, 502, id="one-byte-over"),
+    ],
+)
 async def test_limit_is_exact(raw_upstream, gateway, size, status):
     """A head of exactly 10 MiB (status line to blank line) is relayed; one byte more is not."""
     head = head_of_size(size)
@@ -184,11 +192,14 @@ async def test_each_relayed_1xx_head_gets_the_whole_limit(raw_upstream, gateway,
         writer.close()
 
 
-@pytest.mark.parametrize("size,tail,status,body", [
-    pytest.param(LIMIT, b"", 200, b"", id="limit-reached-in-the-last-read"),
-    pytest.param(LIMIT + 1, b"", 502, b"", id="one-over-in-the-last-read"),
-    pytest.param(LIMIT, b"body!", 200, b"body!", id="body-in-the-read-that-reaches-the-limit"),
-])
+@pytest.mark.parametrize(
+    "size,tail,status,body",
+    [
+        pytest.param(LIMIT, b"", 200, b"", id="limit-reached-in-the-last-read"),
+        pytest.param(LIMIT + 1, b"", 502, b"", id="one-over-in-the-last-read"),
+        pytest.param(LIMIT, b"body!", 200, b"body!", id="body-in-the-read-that-reaches-the-limit"),
+    ],
+)
 async def test_limit_across_read_boundaries(raw_upstream, gateway, size, tail, status, body):
     """The head comes in two writes with a pause between, so its last read is the one that meets the limit;
     a body in that same read is the body, not head bytes."""

@@ -24,15 +24,22 @@ ROUTES = (Path(__file__).resolve().parents[2] / "config" / "routes.toml").read_t
 
 
 def static_toml(watch: bool) -> str:
-    return (f'[entryPoints.http]\naddress = "127.0.0.1:0"\n'
-            f'[providers.file]\nfilename = "routes.toml"\nwatch = {str(watch).lower()}\n')
+    return (
+        f'[entryPoints.http]\naddress = "127.0.0.1:0"\n'
+        f'[providers.file]\nfilename = "routes.toml"\nwatch = {str(watch).lower()}\n'
+    )
 
 
 def modules_of_cli_run(folder: Path, args: list[str]) -> set[str]:
     """Start the CLI, wait until it serves, stop it with SIGTERM; the modules it had loaded."""
     modules_file = folder / "modules.txt"
-    with subprocess.Popen([sys.executable, "-c", RUN_CLI, str(modules_file), *args], cwd=folder,
-                          stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-c", RUN_CLI, str(modules_file), *args],
+        cwd=folder,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    ) as proc:
         try:
             assert proc.stderr is not None
             seen = []
@@ -54,16 +61,26 @@ def modules_of_cli_run(folder: Path, args: list[str]) -> set[str]:
 @pytest.mark.parametrize(
     ("watch", "flags", "loaded", "not_loaded"),
     [
-        pytest.param(False, [], {"proxy.server.gateway", "uvloop"},
-                     {"pydantic_settings", "yaml", "watchfiles", "anyio", "proxy.server.sources"},
-                     id="toml-file-alone-no-watch"),
+        pytest.param(
+            False,
+            [],
+            {"proxy.server.gateway", "uvloop"},
+            {"pydantic_settings", "yaml", "watchfiles", "anyio", "proxy.server.sources"},
+            id="toml-file-alone-no-watch",
+        ),
         pytest.param(True, [], {"watchfiles"}, {"pydantic_settings", "yaml"}, id="toml-file-alone-watching"),
-        pytest.param(False, ["--log.level=INFO"], {"pydantic_settings"}, {"yaml", "watchfiles"},
-                     id="file-and-flags-are-merged-by-pydantic-settings"),
+        pytest.param(
+            False,
+            ["--log.level=INFO"],
+            {"pydantic_settings"},
+            {"yaml", "watchfiles"},
+            id="file-and-flags-are-merged-by-pydantic-settings",
+        ),
     ],
 )
-def test_cli_imports_only_what_the_config_needs(tmp_path: Path, watch: bool, flags: list[str],
-                                                loaded: set[str], not_loaded: set[str]) -> None:
+def test_cli_imports_only_what_the_config_needs(
+    tmp_path: Path, watch: bool, flags: list[str], loaded: set[str], not_loaded: set[str]
+) -> None:
     (tmp_path / "traefik.toml").write_text(static_toml(watch))
     (tmp_path / "routes.toml").write_text(ROUTES)
     modules = modules_of_cli_run(tmp_path, ["--config", "traefik.toml", *flags])

@@ -40,22 +40,28 @@ class RawUpstream:
 
 
 def routes(upstream: str) -> dict[str, Any]:
-    return {"http": {
-        "routers": {
-            "api": {"rule": "PathPrefix(`/api/v1`)", "service": "app", "middlewares": ["strip", "hdr"]},
-            "admin": {"rule": "Host(`admin.localhost`) && PathPrefix(`/`)", "service": "app", "priority": 100,
-                      "middlewares": ["secured"]},
-            "redirect": {"rule": "Path(`/old`)", "service": "app", "middlewares": ["moved"]},
-        },
-        "middlewares": {
-            "strip": {"stripPrefix": {"prefixes": ["/api/v1"]}},
-            "hdr": {"headers": {"customRequestHeaders": {"X-Team": "blue", "X-Drop": ""}}},
-            "secured": {"chain": {"middlewares": ["add", "hdr"]}},
-            "add": {"addPrefix": {"prefix": "/admin"}},
-            "moved": {"redirectRegex": {"regex": ".*", "replacement": "http://localhost/new", "permanent": True}},
-        },
-        "services": {"app": {"loadBalancer": {"servers": [{"url": upstream}], "passHostHeader": True}}},
-    }}
+    return {
+        "http": {
+            "routers": {
+                "api": {"rule": "PathPrefix(`/api/v1`)", "service": "app", "middlewares": ["strip", "hdr"]},
+                "admin": {
+                    "rule": "Host(`admin.localhost`) && PathPrefix(`/`)",
+                    "service": "app",
+                    "priority": 100,
+                    "middlewares": ["secured"],
+                },
+                "redirect": {"rule": "Path(`/old`)", "service": "app", "middlewares": ["moved"]},
+            },
+            "middlewares": {
+                "strip": {"stripPrefix": {"prefixes": ["/api/v1"]}},
+                "hdr": {"headers": {"customRequestHeaders": {"X-Team": "blue", "X-Drop": ""}}},
+                "secured": {"chain": {"middlewares": ["add", "hdr"]}},
+                "add": {"addPrefix": {"prefix": "/admin"}},
+                "moved": {"redirectRegex": {"regex": ".*", "replacement": "http://localhost/new", "permanent": True}},
+            },
+            "services": {"app": {"loadBalancer": {"servers": [{"url": upstream}], "passHostHeader": True}}},
+        }
+    }
 
 
 REQUESTS = [
@@ -68,8 +74,9 @@ REQUESTS = [
 
 
 @pytest.mark.parametrize(("method", "target", "headers"), REQUESTS)
-async def test_the_trace_says_what_the_upstream_receives(method: str, target: str,
-                                                         headers: list[tuple[str, str]]) -> None:
+async def test_the_trace_says_what_the_upstream_receives(
+    method: str, target: str, headers: list[tuple[str, str]]
+) -> None:
     upstream = RawUpstream()
     server = await asyncio.start_server(upstream.handle, "127.0.0.1", 0)
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
@@ -102,9 +109,14 @@ async def test_steps_verdicts_and_answers() -> None:
         runtime = gateway.servers["http"].runtime
         explained = await trace(runtime, "GET", "http://127.0.0.1:9999/api/v1/items")
         assert [(v.router, v.matched) for v in explained.verdicts] == [
-            ("admin@file", False), ("api@file", True), ("redirect@file", False)]
+            ("admin@file", False),
+            ("api@file", True),
+            ("redirect@file", False),
+        ]
         assert [(s.middleware, s.path_before, s.path_after) for s in explained.steps] == [
-            ("StripPrefix", "/api/v1/items", "/items"), ("Headers", "/items", "/items")]
+            ("StripPrefix", "/api/v1/items", "/items"),
+            ("Headers", "/items", "/items"),
+        ]
         assert ("X-Team", "blue") in explained.steps[1].added
         redirected = await trace(runtime, "GET", "http://127.0.0.1:9999/old")
         assert redirected.answer is not None and redirected.answer.status == 301
@@ -115,25 +127,43 @@ async def test_steps_verdicts_and_answers() -> None:
 
 def test_the_cli_explains_and_lists_routes() -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "proxy", *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=30, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "proxy", *args], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False
+        )
 
-    explained = run("explain", "--config", "config/traefik.toml", "-H", "X-Forwarded-For: 1.2.3.4",
-                    "http://localhost:9999/api/v1/app")
+    explained = run(
+        "explain",
+        "--config",
+        "config/traefik.toml",
+        "-H",
+        "X-Forwarded-For: 1.2.3.4",
+        "http://localhost:9999/api/v1/app",
+    )
     assert explained.returncode == 0, explained.stderr
-    for line in ["app-http@file (priority 21) `PathPrefix(`/api/v1`)`: matched: chosen",
-                 "1. StripPrefix: path '/api/v1/app' -> '/app'; + X-Forwarded-Prefix: /api/v1",
-                 "service 'app' -> server http://127.0.0.1:8000; the upstream receives:",
-                 "  GET /app HTTP/1.1", "- X-Forwarded-For: 1.2.3.4 (not from a trusted IP)"]:
+    for line in [
+        "app-http@file (priority 21) `PathPrefix(`/api/v1`)`: matched: chosen",
+        "1. StripPrefix: path '/api/v1/app' -> '/app'; + X-Forwarded-Prefix: /api/v1",
+        "service 'app' -> server http://127.0.0.1:8000; the upstream receives:",
+        "  GET /app HTTP/1.1",
+        "- X-Forwarded-For: 1.2.3.4 (not from a trusted IP)",
+    ]:
         assert line in explained.stdout, explained.stdout
     listed = run("routes", "--config", "config/routes.toml", "--json")
     assert listed.returncode == 0, listed.stderr
     import json
 
-    assert json.loads(listed.stdout) == [{
-        "entryPoint": "http", "router": "app-http@file", "priority": 21, "rule": "PathPrefix(`/api/v1`)",
-        "middlewares": ["api-stripprefix"], "service": "app", "servers": ["http://127.0.0.1:8000"],
-        "status": "enabled"}]
+    assert json.loads(listed.stdout) == [
+        {
+            "entryPoint": "http",
+            "router": "app-http@file",
+            "priority": 21,
+            "rule": "PathPrefix(`/api/v1`)",
+            "middlewares": ["api-stripprefix"],
+            "service": "app",
+            "servers": ["http://127.0.0.1:8000"],
+            "status": "enabled",
+        }
+    ]
     assert run("explain", "--config", "config/routes.toml").returncode == 2  # no URL: says what it needs
 
 
@@ -143,16 +173,35 @@ def test_a_watched_middleware_has_every_capability_of_the_one_it_runs() -> None:
     from proxy.middlewares.base import Middleware
     from proxy.server.trace import Trace, _Watched
 
-    gateway = Gateway({"http": {
-        "routers": {"r": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": ["zip", "hold", "again"]}},
-        "middlewares": {"zip": {"compress": {}}, "hold": {"buffering": {"maxRequestBodyBytes": 10}},
-                        "again": {"retry": {"attempts": 2}}},
-        "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}}}})
+    gateway = Gateway(
+        {
+            "http": {
+                "routers": {
+                    "r": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": ["zip", "hold", "again"]}
+                },
+                "middlewares": {
+                    "zip": {"compress": {}},
+                    "hold": {"buffering": {"maxRequestBodyBytes": 10}},
+                    "again": {"retry": {"attempts": 2}},
+                },
+                "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
+            }
+        }
+    )
     live = gateway.routers["r@file"]
-    watched = RoutePlan.build(live.router, [(type(m).__name__, _Watched(m, Trace("http", "GET", "/", "")))
-                                            for m in live.middlewares], live.service, live.service_name)
+    watched = RoutePlan.build(
+        live.router,
+        [(type(m).__name__, _Watched(m, Trace("http", "GET", "/", ""))) for m in live.middlewares],
+        live.service,
+        live.service_name,
+    )
     for middleware, twin in zip(live.middlewares, watched.middlewares):
-        assert {name: getattr(twin, name) for name in Middleware.__annotations__} == \
-               {name: getattr(middleware, name) for name in Middleware.__annotations__}
-    assert (watched.hold_request, watched.sees_bodies, len(watched.response_stages), watched.retry) == \
-           (live.hold_request, live.sees_bodies, len(live.response_stages), live.retry)
+        assert {name: getattr(twin, name) for name in Middleware.__annotations__} == {
+            name: getattr(middleware, name) for name in Middleware.__annotations__
+        }
+    assert (watched.hold_request, watched.sees_bodies, len(watched.response_stages), watched.retry) == (
+        live.hold_request,
+        live.sees_bodies,
+        len(live.response_stages),
+        live.retry,
+    )

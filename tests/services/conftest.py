@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from proxy.testing.upstreams import ControlledUpstream
 async def upstreams() -> AsyncIterator[Callable[..., Awaitable[list[ControlledUpstream]]]]:
     """`await upstreams("a", "b")` -> started ControlledUpstreams, stopped at teardown."""
     async with contextlib.AsyncExitStack() as stack:
+
         async def start(*names: str, **options: Any) -> list[ControlledUpstream]:
             return [await stack.enter_async_context(ControlledUpstream(name, **options).serve()) for name in names]
 
@@ -25,6 +27,7 @@ async def upstreams() -> AsyncIterator[Callable[..., Awaitable[list[ControlledUp
 async def gateway() -> AsyncIterator[Callable[..., Awaitable[Gateway]]]:
     """`await gateway(config, strict=True)` -> a started Gateway, stopped at teardown."""
     async with contextlib.AsyncExitStack() as stack:
+
         async def start(config: Any, **options: Any) -> Gateway:
             options.setdefault("strict", True)
             return await stack.enter_async_context(Gateway(config, **options))

@@ -7,19 +7,21 @@ import asyncio
 
 import httpx
 import pytest
+from svc_helpers import routes, servers, until
 
 from proxy import Gateway
 from proxy.config.errors import ConfigError
 from proxy.testing.upstreams import bound_socket
-from svc_helpers import routes, servers, until
 
 CHECK = {"path": "/health", "interval": "40ms", "timeout": "500ms"}
 
 
 async def names(gw: Gateway, count: int) -> list[str]:
     async with httpx.AsyncClient(base_url=gw.url) as client:
-        return [(r.text if r.status_code == 200 else f"{r.status_code} {r.text.strip()}")
-                for r in [await client.get("/") for _ in range(count)]]
+        return [
+            (r.text if r.status_code == 200 else f"{r.status_code} {r.text.strip()}")
+            for r in [await client.get("/") for _ in range(count)]
+        ]
 
 
 def lb(*ups, check: bool = True) -> dict:
@@ -29,9 +31,15 @@ def lb(*ups, check: bool = True) -> dict:
 async def test_weighted_propagation(upstreams, gateway) -> None:
     """wrr_test.go TestBalancerPropagate: a child with no healthy server leaves the parent's rotation."""
     a, b = await upstreams("a", "b")
-    gw = await gateway(routes({"svc": {"weighted": {"services": [{"name": "one"}, {"name": "two"}],
-                                                    "healthCheck": {}}},
-                               "one": lb(a), "two": lb(b)}))
+    gw = await gateway(
+        routes(
+            {
+                "svc": {"weighted": {"services": [{"name": "one"}, {"name": "two"}], "healthCheck": {}}},
+                "one": lb(a),
+                "two": lb(b),
+            }
+        )
+    )
     assert sorted(await names(gw, 4)) == ["a", "a", "b", "b"]
     a.health_status = 500
     await until(lambda: "one" in gw.last_build.services["svc"].down)
@@ -48,37 +56,66 @@ async def test_weighted_propagation(upstreams, gateway) -> None:
 async def test_weighted_without_health_check_does_not_follow_children(upstreams, gateway) -> None:
     """Without healthCheck on the parent, a down child is still picked (and answers 503 itself)."""
     a, b = await upstreams("a", "b")
-    gw = await gateway(routes({"svc": {"weighted": {"services": [{"name": "one"}, {"name": "two"}]}},
-                               "one": lb(a), "two": lb(b)}))
+    gw = await gateway(
+        routes({"svc": {"weighted": {"services": [{"name": "one"}, {"name": "two"}]}}, "one": lb(a), "two": lb(b)})
+    )
     a.health_status = 500
     await until(lambda: bool(gw.last_build.services["one"].down))
     assert sorted(await names(gw, 4)) == ["503 no available server"] * 2 + ["b"] * 2
 
 
-@pytest.mark.parametrize(("services", "message"), [
-    pytest.param({"svc": {"weighted": {"services": [{"name": "one"}], "healthCheck": {}}}, "one": "nocheck"},
-                 "cannot register one as updater for svc@file: healthCheck not enabled in config for this WRR "
-                 "service", id="weighted-child-without-health-check"),
-    pytest.param({"svc": {"highestRandomWeight": {"services": [{"name": "one"}], "healthCheck": {}}},
-                  "one": "nocheck"},
-                 "cannot register one as updater for svc@file: healthCheck not enabled in config for this WRR "
-                 "service", id="hrw-child-without-health-check"),
-    pytest.param({"svc": {"failover": {"service": "one", "fallback": "two"}}, "one": "nocheck", "two": "check"},
-                 "cannot register one as updater for svc@file: healthCheck not enabled", id="failover-main"),
-    pytest.param({"svc": {"failover": {"service": "one", "fallback": "two", "healthCheck": {}}},
-                  "one": "check", "two": "nocheck"},
-                 "cannot register two as updater for svc@file", id="failover-fallback-with-health-check"),
-    pytest.param({"svc": {"failover": {"service": "one", "fallback": "two",
-                                       "errors": {"status": ["500-504"]}}}, "one": "check", "two": "check"},
-                 "failover.errors is not supported", id="failover-errors-refused"),
-    pytest.param({"svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 101}]}},
-                  "one": "check", "two": "check"},
-                 "percent must be between 0 and 100", id="mirror-invalid-percent"),  # TestInvalidPercent
-])
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        pytest.param(
+            {"svc": {"weighted": {"services": [{"name": "one"}], "healthCheck": {}}}, "one": "nocheck"},
+            "cannot register one as updater for svc@file: healthCheck not enabled in config for this WRR service",
+            id="weighted-child-without-health-check",
+        ),
+        pytest.param(
+            {"svc": {"highestRandomWeight": {"services": [{"name": "one"}], "healthCheck": {}}}, "one": "nocheck"},
+            "cannot register one as updater for svc@file: healthCheck not enabled in config for this WRR service",
+            id="hrw-child-without-health-check",
+        ),
+        pytest.param(
+            {"svc": {"failover": {"service": "one", "fallback": "two"}}, "one": "nocheck", "two": "check"},
+            "cannot register one as updater for svc@file: healthCheck not enabled",
+            id="failover-main",
+        ),
+        pytest.param(
+            {
+                "svc": {"failover": {"service": "one", "fallback": "two", "healthCheck": {}}},
+                "one": "check",
+                "two": "nocheck",
+            },
+            "cannot register two as updater for svc@file",
+            id="failover-fallback-with-health-check",
+        ),
+        pytest.param(
+            {
+                "svc": {"failover": {"service": "one", "fallback": "two", "errors": {"status": ["500-504"]}}},
+                "one": "check",
+                "two": "check",
+            },
+            "failover.errors is not supported",
+            id="failover-errors-refused",
+        ),
+        pytest.param(
+            {
+                "svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 101}]}},
+                "one": "check",
+                "two": "check",
+            },
+            "percent must be between 0 and 100",
+            id="mirror-invalid-percent",
+        ),  # TestInvalidPercent
+    ],
+)
 async def test_build_errors(upstreams, services, message: str) -> None:
-    a, = await upstreams("a")
-    built = {name: (value if isinstance(value, dict) else lb(a, check=value == "check"))
-             for name, value in services.items()}
+    (a,) = await upstreams("a")
+    built = {
+        name: (value if isinstance(value, dict) else lb(a, check=value == "check")) for name, value in services.items()
+    }
     with pytest.raises(ConfigError, match=message):
         Gateway(routes(built), strict=True)
 
@@ -86,9 +123,15 @@ async def test_build_errors(upstreams, services, message: str) -> None:
 async def test_highest_random_weight_service(upstreams, gateway) -> None:
     """hrw_test.go: children chosen by the client's IP; a child that goes down hands over."""
     a, b = await upstreams("a", "b")
-    gw = await gateway(routes({"svc": {"highestRandomWeight": {"services": [{"name": "one"}, {"name": "two"}],
-                                                               "healthCheck": {}}},
-                               "one": lb(a), "two": lb(b)}))
+    gw = await gateway(
+        routes(
+            {
+                "svc": {"highestRandomWeight": {"services": [{"name": "one"}, {"name": "two"}], "healthCheck": {}}},
+                "one": lb(a),
+                "two": lb(b),
+            }
+        )
+    )
     first = await names(gw, 4)
     assert len(set(first)) == 1
     chosen = a if first[0] == "a" else b
@@ -100,8 +143,15 @@ async def test_highest_random_weight_service(upstreams, gateway) -> None:
 async def test_failover(upstreams, gateway) -> None:
     """failover_test.go TestFailover / TestFailoverDownThenUp / TestFailoverPropagate."""
     main, spare = await upstreams("main", "spare")
-    gw = await gateway(routes({"svc": {"failover": {"service": "one", "fallback": "two", "healthCheck": {}}},
-                               "one": lb(main), "two": lb(spare)}))
+    gw = await gateway(
+        routes(
+            {
+                "svc": {"failover": {"service": "one", "fallback": "two", "healthCheck": {}}},
+                "one": lb(main),
+                "two": lb(spare),
+            }
+        )
+    )
     assert await names(gw, 2) == ["main", "main"]
     main.health_status = 500
     await until(lambda: not gw.last_build.services["svc"].main_up)
@@ -117,10 +167,17 @@ async def test_failover(upstreams, gateway) -> None:
 async def test_failover_inside_weighted_propagates(upstreams, gateway) -> None:
     """A failover with both sides down leaves a weighted parent's rotation."""
     main, spare, other = await upstreams("main", "spare", "other")
-    gw = await gateway(routes({
-        "svc": {"weighted": {"services": [{"name": "fo"}, {"name": "three"}], "healthCheck": {}}},
-        "fo": {"failover": {"service": "one", "fallback": "two", "healthCheck": {}}},
-        "one": lb(main), "two": lb(spare), "three": lb(other)}))
+    gw = await gateway(
+        routes(
+            {
+                "svc": {"weighted": {"services": [{"name": "fo"}, {"name": "three"}], "healthCheck": {}}},
+                "fo": {"failover": {"service": "one", "fallback": "two", "healthCheck": {}}},
+                "one": lb(main),
+                "two": lb(spare),
+                "three": lb(other),
+            }
+        )
+    )
     main.health_status = spare.health_status = 500
     await until(lambda: "fo" in gw.last_build.services["svc"].down)
     assert await names(gw, 3) == ["other"] * 3
@@ -129,8 +186,16 @@ async def test_failover_inside_weighted_propagates(upstreams, gateway) -> None:
 async def test_mirroring_on_100(upstreams, gateway) -> None:
     """mirror_test.go TestMirroringOn100: every request is copied; the main answer is the main service's."""
     main, copy = await upstreams("main", "copy")
-    gw = await gateway(routes({"svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 100}]}},
-                               "one": lb(main, check=False), "two": lb(copy, check=False)}), strict=False)
+    gw = await gateway(
+        routes(
+            {
+                "svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 100}]}},
+                "one": lb(main, check=False),
+                "two": lb(copy, check=False),
+            }
+        ),
+        strict=False,
+    )
     async with httpx.AsyncClient(base_url=gw.url) as client:
         for index in range(5):
             response = await client.get(f"/item/{index}?q=1", headers={"X-Test": "yes"})
@@ -145,8 +210,16 @@ async def test_mirroring_on_100(upstreams, gateway) -> None:
 async def test_mirroring_on_10(upstreams, gateway) -> None:
     """mirror_test.go TestMirroringOn10: 10 percent of 20 requests is 2 copies."""
     main, copy = await upstreams("main", "copy")
-    gw = await gateway(routes({"svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 10}]}},
-                               "one": lb(main, check=False), "two": lb(copy, check=False)}), strict=False)
+    gw = await gateway(
+        routes(
+            {
+                "svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 10}]}},
+                "one": lb(main, check=False),
+                "two": lb(copy, check=False),
+            }
+        ),
+        strict=False,
+    )
     await names(gw, 20)
     await until(lambda: len(copy.received) == 2)
     await asyncio.sleep(0.05)
@@ -159,12 +232,22 @@ async def test_mirrors_never_slow_or_break_the_answer(upstreams, gateway) -> Non
     slow.delay = 1.0
     closed = bound_socket()
     try:
-        gw = await gateway(routes({
-            "svc": {"mirroring": {"service": "one", "mirrors": [{"name": "slow", "percent": 100},
-                                                               {"name": "dead", "percent": 100}]}},
-            "one": lb(main, check=False), "slow": lb(slow, check=False),
-            "dead": {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{closed.getsockname()[1]}"}]}}}),
-            strict=False)
+        gw = await gateway(
+            routes(
+                {
+                    "svc": {
+                        "mirroring": {
+                            "service": "one",
+                            "mirrors": [{"name": "slow", "percent": 100}, {"name": "dead", "percent": 100}],
+                        }
+                    },
+                    "one": lb(main, check=False),
+                    "slow": lb(slow, check=False),
+                    "dead": {"loadBalancer": {"servers": [{"url": f"http://127.0.0.1:{closed.getsockname()[1]}"}]}},
+                }
+            ),
+            strict=False,
+        )
         loop = asyncio.get_running_loop()
         started = loop.time()
         assert await names(gw, 5) == ["main"] * 5
@@ -174,19 +257,29 @@ async def test_mirrors_never_slow_or_break_the_answer(upstreams, gateway) -> Non
         closed.close()
 
 
-@pytest.mark.parametrize(("options", "sent", "mirrored"), [
-    pytest.param({}, [b"payload"], [b"payload"], id="mirrorBody (default): the copy has the body"),
-    pytest.param({"maxBodySize": 7}, [b"payload", b"payload!"], [b"payload"],
-                 id="a body over maxBodySize is not mirrored"),
-    pytest.param({"mirrorBody": False}, [b"payload"], [b""], id="mirrorBody false: a copy without the body"),
-])
+@pytest.mark.parametrize(
+    ("options", "sent", "mirrored"),
+    [
+        pytest.param({}, [b"payload"], [b"payload"], id="mirrorBody (default): the copy has the body"),
+        pytest.param(
+            {"maxBodySize": 7}, [b"payload", b"payload!"], [b"payload"], id="a body over maxBodySize is not mirrored"
+        ),
+        pytest.param({"mirrorBody": False}, [b"payload"], [b""], id="mirrorBody false: a copy without the body"),
+    ],
+)
 async def test_request_bodies_and_mirrors(upstreams, gateway, options, sent, mirrored) -> None:
     """Traefik's mirroring: the body goes to the mirrors as the main service got it, unless it is over
     maxBodySize (then the request is not mirrored) or mirrorBody is false (then the copy has none)."""
     main, copy = await upstreams("main", "copy")
-    gw = await gateway(routes({"svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 100}],
-                                                     **options}},
-                               "one": lb(main, check=False), "two": lb(copy, check=False)}))
+    gw = await gateway(
+        routes(
+            {
+                "svc": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 100}], **options}},
+                "one": lb(main, check=False),
+                "two": lb(copy, check=False),
+            }
+        )
+    )
     async with httpx.AsyncClient(base_url=gw.url) as client:
         for body in sent:
             assert (await client.post("/", content=body)).text == "main"
@@ -206,10 +299,18 @@ async def test_request_bodies_and_mirrors(upstreams, gateway, options, sent, mir
 
 async def test_mirroring_health_follows_the_main_service(upstreams, gateway) -> None:
     main, copy, other = await upstreams("main", "copy", "other")
-    gw = await gateway(routes({
-        "svc": {"weighted": {"services": [{"name": "m"}, {"name": "three"}], "healthCheck": {}}},
-        "m": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 0}], "healthCheck": {}}},
-        "one": lb(main), "two": lb(copy, check=False), "three": lb(other)}), strict=False)
+    gw = await gateway(
+        routes(
+            {
+                "svc": {"weighted": {"services": [{"name": "m"}, {"name": "three"}], "healthCheck": {}}},
+                "m": {"mirroring": {"service": "one", "mirrors": [{"name": "two", "percent": 0}], "healthCheck": {}}},
+                "one": lb(main),
+                "two": lb(copy, check=False),
+                "three": lb(other),
+            }
+        ),
+        strict=False,
+    )
     main.health_status = 500
     await until(lambda: "m" in gw.last_build.services["svc"].down)
     assert await names(gw, 2) == ["other"] * 2

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from svc_helpers import routes
 
 from proxy.testing.upstreams import bound_socket
-from svc_helpers import routes
 
 pytest_plugins = ["pytester"]
 
@@ -16,8 +16,18 @@ async def test_502_then_503_explained_with_the_health_of_the_servers(gateway) ->
     closed = [bound_socket(), bound_socket()]  # bound, never listening: refused
     urls = [f"http://127.0.0.1:{sock.getsockname()[1]}" for sock in closed]
     try:
-        gw = await gateway(routes({"svc": {"loadBalancer": {"servers": [{"url": u} for u in urls],
-                                                            "passiveHealthCheck": {"failureWindow": "5s"}}}}))
+        gw = await gateway(
+            routes(
+                {
+                    "svc": {
+                        "loadBalancer": {
+                            "servers": [{"url": u} for u in urls],
+                            "passiveHealthCheck": {"failureWindow": "5s"},
+                        }
+                    }
+                }
+            )
+        )
         async with httpx.AsyncClient(base_url=gw.url) as client:
             assert (await client.get("/")).status_code == 502
             first = gw.explain()
@@ -34,7 +44,8 @@ async def test_502_then_503_explained_with_the_health_of_the_servers(gateway) ->
 
 
 def test_the_failure_report_shows_the_health(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_inner="""
+    pytester.makepyfile(
+        test_inner="""
         import time
         import requests
 
@@ -45,17 +56,21 @@ def test_the_failure_report_shows_the_health(pytester: pytest.Pytester) -> None:
             gateway = stripproxy_sync(routes)
             time.sleep(0.3)
             assert requests.get(gateway.url, timeout=5).status_code == 200
-    """)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "asyncio_mode=strict",
-                                           "-o", "asyncio_default_fixture_loop_scope=function")
+    """
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_mode=strict", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*stripproxy: requests the proxy could not route or forward*",
-        "GET / (Host '127.0.0.1:*') on entry point 'http' -> 503",
-        "  router app@file -> service 'app'",
-        "  proxy answered 503: service 'app': no available server",
-        "  health: app: http://127.0.0.1:1 is down (health check: HTTP request failed: *",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*stripproxy: requests the proxy could not route or forward*",
+            "GET / (Host '127.0.0.1:*') on entry point 'http' -> 503",
+            "  router app@file -> service 'app'",
+            "  proxy answered 503: service 'app': no available server",
+            "  health: app: http://127.0.0.1:1 is down (health check: HTTP request failed: *",
+        ]
+    )
 
 
 def test_background_gateway_health(tmp_path) -> None:
@@ -64,9 +79,19 @@ def test_background_gateway_health(tmp_path) -> None:
 
     from proxy import BackgroundGateway
 
-    routes_ = {"http": {"routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app"}},
-               "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}],
-                   "healthCheck": {"path": "/health", "interval": "20ms", "timeout": "200ms"}}}}}}
+    routes_ = {
+        "http": {
+            "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app"}},
+            "services": {
+                "app": {
+                    "loadBalancer": {
+                        "servers": [{"url": "http://127.0.0.1:1"}],
+                        "healthCheck": {"path": "/health", "interval": "20ms", "timeout": "200ms"},
+                    }
+                }
+            },
+        }
+    }
     with BackgroundGateway(routes_) as gateway:
         deadline = time.monotonic() + 3
         while not any("is down" in line for line in gateway.health()) and time.monotonic() < deadline:

@@ -13,15 +13,17 @@ from proxy import Gateway
 
 pytest_plugins = ["pytester"]
 
-ROUTES = {"http": {
-    "routers": {
-        "api": {"rule": "Host(`api.test`) && PathPrefix(`/api`)", "service": "app"},
-        "web": {"rule": "PathPrefix(`/web`)", "service": "app", "priority": 5},
-        "admin": {"rule": "PathPrefix(`/admin`)", "service": "app", "entryPoints": ["internal"]},
-        "broken": {"rule": "Path(`/x`", "service": "app"},
-    },
-    "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
-}}
+ROUTES = {
+    "http": {
+        "routers": {
+            "api": {"rule": "Host(`api.test`) && PathPrefix(`/api`)", "service": "app"},
+            "web": {"rule": "PathPrefix(`/web`)", "service": "app", "priority": 5},
+            "admin": {"rule": "PathPrefix(`/admin`)", "service": "app", "entryPoints": ["internal"]},
+            "broken": {"rule": "Path(`/x`", "service": "app"},
+        },
+        "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
+    }
+}
 
 
 def refused_url() -> str:
@@ -38,8 +40,7 @@ async def status_of(url: str, **headers: str) -> int:
 
 @pytest.fixture
 async def gateway() -> Any:
-    gateway = Gateway(ROUTES, services={"app": refused_url()}, entry_points={"http": "127.0.0.1:0"},
-                      free_ports=True)
+    gateway = Gateway(ROUTES, services={"app": refused_url()}, entry_points={"http": "127.0.0.1:0"}, free_ports=True)
     async with gateway:
         yield gateway
 
@@ -70,7 +71,8 @@ async def test_failures_are_logged_as_they_happen(gateway: Gateway, caplog: pyte
 
 
 def test_a_failing_test_report_explains_the_proxy_failures(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_inner="""
+    pytester.makepyfile(
+        test_inner="""
         import aiohttp
         import pytest
         import requests
@@ -92,14 +94,18 @@ def test_a_failing_test_report_explains_the_proxy_failures(pytester: pytest.Pyte
                       "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}}}}
             gateway = stripproxy_sync(routes)
             assert requests.get(gateway.url + "/api/v2/app", timeout=5).status_code == 200
-    """)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-o", "asyncio_mode=strict",
-                                           "-o", "asyncio_default_fixture_loop_scope=function")
+    """
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_mode=strict", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines([
-        "*stripproxy: requests the proxy could not route or forward*",
-        "GET /api/v2/app (Host '127.0.0.1:*') on entry point 'http' -> 404",
-        "  no router matched",
-        "  routed with host '127.0.0.1', path '/api/v2/app'",
-        "  router app@file (priority 21): rule `PathPrefix(`/api/v1`)` did not match",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*stripproxy: requests the proxy could not route or forward*",
+            "GET /api/v2/app (Host '127.0.0.1:*') on entry point 'http' -> 404",
+            "  no router matched",
+            "  routed with host '127.0.0.1', path '/api/v2/app'",
+            "  router app@file (priority 21): rule `PathPrefix(`/api/v1`)` did not match",
+        ]
+    )

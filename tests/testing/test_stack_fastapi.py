@@ -8,9 +8,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
-import aiohttp
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import FastAPIDeprecationWarning
 
@@ -113,32 +113,38 @@ async def test_uvicorn_proxy_headers_hide_the_proxy_address(serve_app: Any, stri
 
 
 # -- the middleware's own rules (table tests on plain ASGI scopes) --------------------------------------
-@pytest.mark.parametrize(("values", "expected"), [
-    pytest.param(["/api/v1"], "/api/v1", id="one prefix"),
-    pytest.param(["/api/v1/"], "/api/v1", id="trailing slash dropped"),
-    pytest.param(["/api", "/v1"], "/api/v1", id="two strips add up in order"),
-    pytest.param(["/api, /v1"], "/api/v1", id="comma-folded values"),
-    pytest.param(["/"], "", id="root prefix is no prefix"),
-    pytest.param(["api"], None, id="relative refused"),
-    pytest.param(["//evil.example"], None, id="scheme-relative refused"),
-    pytest.param(["/a/../b"], None, id="dot segment refused"),
-    pytest.param(["/a\\b"], None, id="backslash refused"),
-    pytest.param(["/a\x01"], None, id="control character refused"),
-    pytest.param(["/ok", "bad"], None, id="one bad value spoils all"),
-])
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        pytest.param(["/api/v1"], "/api/v1", id="one prefix"),
+        pytest.param(["/api/v1/"], "/api/v1", id="trailing slash dropped"),
+        pytest.param(["/api", "/v1"], "/api/v1", id="two strips add up in order"),
+        pytest.param(["/api, /v1"], "/api/v1", id="comma-folded values"),
+        pytest.param(["/"], "", id="root prefix is no prefix"),
+        pytest.param(["api"], None, id="relative refused"),
+        pytest.param(["//evil.example"], None, id="scheme-relative refused"),
+        pytest.param(["/a/../b"], None, id="dot segment refused"),
+        pytest.param(["/a\\b"], None, id="backslash refused"),
+        pytest.param(["/a\x01"], None, id="control character refused"),
+        pytest.param(["/ok", "bad"], None, id="one bad value spoils all"),
+    ],
+)
 def test_forwarded_prefix(values: list[str], expected: str | None) -> None:
     assert forwarded_prefix(values) == expected
 
 
-@pytest.mark.parametrize(("trusted", "client", "expected"), [
-    pytest.param(["127.0.0.1"], ("127.0.0.1", 5), True, id="listed address"),
-    pytest.param(["127.0.0.1"], ("127.0.0.2", 5), False, id="other address"),
-    pytest.param("10.0.0.0/8, ::1", ("10.9.8.7", 5), True, id="network in a comma list"),
-    pytest.param(["::1"], ("::1", 5), True, id="ipv6"),
-    pytest.param("*", ("203.0.113.9", 5), True, id="everyone"),
-    pytest.param(["127.0.0.1"], None, False, id="no client address"),
-    pytest.param(["127.0.0.1"], ("/tmp/app.sock", 0), False, id="not an IP"),
-])
+@pytest.mark.parametrize(
+    ("trusted", "client", "expected"),
+    [
+        pytest.param(["127.0.0.1"], ("127.0.0.1", 5), True, id="listed address"),
+        pytest.param(["127.0.0.1"], ("127.0.0.2", 5), False, id="other address"),
+        pytest.param("10.0.0.0/8, ::1", ("10.9.8.7", 5), True, id="network in a comma list"),
+        pytest.param(["::1"], ("::1", 5), True, id="ipv6"),
+        pytest.param("*", ("203.0.113.9", 5), True, id="everyone"),
+        pytest.param(["127.0.0.1"], None, False, id="no client address"),
+        pytest.param(["127.0.0.1"], ("/tmp/app.sock", 0), False, id="not an IP"),
+    ],
+)
 def test_trusted_addresses(trusted: Any, client: Any, expected: bool) -> None:
     assert ForwardedPrefixMiddleware(guide_app(), trusted=trusted).is_trusted(client) is expected
 
@@ -152,8 +158,11 @@ def test_with_prefix_keeps_the_asgi_path_invariant() -> None:
     """ASGI: path includes root_path; a server's own --root-path stays inside the proxy's prefix."""
     scope = {"type": "http", "path": "/srv/app", "raw_path": b"/srv/app", "root_path": "/srv"}
     mounted = with_prefix(scope, "/api v1")
-    assert (mounted["root_path"], mounted["path"], mounted["raw_path"]) == \
-        ("/api v1/srv", "/api v1/srv/app", b"/api%20v1/srv/app")
+    assert (mounted["root_path"], mounted["path"], mounted["raw_path"]) == (
+        "/api v1/srv",
+        "/api v1/srv/app",
+        b"/api%20v1/srv/app",
+    )
     assert scope["root_path"] == "/srv"  # the server's scope is not changed in place
 
 

@@ -36,11 +36,13 @@ http:
   services:
     app: {loadBalancer: {servers: [{url: "http://127.0.0.1:1"}]}}
 """
-ROUTES_DICT: dict[str, Any] = {"http": {
-    "routers": {"app": {"rule": "PathPrefix(`/api`)", "service": "app", "middlewares": ["strip"]}},
-    "middlewares": {"strip": {"stripPrefix": {"prefixes": ["/api"]}}},
-    "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
-}}
+ROUTES_DICT: dict[str, Any] = {
+    "http": {
+        "routers": {"app": {"rule": "PathPrefix(`/api`)", "service": "app", "middlewares": ["strip"]}},
+        "middlewares": {"strip": {"stripPrefix": {"prefixes": ["/api"]}}},
+        "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
+    }
+}
 
 
 async def echo(request: web.BaseRequest) -> web.Response:
@@ -90,10 +92,15 @@ async def test_static_file_keeps_its_address_unless_free_ports() -> None:
 
 
 async def test_dynamic_config_alone_gets_the_entry_points_its_routers_name(upstream: ServedApp) -> None:
-    routes = {"http": {"routers": {
-        "a": {"rule": "Path(`/a`)", "service": "app", "entryPoints": ["web"]},
-        "b": {"rule": "Path(`/b`)", "service": "app", "entryPoints": ["admin"]}},
-        "services": {"app": {"loadBalancer": {"servers": [{"url": upstream.url}]}}}}}
+    routes = {
+        "http": {
+            "routers": {
+                "a": {"rule": "Path(`/a`)", "service": "app", "entryPoints": ["web"]},
+                "b": {"rule": "Path(`/b`)", "service": "app", "entryPoints": ["admin"]},
+            },
+            "services": {"app": {"loadBalancer": {"servers": [{"url": upstream.url}]}}},
+        }
+    }
     async with Gateway(routes) as gateway:
         assert sorted(gateway.urls) == ["admin", "web"]
         with pytest.raises(ValueError, match="use gateway.urls"):
@@ -114,8 +121,12 @@ def test_a_service_override_typo_is_an_error() -> None:
 
 
 def test_strict_refuses_a_broken_router_and_lenient_disables_it() -> None:
-    broken = {"http": {**ROUTES_DICT["http"], "routers": {
-        **ROUTES_DICT["http"]["routers"], "bad": {"rule": "Path(`/x`", "service": "app"}}}}
+    broken = {
+        "http": {
+            **ROUTES_DICT["http"],
+            "routers": {**ROUTES_DICT["http"]["routers"], "bad": {"rule": "Path(`/x`", "service": "app"}},
+        }
+    }
     with pytest.raises(ConfigError, match="router bad@file"):
         Gateway(broken, strict=True)
     lenient = Gateway(broken)
@@ -148,8 +159,12 @@ async def test_the_exchange_record(upstream: ServedApp) -> None:
         await get(gateway.url + "/api/x?q=1")
         await get(gateway.url + "/nothing")
         routed, missed = gateway.exchanges
-    assert (routed.method, routed.original_target, routed.router, routed.middlewares) == \
-        ("GET", "/api/x?q=1", "app@file", ("strip",))
+    assert (routed.method, routed.original_target, routed.router, routed.middlewares) == (
+        "GET",
+        "/api/x?q=1",
+        "app@file",
+        ("strip",),
+    )
     assert (routed.upstream, routed.upstream_target, routed.status) == (upstream.url, "/x?q=1", 200)
     assert ("X-Forwarded-Prefix", "/api") in routed.upstream_headers
     assert 0 < routed.duration < 5

@@ -56,12 +56,19 @@ async def test_a_middleware_replaced_by_another_config(stripproxy: Any) -> None:
         assert gateway.exchanges[-1].overrides[0] == "middleware sso: replaced"
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    pytest.param({"ssso": None}, "middlewares override 'ssso': no such middleware (known: secured, sso, strip)",
-                 id="a misspelt name"),
-    pytest.param({"sso": {"headers": {"customRequestHeader": {}}}}, "middlewares override 'sso'",
-                 id="a bad replacement"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param(
+            {"ssso": None},
+            "middlewares override 'ssso': no such middleware (known: secured, sso, strip)",
+            id="a misspelt name",
+        ),
+        pytest.param(
+            {"sso": {"headers": {"customRequestHeader": {}}}}, "middlewares override 'sso'", id="a bad replacement"
+        ),
+    ],
+)
 def test_bad_overrides_are_refused_with_the_reason(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match="middlewares override") as caught:
         Gateway(PRODUCTION, services={"app": "http://127.0.0.1:1"}, middlewares=overrides, strict=True)

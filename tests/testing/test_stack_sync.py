@@ -38,8 +38,10 @@ def aiohttp_app() -> web.Application:
 
 
 def test_background_gateway_in_a_with_block() -> None:
-    with serve_app_in_thread(aiohttp_app()) as served, \
-            BackgroundGateway(ROUTES, services={"app": served.url}) as gateway:
+    with (
+        serve_app_in_thread(aiohttp_app()) as served,
+        BackgroundGateway(ROUTES, services={"app": served.url}) as gateway,
+    ):
         body = requests.get(gateway.url + "/svc/a?b=c", timeout=5).json()
         assert body == {"path": "/a?b=c", "thread": "stripproxy-upstream"}
         # read through the gateway's loop: the exchange the client just finished is already there
@@ -65,8 +67,10 @@ def test_a_config_error_surfaces_in_the_calling_thread() -> None:
 
 def test_the_cli_process_with_a_dynamic_file(tmp_path: Path) -> None:
     (tmp_path / "routes.toml").write_text(ROUTES)
-    with serve_app_in_thread(aiohttp_app()) as served, \
-            GatewayProcess(tmp_path / "routes.toml", services={"app": served.url}) as gateway:
+    with (
+        serve_app_in_thread(aiohttp_app()) as served,
+        GatewayProcess(tmp_path / "routes.toml", services={"app": served.url}) as gateway,
+    ):
         assert list(gateway.urls) == ["http"]
         assert requests.get(gateway.url + "/svc/p", timeout=5).json()["path"] == "/p"
         assert requests.get(gateway.url + "/nothing", timeout=5).status_code == 404
@@ -82,8 +86,11 @@ def test_the_cli_process_reports_a_config_it_cannot_start_with(tmp_path: Path) -
 
 def test_the_cli_process_with_a_templated_dynamic_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APP_PREFIX", "/svc")
-    (tmp_path / "routes.toml").write_text(ROUTES.replace('prefixes = ["/svc"]',
-                                                         'prefixes = ["{{ env "APP_PREFIX" | default "/x" }}"]'))
-    with serve_app_in_thread(aiohttp_app()) as served, \
-            GatewayProcess(tmp_path / "routes.toml", services={"app": served.url}) as gateway:
+    (tmp_path / "routes.toml").write_text(
+        ROUTES.replace('prefixes = ["/svc"]', 'prefixes = ["{{ env "APP_PREFIX" | default "/x" }}"]')
+    )
+    with (
+        serve_app_in_thread(aiohttp_app()) as served,
+        GatewayProcess(tmp_path / "routes.toml", services={"app": served.url}) as gateway,
+    ):
         assert requests.get(gateway.url + "/svc/p", timeout=5).json()["path"] == "/p"

@@ -75,12 +75,14 @@ def client_context(ca_file: str | None = None, *, verify: bool = True) -> ssl.SS
     return ssl.create_default_context(cafile=ca_file)
 
 
-async def handshake(url: str, server_name: str | None, ctx: ssl.SSLContext, request: bytes | None = None,
-                    host: str = "x") -> Handshake:
+async def handshake(
+    url: str, server_name: str | None, ctx: ssl.SSLContext, request: bytes | None = None, host: str = "x"
+) -> Handshake:
     """Connect to `url`'s port with `server_name` as SNI, send `request` (a GET / by default), read it all."""
     port = int(url.rsplit(":", 1)[1])
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(
-        "127.0.0.1", port, ssl=ctx, server_hostname=server_name or None), 10)
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=server_name or None), 10
+    )
     try:
         obj = writer.get_extra_info("ssl_object")
         der = obj.getpeercert(binary_form=True)
@@ -97,7 +99,6 @@ async def handshake(url: str, server_name: str | None, ctx: ssl.SSLContext, requ
         writer.write(request or f"GET / HTTP/1.1\r\nHost: {server_name or host}\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
         response = await asyncio.wait_for(reader.read(), 10)
-        return Handshake(str(cns[0].value) if cns else "", san, obj.selected_alpn_protocol(), obj.version(),
-                         response)
+        return Handshake(str(cns[0].value) if cns else "", san, obj.selected_alpn_protocol(), obj.version(), response)
     finally:
         writer.close()

@@ -19,9 +19,12 @@ from tests.tls.conftest import client_context, handshake
 
 def _routes(echo_url: str, routers: dict, tls: dict | None = None, entry_points: list[str] | None = None) -> dict:
     eps = entry_points or ["websecure"]
-    config: dict = {"http": {
-        "routers": {name: {"service": "echo", "entryPoints": eps, **router} for name, router in routers.items()},
-        "services": {"echo": {"loadBalancer": {"servers": [{"url": echo_url}]}}}}}
+    config: dict = {
+        "http": {
+            "routers": {name: {"service": "echo", "entryPoints": eps, **router} for name, router in routers.items()},
+            "services": {"echo": {"loadBalancer": {"servers": [{"url": echo_url}]}}},
+        }
+    }
     if tls is not None:
         config["tls"] = tls
     return config
@@ -51,10 +54,14 @@ async def test_tls_and_plain_routers_share_an_entry_point(stripproxy, echo, issu
     # Traefik's TCP router: a ClientHello goes to the HTTPS handler (routers with tls), anything else to
     # the HTTP handler (routers without); the same rule on both answers by connection kind.
     pair = issue("a.test")
-    config = _routes(echo.url, {
-        "secure": {"rule": "PathPrefix(`/`)", "tls": {}, "middlewares": ["tag-tls"]},
-        "plain": {"rule": "PathPrefix(`/`)"}},
-        tls={"certificates": [{"certFile": pair.cert, "keyFile": pair.key}]})
+    config = _routes(
+        echo.url,
+        {
+            "secure": {"rule": "PathPrefix(`/`)", "tls": {}, "middlewares": ["tag-tls"]},
+            "plain": {"rule": "PathPrefix(`/`)"},
+        },
+        tls={"certificates": [{"certFile": pair.cert, "keyFile": pair.key}]},
+    )
     config["http"]["middlewares"] = {"tag-tls": {"headers": {"customRequestHeaders": {"X-Via": "tls"}}}}
     gateway = await stripproxy(config)
     secure = await handshake(gateway.url, "a.test", client_context(ca_file))
@@ -84,26 +91,38 @@ async def test_a_tls_router_is_never_served_over_plain_http(stripproxy, echo):
 
 
 async def test_a_plain_router_is_not_served_on_a_tls_connection(stripproxy, echo):
-    gateway = await stripproxy(_routes(echo.url, {
-        "secure": {"rule": "Path(`/secure`)", "tls": {}},
-        "plain": {"rule": "Path(`/plain`)"}}))
+    gateway = await stripproxy(
+        _routes(echo.url, {"secure": {"rule": "Path(`/secure`)", "tls": {}}, "plain": {"rule": "Path(`/plain`)"}})
+    )
     request = b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     served = await handshake(gateway.url, None, client_context(verify=False), request)
     assert _status(served.response) == 404
 
 
-@pytest.mark.parametrize(("server_name", "expected"), [
-    pytest.param("a.test", ["a.test"], id="exact name"),
-    pytest.param("x.b.test", ["*.b.test"], id="wildcard one label"),
-    pytest.param("A.TEST", ["a.test"], id="case-insensitive"),
-    pytest.param("y.x.b.test", None, id="wildcard is one label only: default"),
-    pytest.param("other.test", None, id="no match: default"),
-])
+@pytest.mark.parametrize(
+    ("server_name", "expected"),
+    [
+        pytest.param("a.test", ["a.test"], id="exact name"),
+        pytest.param("x.b.test", ["*.b.test"], id="wildcard one label"),
+        pytest.param("A.TEST", ["a.test"], id="case-insensitive"),
+        pytest.param("y.x.b.test", None, id="wildcard is one label only: default"),
+        pytest.param("other.test", None, id="no match: default"),
+    ],
+)
 async def test_certificate_chosen_by_sni(stripproxy, echo, issue, ca_file, server_name, expected):
     exact, wildcard = issue("a.test"), issue("*.b.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": exact.cert, "keyFile": exact.key},
-                         {"certFile": wildcard.cert_pem, "keyFile": wildcard.key_pem}]}))  # inline PEM too
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={
+                "certificates": [
+                    {"certFile": exact.cert, "keyFile": exact.key},
+                    {"certFile": wildcard.cert_pem, "keyFile": wildcard.key_pem},
+                ]
+            },
+        )
+    )  # inline PEM too
     served = await handshake(gateway.url, server_name, client_context(verify=False))
     if expected is None:
         assert served.common_name == "TRAEFIK DEFAULT CERT"
@@ -115,26 +134,45 @@ async def test_certificate_chosen_by_sni(stripproxy, echo, issue, ca_file, serve
 
 async def test_default_certificate_of_the_store(stripproxy, echo, issue, ca_file):
     default = issue("fallback.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "stores": {"default": {"defaultCertificate": {"certFile": default.cert, "keyFile": default.key}}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={"stores": {"default": {"defaultCertificate": {"certFile": default.cert, "keyFile": default.key}}}},
+        )
+    )
     served = await handshake(gateway.url, "anything.test", client_context(verify=False))
     assert served.names == ["fallback.test"]
 
 
 async def test_sni_strict_refuses_unknown_names(stripproxy, echo, issue):
     pair = issue("a.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
-        "options": {"default": {"sniStrict": True}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={
+                "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+                "options": {"default": {"sniStrict": True}},
+            },
+        )
+    )
     assert (await handshake(gateway.url, "a.test", client_context(verify=False))).names == ["a.test"]
     await _refused(gateway.url, "other.test", client_context(verify=False))
 
 
 async def test_min_version_refuses_older_clients(stripproxy, echo, issue, ca_file):
     pair = issue("a.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
-        "options": {"default": {"minVersion": "VersionTLS13"}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={
+                "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+                "options": {"default": {"minVersion": "VersionTLS13"}},
+            },
+        )
+    )
     old = client_context(ca_file)
     old.maximum_version = ssl.TLSVersion.TLSv1_2
     await _refused(gateway.url, "a.test", old)
@@ -144,11 +182,24 @@ async def test_min_version_refuses_older_clients(stripproxy, echo, issue, ca_fil
 
 async def test_max_version_and_cipher_suites(stripproxy, echo, issue, ca_file):
     pair = issue("a.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
-        "options": {"default": {"maxVersion": "VersionTLS12",
-                                "cipherSuites": ["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-                                                 "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"]}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={
+                "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+                "options": {
+                    "default": {
+                        "maxVersion": "VersionTLS12",
+                        "cipherSuites": [
+                            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                        ],
+                    }
+                },
+            },
+        )
+    )
     port = int(gateway.url.rsplit(":", 1)[1])
     import asyncio
 
@@ -162,24 +213,38 @@ async def test_max_version_and_cipher_suites(stripproxy, echo, issue, ca_file):
 async def test_options_follow_the_sni_of_the_router_host(stripproxy, echo, issue, ca_file):
     # tcp/manager.go: a router's Host(a) maps SNI a to its options; other names use `default`.
     pair = issue("a.test", "b.test")
-    gateway = await stripproxy(_routes(echo.url, {
-        "modern": {"rule": "Host(`a.test`)", "tls": {"options": "modern"}},
-        "other": {"rule": "Host(`b.test`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
-        "options": {"modern": {"minVersion": "VersionTLS13"}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {
+                "modern": {"rule": "Host(`a.test`)", "tls": {"options": "modern"}},
+                "other": {"rule": "Host(`b.test`)", "tls": {}},
+            },
+            tls={
+                "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+                "options": {"modern": {"minVersion": "VersionTLS13"}},
+            },
+        )
+    )
     old = client_context(ca_file)
     old.maximum_version = ssl.TLSVersion.TLSv1_2
     await _refused(gateway.url, "a.test", old)
     assert _status((await handshake(gateway.url, "b.test", old)).response) == 200
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    pytest.param({"options": "missing"}, "unknown TLS options: missing", id="unknown options"),
-    pytest.param({"options": "bad"}, "invalid CipherSuite: TLS_NOPE", id="broken options"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"options": "missing"}, "unknown TLS options: missing", id="unknown options"),
+        pytest.param({"options": "bad"}, "invalid CipherSuite: TLS_NOPE", id="broken options"),
+    ],
+)
 async def test_router_with_broken_tls_options_is_disabled(stripproxy, echo, options, message):
-    config = _routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": options}},
-                     tls={"options": {"bad": {"cipherSuites": ["TLS_NOPE"]}}})
+    config = _routes(
+        echo.url,
+        {"secure": {"rule": "PathPrefix(`/`)", "tls": options}},
+        tls={"options": {"bad": {"cipherSuites": ["TLS_NOPE"]}}},
+    )
     gateway = await stripproxy(config, strict=False)
     assert any(message in problem and "secure@file" in problem for problem in gateway.problems), gateway.problems
     assert "secure@file" not in gateway.routers
@@ -190,9 +255,16 @@ async def test_client_certificates(stripproxy, echo, issue, ca, ca_file, tmp_pat
     import trustme
 
     pair = issue("a.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
-        "options": {"default": {"clientAuth": {"caFiles": [ca_file]}}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={
+                "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+                "options": {"default": {"clientAuth": {"caFiles": [ca_file]}}},
+            },
+        )
+    )
     anonymous = client_context(ca_file)
     await _refused(gateway.url, "a.test", anonymous)
     trusted = client_context(ca_file)
@@ -205,23 +277,42 @@ async def test_client_certificates(stripproxy, echo, issue, ca, ca_file, tmp_pat
 
 async def test_verify_client_cert_if_given(stripproxy, echo, issue, ca, ca_file):
     pair = issue("a.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
-        "options": {"default": {"clientAuth": {"caFiles": [ca_file],
-                                               "clientAuthType": "VerifyClientCertIfGiven"}}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={
+                "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+                "options": {
+                    "default": {"clientAuth": {"caFiles": [ca_file], "clientAuthType": "VerifyClientCertIfGiven"}}
+                },
+            },
+        )
+    )
     assert _status((await handshake(gateway.url, "a.test", client_context(ca_file))).response) == 200
 
 
-@pytest.mark.parametrize(("client_auth", "message"), [
-    pytest.param({"clientAuthType": "RequireAndVerifyClientCert"}, "CAFiles is required", id="verify without CA"),
-    pytest.param({"clientAuthType": "Whatever", "caFiles": ["-----BEGIN CERTIFICATE-----\nAA==\n"
-                                                            "-----END CERTIFICATE-----\n"]},
-                 "invalid certificate(s)", id="bad CA content"),
-    pytest.param({"clientAuthType": "RequireAnyClientCert"}, "not supported by stripproxy", id="unverified"),
-])
+@pytest.mark.parametrize(
+    ("client_auth", "message"),
+    [
+        pytest.param({"clientAuthType": "RequireAndVerifyClientCert"}, "CAFiles is required", id="verify without CA"),
+        pytest.param(
+            {
+                "clientAuthType": "Whatever",
+                "caFiles": ["-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n"],
+            },
+            "invalid certificate(s)",
+            id="bad CA content",
+        ),
+        pytest.param({"clientAuthType": "RequireAnyClientCert"}, "not supported by stripproxy", id="unverified"),
+    ],
+)
 async def test_client_auth_problems_disable_the_routers(stripproxy, echo, client_auth, message):
-    config = _routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
-                     tls={"options": {"default": {"clientAuth": client_auth}}})
+    config = _routes(
+        echo.url,
+        {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+        tls={"options": {"default": {"clientAuth": client_auth}}},
+    )
     gateway = await stripproxy(config, strict=False)
     assert any(message in problem for problem in gateway.problems), gateway.problems
     assert "secure@file" not in gateway.routers
@@ -229,8 +320,13 @@ async def test_client_auth_problems_disable_the_routers(stripproxy, echo, client
 
 async def test_alpn_offers_http1_only(stripproxy, echo, issue, ca_file):
     pair = issue("a.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}]}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={"certificates": [{"certFile": pair.cert, "keyFile": pair.key}]},
+        )
+    )
     ctx = client_context(ca_file)
     ctx.set_alpn_protocols(["h2", "http/1.1"])
     served = await handshake(gateway.url, "a.test", ctx)
@@ -249,8 +345,15 @@ address = ":443"
 [providers.file]
 filename = "{routes}"
 """)
-    routes.write_text(json.dumps(_routes(echo.url, {"app": {"rule": "PathPrefix(`/`)"}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}]})))
+    routes.write_text(
+        json.dumps(
+            _routes(
+                echo.url,
+                {"app": {"rule": "PathPrefix(`/`)"}},
+                tls={"certificates": [{"certFile": pair.cert, "keyFile": pair.key}]},
+            )
+        )
+    )
     gateway = await stripproxy(str(static))
     assert gateway.url.startswith("https://")
     served = await handshake(gateway.url, "a.test", client_context(ca_file))
@@ -262,19 +365,36 @@ filename = "{routes}"
 
 async def test_certificates_reload_with_the_configuration(stripproxy, echo, issue):
     first, second = issue("a.test"), issue("a.test", "again.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": first.cert, "keyFile": first.key}]}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={"certificates": [{"certFile": first.cert, "keyFile": first.key}]},
+        )
+    )
     assert (await handshake(gateway.url, "a.test", client_context(verify=False))).names == ["a.test"]
-    gateway.reload(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": second.cert, "keyFile": second.key}]}))
+    gateway.reload(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={"certificates": [{"certFile": second.cert, "keyFile": second.key}]},
+        )
+    )
     assert (await handshake(gateway.url, "a.test", client_context(verify=False))).names == ["a.test", "again.test"]
 
 
 async def test_bad_certificate_is_reported(stripproxy, echo, issue, tmp_path):
     pair, other = issue("a.test"), issue("b.test")
-    config = _routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": other.key},
-                         {"certFile": str(tmp_path / "missing.pem"), "keyFile": pair.key}]})
+    config = _routes(
+        echo.url,
+        {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+        tls={
+            "certificates": [
+                {"certFile": pair.cert, "keyFile": other.key},
+                {"certFile": str(tmp_path / "missing.pem"), "keyFile": pair.key},
+            ]
+        },
+    )
     gateway = await stripproxy(config, strict=False)
     assert any("private key does not match" in p for p in gateway.problems), gateway.problems
     assert any("missing.pem" in p for p in gateway.problems), gateway.problems
@@ -285,11 +405,19 @@ async def test_misdirected_request_when_host_has_other_tls_options(stripproxy, e
     # snicheck: the connection (SNI b.test: default options) carries a request for a.test, whose router has
     # the `modern` options: 421. Same SNI and Host: served. Traefik's TestSNICheck / integration https_test.
     pair = issue("a.test", "b.test")
-    gateway = await stripproxy(_routes(echo.url, {
-        "modern": {"rule": "Host(`a.test`)", "tls": {"options": "modern"}},
-        "other": {"rule": "Host(`b.test`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
-        "options": {"modern": {"minVersion": "VersionTLS12"}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {
+                "modern": {"rule": "Host(`a.test`)", "tls": {"options": "modern"}},
+                "other": {"rule": "Host(`b.test`)", "tls": {}},
+            },
+            tls={
+                "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+                "options": {"modern": {"minVersion": "VersionTLS12"}},
+            },
+        )
+    )
     misdirected = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
     served = await handshake(gateway.url, "b.test", client_context(ca_file), misdirected)
     assert _status(served.response) == 421
@@ -341,15 +469,26 @@ def _handshake_in_pieces(port: int, server_name: str, ctx: ssl.SSLContext, cut: 
         return response
 
 
-@pytest.mark.parametrize("cut", [pytest.param(1, id="first byte alone"), pytest.param(5, id="record header alone"),
-                                 pytest.param(60, id="inside the hello")])
+@pytest.mark.parametrize(
+    "cut",
+    [
+        pytest.param(1, id="first byte alone"),
+        pytest.param(5, id="record header alone"),
+        pytest.param(60, id="inside the hello"),
+    ],
+)
 async def test_client_hello_in_pieces(stripproxy, echo, issue, ca_file, cut):
     # Traefik reads the whole ClientHello before choosing (clientHelloInfo): so do we, across reads.
     import asyncio
 
     exact = issue("a.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": exact.cert, "keyFile": exact.key}]}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={"certificates": [{"certFile": exact.cert, "keyFile": exact.key}]},
+        )
+    )
     port = int(gateway.url.rsplit(":", 1)[1])
     response = await asyncio.to_thread(_handshake_in_pieces, port, "a.test", client_context(ca_file), cut)
     assert _status(response) == 200  # verified against a.test: the SNI was read whole
@@ -362,16 +501,20 @@ def test_sync_fixture_serves_tls_with_the_local_ca(stripproxy_sync, serve_app_sy
     app = web.Application()
     app.router.add_get("/", lambda request: web.Response(text=request.headers["X-Forwarded-Proto"]))
     served = serve_app_sync(app)
-    gateway = stripproxy_sync(_routes(served.url, {"secure": {
-        "rule": "PathPrefix(`/`)", "tls": {"certResolver": "le", "domains": [{"main": "127.0.0.1"}]}}}))
+    gateway = stripproxy_sync(
+        _routes(
+            served.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {"certResolver": "le", "domains": [{"main": "127.0.0.1"}]}}},
+        )
+    )
     assert gateway.url.startswith("https://")
     assert requests.get(gateway.url + "/", verify=gateway.ca_file, timeout=5).text == "https"
 
 
 async def test_explain_a_404_on_a_tls_connection_lists_the_tls_routers(stripproxy, echo):
-    gateway = await stripproxy(_routes(echo.url, {
-        "secure": {"rule": "Path(`/secure`)", "tls": {}},
-        "plain": {"rule": "Path(`/plain`)"}}))
+    gateway = await stripproxy(
+        _routes(echo.url, {"secure": {"rule": "Path(`/secure`)", "tls": {}}, "plain": {"rule": "Path(`/plain`)"}})
+    )
     request = b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     await handshake(gateway.url, None, client_context(verify=False), request)
     text = gateway.explain()
@@ -382,9 +525,12 @@ async def test_explain_a_404_on_a_tls_connection_lists_the_tls_routers(stripprox
 def test_cli_helpers_see_the_tls_routers(stripproxy_sync):
     from proxy.server.commands import explain, routes
 
-    background = stripproxy_sync(_routes("http://127.0.0.1:1", {
-        "secure": {"rule": "Path(`/secure`)", "tls": {}},
-        "plain": {"rule": "Path(`/plain`)"}}))
+    background = stripproxy_sync(
+        _routes(
+            "http://127.0.0.1:1",
+            {"secure": {"rule": "Path(`/secure`)", "tls": {}}, "plain": {"rule": "Path(`/plain`)"}},
+        )
+    )
     gateway = background.gateway
     rows = {row["router"]: row for row in routes(gateway)}
     assert rows["secure@file"]["tls"] is True and "tls" not in rows["plain@file"]
@@ -395,23 +541,47 @@ def test_cli_helpers_see_the_tls_routers(stripproxy_sync):
 
 async def test_default_generated_cert_from_the_local_ca(stripproxy, echo):
     # tlsmanager.go getDefaultCertificate: resolver + domain make the default certificate; here the local CA.
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "stores": {"default": {"defaultGeneratedCert": {"resolver": "le", "domain": {
-            "main": "default.test", "sans": ["other.test"]}}}}}))
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={
+                "stores": {
+                    "default": {
+                        "defaultGeneratedCert": {
+                            "resolver": "le",
+                            "domain": {"main": "default.test", "sans": ["other.test"]},
+                        }
+                    }
+                }
+            },
+        )
+    )
     served = await handshake(gateway.url, "unknown.test", client_context(verify=False))
     assert sorted(served.names) == ["default.test", "other.test"]
     assert _status((await handshake(gateway.url, "default.test", gateway.client_ssl_context())).response) == 200
 
 
-@pytest.mark.parametrize(("curves", "warning"), [
-    pytest.param(["X25519"], None, id="one curve"),
-    pytest.param(["CurveP384", "CurveP256"], "only CurveP384 is offered", id="several: the first, with a warning"),
-])
+@pytest.mark.parametrize(
+    ("curves", "warning"),
+    [
+        pytest.param(["X25519"], None, id="one curve"),
+        pytest.param(["CurveP384", "CurveP256"], "only CurveP384 is offered", id="several: the first, with a warning"),
+    ],
+)
 async def test_curve_preferences(stripproxy, echo, issue, ca_file, curves, warning):
     pair = issue("a.test")
-    gateway = await stripproxy(_routes(echo.url, {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}}, tls={
-        "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
-        "options": {"default": {"curvePreferences": curves}}}), strict=False)
+    gateway = await stripproxy(
+        _routes(
+            echo.url,
+            {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+            tls={
+                "certificates": [{"certFile": pair.cert, "keyFile": pair.key}],
+                "options": {"default": {"curvePreferences": curves}},
+            },
+        ),
+        strict=False,
+    )
     assert (warning is None) == (not any("curvePreferences" in p for p in gateway.problems)), gateway.problems
     if warning:
         assert any(warning in p for p in gateway.problems)
@@ -422,11 +592,25 @@ async def test_tls_sections_of_several_files_add_up(stripproxy, echo, issue, tmp
     first, second = issue("a.test"), issue("b.test")
     folder = tmp_path / "dynamic"
     folder.mkdir()
-    (folder / "1-routes.yaml").write_text(json.dumps(_routes(echo.url, {"secure": {
-        "rule": "PathPrefix(`/`)", "tls": {}}}, tls={"certificates": [{"certFile": first.cert, "keyFile": first.key}]})))
-    (folder / "2-certs.yaml").write_text(json.dumps({"tls": {
-        "certificates": [{"certFile": second.cert, "keyFile": second.key}],
-        "options": {"default": {"minVersion": "VersionTLS12"}}}}))
+    (folder / "1-routes.yaml").write_text(
+        json.dumps(
+            _routes(
+                echo.url,
+                {"secure": {"rule": "PathPrefix(`/`)", "tls": {}}},
+                tls={"certificates": [{"certFile": first.cert, "keyFile": first.key}]},
+            )
+        )
+    )
+    (folder / "2-certs.yaml").write_text(
+        json.dumps(
+            {
+                "tls": {
+                    "certificates": [{"certFile": second.cert, "keyFile": second.key}],
+                    "options": {"default": {"minVersion": "VersionTLS12"}},
+                }
+            }
+        )
+    )
     static = tmp_path / "traefik.toml"
     static.write_text(f'[entryPoints.websecure]\naddress = ":443"\n[providers.file]\ndirectory = "{folder}"\n')
     gateway = await stripproxy(str(static))

@@ -38,23 +38,35 @@ filename = "{routes}"
 """
 
 
-def _files(tmp_path: Path, echo_url: str, to: str = "websecure", permanent: str = "",
-           routers: dict | None = None) -> Path:
+def _files(
+    tmp_path: Path, echo_url: str, to: str = "websecure", permanent: str = "", routers: dict | None = None
+) -> Path:
     routes = tmp_path / "routes.yaml"  # JSON is YAML
-    routes.write_text(json.dumps({"http": {
-        "routers": routers or {"app": {"rule": "PathPrefix(`/`)", "service": "app", "entryPoints": ["websecure"]}},
-        "services": {"app": {"loadBalancer": {"servers": [{"url": echo_url}]}}}}}))
+    routes.write_text(
+        json.dumps(
+            {
+                "http": {
+                    "routers": routers
+                    or {"app": {"rule": "PathPrefix(`/`)", "service": "app", "entryPoints": ["websecure"]}},
+                    "services": {"app": {"loadBalancer": {"servers": [{"url": echo_url}]}}},
+                }
+            }
+        )
+    )
     static = tmp_path / "traefik.toml"
     static.write_text(STATIC.format(to=to, permanent=permanent, routes=routes))
     return static
 
 
-@pytest.mark.parametrize(("permanent", "method", "status"), [
-    pytest.param("", "GET", 301, id="permanent by default: 301 for GET"),
-    pytest.param("", "POST", 308, id="permanent: 308 for other methods"),
-    pytest.param("permanent = false", "GET", 302, id="temporary: 302"),
-    pytest.param("permanent = false", "PUT", 307, id="temporary: 307 for other methods"),
-])
+@pytest.mark.parametrize(
+    ("permanent", "method", "status"),
+    [
+        pytest.param("", "GET", 301, id="permanent by default: 301 for GET"),
+        pytest.param("", "POST", 308, id="permanent: 308 for other methods"),
+        pytest.param("permanent = false", "GET", 302, id="temporary: 302"),
+        pytest.param("permanent = false", "PUT", 307, id="temporary: 307 for other methods"),
+    ],
+)
 async def test_entry_point_redirection_to_https(stripproxy, echo, tmp_path, permanent, method, status):
     gateway = await stripproxy(str(_files(tmp_path, echo.url, permanent=permanent)))
     secure_port = gateway.urls["websecure"].rsplit(":", 1)[1]
@@ -68,7 +80,9 @@ async def test_entry_point_redirection_to_https(stripproxy, echo, tmp_path, perm
 
 async def test_redirection_to_a_port_and_followed_end_to_end(stripproxy, echo, tmp_path):
     gateway = await stripproxy(str(_files(tmp_path, echo.url)))
-    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=gateway.ca_file), follow_redirects=True) as client:
+    async with httpx.AsyncClient(
+        verify=ssl.create_default_context(cafile=gateway.ca_file), follow_redirects=True
+    ) as client:
         response = await client.get(gateway.urls["web"] + "/hello")
     assert response.status_code == 200
     assert response.json()["path"] == "/hello"
@@ -97,8 +111,14 @@ async def test_cert_resolver_routers_are_disabled_without_the_local_ca(stripprox
 
 
 async def test_router_with_its_own_cert_resolver_and_sni(stripproxy, echo, tmp_path):
-    routers = {"app": {"rule": "Host(`app.test`)", "service": "app", "entryPoints": ["websecure"],
-                       "tls": {"certResolver": "le"}}}
+    routers = {
+        "app": {
+            "rule": "Host(`app.test`)",
+            "service": "app",
+            "entryPoints": ["websecure"],
+            "tls": {"certResolver": "le"},
+        }
+    }
     gateway = await stripproxy(str(_files(tmp_path, echo.url, routers=routers)))
     from tests.tls.conftest import handshake
 
@@ -116,9 +136,15 @@ def test_local_ca_trusted_by_requests_and_curl_through_the_cli(stripproxy_proces
     app = web.Application()
     app.router.add_get("/{tail:.*}", hello)
     served = serve_app_sync(app)
-    routers = {"app": {"rule": "PathPrefix(`/`)", "service": "app", "entryPoints": ["websecure"]},
-               "named": {"rule": "Host(`app.test`)", "service": "app", "entryPoints": ["websecure"],
-                         "tls": {"certResolver": "le"}}}
+    routers = {
+        "app": {"rule": "PathPrefix(`/`)", "service": "app", "entryPoints": ["websecure"]},
+        "named": {
+            "rule": "Host(`app.test`)",
+            "service": "app",
+            "entryPoints": ["websecure"],
+            "tls": {"certResolver": "le"},
+        },
+    }
     process = stripproxy_process(_files(tmp_path, served.url, routers=routers))
     assert "local development CA" in process.log and process.ca_file in process.log
     secure = process.urls["websecure"]
@@ -127,8 +153,20 @@ def test_local_ca_trusted_by_requests_and_curl_through_the_cli(stripproxy_proces
     redirected = requests.get(process.urls["web"] + "/", verify=process.ca_file, timeout=5)
     assert redirected.history[0].status_code == 301 and redirected.json() == {"proto": "https"}
     port = secure.rsplit(":", 1)[1]
-    curl = subprocess.run(["curl", "-sS", "--cacert", process.ca_file, "--resolve", f"app.test:{port}:127.0.0.1",
-                           f"https://app.test:{port}/"], capture_output=True, text=True, timeout=20)
+    curl = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            process.ca_file,
+            "--resolve",
+            f"app.test:{port}:127.0.0.1",
+            f"https://app.test:{port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert curl.returncode == 0, curl.stderr
     assert json.loads(curl.stdout) == {"proto": "https"}
     refused = subprocess.run(["curl", "-sS", secure + "/"], capture_output=True, text=True, timeout=20)

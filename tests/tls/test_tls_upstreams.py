@@ -46,35 +46,55 @@ async def https_upstream(ca: trustme.CA, *names: str, client_ca: trustme.CA | No
 
 def _config(url: str, transport: dict | None) -> dict:
     balancer: dict = {"servers": [{"url": url}]}
-    config: dict = {"http": {
-        "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app"}},
-        "services": {"app": {"loadBalancer": balancer}}}}
+    config: dict = {
+        "http": {
+            "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app"}},
+            "services": {"app": {"loadBalancer": balancer}},
+        }
+    }
     if transport is not None:
         balancer["serversTransport"] = "tr"
         config["http"]["serversTransports"] = {"tr": transport}
     return config
 
 
-@pytest.mark.parametrize(("names", "transport", "status", "log_part"), [
-    pytest.param(("127.0.0.1",), {"rootCAs": ["{ca}"]}, 200, None, id="rootCAs file"),
-    pytest.param(("127.0.0.1",), {"rootCAs": ["{ca_pem}"]}, 200, None, id="rootCAs inline PEM"),
-    pytest.param(("127.0.0.1",), None, 502, "did not verify", id="unknown CA: 502"),
-    pytest.param(("127.0.0.1",), {"insecureSkipVerify": True}, 200, None, id="insecureSkipVerify"),
-    pytest.param(("backend.test",), {"rootCAs": ["{ca}"]}, 502, "did not verify for '127.0.0.1'",
-                 id="name mismatch: 502"),
-    pytest.param(("backend.test",), {"rootCAs": ["{ca}"], "serverName": "backend.test"}, 200, None,
-                 id="serverName"),
-    pytest.param(("127.0.0.1",), {"rootCAs": ["{ca}"], "peerCertSANs": [{"type": "DNSName", "value": "x.test"}]},
-                 502, "no matching SAN", id="peerCertSANs missing: 502"),
-    pytest.param(("127.0.0.1", "x.test"), {"insecureSkipVerify": True, "rootCAs": ["{ca}"],
-                                           "peerCertSANs": [{"type": "DNSName", "value": "x.test"}]},
-                 200, None, id="peerCertSANs with insecureSkipVerify: chain and SAN checked"),
-])
+@pytest.mark.parametrize(
+    ("names", "transport", "status", "log_part"),
+    [
+        pytest.param(("127.0.0.1",), {"rootCAs": ["{ca}"]}, 200, None, id="rootCAs file"),
+        pytest.param(("127.0.0.1",), {"rootCAs": ["{ca_pem}"]}, 200, None, id="rootCAs inline PEM"),
+        pytest.param(("127.0.0.1",), None, 502, "did not verify", id="unknown CA: 502"),
+        pytest.param(("127.0.0.1",), {"insecureSkipVerify": True}, 200, None, id="insecureSkipVerify"),
+        pytest.param(
+            ("backend.test",), {"rootCAs": ["{ca}"]}, 502, "did not verify for '127.0.0.1'", id="name mismatch: 502"
+        ),
+        pytest.param(
+            ("backend.test",), {"rootCAs": ["{ca}"], "serverName": "backend.test"}, 200, None, id="serverName"
+        ),
+        pytest.param(
+            ("127.0.0.1",),
+            {"rootCAs": ["{ca}"], "peerCertSANs": [{"type": "DNSName", "value": "x.test"}]},
+            502,
+            "no matching SAN",
+            id="peerCertSANs missing: 502",
+        ),
+        pytest.param(
+            ("127.0.0.1", "x.test"),
+            {"insecureSkipVerify": True, "rootCAs": ["{ca}"], "peerCertSANs": [{"type": "DNSName", "value": "x.test"}]},
+            200,
+            None,
+            id="peerCertSANs with insecureSkipVerify: chain and SAN checked",
+        ),
+    ],
+)
 async def test_https_upstream_verification(stripproxy, ca, ca_file, names, transport, status, log_part, caplog):
     async with https_upstream(ca, *names) as port:
         if transport is not None:
-            transport = json.loads(json.dumps(transport).replace("{ca}", ca_file)
-                                   .replace("{ca_pem}", json.dumps(ca.cert_pem.bytes().decode())[1:-1]))
+            transport = json.loads(
+                json.dumps(transport)
+                .replace("{ca}", ca_file)
+                .replace("{ca_pem}", json.dumps(ca.cert_pem.bytes().decode())[1:-1])
+            )
         gateway = await stripproxy(_config(f"https://127.0.0.1:{port}", transport))
         async with httpx.AsyncClient() as client:
             response = await client.get(gateway.url + "/x")
@@ -89,8 +109,9 @@ async def test_client_certificate_to_the_upstream(stripproxy, ca, ca_file, issue
     mine = issue("proxy.client", authority=client_ca)
     async with https_upstream(ca, "127.0.0.1", client_ca=client_ca) as port:
         url = f"https://127.0.0.1:{port}"
-        with_cert = await stripproxy(_config(url, {"rootCAs": [ca_file], "certificates": [
-            {"certFile": mine.cert, "keyFile": mine.key}]}))
+        with_cert = await stripproxy(
+            _config(url, {"rootCAs": [ca_file], "certificates": [{"certFile": mine.cert, "keyFile": mine.key}]})
+        )
         without = await stripproxy(_config(url, {"rootCAs": [ca_file]}))
         async with httpx.AsyncClient() as client:
             accepted = await client.get(with_cert.url + "/")
@@ -113,20 +134,25 @@ async def test_static_servers_transport_is_the_default(stripproxy, ca, ca_file, 
         routes = tmp_path / "routes.yaml"
         routes.write_text(json.dumps(_config(f"https://127.0.0.1:{port}", None)))
         static = tmp_path / "traefik.toml"
-        static.write_text(f'[entryPoints.web]\naddress = ":80"\n[serversTransport]\nrootCAs = ["{ca_file}"]\n'
-                          f'[providers.file]\nfilename = "{routes}"\n')
+        static.write_text(
+            f'[entryPoints.web]\naddress = ":80"\n[serversTransport]\nrootCAs = ["{ca_file}"]\n'
+            f'[providers.file]\nfilename = "{routes}"\n'
+        )
         gateway = await stripproxy(str(static))
         async with httpx.AsyncClient() as client:
             response = await client.get(gateway.url + "/")
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize(("transport", "message"), [
-    pytest.param({"rootCAs": ["/nonexistent/ca.pem"]}, "neither a readable file nor PEM", id="missing CA file"),
-    pytest.param({"minVersion": "VersionTLS99"}, "invalid TLS minimum version", id="bad version"),
-    pytest.param({"cipherSuites": ["NOPE"]}, "invalid CipherSuite: NOPE", id="bad cipher"),
-    pytest.param({"peerCertSANs": [{"type": "IP", "value": "1.2.3.4"}]}, "unknown type", id="bad SAN type"),
-])
+@pytest.mark.parametrize(
+    ("transport", "message"),
+    [
+        pytest.param({"rootCAs": ["/nonexistent/ca.pem"]}, "neither a readable file nor PEM", id="missing CA file"),
+        pytest.param({"minVersion": "VersionTLS99"}, "invalid TLS minimum version", id="bad version"),
+        pytest.param({"cipherSuites": ["NOPE"]}, "invalid CipherSuite: NOPE", id="bad cipher"),
+        pytest.param({"peerCertSANs": [{"type": "IP", "value": "1.2.3.4"}]}, "unknown type", id="bad SAN type"),
+    ],
+)
 async def test_broken_transport_breaks_its_services(stripproxy, transport, message):
     gateway = await stripproxy(_config("https://127.0.0.1:1", transport), strict=False)
     assert any(message in problem for problem in gateway.problems), gateway.problems

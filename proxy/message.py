@@ -51,7 +51,7 @@ class HeaderList:
         count = keys.count(lname)
         if count < 2:  # the usual case, without a Python-level scan
             return [self._items[keys.index(lname)][1]] if count else []
-        return [pair[1] for key, pair in zip(keys, self._items) if key == lname]
+        return [pair[1] for key, pair in zip(keys, self._items, strict=True) if key == lname]
 
     def joined(self, name: str) -> str | None:
         """All values of `name` joined with ', ' (how HTTP folds repeated fields), or None if absent."""
@@ -119,7 +119,8 @@ class HeaderList:
                 self._drop(lname)
 
     def _drop(self, lname: str, start: int = 0) -> None:
-        kept = [(key, pair) for i, (key, pair) in enumerate(zip(self._keys, self._items)) if i < start or key != lname]
+        pairs = enumerate(zip(self._keys, self._items, strict=True))
+        kept = [(key, pair) for i, (key, pair) in pairs if i < start or key != lname]
         self._keys = [key for key, _ in kept]
         self._items = [pair for _, pair in kept]
 

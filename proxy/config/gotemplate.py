@@ -628,7 +628,7 @@ class _Renderer:
                 scopes.pop()
 
     def _set(self, pipe: _Pipeline, values: list[Any], scopes: list[dict[str, Any]]) -> None:
-        for name, value in zip(pipe.decl, values):
+        for name, value in zip(pipe.decl, values, strict=False):
             if pipe.assign:
                 for scope in reversed(scopes):
                     if name in scope:
@@ -692,7 +692,7 @@ class _Renderer:
             want = f"at least {fixed}" if func.variadic else str(fixed)
             raise self.error(line, f"wrong number of args for {name}: want {want} got {len(values)}")
         kinds = [*func.params, *[func.variadic or "any"] * (len(values) - fixed)]
-        for value, kind in zip(values, kinds):
+        for value, kind in zip(values, kinds, strict=True):
             if kind == "str" and not isinstance(value, str):
                 raise self.error(
                     line, f"error calling {name}: wrong type for value; expected string; got {_go_type(value)}"

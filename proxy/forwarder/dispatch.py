@@ -132,11 +132,12 @@ async def _waiting_stage(
             index, awaitable = waiting
             reply = await awaitable
         if reply is None:
-            for index, middleware in hooks:
+            for position, middleware in hooks:
                 reply = middleware.on_request(head)
                 if reply is not None and reply.__class__ is not Reply:
                     reply = await reply  # type: ignore[misc]  # `waits`, or a sync hook that has to wait
                 if reply is not None:
+                    index = position  # the answer passes back through the hooks before this one
                     break
         if reply is not None:
             _answer_passes_back(plan, index, head, reply)

@@ -293,4 +293,4 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 def decoded_headers(lines: list[bytes]) -> HeaderList:
-    return HeaderList(list(zip(map(latin1, lines[0::4]), decode_values(lines[2::4]))))
+    return HeaderList(list(zip(map(latin1, lines[0::4]), decode_values(lines[2::4]), strict=True)))

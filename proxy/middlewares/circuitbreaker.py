@@ -216,7 +216,7 @@ class _Parser:
         self._take(")")
         if len(args) != len(kinds):
             raise ValueError(f"expression {self.text!r}: {name} takes {len(kinds)} arguments, got {len(args)}")
-        for arg, kind in zip(args, kinds):
+        for arg, kind in zip(args, kinds, strict=True):
             if isinstance(arg, str) or (kind is int and not isinstance(arg, int)):
                 raise ValueError(f"expression {self.text!r}: {name}: argument {arg!r} is not an {kind.__name__}")
         operator = self._take()

@@ -316,7 +316,7 @@ class _Families:
             for label_values, acc in sorted(sums.items(), key=_sort_key):
                 values = [str(v) for v in label_values]
                 cumulative, running = [], 0.0
-                for le, count in zip(les, acc[4:]):
+                for le, count in zip(les, acc[4:], strict=False):
                     running += count
                     cumulative.append((le, running))
                 duration.add_metric(values, buckets=cumulative, sum_value=acc[3])

@@ -65,7 +65,7 @@ class RouteTable:
         self._routes = ordered
         self._predicates = tuple(route.rule.predicate for route in ordered)  # called directly: no frame between
         # A few routes are tried in order faster than the indexes below narrow them down (same answer).
-        self._linear = tuple(zip(self._predicates, ordered)) if len(ordered) <= _LINEAR_LIMIT else None
+        self._linear = tuple(zip(self._predicates, ordered, strict=True)) if len(ordered) <= _LINEAR_LIMIT else None
         self._by_host = {key: tuple(ranks) for key, ranks in by_host.items()}
         self._wildcards = any(key.startswith("*") for key in by_host)
         self._by_prefix = {prefix: tuple(ranks) for prefix, ranks in by_prefix.items()}

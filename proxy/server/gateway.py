@@ -86,7 +86,8 @@ class Gateway:
 
     `Gateway(static)` alone is the engine the CLI drives: routes come later through `apply`. Any other
     `config` (DynamicConfig, mapping, TOML/YAML text, file path; a StaticConfig with `free_ports` or
-    `entry_points`) is read with its dynamic files and applied at once; then `services` points service names at other URLs,
+    `entry_points`) is read with its dynamic files and applied at once; then `services` points service names at
+    other URLs,
     `free_ports` rebinds every entry point to a free loopback port, `entry_points` sets addresses by name,
     `strict` raises ConfigError when any router, service or middleware is broken, and the last `record`
     exchanges are kept in `exchanges` (default: 1000 from a config source, none from a StaticConfig).

@@ -6,6 +6,7 @@ Everything is `str`: header bytes are decoded as latin-1, so any byte round-trip
 
 from __future__ import annotations
 
+import builtins  # HeaderList.set shadows the builtin inside the class body, annotations included
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
@@ -105,7 +106,7 @@ class HeaderList:
         del self._items[index]
         del self._keys[index]
 
-    def remove_many(self, lower_names: frozenset[str] | set[str]) -> None:
+    def remove_many(self, lower_names: frozenset[str] | builtins.set[str]) -> None:
         """Drop every entry whose lower-cased name is in `lower_names`."""
         # Usually one or two of the names are present, once each: deleting those in place is cheaper
         # than rebuilding both lists.
@@ -162,11 +163,11 @@ class RequestHead:
     # Filled by middlewares that rewrite the path, for the exchange record; not sent anywhere.
     notes: dict[str, str] = field(default_factory=dict)
     # Callbacks registered with `at_end`; None (no list) for the requests that register none.
-    end_callbacks: list[Callable[[Any], None]] | None = None
+    end_callbacks: list[Callable[[Any], object]] | None = None  # what a callback returns is ignored
     # How a TLS connection was made (SNI, TLS options, client certificate); None for plain HTTP.
     tls: TLSInfo | None = None
 
-    def at_end(self, callback: Callable[[Any], None]) -> None:
+    def at_end(self, callback: Callable[[Any], object]) -> None:
         """Call `callback(exchange)` once when this request's exchange is over, however it ends. The
         exchange is the outcome: `status`, `bytes_out`, `started`, `server`, `detail`, `attempts`, `head`."""
         if self.end_callbacks is None:

@@ -28,6 +28,8 @@ from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
+    from proxy.forwarder.filters import ClientSink
+    from proxy.forwarder.heldbody import HeldBody
     from proxy.forwarder.plan import RoutePlan
     from proxy.middlewares.retry import RetryPolicy
 
@@ -80,6 +82,8 @@ class Exchange:
         "sink",
         "held_body",
     )
+    sink: ClientSink | None
+    held_body: HeldBody | None
 
     def __init__(
         self,

@@ -271,11 +271,13 @@ class UpstreamConnection(asyncio.Protocol):
                 return
         headers = decoded_headers(lines)
         keys = headers.keys
-        length = headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys else None
+        declared = (
+            headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys else None
+        )
         if exchange.response_head(status, headers):
             self.complete = True  # HEAD: no body follows whatever the headers say
-        elif length is not None and status not in (204, 304):
-            self.raw_left = int(length)  # llhttp has validated it; on_body counts down what it still sees
+        elif declared is not None and status not in (204, 304):
+            self.raw_left = int(declared)  # llhttp has validated it; on_body counts down what it still sees
 
     def on_body(self, body: bytes) -> None:
         if not self.complete:

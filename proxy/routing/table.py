@@ -16,10 +16,14 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from proxy.message import RequestHead
 from proxy.rules import CompiledRule, MatchRequest
 from proxy.rules.matchers import request_host_keys
+
+if TYPE_CHECKING:  # the plan's modules import the middlewares and services: this table stays below them
+    from proxy.forwarder.plan import RoutePlan
 
 _SMALL_MERGE = 64  # below this many candidates a sort beats a lazy heap merge
 _LINEAR_LIMIT = 4  # up to this many routes, trying each in order beats the index lookups
@@ -30,7 +34,7 @@ class Route:
     name: str
     priority: int
     rule: CompiledRule
-    target: object
+    target: RoutePlan
 
 
 class RouteTable:

@@ -178,8 +178,9 @@ class RuntimeBuilder(ServiceBuilder):
                     local_name(router.service),
                     self._overrides_used(ep_name, router.middlewares, router.service),
                 )
-                if getattr(service, "mirror_body_limit", 0):  # mirroring copies request bodies
-                    plan = dataclasses.replace(plan, keep_body=service.mirror_body_limit)  # type: ignore[union-attr]
+                mirror_body_limit: int = getattr(service, "mirror_body_limit", 0)  # mirroring copies request bodies
+                if mirror_body_limit:
+                    plan = dataclasses.replace(plan, keep_body=mirror_body_limit)
                 hook = service_response_hook(service)
                 if hook is not None:  # sticky cookies, time to first byte: innermost of the response hooks
                     plan = plan.with_service_hook(hook)
@@ -210,9 +211,9 @@ class RuntimeBuilder(ServiceBuilder):
             assert manager is not None
             result.tls_tables[ep_name] = RouteTable(tls_routes.get(ep_name, []))
             result.tls[ep_name] = manager.entry_point(ep_name, tls_routers.get(ep_name, []))
-            for router in result.tls[ep_name].conflicting:  # Traefik serves them with the default options
-                if (ep_name, router) in sni_checks:
-                    sni_checks[(ep_name, router)].options = "default"
+            for conflicting in result.tls[ep_name].conflicting:  # Traefik serves them with the default options
+                if (ep_name, conflicting) in sni_checks:
+                    sni_checks[(ep_name, conflicting)].options = "default"
         if self._tls is not None:
             self.problems.extend(Problem(p.kind, p.name, p.message, p.level) for p in self._tls.problems)
         return result
@@ -378,9 +379,9 @@ class RuntimeBuilder(ServiceBuilder):
             name = services.pop(0)
             if name in self.overrides:
                 used.append(f"service {name} -> {self.overrides[name]}")
-            config = self.http.services.get(name)
-            if config is not None:
-                services += [local_name(child) for child in _child_services(config)]
+            service_config = self.http.services.get(name)
+            if service_config is not None:
+                services += [local_name(child) for child in _child_services(service_config)]
         return tuple(used)
 
     # -- services -----------------------------------------------------------------------------------
@@ -403,7 +404,7 @@ class RuntimeBuilder(ServiceBuilder):
             return BuildError(
                 f"{name.partition('@')[0]} is not enabled" if name in known else f"unknown internal service {name}"
             )
-        return found  # type: ignore[return-value]
+        return found
 
     def _transport(self, reference: str) -> TransportSettings:
         if not reference or reference == "default@internal":

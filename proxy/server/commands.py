@@ -102,10 +102,10 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
                 "priority": route.priority,
                 "rule": route.rule.text,
                 "middlewares": list(plan.middleware_names),
-                "service": plan.service_name,  # type: ignore[attr-defined]
+                "service": plan.service_name,
                 "servers": servers.get(plan.service_name, []),
                 "status": "enabled",
-            }  # type: ignore[attr-defined]
+            }
             if tls:
                 row["tls"] = True  # served on TLS connections only
             rows.append(row)

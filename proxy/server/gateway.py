@@ -115,7 +115,7 @@ class Gateway:
         }
         replaced: dict[str, Any] = {}
         if legacy:
-            static = config  # type: ignore[assignment]
+            static = config
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
             from proxy.server.sources import (
@@ -165,8 +165,8 @@ class Gateway:
         if self.observability.metrics is not None:
             self.observability.metrics.runtimes = [server.runtime for server in self.servers.values()]
         if self.source is not None:
-            for warning in self.source.warnings:
-                log.warning("%s", warning)
+            for problem in self.source.warnings:
+                log.warning("%s", problem)
             self.apply(self.source.dynamic)
 
     def _entry_point_server(self, name: str, ep: EntryPoint, reuse_port: bool) -> EntryPointServer:

@@ -19,6 +19,7 @@ the file, the line and what is not supported. `render` is only called for text c
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -708,7 +709,7 @@ class _Renderer:
         self, name: str, args: list[Any], previous: Any, dot: Any, scopes: list[dict[str, Any]], line: int
     ) -> Any:
         """Go's and/or: evaluate left to right, stop at the first false (and) / true (or) argument."""
-        thunks: list[Callable[[], Any]] = [lambda arg=arg: self.operand(arg, dot, scopes) for arg in args]
+        thunks: list[Callable[[], Any]] = [functools.partial(self.operand, arg, dot, scopes) for arg in args]
         if previous is not _MISSING:
             thunks.append(lambda: previous)
         if not thunks:

@@ -40,7 +40,8 @@ def omit_empty(value: Any) -> Any:
 
 
 def dump(model: Any) -> dict[str, Any]:
-    return omit_empty(model.model_dump(mode="json", by_alias=True, exclude_none=True))
+    dumped: dict[str, Any] = omit_empty(model.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return dumped
 
 
 def _qualify(reference: str) -> str:
@@ -98,18 +99,18 @@ def runtime_view(hub: Observability) -> RuntimeView:
             middleware_users.setdefault(reference, []).append(name)
 
     services: dict[str, dict[str, Any]] = {}
-    for local, config in dynamic.http.services.items() if dynamic else ():
+    for local, service_config in dynamic.http.services.items() if dynamic else ():
         name = f"{local}@file"
-        info = dump(config)
+        info = dump(service_config)
         own_errors = errors.get(("service", name), [])
         if own_errors:
             info["error"] = own_errors
         info["status"] = "disabled" if own_errors else "enabled"
         if name in service_users:
             info["usedBy"] = sorted(service_users[name])
-        if config.load_balancer is not None and not own_errors:
+        if service_config.load_balancer is not None and not own_errors:
             override = gateway.service_overrides.get(local)
-            urls = [override] if override else [server.url for server in config.load_balancer.servers]
+            urls = [override] if override else [server.url for server in service_config.load_balancer.servers]
             info["serverStatus"] = {url: "UP" for url in urls}
         services[name] = info
     for name in hub.parts.services:
@@ -121,8 +122,8 @@ def runtime_view(hub: Observability) -> RuntimeView:
     middlewares: dict[str, dict[str, Any]] = {}
     middleware_configs = [(f"{n}@file", m) for n, m in (dynamic.http.middlewares.items() if dynamic else ())]
     middleware_configs += [(f"{n}@internal", m) for n, m in hub.parts.middlewares.items()]
-    for name, config in middleware_configs:
-        info = dump(config)
+    for name, middleware_config in middleware_configs:
+        info = dump(middleware_config)
         own_errors = errors.get(("middleware", name), [])
         if own_errors:
             info["error"] = own_errors

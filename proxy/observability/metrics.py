@@ -269,7 +269,7 @@ class _Families:
             connections.add_metric([name, "TCP"], count)
         yield connections
         header_label_names = [label for label, _ in m.header_labels]
-        les = [floatToGoString(b) for b in m.buckets] + ["+Inf"]
+        les = [floatToGoString(b) for b in m.buckets] + ["+Inf"]  # type: ignore[no-untyped-call]  # unannotated upstream
 
         def families(prefix: str, what: str, labels: list[str], pick: Any) -> Iterator[Any]:
             totals: dict[tuple[Any, ...], float] = {}

@@ -6,13 +6,15 @@ ClientConnection (client.py): one accepted socket
     owns   the llhttp request parser, `queue` (exchanges in request order; queue[0] is answering), the
            read pausers (PIPELINE, REJECTED, DRAINING, or an exchange holding too much body), the
            read/idle/write deadlines swept by the entry point.
-    phase  what `data_received` does with the next bytes, checked in this order:
-             discarding   answered unparseable input (or early) and half-closed: input is dropped
-             tunnel       after a 101: bytes go to the upstream connection as they are
-             upgrading    an Upgrade request is being answered: bytes go to its exchange unparsed
-             raw_left > 0 a Content-Length request body: relayed past the parser (shortcut 1)
-             else         llhttp parses; `in_head` tells a head still arriving (bounded by
-                          max_header_bytes) from a body
+    phase  `phase` (client.Phase), what `data_received` does with the next bytes:
+             PARSING      llhttp parses; `in_head` tells a head still arriving (bounded by
+                          max_header_bytes) from a chunked body
+             RAW_BODY     a Content-Length request body (`raw_left` bytes to come): relayed past the
+                          parser (shortcut 1); back to PARSING when it ends
+             UPGRADING    an Upgrade request is being answered: bytes go to `upgrading` unparsed
+             TUNNEL       after a 101: bytes go to `tunnel`, the upstream connection, as they are
+             DISCARDING   answered unparseable input (or answered early) and half-closed: input is
+                          dropped until we close; no phase follows it
            `receiving` is the exchange whose request body is being read (it may be behind queue[0]);
            `peer_done` the client half-closed; `pending_reject` a 4xx owed once the queue empties.
 

@@ -55,7 +55,7 @@ class RoutePlan:
     ) -> RoutePlan:
         # A chain runs as its members in its place: a member that answers is seen by those before it only,
         # which is what the plan does for any middleware, and members that wait or retry work as anywhere.
-        chain = tuple(_flattened(m for _, m in middlewares))
+        chain = tuple(flattened(m for _, m in middlewares))
         hooks = tuple(m for m in reversed(chain) if m.has_response_hook)
         request_hooks = tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook)
         first_wait = next((at for at, (_, m) in enumerate(request_hooks) if m.waits), len(request_hooks))
@@ -88,10 +88,10 @@ class RoutePlan:
         )
 
 
-def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:
+def flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:
     for middleware in middlewares:
         if isinstance(middleware, Chain):
-            yield from _flattened(middleware.middlewares)
+            yield from flattened(middleware.middlewares)
         else:
             yield middleware
 

@@ -85,15 +85,18 @@ class _Urls:
 # that reaches the end of the buffer unfinished matches its `\Z` alternative and is carried to the next chunk.
 _CSS_TOKEN = re.compile(
     rb"""
+    (?=[/@"'u\\])  # only where a token can start: the engine skips the rest fast (4x the speed)
+    (?:
     /\*(?:.*?\*/|.*\Z)                                                 # comment (group none)
   | (@import[\t\n\f\r ]*+)("(?:[^"\\\n]|\\.)*+"|'(?:[^'\\\n]|\\.)*+')   # 1, 2: @import "..."
   | (@import[\t\n\f\r ]*+(?:["'](?:[^"'\\\n]|\\.)*+\\?)?\Z)                # 3: @import unfinished
   | (url\([\t\n\f\r ]*+)                                               # 4: url(
       (?:("[^"\\\n]*+"|'[^'\\\n]*+'|&quot;(?:(?!&quot;)[^"\\\n])*&quot;|&\#39;(?:(?!&\#39;)[^'\\\n])*&\#39;)  # 5
-        |([^"'()\t\n\f\r \\]*+)(?=[\t\n\f\r )]))                          # 6: unquoted
-  | (url\([^)\n]*+\Z)                                                   # 7: url( unfinished
+        |([^"'()\t\n\f\r \\]*+)(?=[\t\n\f\r ]*+\)))                          # 6: unquoted
+  | (url\([^)]*+\Z)                                                   # 7: url( unfinished
   | "(?:[^"\\\n]|\\.)*+(?:"|\\?\Z) | '(?:[^'\\\n]|\\.)*+(?:'|\\?\Z)  # other strings
   | (/|@[a-zA-Z]{0,6}|(?:u|ur|url)|\\)\Z                               # 8: a token's first bytes at the end
+    )
     """,
     re.VERBOSE | re.DOTALL | re.IGNORECASE,
 )
@@ -169,9 +172,7 @@ def _unfinished(match: re.Match[bytes]) -> bool:
         return not text.endswith(b"*/") or len(text) < 4
     if text[:1] in (b'"', b"'"):
         return len(text) < 2 or text[-1:] != text[:1] or text.endswith(b"\\" + text[:1])
-    if match.group(4) is not None:
-        return match.group(6) is not None  # unquoted url(/x until a `)` or space decides
-    return False
+    return False  # url(...) matched whole: its `)` was seen (or its quoted string is complete)
 
 
 # -- HTML ------------------------------------------------------------------------------------------------
@@ -182,7 +183,12 @@ _ATTRS = (
     rb"(?:[\t\n\f\r /]*+[^\t\n\f\r />][^\t\n\f\r /=>]*+"
     rb"(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+)|(?![\t\n\f\r ]*+=)))*+"
 )  # a name followed by `=` has a value: a quote still open fails the tag (it may close in the next chunk)
-_TAG = re.compile(rb"</?([A-Za-z][^\t\n\f\r />]*+)(" + _ATTRS + rb")[\t\n\f\r /]*+>")
+# The next thing in text that matters (lastindex tells which): 3 a whole tag (1 `/` of an end tag, 2 name,
+# 3 attributes), 4 `<!--`, 5 `<!` or `<!-` at the end, 6 a tag unfinished (at the buffer's end or never),
+# 7 `<!`, `<?`, `</` not before a letter (up to `>`), 8 `<` at the end. Any other `<` is text.
+_MARKUP = re.compile(
+    rb"<(?:(/?)([A-Za-z][^\t\n\f\r />]*+)(" + _ATTRS + rb")[\t\n\f\r /]*+>|(!--)|(!-?\Z)|(/?[A-Za-z])|([!?/])|(\Z))"
+)
 _ATTR = re.compile(
     rb"([^\t\n\f\r />][^\t\n\f\r /=>]*+)(?:([\t\n\f\r ]*+=[\t\n\f\r ]*+)"
     rb"(\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\t\n\f\r >]*+))?"
@@ -193,8 +199,8 @@ _SRCSET_ATTRS = frozenset((b"srcset", b"imagesrcset"))
 # Elements whose contents are not markup: passed through untouched up to their end tag.
 _RAW = frozenset((b"script", b"textarea", b"title", b"xmp", b"noembed", b"noframes", b"iframe"))
 _RAW_END = {name: re.compile(rb"</" + name + rb"[\t\n\f\r />]", re.IGNORECASE) for name in _RAW | {b"style"}}
+_RAW_FIRST = frozenset(b"stxniSTXNI")
 _COMMENT_END = b"-->"
-_DECL_END = re.compile(rb">")
 _SRCSET_URL = re.compile(rb"[\t\n\f\r ,]*+([^\t\n\f\r ]*+)")
 _SRCSET_DESCRIPTORS = re.compile(rb"[^,]*+")
 _REFRESH_URL = re.compile(
@@ -237,106 +243,101 @@ class HtmlRewriter:
 
     def _run(self, data: bytes, final: bool) -> bytes:
         out: list[bytes] = []
-        pos = 0
+        pos = 0  # data[:pos] is in `out`
+        scan = 0  # where to look next
         size = len(data)
-        while pos < size:
+        while scan < size:
             state = self.state
             if state == TEXT:
-                lt = data.find(b"<", pos)
-                if lt < 0:
-                    out.append(data[pos:])
-                    break
-                out.append(data[pos:lt])
-                pos = lt
-                nxt = data[lt + 1 : lt + 2]
-                if nxt.isalpha() or (nxt == b"/" and data[lt + 2 : lt + 3].isalpha()):
-                    match = _TAG.match(data, lt, min(size, lt + CARRY_LIMIT))
-                    if match is None:
-                        if not final and size - lt <= CARRY_LIMIT:
-                            self.carry = data[lt:]
+                # Text and tags needing nothing stay in data[pos:...] and leave in one slice.
+                for match in _MARKUP.finditer(data, scan):
+                    kind = match.lastindex
+                    if kind == 3:  # a whole tag
+                        if match.end() - match.start() > CARRY_LIMIT:  # as if unfinished, whatever the chunks
+                            scan = match.start() + CARRY_LIMIT
                             break
-                        out.append(b"<")  # never finished: through unchanged
-                        pos = lt + 1
-                        continue
-                    out.append(self._tag(match) if nxt != b"/" else match.group(0))
-                    pos = match.end()
-                    if nxt != b"/":
-                        name = match.group(1).lower()
-                        if name in _RAW or name == b"style":
-                            self.state = STYLE if name == b"style" else RAW
-                            self.raw_end = _RAW_END[name]
-                            self.raw_name = name
-                elif nxt == b"!" or nxt == b"?" or nxt == b"/":
-                    if data.startswith(b"<!--", lt):
+                        name = match.group(2)
+                        if match.group(1):
+                            continue  # an end tag
+                        attrs = match.group(3)
+                        if attrs and _INTERESTING.search(attrs) is not None:
+                            fixed = self._tag(name, attrs)
+                            if fixed is not None:
+                                out.append(data[pos : match.start(3)])
+                                out.append(fixed)
+                                pos = match.end(3)
+                        if name[0] in _RAW_FIRST:
+                            lowered = name.lower()
+                            if lowered in _RAW_END:
+                                self.state = STYLE if lowered == b"style" else RAW
+                                self.raw_end = _RAW_END[lowered]
+                                self.raw_name = lowered
+                                scan = match.end()
+                                break
+                    elif kind == 4:  # `<!--`: `-->` is looked for from the dashes, so `<!-->` ends at once
                         self.state = COMMENT
-                        out.append(b"<!")
-                        pos = lt + 2  # `-->` looked for from the dashes: `<!-->` ends at once, as in browsers
-                        continue
-                    if size - lt < 4 and not final and (b"<!--".startswith(data[lt:]) or data[lt:] == b"</"):
-                        self.carry = data[lt:]
+                        scan = match.start() + 2
                         break
-                    gt = data.find(b">", lt)
-                    if gt < 0:
-                        if not final and size - lt <= CARRY_LIMIT:
-                            self.carry = data[lt:]
+                    else:
+                        start = match.start()
+                        if kind == 7:  # `<!`, `<?`, `</` + not a letter: up to the next `>`
+                            gt = data.find(b">", start, start + CARRY_LIMIT)
+                            if gt >= 0:
+                                scan = gt + 1
+                                break
+                        elif kind not in (5, 6, 8):
+                            continue
+                        # Unfinished at the buffer's end: wait for more, unless too long or the end.
+                        if not final and size - start <= CARRY_LIMIT:
+                            out.append(data[pos:start])
+                            self.carry = data[start:]
+                            return b"".join(out)
+                        if kind == 6 or kind == 7:  # never finishes: its window goes through as text
+                            scan = min(size, start + CARRY_LIMIT)
                             break
-                        out.append(data[lt:])
-                        pos = size
-                        break
-                    out.append(data[lt : gt + 1])
-                    pos = gt + 1
-                elif nxt == b"" and not final:
-                    self.carry = data[lt:]
-                    break
                 else:
-                    out.append(b"<")
-                    pos = lt + 1
+                    scan = size
             elif state == COMMENT:
-                end = data.find(_COMMENT_END, pos)
+                end = data.find(_COMMENT_END, scan)
                 if end < 0:
-                    keep = 0 if final else min(2, size - pos)
+                    keep = 0 if final else min(2, size - scan)
                     out.append(data[pos : size - keep])
                     self.carry = data[size - keep :]
-                    break
-                out.append(data[pos : end + 3])
-                pos = end + 3
+                    return b"".join(out)
+                scan = end + 3
                 self.state = TEXT
             else:  # RAW or STYLE: up to the end tag
-                match = self.raw_end.search(data, pos)  # type: ignore[union-attr]
-                if match is None:
-                    keep = 0 if final else min(len(self.raw_name) + 2, size - pos)
-                    piece = data[pos : size - keep]
-                    out.append(self.css.feed(piece) if state == STYLE else piece)
-                    self.carry = data[size - keep :]
-                    break
-                piece = data[pos : match.start()]
+                found = self.raw_end.search(data, scan)  # type: ignore[union-attr]
+                stop = found.start() if found is not None else size
+                if found is None and not final:
+                    stop = max(scan, size - len(self.raw_name) - 2)  # `</style` may be cut
                 if state == STYLE:
-                    out.append(self.css.feed(piece))
-                    out.append(self.css.finish())
-                else:
-                    out.append(piece)
-                pos = match.start()
+                    out.append(data[pos:scan])
+                    out.append(self.css.feed(data[scan:stop]))
+                    if found is not None:
+                        out.append(self.css.finish())
+                    pos = stop
+                if found is None:
+                    out.append(data[pos:stop])
+                    self.carry = data[stop:]
+                    return b"".join(out)
+                scan = stop
                 self.state = TEXT
+        out.append(data[pos:])
         return b"".join(out)
 
-    def _tag(self, match: re.Match[bytes]) -> bytes:
-        attrs = match.group(2)
-        if not attrs or _INTERESTING.search(attrs) is None:
-            return match.group(0)
-        name = match.group(1).lower()
+    def _tag(self, name: bytes, attrs: bytes) -> bytes | None:
+        """The attributes with their URLs rewritten, or None when none is."""
         fix = self.urls.fix
         out: list[bytes] = []
         pos = 0
-        refresh = name == b"meta" and _is_refresh(attrs)
+        refresh = name.lower() == b"meta" and _is_refresh(attrs)
         for attr in _ATTR.finditer(attrs):
             quoted = attr.group(3)
             if quoted is None:
                 continue
             key = attr.group(1).lower()
-            if quoted[:1] in (b'"', b"'"):
-                q = 1
-            else:
-                q = 0
+            q = 1 if quoted[:1] in (b'"', b"'") else 0
             value = quoted[q : len(quoted) - q]
             if key in _URL_ATTRS:
                 fixed = fix(value)
@@ -357,10 +358,9 @@ class HtmlRewriter:
             out.append(fixed)
             pos = attr.end(3) - q
         if not out:
-            return match.group(0)
+            return None
         out.append(attrs[pos:])
-        whole = match.group(0)
-        return whole[: match.start(2) - match.start()] + b"".join(out) + whole[match.end(2) - match.start() :]
+        return b"".join(out)
 
     def _srcset(self, value: bytes) -> bytes | None:
         """Each candidate's URL: up to whitespace, trailing commas ending the candidate (the HTML spec's
@@ -451,11 +451,11 @@ def markup_filter(
     if status < 200 or 300 <= status < 400 or status in (204, 206):
         return None
     content_type = headers.get("content-type")
-    if content_type is None:
-        return None
+    if not content_type or content_type[0] not in "tT":
+        return None  # the cheap test first: JSON and images pay only this
     kind = content_type[:9].lower()
     if not (kind.startswith("text/html") or kind.startswith("text/css")):
-        return None  # the cheap test first: JSON and images pay only this
+        return None
     parsed = parse_media_type(content_type)
     if parsed is None or parsed[0] not in ("text/html", "text/css") or not _charset_ok(parsed[1].get("charset")):
         return None

@@ -499,3 +499,34 @@ def test_filter_utf16_bom_passes_through() -> None:
 def test_filter_empty_body() -> None:
     sink, _ = run_filter(headers_of(Content_Type="text/html", Content_Encoding="gzip"), [])
     assert decompressed("gzip", b"".join(sink.parts)) == b""
+
+
+@pytest.mark.parametrize("coding", ["", "gzip", "br", "zstd"])
+def test_filter_streams(coding: str) -> None:
+    """Each upstream read leaves at once (a sync flush of the encoder): nothing waits for the end."""
+    headers = headers_of(Content_Type="text/html", **({"Content_Encoding": coding} if coding else {}))
+    found = markup_filter(P, 200, headers)
+    assert found is not None
+    sink = Sink()
+    found.down = sink
+    found.head(200, headers)
+    encoder = {"": None, "gzip": zlib.compressobj(6, zlib.DEFLATED, 31)}.get(coding)
+    first = b'<a href="/x">first</a>'
+    if coding == "":
+        found.body(first)
+    elif coding == "gzip":
+        assert encoder is not None
+        found.body(encoder.compress(first) + encoder.flush(zlib.Z_SYNC_FLUSH))
+    elif coding == "br":
+        brotli_encoder = brotli.Compressor()
+        found.body(brotli_encoder.process(first) + brotli_encoder.flush())
+    else:
+        zstd_encoder = zstandard.ZstdCompressor().compressobj()
+        found.body(zstd_encoder.compress(first) + zstd_encoder.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK))
+    sent = b"".join(sink.parts)
+    assert sent, "the first read must leave before the end"
+    if coding == "gzip":
+        assert zlib.decompressobj(31).decompress(sent) == b'<a href="/api/v1/x">first</a>'
+    elif coding == "":
+        assert sent == b'<a href="/api/v1/x">first</a>'
+    found.close()

@@ -46,6 +46,13 @@ class PrefixRewrite(Middleware):
         self.html = html
         self.filters_response = html
         self.has_response_hook = headers or cookies
+        # A response without any of these is left as it is: it may go out as the upstream wrote it.
+        self.response_header_names = frozenset(
+            [
+                *(("location", "content-location", "refresh", "link") if headers else ()),
+                *(("set-cookie",) if cookies else ()),
+            ]
+        )
         self.strips: tuple[Middleware, ...] = ()
         self.upstream: frozenset[str] = frozenset()
 

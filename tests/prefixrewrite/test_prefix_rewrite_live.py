@@ -192,6 +192,7 @@ def test_cli_flag(app: ServedApp, tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+        process.stderr.close()  # type: ignore[union-attr]
 
 
 def _free_port() -> int:

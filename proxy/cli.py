@@ -279,9 +279,7 @@ def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
 def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
     """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
     `strict` start-up finds a problem (already printed)."""
-    gateway = Gateway(
-        setup.static, reuse_port=reuse_port, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix
-    )
+    gateway = Gateway(setup.static, reuse_port=reuse_port, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix)
     provider = make_provider(setup, gateway)
     for warning in setup.static.warnings:
         log.warning("%s", warning)

@@ -182,11 +182,6 @@ class RequestHead:
         path = self.path or "/"
         return path if self.query is None else f"{path}?{self.query}"
 
-    @property
-    def host_name(self) -> str:
-        """The Host without port, lower-cased: what Host() rules compare against."""
-        return split_host_port(self.host)[0].lower()
-
 
 @dataclass(slots=True)
 class TLSInfo:
@@ -212,17 +207,3 @@ class Reply:
     def text(cls, status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Reply:
         """A short plain-text answer, as Traefik gives for its own errors."""
         return cls(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], message.encode())
-
-
-def split_host_port(host: str) -> tuple[str, str]:
-    """Split a Host header value into (host, port); IPv6 literals keep their brackets; port may be ''."""
-    if host.startswith("["):
-        end = host.find("]")
-        if end != -1:
-            rest = host[end + 1 :]
-            return host[: end + 1], rest[1:] if rest.startswith(":") else ""
-        return host, ""
-    name, sep, port = host.rpartition(":")
-    if sep and port.isdigit():
-        return name, port
-    return host, ""

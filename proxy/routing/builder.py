@@ -24,7 +24,7 @@ from proxy.routing.prefixrewrite import with_prefix_rewrite
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
-from proxy.rules import RuleSyntaxError, compile_rule, default_priority
+from proxy.rules import MAX_USER_PRIORITY, RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import Picker
 from proxy.services.transport import PoolRegistry, TransportSettings
 
@@ -161,6 +161,15 @@ class RuntimeBuilder(ServiceBuilder):
                 self.problems.append(Problem("router", qualified, str(exc)))
                 continue
             priority = router.priority or default_priority(router.rule)
+            if priority > MAX_USER_PRIORITY and not qualified.endswith(f"@{INTERNAL}"):  # as Traefik's router manager
+                self.problems.append(
+                    Problem(
+                        "router",
+                        qualified,
+                        f"the router priority {priority} exceeds the max user-defined priority {MAX_USER_PRIORITY}",
+                    )
+                )
+                continue
             self._router_scope = {}
             for ep_name in eps:
                 tls = router.tls or self.entry_points[ep_name].tls

@@ -136,7 +136,6 @@ class ServiceBuilder:
                     base_path=path if preserve_path else "",
                     pass_host_header=config.pass_host_header,
                     response_header_timeout=transport.response_header_timeout,
-                    flush_interval=config.response_forwarding.flush_interval,
                     service=name,
                 )
             )

@@ -98,22 +98,6 @@ class RouteTable:
                 return self._routes[rank]
         return None
 
-    def explain(self, req: RequestHead) -> list[str]:
-        """Slow path for error messages: which routers were considered for `req` and how they fared."""
-        view = MatchRequest(req)
-        lines: list[str] = []
-        for rank in self._candidates(view):
-            route = self._routes[rank]
-            verdict = "matched" if route.rule.match_view(view) else "did not match"
-            lines.append(f"router {route.name} (priority {route.priority}): rule `{route.rule.text}` {verdict}")
-        skipped = len(self._routes) - len(lines)
-        if skipped:
-            lines.append(
-                f"{skipped} other router(s) skipped: they require another host or path prefix "
-                f"than host {view.host!r}, path {view.path!r}"
-            )
-        return lines
-
     def _candidates(self, view: MatchRequest) -> Iterable[int]:
         """Ranks of the routes that may match, ascending, without duplicates."""
         buckets = self._buckets(view)

@@ -53,7 +53,6 @@ class UpstreamServer:
     base_path: str  # URL path, prefixed to the request path only with preservePath
     pass_host_header: bool
     response_header_timeout: float
-    flush_interval: float
     service: str
 
     @property

@@ -537,7 +537,7 @@ class Exchange:
             self.status = self.status or status
             self.client.abort()
             return
-        self.reply = error_reply(status, detail)
+        self.reply = error_reply(status)
         self.answer(self.reply)
 
     def upstream_failed(self, detail: str) -> None:

@@ -124,13 +124,14 @@ class Gateway:
         rewrite_prefix: bool | str = False,
     ) -> None:
         self.rewrite_prefix = rewrite_prefix_factory(rewrite_prefix)
-        legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
+        # The engine the CLI drives: a StaticConfig alone, routes applied later (apply); anything else is read here.
+        cli_engine = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {
             name.partition("@")[0]: url for name, url in {**(service_overrides or {}), **(services or {})}.items()
         }
         replaced: dict[str, Any] = {}
-        if legacy:
+        if cli_engine:
             static = config
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
@@ -164,7 +165,7 @@ class Gateway:
         self.terminating = False  # set when a graceful stop begins
         # Told of every finished exchange (the record below, the access log and metrics when configured).
         self.observers: list[Callable[[Exchange], None]] = []
-        keep = (0 if legacy else DEFAULT_RECORD) if record is None else record
+        keep = (0 if cli_engine else DEFAULT_RECORD) if record is None else record
         self.exchanges: deque[ExchangeRecord] = deque(maxlen=max(keep, 1))
         if keep > 0:
             self.observers.append(self._keep)

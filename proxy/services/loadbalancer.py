@@ -317,7 +317,7 @@ class ServicePicking:
         return lines
 
 
-class WeightedService(ServicePicking, WeightedRoundRobin["Picker"]):
+class WeightedBalancer(ServicePicking, WeightedRoundRobin["Picker"]):
     """A `weighted` service: child services (load balancers or other services) by weight."""
 
     def __init__(

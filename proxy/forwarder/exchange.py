@@ -28,8 +28,8 @@ from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
-    from proxy.forwarder.plan import RoutePlan
     from proxy.middlewares.retry import RetryPolicy
+    from proxy.routing.plan import RoutePlan
 
 log = logging.getLogger("proxy.forwarder")
 

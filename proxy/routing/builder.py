@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.config.dynamic import DynamicConfig, RouterTLS, ServersTransport
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
-from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.passthrough import PassThrough
 from proxy.middlewares.snicheck import SNICheck
+from proxy.routing.plan import RoutePlan
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable

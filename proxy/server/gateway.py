@@ -25,14 +25,14 @@ from proxy.config.loader import load_dynamic
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.forwarded import ForwardedHeaders
-from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
+from proxy.normalize import PathOptions
 from proxy.observability.hub import Observability
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
+from proxy.routing.plan import RoutePlan
 from proxy.routing.table import RouteTable
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
-from proxy.server.normalize import PathOptions
 from proxy.server.tls import announce_local_ca, announce_tls, entry_point_redirect, entry_point_tls, tls_local_ca
 from proxy.services.transport import PoolRegistry, TransportSettings
 

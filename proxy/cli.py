@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config.errors import ConfigError
-from proxy.config.loader import classify, read_any_config
+from proxy.config.loader import classify, entry_point_names, read_any_config
 from proxy.config.static import EntryPoint
 from proxy.config.static import FileProvider as FileProviderConfig
 from proxy.config.static_sources import load_static, static_flag_help
 from proxy.server.gateway import Gateway
 from proxy.server.run import Setup, make_provider, run_loop, serve, setup_logging
 
-DEFAULT_ENTRY_POINT = ("http", "127.0.0.1:9999")  # for a dynamic file given alone
+FIRST_DEFAULT_PORT = ("127.0.0.1", 9999)  # a dynamic file given alone: its entry points from here up
 
 DESCRIPTION = """\
 stripproxy: a reverse proxy that reads Traefik's configuration files.
@@ -117,25 +117,17 @@ def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
 
 def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
     """Entry points for a dynamic file served alone: those its routers name (else `http`), on loopback
-    from port 9999 up, in order of first mention, so that `entryPoints = ["web"]` works as written."""
-    names: list[str] = []
+    from port 9999 up, in order of first mention, so that `entryPoints = ["web"]` works as written. Read
+    from the file's data: a file that does not validate yet still names them."""
     http = next((v for k, v in raw.items() if str(k).lower() == "http"), None) or {}
     routers = next((v for k, v in http.items() if str(k).lower() == "routers"), None) or {}
-    for router in routers.values() if isinstance(routers, dict) else ():
-        listed = (
-            next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None)
-            if isinstance(router, dict)
-            else None
-        )
-        if isinstance(listed, str):  # a scalar for the list: split on commas, as Traefik's decoder does
-            listed = [part.strip() for part in listed.split(",") if part.strip()]
-        for name in listed if isinstance(listed, list) else ():
-            if isinstance(name, str) and name not in names:
-                names.append(name)
-    host, port = DEFAULT_ENTRY_POINT[1].rsplit(":", 1)
-    return {
-        name: EntryPoint(address=f"{host}:{int(port) + i}") for i, name in enumerate(names or [DEFAULT_ENTRY_POINT[0]])
-    }
+    listed = [
+        next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None)
+        for router in (routers.values() if isinstance(routers, dict) else ())
+        if isinstance(router, dict)
+    ]
+    host, port = FIRST_DEFAULT_PORT
+    return {name: EntryPoint(address=f"{host}:{port + i}") for i, name in enumerate(entry_point_names(listed))}
 
 
 def _names_entry_points(flags: list[str]) -> bool:

@@ -8,16 +8,22 @@
 - passTLSClientCert's DN options: the subject's keys are the issuer's plus organizationalUnit
   (TLSClientCertificateSubjectDNInfo / IssuerDNInfo in pkg/config/dynamic/middlewares.go);
 - the default serversTransport (static) and a named one (dynamic) give the same TransportSettings for the
-  keys they share.
+  keys they share;
+- the entry points a dynamic file served alone gets: the CLI's and proxy.server.sources' (config.loader's
+  entry_point_names).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from proxy.cli import default_entry_points
 from proxy.config.dynamic import ServersTransport
 from proxy.config.dynamic_middlewares import EncodedCharacters as MiddlewareEncodedCharacters
 from proxy.config.dynamic_middlewares import TLSClientCertificateIssuerDNInfo, TLSClientCertificateSubjectDNInfo
+from proxy.config.loader import entry_point_names, load_dynamic_file, read_any_config
 from proxy.config.static import EncodedCharacters as EntryPointEncodedCharacters
 from proxy.config.static import StaticConfig, StaticServersTransport, split_address
 from proxy.middlewares.encodedcharacters import EncodedCharacters
@@ -25,6 +31,7 @@ from proxy.normalize import ENCODED_FLAGS, PathOptions
 from proxy.routing.builder import transport_settings
 from proxy.server.entrypoint import parse_address
 from proxy.server.gateway import default_transport, path_options
+from proxy.server.sources import router_entry_points
 
 
 @pytest.mark.parametrize(
@@ -121,3 +128,37 @@ def test_static_and_dynamic_transports_read_their_shared_keys_alike() -> None:
 def test_negative_max_idle_conns_means_no_reuse_in_both() -> None:
     for model in (StaticServersTransport, ServersTransport):
         assert transport_settings(model.model_validate({"maxIdleConnsPerHost": -1})).max_idle_conns_per_host == 0
+
+
+ROUTER_FILES = [
+    pytest.param("", ["http"], id="no-router"),
+    pytest.param('[http.routers.r]\nrule = "Path(`/`)"\nservice = "s"\n', ["http"], id="router-names-none"),
+    pytest.param(
+        '[http.routers.a]\nrule = "Path(`/a`)"\nservice = "s"\nentryPoints = ["web", "admin"]\n'
+        '[http.routers.b]\nrule = "Path(`/b`)"\nservice = "s"\nentryPoints = ["admin", "websecure"]\n',
+        ["web", "admin", "websecure"],
+        id="first-mention-order",
+    ),
+    pytest.param(
+        '[http.routers.a]\nrule = "Path(`/a`)"\nservice = "s"\nentryPoints = "web, websecure"\n',
+        ["web", "websecure"],
+        id="scalar-split-on-commas",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "names"), ROUTER_FILES)
+def test_cli_and_sources_name_the_same_entry_points(tmp_path: Path, text: str, names: list[str]) -> None:
+    """A dynamic file served alone: the CLI (from the file's data) and proxy.testing's sources (from the
+    loaded config) create the same entry points, in the same order."""
+    path = tmp_path / "dynamic.toml"
+    path.write_text(text + '[http.services.s.loadBalancer]\nservers = [{url = "http://127.0.0.1:1"}]\n')
+    from_cli = default_entry_points(read_any_config(path))
+    assert list(from_cli) == names
+    assert [ep.address for ep in from_cli.values()] == [f"127.0.0.1:{9999 + i}" for i in range(len(names))]
+    dynamic, _ = load_dynamic_file(path)
+    assert router_entry_points(dynamic) == names
+
+
+def test_entry_point_names_ignore_what_is_not_a_name() -> None:
+    assert entry_point_names([None, 3, ["web", 7, "web"], "", " , admin ,"]) == ["web", "admin"]

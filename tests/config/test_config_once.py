@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,7 @@ def test_encoded_character_keys_are_one_set_with_opposite_defaults() -> None:
     entry_point, middleware = EntryPointEncodedCharacters(), MiddlewareEncodedCharacters()
     assert tuple(EntryPointEncodedCharacters.model_fields) == ENCODED_FLAGS
     assert tuple(MiddlewareEncodedCharacters.model_fields) == ENCODED_FLAGS
+    assert tuple(f.name for f in dataclasses.fields(PathOptions) if f.name.startswith("allow_")) == ENCODED_FLAGS
     assert entry_point.model_dump() == dict.fromkeys(ENCODED_FLAGS, True)
     assert middleware.model_dump() == dict.fromkeys(ENCODED_FLAGS, False)
     # Traefik's keys, read the same way by both.

@@ -77,6 +77,15 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "(they are disabled, as ACME cannot be reached)",
     )
     parser.add_argument(
+        "--rewrite-prefix",
+        nargs="?",
+        const="headers",
+        default="",
+        choices=["headers", "html"],
+        help="stripproxy's own, not Traefik's: on every router that strips a prefix, give the prefix back to "
+        "the app's redirects and cookies (Location, Set-Cookie...); =html rewrites HTML and CSS bodies too",
+    )
+    parser.add_argument(
         "--workers",
         type=worker_count,
         default=1,
@@ -137,7 +146,7 @@ def _names_entry_points(flags: list[str]) -> bool:
 
 def check(setup: Setup) -> int:
     """Load everything, print every problem; 0 when there is none."""
-    gateway = Gateway(setup.static, local_ca=setup.local_ca)
+    gateway = Gateway(setup.static, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix)
     problems: list[str] = [str(w) for w in setup.static.warnings]
     provider = make_provider(setup, gateway)
     if provider is not None:
@@ -163,7 +172,7 @@ def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
     """`explain` and `routes`: the gateway built from the configuration, nothing bound."""
     from proxy.server import commands
 
-    gateway = Gateway(setup.static)
+    gateway = Gateway(setup.static, rewrite_prefix=setup.rewrite_prefix)
     provider = make_provider(setup, gateway)
     if provider is not None:
         dynamic, _ = provider.load()
@@ -198,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 1
     setup.local_ca = not args.no_local_ca
+    setup.rewrite_prefix = args.rewrite_prefix
     setup_logging(
         setup.static.log.level if args.command == "run" else "ERROR",
         config=setup.static.log if args.command == "run" else None,

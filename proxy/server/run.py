@@ -50,6 +50,7 @@ class Setup:
     provider_config: FileProviderConfig | None
     base_dir: Path | None
     local_ca: bool = True  # --no-local-ca: routers with a certResolver are disabled instead
+    rewrite_prefix: str = ""  # --rewrite-prefix[=html]: stripproxy's prefixRewrite on every stripping router
 
 
 def make_provider(setup: Setup, gateway: Gateway) -> FileProvider | None:
@@ -96,7 +97,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
     """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
     `strict` start-up finds a problem (already printed)."""
-    gateway = Gateway(setup.static, reuse_port=reuse_port, local_ca=setup.local_ca)
+    gateway = Gateway(setup.static, reuse_port=reuse_port, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix)
     provider = make_provider(setup, gateway)
     for warning in setup.static.warnings:
         log.warning("%s", warning)

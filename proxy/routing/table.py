@@ -22,8 +22,8 @@ from proxy.message import RequestHead
 from proxy.rules import CompiledRule, MatchRequest
 from proxy.rules.matchers import request_host_keys
 
-if TYPE_CHECKING:  # the plan's modules import the middlewares and services: this table stays below them
-    from proxy.forwarder.plan import RoutePlan
+if TYPE_CHECKING:  # plan.py imports the middlewares and services: this table stays below them
+    from proxy.routing.plan import RoutePlan
 
 _SMALL_MERGE = 64  # below this many candidates a sort beats a lazy heap merge
 _LINEAR_LIMIT = 4  # up to this many routes, trying each in order beats the index lookups

@@ -7,7 +7,7 @@ recognised by name with their options kept as a loose dict, so the caller can sa
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.durations import Duration
@@ -300,6 +300,24 @@ class PassTLSClientCert(TraefikModel):
     info: TLSClientCertificateInfo | None = None
 
 
+class PrefixRewrite(TraefikModel):
+    """stripproxy's own `prefixRewrite` (Traefik refuses the key): see proxy/middlewares/prefixrewrite.py."""
+
+    headers: GoBool = True
+    cookies: GoBool = True
+    slash_redirect: GoBool = False
+    html: GoBool = False
+
+    @field_validator("html")
+    @classmethod
+    def _html_wired(cls, value: bool) -> bool:
+        from proxy.middlewares.prefixrewrite import HTML_NOT_AVAILABLE, html_mode_available
+
+        if value and not html_mode_available():
+            raise ValueError(HTML_NOT_AVAILABLE)
+        return value
+
+
 # Traefik middleware types stripproxy recognises but does not implement.
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "grpcWeb",
@@ -337,6 +355,8 @@ class Middleware(TraefikModel):
     pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
     retry: Retry | None = None
+    # stripproxy's own (not Traefik's)
+    prefix_rewrite: PrefixRewrite | None = None
 
     def type_name(self) -> str:
         """The middleware's type as Traefik spells it ("stripPrefix").

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from proxy.prefixrewrite import CHANGES_NOTE, noted_changes
+
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
     from proxy.forwarder.exchange import Exchange
@@ -36,6 +38,8 @@ class ExchangeRecord:
     attempts: int = 0  # times the request was sent upstream (more than 1: the retry middleware retried)
     overrides: tuple[str, ...] = ()  # the test overrides the router's plan had (services=, middlewares=)
     scheme: str = "http"  # "https": a TLS connection (served by the entry point's TLS routers)
+    # What stripproxy's prefixRewrite changed in the response: (header name, before, after) per value.
+    rewrites: tuple[tuple[str, str, str], ...] = ()
 
     @classmethod
     def of(cls, exchange: Exchange) -> ExchangeRecord:
@@ -59,6 +63,7 @@ class ExchangeRecord:
             attempts=exchange.attempts,
             overrides=plan.overrides if plan else (),
             scheme=head.scheme,
+            rewrites=noted_changes(head.notes) if CHANGES_NOTE in head.notes else (),
         )
 
 

@@ -139,7 +139,14 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
     "compress": lambda o, _: _compress(o),
     "buffering": lambda o, _: _buffering(o),
     "contentType": lambda o, _: _content_type(o),
+    "prefixRewrite": lambda o, _: _prefix_rewrite(o),
 }
+
+
+def _prefix_rewrite(o: Any) -> Middleware:
+    from proxy.middlewares.prefixrewrite import PrefixRewrite, PrefixRewriteOptions
+
+    return PrefixRewrite(PrefixRewriteOptions(o.headers, o.cookies, o.slash_redirect, o.html))
 
 
 def _compress(o: Any) -> Middleware:

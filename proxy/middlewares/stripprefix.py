@@ -14,6 +14,7 @@ from __future__ import annotations
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
+from proxy.prefixrewrite import note_stripped
 from proxy.urlpath import PLAIN_PATH, escaped_path, parse_raw_path, wire
 
 FORWARDED_PREFIX = "X-Forwarded-Prefix"
@@ -55,6 +56,7 @@ class StripPrefix(Middleware):
             if clean is None:
                 return bad_request()
             req.headers.add(FORWARDED_PREFIX, prefix)
+            note_stripped(req, prefix)
             req.path = escaped_path(*clean)
             return None
         return None
@@ -69,6 +71,7 @@ class StripPrefix(Middleware):
                 if sanitized(stripped, "") is None:
                     return bad_request()
                 req.headers.add(FORWARDED_PREFIX, prefix)
+                note_stripped(req, prefix)
                 req.path = stripped
                 return None
         return None

@@ -15,6 +15,7 @@ from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.stripprefix import FORWARDED_PREFIX
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
+from proxy.prefixrewrite import note_stripped
 from proxy.urlpath import escaped_path, from_text, parse_raw_path, to_text
 
 
@@ -43,6 +44,7 @@ class StripPrefixRegex(Middleware):
         if prefix is None:
             return None
         req.headers.add(FORWARDED_PREFIX, prefix)
+        note_stripped(req, prefix)
         path = ensure_leading_slash(path[len(prefix) :])
         if raw_path:
             raw_path = ensure_leading_slash(raw_path[encoded_prefix_len(raw_path, prefix) :])

@@ -18,9 +18,10 @@ from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.passthrough import PassThrough
+from proxy.middlewares.prefixrewrite import PrefixRewriteOptions, bind_prefix_rewrite
 from proxy.middlewares.snicheck import SNICheck
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
-from proxy.routing.services import ServiceBuilder, service_response_hook
+from proxy.routing.services import ServiceBuilder, service_response_hook, walk
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import Picker
@@ -108,7 +109,9 @@ class RuntimeBuilder(ServiceBuilder):
         *,
         local_ca: LocalCA | None = None,
         resolvers: frozenset[str] | None = None,
+        rewrite_prefix: PrefixRewriteOptions | None = None,
     ) -> None:
+        self.rewrite_prefix = rewrite_prefix  # the gateway-wide prefixRewrite (stripproxy's own), or None
         self.http = config.http
         self.internal = internal  # Traefik's internal provider: routers, middlewares, services (observability)
         self.default_rule_syntax = default_rule_syntax
@@ -166,6 +169,8 @@ class RuntimeBuilder(ServiceBuilder):
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
+                if chain:  # the router's prefixRewrite or the gateway-wide one, bound to this route
+                    chain = self._bind_prefix_rewrite(qualified, chain, service)
                 if isinstance(service, Middleware):  # an internal service answers at the end of the plan
                     chain.append((local_name(router.service), service))
                 if tls is not None and ep_name in checked:
@@ -352,6 +357,18 @@ class RuntimeBuilder(ServiceBuilder):
         if not found:
             raise BuildError("no valid entryPoint for this router")
         return found
+
+    def _bind_prefix_rewrite(
+        self, router: str, chain: list[tuple[str, Middleware]], service: Picker
+    ) -> list[tuple[str, Middleware]]:
+        """stripproxy's prefixRewrite (the router's own or the gateway-wide one): see middlewares/prefixrewrite.py."""
+        urls = [server.url for picker in walk(service) for server in getattr(picker, "servers", ())]
+        chain, problem = bind_prefix_rewrite(chain, urls, self.rewrite_prefix)
+        if problem is not None:
+            found = Problem("router", router, problem, level="warning")
+            if found not in self.problems:
+                self.problems.append(found)
+        return chain
 
     def _router_middlewares(self, ep_name: str, names: list[str]) -> list[tuple[str, Middleware]]:
         chain = []

@@ -27,6 +27,7 @@ from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
+from proxy.middlewares.prefixrewrite import PrefixRewriteOptions, gateway_options
 from proxy.observability.hub import Observability
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
@@ -106,7 +107,13 @@ class Gateway:
         base_dir: Path | str | None = None,
         middlewares: Mapping[str, Mapping[str, Any] | None] | None = None,
         local_ca: bool | str | Path = True,
+        rewrite_prefix: bool | str | PrefixRewriteOptions = False,
     ) -> None:
+        # stripproxy's own: prefixRewrite on every route that strips (True; "html" is reserved, refused for now)
+        try:
+            self.rewrite_prefix = gateway_options(rewrite_prefix)
+        except ValueError as exc:
+            raise ValueError(f"rewrite_prefix={rewrite_prefix!r}: {exc}") from None
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {
@@ -212,6 +219,7 @@ class Gateway:
             internal=self.observability.parts,
             local_ca=self.local_ca,
             resolvers=frozenset(resolvers or ()) if self.static.source_file else None,
+            rewrite_prefix=self.rewrite_prefix,
         )
         return builder.build()
 

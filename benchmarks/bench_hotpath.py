@@ -18,6 +18,9 @@ same request bytes.
 `--access-log` adds Traefik's access log (common format) written to a temporary file, with
 `--buffering=N` its bufferingSize (default 0: a write per line, Traefik's default); `--metrics` adds the
 Prometheus metrics observer (Traefik's default labels). Both are the gateway's real observers.
+
+`--rewrite-prefix` turns on stripproxy's prefixRewrite gateway-wide (the canned response has nothing for it
+to rewrite); benchmarks/bench_prefixrewrite.py runs both side by side in one process.
 """
 
 from __future__ import annotations
@@ -124,7 +127,8 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
     request = REQUEST
     if "--authorization" in sys.argv or extra.startswith("basicauth"):
         request = REQUEST[:-2] + AUTHORIZATION + b"\r\n"
-    gateway = Gateway(routes, record=0)  # as the CLI runs: no exchange records
+    # as the CLI runs: no exchange records
+    gateway = Gateway(routes, record=0, rewrite_prefix="--rewrite-prefix" in sys.argv)
     directory = tempfile.mkdtemp(prefix="bench-hotpath-")
     label_observed = observe(gateway, directory)
     runtime = next(iter(gateway.servers.values())).runtime
@@ -181,6 +185,7 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
         ).print_stats(30)
     label = f" (+ {extra})" if extra else (" (+ Authorization header)" if request is not REQUEST else "")
     label += label_observed
+    label += " (+ --rewrite-prefix)" if "--rewrite-prefix" in sys.argv else ""
     shutil.rmtree(directory, ignore_errors=True)
     print(
         f"{count} keep-alive requests through the forwarder{label}: {elapsed / count * 1e6:.1f} us of Python each "

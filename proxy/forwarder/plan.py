@@ -37,6 +37,9 @@ class RoutePlan:
     response_stages: tuple[ResponseStage, ...] = ()
     # Nothing on the response side at all: a response head may go out as the upstream wrote it.
     relays_as_is: bool = True
+    # Response hooks that all act only on some headers (`Middleware.response_headers`, e.g. prefixRewrite):
+    # a response head with none of these (lower-cased) names may still go out as the upstream wrote it.
+    relays_unless: frozenset[str] | None = None
     # (max bytes or 0, bytes in memory before spilling to disk) when the whole request body must be read
     # before anything goes upstream (buffering); None for every other plan.
     hold_request: tuple[int, int] | None = None
@@ -75,6 +78,7 @@ class RoutePlan:
             overrides,
             stages,
             not hooks and not stages,
+            _relays_unless(hooks) if hooks and not stages else None,
             hold,
             bool(stages) or hold is not None,
         )
@@ -84,8 +88,21 @@ class RoutePlan:
         all, before every middleware's, on whichever response path the plan takes."""
         stages = ((hook,), *self.response_stages) if self.response_stages else ()
         return dataclasses.replace(
-            self, response_hooks=(hook, *self.response_hooks), response_stages=stages, relays_as_is=False
+            self,
+            response_hooks=(hook, *self.response_hooks),
+            response_stages=stages,
+            relays_as_is=False,
+            relays_unless=None,
         )
+
+
+def _relays_unless(hooks: tuple[Middleware, ...]) -> frozenset[str] | None:
+    names: set[str] = set()
+    for hook in hooks:
+        if hook.response_headers is None:
+            return None
+        names |= hook.response_headers
+    return frozenset(names)
 
 
 def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:

@@ -33,6 +33,9 @@ class Middleware:
 
     #: False lets the forwarder skip `on_response` entirely for this middleware.
     has_response_hook: bool = False
+    #: Lower-cased response header names: `on_response` does nothing to a response that has none of them
+    #: (prefixRewrite), so such a response head may be relayed as the upstream wrote it. None: any response.
+    response_headers: frozenset[str] | None = None
     #: False lets the forwarder skip `on_request` (it would do nothing, e.g. a response-headers-only config).
     has_request_hook: bool = True
     #: True when `on_request` may add, change or remove request headers other than the X-Forwarded-Prefix /

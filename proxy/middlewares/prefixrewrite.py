@@ -52,21 +52,20 @@ class PrefixRewrite(Middleware):
         server_urls: Iterable[str] = (),
         *,
         bound: bool = False,
+        own_cookies: Iterable[str] = (),
     ) -> None:
         self.options = options = options or PrefixRewriteOptions()
         if options.html and not html_mode_available():
             raise ValueError(f"html: {HTML_NOT_AVAILABLE}")
         self.origins, self.hosts = origins(server_urls)
         self.bound = bound
+        self.own_cookies = frozenset(own_cookies)
         self.headers, self.cookies = options.headers, options.cookies
         if bound:
             self.has_request_hook = options.slash_redirect
             self.has_response_hook = options.headers or options.cookies
+            self.response_headers = REWRITTEN  # a response without these goes out as the upstream wrote it
             self.filters_response = response_filter_for(options) is not None
-
-    def bind(self, server_urls: Iterable[str]) -> PrefixRewrite:
-        """The working copy for one route whose servers are `server_urls`."""
-        return PrefixRewrite(self.options, server_urls, bound=True)
 
     def on_request(self, req: RequestHead) -> Reply | None:
         # slashRedirect: the bare prefix, stripped to nothing, is sent to the prefix with a slash (301, as nginx).
@@ -82,7 +81,14 @@ class PrefixRewrite(Middleware):
         if not prefix or REWRITTEN.isdisjoint(headers.keys):
             return
         rewriter = Rewriter(
-            prefix, f"{req.scheme}://{req.host.lower()}", self.origins, self.hosts, req.path, self.headers, self.cookies
+            prefix,
+            f"{req.scheme}://{req.host.lower()}",
+            self.origins,
+            self.hosts,
+            req.path,
+            self.headers,
+            self.cookies,
+            self.own_cookies,
         )
         changes = rewriter.rewrite(headers)
         if changes:
@@ -135,7 +141,10 @@ GATEWAY_NAME = "prefixRewrite@gateway"  # the name a route's plan shows for the 
 
 
 def bind_prefix_rewrite(
-    chain: list[tuple[str, Middleware]], server_urls: Iterable[str], gateway: PrefixRewriteOptions | None
+    chain: list[tuple[str, Middleware]],
+    server_urls: Iterable[str],
+    gateway: PrefixRewriteOptions | None,
+    own_cookies: Iterable[str] = (),
 ) -> tuple[list[tuple[str, Middleware]], str | None]:
     """A route's chain with its bound rewriter innermost, and a warning when the rewriter cannot apply.
 
@@ -171,4 +180,4 @@ def bind_prefix_rewrite(
             "prefixRewrite: this router strips no prefix, nothing to put back" if explicit is not None else None
         )
     name = GATEWAY_NAME if explicit is None else "prefixRewrite"
-    return [*chain, (name, PrefixRewrite(options, server_urls, bound=True))], None
+    return [*chain, (name, PrefixRewrite(options, server_urls, bound=True, own_cookies=own_cookies))], None

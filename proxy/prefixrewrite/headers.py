@@ -19,7 +19,8 @@ to `/api/v1/login`. What is rewritten (`Rewriter.rewrite`, one pass over the res
     prefixed form of what the app expected except when the request was the bare prefix (`/api/v1` has
     default-path `/api`, the app expected `/`): only then `Path=/api/v1` is added;
   - `Domain=` naming the upstream's own host (`127.0.0.1`, the server URL's host) is dropped, so the
-    cookie is a host-only cookie of the public host; any other Domain is kept.
+    cookie is a host-only cookie of the public host; any other Domain is kept;
+  - the gateway's own cookies (a sticky service's) are left as configured.
 
 Everything is decided per value with plain string operations; nothing is done for a response without the
 headers above. Each change is returned as (header name, before, after) for the exchange record.
@@ -77,6 +78,8 @@ class Rewriter:
     app_path: str = "/"
     headers: bool = True
     cookies: bool = True
+    # Cookie names the gateway itself sets (a sticky service's cookie, its path as configured): never rewritten.
+    own_cookies: frozenset[str] = frozenset()
 
     def prefixed(self, path: str) -> str:
         """`/login` -> `/api/v1/login`; `/` -> `/api/v1/`."""
@@ -119,6 +122,8 @@ class Rewriter:
 
     def cookie(self, value: str) -> str:
         parts = value.split(";")
+        if self.own_cookies and parts[0].partition("=")[0].strip() in self.own_cookies:
+            return value
         changed = False
         has_path = False
         kept = [parts[0]]

@@ -362,8 +362,10 @@ class RuntimeBuilder(ServiceBuilder):
         self, router: str, chain: list[tuple[str, Middleware]], service: Picker
     ) -> list[tuple[str, Middleware]]:
         """stripproxy's prefixRewrite (the router's own or the gateway-wide one): see middlewares/prefixrewrite.py."""
-        urls = [server.url for picker in walk(service) for server in getattr(picker, "servers", ())]
-        chain, problem = bind_prefix_rewrite(chain, urls, self.rewrite_prefix)
+        pickers = list(walk(service))
+        urls = [server.url for picker in pickers for server in getattr(picker, "servers", ())]
+        sticky = [picker.sticky.name for picker in pickers if getattr(picker, "sticky", None) is not None]
+        chain, problem = bind_prefix_rewrite(chain, urls, self.rewrite_prefix, sticky)
         if problem is not None:
             found = Problem("router", router, problem, level="warning")
             if found not in self.problems:

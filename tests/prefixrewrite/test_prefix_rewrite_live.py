@@ -13,6 +13,7 @@ from aiohttp import web
 
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.prefixrewrite import GATEWAY_NAME
+from proxy.prefixrewrite.headers import REWRITTEN
 from proxy.testing import serve_aiohttp
 
 
@@ -257,3 +258,28 @@ async def test_gateway_wide_option(stripproxy: Any, app_url: str) -> None:
 async def test_gateway_wide_html_is_refused(stripproxy: Any, app_url: str) -> None:
     with pytest.raises(ValueError, match="rewrite_prefix='html': html: not available yet"):
         await stripproxy(config(app_url, STRIP), rewrite_prefix="html")
+
+
+async def test_the_gateways_own_sticky_cookie_is_left_as_configured(stripproxy: Any, app_url: str) -> None:
+    """A sticky service's cookie is Traefik's (its path as configured), not the app's: only the app's moves."""
+    cfg = config(app_url, {**STRIP, "back": {"prefixRewrite": {}}})
+    cfg["http"]["services"]["app"]["loadBalancer"]["sticky"] = {"cookie": {"name": "lb"}}
+    gateway = await stripproxy(cfg)
+    response = await raw_get(f"{gateway.url}/api/v1/cookie", [("c", "app=1; Path=/")])
+    cookies = response.headers.getall("Set-Cookie")
+    assert [c for c in cookies if c.startswith("app=")] == ["app=1; Path=/api/v1"]
+    sticky = [c for c in cookies if c.startswith("lb=")]
+    assert len(sticky) == 1 and "Path=/api/v1" not in sticky[0] and "Path=/" in sticky[0], cookies
+
+
+async def test_a_response_without_those_headers_is_relayed_as_is(stripproxy: Any, app_url: str) -> None:
+    """The rewriter only acts on Location, Content-Location, Refresh, Link and Set-Cookie: a plan with it
+    still relays other response heads as the upstream wrote them (what keeps its cost near zero)."""
+    gateway = await stripproxy(config(app_url, STRIP), rewrite_prefix=True)
+    plan: RoutePlan = gateway.routers["api@file"]
+    assert not plan.relays_as_is and plan.relays_unless == REWRITTEN
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{gateway.url}/api/v1/x") as response:
+            assert await response.text() == "path=/x prefix=/api/v1"
+    response = await raw_get(f"{gateway.url}/api/v1/go", [("to", "/login")])
+    assert response.headers["Location"] == "/api/v1/login"

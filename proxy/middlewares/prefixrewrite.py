@@ -179,5 +179,7 @@ def bind_prefix_rewrite(
         return chain, (
             "prefixRewrite: this router strips no prefix, nothing to put back" if explicit is not None else None
         )
+    for strip in strips:  # from now on they note what they strip (shared instances: other routes too, harmless)
+        strip.notes_strip = True
     name = GATEWAY_NAME if explicit is None else "prefixRewrite"
     return [*chain, (name, PrefixRewrite(options, server_urls, bound=True, own_cookies=own_cookies))], None

@@ -36,6 +36,8 @@ def plain_strip(regex: str, replacement: str) -> str | None:
 
 
 class ReplacePathRegex(Middleware):
+    notes_strip = False  # set by prefixRewrite's binding: note what was stripped (proxy.prefixrewrite)
+
     def __init__(self, regex: str, replacement: str) -> None:
         self.regex: re.Pattern[str] = compile_go_regexp(regex.strip(), eager=True)
         self.replacement = replacement.strip()
@@ -50,7 +52,7 @@ class ReplacePathRegex(Middleware):
         if not self.regex.search(text):
             return None
         req.headers.add(REPLACED_PATH, current)
-        if self.strips is not None:
+        if self.strips is not None and self.notes_strip:  # a prefixRewrite on one of its routes
             note_stripped(req, self.strips)
         raw_path = from_text(replace_all(self.regex, text, self.replacement))
         try:

@@ -21,6 +21,8 @@ FORWARDED_PREFIX = "X-Forwarded-Prefix"
 
 
 class StripPrefix(Middleware):
+    notes_strip = False  # set by prefixRewrite's binding: note what was stripped (proxy.prefixrewrite)
+
     def __init__(self, prefixes: list[str], force_slash: bool = False) -> None:
         if isinstance(prefixes, str):
             raise ValueError(f"stripPrefix: prefixes must be a list of strings, got the string {prefixes!r}")
@@ -56,7 +58,8 @@ class StripPrefix(Middleware):
             if clean is None:
                 return bad_request()
             req.headers.add(FORWARDED_PREFIX, prefix)
-            note_stripped(req, prefix)
+            if self.notes_strip:  # a prefixRewrite on one of its routes
+                note_stripped(req, prefix)
             req.path = escaped_path(*clean)
             return None
         return None
@@ -71,7 +74,8 @@ class StripPrefix(Middleware):
                 if sanitized(stripped, "") is None:
                     return bad_request()
                 req.headers.add(FORWARDED_PREFIX, prefix)
-                note_stripped(req, prefix)
+                if self.notes_strip:  # a prefixRewrite on one of its routes
+                    note_stripped(req, prefix)
                 req.path = stripped
                 return None
         return None

@@ -13,7 +13,8 @@ CHANGES_NOTE = "prefixRewrite.changes"
 
 
 def note_stripped(req: RequestHead, prefix: str) -> None:
-    """Called by stripPrefix, stripPrefixRegex and an invertible replacePathRegex when they strip."""
+    """Called by stripPrefix, stripPrefixRegex and an invertible replacePathRegex when they strip, once a
+    rewriter is bound to one of their routes (their `notes_strip`): strips elsewhere pay nothing."""
     prefix = prefix.rstrip("/")
     if prefix:
         notes = req.notes

@@ -15,12 +15,12 @@ to wait). `--authorization` sends the basicAuth credentials in
 every request (implied by the basicauth ones), so that `--authorization` alone is the baseline with the
 same request bytes.
 
+`--rewrite-prefix` puts stripproxy's prefixRewrite on the guide's router (its answer has nothing to
+rewrite: the price of having it on).
+
 `--access-log` adds Traefik's access log (common format) written to a temporary file, with
 `--buffering=N` its bufferingSize (default 0: a write per line, Traefik's default); `--metrics` adds the
 Prometheus metrics observer (Traefik's default labels). Both are the gateway's real observers.
-
-`--rewrite-prefix` turns on stripproxy's prefixRewrite gateway-wide (the canned response has nothing for it
-to rewrite); benchmarks/bench_prefixrewrite.py runs both side by side in one process.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
     request = REQUEST
     if "--authorization" in sys.argv or extra.startswith("basicauth"):
         request = REQUEST[:-2] + AUTHORIZATION + b"\r\n"
-    # as the CLI runs: no exchange records
+    # as the CLI runs: no exchange records; `--rewrite-prefix`: prefixRewrite on the guide's stripping router
     gateway = Gateway(routes, record=0, rewrite_prefix="--rewrite-prefix" in sys.argv)
     directory = tempfile.mkdtemp(prefix="bench-hotpath-")
     label_observed = observe(gateway, directory)
@@ -185,7 +185,6 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
         ).print_stats(30)
     label = f" (+ {extra})" if extra else (" (+ Authorization header)" if request is not REQUEST else "")
     label += label_observed
-    label += " (+ --rewrite-prefix)" if "--rewrite-prefix" in sys.argv else ""
     shutil.rmtree(directory, ignore_errors=True)
     print(
         f"{count} keep-alive requests through the forwarder{label}: {elapsed / count * 1e6:.1f} us of Python each "

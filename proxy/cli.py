@@ -64,7 +64,7 @@ class Setup:
     provider_config: FileProviderConfig | None
     base_dir: Path | None
     local_ca: bool = True  # --no-local-ca: routers with a certResolver are disabled instead
-    rewrite_prefix: bool = False  # --rewrite-prefix: stripproxy's prefixRewrite on every route that strips
+    rewrite_prefix: str = ""  # --rewrite-prefix[=html]: stripproxy's prefixRewrite on every stripping router
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -111,10 +111,10 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         "--rewrite-prefix",
         nargs="?",
         const="headers",
-        default=None,
-        metavar="headers|html",
-        help="stripproxy only: on every route that strips a prefix, put the prefix back into the app's "
-        "redirects, Content-Location, Refresh, Link and cookie paths (see the README); '=html' is reserved",
+        default="",
+        choices=["headers", "html"],
+        help="stripproxy's own, not Traefik's: on every router that strips a prefix, give the prefix back to "
+        "the app's redirects and cookies (Location, Set-Cookie...); =html rewrites HTML and CSS bodies too",
     )
     parser.add_argument(
         "--workers",
@@ -279,7 +279,9 @@ def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
 def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
     """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
     `strict` start-up finds a problem (already printed)."""
-    gateway = Gateway(setup.static, reuse_port=reuse_port, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix)
+    gateway = Gateway(
+        setup.static, reuse_port=reuse_port, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix
+    )
     provider = make_provider(setup, gateway)
     for warning in setup.static.warnings:
         log.warning("%s", warning)
@@ -384,15 +386,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 1
     setup.local_ca = not args.no_local_ca
-    if args.rewrite_prefix is not None:
-        from proxy.middlewares.prefixrewrite import gateway_options
-
-        try:
-            gateway_options(args.rewrite_prefix)
-        except ValueError as exc:
-            print(f"configuration error: --rewrite-prefix={args.rewrite_prefix}: {exc}", file=sys.stderr)
-            return 1
-        setup.rewrite_prefix = True
+    setup.rewrite_prefix = args.rewrite_prefix
     setup_logging(
         setup.static.log.level if args.command == "run" else "ERROR",
         config=setup.static.log if args.command == "run" else None,

@@ -7,7 +7,7 @@ recognised by name with their options kept as a loose dict, so the caller can sa
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.durations import Duration
@@ -300,22 +300,13 @@ class PassTLSClientCert(TraefikModel):
     info: TLSClientCertificateInfo | None = None
 
 
-class PrefixRewrite(TraefikModel):
-    """stripproxy's own `prefixRewrite` (Traefik refuses the key): see proxy/middlewares/prefixrewrite.py."""
+class PrefixRewriteConfig(TraefikModel):
+    """stripproxy's own `prefixRewrite` (not a Traefik middleware): see proxy/middlewares/prefixrewrite.py."""
 
     headers: GoBool = True
     cookies: GoBool = True
     slash_redirect: GoBool = False
     html: GoBool = False
-
-    @field_validator("html")
-    @classmethod
-    def _html_wired(cls, value: bool) -> bool:
-        from proxy.middlewares.prefixrewrite import HTML_NOT_AVAILABLE, html_mode_available
-
-        if value and not html_mode_available():
-            raise ValueError(HTML_NOT_AVAILABLE)
-        return value
 
 
 # Traefik middleware types stripproxy recognises but does not implement.
@@ -355,8 +346,7 @@ class Middleware(TraefikModel):
     pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
     retry: Retry | None = None
-    # stripproxy's own (not Traefik's)
-    prefix_rewrite: PrefixRewrite | None = None
+    prefix_rewrite: PrefixRewriteConfig | None = None  # ours, not Traefik's
 
     def type_name(self) -> str:
         """The middleware's type as Traefik spells it ("stripPrefix").

@@ -85,8 +85,5 @@ def problems_from_validation(
             suggestion = suggest_key(model, normalised)
             if suggestion:
                 message += f" (did you mean {suggestion!r}?)"
-            elif str(normalised[-1]).lower().replace("_", "") in ("prefixrewrite", "rewriteprefix"):
-                # stripproxy's own middleware type, written where no middleware type goes
-                message += " (prefixRewrite is a middleware type: http.middlewares.<name>.prefixRewrite)"
         problems.append(ConfigProblem(file, key_path, message))
     return problems

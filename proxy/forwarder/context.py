@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from proxy.prefixrewrite import CHANGES_NOTE, noted_changes
+REWRITES = "prefixRewrite:changes"  # req.notes key (proxy/middlewares/prefixrewrite.py writes it)
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
@@ -38,8 +38,7 @@ class ExchangeRecord:
     attempts: int = 0  # times the request was sent upstream (more than 1: the retry middleware retried)
     overrides: tuple[str, ...] = ()  # the test overrides the router's plan had (services=, middlewares=)
     scheme: str = "http"  # "https": a TLS connection (served by the entry point's TLS routers)
-    # What stripproxy's prefixRewrite changed in the response: (header name, before, after) per value.
-    rewrites: tuple[tuple[str, str, str], ...] = ()
+    rewrites: tuple[str, ...] = ()  # what prefixRewrite changed in the answer, as `Name: before -> after`
 
     @classmethod
     def of(cls, exchange: Exchange) -> ExchangeRecord:
@@ -63,7 +62,7 @@ class ExchangeRecord:
             attempts=exchange.attempts,
             overrides=plan.overrides if plan else (),
             scheme=head.scheme,
-            rewrites=noted_changes(head.notes) if CHANGES_NOTE in head.notes else (),
+            rewrites=tuple(head.notes[REWRITES].split("\n")) if REWRITES in head.notes else (),
         )
 
 

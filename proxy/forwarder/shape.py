@@ -52,7 +52,7 @@ class ResponseShape:
     # for a lone Connection header (no other hop-by-hop header, no Transfer-Encoding); -1 otherwise.
     length_at: int
     connection_at: int  # index of that Connection header (nginx sends `keep-alive`), -1 when absent
-    keys: frozenset[str] = frozenset()  # the lower-cased names (a plan's `relays_unless` is checked against them)
+    keys: frozenset[str]  # the lower-cased names (RoutePlan.relays_unless is looked up in them)
 
 
 # Keyed by the names joined with a newline (never part of a name): one bytes object to hash and compare.

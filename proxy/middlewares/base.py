@@ -33,9 +33,6 @@ class Middleware:
 
     #: False lets the forwarder skip `on_response` entirely for this middleware.
     has_response_hook: bool = False
-    #: Lower-cased response header names: `on_response` does nothing to a response that has none of them
-    #: (prefixRewrite), so such a response head may be relayed as the upstream wrote it. None: any response.
-    response_headers: frozenset[str] | None = None
     #: False lets the forwarder skip `on_request` (it would do nothing, e.g. a response-headers-only config).
     has_request_hook: bool = True
     #: True when `on_request` may add, change or remove request headers other than the X-Forwarded-Prefix /
@@ -51,6 +48,9 @@ class Middleware:
     #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
     #: which builds a router's middlewares for that router, each router using it gets its own instance.
     per_router: bool = False
+    #: For a response hook that does nothing to a response without any of these headers (lower-case names):
+    #: such a response may go out as the upstream wrote it, the hook skipped. None: it must see every one.
+    response_header_names: frozenset[str] | None = None
     #: Options accepted but not acted on, each as "key.path: what happens instead"; the builder reports
     #: them as warnings for this middleware.
     warnings: tuple[str, ...] = ()

@@ -4,9 +4,6 @@ The regex (Go syntax, trimmed) is matched against the raw (escaped) path; on a m
 replaced (Go ReplaceAllString: `$1`, `${1}`, `$name`, `$$`), the old raw path is added as X-Replaced-Path and
 the result is taken as the new raw path. A result with a bad escape answers 500; one that cleaning would
 change (`/foo../bar` -> `/../bar`) answers 400. No match: nothing changes, no header.
-
-`strips` (ours, for prefixRewrite): the literal prefix when the mapping is a plain strip that can be
-inverted (`^/api/v1/(.*)` -> `/$1`, `^/api(.*)` -> `$1`), else None.
 """
 
 from __future__ import annotations
@@ -18,30 +15,13 @@ from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.replacepath import REPLACED_PATH, current_raw_path
 from proxy.middlewares.urlpath import bad_request, go_error, sanitized
-from proxy.prefixrewrite import note_stripped
 from proxy.urlpath import escaped_path, from_text, to_text, unescape
-
-_PLAIN_STRIP = re.compile(r"\^(/[A-Za-z0-9_~/-]*)\(\.\*\)\$?")
-
-
-def plain_strip(regex: str, replacement: str) -> str | None:
-    """The prefix a `regex` -> `replacement` pair removes when it is nothing but a strip, else None."""
-    match = _PLAIN_STRIP.fullmatch(regex)
-    if match is None or "//" in match.group(1):
-        return None
-    literal = match.group(1)
-    group = replacement in ("$1", "${1}") and not literal.endswith("/")
-    slashed = replacement in ("/$1", "/${1}") and literal.endswith("/") and literal != "/"
-    return literal.rstrip("/") if group or slashed else None
 
 
 class ReplacePathRegex(Middleware):
-    notes_strip = False  # set by prefixRewrite's binding: note what was stripped (proxy.prefixrewrite)
-
     def __init__(self, regex: str, replacement: str) -> None:
         self.regex: re.Pattern[str] = compile_go_regexp(regex.strip(), eager=True)
         self.replacement = replacement.strip()
-        self.strips = plain_strip(regex.strip(), self.replacement)
 
     def on_request(self, req: RequestHead) -> Reply | None:
         try:
@@ -52,8 +32,6 @@ class ReplacePathRegex(Middleware):
         if not self.regex.search(text):
             return None
         req.headers.add(REPLACED_PATH, current)
-        if self.strips is not None and self.notes_strip:  # a prefixRewrite on one of its routes
-            note_stripped(req, self.strips)
         raw_path = from_text(replace_all(self.regex, text, self.replacement))
         try:
             path = unescape(raw_path)

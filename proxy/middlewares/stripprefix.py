@@ -14,15 +14,12 @@ from __future__ import annotations
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
-from proxy.prefixrewrite import note_stripped
 from proxy.urlpath import PLAIN_PATH, escaped_path, parse_raw_path, wire
 
 FORWARDED_PREFIX = "X-Forwarded-Prefix"
 
 
 class StripPrefix(Middleware):
-    notes_strip = False  # set by prefixRewrite's binding: note what was stripped (proxy.prefixrewrite)
-
     def __init__(self, prefixes: list[str], force_slash: bool = False) -> None:
         if isinstance(prefixes, str):
             raise ValueError(f"stripPrefix: prefixes must be a list of strings, got the string {prefixes!r}")
@@ -58,8 +55,6 @@ class StripPrefix(Middleware):
             if clean is None:
                 return bad_request()
             req.headers.add(FORWARDED_PREFIX, prefix)
-            if self.notes_strip:  # a prefixRewrite on one of its routes
-                note_stripped(req, prefix)
             req.path = escaped_path(*clean)
             return None
         return None
@@ -74,8 +69,6 @@ class StripPrefix(Middleware):
                 if sanitized(stripped, "") is None:
                     return bad_request()
                 req.headers.add(FORWARDED_PREFIX, prefix)
-                if self.notes_strip:  # a prefixRewrite on one of its routes
-                    note_stripped(req, prefix)
                 req.path = stripped
                 return None
         return None

@@ -15,13 +15,10 @@ from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.stripprefix import FORWARDED_PREFIX
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
-from proxy.prefixrewrite import note_stripped
 from proxy.urlpath import escaped_path, from_text, parse_raw_path, to_text
 
 
 class StripPrefixRegex(Middleware):
-    notes_strip = False  # set by prefixRewrite's binding: note what was stripped (proxy.prefixrewrite)
-
     def __init__(self, regex: list[str]) -> None:
         if isinstance(regex, str):
             raise ValueError(f"stripPrefixRegex: regex must be a list of strings, got the string {regex!r}")
@@ -46,8 +43,6 @@ class StripPrefixRegex(Middleware):
         if prefix is None:
             return None
         req.headers.add(FORWARDED_PREFIX, prefix)
-        if self.notes_strip:  # a prefixRewrite on one of its routes
-            note_stripped(req, prefix)
         path = ensure_leading_slash(path[len(prefix) :])
         if raw_path:
             raw_path = ensure_leading_slash(raw_path[encoded_prefix_len(raw_path, prefix) :])

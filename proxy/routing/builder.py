@@ -8,7 +8,7 @@ use it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +18,11 @@ from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.passthrough import PassThrough
-from proxy.middlewares.prefixrewrite import PrefixRewriteOptions, bind_prefix_rewrite
+from proxy.middlewares.prefixrewrite import PrefixRewrite
 from proxy.middlewares.snicheck import SNICheck
+from proxy.routing.prefixrewrite import with_prefix_rewrite
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
-from proxy.routing.services import ServiceBuilder, service_response_hook, walk
+from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import Picker
@@ -109,10 +110,10 @@ class RuntimeBuilder(ServiceBuilder):
         *,
         local_ca: LocalCA | None = None,
         resolvers: frozenset[str] | None = None,
-        rewrite_prefix: PrefixRewriteOptions | None = None,
+        rewrite_prefix: Callable[[], PrefixRewrite] | None = None,
     ) -> None:
-        self.rewrite_prefix = rewrite_prefix  # the gateway-wide prefixRewrite (stripproxy's own), or None
         self.http = config.http
+        self.rewrite_prefix = rewrite_prefix  # the gateway-wide prefixRewrite: a fresh one per stripping router
         self.internal = internal  # Traefik's internal provider: routers, middlewares, services (observability)
         self.default_rule_syntax = default_rule_syntax
         self.tls_section = config.tls
@@ -165,12 +166,13 @@ class RuntimeBuilder(ServiceBuilder):
                 tls = router.tls or self.entry_points[ep_name].tls
                 try:
                     chain = self._router_middlewares(ep_name, router.middlewares)
+                    chain, rewrite_warnings = with_prefix_rewrite(chain, service, self.rewrite_prefix)
                     tls_options = self._router_tls(qualified, router.rule, tls) if tls is not None else ""
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
-                if chain:  # the router's prefixRewrite or the gateway-wide one, bound to this route
-                    chain = self._bind_prefix_rewrite(qualified, chain, service)
+                for warning in rewrite_warnings if ep_name == eps[0] else ():
+                    self.problems.append(Problem("router", qualified, warning, level="warning"))
                 if isinstance(service, Middleware):  # an internal service answers at the end of the plan
                     chain.append((local_name(router.service), service))
                 if tls is not None and ep_name in checked:
@@ -357,20 +359,6 @@ class RuntimeBuilder(ServiceBuilder):
         if not found:
             raise BuildError("no valid entryPoint for this router")
         return found
-
-    def _bind_prefix_rewrite(
-        self, router: str, chain: list[tuple[str, Middleware]], service: Picker
-    ) -> list[tuple[str, Middleware]]:
-        """stripproxy's prefixRewrite (the router's own or the gateway-wide one): see middlewares/prefixrewrite.py."""
-        pickers = list(walk(service))
-        urls = [server.url for picker in pickers for server in getattr(picker, "servers", ())]
-        sticky = [picker.sticky.name for picker in pickers if getattr(picker, "sticky", None) is not None]
-        chain, problem = bind_prefix_rewrite(chain, urls, self.rewrite_prefix, sticky)
-        if problem is not None:
-            found = Problem("router", router, problem, level="warning")
-            if found not in self.problems:
-                self.problems.append(found)
-        return chain
 
     def _router_middlewares(self, ep_name: str, names: list[str]) -> list[tuple[str, Middleware]]:
         chain = []

@@ -67,8 +67,6 @@ def explain_text(result: Trace) -> str:
     elif result.server:
         lines.append(f"service {result.service!r} -> server {result.server}; the upstream receives:")
         lines += ["  " + line for line in result.upstream_head.rstrip("\r\n").split("\r\n")]  # type: ignore[union-attr]
-    if result.prefix_rewrite:
-        lines.append(result.prefix_rewrite)
     return "\n".join(lines)
 
 

@@ -65,8 +65,6 @@ class Trace:
     upstream_head: str | None = None  # exactly what the upstream would receive (without the body)
     answer: Reply | None = None  # what the gateway answers itself, when it does
     detail: str = ""
-    # stripproxy's prefixRewrite on this route: what it would do to the response (which prefix it puts back)
-    prefix_rewrite: str = ""
 
 
 class _NotingTable:
@@ -205,36 +203,12 @@ async def trace(
         plan = plans.get(exchange.plan.router, exchange.plan)
         result.router, result.middlewares, result.service = plan.router, plan.middleware_names, plan.service_name
     result.detail = exchange.detail
-    if exchange.plan is not None and exchange.reply is None:
-        result.prefix_rewrite = prefix_rewrite_summary(exchange.plan, exchange.head)
     if exchange.reply is not None:
         result.answer = exchange.reply
     elif exchange.server is not None:
         result.server = exchange.server.url
         result.upstream_head = exchange._request_head_bytes().decode("latin-1")
     return result
-
-
-def prefix_rewrite_summary(plan: RoutePlan, head: RequestHead) -> str:
-    """What prefixRewrite would do to this request's response, in words ("" when it is not on the route)."""
-    from proxy.middlewares.prefixrewrite import PrefixRewrite
-    from proxy.prefixrewrite import STRIPPED_NOTE
-
-    rewriter = next((m for m in plan.middlewares if isinstance(m, PrefixRewrite) and m.bound), None)
-    if rewriter is None:
-        inner = [getattr(m, "inner", None) for m in plan.middlewares]
-        rewriter = next((m for m in inner if isinstance(m, PrefixRewrite) and m.bound), None)
-    if rewriter is None or not rewriter.has_response_hook:
-        return ""
-    prefix = head.notes.get(STRIPPED_NOTE)
-    if not prefix:
-        return "prefixRewrite: nothing was stripped from this request, its response is left alone"
-    what = [
-        w
-        for w, on in (("Location, Content-Location, Refresh, Link", rewriter.headers), ("Set-Cookie", rewriter.cookies))
-        if on
-    ]
-    return f"prefixRewrite: the response's {' and '.join(what)} get {prefix!r} back"
 
 
 def run_trace(

@@ -43,11 +43,8 @@ class GatewayProcess:
         args: Iterable[str] = (),
         workdir: str | Path | None = None,
         ca_dir: str | Path | None = None,
-        rewrite_prefix: bool | str = False,
     ) -> None:
         self.config = Path(config)
-        # stripproxy's --rewrite-prefix (True; a string is its mode: `--rewrite-prefix=html`)
-        self.rewrite_prefix = rewrite_prefix
         self.ca_dir = Path(ca_dir) if ca_dir is not None else None  # STRIPPROXY_CA_DIR: the local CA's folder
         self.services = dict(services or {})
         self.free_ports = free_ports
@@ -103,13 +100,6 @@ class GatewayProcess:
             str(config),
             *(["--strict"] if self.strict else []),
             *flags,
-            *(
-                []
-                if not self.rewrite_prefix
-                else ["--rewrite-prefix"]
-                if self.rewrite_prefix is True
-                else [f"--rewrite-prefix={self.rewrite_prefix}"]
-            ),
             *self.args,
         ]
 

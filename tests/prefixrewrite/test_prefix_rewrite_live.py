@@ -1,285 +1,203 @@
-"""stripproxy's prefixRewrite (issue #14, not Traefik) end to end: a real aiohttp upstream that answers as if it
-lived at `/`, behind `/api/v1` with stripPrefix, a live gateway and real clients (aiohttp, httpx)."""
+"""prefixRewrite through a live gateway (ours, issue #14): real sockets, a real aiohttp upstream that knows
+nothing of its prefix, real clients. Both ways of turning it on (the gateway-wide option and the middleware),
+what it leaves alone, how it refuses a misplaced or misspelt configuration, and the CLI flag."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-import aiohttp
-import httpx
 import pytest
+import requests
 from aiohttp import web
 
-from proxy.forwarder.plan import RoutePlan
-from proxy.middlewares.prefixrewrite import GATEWAY_NAME
-from proxy.prefixrewrite.headers import REWRITTEN
-from proxy.testing import serve_aiohttp
+from proxy import BackgroundGateway
+from proxy.config.errors import ConfigError
+from proxy.testing.upstreams import ServedApp, serve_app_in_thread
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
-async def app_handler(request: web.Request) -> web.StreamResponse:
-    """An app that knows nothing of a prefix: `/go?to=X` redirects to X; `/cookie` sets cookies."""
-    if request.path == "/go":
-        return web.Response(status=302, headers={"Location": request.query["to"]})
-    if request.path == "/cookie":
-        response = web.Response(text="ok")
-        for value in request.query.getall("c"):
-            response.headers.add("Set-Cookie", value)
-        return response
-    if request.path == "/headers":
-        response = web.Response(text="ok")
-        for item in request.query.getall("h"):
-            name, _, value = item.partition(":")
-            response.headers.add(name, value)
-        return response
-    return web.Response(text=f"path={request.path} prefix={request.headers.get('X-Forwarded-Prefix')}")
+async def _login(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/login")
 
 
-@pytest.fixture
-async def app_url() -> AsyncIterator[str]:
-    async with serve_aiohttp(app_handler) as served:
-        yield served.url
+async def _absolute(request: web.Request) -> web.Response:
+    raise web.HTTPFound(f"http://{request.headers['Host']}/login")  # the Host it was told, its own notion
 
 
-def config(app_url: str, middlewares: dict[str, Any], names: list[str] | None = None) -> dict[str, Any]:
+async def _page(request: web.Request) -> web.Response:
+    response = web.Response(text="hi", headers={"Link": "</style.css>; rel=preload", "Refresh": "5; url=/next"})
+    response.set_cookie("sid", "1", path="/")
+    return response
+
+
+async def _echo(request: web.Request) -> web.Response:
+    return web.json_response({"path": request.path, "prefix": request.headers.getall("X-Forwarded-Prefix", [])})
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[ServedApp]:
+    application = web.Application()
+    application.router.add_get("/app", _login)
+    application.router.add_get("/absolute", _absolute)
+    application.router.add_get("/login", _page)
+    application.router.add_get("/", _echo)
+    application.router.add_get("/plain/app", _login)
+    with serve_app_in_thread(application) as served:
+        yield served
+
+
+def routes(app: ServedApp, *, rewrite: dict[str, Any] | None = None, after: bool = False) -> dict[str, Any]:
+    middlewares: dict[str, Any] = {"strip": {"stripPrefix": {"prefixes": ["/api/v1"]}}}
+    chain = ["strip"]
+    if rewrite is not None:
+        middlewares["rewrite"] = {"prefixRewrite": rewrite}
+        chain = ["strip", "rewrite"] if after else ["rewrite", "strip"]
     return {
         "http": {
             "routers": {
-                "api": {
-                    "rule": "PathPrefix(`/api/v1`)",
-                    "service": "app",
-                    "middlewares": list(middlewares) if names is None else names,
-                },
-                "plain": {"rule": "PathPrefix(`/go`)", "service": "app"},
+                "api": {"rule": "PathPrefix(`/api/v1`)", "service": "app", "middlewares": chain},
+                "plain": {"rule": "PathPrefix(`/plain`)", "service": "app"},
             },
             "middlewares": middlewares,
-            "services": {"app": {"loadBalancer": {"servers": [{"url": app_url}]}}},
+            "services": {"app": {"loadBalancer": {"servers": [{"url": app.url}]}}},
         }
     }
 
 
-STRIP = {"strip": {"stripPrefix": {"prefixes": ["/api/v1"]}}}
+def get(gateway: BackgroundGateway, path: str, **headers: str) -> requests.Response:
+    return requests.get(gateway.url + path, headers=headers, allow_redirects=False, timeout=5)
 
 
-async def raw_get(url: str, params: list[tuple[str, str]] | None = None) -> aiohttp.ClientResponse:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, params=params, allow_redirects=False) as response:
-            await response.read()
-            return response
+def test_gateway_wide_option_rewrites_stripping_routers_only(app: ServedApp) -> None:
+    with BackgroundGateway(routes(app), rewrite_prefix=True) as gateway:
+        assert get(gateway, "/api/v1/app").headers["Location"] == "/api/v1/login"
+        host = gateway.url.removeprefix("http://")
+        assert get(gateway, "/api/v1/absolute").headers["Location"] == f"http://{host}/api/v1/login"
+        page = get(gateway, "/api/v1/login")
+        assert page.headers["Set-Cookie"] == "sid=1; Path=/api/v1"
+        assert page.headers["Link"] == "</api/v1/style.css>; rel=preload"
+        assert page.headers["Refresh"] == "5; url=/api/v1/next"
+        assert gateway.exchanges[-1].rewrites == (
+            "Link: </style.css>; rel=preload -> </api/v1/style.css>; rel=preload",
+            "Refresh: 5; url=/next -> 5; url=/api/v1/next",
+            "Set-Cookie: sid=1; Path=/ -> sid=1; Path=/api/v1",
+        )
+        assert "prefixRewrite: Set-Cookie: sid=1; Path=/ -> sid=1; Path=/api/v1" in gateway.explain()
+        # A router that strips nothing is left as it was: no rewriter, the as-is response path.
+        assert get(gateway, "/plain/app").headers["Location"] == "/login"
+        assert gateway.routers["plain@file"].middleware_names == ()
+        assert gateway.routers["plain@file"].relays_as_is
+        assert gateway.routers["api@file"].middleware_names == ("rewrite-prefix@stripproxy", "strip")
+
+
+def test_without_the_option_answers_are_relayed_as_the_app_wrote_them(app: ServedApp) -> None:
+    with BackgroundGateway(routes(app)) as gateway:
+        assert get(gateway, "/api/v1/app").headers["Location"] == "/login"
+        assert get(gateway, "/api/v1/login").headers["Set-Cookie"] == "sid=1; Path=/"
+        assert gateway.exchanges[-1].rewrites == ()
+        assert gateway.routers["api@file"].middleware_names == ("strip",)
+
+
+def test_middleware_per_router_with_its_switches(app: ServedApp) -> None:
+    with BackgroundGateway(routes(app, rewrite={"cookies": False})) as gateway:
+        assert get(gateway, "/api/v1/app").headers["Location"] == "/api/v1/login"
+        assert get(gateway, "/api/v1/login").headers["Set-Cookie"] == "sid=1; Path=/"
+    with BackgroundGateway(routes(app, rewrite={"headers": "false"})) as gateway:
+        assert get(gateway, "/api/v1/app").headers["Location"] == "/login"
+        assert get(gateway, "/api/v1/login").headers["Set-Cookie"] == "sid=1; Path=/api/v1"
+
+
+def test_slash_redirect_sends_the_prefix_itself_to_its_directory(app: ServedApp) -> None:
+    with BackgroundGateway(routes(app, rewrite={"slashRedirect": True})) as gateway:
+        moved = get(gateway, "/api/v1?page=2")
+        assert (moved.status_code, moved.headers["Location"]) == (301, "/api/v1/?page=2")
+        served = get(gateway, "/api/v1/")
+        assert served.json() == {"path": "/", "prefix": ["/api/v1"]}
+    with BackgroundGateway(routes(app, rewrite={})) as gateway:  # off by default: /api/v1 is served as /
+        assert get(gateway, "/api/v1").json() == {"path": "/", "prefix": ["/api/v1"]}
+
+
+def test_a_prefix_the_client_sent_is_not_taken_for_the_stripped_one(app: ServedApp) -> None:
+    with BackgroundGateway(routes(app), rewrite_prefix=True) as gateway:
+        answer = get(gateway, "/api/v1/app", **{"X-Forwarded-Prefix": "/evil"})
+        assert answer.headers["Location"] == "/api/v1/login"
+
+
+def test_rewriter_after_the_strip_disables_the_router_with_the_reason(app: ServedApp) -> None:
+    with BackgroundGateway(routes(app, rewrite={}, after=True)) as gateway:
+        assert "api@file" not in gateway.routers
+        problems = [str(p) for p in gateway.gateway.last_build.problems]  # type: ignore[union-attr]
+        assert any("api@file" in p and "prefixRewrite must come before the stripPrefix" in p for p in problems)
+        assert get(gateway, "/api/v1/app").status_code == 404
+
+
+def test_rewriter_without_a_strip_warns_that_it_does_nothing(app: ServedApp) -> None:
+    config = routes(app, rewrite={})
+    config["http"]["routers"]["api"]["middlewares"] = ["rewrite"]
+    with BackgroundGateway(config) as gateway:
+        problems = [str(p) for p in gateway.gateway.last_build.problems]  # type: ignore[union-attr]
+        assert any("no stripPrefix or stripPrefixRegex after it" in p for p in problems), problems
 
 
 @pytest.mark.parametrize(
-    ("location", "expected"),
+    ("middleware", "expected"),
     [
-        pytest.param("/login", "/api/v1/login", id="absolute path gets the prefix"),
-        pytest.param("/", "/api/v1/", id="the app's root"),
-        pytest.param("/login?next=/x#f", "/api/v1/login?next=/x#f", id="query and fragment kept"),
-        pytest.param("/api/v1/login", "/api/v1/login", id="already prefixed: untouched"),
-        pytest.param("/api/v1", "/api/v1", id="the bare prefix: untouched"),
-        pytest.param("/api/v10", "/api/v1/api/v10", id="a longer segment is not the prefix"),
-        pytest.param("login", "login", id="relative: the browser resolves it under the prefix"),
-        pytest.param("../x", "../x", id="dot-relative: untouched, as nginx proxy_redirect"),
-        pytest.param("?page=2", "?page=2", id="query only"),
-        pytest.param("https://other.example/x", "https://other.example/x", id="another origin"),
-        pytest.param("//other.example/x", "//other.example/x", id="scheme-relative other origin"),
-        pytest.param("mailto:a@b.c", "mailto:a@b.c", id="another scheme"),
+        pytest.param({"prefixRewrite": {"slashRedirct": True}}, "slashRedirect", id="misspelt-option"),
+        pytest.param({"prefixRewite": {}}, "prefixRewrite", id="misspelt-type"),
+        pytest.param({"prefixRewrite": {"html": "maybe"}}, "html", id="not-a-boolean"),
     ],
 )
-async def test_location(stripproxy: Any, app_url: str, location: str, expected: str) -> None:
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {}}}))
-    response = await raw_get(f"{gateway.url}/api/v1/go", [("to", location)])
-    assert response.status == 302
-    assert response.headers["Location"] == expected
-    record = gateway.exchanges[-1]
-    assert record.rewrites == (() if expected == location else (("Location", location, expected),))
+def test_misspellings_are_refused_with_the_key_path(app: ServedApp, middleware: dict[str, Any], expected: str) -> None:
+    config = routes(app)
+    config["http"]["middlewares"]["rewrite"] = middleware
+    with pytest.raises(ConfigError) as refused:
+        BackgroundGateway(config).start()
+    message = str(refused.value)
+    assert "http.middlewares.rewrite" in message and expected in message, message
 
 
-async def test_upstream_and_public_origins(stripproxy: Any, app_url: str) -> None:
-    """An absolute URL on the upstream's origin gets the public origin and the prefix; one on the public
-    origin (what an app writes from the Host it was sent) gets the prefix."""
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {}}}))
-    public = gateway.url
-    response = await raw_get(f"{public}/api/v1/go", [("to", f"{app_url}/login?x=1")])
-    assert response.headers["Location"] == f"{public}/api/v1/login?x=1"
-    response = await raw_get(f"{public}/api/v1/go", [("to", f"{public}/items/")])
-    assert response.headers["Location"] == f"{public}/api/v1/items/"
-    response = await raw_get(f"{public}/api/v1/go", [("to", f"{public}/api/v1/items/")])
-    assert response.headers["Location"] == f"{public}/api/v1/items/"
+def test_gateway_option_value_is_checked() -> None:
+    with pytest.raises(ValueError, match="rewrite_prefix: expected True, 'headers' or 'html'"):
+        BackgroundGateway({"http": {}}, rewrite_prefix="cookies").start()
 
 
-@pytest.mark.parametrize(
-    ("cookie", "expected"),
-    [
-        pytest.param("sid=1; Path=/", "sid=1; Path=/api/v1", id="root path becomes the prefix"),
-        pytest.param("sid=1; Path=/x; HttpOnly", "sid=1; Path=/api/v1/x; HttpOnly", id="path gets the prefix"),
-        pytest.param("sid=1; path=/api/v1/x", "sid=1; path=/api/v1/x", id="already prefixed"),
-        pytest.param("sid=1; Path=/; Domain=127.0.0.1", "sid=1; Path=/api/v1", id="upstream domain dropped"),
-        pytest.param(
-            "sid=1; Path=/; Domain=other.example", "sid=1; Path=/api/v1; Domain=other.example", id="other domain kept"
-        ),
-        pytest.param("sid=1", "sid=1", id="no path on /api/v1/cookie: the default-path is already /api/v1"),
-    ],
-)
-async def test_set_cookie(stripproxy: Any, app_url: str, cookie: str, expected: str) -> None:
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {}}}))
-    response = await raw_get(f"{gateway.url}/api/v1/cookie", [("c", cookie)])
-    assert response.headers.getall("Set-Cookie") == [expected]
-
-
-async def test_cookie_without_path_on_the_bare_prefix(stripproxy: Any, app_url: str) -> None:
-    """RFC 6265 5.1.4: on `/api/v1` the browser would scope a Path-less cookie to `/api`: Path=/api/v1 is added."""
-
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {}}}))
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{gateway.url}/api/v1", allow_redirects=False) as response:
-            assert response.status == 200
-    # the bare prefix reaches the app as `/`; its answer has no cookie: check the cookie rule on /headers instead
-    response = await raw_get(f"{gateway.url}/api/v1/headers", [("h", "Refresh:0; url=/next")])
-    assert response.headers["Refresh"] == "0; url=/api/v1/next"
-
-
-async def test_refresh_link_content_location(stripproxy: Any, app_url: str) -> None:
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {}}}))
-    response = await raw_get(
-        f"{gateway.url}/api/v1/headers",
-        [
-            ("h", "Refresh:5; URL='/x'"),
-            ("h", "Link:</a.css>; rel=preload, <https://cdn.example/b.js>; rel=preload, <c>; rel=next"),
-            ("h", "Content-Location:/items/1"),
-        ],
+def test_cli_flag(app: ServedApp, tmp_path: Path) -> None:
+    port = _free_port()
+    (tmp_path / "static.toml").write_text(
+        f'[entryPoints.web]\naddress = "127.0.0.1:{port}"\n[providers.file]\nfilename = "routes.toml"\n'
     )
-    assert response.headers["Refresh"] == "5; URL='/api/v1/x'"
-    assert (
-        response.headers["Link"]
-        == "</api/v1/a.css>; rel=preload, <https://cdn.example/b.js>; rel=preload, <c>; rel=next"
+    (tmp_path / "routes.toml").write_text(
+        '[http.routers.api]\nrule = "PathPrefix(`/api/v1`)"\nservice = "app"\nmiddlewares = ["strip"]\n'
+        '[http.middlewares.strip.stripPrefix]\nprefixes = ["/api/v1"]\n'
+        f'[[http.services.app.loadBalancer.servers]]\nurl = "{app.url}"\n'
     )
-    assert response.headers["Content-Location"] == "/api/v1/items/1"
-    names = [name for name, _, _ in gateway.exchanges[-1].rewrites]
-    assert names == ["Refresh", "Link", "Content-Location"]
+    command = [sys.executable, "-m", "proxy", "--config", str(tmp_path / "static.toml"), "--rewrite-prefix"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/api/v1/app", allow_redirects=False, timeout=2)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()  # type: ignore[union-attr]
+                time.sleep(0.05)
+        assert answer.headers["Location"] == "/api/v1/login"
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stderr.close()  # type: ignore[union-attr]
 
 
-async def test_options_headers_and_cookies_off(stripproxy: Any, app_url: str) -> None:
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {"headers": False}}}))
-    response = await raw_get(f"{gateway.url}/api/v1/go", [("to", "/login")])
-    assert response.headers["Location"] == "/login"
-    response = await raw_get(f"{gateway.url}/api/v1/cookie", [("c", "a=1; Path=/")])
-    assert response.headers["Set-Cookie"] == "a=1; Path=/api/v1"
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {"cookies": False}}}))
-    response = await raw_get(f"{gateway.url}/api/v1/cookie", [("c", "a=1; Path=/")])
-    assert response.headers["Set-Cookie"] == "a=1; Path=/"
+def _free_port() -> int:
+    import socket
 
-
-async def test_slash_redirect(stripproxy: Any, app_url: str) -> None:
-    """nginx answers a prefix location's bare form with a 301 to the slashed one; so does slashRedirect."""
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {"slashRedirect": True}}}))
-    response = await raw_get(f"{gateway.url}/api/v1?a=1")
-    assert response.status == 301
-    assert response.headers["Location"] == "/api/v1/?a=1"
-    async with httpx.AsyncClient(follow_redirects=True) as client:
-        followed = await client.get(f"{gateway.url}/api/v1")
-    assert followed.text == "path=/ prefix=/api/v1"
-    assert str(followed.url).endswith("/api/v1/")
-    # off by default: the bare prefix is forwarded as `/`
-    gateway = await stripproxy(config(app_url, {**STRIP, "back": {"prefixRewrite": {}}}))
-    response = await raw_get(f"{gateway.url}/api/v1")
-    assert response.status == 200
-
-
-@pytest.mark.parametrize(
-    ("middlewares", "path"),
-    [
-        pytest.param({"s": {"stripPrefixRegex": {"regex": ["/api/v[0-9]+"]}}}, "/api/v1", id="stripPrefixRegex"),
-        pytest.param(
-            {"s": {"replacePathRegex": {"regex": "^/api/v1/(.*)", "replacement": "/$1"}}},
-            "/api/v1",
-            id="replacePathRegex that is a plain strip",
-        ),
-        pytest.param(
-            {"a": {"stripPrefix": {"prefixes": ["/api"]}}, "b": {"stripPrefix": {"prefixes": ["/v1"]}}},
-            "/api/v1",
-            id="two strips, in order",
-        ),
-    ],
-)
-async def test_strips_it_inverts(stripproxy: Any, app_url: str, middlewares: dict[str, Any], path: str) -> None:
-    gateway = await stripproxy(config(app_url, {**middlewares, "back": {"prefixRewrite": {}}}))
-    response = await raw_get(f"{gateway.url}{path}/go", [("to", "/login")])
-    assert response.headers["Location"] == "/api/v1/login"
-
-
-async def test_stripprefixregex_uses_this_requests_match(stripproxy: Any, app_url: str) -> None:
-    middlewares = {"s": {"stripPrefixRegex": {"regex": ["/api/v[0-9]+"]}}, "back": {"prefixRewrite": {}}}
-    cfg = config(app_url, middlewares)
-    cfg["http"]["routers"]["api"]["rule"] = "PathPrefix(`/api`)"
-    gateway = await stripproxy(cfg)
-    response = await raw_get(f"{gateway.url}/api/v7/go", [("to", "/login")])
-    assert response.headers["Location"] == "/api/v7/login"
-
-
-@pytest.mark.parametrize(
-    "middlewares",
-    [
-        pytest.param({"s": {"replacePath": {"path": "/app"}}}, id="replacePath"),
-        pytest.param({"s": {"replacePathRegex": {"regex": "^/api/(.*)/v1", "replacement": "/$1"}}}, id="regex"),
-        pytest.param(
-            {"s": {"stripPrefix": {"prefixes": ["/api/v1"]}}, "p": {"addPrefix": {"prefix": "/v2"}}}, id="addPrefix"
-        ),
-    ],
-)
-async def test_not_invertible_is_reported(stripproxy: Any, app_url: str, middlewares: dict[str, Any]) -> None:
-    gateway = await stripproxy(config(app_url, {**middlewares, "back": {"prefixRewrite": {}}}), strict=False)
-    problems = [str(p) for p in gateway.last_build.problems]
-    assert any("prefixRewrite: not applied to this router" in p and "cannot be inverted" in p for p in problems), (
-        problems
-    )
-    response = await raw_get(f"{gateway.url}/api/v1/go", [("to", "/login")])
-    assert response.headers.get("Location", "/login").endswith("/login")
-    assert gateway.exchanges[-1].rewrites == ()
-
-
-async def test_gateway_wide_option(stripproxy: Any, app_url: str) -> None:
-    """`rewrite_prefix=True`: every route that strips gets the rewriter; a route that strips nothing keeps the
-    plain plan (no response hook at all)."""
-    gateway = await stripproxy(config(app_url, STRIP), rewrite_prefix=True)
-    response = await raw_get(f"{gateway.url}/api/v1/go", [("to", "/login")])
-    assert response.headers["Location"] == "/api/v1/login"
-    assert gateway.exchanges[-1].middlewares == ("strip", GATEWAY_NAME)
-    plain: RoutePlan = gateway.routers["plain@file"]
-    assert plain.relays_as_is and not plain.response_hooks and plain.middlewares == ()
-    response = await raw_get(f"{gateway.url}/go", [("to", "/login")])
-    assert response.headers["Location"] == "/login"
-    # off by default
-    gateway = await stripproxy(config(app_url, STRIP))
-    response = await raw_get(f"{gateway.url}/api/v1/go", [("to", "/login")])
-    assert response.headers["Location"] == "/login"
-    assert gateway.routers["api@file"].relays_as_is
-
-
-async def test_gateway_wide_html_is_refused(stripproxy: Any, app_url: str) -> None:
-    with pytest.raises(ValueError, match="rewrite_prefix='html': html: not available yet"):
-        await stripproxy(config(app_url, STRIP), rewrite_prefix="html")
-
-
-async def test_the_gateways_own_sticky_cookie_is_left_as_configured(stripproxy: Any, app_url: str) -> None:
-    """A sticky service's cookie is Traefik's (its path as configured), not the app's: only the app's moves."""
-    cfg = config(app_url, {**STRIP, "back": {"prefixRewrite": {}}})
-    cfg["http"]["services"]["app"]["loadBalancer"]["sticky"] = {"cookie": {"name": "lb"}}
-    gateway = await stripproxy(cfg)
-    response = await raw_get(f"{gateway.url}/api/v1/cookie", [("c", "app=1; Path=/")])
-    cookies = response.headers.getall("Set-Cookie")
-    assert [c for c in cookies if c.startswith("app=")] == ["app=1; Path=/api/v1"]
-    sticky = [c for c in cookies if c.startswith("lb=")]
-    assert len(sticky) == 1 and "Path=/api/v1" not in sticky[0] and "Path=/" in sticky[0], cookies
-
-
-async def test_a_response_without_those_headers_is_relayed_as_is(stripproxy: Any, app_url: str) -> None:
-    """The rewriter only acts on Location, Content-Location, Refresh, Link and Set-Cookie: a plan with it
-    still relays other response heads as the upstream wrote them (what keeps its cost near zero)."""
-    gateway = await stripproxy(config(app_url, STRIP), rewrite_prefix=True)
-    plan: RoutePlan = gateway.routers["api@file"]
-    assert not plan.relays_as_is and plan.relays_unless == REWRITTEN
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{gateway.url}/api/v1/x") as response:
-            assert await response.text() == "path=/x prefix=/api/v1"
-    response = await raw_get(f"{gateway.url}/api/v1/go", [("to", "/login")])
-    assert response.headers["Location"] == "/api/v1/login"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -28,6 +28,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 from proxy.regexsafety import backtrack_safe
@@ -73,7 +74,7 @@ def _class_body(ranges: _Ranges, negate: bool) -> str:
     """Python bracket-class items for `ranges` (sorted, disjoint), or for their complement over all runes."""
     if negate:
         edges = [(-1, -1), *ranges, (MAX_RUNE + 1, MAX_RUNE + 1)]
-        ranges = tuple((lo[1] + 1, hi[0] - 1) for lo, hi in zip(edges, edges[1:]) if hi[0] - lo[1] > 1)
+        ranges = tuple((lo[1] + 1, hi[0] - 1) for lo, hi in pairwise(edges) if hi[0] - lo[1] > 1)
     return "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in ranges)
 
 

@@ -6,6 +6,7 @@ Everything is `str`: header bytes are decoded as latin-1, so any byte round-trip
 
 from __future__ import annotations
 
+import builtins  # HeaderList.set shadows the builtin inside the class body, annotations included
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
@@ -51,7 +52,7 @@ class HeaderList:
         count = keys.count(lname)
         if count < 2:  # the usual case, without a Python-level scan
             return [self._items[keys.index(lname)][1]] if count else []
-        return [pair[1] for key, pair in zip(keys, self._items) if key == lname]
+        return [pair[1] for key, pair in zip(keys, self._items, strict=True) if key == lname]
 
     def joined(self, name: str) -> str | None:
         """All values of `name` joined with ', ' (how HTTP folds repeated fields), or None if absent."""
@@ -105,7 +106,7 @@ class HeaderList:
         del self._items[index]
         del self._keys[index]
 
-    def remove_many(self, lower_names: frozenset[str] | set[str]) -> None:
+    def remove_many(self, lower_names: frozenset[str] | builtins.set[str]) -> None:
         """Drop every entry whose lower-cased name is in `lower_names`."""
         # Usually one or two of the names are present, once each: deleting those in place is cheaper
         # than rebuilding both lists.
@@ -119,7 +120,8 @@ class HeaderList:
                 self._drop(lname)
 
     def _drop(self, lname: str, start: int = 0) -> None:
-        kept = [(key, pair) for i, (key, pair) in enumerate(zip(self._keys, self._items)) if i < start or key != lname]
+        pairs = enumerate(zip(self._keys, self._items, strict=True))
+        kept = [(key, pair) for i, (key, pair) in pairs if i < start or key != lname]
         self._keys = [key for key, _ in kept]
         self._items = [pair for _, pair in kept]
 
@@ -161,11 +163,11 @@ class RequestHead:
     # Filled by middlewares that rewrite the path, for the exchange record; not sent anywhere.
     notes: dict[str, str] = field(default_factory=dict)
     # Callbacks registered with `at_end`; None (no list) for the requests that register none.
-    end_callbacks: list[Callable[[Any], None]] | None = None
+    end_callbacks: list[Callable[[Any], object]] | None = None  # what a callback returns is ignored
     # How a TLS connection was made (SNI, TLS options, client certificate); None for plain HTTP.
     tls: TLSInfo | None = None
 
-    def at_end(self, callback: Callable[[Any], None]) -> None:
+    def at_end(self, callback: Callable[[Any], object]) -> None:
         """Call `callback(exchange)` once when this request's exchange is over, however it ends. The
         exchange is the outcome: `status`, `bytes_out`, `started`, `server`, `detail`, `attempts`, `head`."""
         if self.end_callbacks is None:
@@ -179,11 +181,6 @@ class RequestHead:
         a path a middleware left empty is `/`."""
         path = self.path or "/"
         return path if self.query is None else f"{path}?{self.query}"
-
-    @property
-    def host_name(self) -> str:
-        """The Host without port, lower-cased: what Host() rules compare against."""
-        return split_host_port(self.host)[0].lower()
 
 
 @dataclass(slots=True)
@@ -210,17 +207,3 @@ class Reply:
     def text(cls, status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Reply:
         """A short plain-text answer, as Traefik gives for its own errors."""
         return cls(status, [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])], message.encode())
-
-
-def split_host_port(host: str) -> tuple[str, str]:
-    """Split a Host header value into (host, port); IPv6 literals keep their brackets; port may be ''."""
-    if host.startswith("["):
-        end = host.find("]")
-        if end != -1:
-            rest = host[end + 1 :]
-            return host[: end + 1], rest[1:] if rest.startswith(":") else ""
-        return host, ""
-    name, sep, port = host.rpartition(":")
-    if sep and port.isdigit():
-        return name, port
-    return host, ""

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from proxy.message import HeaderList
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -74,8 +77,8 @@ def strip_ipv6_zone(address: str) -> str:
 
 # ---------------------------------------------------------------------------------------- IP parsing (Go)
 def _unmap(ip: IPAddress) -> IPAddress:
-    if ip.version == 6 and ip.ipv4_mapped is not None:  # type: ignore[union-attr]
-        return ip.ipv4_mapped  # type: ignore[union-attr,return-value]
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
     return ip
 
 
@@ -113,7 +116,7 @@ def parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | Non
         return None
     network = ipaddress.ip_network((ip, length), strict=False)
     if network.version == 6:
-        mapped = network.network_address.ipv4_mapped  # type: ignore[union-attr]
+        mapped = network.network_address.ipv4_mapped
         if mapped is not None:  # net.IPNet.Contains compares the IPv4 part of ::ffff:a.b.c.d/n
             return ipaddress.ip_network((mapped, length - 96))
     return network
@@ -169,7 +172,7 @@ class _Request(Protocol):
     client_ip: str
 
     @property
-    def headers(self) -> object: ...
+    def headers(self) -> HeaderList: ...
 
 
 def ipv6_subnet_ip(ip: str, bits: int) -> str:
@@ -216,7 +219,7 @@ class DepthStrategy:
         self.ipv6_subnet = ipv6_subnet
 
     def get_ip(self, req: _Request) -> str:
-        parts = (req.headers.get("X-Forwarded-For") or "").split(",")  # type: ignore[attr-defined]
+        parts = (req.headers.get("X-Forwarded-For") or "").split(",")
         if len(parts) < self.depth:
             return ""
         ip = parts[len(parts) - self.depth].strip(" \t\n\v\f\r")
@@ -233,7 +236,7 @@ class PoolStrategy:
         self.checker = checker
 
     def get_ip(self, req: _Request) -> str:
-        parts = (req.headers.get("X-Forwarded-For") or "").split(",")  # type: ignore[attr-defined]
+        parts = (req.headers.get("X-Forwarded-For") or "").split(",")
         for part in reversed(parts):
             ip = part.strip(" \t\n\v\f\r")
             if ip and not self.checker.contains(ip):

@@ -355,7 +355,8 @@ class Middleware(TraefikModel):
         name = self.type_name()
         for field_name, field in type(self).model_fields.items():
             if (field.alias or field_name) == name:
-                return getattr(self, field_name)
+                options: TraefikModel | LooseDict = getattr(self, field_name)
+                return options
         raise AssertionError(name)
 
     @property

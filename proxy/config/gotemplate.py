@@ -19,6 +19,7 @@ the file, the line and what is not supported. `render` is only called for text c
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -628,7 +629,7 @@ class _Renderer:
                 scopes.pop()
 
     def _set(self, pipe: _Pipeline, values: list[Any], scopes: list[dict[str, Any]]) -> None:
-        for name, value in zip(pipe.decl, values):
+        for name, value in zip(pipe.decl, values, strict=False):
             if pipe.assign:
                 for scope in reversed(scopes):
                     if name in scope:
@@ -692,7 +693,7 @@ class _Renderer:
             want = f"at least {fixed}" if func.variadic else str(fixed)
             raise self.error(line, f"wrong number of args for {name}: want {want} got {len(values)}")
         kinds = [*func.params, *[func.variadic or "any"] * (len(values) - fixed)]
-        for value, kind in zip(values, kinds):
+        for value, kind in zip(values, kinds, strict=True):
             if kind == "str" and not isinstance(value, str):
                 raise self.error(
                     line, f"error calling {name}: wrong type for value; expected string; got {_go_type(value)}"
@@ -708,7 +709,7 @@ class _Renderer:
         self, name: str, args: list[Any], previous: Any, dot: Any, scopes: list[dict[str, Any]], line: int
     ) -> Any:
         """Go's and/or: evaluate left to right, stop at the first false (and) / true (or) argument."""
-        thunks: list[Callable[[], Any]] = [lambda arg=arg: self.operand(arg, dot, scopes) for arg in args]
+        thunks: list[Callable[[], Any]] = [functools.partial(self.operand, arg, dot, scopes) for arg in args]
         if previous is not _MISSING:
             thunks.append(lambda: previous)
         if not thunks:

@@ -175,7 +175,9 @@ def _layered_settings() -> type[BaseModel]:
         layers: typing.ClassVar[list[_Layer]] = []
 
         @classmethod
-        def settings_customise_sources(cls, settings_cls: type[BaseSettings], *args: Any, **kwargs: Any) -> tuple:
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], *args: Any, **kwargs: Any
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
             return tuple(LayerSource(settings_cls, layer) for layer in cls.layers)
 
     return LayeredStatic

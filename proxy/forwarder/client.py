@@ -222,7 +222,8 @@ class ClientConnection(asyncio.Protocol):
         self.raw_headers = []
         shape = request_shape(raw[0::2])
         values = decode_values(raw[1::2])
-        headers = HeaderList(list(zip(shape.names, values)), list(shape.keys))
+        # Not strict: a head without headers (HTTP/1.0) decodes to [""] for no names (the zip drops it).
+        headers = HeaderList(list(zip(shape.names, values, strict=False)), list(shape.keys))
         chunked = shape.has_te and "chunked" in (headers.get("transfer-encoding") or "").lower()
         length = headers.get("content-length") if shape.has_length else None
         has_body = chunked or (length is not None and length.strip() not in ("", "0"))

@@ -81,7 +81,7 @@ def dispatch(exchange: Exchange, ep: EntryPointRuntime, shape: RequestShape) -> 
     for at, (index, middleware) in enumerate(plan.request_hooks):
         reply = middleware.on_request(head)
         if reply is not None:
-            if reply.__class__ is not Reply:  # an awaitable: this middleware has to wait this time
+            if not isinstance(reply, Reply):  # an awaitable: this middleware has to wait this time
                 rest = (*plan.request_hooks[at + 1 :], *plan.waiting_hooks)
                 exchange.stage = asyncio.get_running_loop().create_task(
                     _waiting_stage(exchange, plan, plain, rest, (index, reply))
@@ -132,11 +132,11 @@ async def _waiting_stage(
             index, awaitable = waiting
             reply = await awaitable
         if reply is None:
-            for index, middleware in hooks:
-                reply = middleware.on_request(head)
-                if reply is not None and reply.__class__ is not Reply:
-                    reply = await reply  # type: ignore[misc]  # `waits`, or a sync hook that has to wait
+            for position, middleware in hooks:
+                result = middleware.on_request(head)
+                reply = result if result is None or isinstance(result, Reply) else await result
                 if reply is not None:
+                    index = position  # the answer passes back through the hooks before this one
                     break
         if reply is not None:
             _answer_passes_back(plan, index, head, reply)

@@ -28,6 +28,8 @@ from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
+    from proxy.forwarder.filters import ClientSink
+    from proxy.forwarder.heldbody import HeldBody
     from proxy.middlewares.retry import RetryPolicy
     from proxy.routing.plan import RoutePlan
 
@@ -80,6 +82,8 @@ class Exchange:
         "sink",
         "held_body",
     )
+    sink: ClientSink | None
+    held_body: HeldBody | None
 
     def __init__(
         self,
@@ -538,7 +542,7 @@ class Exchange:
             self.status = self.status or status
             self.client.abort()
             return
-        self.reply = error_reply(status, detail)
+        self.reply = error_reply(status)
         self.answer(self.reply)
 
     def upstream_failed(self, detail: str) -> None:

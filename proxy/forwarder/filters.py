@@ -16,7 +16,7 @@ from proxy.middlewares.base import Middleware
 from proxy.middlewares.body import BodyFilter, ResponseSink
 
 if TYPE_CHECKING:
-    from proxy.forwarder.exchange import Exchange
+    from proxy.forwarder.bodyexchange import FilteringExchange
     from proxy.routing.plan import ResponseStage
 
 
@@ -28,7 +28,7 @@ class ClientSink:
 
     __slots__ = ("exchange", "chain", "started", "done", "filters")
 
-    def __init__(self, exchange: Exchange) -> None:
+    def __init__(self, exchange: FilteringExchange) -> None:
         self.exchange = exchange
         self.chain: ResponseSink = self
         self.started = False  # a head went to the client
@@ -129,7 +129,7 @@ class Link:
         await self.down.wait_writable()
 
 
-def response_chain(exchange: Exchange, stages: tuple[ResponseStage, ...]) -> ClientSink:
+def response_chain(exchange: FilteringExchange, stages: tuple[ResponseStage, ...]) -> ClientSink:
     sink = ClientSink(exchange)
     down: ResponseSink = sink
     req = exchange.head

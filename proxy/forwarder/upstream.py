@@ -271,11 +271,13 @@ class UpstreamConnection(asyncio.Protocol):
                 return
         headers = decoded_headers(lines)
         keys = headers.keys
-        length = headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys else None
+        declared = (
+            headers.get("content-length") if "content-length" in keys and "transfer-encoding" not in keys else None
+        )
         if exchange.response_head(status, headers):
             self.complete = True  # HEAD: no body follows whatever the headers say
-        elif length is not None and status not in (204, 304):
-            self.raw_left = int(length)  # llhttp has validated it; on_body counts down what it still sees
+        elif declared is not None and status not in (204, 304):
+            self.raw_left = int(declared)  # llhttp has validated it; on_body counts down what it still sees
 
     def on_body(self, body: bytes) -> None:
         if not self.complete:
@@ -293,4 +295,5 @@ class UpstreamConnection(asyncio.Protocol):
 
 
 def decoded_headers(lines: list[bytes]) -> HeaderList:
-    return HeaderList(list(zip(map(latin1, lines[0::4]), decode_values(lines[2::4]))))
+    # Not strict: with no header at all decode_values gives [""] for no names (the zip drops it).
+    return HeaderList(list(zip(map(latin1, lines[0::4]), decode_values(lines[2::4]), strict=False)))

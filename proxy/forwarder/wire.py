@@ -66,8 +66,9 @@ def encode_chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
-def error_reply(status: int, detail: str = "") -> Reply:
-    """A short plain answer for the proxy's own errors; `detail` goes to the log, never to the client."""
+def error_reply(status: int) -> Reply:
+    """A short plain answer for the proxy's own errors: the status text only. What went wrong goes to the
+    log and the exchange's `detail` (see Exchange.fail), never to the client."""
     return Reply.text(status, ERROR_TEXT.get(status, reason_phrase(status)))
 
 

@@ -16,13 +16,18 @@ both read once when a router's plan is built, so a route that uses neither pays 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeAlias
 
 from proxy.message import HeaderList, Reply, RequestHead
 
 if TYPE_CHECKING:
     from proxy.middlewares.body import BodyFilter
     from proxy.middlewares.retry import RetryPolicy
+
+#: What a request hook gives back: nothing (go on), its own answer, or, when it has to wait this time (or
+#: always, `waits`), an awaitable of one of those.
+HookResult: TypeAlias = "Reply | Awaitable[Reply | None] | None"
 
 
 class Middleware:
@@ -57,7 +62,7 @@ class Middleware:
     #: Set by the retry middleware: the exchange sends the request again as this policy says.
     retry_policy: RetryPolicy | None = None
 
-    def on_request(self, req: RequestHead) -> Reply | None:
+    def on_request(self, req: RequestHead) -> HookResult:
         return None
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:

@@ -21,9 +21,9 @@ Cost: a bcrypt check takes 60-230 ms of CPU and MD5-crypt (pure Python) about ha
 neither runs on the loop. Verified credentials are remembered (up to CACHE_SIZE per middleware, keyed by
 a keyed BLAKE2 hash of the Authorization value: never the password), so a known client costs one hash
 and one dict lookup, on the synchronous path. A miss is checked in a small thread pool, and only that
-request waits (the plain hook returns an awaitable); identical concurrent misses share one check (Traefik's singleflight). With
-only `{SHA}` hashes nothing ever waits. The cache lives as long as the middleware: a reload (new users
-file, changed users) starts a new one.
+request waits (the plain hook returns an awaitable); identical concurrent misses share one check
+(Traefik's singleflight). With only `{SHA}` hashes nothing ever waits. The cache lives as long as the
+middleware: a reload (new users file, changed users) starts a new one.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from proxy.message import HeaderList, Reply, RequestHead
-from proxy.middlewares.base import Middleware
+from proxy.message import HeaderList, RequestHead
+from proxy.middlewares.base import HookResult, Middleware
 
 
 class Chain(Middleware):
@@ -31,7 +31,7 @@ class Chain(Middleware):
         self.per_router = any(member.per_router for member in self.middlewares)
         self._note = f"chain-replied-at:{id(self):x}"
 
-    def on_request(self, req: RequestHead) -> Reply | None:
+    def on_request(self, req: RequestHead) -> HookResult:
         for index, member in enumerate(self.middlewares):
             reply = member.on_request(req)
             if reply is not None:

@@ -110,13 +110,13 @@ class Outcomes:
 
 def _latency_bucket(micros: int) -> int:
     """Round down to two significant digits (HDR histogram with 2 significant figures: 1% precision)."""
-    scale = 10 ** max(len(str(micros)) - 2, 0)
+    scale: int = 10 ** max(len(str(micros)) - 2, 0)  # a power of ten >= 1 (int ** int is typed Any)
     return micros // scale * scale
 
 
 def _bucket_top(bucket: int) -> int:
     """The highest value that falls in `bucket` (what HDR's ValueAtQuantile reports)."""
-    scale = 10 ** max(len(str(bucket)) - 2, 0)
+    scale: int = 10 ** max(len(str(bucket)) - 2, 0)
     return bucket + scale - 1
 
 
@@ -216,7 +216,7 @@ class _Parser:
         self._take(")")
         if len(args) != len(kinds):
             raise ValueError(f"expression {self.text!r}: {name} takes {len(kinds)} arguments, got {len(args)}")
-        for arg, kind in zip(args, kinds):
+        for arg, kind in zip(args, kinds, strict=True):
             if isinstance(arg, str) or (kind is int and not isinstance(arg, int)):
                 raise ValueError(f"expression {self.text!r}: {name}: argument {arg!r} is not an {kind.__name__}")
         operator = self._take()

@@ -116,7 +116,7 @@ class Compress(Middleware):
         if "accept-encoding" in request_headers.keys:
             values = request_headers.get_all("accept-encoding")
             if len(values) == 1:
-                encoding = self._chosen.get(values[0])  # type: ignore[assignment]
+                encoding = self._chosen.get(values[0])
                 if encoding is None:
                     if len(self._chosen) >= CHOICE_CACHE:
                         self._chosen.clear()
@@ -240,10 +240,12 @@ def _codec_factory(encoding: str) -> Any:
                 self.c = brotli.Compressor(quality=BROTLI_QUALITY)
 
             def push(self, data: bytes) -> bytes:
-                return self.c.process(data) + self.c.flush()
+                out: bytes = self.c.process(data) + self.c.flush()  # brotli ships no type hints
+                return out
 
             def finish(self) -> bytes:
-                return self.c.finish()
+                out: bytes = self.c.finish()
+                return out
 
         return _Brotli
     import zstandard

@@ -103,7 +103,7 @@ class Errors(Middleware):
         wanted = self.request_headers
         headers = [
             (name, value)
-            for (name, value), key in zip(req.headers.items, req.headers.keys)
+            for (name, value), key in zip(req.headers.items, req.headers.keys, strict=True)
             if key not in _NOT_FORWARDED and (wanted is None or key in wanted)
         ]
         host = host_header if host_header is not None else req.host

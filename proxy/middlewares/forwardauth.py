@@ -152,7 +152,7 @@ class ForwardAuth(Middleware):
             )
         return session
 
-    async def on_request(self, req: RequestHead) -> Reply | None:  # type: ignore[override]
+    async def on_request(self, req: RequestHead) -> Reply | None:
         import aiohttp
 
         method = req.method if self.preserve_method else "GET"
@@ -235,8 +235,8 @@ class ForwardAuth(Middleware):
         ]
         if auth_cookies and self.auth_cookies:
             self._cookies[id(req)] = ([value for name, value in auth_cookies if name in self.auth_cookies], True)
-            key = id(req)
-            req.at_end(lambda _outcome: self._cookies.pop(key, None))  # no response came: forget them
+            req_id = id(req)
+            req.at_end(lambda _outcome: self._cookies.pop(req_id, None))  # no response came: forget them
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
         pending = self._cookies.pop(id(req), None)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from proxy.forwarder.forwarded import MANAGED_X_HEADERS, go_split_port, is_managed_x_header
+from proxy.forwarder.forwarded import MANAGED_X_HEADERS, is_managed_x_header
 from proxy.message import RequestHead
 from proxy.netutil import canonical_header_key
+from proxy.netutil import split_port as go_split_port
 
 GO_USER_AGENT = "Go-http-client/1.1"
 

@@ -35,7 +35,7 @@ class InFlightReq(Middleware):
         if current >= self.amount:
             return Reply(self._refusal.status, list(self._refusal.headers), self._refusal.body)
         counts[source] = current + 1
-        req.at_end(lambda _outcome: self._release(source))  # type: ignore[attr-defined]
+        req.at_end(lambda _outcome: self._release(source))
         return None
 
     def _release(self, source: str) -> None:

@@ -6,6 +6,8 @@ nothing to redirect (the request already has the target scheme and port).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
@@ -19,5 +21,14 @@ class NoopAnswer(Middleware):
 class NoService:
     """The service of such a router: never asked, since the middleware before it always answers."""
 
-    def pick(self) -> UpstreamServer:
-        raise NoServerAvailable("noop@internal")
+    name = "noop@internal"
+    writes_cookies = False
+
+    def pick(self, req: RequestHead) -> UpstreamServer:
+        raise NoServerAvailable(self.name)
+
+    def register_status_updater(self, fn: Callable[[bool], None]) -> None:
+        raise ValueError(f"{self.name} does not track health")
+
+    def health(self) -> list[str]:
+        return []

@@ -18,7 +18,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from proxy.message import Reply, RequestHead
@@ -192,7 +192,7 @@ class RateLimit(Middleware):
             return self._take_from_redis(source)
         return self._after(self.memory.take(source))
 
-    def _after(self, delay: float) -> Any:
+    def _after(self, delay: int) -> Reply | Awaitable[None] | None:
         if delay > self.max_delay:
             return too_many_requests(delay)
         if delay > 0:
@@ -206,10 +206,10 @@ class RateLimit(Middleware):
             log.error("rateLimit %s: could not insert/update bucket: %s", self.name, exc)
             return go_http_error(500, "Could not insert/update bucket")
         waited = self._after(delay)
-        if waited is not None and waited.__class__ is not Reply:
-            await waited
-            return None
-        return waited
+        if waited is None or isinstance(waited, Reply):
+            return waited
+        await waited
+        return None
 
     async def aclose(self) -> None:
         if self.redis is not None:

@@ -84,14 +84,14 @@ class RedisBuckets:
         self.ttl = limits.ttl
         self.max_delay_us = limits.max_delay // 1000
         read, write = _timeout(options.read_timeout), _timeout(options.write_timeout)
+        socket_timeout = None if read is None or write is None else max(read, write)
         if read != write:
             log.warning(
                 "rateLimit %s: redis.writeTimeout: the redis client applies one socket timeout to reads "
                 "and writes; using the longer one (%s)",
                 name,
-                "none" if None in (read, write) else f"{max(read, write)}s",
-            )  # type: ignore[type-var]
-        socket_timeout = None if None in (read, write) else max(read, write)  # type: ignore[type-var]
+                "none" if socket_timeout is None else f"{socket_timeout}s",
+            )
         for key, value in (("poolSize", options.pool_size), ("minIdleConns", options.min_idle_conns)):
             if value:
                 log.warning(

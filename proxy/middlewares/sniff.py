@@ -92,7 +92,7 @@ def _table(data: bytes, table: tuple[tuple[bytes, bytes | None, str], ...]) -> s
         if mask is None:
             if data.startswith(pattern):
                 return kind
-        elif len(data) >= len(pattern) and all((d & m) == p for d, m, p in zip(data, mask, pattern)):
+        elif len(data) >= len(pattern) and all((d & m) == p for d, m, p in zip(data, mask, pattern, strict=False)):
             return kind
     return ""
 

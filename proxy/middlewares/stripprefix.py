@@ -11,6 +11,8 @@ deprecated in v3 and off by default.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.urlpath import bad_request, encoded_prefix_len, ensure_leading_slash, sanitized
@@ -20,7 +22,7 @@ FORWARDED_PREFIX = "X-Forwarded-Prefix"
 
 
 class StripPrefix(Middleware):
-    def __init__(self, prefixes: list[str], force_slash: bool = False) -> None:
+    def __init__(self, prefixes: Sequence[str], force_slash: bool = False) -> None:
         if isinstance(prefixes, str):
             raise ValueError(f"stripPrefix: prefixes must be a list of strings, got the string {prefixes!r}")
         self.prefixes: tuple[str, ...] = tuple(wire(prefix.strip()) for prefix in prefixes)

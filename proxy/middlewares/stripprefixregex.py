@@ -9,6 +9,7 @@ and the result gets the same 400 guard as stripPrefix when cleaning would change
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from proxy.goregex import compile_go_regexp
 from proxy.message import Reply, RequestHead
@@ -19,7 +20,7 @@ from proxy.urlpath import escaped_path, from_text, parse_raw_path, to_text
 
 
 class StripPrefixRegex(Middleware):
-    def __init__(self, regex: list[str]) -> None:
+    def __init__(self, regex: Sequence[str]) -> None:
         if isinstance(regex, str):
             raise ValueError(f"stripPrefixRegex: regex must be a list of strings, got the string {regex!r}")
         self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go_regexp(expr.strip(), eager=True) for expr in regex)

@@ -40,7 +40,8 @@ def omit_empty(value: Any) -> Any:
 
 
 def dump(model: Any) -> dict[str, Any]:
-    return omit_empty(model.model_dump(mode="json", by_alias=True, exclude_none=True))
+    dumped: dict[str, Any] = omit_empty(model.model_dump(mode="json", by_alias=True, exclude_none=True))
+    return dumped
 
 
 def _qualify(reference: str) -> str:
@@ -110,13 +111,13 @@ def runtime_view(hub: Observability) -> RuntimeView:
             middleware_users.setdefault(reference, []).append(name)
 
     services: dict[str, dict[str, Any]] = {}
-    for local, config in dynamic.http.services.items() if dynamic else ():
+    for local, service_config in dynamic.http.services.items() if dynamic else ():
         name = f"{local}@file"
         own_errors = errors.get(("service", name), [])
-        info = _row(config, own_errors, service_users.get(name))
-        if config.load_balancer is not None and not own_errors:
+        info = _row(service_config, own_errors, service_users.get(name))
+        if service_config.load_balancer is not None and not own_errors:
             override = gateway.service_overrides.get(local)
-            urls = [override] if override else [server.url for server in config.load_balancer.servers]
+            urls = [override] if override else [server.url for server in service_config.load_balancer.servers]
             info["serverStatus"] = {url: "UP" for url in urls}
         services[name] = info
     for name in hub.parts.services:
@@ -125,8 +126,8 @@ def runtime_view(hub: Observability) -> RuntimeView:
     middlewares: dict[str, dict[str, Any]] = {}
     middleware_configs = [(f"{n}@file", m) for n, m in (dynamic.http.middlewares.items() if dynamic else ())]
     middleware_configs += [(f"{n}@internal", m) for n, m in hub.parts.middlewares.items()]
-    for name, config in middleware_configs:
-        middlewares[name] = _row(config, errors.get(("middleware", name), []), middleware_users.get(name))
+    for name, middleware_config in middleware_configs:
+        middlewares[name] = _row(middleware_config, errors.get(("middleware", name), []), middleware_users.get(name))
     return RuntimeView(routers, services, middlewares)
 
 

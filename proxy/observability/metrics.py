@@ -258,7 +258,7 @@ class _Families:
             connections.add_metric([name, "TCP"], count)
         yield connections
         header_label_names = [label for label, _ in m.header_labels]
-        les = [floatToGoString(b) for b in m.buckets] + ["+Inf"]
+        les = [floatToGoString(b) for b in m.buckets] + ["+Inf"]  # type: ignore[no-untyped-call]  # unannotated upstream
 
         def families(prefix: str, what: str, labels: list[str], pick: Any) -> Iterator[Any]:
             totals: dict[tuple[Any, ...], float] = {}
@@ -305,7 +305,7 @@ class _Families:
             for label_values, acc in sorted(sums.items(), key=_sort_key):
                 values = [str(v) for v in label_values]
                 cumulative, running = [], 0.0
-                for le, count in zip(les, acc[4:]):
+                for le, count in zip(les, acc[4:], strict=False):
                     running += count
                     cumulative.append((le, running))
                 duration.add_metric(values, buckets=cumulative, sum_value=acc[3])

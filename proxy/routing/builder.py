@@ -25,7 +25,7 @@ from proxy.routing.prefixrewrite import with_prefix_rewrite
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
-from proxy.rules import RuleSyntaxError, compile_rule, default_priority
+from proxy.rules import MAX_USER_PRIORITY, RuleSyntaxError, compile_rule, default_priority
 from proxy.services.loadbalancer import Picker
 from proxy.services.transport import PoolRegistry, TransportSettings
 
@@ -186,6 +186,15 @@ class RuntimeBuilder(ServiceBuilder):
                 self.problems.append(Problem("router", qualified, str(exc)))
                 continue
             priority = router.priority or default_priority(router.rule)
+            if priority > MAX_USER_PRIORITY and not qualified.endswith(f"@{INTERNAL}"):  # as Traefik's router manager
+                self.problems.append(
+                    Problem(
+                        "router",
+                        qualified,
+                        f"the router priority {priority} exceeds the max user-defined priority {MAX_USER_PRIORITY}",
+                    )
+                )
+                continue
             self._router_scope = {}
             for ep_name in eps:
                 tls = router.tls or self.entry_points[ep_name].tls
@@ -210,8 +219,9 @@ class RuntimeBuilder(ServiceBuilder):
                     local_name(router.service),
                     self._overrides_used(ep_name, router.middlewares, router.service),
                 )
-                if getattr(service, "mirror_body_limit", 0):  # mirroring copies request bodies
-                    plan = dataclasses.replace(plan, keep_body=service.mirror_body_limit)  # type: ignore[union-attr]
+                mirror_body_limit: int = getattr(service, "mirror_body_limit", 0)  # mirroring copies request bodies
+                if mirror_body_limit:
+                    plan = dataclasses.replace(plan, keep_body=mirror_body_limit)
                 hook = service_response_hook(service)
                 if hook is not None:  # sticky cookies, time to first byte: innermost of the response hooks
                     plan = plan.with_service_hook(hook)
@@ -242,9 +252,9 @@ class RuntimeBuilder(ServiceBuilder):
             assert manager is not None
             result.tls_tables[ep_name] = RouteTable(tls_routes.get(ep_name, []))
             result.tls[ep_name] = manager.entry_point(ep_name, tls_routers.get(ep_name, []))
-            for router in result.tls[ep_name].conflicting:  # Traefik serves them with the default options
-                if (ep_name, router) in sni_checks:
-                    sni_checks[(ep_name, router)].options = "default"
+            for conflicting in result.tls[ep_name].conflicting:  # Traefik serves them with the default options
+                if (ep_name, conflicting) in sni_checks:
+                    sni_checks[(ep_name, conflicting)].options = "default"
         if self._tls is not None:
             self.problems.extend(Problem(p.kind, p.name, p.message, p.level) for p in self._tls.problems)
         return result
@@ -410,9 +420,9 @@ class RuntimeBuilder(ServiceBuilder):
             name = services.pop(0)
             if name in self.overrides:
                 used.append(f"service {name} -> {self.overrides[name]}")
-            config = self.http.services.get(name)
-            if config is not None:
-                services += [local_name(child) for child in _child_services(config)]
+            service_config = self.http.services.get(name)
+            if service_config is not None:
+                services += [local_name(child) for child in _child_services(service_config)]
         return tuple(used)
 
     # -- services -----------------------------------------------------------------------------------
@@ -435,7 +445,7 @@ class RuntimeBuilder(ServiceBuilder):
             return BuildError(
                 f"{name.partition('@')[0]} is not enabled" if name in known else f"unknown internal service {name}"
             )
-        return found  # type: ignore[return-value]
+        return found
 
     def _transport(self, reference: str) -> TransportSettings:
         if not reference or reference == "default@internal":

@@ -18,7 +18,7 @@ from proxy.middlewares.base import Middleware
 from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean
 from proxy.services.composite import Failover, Mirroring
 from proxy.services.healthcheck import ActiveHealthCheck, CheckSpec, PassiveHealthCheck, Target, path_problem
-from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedService, parse_server_url
+from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedBalancer, parse_server_url
 from proxy.services.sticky import SET_COOKIE_NOTE, Sticky, add_set_cookies, cookie_name
 from proxy.services.strategies import STRATEGIES, HRWService, LeastTime
 
@@ -136,7 +136,6 @@ class ServiceBuilder:
                     base_path=path if preserve_path else "",
                     pass_host_header=config.pass_host_header,
                     response_header_timeout=transport.response_header_timeout,
-                    flush_interval=config.response_forwarding.flush_interval,
                     service=name,
                 )
             )
@@ -255,7 +254,7 @@ class ServiceBuilder:
 
     def _weighted(self, name: str, config: Any) -> Picker:
         children = self._children(config.services)
-        balancer = WeightedService(
+        balancer = WeightedBalancer(
             name, children, wants_health_check=config.health_check is not None, sticky=self._sticky(name, config.sticky)
         )
         if config.health_check is not None:

@@ -16,10 +16,14 @@ import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from proxy.message import RequestHead
 from proxy.rules import CompiledRule, MatchRequest
 from proxy.rules.matchers import request_host_keys
+
+if TYPE_CHECKING:  # plan.py imports the middlewares and services: this table stays below them
+    from proxy.routing.plan import RoutePlan
 
 _SMALL_MERGE = 64  # below this many candidates a sort beats a lazy heap merge
 _LINEAR_LIMIT = 4  # up to this many routes, trying each in order beats the index lookups
@@ -30,7 +34,7 @@ class Route:
     name: str
     priority: int
     rule: CompiledRule
-    target: object
+    target: RoutePlan
 
 
 class RouteTable:
@@ -65,7 +69,7 @@ class RouteTable:
         self._routes = ordered
         self._predicates = tuple(route.rule.predicate for route in ordered)  # called directly: no frame between
         # A few routes are tried in order faster than the indexes below narrow them down (same answer).
-        self._linear = tuple(zip(self._predicates, ordered)) if len(ordered) <= _LINEAR_LIMIT else None
+        self._linear = tuple(zip(self._predicates, ordered, strict=True)) if len(ordered) <= _LINEAR_LIMIT else None
         self._by_host = {key: tuple(ranks) for key, ranks in by_host.items()}
         self._wildcards = any(key.startswith("*") for key in by_host)
         self._by_prefix = {prefix: tuple(ranks) for prefix, ranks in by_prefix.items()}
@@ -93,22 +97,6 @@ class RouteTable:
             if predicates[rank](view):
                 return self._routes[rank]
         return None
-
-    def explain(self, req: RequestHead) -> list[str]:
-        """Slow path for error messages: which routers were considered for `req` and how they fared."""
-        view = MatchRequest(req)
-        lines: list[str] = []
-        for rank in self._candidates(view):
-            route = self._routes[rank]
-            verdict = "matched" if route.rule.match_view(view) else "did not match"
-            lines.append(f"router {route.name} (priority {route.priority}): rule `{route.rule.text}` {verdict}")
-        skipped = len(self._routes) - len(lines)
-        if skipped:
-            lines.append(
-                f"{skipped} other router(s) skipped: they require another host or path prefix "
-                f"than host {view.host!r}, path {view.path!r}"
-            )
-        return lines
 
     def _candidates(self, view: MatchRequest) -> Iterable[int]:
         """Ranks of the routes that may match, ascending, without duplicates."""

@@ -18,7 +18,6 @@ Arity and empty-argument checks follow pkg/muxer/http/matcher.go (httpFuncs) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 # Canonical matcher name -> accepted argument counts (Traefik v3 httpFuncs).
 MATCHER_ARITY: dict[str, tuple[int, ...]] = {
@@ -104,7 +103,7 @@ class Not:
     operand: RuleNode
 
 
-RuleNode = Union[Call, And, Or, Not]
+RuleNode = Call | And | Or | Not
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +328,7 @@ class _Parser:
             # Point at the first extra argument, or at the ')' where one is missing.
             column = columns[max(arity)] if len(args) > max(arity) else close.column
             raise RuleSyntaxError(self.rule, column, f"{name} takes {wanted} argument(s), got {len(args)}")
-        for arg, column in zip(args, columns):
+        for arg, column in zip(args, columns, strict=False):
             if arg == "":
                 raise RuleSyntaxError(self.rule, column, f"empty argument for matcher {name}")
 

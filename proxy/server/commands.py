@@ -102,10 +102,10 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
                 "priority": route.priority,
                 "rule": route.rule.text,
                 "middlewares": list(plan.middleware_names),
-                "service": plan.service_name,  # type: ignore[attr-defined]
+                "service": plan.service_name,
                 "servers": servers.get(plan.service_name, []),
                 "status": "enabled",
-            }  # type: ignore[attr-defined]
+            }
             if tls:
                 row["tls"] = True  # served on TLS connections only
             rows.append(row)
@@ -131,7 +131,7 @@ def routes_text(rows: list[dict[str, Any]]) -> str:
         for row in enabled
     ]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False)).rstrip() for line in table]
     lines += [f"disabled: {row['router']}: {row['error']}" for row in rows if row["status"] == "disabled"]
     return "\n".join(lines)
 

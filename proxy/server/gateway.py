@@ -115,14 +115,15 @@ class Gateway:
         rewrite_prefix: bool | str = False,
     ) -> None:
         self.rewrite_prefix = rewrite_prefix_factory(rewrite_prefix)
-        legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
+        # The engine the CLI drives: a StaticConfig alone, routes applied later (apply); anything else is read here.
+        cli_engine = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {
             name.partition("@")[0]: url for name, url in {**(service_overrides or {}), **(services or {})}.items()
         }
         replaced: dict[str, Any] = {}
-        if legacy:
-            static = config  # type: ignore[assignment]
+        if cli_engine:
+            static = config
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
             from proxy.server.sources import (
@@ -155,7 +156,7 @@ class Gateway:
         self.terminating = False  # set when a graceful stop begins
         # Told of every finished exchange (the record below, the access log and metrics when configured).
         self.observers: list[Callable[[Exchange], None]] = []
-        keep = (0 if legacy else DEFAULT_RECORD) if record is None else record
+        keep = (0 if cli_engine else DEFAULT_RECORD) if record is None else record
         self.exchanges: deque[ExchangeRecord] = deque(maxlen=max(keep, 1))
         if keep > 0:
             self.observers.append(self._keep)
@@ -172,8 +173,8 @@ class Gateway:
         if self.observability.metrics is not None:
             self.observability.metrics.runtimes = [server.runtime for server in self.servers.values()]
         if self.source is not None:
-            for warning in self.source.warnings:
-                log.warning("%s", warning)
+            for problem in self.source.warnings:
+                log.warning("%s", problem)
             self.apply(self.source.dynamic)
 
     def _entry_point_server(self, name: str, ep: EntryPoint, reuse_port: bool) -> EntryPointServer:

@@ -85,8 +85,9 @@ def log_handler(config: Log | None, tag: str = "") -> tuple[logging.Handler, lis
     if config is not None and config.file_path:
         path = Path(config.file_path).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-        stream = handler.stream
+        file_handler = logging.FileHandler(path, encoding="utf-8")
+        assert file_handler.stream is not None  # opened at once (delay=False)
+        handler, stream = file_handler, file_handler.stream
     else:
         handler = logging.StreamHandler(stream)
     fmt = config.format if config is not None else "common"

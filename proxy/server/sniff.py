@@ -124,7 +124,7 @@ def _handshake_done(done: asyncio.Future[None], name: str, server_name: str) -> 
 def _tls_protocol(loop: asyncio.AbstractEventLoop) -> Any:
     """The loop's own TLS protocol class: uvloop's (faster, in C) on uvloop, else asyncio's."""
     if type(loop).__module__.startswith("uvloop"):
-        from uvloop.loop import SSLProtocol  # type: ignore[import-not-found]
+        from uvloop.loop import SSLProtocol  # type: ignore[attr-defined]  # in uvloop's C module, not its stubs
 
         return SSLProtocol
     from asyncio.sslproto import SSLProtocol as AsyncioSSLProtocol

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 from proxy.config.errors import ConfigError
 from proxy.config.static import StaticConfig
@@ -274,24 +275,27 @@ class Supervisor:
         )
         return None
 
-    def _supervise(self, wake: socket.socket) -> int | None:
-        """Restart workers that die until a stop signal (None) or a worker keeps dying (1)."""
+    def _supervise(self, wake: socket.socket) -> int:
+        """Restart workers that die until a stop signal (0) or a worker keeps dying (1)."""
         while self.received is None:
             for worker in self._ready(wake, None):
                 if worker.process.exitcode is None:
                     self._read_urls(worker)
                     continue
-                if self.received is not None:
+                if self._stopping():  # the signal handler may have run while _ready waited
                     break
                 if not self._may_restart(worker):
                     return 1
                 worker.conn.close()
                 self._start(worker.index)
-        return None
+        return 0
+
+    def _stopping(self) -> bool:
+        return self.received is not None
 
     def _ready(self, wake: socket.socket, timeout: float | None) -> list[Worker]:
         """Workers with news (a message, or an exit: then reaped), waiting up to `timeout`; [] on a signal."""
-        by_handle: dict[object, Worker] = {}
+        by_handle: dict[Connection[Any, Any] | socket.socket | int, Worker] = {}  # pipes and process sentinels
         for worker in self.workers.values():
             by_handle[worker.process.sentinel] = by_handle[worker.conn] = worker
         ready = wait([wake, *by_handle], timeout)

@@ -53,7 +53,6 @@ class UpstreamServer:
     base_path: str  # URL path, prefixed to the request path only with preservePath
     pass_host_header: bool
     response_header_timeout: float
-    flush_interval: float
     service: str
 
     @property
@@ -105,7 +104,7 @@ class SmoothWeightedRoundRobin:
     __slots__ = ("_items", "_weights", "_current", "_total")
 
     def __init__(self, items: Sequence[object], weights: Sequence[int]) -> None:
-        kept = [(item, w) for item, w in zip(items, weights) if w > 0]
+        kept = [(item, w) for item, w in zip(items, weights, strict=True) if w > 0]
         self._items = [item for item, _ in kept]
         self._weights = [w for _, w in kept]
         self._current = [0] * len(kept)
@@ -168,7 +167,7 @@ class Balancer(Generic[T]):
 
     def _changed(self) -> None:
         self._rebuild()
-        healthy = [item for name, item in zip(self.names, self.items) if name not in self.down]
+        healthy = [item for name, item in zip(self.names, self.items, strict=True) if name not in self.down]
         self._only = (
             healthy[0]
             if (len(healthy) == 1 and self.single_fast and self.sticky is None and self.passive is None)
@@ -181,7 +180,7 @@ class Balancer(Generic[T]):
 
     def healthy(self) -> list[tuple[str, T, int]]:
         down = self.down
-        return [(n, i, w) for n, i, w in zip(self.names, self.items, self.weights) if n not in down]
+        return [(n, i, w) for n, i, w in zip(self.names, self.items, self.weights, strict=True) if n not in down]
 
     def set_status(self, child: str, up: bool, why: str = "") -> None:
         """A child is now up or down; parents hear of it when this balancer's own state changes."""
@@ -263,7 +262,7 @@ class ServerPicking:
 
     def _add_servers(self, servers: Sequence[UpstreamServer], weights: Sequence[int]) -> None:
         self.servers = tuple(servers)
-        for server, weight in zip(servers, weights):
+        for server, weight in zip(servers, weights, strict=True):
             self.add(server.url, server, weight)  # type: ignore[attr-defined]
         self.finish()  # type: ignore[attr-defined]
 
@@ -318,7 +317,7 @@ class ServicePicking:
         return lines
 
 
-class WeightedService(ServicePicking, WeightedRoundRobin["Picker"]):
+class WeightedBalancer(ServicePicking, WeightedRoundRobin["Picker"]):
     """A `weighted` service: child services (load balancers or other services) by weight."""
 
     def __init__(

@@ -51,9 +51,6 @@ class TransportSettings:
         return client_context(self)
 
 
-DEFAULT_TRANSPORT = TransportSettings()
-
-
 class ConnectionPool:
     """Idle connections to one upstream (scheme, host, port, transport), most recently used last.
 

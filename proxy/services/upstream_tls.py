@@ -52,14 +52,15 @@ def client_context(settings: TransportSettings) -> ssl.SSLContext:
             f"TLS minimum version {settings.min_version} is above the maximum version {settings.max_version}"
         )
     if settings.cipher_suites:
-        names = []
+        names: list[str] = []
         for suite in settings.cipher_suites:
             if suite not in CIPHER_SUITES:
                 raise ValueError(f"invalid CipherSuite: {suite}")
-            if CIPHER_SUITES[suite]:
-                names.append(CIPHER_SUITES[suite])
+            openssl_name = CIPHER_SUITES[suite]
+            if openssl_name:
+                names.append(openssl_name)
         if names:
-            ctx.set_ciphers(":".join(names))  # type: ignore[arg-type]
+            ctx.set_ciphers(":".join(names))
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx
 
@@ -72,7 +73,7 @@ def tls_failure(exc: ssl.SSLError, server_name: str) -> OSError:
     return OSError(f"TLS handshake with {server_name!r} failed: {reason}")
 
 
-def check_peer(transport: asyncio.BaseTransport, settings: TransportSettings, server_name: str) -> None:
+def check_peer(transport: asyncio.Transport, settings: TransportSettings, server_name: str) -> None:
     """peerCertSANs / peerCertURI: one of them must be in the server's certificate (else OSError)."""
     if not settings.peer_cert_sans:
         return

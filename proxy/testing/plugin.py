@@ -17,10 +17,11 @@ The async fixtures need pytest-asyncio (pytest-aiohttp 1.x brings it) and run on
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 
 _FAILURES = pytest.StashKey[list[Callable[[], list[str]]]]()
@@ -35,11 +36,14 @@ def stripproxy_ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _explainers(request: pytest.FixtureRequest) -> list[Callable[[], list[str]]]:
-    return request.node.stash.setdefault(_FAILURES, [])
+    explainers: list[Callable[[], list[str]]] = request.node.stash.setdefault(_FAILURES, [])
+    return explainers
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     outcome = yield
     report = outcome.get_result()
     if report.when != "call" or not report.failed:
@@ -104,10 +108,12 @@ def serve_app_sync() -> Iterator[Callable[..., Any]]:
 # -- asynchronous fixtures (pytest-asyncio's loop) ------------------------------------------------------
 try:
     import pytest_asyncio
-except ImportError:  # pragma: no cover - sync fixtures only
-    pytest_asyncio = None
 
-if pytest_asyncio is not None:
+    HAVE_PYTEST_ASYNCIO = True
+except ImportError:  # pragma: no cover - sync fixtures only
+    HAVE_PYTEST_ASYNCIO = False
+
+if HAVE_PYTEST_ASYNCIO:
 
     @pytest_asyncio.fixture
     async def stripproxy(request: pytest.FixtureRequest, stripproxy_ca_dir: Path) -> AsyncIterator[Callable[..., Any]]:

@@ -8,8 +8,9 @@ with BackgroundGateway("config/traefik.toml", services={"app": "http://127.0.0.1
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from proxy.forwarder.context import ExchangeRecord
 from proxy.routing.builder import BuildResult
@@ -17,6 +18,8 @@ from proxy.routing.plan import RoutePlan
 from proxy.server.gateway import Gateway
 from proxy.server.sources import ConfigSource
 from proxy.testing.loop_thread import LoopThread
+
+T = TypeVar("T")
 
 
 class BackgroundGateway:
@@ -71,10 +74,10 @@ class BackgroundGateway:
             raise RuntimeError("the gateway is not running: call start() or use `with`")
         return self._gateway
 
-    def call(self, function: Any, *args: Any) -> Any:
+    def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run `function(*args)` on the gateway's loop and return its result."""
 
-        async def invoke() -> Any:
+        async def invoke() -> T:
             return function(*args)
 
         assert self._thread is not None, "the gateway is not running"

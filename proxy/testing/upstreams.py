@@ -156,8 +156,8 @@ class Received:
 class ControlledUpstream:
     """A loopback upstream a test steers while it runs: it answers every request with its `name` (body and
     `X-Upstream` header) and the chosen `status` after `delay` seconds; `health_path` answers
-    `health_status` after `health_delay` (flip it to take the server down or bring it back); `health_redirect` makes the health
-    endpoint redirect there first. Everything received is kept in `received` / `health_checks`.
+    `health_status` after `health_delay` (flip it to take the server down or bring it back); `health_redirect`
+    makes the health endpoint redirect there first. Everything received is kept in `received` / `health_checks`.
 
         async with ControlledUpstream("a").serve() as a:
             ...  # a.url; a.health_status = 503

@@ -213,14 +213,16 @@ def san_entries(names: list[str]) -> list[Any]:
 def pem_certificate(cert: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return cert.public_bytes(serialization.Encoding.PEM)  # type: ignore[no-any-return]
+    pem: bytes = cert.public_bytes(serialization.Encoding.PEM)
+    return pem
 
 
 def pem_key(key: Any) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
-    return key.private_bytes(
+    pem: bytes = key.private_bytes(
         serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,  # type: ignore[no-any-return]
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    return pem

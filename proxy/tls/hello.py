@@ -62,7 +62,7 @@ def _fields(body: bytes) -> ClientHello:
         return ClientHello("", ())
     end = at + 2 + int.from_bytes(body[at : at + 2], "big")
     at += 2
-    server_name, protocols = "", ()
+    server_name, protocols = "", tuple[str, ...]()
     while at + 4 <= end:
         kind = int.from_bytes(body[at : at + 2], "big")
         size = int.from_bytes(body[at + 2 : at + 4], "big")

@@ -134,12 +134,13 @@ def prepare_options(name: str, options: Options, builtin_default: bool = False) 
         warnings.append(f"maxVersion {options.max_version!r} is unknown: no maximum is set")
     ciphers = None
     if options.cipher_suites is not None and not _is_default_suites(options.cipher_suites):
-        names = []
+        names: list[str] = []
         for suite in options.cipher_suites:
             if suite not in CIPHER_SUITES:
                 raise ValueError(f"invalid CipherSuite: {suite}")
-            if CIPHER_SUITES[suite] is not None:
-                names.append(CIPHER_SUITES[suite])
+            openssl_name = CIPHER_SUITES[suite]
+            if openssl_name is not None:
+                names.append(openssl_name)
         if names:
             ciphers = ":".join(names)
             try:

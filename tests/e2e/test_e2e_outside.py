@@ -214,7 +214,10 @@ def test_watcher_survives_a_reload_with_a_broken_service(stack: Stack) -> None:
     gateway = stack.start_gateway()
     assert stack.get("/ok")[0] == 200
     stack.write_routes(BROKEN_SERVICE)
-    time.sleep(2.5)
+    # The reload has happened (its router disabled, the rest applied), not merely "some time has passed".
+    assert wait_until(lambda: "reloaded from" in gateway.output() and "1 router(s) disabled" in gateway.output()), (
+        gateway.output()
+    )
     assert stack.get("/ok")[0] == 200  # the good router keeps serving either way
     # A good edit afterwards must apply: the catch-all becomes /only, so /ok turns into a 404.
     (stack.tmp / "routes.toml").write_text(
@@ -225,14 +228,14 @@ def test_watcher_survives_a_reload_with_a_broken_service(stack: Stack) -> None:
 
 def test_watcher_applies_a_good_edit_and_keeps_the_last_good_config_on_a_syntax_error(stack: Stack) -> None:
     """Works today: reload on edit, and a file that does not parse leaves the last good config serving."""
-    stack.start_gateway()
+    gateway = stack.start_gateway()
     assert stack.get("/ok")[0] == 200
     (stack.tmp / "routes.toml").write_text(
         GOOD_ROUTES.format(upstream=stack.upstream).replace("PathPrefix(`/`)", "PathPrefix(`/only`)")
     )
     assert wait_until(lambda: stack.get("/ok")[0] == 404, timeout=8)
     (stack.tmp / "routes.toml").write_text("[http.routers.broken\n")
-    time.sleep(2.5)
+    assert wait_until(lambda: "configuration not reloaded" in gateway.output()), gateway.output()  # it was read
     assert stack.get("/only/x")[0] == 200
 
 

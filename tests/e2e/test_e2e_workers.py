@@ -323,9 +323,11 @@ async def test_a_worker_that_keeps_dying_stops_everything(workers, upstream):
     for _ in range(3):  # RESTART_LIMIT deaths within RESTART_WINDOW
         victim = gateway.worker_pids()[0]
         os.kill(victim, signal.SIGKILL)
-        assert await eventually(lambda: gateway.worker_pids()[0] != victim or gateway.proc.popen.poll() is not None), (
-            gateway.output()
-        )
+
+        def replaced(victim: int = victim) -> bool:
+            return gateway.worker_pids()[0] != victim or gateway.proc.popen.poll() is not None
+
+        assert await eventually(replaced), gateway.output()
 
     assert await asyncio.to_thread(gateway.proc.popen.wait, 8) == 1, gateway.output()
     assert "3 times within 10s: stopping every worker" in gateway.output()

@@ -1,7 +1,8 @@
 """A plain request hook that returns an awaitable when, for this request, it has to wait (basicAuth on a
-cache miss), with hooks after it (test_waiting_stage.py has it alone). End to end on real sockets: the hooks after it still run, in order, its
-answer passes back through the hooks before it, pipelined requests keep their order, and a client
-that leaves cancels the wait. The middlewares are test doubles; gateway, upstream and clients are real."""
+cache miss), with hooks after it (test_waiting_stage.py has it alone). End to end on real sockets: the hooks
+after it still run, in order, its answer passes back through the hooks before it, pipelined requests keep
+their order, and a client that leaves cancels the wait. The middlewares are test doubles;
+gateway, upstream and clients are real."""
 
 from __future__ import annotations
 

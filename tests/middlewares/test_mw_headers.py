@@ -339,8 +339,12 @@ def test_without_options_is_a_config_error() -> None:
         Headers()
 
 
-def test_sts_seconds_zero_is_valid() -> None:
-    Headers(sts_seconds=0)
+@pytest.mark.parametrize("force", [pytest.param(False, id="https"), pytest.param(True, id="forceSTSHeader")])
+def test_sts_seconds_zero_is_valid(force: bool) -> None:
+    """`stsSeconds: 0` is accepted (no "not valid" error) and sends no Strict-Transport-Security at all, not
+    `max-age=0` (unrolled/secure adds the header only for a non-zero STSSeconds)."""
+    mw = Headers(sts_seconds=0, force_sts_header=force, sts_include_subdomains=True)
+    assert "Strict-Transport-Security" not in respond(mw, make(scheme="https"))
 
 
 @pytest.mark.parametrize(

@@ -358,6 +358,8 @@ async def test_redis_key_name_and_expiry(redis_server) -> None:
 
 
 async def test_redis_with_password_and_db() -> None:
+    import redis.exceptions
+
     from proxy.testing.redis_server import RedisServer, redis_server_binary
 
     if redis_server_binary() is None:
@@ -367,7 +369,7 @@ async def test_redis_with_password_and_db() -> None:
         bad, _ = redis_buckets(server.endpoint, 1, 1, password="wrong")
         try:
             assert await good.take("x") == 0
-            with pytest.raises(Exception):
+            with pytest.raises(redis.exceptions.AuthenticationError):
                 await bad.take("x")
         finally:
             await good.aclose()
@@ -383,6 +385,10 @@ async def test_redis_with_password_and_db() -> None:
     ],
 )
 async def test_redis_over_tls(tmp_path, tls: dict, works: bool) -> None:
+    import ssl
+
+    import redis.exceptions
+
     from proxy.testing.redis_server import RedisServer, redis_server_binary
 
     trustme = pytest.importorskip("trustme")
@@ -399,7 +405,7 @@ async def test_redis_over_tls(tmp_path, tls: dict, works: bool) -> None:
             if works:
                 assert await buckets.take("x") == 0
             else:
-                with pytest.raises(Exception):
+                with pytest.raises((redis.exceptions.ConnectionError, ssl.SSLError)):
                     await buckets.take("x")
         finally:
             await buckets.aclose()

@@ -118,7 +118,7 @@ async def test_buckets_and_header_labels(live_gateway):
         await client.get("/app", headers={"User-Agent": "other/2"})
     found = await scrape(gateway)
     labels = {"code": "200", "entrypoint": "web", "method": "GET", "protocol": "http"}
-    assert {dict(l)["le"] for n, l in found if n == "traefik_entrypoint_request_duration_seconds_bucket"} == {
+    assert {dict(labels)["le"] for n, labels in found if n == "traefik_entrypoint_request_duration_seconds_bucket"} == {
         "0.05",
         "2.5",
         "+Inf",

@@ -78,9 +78,9 @@ def test_refresh(refresh: str, expected: str | None) -> None:
 
 
 def test_link_rewrites_each_own_target() -> None:
-    link = '</app.css>; rel=preload; as=style, <https://cdn.example.org/x.js>; rel=preload, </api/v1/y>; rel=next'
+    link = "</app.css>; rel=preload; as=style, <https://cdn.example.org/x.js>; rel=preload, </api/v1/y>; rel=next"
     assert rewrite_link(link, PREFIX, ORIGINS) == (
-        '</api/v1/app.css>; rel=preload; as=style, <https://cdn.example.org/x.js>; rel=preload, </api/v1/y>; rel=next'
+        "</api/v1/app.css>; rel=preload; as=style, <https://cdn.example.org/x.js>; rel=preload, </api/v1/y>; rel=next"
     )
     assert rewrite_link("<https://cdn.example.org/x.js>; rel=preload", PREFIX, ORIGINS) is None
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from proxy import Gateway
+from proxy.rules import MAX_USER_PRIORITY
 
 
 def routes(service: str, middlewares: list[str]) -> dict[str, Any]:
@@ -34,3 +35,27 @@ def routes(service: str, middlewares: list[str]) -> dict[str, Any]:
 )
 def test_misspelt_references_get_a_suggestion(service: str, middlewares: list[str], problem: str) -> None:
     assert Gateway(routes(service, middlewares)).problems == [problem]
+
+
+@pytest.mark.parametrize(
+    ("priority", "problems"),
+    [
+        pytest.param(MAX_USER_PRIORITY, [], id="the max itself"),
+        pytest.param(
+            MAX_USER_PRIORITY + 1,
+            [
+                f"router r@file: the router priority {MAX_USER_PRIORITY + 1} exceeds the max user-defined "
+                f"priority {MAX_USER_PRIORITY}"
+            ],
+            id="one above",
+        ),
+    ],
+)
+def test_user_priority_above_the_max_disables_the_router(priority: int, problems: list[str]) -> None:
+    """Traefik's router manager (pkg/server/router/router.go, maxUserPriority = MaxInt - 1000): the range
+    above is kept for its internal routers."""
+    config = routes("app", [])
+    config["http"]["routers"]["r"]["priority"] = priority
+    gateway = Gateway(config)
+    assert gateway.problems == problems
+    assert ("r@file" in gateway.routers) == (not problems)  # disabled: not served

@@ -115,17 +115,6 @@ def test_wildcard_and_trailing_dot_hosts_are_found_through_the_index() -> None:
     assert table.match(request("/", "example.com")) is None
 
 
-def test_explain_lists_candidates() -> None:
-    table = RouteTable(
-        [route("a", "Host(`a.test`) && Path(`/x`)"), route("b", "PathPrefix(`/api`)"), route("any", "Method(`POST`)")]
-    )
-    assert table.explain(request("/y", "a.test")) == [
-        "router a (priority 28): rule `Host(`a.test`) && Path(`/x`)` did not match",
-        "router any (priority 14): rule `Method(`POST`)` did not match",
-        "1 other router(s) skipped: they require another host or path prefix than host 'a.test', path '/y'",
-    ]
-
-
 def test_table_is_immutable() -> None:
     table = RouteTable([route("a", "Host(`a.test`)")])
     with pytest.raises(AttributeError):

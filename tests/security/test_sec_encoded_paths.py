@@ -50,7 +50,7 @@ def go_unescape(text: str) -> str:
 
 
 def go_escape(path: str) -> str:
-    return "".join(c if c in PATH_SAFE else "%%%02X" % ord(c) for c in path)
+    return "".join(c if c in PATH_SAFE else f"%{ord(c):02X}" for c in path)
 
 
 class URL:
@@ -343,7 +343,7 @@ async def test_every_encoded_separator_combination(live, entry_point, host):
     header = MIDDLEWARES[host][2]
     wrong = []
     forwarded = iter(seen)
-    for path, (status, body) in zip(PATHS, answers):
+    for path, (status, body) in zip(PATHS, answers, strict=True):
         want_status, want_path, want_header = expected(path, entry_point, host)
         if status != want_status:
             wrong.append(f"{path}: status {status}, Traefik's code gives {want_status}")

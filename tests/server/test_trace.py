@@ -195,7 +195,7 @@ def test_a_watched_middleware_has_every_capability_of_the_one_it_runs() -> None:
         live.service,
         live.service_name,
     )
-    for middleware, twin in zip(live.middlewares, watched.middlewares):
+    for middleware, twin in zip(live.middlewares, watched.middlewares, strict=True):
         assert {name: getattr(twin, name) for name in Middleware.__annotations__} == {
             name: getattr(middleware, name) for name in Middleware.__annotations__
         }

@@ -161,11 +161,11 @@ async def test_down_then_up_and_all_down_is_503(upstreams, gateway, caplog) -> N
     messages = [r.getMessage() for r in caplog.records]
     assert any(
         f"health check of {a.url}" in m and "failed" in m and r.levelno == logging.WARNING
-        for m, r in zip(messages, caplog.records)
+        for m, r in zip(messages, caplog.records, strict=True)
     )
     assert any(
         f"server {b.url} of service svc is up again" in m and r.levelno == logging.INFO
-        for m, r in zip(messages, caplog.records)
+        for m, r in zip(messages, caplog.records, strict=True)
     )
 
 

@@ -69,7 +69,7 @@ def expected_hrw(ip: str, urls: list[str], weights: list[int]) -> str:
             h = ((h ^ byte) * 0x100000001B3) % 2**64
         return weight / -math.log(h / 2**64)
 
-    return max(zip(urls, weights), key=lambda pair: score(*pair))[0]
+    return max(zip(urls, weights, strict=True), key=lambda pair: score(*pair))[0]
 
 
 async def test_hrw_sticks_by_client_ip_and_moves_when_down(upstreams, gateway) -> None:
@@ -81,7 +81,7 @@ async def test_hrw_sticks_by_client_ip_and_moves_when_down(upstreams, gateway) -
                 "svc": {
                     "loadBalancer": {
                         "strategy": "hrw",
-                        "servers": [{"url": u.url, "weight": w} for u, w in zip(ups, (1, 2, 3))],
+                        "servers": [{"url": u.url, "weight": w} for u, w in zip(ups, (1, 2, 3), strict=True)],
                         "healthCheck": {"path": "/health", "interval": "40ms"},
                     }
                 }
@@ -94,7 +94,7 @@ async def test_hrw_sticks_by_client_ip_and_moves_when_down(upstreams, gateway) -
     assert await names(gw, 5) == [chosen.name] * 5
     chosen.health_status = 500
     await until(lambda: best in gw.last_build.services["svc"].down)
-    rest = [(u, w) for u, w in zip(ups, (1, 2, 3)) if u is not chosen]
+    rest = [(u, w) for u, w in zip(ups, (1, 2, 3), strict=True) if u is not chosen]
     second = expected_hrw("127.0.0.1", [u.url for u, _ in rest], [w for _, w in rest])
     assert await names(gw, 3) == [next(u.name for u, _ in rest if u.url == second)] * 3
     chosen.health_status = 200
@@ -169,7 +169,7 @@ def test_leasttime_scores(servers_, times, expected) -> None:
     for name, weight in servers_:
         balancer.add(name, name, weight)
     balancer.finish()
-    for (name, _), ms in zip(servers_, times):
+    for (name, _), ms in zip(servers_, times, strict=True):
         balancer.times[name].extend([ms] * 100)
     req = RequestHead("GET", "/", None, HeaderList())
     picks = [balancer._next(req)[0] for _ in range(sum(expected.values()))]

@@ -104,7 +104,7 @@ async def test_dynamic_config_alone_gets_the_entry_points_its_routers_name(upstr
     async with Gateway(routes) as gateway:
         assert sorted(gateway.urls) == ["admin", "web"]
         with pytest.raises(ValueError, match="use gateway.urls"):
-            gateway.url
+            _ = gateway.url
         assert (await get(gateway.urls["web"] + "/a"))[0] == 200
         assert (await get(gateway.urls["web"] + "/b"))[0] == 404
         assert "only serves entry points ['admin']" in gateway.explain()

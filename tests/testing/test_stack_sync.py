@@ -55,7 +55,7 @@ def test_background_gateway_in_a_with_block() -> None:
         gateway.clear()
         assert gateway.exchanges == []
     with pytest.raises(RuntimeError, match="not running"):
-        gateway.url
+        _ = gateway.url
 
 
 def test_a_config_error_surfaces_in_the_calling_thread() -> None:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from browser import CHROMIUM, FLAGS, missing
+from proxy.testing.browser import CHROMIUM, FLAGS, missing
 
 WHY = missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=WHY or "")

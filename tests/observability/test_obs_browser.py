@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
 from proxy.testing.browser import CHROMIUM, FLAGS, missing
 
 WHY = missing()

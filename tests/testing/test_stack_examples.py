@@ -38,8 +38,6 @@ async def test_aiohttp_app_behind_the_proxy(aiohttp_server, stripproxy):
     assert exchange.router == "app-http@file"
     assert exchange.middlewares == ("api-stripprefix",)
     assert exchange.upstream_target == "/app"
-
-
 # --- end
 
 
@@ -62,8 +60,6 @@ def test_sync_app_behind_the_proxy(serve_app_sync, stripproxy_sync):
     response = requests.get(gateway.url + "/api/v1/app", timeout=5)
     assert response.json() == {"message": "Hello World", "root_path": "/api/v1"}
     assert gateway.exchanges[-1].upstream_target == "/app"
-
-
 # --- end
 
 
@@ -81,8 +77,6 @@ async def test_fastapi_docs_behind_the_proxy(serve_app, stripproxy):
         assert "/api/v1/openapi.json" in docs.text
         openapi = await client.get("/api/v1/openapi.json")
         assert openapi.json()["servers"] == [{"url": "/api/v1"}]
-
-
 # --- end
 
 
@@ -109,8 +103,6 @@ async def test_same_app_at_root_and_under_a_prefix(serve_app, stripproxy):
     assert direct.json() == {"root_path": ""}
     assert proxied.json() == {"root_path": "/api/v1"}
     assert "/api/v1/openapi.json" in docs.text
-
-
 # --- end
 
 
@@ -124,8 +116,6 @@ async def test_gateway_as_a_context_manager(serve_app):
         async with httpx.AsyncClient() as client:
             response = await client.get(gateway.url + "/api/v1/app")
     assert response.json()["root_path"] == "/api/v1"
-
-
 # --- end
 
 
@@ -136,8 +126,6 @@ from proxy import BackgroundGateway
 def fetch_through_proxy(app_url: str) -> dict:
     with BackgroundGateway("config/traefik.toml", free_ports=True, services={"app": app_url}) as gateway:
         return requests.get(gateway.url + "/api/v1/app", timeout=5).json()
-
-
 # --- end
 
 
@@ -153,8 +141,6 @@ def test_the_real_cli(serve_app_sync, stripproxy_process):
 
     response = requests.get(gateway.url + "/api/v1/app", timeout=5)
     assert response.json() == {"message": "Hello World", "root_path": "/api/v1"}
-
-
 # --- end
 
 
@@ -169,6 +155,4 @@ def test_the_access_log_traefik_would_write(serve_app_sync, stripproxy_sync, str
     assert record["RequestPath"] == "/api/v1/app?page=2"
     assert record["RouterName"] == "app-http@file"
     assert (record["DownstreamStatus"], record["ServiceURL"]) == (200, app.url)
-
-
 # --- end

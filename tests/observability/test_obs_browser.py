@@ -52,12 +52,12 @@ async def test_dashboard_in_chromium_shows_live_requests_and_errors(live_gateway
             browser.on("request", lambda request: requested.append(request.url))
             page = await browser.new_page()
             await page.goto(gateway.urls["traefik"] + "/dashboard/")
-            await expect(page.locator("#state")).to_have_text("live", timeout=10_000)  # the event stream is open
+            await expect(page.locator("#state")).to_have_text("live", timeout=20_000)  # the event stream is open
             async with httpx.AsyncClient(timeout=5) as client:
                 sent = await client.get(gateway.urls["web"] + "/app/hello?from=test")
             assert sent.status_code == 200
             row = page.locator("#live tbody tr", has_text="/app/hello?from=test")
-            await expect(row).to_have_count(1, timeout=5_000)
+            await expect(row).to_have_count(1, timeout=10_000)
             cells = await row.locator("td").all_inner_texts()
             assert cells[1:4] + [cells[5]] == ["GET", "/app/hello?from=test", "app@file", "200"]
             assert cells[4] == "/app/hello?from=test" and cells[7].startswith("http://127.0.0.1:")
@@ -65,7 +65,7 @@ async def test_dashboard_in_chromium_shows_live_requests_and_errors(live_gateway
             await row.click()
             await expect(page.locator("#explain")).to_be_visible()
             await expect(page.locator("#explain-title")).to_contain_text("GET /app/hello?from=test -> 200")
-            await expect(page.locator("#explain-text")).to_contain_text("app@file", timeout=5_000)
+            await expect(page.locator("#explain-text")).to_contain_text("app@file", timeout=10_000)
             assert "GET /app/hello?from=test HTTP/1.1" in await page.locator("#explain-text").inner_text()
 
             broken = page.locator("#routers tbody tr", has_text="broken@file")

@@ -30,6 +30,8 @@ class Ports:
     nginx: int = 18082
     caddy: int = 18083
     haproxy: int = 18084
+    gateway_observed: int = 18085  # the gateway with the access log and metrics on (beside the plain one)
+    metrics: int = 18086  # its `traefik` entry point (Prometheus' /metrics)
 
 
 # What the 10-middleware chain adds: one header per headers middleware (the origin's /check-mw echoes
@@ -187,6 +189,23 @@ def traefik_static(port: int, routes_file: str) -> str:
 
 [log]
   level = "ERROR"
+"""
+
+
+def observability_static(work: Path, metrics_port: int) -> str:
+    """What the observability cost rows add to the static file: Traefik's access log to a file in the
+    common format (its defaults: every field, `bufferingSize = 0`, a write per line) and Prometheus
+    metrics with Traefik's default labels, on a `traefik` entry point of its own."""
+    return f"""
+[entryPoints.traefik]
+  address = "{HOST}:{metrics_port}"
+
+[accessLog]
+  filePath = "{work}/access.log"
+  format = "common"
+
+[metrics]
+  [metrics.prometheus]
 """
 
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +102,15 @@ class Bench:
         path.write_text(text)
         return path
 
-    def start_gateway(self, name: str = "gateway", routes_text: str | None = None) -> Any:
-        """Our gateway with `routes_text` as its dynamic file (default: the FastAPI guide's routes)."""
+    def start_gateway(
+        self, name: str = "gateway", routes_text: str | None = None, port: int | None = None, static_extra: str = ""
+    ) -> Any:
+        """Our gateway with `routes_text` as its dynamic file (default: the FastAPI guide's routes) and
+        `static_extra` appended to its static file, on `port` (default: the gateway's)."""
         text = configs.traefik_routes(0, self.ports.origin) if routes_text is None else routes_text
         routes = self.write(f"routes-{name}.toml", text)
-        static = self.write(f"traefik-{name}.toml", configs.traefik_static(self.ports.gateway, routes.name))
+        static_text = configs.traefik_static(self.ports.gateway if port is None else port, routes.name) + static_extra
+        static = self.write(f"traefik-{name}.toml", static_text)
         return self.spawn(name, [str(PYTHON), "-m", "proxy", "--config", str(static)], PROXY_CPU, cwd=REPO)
 
     def start_nginx(self) -> Any:
@@ -376,6 +380,59 @@ class Bench:
                 extra=extra,
             )
 
+    def bench_observability(self) -> None:
+        """Small GET and API POST through the guide's route with the access log (file, common) and
+        Prometheus metrics off and on: two gateway processes side by side, measured in turn, run after run
+        (so the machine's drift hits both alike); each row is the best of its runs."""
+        ports = self.ports
+        variants = {
+            "off": (ports.gateway, ""),
+            "on": (ports.gateway_observed, configs.observability_static(self.work, ports.metrics)),
+        }
+        names = {key: f"gateway-observability-{key}" for key in variants}
+        try:
+            procs = {
+                key: self.start_gateway(names[key], port=port, static_extra=extra)
+                for key, (port, extra) in variants.items()
+            }
+            for key, (port, _) in variants.items():
+                wait_http(port, f"{configs.PREFIX}/check", procs[key], 180)
+            lua = str(Path(__file__).with_name("api_post.lua"))
+            runs: dict[str, list[dict[str, float]]] = {}
+            rows = [("small GET", "/small", []), ("API POST", "", ["-s", lua])]
+            for port, _ in variants.values():
+                measure.wrk("warm-up", f"http://127.0.0.1:{port}{configs.PREFIX}/small", 1, record=False)
+            for _ in range(self.plan.wrk_runs + 1):
+                for row, path, extra in rows:
+                    for key, (port, _) in variants.items():
+                        url = f"http://127.0.0.1:{port}{configs.PREFIX}{path}" if path else f"http://127.0.0.1:{port}"
+                        runs.setdefault(f"{row} {key}", []).append(
+                            measure.wrk("observability", url, self.plan.seconds, extra=extra)
+                        )
+            for label, results in runs.items():
+                best = dict(max(results, key=lambda r: r["rps"]))
+                best["all_rps"] = [r["rps"] for r in results]  # type: ignore[assignment]
+                best["rss_kib"] = rss_kib(procs["on" if label.endswith(" on") else "off"].pid)
+                self.results.setdefault("observability", {})[label] = best
+            # Proof that the "on" gateway did the work: its log lines and its request counter.
+            log = self.work / "access.log"
+            lines = sum(1 for _ in log.open("rb")) if log.exists() else 0
+            scraped = self.curl_response(f"http://127.0.0.1:{ports.metrics}/metrics", "observability")[2]
+            counted = sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in scraped.splitlines()
+                if line.startswith("traefik_entrypoint_requests_total{") and 'entrypoint="http"' in line
+            )
+            self.results["observability"]["check"] = {"log_lines": lines, "entrypoint_requests": counted}
+            if not lines or not counted:
+                raise RuntimeError(f"the observed gateway logged {lines} lines and counted {counted} requests")
+        except Exception as exc:
+            self.results.setdefault("observability", {})["error"] = {"error": str(exc)}
+            print(f"    observability failed: {exc}", flush=True)
+        finally:
+            for name in names.values():
+                self.procs.stop(name)
+
     @staticmethod
     def bench_credentials() -> tuple[str, str]:
         """An htpasswd line (bcrypt, cost 10 as htpasswd -B makes) and the matching Basic token."""
@@ -437,9 +494,9 @@ class Bench:
         return f"200 {body.strip()!r}, response {', '.join(f'{k}: {v}' for k, v in got.items())}; origin saw {seen}"
 
     @staticmethod
-    def curl_response(url: str) -> tuple[int, dict[str, str], str]:
+    def curl_response(url: str, scenario: str = "middlewares") -> tuple[int, dict[str, str], str]:
         """Status, lower-cased headers and body of one GET with curl (pinned to the client core)."""
-        text = measure.run("middlewares", ["curl", "-si", "--max-time", "10", url], timeout=20)
+        text = measure.run(scenario, ["curl", "-si", "--max-time", "10", url], timeout=20)
         head, _, body = text.partition("\n\n")  # text mode has turned CRLF into LF
         lines = head.split("\n")
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
@@ -450,11 +507,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs (about 3 minutes instead of 10)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
-    parser.add_argument("--only", default="", help="comma-separated target keys (ours,nginx,caddy,haproxy,direct)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated target keys (ours,nginx,caddy,haproxy,direct; obs: only the access log and metrics cost)",
+    )
     parser.add_argument("--notes", default="", help="lines to add to the report's notes (from run.sh)")
+    parser.add_argument(
+        "--base-port",
+        type=int,
+        default=configs.ORIGIN_PORT,
+        help="first of the loopback ports used (origin; the rest follow)",
+    )
     args = parser.parse_args()
     plan = Plan(3, 4, 3, 1, 1) if args.quick else Plan(8, 10, 5, 2, 2)
-    ports = configs.Ports()
+    ports = configs.Ports(*range(args.base_port, args.base_port + len(fields(configs.Ports))))
     busy = [port for port in vars(ports).values() if port_in_use(port)]
     if busy:
         print(f"ports already in use on 127.0.0.1: {busy}; stop whatever listens there first", file=sys.stderr)
@@ -489,6 +556,9 @@ def main() -> int:
             bench.bench_routing()
             print("== middleware chain (our gateway)", flush=True)
             bench.bench_middlewares()
+        if not args.only or "ours" in args.only.split(",") or "obs" in args.only.split(","):
+            print("== access log and metrics cost (our gateway)", flush=True)
+            bench.bench_observability()
     finally:
         bench.procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)

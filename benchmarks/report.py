@@ -310,6 +310,38 @@ def middlewares_table(rows: dict[str, dict[str, Any]]) -> list[str]:
     return out + [""]
 
 
+def observability_table(rows: dict[str, dict[str, Any]]) -> list[str]:
+    out = [
+        "## Access log and metrics cost (our gateway)",
+        "",
+        "The guide's route (wrk -t1 -c50) in two gateway processes side by side, measured in turn run after "
+        'run: one plain, one with `accessLog` (filePath, `format = "common"`, Traefik\'s defaults: every '
+        "field, `bufferingSize = 0`) and `metrics.prometheus` (Traefik's default labels) on.",
+        "",
+        "| request | off req/s | on req/s | on / off | off p99 ms | on p99 ms | every run's req/s (off; on) |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    if "error" in rows:
+        out.append(f"| failed: {rows['error']['error'][:200]} | | | | | | |")
+    for row in ("small GET", "API POST"):
+        off, on = rows.get(f"{row} off", {}), rows.get(f"{row} on", {})
+        if "rps" not in off or "rps" not in on:
+            continue
+        out.append(
+            f"| {row} | {off['rps']:,.0f} | {on['rps']:,.0f} | **{on['rps'] / off['rps']:.2f}x** | "
+            f"{off.get('p99_ms', 0):.2f} | {on.get('p99_ms', 0):.2f} | "
+            f"{_cell(off, 'all_rps', '', 1)}; {_cell(on, 'all_rps', '', 1)} |"
+        )
+    check = rows.get("check")
+    if check:
+        out += [
+            "",
+            f"Check: the observed gateway wrote {check['log_lines']:,} access log lines and counted "
+            f"{check['entrypoint_requests']:,.0f} requests on its entry point (traefik_entrypoint_requests_total).",
+        ]
+    return out + [""]
+
+
 def markdown(meta: dict[str, Any], results: dict[str, dict[str, dict[str, Any]]]) -> str:
     v, m = meta["versions"], meta["machine"]
     out = [
@@ -350,6 +382,8 @@ def markdown(meta: dict[str, Any], results: dict[str, dict[str, dict[str, Any]]]
         out += routing_table(results["routing"])
     if "middlewares" in results:
         out += middlewares_table(results["middlewares"])
+    if "observability" in results:
+        out += observability_table(results["observability"])
     out += ["## Exact commands", "", "Each line ran as shown (URLs per target; `taskset -c 1` = client core).", ""]
     for scenario, lines in meta["commands"].items():
         out += [f"**{scenario}**", "", "```"] + lines + ["```", ""]

@@ -94,9 +94,9 @@ class Metrics(Scoped):
         protocol = "http"
         if (
             "upgrade" in keys
-            or "content-type" in keys
             or ("accept" in keys and "text/event-stream" in (headers.items[keys.index("accept")][1]))
-        ):
+            or ("content-type" in keys and headers.items[keys.index("content-type")][1].startswith("application/grpc"))
+        ):  # only then can it be anything but http (an API call's JSON content type is decided here)
             protocol = request_protocol(headers)
         key: tuple[Any, ...] = (
             head.entry_point,

@@ -6,6 +6,8 @@ Fixtures (each a factory; everything it started is stopped at teardown):
   stripproxy_process  sync:  the real CLI in a subprocess -> GatewayProcess
   serve_app           async: `served = await serve_app(app, root_path="")` -> ServedApp (aiohttp or ASGI app)
   serve_app_sync      sync:  the same on a background thread -> ServedApp
+  stripproxy_access_log  `log = stripproxy_access_log(gateway)` -> AccessLogCapture: each request the
+                      gateway finishes from then on, as the record Traefik's JSON access log writes (a dict)
 
 Gateways get free loopback ports (safe under pytest-xdist) and are strict: a broken router, service or
 middleware fails the test at once. When a test fails, the requests that got a 404 from no router or an
@@ -103,6 +105,24 @@ def serve_app_sync() -> Iterator[Callable[..., Any]]:
 
     with contextlib.ExitStack() as stack:
         yield lambda app, **options: stack.enter_context(serve_app_in_thread(app, **options))
+
+
+@pytest.fixture
+def stripproxy_access_log() -> Iterator[Callable[..., Any]]:
+    """Factory: `stripproxy_access_log(gateway, fields=None, filters=None)` -> AccessLogCapture, a list of
+    Traefik-shaped JSON access log records of the requests `gateway` (Gateway or BackgroundGateway) finishes."""
+    from proxy.testing.accesslog import AccessLogCapture
+
+    made: list[AccessLogCapture] = []
+
+    def capture(gateway: Any, **options: Any) -> AccessLogCapture:
+        log = AccessLogCapture(**options).attach(gateway)
+        made.append(log)
+        return log
+
+    yield capture
+    for log in made:
+        log.detach()
 
 
 # -- asynchronous fixtures (pytest-asyncio's loop) ------------------------------------------------------

@@ -140,3 +140,23 @@ async def test_manual_routing_serves_it_where_a_router_says(live_gateway):
         assert (await client.get(gateway.urls["traefik"] + "/metrics")).status_code == 404
         response = await client.get(gateway.urls["web"] + "/stats")
     assert response.status_code == 200 and "traefik_config_reloads_total" in response.text
+
+
+@pytest.mark.parametrize(
+    ("headers", "protocol"),
+    [
+        pytest.param({"Content-Type": "application/json"}, "http", id="json-api-call"),
+        pytest.param({"Content-Type": "application/grpc"}, "grpc", id="grpc"),
+        pytest.param({"Content-Type": "application/grpc-web+proto"}, "grpc-web", id="grpc-web"),
+        pytest.param({"Accept": "text/event-stream"}, "sse", id="sse"),
+        pytest.param({"Accept": "application/json"}, "http", id="accept-json"),
+    ],
+)
+async def test_protocol_label(live_gateway, headers, protocol):
+    """Traefik's getRequestProtocol (pkg/observability/metrics/prometheus.go) decides the protocol label."""
+    gateway = await live_gateway("[metrics.prometheus]\n")
+    async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
+        await client.post("/app", content=b"{}", headers=headers)
+    found = await scrape(gateway)
+    labels = {"code": "200", "entrypoint": "web", "method": "POST"}
+    assert value(found, "traefik_entrypoint_requests_total", protocol=protocol, **labels) == 1

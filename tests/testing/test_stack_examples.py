@@ -142,3 +142,17 @@ def test_the_real_cli(serve_app_sync, stripproxy_process):
     response = requests.get(gateway.url + "/api/v1/app", timeout=5)
     assert response.json() == {"message": "Hello World", "root_path": "/api/v1"}
 # --- end
+
+
+# --- example: access log
+def test_the_access_log_traefik_would_write(serve_app_sync, stripproxy_sync, stripproxy_access_log):
+    app = serve_app_sync(api, root_path="/api/v1")
+    gateway = stripproxy_sync("config/traefik.toml", services={"app": app.url})
+    access_log = stripproxy_access_log(gateway)
+
+    requests.get(gateway.url + "/api/v1/app?page=2", timeout=5)
+    (record,) = access_log.wait_for(1)
+    assert record["RequestPath"] == "/api/v1/app?page=2"
+    assert record["RouterName"] == "app-http@file"
+    assert (record["DownstreamStatus"], record["ServiceURL"]) == (200, app.url)
+# --- end

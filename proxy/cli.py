@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config.dynamic import DynamicConfig
+from proxy.config.unimplemented import refused_in_strict
 from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, dynamic_files, read_any_config
 from proxy.config.static import EntryPoint, StaticConfig
@@ -285,8 +286,9 @@ def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gatew
             for warning in warnings:
                 log.warning("%s", warning)
             result = gateway.apply(dynamic)  # logs each problem once
-            if strict and (result.problems or warnings):
-                count = len(result.problems) + len(warnings)
+            refused = [w for w in setup.static.warnings if refused_in_strict(w)]  # printed above
+            if strict and (result.problems or warnings or refused):
+                count = len(result.problems) + len(warnings) + len(refused)
                 print(f"--strict: not starting: {count} problem(s) listed above", file=sys.stderr)
                 return 1
     return gateway, provider

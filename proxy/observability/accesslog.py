@@ -199,11 +199,7 @@ class AccessLog:
                 f"{label}.fields.headers: request headers are logged (request_<Name>); the "
                 "response headers Traefik adds as origin_<Name> and downstream_<Name> are not"
             )
-        if config.otlp is not None:
-            self.warnings.append(
-                f"{label}.otlp: OpenTelemetry export is not implemented by stripproxy; lines are "
-                "written to the file or stdout"
-            )
+        # accessLog.otlp: warned about with the static configuration (proxy/config/unimplemented.py)
         self._scope = Scope()
         self._everything = True
         self.buffering = max(config.buffering_size, 0)

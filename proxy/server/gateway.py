@@ -126,6 +126,12 @@ class Gateway:
             )
 
             self.source = resolve(config, Path(base_dir) if base_dir else None)
+            if strict:  # a key accepted but not acted on would let a test pass on a feature not there
+                from proxy.config.unimplemented import refused_in_strict
+
+                refused = [warning for warning in self.source.warnings if refused_in_strict(warning)]
+                if refused:
+                    raise ConfigError(refused)
             static = effective_static(self.source, entry_points, free_ports)
             replaced = parse_middleware_overrides(middlewares or {})
             problems = check_service_overrides(self.source.dynamic, overrides) + check_middleware_overrides(

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from proxy.config.dynamic import DynamicConfig
-from proxy.config.unimplemented import refused_in_strict
 from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, dynamic_files, read_any_config
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.config.static import FileProvider as FileProviderConfig
 from proxy.config.static import Log as LogConfig
 from proxy.config.static_sources import load_static, static_flag_help
+from proxy.config.unimplemented import refused_in_strict
 from proxy.providers.file import FileProvider
 from proxy.server.gateway import Gateway
 

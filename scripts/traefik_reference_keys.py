@@ -29,7 +29,10 @@ from typing import Any
 import yaml
 
 REFERENCE_FILES = {
-    "static": ("docs/content/reference/static-configuration/file.toml", "docs/content/reference/static-configuration/file.yaml"),
+    "static": (
+        "docs/content/reference/static-configuration/file.toml",
+        "docs/content/reference/static-configuration/file.yaml",
+    ),
     "dynamic": (
         "docs/content/reference/dynamic-configuration/file.toml",
         "docs/content/reference/dynamic-configuration/file.yaml",

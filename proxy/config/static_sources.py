@@ -268,7 +268,7 @@ def _labelled(problem: ConfigProblem, sources: list[_Layer]) -> ConfigProblem:
     label = source.label if source is not None else "static configuration"
     if source is not None:  # the key path as written in that source (KeepAliveMaxTime, not keepAliveMaxTime)
         spelled = source.normaliser.spelled
-        written = ".".join(spelled.get(path[: i + 1], part) for i, part in enumerate(path))  # type: ignore[arg-type]
+        written = ".".join(spelled.get(path[: i + 1], part) for i, part in enumerate(path))
         return ConfigProblem(label, written, problem.message)
     return ConfigProblem(label, problem.key_path, problem.message)
 

@@ -3,10 +3,11 @@
 Nothing accepted is silently ignored: a file that sets one of the keys below loads (so a production file
 still works in a test), and the loader says, for each, the file, the key path as written and what the user
 gets instead: "accepted but not implemented: <what happens instead>". `--strict` and the test fixtures
-refuse such a file. The tables are walked by tests/config/test_reference_keys.py against every key of
-Traefik's reference files (tests/data/traefik_reference_keys.json): a key is either implemented, or listed
-here (or warned about where it is used: the other providers in static.py, unsupported middleware and
-service types when routes are built).
+refuse such a file, except where a stand-in serves (a certResolver's routers get local CA certificates).
+The tables are walked by tests/config/test_reference_keys.py against every key of Traefik's reference
+files (tests/data/traefik_reference_keys.json): a key is either implemented, or listed here (or warned about
+where it is used: the other providers in static.py, unsupported middleware and service types when routes
+are built).
 
 Patterns are dotted key paths in Traefik's spelling; `<name>` stands for a user-chosen name (a router, an
 entry point), `<any>` for any key at that level (one warning each). A key whose value is what stripproxy
@@ -34,6 +35,7 @@ class Unimplemented:
     pattern: str
     instead: str  # what the user gets instead
     same_as_ours: Callable[[Any], bool] | None = None  # values that ask for what stripproxy does anyway
+    refused: bool = True  # by --strict and the fixtures; False where a stand-in serves (the local CA)
 
     def message(self) -> str:
         return f"{NOT_IMPLEMENTED}: {self.instead}"
@@ -96,6 +98,7 @@ STATIC: tuple[Unimplemented, ...] = (
         "certificatesResolvers.<name>",
         "no ACME (or Tailscale) server is contacted: routers naming this resolver get a certificate from the "
         "local development CA (with --no-local-ca they are disabled)",
+        refused=False,
     ),
     Unimplemented("hostResolver", "host names are resolved by the system resolver (no CNAME flattening)"),
     Unimplemented("spiffe", "no SPIFFE workload API is used (serversTransports with spiffe are refused)"),
@@ -135,6 +138,8 @@ DYNAMIC: tuple[Unimplemented, ...] = (
 def refused_in_strict(problem: ConfigProblem) -> bool:
     """Whether a loader warning says a key is accepted without being acted on (or a provider is absent):
     `--strict` and the test fixtures refuse those, so that a test never passes on a feature not there."""
+    if problem.message in _STAND_INS:
+        return False
     return problem.message.startswith(NOT_IMPLEMENTED) or " is not available here;" in problem.message
 
 
@@ -168,3 +173,6 @@ def _matches(data: Any, parts: list[str], path: KeyPath) -> list[tuple[KeyPath, 
     if head in data and data[head] is not None:
         return _matches(data[head], rest, path + (head,))
     return []
+
+
+_STAND_INS = frozenset(entry.message() for entry in (*STATIC, *DYNAMIC) if not entry.refused)

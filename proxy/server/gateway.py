@@ -118,6 +118,7 @@ class Gateway:
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
             from proxy.server.sources import (
+                apply_middleware_patches,
                 check_middleware_overrides,
                 check_service_overrides,
                 effective_static,
@@ -139,6 +140,7 @@ class Gateway:
             )
             if problems:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
+            replaced = apply_middleware_patches(self.source.dynamic, replaced)
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
         self.local_ca = tls_local_ca(local_ca)

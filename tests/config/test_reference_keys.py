@@ -35,7 +35,9 @@ UPDATE = (
 
 
 def _script() -> Any:
-    spec = importlib.util.spec_from_file_location("traefik_reference_keys", ROOT / "scripts" / "traefik_reference_keys.py")
+    spec = importlib.util.spec_from_file_location(
+        "traefik_reference_keys", ROOT / "scripts" / "traefik_reference_keys.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -63,8 +65,7 @@ def test_check_on_the_reference_files_lists_exactly_the_unimplemented_keys() -> 
     no_longer = sorted(set(EXPECTED) - set(lines))
     assert not newly_warned, (
         "keys newly warned about (or newly broken) by `check`: if stripproxy really does not act on them, "
-        f"add them to tests/data/traefik_reference/check.txt ({UPDATE}); else fix the code:\n"
-        + "\n".join(newly_warned)
+        f"add them to tests/data/traefik_reference/check.txt ({UPDATE}); else fix the code:\n" + "\n".join(newly_warned)
     )
     assert not no_longer, (
         "keys no longer warned about: if they are implemented now, remove them from "
@@ -73,10 +74,10 @@ def test_check_on_the_reference_files_lists_exactly_the_unimplemented_keys() -> 
     )
 
 
-_NAMES = re.compile(
-    r"^(?:Router|Service|Middleware|ServersTransport|Options|Store|EntryPoint|CertificateResolver)\d+$"
+_NAMES = re.compile(r"^(?:Router|Service|Middleware|ServersTransport|Options|Store|EntryPoint|CertificateResolver)\d+$")
+_MIDDLEWARE_LINE = re.compile(
+    r"^(?:middleware|rateLimit) \w+@file: (?:middleware type '(\w+)'|(\w+): (\w+)|(redis\.\w+))"
 )
-_MIDDLEWARE_LINE = re.compile(r"^(?:middleware|rateLimit) \w+@file: (?:middleware type '(\w+)'|(\w+): (\w+)|(redis\.\w+))")
 
 
 def _warned_patterns() -> set[str]:
@@ -175,7 +176,7 @@ def test_each_unimplemented_key_alone_in_a_minimal_file_is_warned_about(
         pytest.param("[global]\ncheckNewVersion = false\nsendAnonymousUsage = false\n", [], id="global-off"),
         pytest.param("[global]\ncheckNewVersion = true\n", ["global.checkNewVersion"], id="global-on"),
         pytest.param('[log]\nlevel = "INFO"\nmaxSize = 0\ncompress = false\n', [], id="log-rotation-off"),
-        pytest.param('[log]\nmaxBackups = 3\n', ["log.maxBackups"], id="log-rotation-on"),
+        pytest.param("[log]\nmaxBackups = 3\n", ["log.maxBackups"], id="log-rotation-on"),
         pytest.param(
             '[entryPoints.web]\naddress = ":80"\n[entryPoints.web.http]\nunderscoreHeadersStrategy = "keep"\n',
             [],

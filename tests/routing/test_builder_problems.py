@@ -34,3 +34,121 @@ def routes(service: str, middlewares: list[str]) -> dict[str, Any]:
 )
 def test_misspelt_references_get_a_suggestion(service: str, middlewares: list[str], problem: str) -> None:
     assert Gateway(routes(service, middlewares)).problems == [problem]
+
+
+def _router(**router: Any) -> dict[str, Any]:
+    return {
+        "http": {
+            "routers": {"r": {"rule": "Path(`/`)", "service": "app", **router}},
+            "middlewares": {"strip-api": {"stripPrefix": {"prefixes": ["/api"]}}},
+            "services": {
+                "app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}], "serversTransport": "tr"}}
+            },
+            "serversTransports": {"tr": {}},
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        pytest.param(
+            _router(middlewares=["strip-api@fiel"]),
+            "router r@file: 'strip-api@fiel' refers to provider 'fiel'; stripproxy only has the file provider "
+            "(did you mean 'strip-api@file'?)",
+            id="provider suffix",
+        ),
+        pytest.param(
+            _router(middlewares=["strip-api@docker"]),
+            "router r@file: 'strip-api@docker' refers to provider 'docker'; stripproxy only has the file provider",
+            id="another provider: no suggestion",
+        ),
+        pytest.param(
+            _router(service="app@intenral"),
+            "router r@file: 'app@intenral' refers to provider 'intenral'; stripproxy only has the file provider "
+            "(did you mean 'app@internal'?)",
+            id="internal suffix",
+        ),
+        pytest.param(
+            _router(service="dashbaord@internal"),
+            "router r@file: unknown internal service dashbaord@internal (did you mean 'dashboard@internal'?)",
+            id="internal service",
+        ),
+    ],
+)
+def test_misspelt_provider_and_internal_names_get_a_suggestion(config: dict[str, Any], problem: str) -> None:
+    assert Gateway(config).problems == [problem]
+
+
+def test_a_misspelt_entry_point_gets_a_suggestion() -> None:
+    static = {"entryPoints": {"web": {"address": "127.0.0.1:0"}, "websecure": {"address": "127.0.0.1:0"}}}
+    from proxy.config.dynamic import DynamicConfig
+
+    gateway = Gateway(static, free_ports=True)
+    dynamic = DynamicConfig.model_validate(_router(entryPoints=["webb"]), by_alias=True)
+    problems = [str(p) for p in gateway.build(dynamic).problems]
+    assert problems == [
+        "router r@file: entryPoint 'webb' doesn't exist (did you mean 'web'?)",
+        "router r@file: no valid entryPoint for this router",
+    ]
+
+
+def test_a_misspelt_servers_transport_gets_a_suggestion() -> None:
+    config = _router()
+    config["http"]["services"]["app"]["loadBalancer"]["serversTransport"] = "trr"
+    assert Gateway(config).problems == [
+        "service app@file: serversTransport 'trr' does not exist (did you mean 'tr'?)",
+        "router r@file: service 'app' is broken: serversTransport 'trr' does not exist (did you mean 'tr'?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(
+            '[http.middlewares.m.addPrefix]\nprefx = "/a"\n',
+            "http.middlewares.m.addPrefix.prefx: unknown key (did you mean 'prefix'?)",
+            id="middleware option",
+        ),
+        pytest.param(
+            '[http.middlewares.m.addPrefx]\nprefix = "/a"\n',
+            "http.middlewares.m.addPrefx: unknown key (did you mean 'addPrefix'?)",
+            id="middleware type",
+        ),
+    ],
+)
+def test_a_misspelt_dynamic_key_gets_a_suggestion(tmp_path: Any, text: str, problem: str) -> None:
+    from proxy.config import ConfigError
+    from proxy.config.loader import load_dynamic_file
+
+    path = tmp_path / "dynamic.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_dynamic_file(path)
+    assert str(info.value) == f"{path}: {problem}"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        pytest.param(
+            '[providers.fiel]\nfilename = "d.toml"\n',
+            "providers.fiel: unknown key (did you mean 'file'?)",
+            id="provider",
+        ),
+        pytest.param(
+            '[entryPoints.web]\nadress = ":80"\n',
+            "entryPoints.web.adress: unknown key (did you mean 'address'?)",
+            id="static key",
+        ),
+    ],
+)
+def test_a_misspelt_static_key_or_provider_gets_a_suggestion(tmp_path: Any, text: str, problem: str) -> None:
+    from proxy.config import ConfigError
+    from proxy.config.static_sources import load_static
+
+    path = tmp_path / "traefik.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_static(path, [], {})
+    assert str(info.value) == f"{path}: {problem}"

@@ -174,7 +174,16 @@ DYNAMIC_VALUES: dict[str, Any] = {
 }
 # What the placeholders name ("foobar" as a service, middleware, transport), defined.
 DYNAMIC_ADDED: dict[str, Any] = {
-    "services": {"foobar": {"loadBalancer": {"servers": [{"url": _URL}], "healthCheck": {"path": "/health"}}}},
+    # its own transport: the static one asks for SPIFFE, which would disable the reference's routers
+    "services": {
+        "foobar": {
+            "loadBalancer": {
+                "servers": [{"url": _URL}],
+                "healthCheck": {"path": "/health"},
+                "serversTransport": "foobar",
+            }
+        }
+    },
     "middlewares": {"foobar": {"addPrefix": {"prefix": "/foo"}}},
     "serversTransports": {"foobar": {}},
 }

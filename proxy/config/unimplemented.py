@@ -57,6 +57,11 @@ STATIC: tuple[Unimplemented, ...] = (
     Unimplemented("entryPoints.<name>.http3", "HTTP/3 is not served: the entry point answers over TCP only"),
     Unimplemented("entryPoints.<name>.udp", "UDP entry points are not served"),
     Unimplemented(
+        "entryPoints.<name>.proxyProtocol",
+        "no PROXY protocol header is read: a connection that starts with one gets 400 Bad Request, and client "
+        "addresses are the TCP peer's",
+    ),
+    Unimplemented(
         "entryPoints.<name>.transport.keepAliveMaxRequests",
         "connections are not closed after a number of requests (idleTimeout still closes idle ones)",
         _off,
@@ -104,7 +109,8 @@ STATIC: tuple[Unimplemented, ...] = (
     Unimplemented("spiffe", "no SPIFFE workload API is used (serversTransports with spiffe are refused)"),
     Unimplemented("ocsp", "no OCSP stapling: certificates are served without an OCSP response"),
     Unimplemented(
-        "serversTransport.spiffe", "servers are reached with ordinary TLS verification, without SPIFFE identities"
+        "serversTransport.spiffe",
+        "SPIFFE is not supported: the routers of services using the default transport are disabled",
     ),
     Unimplemented("tcpServersTransport", "TCP routers are not served, so no TCP servers transport is used"),
 )

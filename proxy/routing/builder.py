@@ -101,7 +101,7 @@ class RuntimeBuilder(ServiceBuilder):
         entry_points: Sequence[EntryPointInfo],
         pools: PoolRegistry,
         service_overrides: Mapping[str, str] | None = None,
-        default_transport: TransportSettings | None = None,
+        default_transport: TransportSettings | BuildError | None = None,
         default_rule_syntax: str = "v3",
         middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None,
         internal: InternalParts | None = None,
@@ -415,6 +415,8 @@ class RuntimeBuilder(ServiceBuilder):
 
     def _transport(self, reference: str) -> TransportSettings:
         if not reference or reference == "default@internal":
+            if isinstance(self.default_transport, BuildError):  # the static serversTransport asks for what we lack
+                raise self.default_transport
             return self.default_transport
         config: ServersTransport | None = self.http.servers_transports.get(local_name(reference))
         if config is None:

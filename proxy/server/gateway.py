@@ -28,7 +28,7 @@ from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.observability.hub import Observability
-from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
+from proxy.routing.builder import BuildError, BuildResult, EntryPointInfo, RuntimeBuilder
 from proxy.routing.table import RouteTable
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
@@ -65,8 +65,12 @@ def forwarded_headers(ep: EntryPoint, hostname: str) -> ForwardedHeaders:
     )
 
 
-def default_transport(static: StaticConfig) -> TransportSettings:
+def default_transport(static: StaticConfig) -> TransportSettings | BuildError:
+    """The static serversTransport as the services that name none use it; a BuildError (their routers are
+    disabled with it) when it asks for SPIFFE, never served without."""
     config = static.servers_transport
+    if config.spiffe is not None:
+        return BuildError("the default serversTransport (static serversTransport.spiffe): spiffe is not supported")
     timeouts = config.forwarding_timeouts
     return TransportSettings(
         dial_timeout=timeouts.dial_timeout,

@@ -119,6 +119,64 @@ def test_every_reference_key_is_in_the_document_and_either_implemented_or_warned
     assert len(implemented) > (60 if kind == "static" else 200)  # most static keys are other providers'
 
 
+def _field_names(model: Any, key: str) -> list[str] | None:
+    """The pydantic field names along `key` (a pattern) from `model`, or None where the key falls in a loose
+    mapping (a section kept as a dict: nothing reads its keys one by one)."""
+    import typing
+
+    from proxy.config.base import _is_model, _unwrap
+
+    annotation, names = model, []
+    for part in re.split(r"\.(?![^<]*>)", key):
+        annotation = _unwrap(annotation)
+        if part == "<name>":
+            if typing.get_origin(annotation) is not dict:
+                return None
+            annotation = typing.get_args(annotation)[1]
+            continue
+        part = part.removesuffix("[]")
+        if not _is_model(annotation):
+            return None
+        found = [(n, f) for n, f in annotation.model_fields.items() if (f.alias or n).lower() == part.lower()]
+        if not found:
+            return None
+        names.append(found[0][0])
+        annotation = _unwrap(found[0][1].annotation)
+        if typing.get_origin(annotation) is list:
+            annotation = typing.get_args(annotation)[0]
+    return names
+
+
+@pytest.mark.parametrize("kind", ["static", "dynamic"])
+def test_every_key_taken_as_implemented_is_read_by_the_code(kind: str) -> None:
+    """A guard against a key parsed and then silently dropped (as entryPoints.<name>.proxyProtocol was):
+    each key no warning is about maps to a model field whose name the code outside proxy/config reads."""
+    from proxy.config.dynamic import DynamicConfig
+    from proxy.config.static import StaticConfig
+
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in (ROOT / "proxy").rglob("*.py")
+        if "config" not in path.relative_to(ROOT / "proxy").parts[:1]
+    )
+    words = set(re.findall(r"\w+", code))
+    # a table entry whose reference value is what stripproxy does anyway (disableHTTP2 = true) warns for others
+    warned = _warned_patterns() | {entry.pattern for entry in (*unimplemented.STATIC, *unimplemented.DYNAMIC)}
+    unread, loose = [], []
+    for key in KEYS[kind]:
+        if _under(key, warned):
+            continue
+        names = _field_names(StaticConfig if kind == "static" else DynamicConfig, key)
+        if names is None:
+            loose.append(key)
+        elif names[-1] not in words and key.rsplit(".", 1)[-1].removesuffix("[]") not in words:
+            unread.append(key)
+    assert not loose, f"keys kept in a loose mapping but not warned about: {loose}"
+    assert not unread, (
+        f"keys no code reads (implement them, or add them to proxy/config/unimplemented.py and {UPDATE}): {unread}"
+    )
+
+
 def _first_value(document: Any, parts: list[str]) -> tuple[list[str], Any]:
     """The concrete path and value of the first key matching `parts` (a pattern split on dots)."""
     if not parts:
@@ -239,3 +297,37 @@ def test_the_fixtures_gateway_refuses_an_unimplemented_key(tmp_path: Path) -> No
         f"{dynamic}: http.routers.r.observability.tracing: accepted but not implemented: {unimplemented._NO_TRACES}"
     )
     Gateway(dynamic, free_ports=True)  # not strict: served, with the warning
+
+
+def test_a_router_needing_spiffe_from_the_static_transport_is_disabled_with_the_reason(tmp_path: Path) -> None:
+    """Never served in a weaker form: without SPIFFE the default transport would reach servers unchecked."""
+    from proxy.server.gateway import Gateway
+
+    static = tmp_path / "traefik.toml"
+    static.write_text(
+        '[entryPoints.web]\naddress = "127.0.0.1:0"\n[serversTransport.spiffe]\nids = ["spiffe://a/b"]\n'
+        '[providers.file]\nfilename = "dynamic.toml"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "dynamic.toml").write_text(
+        '[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "s"\n'
+        '[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:9"\n',
+        encoding="utf-8",
+    )
+    gateway = Gateway(static, free_ports=True)
+    assert "r@file" not in gateway.routers
+    assert gateway.problems == [
+        "service s@file: the default serversTransport (static serversTransport.spiffe): spiffe is not supported",
+        "router r@file: service 's' is broken: the default serversTransport (static serversTransport.spiffe): "
+        "spiffe is not supported",
+    ]
+
+
+def test_the_readme_lists_every_unimplemented_key() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [
+        entry.pattern
+        for entry in (*unimplemented.STATIC, *unimplemented.DYNAMIC)
+        if f"| `{entry.pattern}` |" not in readme
+    ]
+    assert not missing, f"README.md's table of keys accepted but not implemented lacks {missing}"

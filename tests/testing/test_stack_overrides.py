@@ -78,7 +78,7 @@ def test_bad_overrides_are_refused_with_the_reason(overrides: dict[str, Any], me
 
 
 # -- a production file as it is: SSO forwardAuth, ACME certResolver, errors middleware -------------------
-PRODUCTION_FILES = Path(__file__).resolve().parent.parent / "data" / "production"
+PRODUCTION_FILES = Path(__file__).resolve().parents[2] / "config" / "production"
 
 
 async def _sso(request: web.BaseRequest) -> web.Response:

@@ -384,9 +384,9 @@ class RuntimeBuilder(ServiceBuilder):
             name = services.pop(0)
             if name in self.overrides:
                 used.append(f"service {name} -> {self.overrides[name]}")
-            config = self.http.services.get(name)
-            if config is not None:
-                services += [local_name(child) for child in _child_services(config)]
+            service_config = self.http.services.get(name)
+            if service_config is not None:
+                services += [local_name(child) for child in _child_services(service_config)]
         return tuple(used)
 
     # -- services -----------------------------------------------------------------------------------

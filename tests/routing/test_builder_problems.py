@@ -152,3 +152,24 @@ def test_a_misspelt_static_key_or_provider_gets_a_suggestion(tmp_path: Any, text
     with pytest.raises(ConfigError) as info:
         load_static(path, [], {})
     assert str(info.value) == f"{path}: {problem}"
+
+
+def test_a_misspelt_redirection_target_gets_a_suggestion(caplog: pytest.LogCaptureFixture) -> None:
+    static = {
+        "entryPoints": {
+            "web": {"address": "127.0.0.1:0", "http": {"redirections": {"entryPoint": {"to": "websecur"}}}},
+            "websecure": {"address": "127.0.0.1:0"},
+        }
+    }
+    with caplog.at_level("ERROR"):
+        Gateway(static, free_ports=True)
+    assert (
+        "entry point web: 'to' entry point field references a non-existing entry point: websecur "
+        "(did you mean 'websecure'?)"
+    ) in caplog.messages
+
+
+def test_a_misspelt_ping_entry_point_gets_a_suggestion() -> None:
+    static = {"entryPoints": {"web": {"address": "127.0.0.1:0"}}, "ping": {"entryPoint": "wbe"}}
+    problems = Gateway(static, free_ports=True).problems
+    assert "router ping@internal: entryPoint 'wbe' doesn't exist (did you mean 'web'?)" in problems

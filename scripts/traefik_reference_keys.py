@@ -71,6 +71,8 @@ STATIC_VALUES: dict[str, Any] = {
     "providers.file.directory": DROP,
     "providers.file.watch": False,
     "log.level": "INFO",
+    "log.filePath": os.devnull,  # not a file named "foobar" in the working folder
+    "accessLog.filePath": os.devnull,
     "accessLog.format": "json",
     "accessLog.filters.statusCodes": ["500-599"],
     "accessLog.fields.defaultMode": "keep",
@@ -190,7 +192,15 @@ DYNAMIC_ADDED: dict[str, Any] = {
 
 
 def pem_pair() -> tuple[str, str, str]:
-    """(certificate, key, CA certificate) PEM text for the reference document's tls keys (trustme)."""
+    """(certificate, key, CA certificate) PEM text for the reference document's tls keys: those of the
+    document written before (so that a run changes nothing it need not), else new ones (trustme)."""
+    previous = DOCUMENTS / "dynamic.yaml"
+    if previous.is_file():
+        tls = yaml.safe_load(previous.read_text(encoding="utf-8")).get("tls", {})
+        certificate = (tls.get("certificates") or [{}])[0]
+        cas = next(iter(tls.get("options", {}).values()), {}).get("clientAuth", {}).get("caFiles") or [None]
+        if certificate.get("certFile", "").startswith("-----BEGIN") and cas[0]:
+            return certificate["certFile"], certificate["keyFile"], cas[0]
     import trustme
 
     ca = trustme.CA()

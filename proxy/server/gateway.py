@@ -10,6 +10,7 @@ config object, a mapping, TOML/YAML text, a file path) for tests and programs th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import ssl
@@ -145,6 +146,13 @@ class Gateway:
             if problems:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
             replaced = apply_middleware_patches(self.source.dynamic, replaced)
+        written = self.source.static.entry_points if self.source is not None and self.source.static else {}
+        # entry point -> the address its file gives, when a test rebound it (free_ports=, entry_points=)
+        self.rebound: dict[str, str] = {
+            name: ep.address
+            for name, ep in written.items()
+            if name in static.entry_points and static.entry_points[name].address != ep.address  # type: ignore[union-attr]
+        }
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
         self.local_ca = tls_local_ca(local_ca)
@@ -327,6 +335,12 @@ class Gateway:
 
     def _keep(self, exchange: Exchange) -> None:
         record = ExchangeRecord.of(exchange)
+        if record.entry_point in self.rebound:  # a test override too: said with the router's own
+            server = self.servers[record.entry_point]
+            said = (
+                f"entry point {record.entry_point}: {self.rebound[record.entry_point]!r} rebound to port {server.port}"
+            )
+            record = dataclasses.replace(record, overrides=(*record.overrides, said))
         self.exchanges.append(record)
         if is_failure(record):
             log.warning("%s", self.explain(record))

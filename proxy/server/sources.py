@@ -200,11 +200,18 @@ def apply_middleware_patches(dynamic: DynamicConfig, overrides: Mapping[str, Any
     return resolved
 
 
+def did_you_mean(name: str, known: Any) -> str:
+    from proxy.routing.problems import did_you_mean as suggest
+
+    return suggest(name, known)
+
+
 def check_middleware_overrides(dynamic: DynamicConfig, overrides: Mapping[str, Any]) -> list[str]:
     """Problems with `middlewares=` overrides: names the configuration does not define (typos)."""
     known = dynamic.http.middlewares
     return [
-        f"middlewares override {name!r}: no such middleware (known: {', '.join(known) or 'none'})"
+        f"middlewares override {name!r}: no such middleware{did_you_mean(name, known)} (known: "
+        f"{', '.join(known) or 'none'})"
         for name in overrides
         if name not in known
     ]
@@ -217,7 +224,10 @@ def check_service_overrides(dynamic: DynamicConfig, overrides: Mapping[str, str]
     for name in overrides:
         service = known.get(name.partition("@")[0])
         if service is None:
-            problems.append(f"services override {name!r}: no such service (known: {', '.join(known) or 'none'})")
+            problems.append(
+                f"services override {name!r}: no such service{did_you_mean(name.partition('@')[0], known)} "
+                f"(known: {', '.join(known) or 'none'})"
+            )
         elif service.load_balancer is None:
             problems.append(f"services override {name!r}: only loadBalancer services can be pointed elsewhere")
     return problems

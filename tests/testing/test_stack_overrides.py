@@ -63,7 +63,7 @@ async def test_a_middleware_replaced_by_another_config(stripproxy: Any) -> None:
     [
         pytest.param(
             {"ssso": None},
-            "middlewares override 'ssso': no such middleware (known: secured, sso, strip)",
+            "middlewares override 'ssso': no such middleware (did you mean 'sso'?) (known: secured, sso, strip)",
             id="a misspelt name",
         ),
         pytest.param(
@@ -126,6 +126,7 @@ async def test_a_production_file_with_sso_acme_and_error_pages_in_a_fixture(stri
             f"service error-pages -> {pages.url}",
             f"service app -> {app.url}",
             "certResolver le: certificate from the local CA",
+            f"entry point websecure: ':443' rebound to port {gateway.servers['websecure'].port}",
         )
         assert "with test overrides: middleware sso: forwardAuth.address" in gateway.explain()
         assert await _get(gateway, "/boom") == (502, "error page /502.html")
@@ -140,7 +141,7 @@ async def test_the_production_file_without_overrides_fails_on_the_sso(stripproxy
         )
         status, _ = await _get(gateway, "/me")
         assert status >= 500
-        assert gateway.exchanges[-1].overrides[-1] == "certResolver le: certificate from the local CA"
+        assert gateway.exchanges[-1].overrides[-2] == "certResolver le: certificate from the local CA"
 
 
 def test_a_patch_for_a_middleware_is_validated_with_the_middlewares_options() -> None:
@@ -152,3 +153,9 @@ def test_a_patch_for_a_middleware_is_validated_with_the_middlewares_options() ->
         )
     assert "middlewares override 'sso': http.middlewares.sso.forwardAuth.adress: unknown key" in str(caught.value)
     assert "(did you mean 'address'?)" in str(caught.value)
+
+
+def test_a_misspelt_service_override_gets_a_suggestion() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Gateway(PRODUCTION, services={"apq": "http://127.0.0.1:1"})
+    assert "services override 'apq': no such service (did you mean 'app'?) (known: app)" in str(caught.value)

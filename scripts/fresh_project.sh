@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 wheel=$(ls "$work"/dist/*.whl)
 ls "$work"/dist/*.tar.gz >/dev/null  # the sdist too
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q "stripproxy[pytest,asgi] @ file://$wheel" httpx requests >"$work/pip.log" 2>&1 \
+"$work/venv/bin/pip" install -q "stripproxy[pytest,asgi,tls] @ file://$wheel" httpx requests >"$work/pip.log" 2>&1 \
   || { cat "$work/pip.log"; exit 1; }
 
 # A user's project: the FastAPI guide's config files, the README's examples, pyproject in auto mode.

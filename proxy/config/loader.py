@@ -180,16 +180,11 @@ def validate_section(
         result = None
     if problems:
         raise ConfigError(problems)
-    if isinstance(result, DynamicConfig):  # accepted, never served: said, not silently dropped
-        warnings += [
-            ConfigProblem(
-                file,
-                name,
-                f"{name} routers and services are not served by stripproxy (it "
-                "serves HTTP only): this section is ignored",
-            )
-            for name in result.ignored_sections()
-        ]
+    if isinstance(result, DynamicConfig):  # accepted, never acted on: said, not silently dropped
+        from proxy.config import unimplemented
+
+        dumped = result.model_dump(by_alias=True, exclude_unset=True)
+        warnings += unimplemented.find(dumped, unimplemented.DYNAMIC, file, normaliser.spelled)
     return result, warnings
 
 

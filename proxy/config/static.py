@@ -451,16 +451,10 @@ class StaticConfig(TraefikModel):
                         "provider is)",
                     )
                 )
-        file_provider = self.providers.file
-        if file_provider is not None and file_provider.debug_log_generated_template:
-            self._warnings.append(
-                ConfigProblem(
-                    label,
-                    "providers.file.debugLogGeneratedTemplate",
-                    "accepted but not implemented: rendered templates are not logged (a template error still "
-                    "names the file and the line)",
-                )
-            )
+        from proxy.config import unimplemented
+
+        dumped = self.model_dump(by_alias=True, exclude_unset=True)
+        self._warnings += unimplemented.find(dumped, unimplemented.STATIC, label)
         if not self.entry_points:
             self.entry_points["http"] = EntryPoint(address=":80")
         ping, prometheus = self.ping, self.metrics.prometheus if self.metrics else None

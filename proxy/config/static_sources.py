@@ -268,6 +268,10 @@ def _labelled(problem: ConfigProblem, sources: list[_Layer]) -> ConfigProblem:
     given = [src for src in sources if src.data]
     source = next((src for src in given if _has_path(src.data, path)), given[0] if given else None)
     label = source.label if source is not None else "static configuration"
+    if source is not None:  # the key path as written in that source (KeepAliveMaxTime, not keepAliveMaxTime)
+        spelled = source.normaliser.spelled
+        written = ".".join(spelled.get(path[: i + 1], part) for i, part in enumerate(path))
+        return ConfigProblem(label, written, problem.message)
     return ConfigProblem(label, problem.key_path, problem.message)
 
 

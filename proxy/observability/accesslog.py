@@ -187,11 +187,7 @@ class AccessLog(Scoped):
                 f"{label}.fields.headers: request headers are logged (request_<Name>); the "
                 "response headers Traefik adds as origin_<Name> and downstream_<Name> are not"
             )
-        if config.otlp is not None:
-            self.warnings.append(
-                f"{label}.otlp: OpenTelemetry export is not implemented by stripproxy; lines are "
-                "written to the file or stdout"
-            )
+        # accessLog.otlp: warned about with the static configuration (proxy/config/unimplemented.py)
         self.buffering = max(config.buffering_size, 0)
         self.pending: list[str] = []  # lines waiting for the next write
         self.count = 0  # Traefik's RequestCount

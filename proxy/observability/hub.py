@@ -62,17 +62,7 @@ class Observability:
             )
             self.warnings += self.access_log.warnings
         metrics = static.metrics
-        if metrics is not None:
-            for key, value in (
-                ("datadog", metrics.datadog),
-                ("statsD", metrics.stats_d),
-                ("influxDB2", metrics.influx_db2),
-                ("otlp", metrics.otlp),
-            ):
-                if value is not None:
-                    self.warnings.append(
-                        f"metrics.{key}: not implemented by stripproxy (only metrics.prometheus); nothing is sent"
-                    )
+        # metrics.datadog/statsD/influxDB2/otlp: warned about with the static configuration (config/unimplemented.py)
         if metrics is not None and metrics.prometheus is not None:
             from proxy.observability.metrics import SHARE_ENV, Metrics
 

@@ -128,7 +128,7 @@ class RuntimeBuilder(ServiceBuilder):
         entry_points: Sequence[EntryPointInfo],
         pools: PoolRegistry,
         service_overrides: Mapping[str, str] | None = None,
-        default_transport: TransportSettings | None = None,
+        default_transport: TransportSettings | BuildError | None = None,
         default_rule_syntax: str = "v3",
         middleware_overrides: Mapping[str, MiddlewareConfig | None] | None = None,
         internal: InternalParts | None = None,
@@ -217,7 +217,12 @@ class RuntimeBuilder(ServiceBuilder):
                     chain,
                     service,
                     local_name(router.service),
-                    self._overrides_used(ep_name, router.middlewares, router.service),
+                    self._overrides_used(ep_name, router.middlewares, router.service)
+                    + (
+                        (f"certResolver {tls.cert_resolver}: certificate from the local CA",)
+                        if tls and tls.cert_resolver
+                        else ()
+                    ),
                 )
                 mirror_body_limit: int = getattr(service, "mirror_body_limit", 0)  # mirroring copies request bodies
                 if mirror_body_limit:
@@ -387,7 +392,7 @@ class RuntimeBuilder(ServiceBuilder):
                     Problem(
                         "router",
                         router,
-                        f"entryPoint {name!r} doesn't exist",
+                        f"entryPoint {name!r} doesn't exist{did_you_mean(name, self.entry_points)}",
                         level="error" if not found else "warning",
                     )
                 )
@@ -404,18 +409,19 @@ class RuntimeBuilder(ServiceBuilder):
     def _overrides_used(self, ep_name: str, middlewares: list[str], service: str) -> tuple[str, ...]:
         """What test overrides a router's plan has in it, in words, for the exchange record and explain()."""
         used: list[str] = []
+        services: list[str] = []
         names = [local_name(ref) for ref in (*self.entry_points[ep_name].middlewares, *middlewares)]
         while names:
             name = names.pop(0)
-            if name in self.middleware_overrides:
-                used.append(
-                    f"middleware {name}: " + ("pass-through" if self.middleware_overrides[name] is None else "replaced")
-                )
-                continue
             config = self.http.middlewares.get(name)
-            if config is not None and config.chain is not None:
+            if name in self.middleware_overrides:
+                used.append(f"middleware {name}: {_override_words(config, self.middleware_overrides[name])}")
+                config = self.middleware_overrides[name]
+            elif config is not None and config.chain is not None:
                 names[:0] = [local_name(ref) for ref in config.chain.middlewares]
-        services = [local_name(service)]
+            if config is not None and config.errors is not None and config.errors.service:
+                services.append(local_name(config.errors.service))  # an errors page's service, overridden too
+        services.append(local_name(service))
         while services:
             name = services.pop(0)
             if name in self.overrides:
@@ -443,16 +449,22 @@ class RuntimeBuilder(ServiceBuilder):
         if found is None:
             known = ("api@internal", "dashboard@internal", "ping@internal", "prometheus@internal", "noop@internal")
             return BuildError(
-                f"{name.partition('@')[0]} is not enabled" if name in known else f"unknown internal service {name}"
+                f"{name.partition('@')[0]} is not enabled"
+                if name in known
+                else f"unknown internal service {name}{did_you_mean(name, known)}"
             )
         return found
 
     def _transport(self, reference: str) -> TransportSettings:
         if not reference or reference == "default@internal":
+            if isinstance(self.default_transport, BuildError):  # the static serversTransport asks for what we lack
+                raise self.default_transport
             return self.default_transport
         config: ServersTransport | None = self.http.servers_transports.get(local_name(reference))
         if config is None:
-            raise BuildError(f"serversTransport {reference!r} does not exist")
+            raise BuildError(
+                f"serversTransport {reference!r} does not exist{did_you_mean(reference, self.http.servers_transports)}"
+            )
         if config.spiffe is not None:
             raise BuildError(f"serversTransport {reference!r}: spiffe is not supported by stripproxy")
         sans = [(san.type, san.value) for san in config.peer_cert_sans]
@@ -514,7 +526,13 @@ class RuntimeBuilder(ServiceBuilder):
             if config is None:
                 return PassThrough()
         if config is None:
-            raise BuildError(f"middleware {name!r} does not exist{did_you_mean(name, self.http.middlewares)}")
+            internal = name.endswith(f"@{INTERNAL}")
+            known = (
+                [f"{n}@{INTERNAL}" for n in (self.internal.middlewares if self.internal else ())]
+                if internal
+                else self.http.middlewares
+            )
+            raise BuildError(f"middleware {name!r} does not exist{did_you_mean(name, known)}")
         try:
             kind = config.type_name()
         except ValueError as exc:
@@ -550,3 +568,16 @@ class RuntimeBuilder(ServiceBuilder):
             return exc
         finally:
             self._resolving.pop()
+
+
+def _override_words(original: MiddlewareConfig | None, override: MiddlewareConfig | None) -> str:
+    """ "pass-through", "replaced", or the options a test changed ("forwardAuth.address -> 'http://...'")."""
+    if override is None:
+        return "pass-through"
+    if original is None or original.type_name() != override.type_name():
+        return "replaced"
+    kind = override.type_name()
+    before = original.model_dump(by_alias=True).get(kind) or {}
+    after = override.model_dump(by_alias=True).get(kind) or {}
+    changed = [f"{kind}.{key} -> {value!r}" for key, value in after.items() if before.get(key) != value]
+    return ", ".join(changed) if changed else "replaced"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 PROVIDER = "file"
@@ -33,10 +33,21 @@ def local_name(reference: str) -> str:
     if at and provider == INTERNAL:
         return reference
     if at and provider != PROVIDER:
-        raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider")
+        close = closest(provider, (PROVIDER, INTERNAL))
+        hint = f" (did you mean {name + '@' + close!r}?)" if close else ""
+        raise BuildError(f"{reference!r} refers to provider {provider!r}; stripproxy only has the file provider{hint}")
     return name
 
 
-def did_you_mean(name: str, known: Mapping[str, object]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """ " (did you mean 'web'?)" for the known name closest to a misspelt one (difflib), else "".
+
+    The one helper for every name looked up: middlewares, services, entry points, servers transports,
+    providers, internal services."""
+    close = closest(name, known)
+    return f" (did you mean {close!r}?)" if close else ""
+
+
+def closest(name: str, known: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(name, [str(candidate) for candidate in known], n=1)
+    return close[0] if close else None

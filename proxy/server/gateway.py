@@ -10,6 +10,7 @@ config object, a mapping, TOML/YAML text, a file path) for tests and programs th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import ssl
@@ -29,7 +30,7 @@ from proxy.middlewares.base import Middleware
 from proxy.middlewares.prefixrewrite import PrefixRewrite
 from proxy.normalize import PathOptions
 from proxy.observability.hub import Observability
-from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder, transport_settings
+from proxy.routing.builder import BuildError, BuildResult, EntryPointInfo, RuntimeBuilder, transport_settings
 from proxy.routing.plan import RoutePlan
 from proxy.routing.table import RouteTable
 from proxy.server.entrypoint import EntryPointServer
@@ -78,7 +79,11 @@ def rewrite_prefix_factory(option: bool | str) -> Callable[[], PrefixRewrite] | 
     raise ValueError(f"rewrite_prefix: expected True, 'headers' or 'html', got {option!r}")
 
 
-def default_transport(static: StaticConfig) -> TransportSettings:
+def default_transport(static: StaticConfig) -> TransportSettings | BuildError:
+    """The static serversTransport as the services that name none use it; a BuildError (their routers are
+    disabled with it) when it asks for SPIFFE, never served without."""
+    if static.servers_transport.spiffe is not None:
+        return BuildError("the default serversTransport (static serversTransport.spiffe): spiffe is not supported")
     return transport_settings(static.servers_transport)
 
 
@@ -127,6 +132,7 @@ class Gateway:
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
             from proxy.server.sources import (
+                apply_middleware_patches,
                 check_middleware_overrides,
                 check_service_overrides,
                 effective_static,
@@ -135,6 +141,12 @@ class Gateway:
             )
 
             self.source = resolve(config, Path(base_dir) if base_dir else None)
+            if strict:  # a key accepted but not acted on would let a test pass on a feature not there
+                from proxy.config.unimplemented import refused_in_strict
+
+                refused = [warning for warning in self.source.warnings if refused_in_strict(warning)]
+                if refused:
+                    raise ConfigError(refused)
             static = effective_static(self.source, entry_points, free_ports)
             replaced = parse_middleware_overrides(middlewares or {})
             problems = check_service_overrides(self.source.dynamic, overrides) + check_middleware_overrides(
@@ -142,6 +154,14 @@ class Gateway:
             )
             if problems:
                 raise ConfigError([ConfigProblem(self.source.label, "", p) for p in problems])
+            replaced = apply_middleware_patches(self.source.dynamic, replaced)
+        written = self.source.static.entry_points if self.source is not None and self.source.static else {}
+        # entry point -> the address its file gives, when a test rebound it (free_ports=, entry_points=)
+        self.rebound: dict[str, str] = {
+            name: ep.address
+            for name, ep in written.items()
+            if name in static.entry_points and static.entry_points[name].address != ep.address  # type: ignore[union-attr]
+        }
         self.static: StaticConfig = static  # type: ignore[assignment]
         self.strict = strict
         self.local_ca = tls_local_ca(local_ca)
@@ -325,6 +345,12 @@ class Gateway:
 
     def _keep(self, exchange: Exchange) -> None:
         record = ExchangeRecord.of(exchange)
+        if record.entry_point in self.rebound:  # a test override too: said with the router's own
+            server = self.servers[record.entry_point]
+            said = (
+                f"entry point {record.entry_point}: {self.rebound[record.entry_point]!r} rebound to port {server.port}"
+            )
+            record = dataclasses.replace(record, overrides=(*record.overrides, said))
         self.exchanges.append(record)
         if is_failure(record):
             log.warning("%s", self.explain(record))

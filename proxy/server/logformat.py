@@ -98,24 +98,6 @@ def log_handler(config: Log | None, tag: str = "") -> tuple[logging.Handler, lis
             warnings.append(f"log.format: unknown format {fmt!r}, the common format is used")
         colour = config is not None and not config.no_color and stream.isatty()
         handler.setFormatter(CommonFormatter(tag, colour))
-    if config is not None:
-        rotation = [
-            key
-            for key, value in (
-                ("maxSize", config.max_size),
-                ("maxAge", config.max_age),
-                ("maxBackups", config.max_backups),
-                ("compress", config.compress),
-            )
-            if value
-        ]
-        if rotation:
-            warnings.append(
-                f"log.{', log.'.join(rotation)}: built-in log file rotation is not implemented by "
-                "stripproxy; the file grows (rotate it with logrotate's copytruncate)"
-            )
-        if config.otlp is not None:
-            warnings.append(
-                "log.otlp: OpenTelemetry export is not implemented by stripproxy; lines go to the file or stderr"
-            )
+    # log.maxSize/maxAge/maxBackups/compress and log.otlp are warned about with the static configuration
+    # (proxy/config/unimplemented.py).
     return handler, warnings

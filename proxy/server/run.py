@@ -25,6 +25,7 @@ from proxy.config.loader import dynamic_files
 from proxy.config.static import FileProvider as FileProviderConfig
 from proxy.config.static import Log as LogConfig
 from proxy.config.static import StaticConfig
+from proxy.config.unimplemented import refused_in_strict
 from proxy.providers.file import FileProvider
 from proxy.server.gateway import Gateway
 
@@ -113,8 +114,9 @@ def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gatew
             for warning in warnings:
                 log.warning("%s", warning)
             result = gateway.apply(dynamic)  # logs each problem once
-            if strict and (result.problems or warnings):
-                count = len(result.problems) + len(warnings)
+            refused = [w for w in setup.static.warnings if refused_in_strict(w)]  # printed above
+            if strict and (result.problems or warnings or refused):
+                count = len(result.problems) + len(warnings) + len(refused)
                 print(f"--strict: not starting: {count} problem(s) listed above", file=sys.stderr)
                 return 1
     return gateway, provider

@@ -141,17 +141,28 @@ def effective_static(
     return static
 
 
+class MiddlewarePatch(dict[str, Any]):
+    """A `middlewares=` override that changes some options of the file's own middleware (`{"address": url}`
+    for a forwardAuth): merged into it once the file is read (`apply_middleware_patches`)."""
+
+
 def parse_middleware_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """`middlewares=` overrides: name -> None (pass-through) or a replacement middleware config, validated
-    as the file's middlewares are (a Middleware model); ConfigError names the override and the key."""
+    """`middlewares=` overrides: name -> None (pass-through), a replacement middleware config (its type as
+    the key, validated as the file's middlewares are), or options to change in the file's own middleware
+    (no type key: `{"address": "http://127.0.0.1:8001/verify"}`); ConfigError names the override and the key."""
     from proxy.config.dynamic import DynamicConfig
+    from proxy.config.dynamic_middlewares import Middleware
     from proxy.config.loader import validate_section
 
+    types = {(field.alias or name).lower() for name, field in Middleware.model_fields.items()}
     parsed: dict[str, Any] = {}
     for reference, replacement in overrides.items():
         name = reference.partition("@")[0]
         if replacement is None:
             parsed[name] = None
+            continue
+        if isinstance(replacement, Mapping) and not {str(key).lower() for key in replacement} & types:
+            parsed[name] = MiddlewarePatch(replacement)
             continue
         section, _ = validate_section(
             {"http": {"middlewares": {name: replacement}}},
@@ -163,11 +174,42 @@ def parse_middleware_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return parsed
 
 
+def apply_middleware_patches(dynamic: DynamicConfig, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides with each MiddlewarePatch merged into the file's middleware of that name (known: see
+    check_middleware_overrides) and validated; ConfigError names the override and the key."""
+    from proxy.config.loader import validate_section
+
+    resolved: dict[str, Any] = {}
+    for name, override in overrides.items():
+        original = dynamic.http.middlewares.get(name)
+        if not isinstance(override, MiddlewarePatch) or original is None:
+            resolved[name] = override
+            continue
+        dumped = original.model_dump(by_alias=True, exclude_unset=True)
+        kind = original.type_name()
+        options = {**dumped.get(kind, {}), **override}
+        section, _ = validate_section(
+            {"http": {"middlewares": {name: {**dumped, kind: options}}}},
+            DynamicConfig,
+            f"middlewares override {name!r}",
+            frozenset({"http"}),
+        )
+        resolved[name] = section.http.middlewares[name]
+    return resolved
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    from proxy.routing.problems import did_you_mean as suggest
+
+    return suggest(name, known)
+
+
 def check_middleware_overrides(dynamic: DynamicConfig, overrides: Mapping[str, Any]) -> list[str]:
     """Problems with `middlewares=` overrides: names the configuration does not define (typos)."""
     known = dynamic.http.middlewares
     return [
-        f"middlewares override {name!r}: no such middleware (known: {', '.join(known) or 'none'})"
+        f"middlewares override {name!r}: no such middleware{did_you_mean(name, known)} (known: "
+        f"{', '.join(known) or 'none'})"
         for name in overrides
         if name not in known
     ]
@@ -180,7 +222,10 @@ def check_service_overrides(dynamic: DynamicConfig, overrides: Mapping[str, str]
     for name in overrides:
         service = known.get(name.partition("@")[0])
         if service is None:
-            problems.append(f"services override {name!r}: no such service (known: {', '.join(known) or 'none'})")
+            problems.append(
+                f"services override {name!r}: no such service{did_you_mean(name.partition('@')[0], known)} "
+                f"(known: {', '.join(known) or 'none'})"
+            )
         elif service.load_balancer is None:
             problems.append(f"services override {name!r}: only loadBalancer services can be pointed elsewhere")
     return problems

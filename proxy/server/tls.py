@@ -48,7 +48,14 @@ def entry_point_redirect(
         server = servers.get(target.to)
         port = str(server.port if server is not None and server.port else static.entry_points[target.to].port)
     else:
-        log.error("entry point %s: 'to' entry point field references a non-existing entry point: %s", name, target.to)
+        from proxy.routing.problems import did_you_mean
+
+        log.error(
+            "entry point %s: 'to' entry point field references a non-existing entry point: %s%s",
+            name,
+            target.to,
+            did_you_mean(target.to, static.entry_points),
+        )
         return None
     return EntryPointRedirect(
         target.to, target.scheme, port, target.permanent, target.priority, static.entry_points[name].allow_acme_by_pass

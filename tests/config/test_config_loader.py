@@ -101,6 +101,7 @@ def test_tcp_and_udp_sections_are_warned_about(tmp_path: Path, section: str) -> 
     path.write_text(f'[{section}.routers.r]\nservice = "s"\n[http.routers.a]\nrule = "Path(`/`)"\nservice = "s"\n')
     _, warnings = load_dynamic([path])
     assert [str(w) for w in warnings] == [
-        f"{path}: {section}: {section} routers and services are not served by "
-        "stripproxy (it serves HTTP only): this section is ignored"
+        f"{path}: {section}: accepted but not implemented: "
+        + {"tcp": "TCP routers, services and middlewares", "udp": "UDP routers and services"}[section]
+        + " are not served (stripproxy serves HTTP only)"
     ]

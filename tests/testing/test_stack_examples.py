@@ -156,3 +156,34 @@ def test_the_access_log_traefik_would_write(serve_app_sync, stripproxy_sync, str
     assert record["RouterName"] == "app-http@file"
     assert (record["DownstreamStatus"], record["ServiceURL"]) == (200, app.url)
 # --- end
+
+
+# --- example: production files
+async def sso_verify(request: web.Request) -> web.Response:
+    return web.Response(headers={"X-User": "alice"})
+
+
+async def me(request: web.Request) -> web.Response:
+    return web.json_response({"user": request.headers.get("X-User")})
+
+
+async def test_production_files(serve_app, stripproxy):
+    sso, app = web.Application(), web.Application()
+    sso.router.add_get("/verify", sso_verify)
+    app.router.add_get("/me", me)
+    sso_url, app_url = (await serve_app(sso)).url, (await serve_app(app)).url
+    gateway = await stripproxy(
+        "config/production/traefik.toml",  # HTTPS with an ACME certResolver, SSO forwardAuth, error pages
+        services={"app": app_url, "error-pages": app_url},
+        middlewares={"sso": {"address": sso_url + "/verify"}},
+    )
+    async with aiohttp.ClientSession() as client:
+        async with client.get(
+            gateway.urls["websecure"] + "/me",
+            headers={"Host": "app.example.com"},
+            server_hostname="app.example.com",
+            ssl=gateway.client_ssl_context(),
+        ) as response:
+            assert await response.json() == {"user": "alice"}, gateway.explain()
+    assert "middleware sso: forwardAuth.address -> " in gateway.explain()
+# --- end

@@ -116,7 +116,9 @@ async def test_entry_points_option_sets_addresses() -> None:
 
 
 def test_a_service_override_typo_is_an_error() -> None:
-    with pytest.raises(ConfigError, match=r"services override 'ap': no such service \(known: app\)"):
+    with pytest.raises(
+        ConfigError, match=r"services override 'ap': no such service \(did you mean 'app'\?\) \(known: app\)"
+    ):
         Gateway(ROUTES_DICT, services={"ap": "http://127.0.0.1:2"})
 
 

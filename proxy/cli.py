@@ -300,8 +300,8 @@ def log_serving(urls: dict[str, str]) -> None:
 async def serve(
     setup: Setup, strict: bool, *, reuse_port: bool = False, announce: Callable[[dict[str, str]], None] = log_serving
 ) -> int:
-    """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's URL (followed by
-    what it is bound to when that differs, e.g. "http://127.0.0.1:9999 (listening on 0.0.0.0:9999, ...)")."""
+    """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's bound URLs
+    ("http://127.0.0.1:9999", or "http://0.0.0.0:9999 and http://[::]:9999 (every interface)" for ":9999")."""
     prepared = prepare(setup, strict, reuse_port)
     if isinstance(prepared, int):
         return prepared

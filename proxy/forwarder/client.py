@@ -133,7 +133,11 @@ class ClientConnection(asyncio.Protocol):
                 if rest:
                     exchange.send_body_raw(rest)
         except httptools.HttpParserError as exc:
-            self._reject(400, str(exc))
+            # A TLS record (0x16) before any request line was parsed ("0.0"): https:// on a plain port.
+            if data[:1] == b"\x16" and self.ep.tls_hello is not None and self.parser.get_http_version() == "0.0":
+                self.ep.tls_hello(self, data)
+            else:
+                self._reject(400, str(exc))
         finally:
             self.parsing = False
             if self.held is not None:
@@ -364,6 +368,13 @@ class ClientConnection(asyncio.Protocol):
             self.transport.abort()
 
     # -- helpers --------------------------------------------------------------------------------------
+    def hand_over(self) -> None:
+        """The transport goes to another protocol (TLS): this connection forgets it, with no answer."""
+        self.ep.connections.discard(self)
+        self.deadline = self.write_deadline = 0.0
+        self.discarding = True
+        self.transport = None
+
     def _reject(self, status: int, why: str) -> None:
         """Unparseable input: answer it once the requests before it are answered, then close."""
         log.info("bad request from %s: %s", self.client_ip, why)

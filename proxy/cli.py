@@ -284,10 +284,20 @@ def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gatew
         else:
             for warning in warnings:
                 log.warning("%s", warning)
-            result = gateway.apply(dynamic)  # logs each problem once
-            if strict and (result.problems or warnings):
-                count = len(result.problems) + len(warnings)
+            # --strict: a broken router, service or middleware is printed once, with the dynamic file and key
+            # path it is in, and nothing starts; otherwise the gateway logs each problem once and serves the rest.
+            gateway.strict = strict
+            try:
+                gateway.apply(dynamic)
+            except ConfigError as exc:
+                print(exc, file=sys.stderr)
+                count = len(exc.problems) + len(warnings)
                 print(f"--strict: not starting: {count} problem(s) listed above", file=sys.stderr)
+                return 1
+            finally:
+                gateway.strict = False  # a reload disables what is broken, as Traefik does
+            if strict and warnings:
+                print(f"--strict: not starting: {len(warnings)} problem(s) listed above", file=sys.stderr)
                 return 1
     return gateway, provider
 

@@ -29,6 +29,7 @@ from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.observability.hub import Observability
 from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
+from proxy.routing.problems import Problem
 from proxy.routing.table import RouteTable
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
@@ -222,7 +223,7 @@ class Gateway:
         result = self.build(dynamic)
         if self.strict and result.problems:
             label = self.source.label if self.source else "dynamic config"
-            raise ConfigError([ConfigProblem(label, "", str(problem)) for problem in result.problems])
+            raise ConfigError([problem_in_file(dynamic, problem, label) for problem in result.problems])
         for problem in result.problems:
             if problem.kind == "router" and problem.level == "error":
                 # As Traefik, the router is left out and the rest served: say what its entry points serve now.
@@ -467,6 +468,28 @@ class Gateway:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+# A problem's kind -> where its element sits in a dynamic file, and its key in DynamicConfig.origin.
+_PROBLEM_SECTIONS = {
+    "router": ("http.routers", ("routers",)),
+    "service": ("http.services", ("services",)),
+    "middleware": ("http.middlewares", ("middlewares",)),
+    "serversTransport": ("http.serversTransports", ("serversTransports",)),
+    "tlsOption": ("tls.options", ("tls", "options")),
+    "tlsStore": ("tls.stores", ("tls", "stores")),
+}
+
+
+def problem_in_file(dynamic: DynamicConfig, problem: Problem, label: str) -> ConfigProblem:
+    """A build problem as a config error naming the dynamic file and key path of the element it is about
+    ("routes.toml: http.routers.app: middleware 'nope' does not exist"); `label` when the file is not known."""
+    name, at, provider = problem.name.partition("@")
+    where = _PROBLEM_SECTIONS.get(problem.kind)
+    origin = dynamic.origin(*where[1], name) if where is not None and provider in ("", "file") else None
+    if where is None or origin is None:
+        return ConfigProblem(label, "", str(problem))
+    return ConfigProblem(origin, f"{where[0]}.{name}", problem.message)
 
 
 def routers_served(result: BuildResult, entry_point: str) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from proxy.config.dynamic import DynamicConfig
-from proxy.config.errors import ConfigError, ConfigProblem
+from proxy.config.errors import CONFIG_REPORT, ConfigError, ConfigProblem
 from proxy.config.loader import SUPPORTED_EXTENSIONS, load_dynamic
 from proxy.routing.builder import BuildResult
 from proxy.server.gateway import describe_count, routers_served
@@ -41,10 +41,10 @@ class FileProvider:
         try:
             config, warnings = self.load()
             for warning in warnings:
-                log.warning("%s", warning)
+                log.warning("%s", warning, extra=CONFIG_REPORT)
             result = self.on_config(config)
         except ConfigError as exc:
-            log.error("configuration not reloaded, the last good one keeps serving:\n%s", exc)
+            log.error("configuration not reloaded, the last good one keeps serving:\n%s", exc, extra=CONFIG_REPORT)
             return False
         except Exception:  # a bug of ours must not stop the watcher: report it, keep serving
             log.exception("configuration not reloaded, the last good one keeps serving")
@@ -62,9 +62,10 @@ class FileProvider:
                 ", ".join(str(p) for p in self.watch_paths),
                 f", {describe_count(len(disabled), 'router')} disabled (above)" if disabled else "",
                 f"; {serving}" if serving else "",
+                extra=CONFIG_REPORT,
             )
         else:
-            log.info("configuration reloaded from %s", ", ".join(str(p) for p in self.watch_paths))
+            log.info("configuration reloaded from %s", ", ".join(str(p) for p in self.watch_paths), extra=CONFIG_REPORT)
         return True
 
     async def watch(self, stop: asyncio.Event | None = None) -> None:

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from proxy.config.dynamic import DynamicConfig
-from proxy.config.errors import ConfigError, ConfigProblem
+from proxy.config.errors import CONFIG_REPORT, ConfigError, ConfigProblem
 from proxy.config.loader import load_dynamic
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
@@ -231,9 +231,15 @@ class Gateway:
                     f"entry point {name} now serves {describe_count(routers_served(result, name), 'router')}"
                     for name in self.router_entry_points(dynamic, problem.name)
                 )
-                log.error("router %s disabled: %s%s", problem.name, problem.message, f"; {served}" if served else "")
+                log.error(
+                    "router %s disabled: %s%s",
+                    problem.name,
+                    problem.message,
+                    f"; {served}" if served else "",
+                    extra=CONFIG_REPORT,
+                )
             else:
-                (log.error if problem.level == "error" else log.warning)("%s", problem)
+                (log.error if problem.level == "error" else log.warning)("%s", problem, extra=CONFIG_REPORT)
         self._default_tls = None  # made again from this configuration when first needed
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
@@ -295,7 +301,7 @@ class Gateway:
         if self.strict and problems:
             raise ConfigError([ConfigProblem("reload", "", p) for p in problems])
         for warning in warnings:
-            log.warning("%s", warning)
+            log.warning("%s", warning, extra=CONFIG_REPORT)
         return self.apply(dynamic)
 
     # -- what tests look at -------------------------------------------------------------------------

@@ -395,7 +395,7 @@ class ClientConnection(asyncio.Protocol):
         """The transport goes to another protocol (TLS): this connection forgets it, with no answer."""
         self.ep.connections.discard(self)
         self.deadline = self.write_deadline = 0.0
-        self.discarding = True
+        self.phase = DISCARDING
         self.transport = None
 
     def _reject(self, status: int, why: str) -> None:

@@ -20,6 +20,7 @@ from proxy.forwarder.shape import decode_values, request_shape
 from proxy.forwarder.upstream import UpstreamConnection
 from proxy.forwarder.wire import encode_reply, error_reply
 from proxy.message import HeaderList, Reply, RequestHead, TLSInfo
+from proxy.tls.hello import is_tls_start
 
 log = logging.getLogger("proxy.forwarder")
 
@@ -151,8 +152,14 @@ class ClientConnection(asyncio.Protocol):
                 if rest:
                     exchange.send_body_raw(rest)
         except httptools.HttpParserError as exc:
-            # A TLS record (0x16) before any request line was parsed ("0.0"): https:// on a plain port.
-            if data[:1] == b"\x16" and self.ep.tls_hello is not None and self.parser.get_http_version() == "0.0":
+            # A TLS handshake record (0x16; 0x80: SSLv2, which Traefik counts as TLS for the handshake to refuse)
+            # before any request line was parsed ("0.0"): https:// on a plain port.
+            if (
+                data
+                and is_tls_start(data[0])
+                and self.ep.tls_hello is not None
+                and self.parser.get_http_version() == "0.0"
+            ):
                 self.ep.tls_hello(self, data)
             else:
                 self._reject(400, str(exc))

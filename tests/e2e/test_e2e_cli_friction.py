@@ -206,3 +206,45 @@ def test_plain_http_to_an_entry_point_with_only_tls_routers_gets_404(tmp_path, p
     assert tls_get(port, verify=None)[0] == 502  # the TLS router is served
     output = proc.stop()
     assert "handshake" not in output.lower() and "Client sent an HTTP request" not in output
+
+
+def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send `data` and read until the gateway closes (what it answers, b"" for nothing)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    return received
+
+
+@pytest.mark.parametrize(
+    ("data", "answer"),
+    [
+        # Traefik reads a ClientHello from a first byte 0x16; one that does not parse is closed unanswered
+        # (router.go clientHelloInfo -> "Error while reading client hello" at DEBUG).
+        pytest.param(b"\x16\x03\x01\x00\x05hello", b"", id="broken-client-hello"),
+        # 0x80: an SSLv2 hello, taken for TLS "and refused by the real TLS handshake".
+        pytest.param(b"\x80\x2e\x01\x00\x02" + b"\x00" * 45, b"", id="sslv2-hello"),
+        # Not TLS, not HTTP: Go's 400.
+        pytest.param(b"\x01\x02 / HTTP/1.1\r\n\r\n", b"HTTP/1.1 400 Bad Request\r\n", id="garbage-400"),
+        # After a request, a 0x16 is no ClientHello any more (Traefik looks at the first bytes only): 400.
+        pytest.param(
+            b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\x16\x03\x01\x00\x05hello",
+            b"HTTP/1.1 400 Bad Request\r\n",
+            id="later-0x16",
+        ),
+    ],
+)
+def test_first_bytes_as_traefik_reads_them(tmp_path, procs, data, answer):
+    config, port = plain_setup(tmp_path)
+    proc = start_cli(procs, tmp_path, "--config", str(config))
+    serving(proc)
+    received = raw_exchange(port, data)
+    if answer:
+        assert answer in received, received
+    else:
+        assert received == b""

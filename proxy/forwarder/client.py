@@ -153,15 +153,15 @@ class ClientConnection(asyncio.Protocol):
                     exchange.send_body_raw(rest)
         except httptools.HttpParserError as exc:
             # A TLS handshake record (0x16; 0x80: SSLv2, which Traefik counts as TLS for the handshake to refuse)
-            # before any request line was parsed ("0.0"): https:// on a plain port.
-            if (
+            # before any request line was parsed ("0.0"): https:// on a plain port, handed to TLS when it can be.
+            tls_hello = self.ep.tls_hello
+            if not (
                 data
                 and is_tls_start(data[0])
-                and self.ep.tls_hello is not None
+                and tls_hello is not None
                 and self.parser.get_http_version() == "0.0"
+                and tls_hello(self, data)
             ):
-                self.ep.tls_hello(self, data)
-            else:
                 self._reject(400, str(exc))
         finally:
             self.parsing = False

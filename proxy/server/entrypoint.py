@@ -151,36 +151,43 @@ class EntryPointServer:
         self.tls_runtime.table = table if table is not None else RouteTable([])
         self.tls = tls
 
-    def tls_on_plain(self, conn: ClientConnection, data: bytes) -> None:
+    def tls_on_plain(self, conn: ClientConnection, data: bytes) -> bool:
         """A ClientHello on a connection served as plain HTTP (the entry point has no TLS routers). As in
         Traefik, whose TCP router looks at every connection's first bytes (pkg/server/router/tcp/router.go):
         the handshake is made with the default TLS configuration (so the client sees the default
-        certificate), and every request on it gets 404, there being no TLS router."""
+        certificate), and every request on it gets 404, there being no TLS router. False (a 400, as
+        unparseable HTTP) when TLS cannot be served here: without the `tls` extra (cryptography)."""
         transport = conn.transport
         if transport is None:
-            return
+            return False
         peer = transport.get_extra_info("peername")
-        where = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"
-        if ":" in where.rpartition(":")[0]:
-            where = f"[{peer[0]}]:{peer[1]}"
+        where = "?"
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            where = f"[{peer[0]}]:{peer[1]}" if ":" in str(peer[0]) else f"{peer[0]}:{peer[1]}"
         log.debug(
             "TLS handshake received on plain HTTP entry point %s (from %s): is the client using https:// on an "
             "http port?",
             self.runtime.name,
             where,
         )
-        tls = self.default_tls() if self.default_tls is not None else None
-        sock = transport.get_extra_info("sockname")
-        hello = parse_client_hello(data)
-        server_name = hello.server_name if hello is not None else ""
-        options, context = tls.choose(server_name, sock[0] if isinstance(sock, tuple) else "") if tls else ("", None)
+        try:
+            tls = self.default_tls() if self.default_tls is not None else None
+            sock = transport.get_extra_info("sockname")
+            hello = parse_client_hello(data)
+            server_name = hello.server_name if hello is not None else ""
+            local = sock[0] if isinstance(sock, tuple) else ""
+            options, context = tls.choose(server_name, local) if tls is not None else ("", None)
+        except ImportError as exc:  # the default certificate is made with cryptography (the tls extra)
+            log.debug("entry point %s: no TLS without the tls extra (%s)", self.runtime.name, exc)
+            return False
         conn.hand_over()
-        if context is None:
+        if context is None:  # broken default TLS options: the connection is closed, as Traefik does
             transport.abort()
-            return
+            return True
         if self.tls_runtime is None:
             self.tls_runtime = replace(self.runtime, scheme="https", connections=set(), table=RouteTable([]))
         start_tls(transport, self.tls_runtime, data, context, TLSInfo(server_name, options))
+        return True
 
     def _protocol(self) -> asyncio.Protocol:
         if self.tls is None:

@@ -3,15 +3,17 @@ meets. Each test runs `python -m proxy` in a subprocess on loopback ports."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import ssl
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from e2e_helpers import Proc, free_port, wait_until
+from e2e_helpers import ROOT, Proc, free_port, wait_until
 
 SERVING = re.compile(r"entry point (\S+) serving on (\S+)")
 
@@ -248,3 +250,28 @@ def test_first_bytes_as_traefik_reads_them(tmp_path, procs, data, answer):
         assert answer in received, received
     else:
         assert received == b""
+
+
+def test_https_to_a_plain_entry_point_without_the_tls_extra_is_a_400(tmp_path):
+    """Without cryptography (the `tls` extra) there is no default certificate to make: the ClientHello is
+    answered as unparseable HTTP, as before, and the gateway keeps serving."""
+    blocked = tmp_path / "blocked" / "cryptography"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text('raise ImportError("cryptography is not installed (test)")\n')
+    config, port = plain_setup(tmp_path)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'blocked'}{os.pathsep}{ROOT}"}
+    log = tmp_path / "out.txt"
+    with log.open("wb") as out:
+        popen = subprocess.Popen([sys.executable, "-m", "proxy", "--config", str(config)], cwd=tmp_path, env=env,
+                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            assert wait_until(lambda: "serving on" in log.read_text(), 15), log.read_text()
+            with pytest.raises(ssl.SSLError):
+                tls_get(port, verify=None)
+            assert get(port) == 502  # still serving plain HTTP
+        finally:
+            popen.terminate()
+            popen.wait(10)
+    output = log.read_text()
+    assert "no TLS without the tls extra" in output
+    assert "bad request from 127.0.0.1" in output and "Traceback" not in output

@@ -64,6 +64,7 @@ class Setup:
     provider_config: FileProviderConfig | None
     base_dir: Path | None
     local_ca: bool = True  # --no-local-ca: routers with a certResolver are disabled instead
+    rewrite_prefix: str = ""  # --rewrite-prefix[=html]: stripproxy's prefixRewrite on every stripping router
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -105,6 +106,15 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
         action="store_true",
         help="do not serve routers with a certResolver from the local development CA "
         "(they are disabled, as ACME cannot be reached)",
+    )
+    parser.add_argument(
+        "--rewrite-prefix",
+        nargs="?",
+        const="headers",
+        default="",
+        choices=["headers", "html"],
+        help="stripproxy's own, not Traefik's: on every router that strips a prefix, give the prefix back to "
+        "the app's redirects and cookies (Location, Set-Cookie...); =html rewrites HTML and CSS bodies too",
     )
     parser.add_argument(
         "--workers",
@@ -216,7 +226,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 def check(setup: Setup) -> int:
     """Load everything, print every problem; 0 when there is none."""
-    gateway = Gateway(setup.static, local_ca=setup.local_ca)
+    gateway = Gateway(setup.static, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix)
     problems: list[str] = [str(w) for w in setup.static.warnings]
     provider = make_provider(setup, gateway)
     if provider is not None:
@@ -242,7 +252,7 @@ def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
     """`explain` and `routes`: the gateway built from the configuration, nothing bound."""
     from proxy.server import commands
 
-    gateway = Gateway(setup.static)
+    gateway = Gateway(setup.static, rewrite_prefix=setup.rewrite_prefix)
     provider = make_provider(setup, gateway)
     if provider is not None:
         dynamic, _ = provider.load()
@@ -269,7 +279,9 @@ def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
 def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
     """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
     `strict` start-up finds a problem (already printed)."""
-    gateway = Gateway(setup.static, reuse_port=reuse_port, local_ca=setup.local_ca)
+    gateway = Gateway(
+        setup.static, reuse_port=reuse_port, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix
+    )
     provider = make_provider(setup, gateway)
     for warning in setup.static.warnings:
         log.warning("%s", warning)
@@ -384,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 1
     setup.local_ca = not args.no_local_ca
+    setup.rewrite_prefix = args.rewrite_prefix
     setup_logging(
         setup.static.log.level if args.command == "run" else "ERROR",
         config=setup.static.log if args.command == "run" else None,

@@ -300,6 +300,15 @@ class PassTLSClientCert(TraefikModel):
     info: TLSClientCertificateInfo | None = None
 
 
+class PrefixRewriteConfig(TraefikModel):
+    """stripproxy's own `prefixRewrite` (not a Traefik middleware): see proxy/middlewares/prefixrewrite.py."""
+
+    headers: GoBool = True
+    cookies: GoBool = True
+    slash_redirect: GoBool = False
+    html: GoBool = False
+
+
 # Traefik middleware types stripproxy recognises but does not implement.
 UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
     "grpcWeb",
@@ -337,6 +346,7 @@ class Middleware(TraefikModel):
     pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
     retry: Retry | None = None
+    prefix_rewrite: PrefixRewriteConfig | None = None  # ours, not Traefik's
 
     def type_name(self) -> str:
         """The middleware's type as Traefik spells it ("stripPrefix").

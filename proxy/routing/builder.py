@@ -8,7 +8,7 @@ use it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,9 @@ from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.passthrough import PassThrough
+from proxy.middlewares.prefixrewrite import PrefixRewrite
 from proxy.middlewares.snicheck import SNICheck
+from proxy.routing.prefixrewrite import with_prefix_rewrite
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
 from proxy.routing.table import Route, RouteTable
@@ -108,8 +110,10 @@ class RuntimeBuilder(ServiceBuilder):
         *,
         local_ca: LocalCA | None = None,
         resolvers: frozenset[str] | None = None,
+        rewrite_prefix: Callable[[], PrefixRewrite] | None = None,
     ) -> None:
         self.http = config.http
+        self.rewrite_prefix = rewrite_prefix  # the gateway-wide prefixRewrite: a fresh one per stripping router
         self.internal = internal  # Traefik's internal provider: routers, middlewares, services (observability)
         self.default_rule_syntax = default_rule_syntax
         self.tls_section = config.tls
@@ -162,10 +166,13 @@ class RuntimeBuilder(ServiceBuilder):
                 tls = router.tls or self.entry_points[ep_name].tls
                 try:
                     chain = self._router_middlewares(ep_name, router.middlewares)
+                    chain, rewrite_warnings = with_prefix_rewrite(chain, service, self.rewrite_prefix)
                     tls_options = self._router_tls(qualified, router.rule, tls) if tls is not None else ""
                 except BuildError as exc:
                     self.problems.append(Problem("router", qualified, str(exc)))
                     continue
+                for warning in rewrite_warnings if ep_name == eps[0] else ():
+                    self.problems.append(Problem("router", qualified, warning, level="warning"))
                 if isinstance(service, Middleware):  # an internal service answers at the end of the plan
                     chain.append((local_name(router.service), service))
                 if tls is not None and ep_name in checked:

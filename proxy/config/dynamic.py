@@ -7,12 +7,13 @@ they are ignored).
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.durations import Duration
 from proxy.config.dynamic_middlewares import Middleware
 from proxy.config.dynamic_tls import Certificate, Domain, TLSSection
+from proxy.config.errors import KeyPath
 
 # ------------------------------------------------------------------------------------------------ routers
 
@@ -221,6 +222,14 @@ class DynamicConfig(TraefikModel):
     tcp: LooseDict | None = None
     udp: LooseDict | None = None
     tls: TLSSection | None = None
+
+    # Which file defined each router, service, middleware... (("routers", name) or ("tls", "options", name)),
+    # when the config was merged from files (loader.merge_dynamic): messages name the file a problem is in.
+    _origins: dict[KeyPath, str] = PrivateAttr(default_factory=dict)
+
+    def origin(self, *key: str) -> str | None:
+        """The file that defined `key` (("routers", "app"), ("tls", "options", "x")), if known."""
+        return self._origins.get(key)
 
     def ignored_sections(self) -> list[str]:
         """Top-level sections present but not served by stripproxy (for a warning)."""

@@ -89,3 +89,8 @@ def problems_from_validation(
                 message += " (prefixRewrite is a middleware type: http.middlewares.<name>.prefixRewrite)"
         problems.append(ConfigProblem(file, key_path, message))
     return problems
+
+
+# `extra=` of the log records that report what a (re)loaded configuration has wrong: with --workers every
+# worker loads the same files, and only one of them says so (see proxy.server.workers).
+CONFIG_REPORT = {"config_report": True}

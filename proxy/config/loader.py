@@ -286,6 +286,7 @@ def merge_dynamic(configs: list[tuple[str, DynamicConfig]]) -> tuple[DynamicConf
                 setattr(merged, loose, {**(getattr(merged, loose) or {}), **section_value})
         if config.tls is not None:
             warnings += _merge_tls(merged, config.tls, file, origins)
+    merged._origins = origins
     return merged, warnings
 
 

@@ -14,7 +14,9 @@ ClientConnection (client.py): one accepted socket
              UPGRADING    an Upgrade request is being answered: bytes go to `upgrading` unparsed
              TUNNEL       after a 101: bytes go to `tunnel`, the upstream connection, as they are
              DISCARDING   answered unparseable input (or answered early) and half-closed: input is
-                          dropped until we close; no phase follows it
+                          dropped until we close; no phase follows it. Also after `hand_over`: a TLS
+                          ClientHello as a plain entry point's first bytes (seen only on llhttp's error
+                          path) hands the transport to a TLS protocol (EntryPointServer.tls_on_plain)
            `receiving` is the exchange whose request body is being read (it may be behind queue[0]);
            `peer_done` the client half-closed; `pending_reject` a 4xx owed once the queue empties.
 

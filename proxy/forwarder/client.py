@@ -20,6 +20,7 @@ from proxy.forwarder.shape import decode_values, request_shape
 from proxy.forwarder.upstream import UpstreamConnection
 from proxy.forwarder.wire import encode_reply, error_reply
 from proxy.message import HeaderList, Reply, RequestHead, TLSInfo
+from proxy.tls.hello import is_tls_start
 
 log = logging.getLogger("proxy.forwarder")
 
@@ -151,7 +152,17 @@ class ClientConnection(asyncio.Protocol):
                 if rest:
                     exchange.send_body_raw(rest)
         except httptools.HttpParserError as exc:
-            self._reject(400, str(exc))
+            # A TLS handshake record (0x16; 0x80: SSLv2, which Traefik counts as TLS for the handshake to refuse)
+            # before any request line was parsed ("0.0"): https:// on a plain port, handed to TLS when it can be.
+            tls_hello = self.ep.tls_hello
+            if not (
+                data
+                and is_tls_start(data[0])
+                and tls_hello is not None
+                and self.parser.get_http_version() == "0.0"
+                and tls_hello(self, data)
+            ):
+                self._reject(400, str(exc))
         finally:
             self.parsing = False
             if self.held is not None:
@@ -388,6 +399,13 @@ class ClientConnection(asyncio.Protocol):
             self.transport.abort()
 
     # -- helpers --------------------------------------------------------------------------------------
+    def hand_over(self) -> None:
+        """The transport goes to another protocol (TLS): this connection forgets it, with no answer."""
+        self.ep.connections.discard(self)
+        self.deadline = self.write_deadline = 0.0
+        self.phase = DISCARDING
+        self.transport = None
+
     def _reject(self, status: int, why: str) -> None:
         """Unparseable input: answer it once the requests before it are answered, then close."""
         log.info("bad request from %s: %s", self.client_ip, why)

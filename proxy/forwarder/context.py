@@ -84,6 +84,10 @@ class EntryPointRuntime:
     # entry points. Empty: nothing is done per exchange.
     observers: list[Callable[[Exchange], None]] = field(default_factory=list)
     connections: set[ClientConnection] = field(default_factory=set)  # open client connections
+    # A TLS ClientHello as a plain connection's first bytes (the entry point has no TLS routers): given the
+    # connection and those bytes (see EntryPointServer.tls_on_plain); True when it took the connection.
+    # None, or False: answered 400 as unparseable.
+    tls_hello: Callable[[ClientConnection, bytes], bool] | None = None
 
     def sweep_interval(self) -> float:
         """How often deadlines are checked: a quarter of the shortest timeout, within 50 ms..1 s."""

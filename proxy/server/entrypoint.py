@@ -7,14 +7,17 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from proxy.config.static import split_address
 from proxy.forwarder.client import ClientConnection
 from proxy.forwarder.context import EntryPointRuntime
+from proxy.message import TLSInfo
 from proxy.routing.table import RouteTable
-from proxy.server.sniff import Sniffer
+from proxy.server.sniff import Sniffer, start_tls
+from proxy.tls.hello import parse_client_hello
 
 if TYPE_CHECKING:
     from proxy.tls.manager import EntryPointTLS
@@ -46,6 +49,10 @@ class EntryPointServer:
         # them (None: every connection is plain HTTP) and their own runtime (https, the TLS routers' table).
         self.tls: EntryPointTLS | None = None
         self.tls_runtime: EntryPointRuntime | None = None
+        # The configuration's default TLS (default options, the store's certificates and default certificate)
+        # for a ClientHello on this entry point while it has no TLS routers; set by the gateway.
+        self.default_tls: Callable[[], EntryPointTLS] | None = None
+        runtime.tls_hello = self.tls_on_plain
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -99,14 +106,13 @@ class EntryPointServer:
         return out
 
     def serving_text(self) -> str:
-        """The URL to reach the entry point, and what it listens on when that says more than the URL
-        (an address without a host binds every interface: the URL's 127.0.0.1 is only one of them)."""
-        url = self.url
+        """What the sockets are bound to, as URLs: "http://127.0.0.1:9999", or for an address without a
+        host (every interface, as in Go) "http://0.0.0.0:9999 and http://[::]:9999 (every interface)"."""
         bound = self.bound
-        if not bound or bound == [url.partition("://")[2]]:
-            return url
-        every = ": every interface" if not self.host else ""
-        return f"{url} (listening on {' and '.join(bound)}{every})"
+        if not bound:
+            return self.url
+        urls = " and ".join(f"{self.scheme}://{address}" for address in bound)
+        return f"{urls} (every interface)" if not self.host else urls
 
     @property
     def url(self) -> str:
@@ -134,6 +140,44 @@ class EntryPointServer:
             self.tls_runtime = replace(self.runtime, scheme="https", connections=set(), table=RouteTable([]))
         self.tls_runtime.table = table if table is not None else RouteTable([])
         self.tls = tls
+
+    def tls_on_plain(self, conn: ClientConnection, data: bytes) -> bool:
+        """A ClientHello on a connection served as plain HTTP (the entry point has no TLS routers). As in
+        Traefik, whose TCP router looks at every connection's first bytes (pkg/server/router/tcp/router.go):
+        the handshake is made with the default TLS configuration (so the client sees the default
+        certificate), and every request on it gets 404, there being no TLS router. False (a 400, as
+        unparseable HTTP) when TLS cannot be served here: without the `tls` extra (cryptography)."""
+        transport = conn.transport
+        if transport is None:
+            return False
+        peer = transport.get_extra_info("peername")
+        where = "?"
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            where = f"[{peer[0]}]:{peer[1]}" if ":" in str(peer[0]) else f"{peer[0]}:{peer[1]}"
+        log.debug(
+            "TLS handshake received on plain HTTP entry point %s (from %s): is the client using https:// on an "
+            "http port?",
+            self.runtime.name,
+            where,
+        )
+        try:
+            tls = self.default_tls() if self.default_tls is not None else None
+            sock = transport.get_extra_info("sockname")
+            hello = parse_client_hello(data)
+            server_name = hello.server_name if hello is not None else ""
+            local = sock[0] if isinstance(sock, tuple) else ""
+            options, context = tls.choose(server_name, local) if tls is not None else ("", None)
+        except ImportError as exc:  # the default certificate is made with cryptography (the tls extra)
+            log.debug("entry point %s: no TLS without the tls extra (%s)", self.runtime.name, exc)
+            return False
+        conn.hand_over()
+        if context is None:  # broken default TLS options: the connection is closed, as Traefik does
+            transport.abort()
+            return True
+        if self.tls_runtime is None:
+            self.tls_runtime = replace(self.runtime, scheme="https", connections=set(), table=RouteTable([]))
+        start_tls(transport, self.tls_runtime, data, context, TLSInfo(server_name, options))
+        return True
 
     def _protocol(self) -> asyncio.Protocol:
         if self.tls is None:
@@ -182,6 +226,6 @@ class EntryPointServer:
             self._server = None
         # Python 3.11's Server.close leaves accepted connections open: a keep-alive client still connected
         # would keep its socket past the loop's end. Stop means stop (drain is the graceful way).
-        for connection in list(self.runtime.connections):
+        for connection in self._open_connections():  # plain and TLS ones
             connection.abort()
         await asyncio.sleep(0)  # their connection_lost runs: tunnels and pending exchanges are released

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from proxy.config.dynamic import DynamicConfig
-from proxy.config.errors import ConfigError, ConfigProblem
+from proxy.config.errors import CONFIG_REPORT, ConfigError, ConfigProblem
 from proxy.config.loader import load_dynamic
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
@@ -32,6 +32,7 @@ from proxy.normalize import PathOptions
 from proxy.observability.hub import Observability
 from proxy.routing.builder import BuildError, BuildResult, EntryPointInfo, RuntimeBuilder, transport_settings
 from proxy.routing.plan import RoutePlan
+from proxy.routing.problems import Problem
 from proxy.routing.table import RouteTable
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
@@ -41,6 +42,7 @@ from proxy.services.transport import PoolRegistry, TransportSettings
 if TYPE_CHECKING:
     from proxy.forwarder.exchange import Exchange
     from proxy.server.sources import ConfigSource, ResolvedConfig
+    from proxy.tls.manager import EntryPointTLS
 
 log = logging.getLogger("proxy.server")
 
@@ -173,6 +175,7 @@ class Gateway:
         self._serving = False  # started: health checks run while a config is applied
         self.dynamic: DynamicConfig | None = None
         self.servers: dict[str, EntryPointServer] = {}
+        self._default_tls: EntryPointTLS | None = None
         self.terminating = False  # set when a graceful stop begins
         # Told of every finished exchange (the record below, the access log and metrics when configured).
         self.observers: list[Callable[[Exchange], None]] = []
@@ -250,15 +253,28 @@ class Gateway:
         result = self.build(dynamic)
         if self.strict and result.problems:
             label = self.source.label if self.source else "dynamic config"
-            raise ConfigError([ConfigProblem(label, "", str(problem)) for problem in result.problems])
+            raise ConfigError([problem_in_file(dynamic, problem, label) for problem in result.problems])
         for problem in result.problems:
             if problem.kind == "router" and problem.level == "error":
-                log.error("router %s disabled: %s", problem.name, problem.message)
+                # As Traefik, the router is left out and the rest served: say what its entry points serve now.
+                served = "; ".join(
+                    f"entry point {name} now serves {describe_count(routers_served(result, name), 'router')}"
+                    for name in self.router_entry_points(dynamic, problem.name)
+                )
+                log.error(
+                    "router %s disabled: %s%s",
+                    problem.name,
+                    problem.message,
+                    f"; {served}" if served else "",
+                    extra=CONFIG_REPORT,
+                )
             else:
-                (log.error if problem.level == "error" else log.warning)("%s", problem)
+                (log.error if problem.level == "error" else log.warning)("%s", problem, extra=CONFIG_REPORT)
+        self._default_tls = None  # made again from this configuration when first needed
         for name, server in self.servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
             server.set_tls(result.tls.get(name), result.tls_tables.get(name))
+            server.default_tls = self.default_tls
         announce_local_ca(self.local_ca)
         announce_tls(bool(result.tls))
         previous, self.last_build = self.last_build, result
@@ -272,6 +288,30 @@ class Gateway:
         self.dynamic = dynamic
         self.observability.applied(dynamic, result)
         return result
+
+    def default_tls(self) -> EntryPointTLS:
+        """The applied configuration's default TLS, for a ClientHello on an entry point without TLS routers:
+        the build's TLS manager when it has one, else one made (once per configuration) from its tls section."""
+        if self._default_tls is None:
+            from proxy.tls.manager import EntryPointTLS, TLSManager  # only when a client sends one
+
+            build = self.last_build
+            manager = next((tls.manager for tls in build.tls.values()), None) if build is not None else None
+            if manager is None:
+                manager = TLSManager(self.dynamic.tls if self.dynamic is not None else None, self.local_ca)
+            self._default_tls = EntryPointTLS(manager, {})
+        return self._default_tls
+
+    def router_entry_points(self, dynamic: DynamicConfig, qualified: str) -> list[str]:
+        """The served entry points a router of `dynamic` is on (Traefik's default ones when it names none)."""
+        name, _, provider = qualified.partition("@")
+        router = dynamic.http.routers.get(name) if provider in ("", "file") else None
+        if router is None:
+            return []
+        if router.entry_points:
+            return [ep for ep in router.entry_points if ep in self.servers]
+        defaults = [ep for ep in self.servers if self.static.entry_points[ep].as_default]
+        return defaults or list(self.servers)
 
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
         """Swap in new routes: from `config` (its dynamic part; entry points never change on reload),
@@ -291,7 +331,7 @@ class Gateway:
         if self.strict and problems:
             raise ConfigError([ConfigProblem("reload", "", p) for p in problems])
         for warning in warnings:
-            log.warning("%s", warning)
+            log.warning("%s", warning, extra=CONFIG_REPORT)
         return self.apply(dynamic)
 
     # -- what tests look at -------------------------------------------------------------------------
@@ -470,6 +510,40 @@ class Gateway:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+# A problem's kind -> where its element sits in a dynamic file, and its key in DynamicConfig.origin.
+_PROBLEM_SECTIONS = {
+    "router": ("http.routers", ("routers",)),
+    "service": ("http.services", ("services",)),
+    "middleware": ("http.middlewares", ("middlewares",)),
+    "serversTransport": ("http.serversTransports", ("serversTransports",)),
+    "tlsOption": ("tls.options", ("tls", "options")),
+    "tlsStore": ("tls.stores", ("tls", "stores")),
+}
+
+
+def problem_in_file(dynamic: DynamicConfig, problem: Problem, label: str) -> ConfigProblem:
+    """A build problem as a config error naming the dynamic file and key path of the element it is about
+    ("routes.toml: http.routers.app: middleware 'nope' does not exist"); `label` when the file is not known."""
+    name, at, provider = problem.name.partition("@")
+    where = _PROBLEM_SECTIONS.get(problem.kind)
+    origin = dynamic.origin(*where[1], name) if where is not None and provider in ("", "file") else None
+    if where is None or origin is None:
+        return ConfigProblem(label, "", str(problem))
+    return ConfigProblem(origin, f"{where[0]}.{name}", problem.message)
+
+
+def routers_served(result: BuildResult, entry_point: str) -> int:
+    """How many routers an entry point serves in a build: plain and TLS ones."""
+    plain = result.tables.get(entry_point)
+    tls = result.tls_tables.get(entry_point)
+    return (len(plain) if plain is not None else 0) + (len(tls) if tls is not None else 0)
+
+
+def describe_count(count: int, noun: str) -> str:
+    """3, "router" -> "3 routers"; 1 -> "1 router"."""
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 async def close_middlewares(middlewares: list[Middleware]) -> None:

@@ -113,11 +113,23 @@ def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gatew
         else:
             for warning in warnings:
                 log.warning("%s", warning)
-            result = gateway.apply(dynamic)  # logs each problem once
+            # --strict: a broken router, service or middleware is printed once, with the dynamic file and key
+            # path it is in, and nothing starts; otherwise the gateway logs each problem once and serves the rest.
+            gateway.strict = strict
             refused = [w for w in setup.static.warnings if refused_in_strict(w)]  # printed above
-            if strict and (result.problems or warnings or refused):
-                count = len(result.problems) + len(warnings) + len(refused)
+            try:
+                gateway.apply(dynamic)
+            except ConfigError as exc:
+                print(exc, file=sys.stderr)
+                count = len(exc.problems) + len(warnings) + len(refused)
                 print(f"--strict: not starting: {count} problem(s) listed above", file=sys.stderr)
+                return 1
+            finally:
+                gateway.strict = False  # a reload disables what is broken, as Traefik does
+            if strict and (warnings or refused):
+                print(
+                    f"--strict: not starting: {len(warnings) + len(refused)} problem(s) listed above", file=sys.stderr
+                )
                 return 1
     return gateway, provider
 
@@ -130,8 +142,8 @@ def log_serving(urls: dict[str, str]) -> None:
 async def serve(
     setup: Setup, strict: bool, *, reuse_port: bool = False, announce: Callable[[dict[str, str]], None] = log_serving
 ) -> int:
-    """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's URL (followed by
-    what it is bound to when that differs, e.g. "http://127.0.0.1:9999 (listening on 0.0.0.0:9999, ...)")."""
+    """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's bound URLs
+    ("http://127.0.0.1:9999", or "http://0.0.0.0:9999 and http://[::]:9999 (every interface)" for ":9999")."""
     prepared = prepare(setup, strict, reuse_port)
     if isinstance(prepared, int):
         return prepared

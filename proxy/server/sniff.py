@@ -19,6 +19,7 @@ from proxy.message import TLSInfo
 from proxy.tls.hello import is_tls_start, parse_client_hello
 
 if TYPE_CHECKING:
+    from proxy.forwarder.context import EntryPointRuntime
     from proxy.server.entrypoint import EntryPointServer
 
 log = logging.getLogger("proxy.server")
@@ -91,29 +92,34 @@ class Sniffer(asyncio.Protocol):
         conn.data_received(data)
 
     def _tls(self, data: bytes, context: ssl.SSLContext, info: TLSInfo) -> None:
-        """What loop.start_tls does, with the bytes already read fed to the TLS protocol first."""
         self._stop_timer()
-        transport = self.transport
-        runtime = self.server.tls_runtime
-        assert transport is not None and runtime is not None
-        loop = asyncio.get_running_loop()
-        waiter = loop.create_future()
-        waiter.add_done_callback(lambda done: _handshake_done(done, runtime.name, info.server_name))
-        timeout = runtime.read_timeout if runtime.read_timeout > 0 else None
-        conn = ClientConnection(runtime)
-        conn.tls = info
-        protocol = _tls_protocol(loop)(
-            loop, conn, context, waiter, server_side=True, call_connection_made=True, ssl_handshake_timeout=timeout
-        )
-        transport.set_protocol(protocol)
-        protocol.connection_made(transport)
-        view = memoryview(data)
-        while view:
-            buffer = protocol.get_buffer(len(view))
-            size = min(len(buffer), len(view))
-            buffer[:size] = view[:size]
-            protocol.buffer_updated(size)
-            view = view[size:]
+        assert self.transport is not None and self.server.tls_runtime is not None
+        start_tls(self.transport, self.server.tls_runtime, data, context, info)
+
+
+def start_tls(
+    transport: asyncio.Transport, runtime: EntryPointRuntime, data: bytes, context: ssl.SSLContext, info: TLSInfo
+) -> None:
+    """What loop.start_tls does, with the bytes already read fed to the TLS protocol first; the decrypted
+    connection is a ClientConnection of `runtime` (the entry point's TLS side)."""
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+    waiter.add_done_callback(lambda done: _handshake_done(done, runtime.name, info.server_name))
+    timeout = runtime.read_timeout if runtime.read_timeout > 0 else None
+    conn = ClientConnection(runtime)
+    conn.tls = info
+    protocol = _tls_protocol(loop)(
+        loop, conn, context, waiter, server_side=True, call_connection_made=True, ssl_handshake_timeout=timeout
+    )
+    transport.set_protocol(protocol)
+    protocol.connection_made(transport)
+    view = memoryview(data)
+    while view:
+        buffer = protocol.get_buffer(len(view))
+        size = min(len(buffer), len(view))
+        buffer[:size] = view[:size]
+        protocol.buffer_updated(size)
+        view = view[size:]
 
 
 def _handshake_done(done: asyncio.Future[None], name: str, server_name: str) -> None:

@@ -139,20 +139,23 @@ class WorkerSpec:
 
 
 class StartupQuiet(logging.Filter):
-    """Drops log records until the worker serves: the parent already reported the same start-up."""
+    """Drops log records until the worker serves: the parent already reported the same start-up. Later,
+    what a reloaded configuration has wrong is reported by worker 0 only (`reports`): every worker reads the
+    same files, and a problem said once per worker is said N times."""
 
-    def __init__(self) -> None:
+    def __init__(self, reports: bool = True) -> None:
         super().__init__()
         self.quiet = True
+        self.reports = reports
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not self.quiet
+        return not self.quiet and (self.reports or not getattr(record, "config_report", False))
 
 
 def worker_main(spec: WorkerSpec, index: int, conn: Connection) -> None:
     """A worker process: the single-process gateway with SO_REUSEPORT, reporting to the parent."""
     setup_logging(spec.setup.static.log.level, tag=f"[worker {index}] ", config=spec.setup.static.log)
-    quiet = StartupQuiet()
+    quiet = StartupQuiet(reports=index == 0)
     for handler in logging.getLogger().handlers:
         handler.addFilter(quiet)
     threading.Thread(target=_stop_with_parent, args=(conn,), name="parent-lifeline", daemon=True).start()

@@ -30,6 +30,15 @@ START_TIMEOUT = 20.0
 SERVING_LINE = re.compile(r"entry point (\S+) serving on (\S+)")
 
 
+def loopback_url(url: str) -> str:
+    """A serving line's URL to connect to: a wildcard bind (0.0.0.0, [::]) is reached on loopback."""
+    scheme, sep, rest = url.partition("://")
+    host, colon, port = rest.rpartition(":")
+    if host in ("0.0.0.0", "[::]"):
+        return f"{scheme}{sep}{'127.0.0.1' if host == '0.0.0.0' else '[::1]'}{colon}{port}"
+    return url
+
+
 class GatewayProcess:
     """`start()` runs the CLI and waits until every entry point serves; `stop()` sends SIGTERM."""
 
@@ -129,7 +138,7 @@ class GatewayProcess:
         for line in self._process.stderr:
             self.output.append(line.rstrip("\n"))
             if found := SERVING_LINE.search(line):
-                self.urls[found.group(1)] = found.group(2)
+                self.urls[found.group(1)] = loopback_url(found.group(2))
                 if set(self._names) <= set(self.urls):
                     self._all_serving.set()
         self._all_serving.set()  # the process ended: let start() see it

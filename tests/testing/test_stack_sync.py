@@ -81,7 +81,7 @@ def test_the_cli_process_reports_a_config_it_cannot_start_with(tmp_path: Path) -
     (tmp_path / "routes.toml").write_text(ROUTES.replace("PathPrefix(`/svc`)", "PathPrefix(`/svc`"))
     with pytest.raises(RuntimeError, match="stripproxy did not start") as failure:
         GatewayProcess(tmp_path / "routes.toml").start()
-    assert "router app@file" in str(failure.value)
+    assert "routes.toml: http.routers.app: rule" in str(failure.value)  # the file and key the problem is in
 
 
 def test_the_cli_process_with_a_templated_dynamic_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -53,7 +53,7 @@ async def run(count: int, only: tuple[str, str] | None = None) -> None:
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
     client.connection_made(client_transport)  # type: ignore[arg-type]
-    pool = runtime.table.routes[0].target.service.pick().pool
+    pool = runtime.table.routes[0].target.service.servers[0].pool
     upstream = UpstreamConnection(pool)
     upstream_transport = MemoryTransport()
     upstream.connection_made(upstream_transport)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ request order (pipelined requests wait their turn, with reading paused so memory
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import time
 
@@ -33,9 +34,24 @@ READING = "reading the request"  # what the connection's deadline is for
 IDLE = "idle keep-alive"
 
 
+class Phase(enum.Enum):
+    """What `data_received` does with the next bytes (the table in proxy/forwarder/__init__.py)."""
+
+    PARSING = "llhttp parses heads and chunked bodies"
+    RAW_BODY = "a Content-Length request body, relayed past the parser"
+    UPGRADING = "an Upgrade request is answered: bytes go to its exchange unparsed"
+    TUNNEL = "after a 101: bytes go to the upstream connection as they are"
+    DISCARDING = "answered and half-closed: input is dropped until we close"
+
+
+# Module globals: `phase is PARSING` is one global lookup, not an attribute lookup on the class as well.
+PARSING, RAW_BODY, UPGRADING, TUNNEL, DISCARDING = Phase
+
+
 class ClientConnection(asyncio.Protocol):
     __slots__ = (
         "ep",
+        "phase",
         "transport",
         "parser",
         "client_ip",
@@ -51,7 +67,6 @@ class ClientConnection(asyncio.Protocol):
         "raw_left",
         "peer_done",
         "pending_reject",
-        "discarding",
         "_read_pausers",
         "deadline",
         "deadline_what",
@@ -63,6 +78,7 @@ class ClientConnection(asyncio.Protocol):
 
     def __init__(self, ep: EntryPointRuntime) -> None:
         self.ep = ep
+        self.phase = PARSING
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.client_ip = ""
@@ -79,10 +95,9 @@ class ClientConnection(asyncio.Protocol):
         self.write_paused = False
         self.head_bytes = 0  # bytes read while a request head is incomplete (bounded by max_header_bytes)
         self.in_head = True
-        self.raw_left = 0  # bytes of a Content-Length request body still to come (relayed past the parser)
+        self.raw_left = 0  # bytes of a Content-Length request body still to come (RAW_BODY while > 0)
         self.peer_done = False  # the client half-closed: finish what is queued, then close
         self.pending_reject = 0  # a 4xx owed for unparseable input, sent after the requests before it
-        self.discarding = False  # answered and half-closed: ignore input until we close
         self._read_pausers: list[object] = []  # why reading is paused; a list for the same reason
         # Coarse deadlines (time.monotonic), enforced by the entry point's sweeper: no timer per request.
         self.deadline = 0.0  # reading a request, or idling between requests; 0: none
@@ -105,18 +120,20 @@ class ClientConnection(asyncio.Protocol):
         self._set_deadline(self.ep.read_timeout, READING)
 
     def data_received(self, data: bytes) -> None:
-        if self.discarding:
-            return
-        if self.tunnel is not None:
-            self.tunnel.write(data)
-            return
-        if self.upgrading is not None:
-            self.upgrading.send_body_raw(data)
-            return
-        if self.raw_left:
-            data = self._relay_raw_body(data)
-            if not data:
+        phase = self.phase
+        if phase is not PARSING:
+            if phase is RAW_BODY:
+                data = self._relay_raw_body(data)
+                if not data or self.phase is not PARSING:  # the body's end may have closed the connection
+                    return
+            elif phase is TUNNEL:
+                self.tunnel.write(data)  # type: ignore[union-attr]  # set with the phase
                 return
+            elif phase is UPGRADING:
+                self.upgrading.send_body_raw(data)  # type: ignore[union-attr]  # set with the phase
+                return
+            else:
+                return  # DISCARDING
         in_head = self.in_head
         self.parsing = True
         try:
@@ -128,8 +145,9 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserUpgrade as upgrade:
             rest = data[upgrade.args[0] :]
             exchange = self.receiving or (self.queue[-1] if self.queue else None)
-            if exchange is not None and exchange.reply is None:
+            if exchange is not None and exchange.reply is None and self.phase is not DISCARDING:
                 self.upgrading = exchange
+                self.phase = UPGRADING
                 if rest:
                     exchange.send_body_raw(rest)
         except httptools.HttpParserError as exc:
@@ -145,7 +163,7 @@ class ClientConnection(asyncio.Protocol):
         if self.tunnel is not None:  # either side ending an upgraded connection ends both, as in Go
             self.tunnel.close()
             return False
-        if self.discarding or self.upgrading is not None:
+        if self.phase is DISCARDING or self.upgrading is not None:
             return False
         if self.receiving is not None and not self.receiving.request_complete:
             return False  # the body can never complete: close, which aborts the upstream request too
@@ -241,6 +259,7 @@ class ClientConnection(asyncio.Protocol):
         self.receiving = exchange
         if has_body and not chunked:
             self.raw_left = int(length)  # type: ignore[arg-type]  # llhttp has validated it
+            self.phase = RAW_BODY  # from the next read on: the rest of this one is llhttp's (on_body)
         queue = self.queue
         queue.append(exchange)
         if len(queue) == 1:
@@ -271,6 +290,8 @@ class ClientConnection(asyncio.Protocol):
         if self.raw_headers:  # request trailers: not forwarded
             self.raw_headers = []
         self.raw_left = 0
+        if self.phase is RAW_BODY:
+            self.phase = PARSING
         self.deadline = 0.0
         self.deadline_what = ""
         exchange, self.receiving = self.receiving, None
@@ -319,6 +340,8 @@ class ClientConnection(asyncio.Protocol):
     def start_tunnel(self, exchange: Exchange, upstream: UpstreamConnection) -> None:
         self.tunnel = upstream
         self.upgrading = None
+        if self.phase is not DISCARDING:
+            self.phase = TUNNEL
         if self.queue and self.queue[0] is exchange:
             del self.queue[0]
         self._record(exchange)
@@ -384,7 +407,7 @@ class ClientConnection(asyncio.Protocol):
         """Half-close, then read and drop what the client still sends for up to `seconds` (or until it
         closes), then close. Closing with unread input would make the kernel send a reset, which can reach
         the client before it has read our last answer (Go lingers the same way, nginx's lingering_close)."""
-        self.discarding = True
+        self.phase = DISCARDING
         self.raw_left = 0
         self.receiving = None
         transport = self.transport

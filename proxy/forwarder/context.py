@@ -7,12 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+REWRITES = "prefixRewrite:changes"  # req.notes key (proxy/middlewares/prefixrewrite.py writes it)
+
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
     from proxy.forwarder.exchange import Exchange
     from proxy.forwarder.forwarded import ForwardedHeaders
+    from proxy.normalize import PathOptions
     from proxy.routing.table import RouteTable
-    from proxy.server.normalize import PathOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,7 @@ class ExchangeRecord:
     attempts: int = 0  # times the request was sent upstream (more than 1: the retry middleware retried)
     overrides: tuple[str, ...] = ()  # the test overrides the router's plan had (services=, middlewares=)
     scheme: str = "http"  # "https": a TLS connection (served by the entry point's TLS routers)
+    rewrites: tuple[str, ...] = ()  # what prefixRewrite changed in the answer, as `Name: before -> after`
 
     @classmethod
     def of(cls, exchange: Exchange) -> ExchangeRecord:
@@ -59,6 +62,7 @@ class ExchangeRecord:
             attempts=exchange.attempts,
             overrides=plan.overrides if plan else (),
             scheme=head.scheme,
+            rewrites=tuple(head.notes[REWRITES].split("\n")) if REWRITES in head.notes else (),
         )
 
 

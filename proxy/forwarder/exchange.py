@@ -28,8 +28,8 @@ from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
-    from proxy.forwarder.plan import RoutePlan
     from proxy.middlewares.retry import RetryPolicy
+    from proxy.routing.plan import RoutePlan
 
 log = logging.getLogger("proxy.forwarder")
 
@@ -370,10 +370,11 @@ class Exchange:
             self._continue.cancel()
             self._continue = None
 
-    def relays_head_as_is(self, status: int) -> bool:
-        """Whether a response head with a lone Content-Length and no hop-by-hop header can go to the client
-        as the upstream wrote it: nothing below would change it (no hook, no framing change; a closing
-        exchange only gets `Connection: close` added)."""
+    def relays_head_as_is(self, status: int, names: frozenset[str]) -> bool:
+        """Whether a response head with a lone Content-Length and no hop-by-hop header (`names`: its header
+        names, lower-cased) can go to the client as the upstream wrote it: nothing below would change it (no
+        hook, or only hooks that act on names it lacks; no framing change; a closing exchange only gets
+        `Connection: close` added)."""
         plan = self.plan
         return (
             status >= 200
@@ -382,7 +383,7 @@ class Exchange:
             and self.head.version == "1.1"
             and self.head.method != "HEAD"
             and plan is not None
-            and plan.relays_as_is
+            and (plan.relays_as_is or (plan.relays_unless is not None and plan.relays_unless.isdisjoint(names)))
             and self.client.upgrading is not self
         )
 
@@ -455,8 +456,9 @@ class Exchange:
             self.client.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
             self.out = []
 
-    def response_complete(self) -> None:
-        """The upstream's response is fully relayed: give the connection back, move the client on."""
+    def release_upstream(self) -> None:
+        """The upstream's response is all read: its connection goes back to the pool (closed when the request
+        body was not all sent: the connection is out of step)."""
         conn = self.upstream
         self.upstream = None
         if conn is not None:
@@ -465,7 +467,11 @@ class Exchange:
             if self.request_complete and self.server is not None:
                 self.server.pool.release(conn)
             else:
-                conn.close()  # the request body was not all sent: the connection is out of step
+                conn.close()
+
+    def response_complete(self) -> None:
+        """The upstream's response is fully relayed: give the connection back, move the client on."""
+        self.release_upstream()
         self.response_done = True
         if not self.request_complete:
             self.keep_alive = False

@@ -21,6 +21,7 @@ from proxy.middlewares.circuitbreaker import CircuitBreaker
 from proxy.middlewares.encodedcharacters import EncodedCharacters
 from proxy.middlewares.ipallowlist import IPAllowList
 from proxy.middlewares.passtlsclientcert import DNOptions, InfoOptions, PassTLSClientCert
+from proxy.middlewares.prefixrewrite import PrefixRewrite
 from proxy.middlewares.retry import Retry
 from proxy.netutil import Strategy, ip_strategy
 
@@ -137,6 +138,9 @@ BUILDERS: dict[str, Callable[[Any, Resolve], Middleware]] = {
         retry_non_idempotent_method=o.retry_non_idempotent_method,
     ),
     "compress": lambda o, _: _compress(o),
+    "prefixRewrite": lambda o, _: PrefixRewrite(
+        headers=bool(o.headers), cookies=bool(o.cookies), slash_redirect=bool(o.slash_redirect), html=bool(o.html)
+    ),
     "buffering": lambda o, _: _buffering(o),
     "contentType": lambda o, _: _content_type(o),
 }

@@ -69,6 +69,8 @@ def _routed(record: ExchangeRecord, build: BuildResult | None) -> list[str]:
         lines.append(f"with test overrides: {'; '.join(record.overrides)}")
     if record.upstream:
         lines.append(f"sent {record.upstream_target} to {record.upstream}")
+    for change in record.rewrites:
+        lines.append(f"prefixRewrite: {change}")
     if record.detail:
         lines.append(f"proxy answered {record.status}: {record.detail}")
     if plan is not None and build is not None and (record.status >= 500 or record.detail):

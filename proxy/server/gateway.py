@@ -25,14 +25,15 @@ from proxy.config.loader import load_dynamic
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.forwarded import ForwardedHeaders
-from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
+from proxy.middlewares.prefixrewrite import PrefixRewrite
+from proxy.normalize import PathOptions
 from proxy.observability.hub import Observability
-from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
+from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder, transport_settings
+from proxy.routing.plan import RoutePlan
 from proxy.routing.table import RouteTable
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
-from proxy.server.normalize import PathOptions
 from proxy.server.tls import announce_local_ca, announce_tls, entry_point_redirect, entry_point_tls, tls_local_ca
 from proxy.services.transport import PoolRegistry, TransportSettings
 
@@ -65,17 +66,20 @@ def forwarded_headers(ep: EntryPoint, hostname: str) -> ForwardedHeaders:
     )
 
 
+def rewrite_prefix_factory(option: bool | str) -> Callable[[], PrefixRewrite] | None:
+    """The gateway-wide prefixRewrite (ours): False (off), True or "headers" (headers and cookies), "html"
+    (bodies too); a fresh instance per router that strips a prefix."""
+    if option is False or option is None or option == "":
+        return None
+    if option is True or option == "headers":
+        return PrefixRewrite
+    if option == "html":
+        return lambda: PrefixRewrite(html=True)
+    raise ValueError(f"rewrite_prefix: expected True, 'headers' or 'html', got {option!r}")
+
+
 def default_transport(static: StaticConfig) -> TransportSettings:
-    config = static.servers_transport
-    timeouts = config.forwarding_timeouts
-    return TransportSettings(
-        dial_timeout=timeouts.dial_timeout,
-        response_header_timeout=timeouts.response_header_timeout,
-        idle_conn_timeout=timeouts.idle_conn_timeout,
-        max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
-        insecure_skip_verify=config.insecure_skip_verify,
-        root_cas=tuple(config.root_c_as),
-    )
+    return transport_settings(static.servers_transport)
 
 
 DEFAULT_RECORD = 1000  # exchanges kept by a gateway built from a config source
@@ -86,10 +90,12 @@ class Gateway:
 
     `Gateway(static)` alone is the engine the CLI drives: routes come later through `apply`. Any other
     `config` (DynamicConfig, mapping, TOML/YAML text, file path; a StaticConfig with `free_ports` or
-    `entry_points`) is read with its dynamic files and applied at once; then `services` points service names at other URLs,
-    `free_ports` rebinds every entry point to a free loopback port, `entry_points` sets addresses by name,
-    `strict` raises ConfigError when any router, service or middleware is broken, and the last `record`
-    exchanges are kept in `exchanges` (default: 1000 from a config source, none from a StaticConfig).
+    `entry_points`) is read with its dynamic files and applied at once; then `services` points service names
+    at other URLs, `free_ports` rebinds every entry point to a free loopback port, `entry_points` sets
+    addresses by name, `strict` raises ConfigError when any router, service or middleware is broken, and the
+    last `record` exchanges are kept in `exchanges` (default: 1000 from a config source, none from a
+    StaticConfig). `rewrite_prefix` (True / "headers", or "html"; ours, not Traefik's) puts prefixRewrite
+    first on every router that strips a prefix (proxy/middlewares/prefixrewrite.py).
     """
 
     def __init__(
@@ -106,7 +112,9 @@ class Gateway:
         base_dir: Path | str | None = None,
         middlewares: Mapping[str, Mapping[str, Any] | None] | None = None,
         local_ca: bool | str | Path = True,
+        rewrite_prefix: bool | str = False,
     ) -> None:
+        self.rewrite_prefix = rewrite_prefix_factory(rewrite_prefix)
         legacy = isinstance(config, StaticConfig) and not (free_ports or entry_points)
         self.source: ResolvedConfig | None = None
         overrides = {
@@ -212,6 +220,7 @@ class Gateway:
             internal=self.observability.parts,
             local_ca=self.local_ca,
             resolvers=frozenset(resolvers or ()) if self.static.source_file else None,
+            rewrite_prefix=self.rewrite_prefix,
         )
         return builder.build()
 

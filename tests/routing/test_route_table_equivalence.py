@@ -148,3 +148,17 @@ def test_hint_values(rule: str, hosts: set[str] | None, prefixes: set[str] | Non
     compiled = compile_rule(rule)
     assert compiled.hosts == (None if hosts is None else frozenset(hosts))
     assert compiled.path_prefixes == (None if prefixes is None else frozenset(prefixes))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_small_tables_equal_the_indexed_lookup(seed: int) -> None:
+    """Up to four routes are tried in order (RouteTable._linear), not looked up through the indexes: the
+    same table with its indexes forced gives the same route for every request."""
+    rng = random.Random(200 + seed)
+    for _ in range(60):
+        routes = build_routes(rng, rng.randint(1, 4))
+        linear, indexed = RouteTable(routes), RouteTable(routes)
+        assert linear._linear is not None
+        indexed._linear = None
+        for req in (random_request(rng) for _ in range(20)):
+            assert linear.match(req) is indexed.match(req) is linear_match(routes, req), req

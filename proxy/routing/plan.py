@@ -37,6 +37,9 @@ class RoutePlan:
     response_stages: tuple[ResponseStage, ...] = ()
     # Nothing on the response side at all: a response head may go out as the upstream wrote it.
     relays_as_is: bool = True
+    # Only hooks that act on some header names (Middleware.response_header_names): a response head holding
+    # none of these may still go out as written. None: every response takes the general path.
+    relays_unless: frozenset[str] | None = None
     # (max bytes or 0, bytes in memory before spilling to disk) when the whole request body must be read
     # before anything goes upstream (buffering); None for every other plan.
     hold_request: tuple[int, int] | None = None
@@ -55,7 +58,7 @@ class RoutePlan:
     ) -> RoutePlan:
         # A chain runs as its members in its place: a member that answers is seen by those before it only,
         # which is what the plan does for any middleware, and members that wait or retry work as anywhere.
-        chain = tuple(_flattened(m for _, m in middlewares))
+        chain = tuple(flattened(m for _, m in middlewares))
         hooks = tuple(m for m in reversed(chain) if m.has_response_hook)
         request_hooks = tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook)
         first_wait = next((at for at, (_, m) in enumerate(request_hooks) if m.waits), len(request_hooks))
@@ -75,6 +78,7 @@ class RoutePlan:
             overrides,
             stages,
             not hooks and not stages,
+            _watched(hooks) if hooks and not stages else None,
             hold,
             bool(stages) or hold is not None,
         )
@@ -84,16 +88,30 @@ class RoutePlan:
         all, before every middleware's, on whichever response path the plan takes."""
         stages = ((hook,), *self.response_stages) if self.response_stages else ()
         return dataclasses.replace(
-            self, response_hooks=(hook, *self.response_hooks), response_stages=stages, relays_as_is=False
+            self,
+            response_hooks=(hook, *self.response_hooks),
+            response_stages=stages,
+            relays_as_is=False,
+            relays_unless=None,
         )
 
 
-def _flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:
+def flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:
     for middleware in middlewares:
         if isinstance(middleware, Chain):
-            yield from _flattened(middleware.middlewares)
+            yield from flattened(middleware.middlewares)
         else:
             yield middleware
+
+
+def _watched(hooks: tuple[Middleware, ...]) -> frozenset[str] | None:
+    """The header names some hook acts on, when every hook says which (else None)."""
+    names: frozenset[str] = frozenset()
+    for hook in hooks:
+        if hook.response_header_names is None:
+            return None
+        names |= hook.response_header_names
+    return names
 
 
 def _response_stages(chain: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]:

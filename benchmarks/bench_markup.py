@@ -1,0 +1,154 @@
+"""HTML/CSS prefix rewriting speed (proxy/prefixrewrite/markup.py): `python benchmarks/bench_markup.py [file.html ...]`.
+
+Prints MB/s of body through the rewriter alone (64 KiB reads), through the body filter with a gzip
+upstream (decode, rewrite, encode again) next to a gzip decode + encode without rewriting (what the coding
+alone costs), and the stdlib's html.parser fed the same page with handlers that do nothing (a lower bound of
+its cost: it would still have to write the page back). Pages: a synthetic one (links, srcset, inline styles,
+a script, text) and any HTML files given on the command line. Reported, not timed in tests.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from proxy.message import HeaderList  # noqa: E402
+from proxy.middlewares.compress import _Gzip  # noqa: E402
+from proxy.prefixrewrite.markup import CssRewriter, HtmlRewriter, _Urls, encode_prefix, markup_filter  # noqa: E402
+
+PREFIX = "/api/v1"
+PIECE = 64 * 1024
+BLOCK = """<div class="card" style="background:url(/img/card.png) no-repeat">
+  <h2><a href="/items/{i}">Item {i}</a></h2>
+  <img src="/img/{i}.png" srcset="/img/{i}.png 1x, /img/{i}@2x.png 2x" alt="item {i}" width="64" height="64">
+  <p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore
+  magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip ex ea commodo.</p>
+  <ul><li><a href="details/{i}">relative</a></li><li><a href="https://example.test/{i}">elsewhere</a></li>
+  <li><a href="#top" class="nav-link">top</a></li></ul>
+  <form action="/cart" method="post"><input type="hidden" name="id" value="{i}"><button>Add</button></form>
+</div>
+"""
+SCRIPT = (
+    "<script>window.items = [" + ",".join(f'{{"id": {i}, "url": "/items/{i}"}}' for i in range(200)) + "];</script>\n"
+)
+CSS_BLOCK = ".c{i} {{ background: url(/img/c{i}.png); color: #333; margin: 0 auto; padding: 4px 8px }}\n"
+
+
+def synthetic_page(size: int = 1 << 20) -> bytes:
+    head = (
+        '<!DOCTYPE html><html><head><link rel="stylesheet" href="/static/app.css"><title>Items</title></head><body>\n'
+    )
+    parts, i = [head], 0
+    while sum(map(len, parts)) < size:
+        parts.append(BLOCK.format(i=i))
+        if i % 50 == 0:
+            parts.append(SCRIPT)
+        i += 1
+    parts.append("</body></html>\n")
+    return "".join(parts).encode()
+
+
+def reads(data: bytes) -> list[bytes]:
+    return [data[at : at + PIECE] for at in range(0, len(data), PIECE)]
+
+
+def rate(label: str, size: int, run: object, rounds: int = 5) -> float:
+    run()  # type: ignore[operator]
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        run()  # type: ignore[operator]
+        best = min(best, time.perf_counter() - started)
+    mbs = size / best / 1e6
+    print(f"  {label:58s} {mbs:7.1f} MB/s")
+    return mbs
+
+
+def html_rewriter(pieces: list[bytes]) -> None:
+    rewriter = HtmlRewriter(encode_prefix(PREFIX))
+    for piece in pieces:
+        rewriter.feed(piece)
+    rewriter.finish()
+
+
+def css_rewriter(pieces: list[bytes]) -> None:
+    rewriter = CssRewriter(_Urls(encode_prefix(PREFIX)))
+    for piece in pieces:
+        rewriter.feed(piece)
+    rewriter.finish()
+
+
+class Quiet(HTMLParser):
+    pass
+
+
+def stdlib_parser(pieces: list[bytes]) -> None:
+    parser = Quiet(convert_charrefs=False)
+    for piece in pieces:
+        parser.feed(piece.decode("utf-8", "surrogateescape"))
+    parser.close()
+
+
+class NullSink:
+    def head(self, status: int, headers: HeaderList) -> None: ...
+    def body(self, data: bytes) -> None: ...
+    def end(self, trailers: list[tuple[bytes, bytes]]) -> None: ...
+    def flush(self) -> None: ...
+    async def wait_writable(self) -> None: ...
+
+
+def through_filter(pieces: list[bytes], coding: str) -> None:
+    headers = HeaderList(
+        [("Content-Type", "text/html; charset=utf-8")] + ([("Content-Encoding", coding)] if coding else [])
+    )
+    found = markup_filter(PREFIX, 200, headers)
+    assert found is not None
+    found.down = NullSink()
+    found.head(200, headers)
+    for piece in pieces:
+        found.body(piece)
+    found.end([])
+
+
+def gzip_only(pieces: list[bytes]) -> None:
+    decoder, encoder = zlib.decompressobj(31), _Gzip()
+    for piece in pieces:
+        encoder.push(decoder.decompress(piece))
+    encoder.finish()
+
+
+def page_report(name: str, page: bytes) -> None:
+    gz = zlib.compressobj(6, zlib.DEFLATED, 31)
+    gzipped = gz.compress(page) + gz.flush()
+    print(f"{name}: {len(page) / 1e6:.2f} MB, {len(gzipped) / 1e6:.2f} MB gzipped, 64 KiB reads")
+    pieces, gz_pieces = reads(page), reads(gzipped)
+    ours = rate("HtmlRewriter (ours)", len(page), lambda: html_rewriter(pieces))
+    theirs = rate("html.parser.HTMLParser, no-op handlers (stdlib)", len(page), lambda: stdlib_parser(pieces))
+    print(f"  {'ours / html.parser':58s} {ours / theirs:7.1f} x")
+    rate("body filter, identity upstream", len(page), lambda: through_filter(pieces, ""))
+    rate("body filter, gzip upstream (decode, rewrite, encode)", len(page), lambda: through_filter(gz_pieces, "gzip"))
+    rate("gzip decode + encode alone (no rewriting)", len(page), lambda: gzip_only(gz_pieces))
+
+
+def main() -> None:
+    page_report("synthetic page", synthetic_page())
+    sheet = "".join(CSS_BLOCK.format(i=i) for i in range(12000)).encode()
+    print(f"synthetic CSS: {len(sheet) / 1e6:.2f} MB")
+    rate("CssRewriter (ours)", len(sheet), lambda: css_rewriter(reads(sheet)))
+    for name in sys.argv[1:]:
+        page_report(name, Path(name).read_bytes())
+    json_headers = HeaderList([("Content-Type", "application/json"), ("Content-Length", "2048")])
+    count = 200_000
+    started = time.perf_counter()
+    for _ in range(count):
+        markup_filter(PREFIX, 200, json_headers)
+    print(f"markup_filter on a JSON answer (the gate alone): {(time.perf_counter() - started) / count * 1e9:.0f} ns")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Rewriting answers of apps behind a stripped prefix (ours, not Traefik's: issue #14)."""

@@ -2,7 +2,8 @@
 # The pytest plugin as a new user meets it: the wheel and sdist built from this checkout, the wheel installed
 # with its `pytest` and `asgi` extras (and what the examples use: httpx, requests, flask) into a fresh venv,
 # in a project folder of its own (no `proxy/` beside it), then: the README's examples in pytest-asyncio's auto
-# mode, a test in strict mode, and the plugin's own tests against the installed wheel. bash scripts/fresh_project.sh  (PYTHON: the interpreter that builds)
+# mode, a test in strict mode, and the plugin's own tests against the installed wheel.
+# bash scripts/fresh_project.sh  (PYTHON: the interpreter that builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD

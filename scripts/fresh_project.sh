@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The pytest plugin as a new user meets it: the wheel and sdist built from this checkout, the wheel installed
-# with its `pytest` and `asgi` extras into a fresh venv, in a project folder of its own (no `proxy/` beside
-# it), then: the README's examples in pytest-asyncio's auto mode, a test in strict mode, and the plugin's own
-# tests against the installed wheel. bash scripts/fresh_project.sh  (PYTHON: the interpreter that builds)
+# with its `pytest` and `asgi` extras (and what the examples use: httpx, requests, flask) into a fresh venv,
+# in a project folder of its own (no `proxy/` beside it), then: the README's examples in pytest-asyncio's auto
+# mode, a test in strict mode, and the plugin's own tests against the installed wheel.
+# bash scripts/fresh_project.sh  (PYTHON: the interpreter that builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -14,7 +15,7 @@ trap 'rm -rf "$work"' EXIT
 wheel=$(ls "$work"/dist/*.whl)
 ls "$work"/dist/*.tar.gz >/dev/null  # the sdist too
 python3 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q "stripproxy[pytest,asgi,tls] @ file://$wheel" httpx requests >"$work/pip.log" 2>&1 \
+"$work/venv/bin/pip" install -q "stripproxy[pytest,asgi,tls] @ file://$wheel" httpx requests flask >"$work/pip.log" 2>&1 \
   || { cat "$work/pip.log"; exit 1; }
 
 # A user's project: the FastAPI guide's config files, the README's examples, pyproject in auto mode.

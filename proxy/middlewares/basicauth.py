@@ -11,7 +11,8 @@ CheckSecret does:
 * anything else is read as MD5-crypt `$magic$salt$hash`: `$apr1$` (htpasswd -m) and `$1$` (libpass);
   any other text never matches, so plain-text passwords are refused, as in Traefik.
 
-An unknown user is checked against the first user's hash anyway, so both take the same time.
+An unknown user's password is checked against a user's hash anyway (the slowest to check: see
+`not_found_secret`), so refusing an unknown name takes as long as refusing a wrong password.
 On success: `headerField` (if set) carries the user name, written with the name exactly as configured
 after the client's own value is removed; `removeHeader` drops Authorization. On failure: 401,
 `Www-Authenticate: Basic realm="<realm>"` (Go's spelling of the name), `Content-Type: text/plain`,
@@ -93,6 +94,21 @@ def check_secret(password: bytes, secret: bytes) -> bool:
         return False
 
 
+def _check_cost(secret: bytes) -> tuple[int, bytes]:
+    """How long checking `secret` takes, to compare: bcrypt by its cost factor, then MD5-crypt, then {SHA}."""
+    if secret.startswith(_BCRYPT_PREFIXES):
+        return 2, secret[4:6]
+    return (0, b"") if secret.startswith(b"{SHA}") else (1, b"")
+
+
+def not_found_secret(users: dict[bytes, bytes]) -> bytes:
+    """The hash an unknown user's password is checked against, so that refusing an unknown name takes as
+    long as refusing a wrong password: Traefik takes one user's hash (the first its map yields); here the
+    slowest to check of them (the highest bcrypt cost, if any), the first one among equals, so an unknown
+    name is never quicker to refuse than a known one in a file that mixes kinds of hashes."""
+    return max(users.values(), key=_check_cost)
+
+
 def is_costly(secret: bytes) -> bool:
     """True when checking `secret` takes long enough that it must not run on the loop."""
     return not secret.startswith(b"{SHA}")
@@ -110,7 +126,7 @@ class BasicAuth(Middleware):
         if not users:
             raise ValueError("no users found")
         self.users = users
-        self.not_found_secret = next(iter(users.values()))
+        self.not_found_secret = not_found_secret(users)
         self.realm = realm or DEFAULT_REALM
         self.header_field = header_field
         self.remove_header = remove_header

@@ -14,7 +14,8 @@ for that nonce. A count below it gets a challenge with `stale="true"`; the same 
 a plain challenge. As in goauth, a nonce whose count was never above 0 takes count 0 again.
 
 Where we differ, on purpose (README): Traefik accepts an answer for a user it does not know, computed
-with an empty HA1 (goauth never checks that the user exists): here an unknown user is refused. A pair
+with an empty HA1 (goauth never checks that the user exists): here an unknown user is refused, after the
+same hashing as a known user with a wrong password (against a random HA1), so timing does not tell them apart. A pair
 with an empty value (`nonce=`) or a lone `"` makes goauth panic (Traefik answers 500): here it reads as
 empty, and the request is challenged.
 
@@ -139,6 +140,7 @@ class DigestAuth(Middleware):
         self.remove_header = remove_header
         self.edits_request_headers = bool(header_field or remove_header)
         self.opaque = random_key()
+        self._dummy_ha1 = _md5(random_key())  # what an unknown user is checked against (see _check)
         self._clients: dict[str, list[float]] = {}  # nonce -> [last nonce count, last seen (monotonic)]
 
     def on_request(self, req: RequestHead) -> Reply | None:
@@ -167,13 +169,16 @@ class DigestAuth(Middleware):
             if wanted is None or path is None or not path.startswith(wanted):
                 return False
         username = get("username", "")
-        ha1 = self.users.get(f"{username}:{self.realm}", "")
-        if not username or not ha1:  # goauth would go on with an empty HA1: an open door, shut here
-            return False
+        known = self.users.get(f"{username}:{self.realm}", "") if username else ""
+        # An unknown user costs what a known one with a wrong password does: the same two hashes and the
+        # comparison, against a dummy HA1 nobody knows (goauth goes on with an empty HA1, which anyone can
+        # answer for: an open door, shut here).
+        ha1 = known or self._dummy_ha1
         nonce, nc, cnonce, qop = get("nonce", ""), get("nc", ""), get("cnonce", ""), get("qop", "")
         ha2 = _md5(f"{req.method}:{uri}")
         expected = _md5(":".join((ha1, nonce, nc, cnonce, qop, ha2)))
-        if not hmac.compare_digest(expected.encode(), get("response", "").encode("utf-8", "surrogateescape")):
+        matches = hmac.compare_digest(expected.encode(), get("response", "").encode("utf-8", "surrogateescape"))
+        if not (matches and known):
             return False
         count = _parse_hex_count(nc)
         client = self._clients.get(nonce)

@@ -316,3 +316,32 @@ def test_requests_and_curl(tmp_path: Path, serve_app_sync: Any, stripproxy_sync:
         ).stdout
         assert out.startswith(b"HTTP/1.1 401 ") and b'Www-Authenticate: Basic realm="my realm"\r\n' in out
         assert out.endswith(b"\r\n\r\n401 Unauthorized\n")
+
+
+@pytest.mark.parametrize(
+    ("users", "expected"),
+    [
+        pytest.param([TEST, TEST2], TEST, id="same kind: the first, as TestNewBasicNotFoundSecretIsSet"),
+        pytest.param([SHA_TEST, "b:" + BCRYPT_FAST], "b:" + BCRYPT_FAST, id="mixed: bcrypt, not the quick SHA"),
+        pytest.param([SHA_TEST, TEST2], TEST2, id="mixed: MD5-crypt over SHA"),
+        pytest.param(
+            ["a:" + BCRYPT_FAST, "c:" + BCRYPT_FAST.replace("$04$", "$05$", 1)],
+            "c:" + BCRYPT_FAST.replace("$04$", "$05$", 1),
+            id="the highest bcrypt cost",
+        ),
+    ],
+)
+def test_an_unknown_user_is_checked_against_the_slowest_hash(users: list[str], expected: str) -> None:
+    assert basic_auth(users).not_found_secret == expected.split(":", 1)[1].encode()
+
+
+@pytest.mark.parametrize("user", [pytest.param("nobody", id="unknown user"), pytest.param("b", id="wrong password")])
+async def test_bcrypt_runs_for_an_unknown_user_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, user: str) -> None:
+    """Counted, not timed: an unknown user costs one bcrypt check, as a known user's wrong password does."""
+    checked: list[bytes] = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(basicauth_module.bcrypt, "checkpw", lambda pw, h: checked.append(h) or real(pw, h))
+    async with live_gateway(tmp_path, auth(users=[SHA_TEST, "b:" + BCRYPT_FAST])) as gateway:
+        response = await fetch(gateway, user, "wrong")
+    assert response.status_code == 401
+    assert checked == [BCRYPT_FAST.encode()]

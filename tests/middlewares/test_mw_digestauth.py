@@ -275,3 +275,39 @@ def test_requests_and_curl(tmp_path: Path, serve_app_sync: Any, stripproxy_sync:
             check=True,
         ).stdout
         assert out == b"200"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"user": "nobody"}, id="unknown user"),
+        pytest.param({"user": "nobody", "ha1": ""}, id="unknown user answering for an empty HA1"),
+        pytest.param({"user": ""}, id="no user name"),
+    ],
+)
+async def test_an_unknown_user_costs_what_a_wrong_password_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fields: dict[str, str]
+) -> None:
+    """Timing must not tell which users exist: an unknown user is hashed (against a dummy HA1) and compared
+    exactly as a known user with a wrong password is. Counted, not timed: the same MD5 work either way."""
+    from proxy.middlewares import digestauth
+
+    hashed: list[str] = []
+    real_md5 = digestauth._md5
+    monkeypatch.setattr(digestauth, "_md5", lambda text: hashed.append(text) or real_md5(text))
+    compared: list[bytes] = []
+    real_compare = digestauth.hmac.compare_digest
+    monkeypatch.setattr(digestauth.hmac, "compare_digest", lambda a, b: compared.append(a) or real_compare(a, b))
+
+    async def attempt(client: httpx.AsyncClient, url: str, **options: str) -> tuple[int, int, int]:
+        challenge = challenge_of(await client.get(url))
+        hashed.clear()
+        compared.clear()
+        response = await client.get(url, headers={"Authorization": answer(challenge, **options)})
+        return response.status_code, len(hashed), len(compared)
+
+    async with live_gateway(tmp_path, auth(users=[TEST])) as gateway, httpx.AsyncClient() as client:
+        wrong_password = await attempt(client, gateway.url + "/x", password="wrong")
+        unknown = await attempt(client, gateway.url + "/x", **fields)
+    assert wrong_password == (401, 2, 1)  # HA2, the response digest, one constant-time comparison
+    assert unknown == wrong_password

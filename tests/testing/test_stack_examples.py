@@ -106,6 +106,36 @@ async def test_same_app_at_root_and_under_a_prefix(serve_app, stripproxy):
 # --- end
 
 
+# --- example: WSGI prefix from the proxy
+import threading
+
+from flask import Flask, url_for
+from werkzeug.serving import make_server
+
+from proxy.wsgi import ForwardedPrefixMiddleware
+
+flask_app = Flask(__name__)
+flask_app.wsgi_app = ForwardedPrefixMiddleware(flask_app.wsgi_app)  # Django: wrap get_wsgi_application()
+
+
+@flask_app.get("/app")
+def flask_where_am_i():
+    return {"url": url_for("flask_where_am_i"), "absolute": url_for("flask_where_am_i", _external=True)}
+
+
+def test_flask_learns_its_prefix(stripproxy_sync):
+    server = make_server("127.0.0.1", 0, flask_app, threaded=True)  # any WSGI server: gunicorn, waitress...
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        gateway = stripproxy_sync("config/routes.toml", services={"app": f"http://127.0.0.1:{server.server_port}"})
+        answer = requests.get(gateway.url + "/api/v1/app", timeout=5).json()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer == {"url": "/api/v1/app", "absolute": gateway.url + "/api/v1/app"}
+# --- end
+
+
 # --- example: Gateway
 from proxy import Gateway
 

@@ -37,4 +37,4 @@ def test_every_tested_example_is_in_the_readme() -> None:
     blocks = readme_blocks()
     missing = [name for name, code in example_blocks().items() if code not in blocks]
     assert not missing, f"examples missing from the README section: {missing}"
-    assert len(example_blocks()) == 9
+    assert len(example_blocks()) == 10

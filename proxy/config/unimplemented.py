@@ -122,6 +122,12 @@ DYNAMIC: tuple[Unimplemented, ...] = (
     ),
     Unimplemented("tcp", "TCP routers, services and middlewares are not served (stripproxy serves HTTP only)"),
     Unimplemented("udp", "UDP routers and services are not served (stripproxy serves HTTP only)"),
+    Unimplemented(
+        "http.services.<name>.loadBalancer.responseForwarding.flushInterval",
+        "every piece of a response body is written as soon as it arrives (as with a negative flushInterval)",
+        lambda value: str(value).strip().startswith("-"),  # negative: Traefik flushes after every write too
+        refused=False,  # what the client gets is never later than Traefik would send it
+    ),
     Unimplemented("http.routers.<name>.observability.tracing", _NO_TRACES, _off),
     Unimplemented("http.routers.<name>.observability.traceVerbosity", _NO_TRACES, _is("minimal")),
     Unimplemented(

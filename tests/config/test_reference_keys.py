@@ -182,12 +182,13 @@ def _first_value(document: Any, parts: list[str]) -> tuple[list[str], Any]:
     if not parts:
         return [], document
     head, rest = parts[0], parts[1:]
-    if head in ("<name>", "<any>"):
-        key = next(iter(document))
-    else:
-        key = head
-    path, value = _first_value(document[key], rest)
-    return [key, *path], value
+    for key in document if head in ("<name>", "<any>") else [head]:  # the first name the rest is found under
+        try:
+            path, value = _first_value(document[key], rest)
+        except (KeyError, TypeError, StopIteration):
+            continue
+        return [key, *path], value
+    raise KeyError(".".join(parts))
 
 
 def _nested(path: list[str], value: Any) -> dict[str, Any]:

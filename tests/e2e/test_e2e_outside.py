@@ -215,9 +215,9 @@ def test_watcher_survives_a_reload_with_a_broken_service(stack: Stack) -> None:
     assert stack.get("/ok")[0] == 200
     stack.write_routes(BROKEN_SERVICE)
     # The reload has happened (its router disabled, the rest applied), not merely "some time has passed".
-    assert wait_until(lambda: "reloaded from" in gateway.output() and "1 router(s) disabled" in gateway.output()), (
-        gateway.output()
-    )
+    assert wait_until(
+        lambda: "router typo@file disabled" in gateway.output() and "now serves 1 router" in gateway.output()
+    ), gateway.output()
     assert stack.get("/ok")[0] == 200  # the good router keeps serving either way
     # A good edit afterwards must apply: the catch-all becomes /only, so /ok turns into a 404.
     (stack.tmp / "routes.toml").write_text(

@@ -48,6 +48,11 @@ class FilteringExchange(Exchange):
         plan = self.plan
         if not plan.response_stages or status == 101:  # type: ignore[union-attr]
             return super().response_head(status, headers)
+        probe = plan.response_probe  # type: ignore[union-attr]
+        if probe is not None and not probe(status, headers):  # its one filter declines it: the plain path
+            if self.__class__ is FilteringExchange:  # nothing held either: a plain Exchange from now on
+                self.__class__ = Exchange  # type: ignore[assignment]
+            return Exchange.response_head(self, status, headers)
         self._head_arrived(status)
         if self.client.upgrading is self:  # a refused upgrade: neither connection can go on (see Exchange)
             self.keep_alive = False

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from proxy.message import HeaderList
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.chain import Chain
 from proxy.middlewares.retry import RetryPolicy
@@ -43,6 +44,9 @@ class RoutePlan:
     # Either of the two above: dispatch makes the exchange a BodyExchange (forwarder/bodyexchange.py).
     sees_bodies: bool = False
     keep_body: int = 0  # request body bytes the service wants kept (mirroring's mirrorBody/maxBodySize)
+    # The one body filter's `body_probe` when it alone decides (see `_body_probe`): a response it says no to
+    # takes the plain path (response_hooks), as if the plan had no response_stages.
+    response_probe: Callable[[int, HeaderList], bool] | None = None
 
     @classmethod
     def build(
@@ -77,6 +81,7 @@ class RoutePlan:
             not hooks and not stages,
             hold,
             bool(stages) or hold is not None,
+            response_probe=_body_probe(chain) if stages else None,
         )
 
     def with_service_hook(self, hook: Middleware) -> RoutePlan:
@@ -84,7 +89,11 @@ class RoutePlan:
         all, before every middleware's, on whichever response path the plan takes."""
         stages = ((hook,), *self.response_stages) if self.response_stages else ()
         return dataclasses.replace(
-            self, response_hooks=(hook, *self.response_hooks), response_stages=stages, relays_as_is=False
+            self,
+            response_hooks=(hook, *self.response_hooks),
+            response_stages=stages,
+            relays_as_is=False,
+            response_probe=None,  # a hook nearer the service now: the filter no longer sees the upstream's head
         )
 
 
@@ -110,6 +119,19 @@ def _response_stages(chain: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]
     if run:
         stages.append(tuple(run))
     return tuple(stages)
+
+
+def _body_probe(chain: tuple[Middleware, ...]) -> Callable[[int, HeaderList], bool] | None:
+    """The probe of the chain's only filtering middleware, when no middleware nearer the service has a
+    response hook: then the upstream's status and headers are what that filter would be shown (its own
+    `on_response` runs first on both paths and must not change what its probe reads)."""
+    filtering = [at for at, m in enumerate(chain) if m.filters_response]
+    if len(filtering) != 1:
+        return None
+    at = filtering[0]
+    if any(m.has_response_hook for m in chain[at + 1 :]):
+        return None
+    return chain[at].body_probe
 
 
 def _hold_request(chain: tuple[Middleware, ...]) -> tuple[int, int] | None:

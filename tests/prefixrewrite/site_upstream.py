@@ -53,6 +53,7 @@ FILES: dict[str, tuple[str, bytes, bool]] = {  # path -> content type, body, gzi
     "/static/app.js": ("application/javascript", JS, True),
     "/api/data": ("application/json", JSON, False),
     "/media/v.mp4": ("video/mp4", b"\x00\x00\x00\x18ftypmp42", False),
+    "/note.txt": ("text/plain", b'<a href="/x">a note, not HTML</a>', False),
 }
 
 

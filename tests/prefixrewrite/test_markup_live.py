@@ -22,6 +22,7 @@ import httpx
 import pytest
 from site_upstream import CSS, JS, JSON, PAGE, site
 
+from proxy.message import HeaderList
 from proxy.testing import serve_aiohttp
 
 PREFIX = "/api/v1"
@@ -212,3 +213,61 @@ async def test_cli_rewrite_prefix_html(stripproxy_process: Any, site_url: str, t
         untouched = (await client.get(off.url + PREFIX + "/")).text
     assert 'href="/api/v1/static/app.css"' in rewritten and 'srcset="/api/v1/img/logo.png 1x' in rewritten
     assert 'href="/static/app.css"' in untouched
+
+
+@pytest.mark.parametrize(
+    ("inner", "expected"),
+    [
+        pytest.param(None, b'<a href="/x">a note, not HTML</a>', id="text/plain: untouched"),
+        pytest.param(
+            {"headers": {"customResponseHeaders": {"Content-Type": "text/html"}}},
+            b'<a href="/api/v1/x">a note, not HTML</a>',
+            id="a headers middleware nearer the service makes it HTML: rewritten",
+        ),
+    ],
+)
+async def test_filter_sees_inner_hooks(
+    stripproxy: Any, site_url: str, inner: dict[str, Any] | None, expected: bytes
+) -> None:
+    """The forwarder skips the filter chain for answers the filter's probe declines (JSON, images) only when
+    no hook nearer the service can change what the filter reads: here one turns text/plain into HTML."""
+    routes = config(site_url, {"html": True})
+    if inner is not None:
+        routes["http"]["middlewares"]["inner"] = inner
+        routes["http"]["routers"]["site"]["middlewares"].insert(1, "inner")
+    gateway = await stripproxy(routes)
+    async with httpx.AsyncClient() as client:
+        for _ in range(2):  # and the next exchange on the same connection
+            note = await client.get(gateway.url + PREFIX + "/note.txt")
+            data = await client.get(gateway.url + PREFIX + "/api/data")
+            assert note.content == expected
+            assert data.content == JSON  # (made text/html too by the inner headers middleware: no link in it)
+            if inner is None:
+                assert data.headers["content-length"] == str(len(JSON))  # the plain path: as the upstream sent it
+
+
+def test_plan_probe() -> None:
+    """Which plans let a declined answer take the plain path: the html filter alone, nothing nearer the
+    service with a response hook."""
+    from proxy.forwarder.plan import RoutePlan
+    from proxy.middlewares.compress import Compress
+    from proxy.middlewares.headers import Headers
+    from proxy.middlewares.prefixrewrite import PrefixRewrite
+    from proxy.middlewares.stripprefix import StripPrefix
+    from proxy.prefixrewrite.markup import might_rewrite
+
+    def plan(*middlewares: Any) -> RoutePlan:
+        return RoutePlan.build("r", [(str(i), m) for i, m in enumerate(middlewares)], None, "s")  # type: ignore[arg-type]
+
+    strip = StripPrefix(["/api/v1"])
+    assert plan(PrefixRewrite(html=True), strip).response_probe is might_rewrite
+    assert plan(Compress(), PrefixRewrite(html=True), strip).response_probe is None  # two filters
+    assert plan(PrefixRewrite(html=True), Headers(custom_response_headers={"X": "1"}), strip).response_probe is None
+    assert (
+        plan(Headers(custom_response_headers={"X": "1"}), PrefixRewrite(html=True), strip).response_probe
+        is might_rewrite
+    )
+    assert plan(PrefixRewrite(), strip).response_probe is None  # no filter at all
+    assert not might_rewrite(200, HeaderList([("Content-Type", "application/json")]))
+    assert might_rewrite(200, HeaderList([("Content-Type", "text/html")]))
+    assert not might_rewrite(304, HeaderList([("Content-Type", "text/html")]))

@@ -15,6 +15,9 @@ to wait). `--authorization` sends the basicAuth credentials in
 every request (implied by the basicauth ones), so that `--authorization` alone is the baseline with the
 same request bytes.
 
+`--rewrite-prefix` puts stripproxy's prefixRewrite on the guide's router (its answer has nothing to
+rewrite: the price of having it on).
+
 `--access-log` adds Traefik's access log (common format) written to a temporary file, with
 `--buffering=N` its bufferingSize (default 0: a write per line, Traefik's default); `--metrics` adds the
 Prometheus metrics observer (Traefik's default labels). Both are the gateway's real observers.
@@ -124,7 +127,8 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
     request = REQUEST
     if "--authorization" in sys.argv or extra.startswith("basicauth"):
         request = REQUEST[:-2] + AUTHORIZATION + b"\r\n"
-    gateway = Gateway(routes, record=0)  # as the CLI runs: no exchange records
+    # as the CLI runs: no exchange records; `--rewrite-prefix`: prefixRewrite on the guide's stripping router
+    gateway = Gateway(routes, record=0, rewrite_prefix="--rewrite-prefix" in sys.argv)
     directory = tempfile.mkdtemp(prefix="bench-hotpath-")
     label_observed = observe(gateway, directory)
     runtime = next(iter(gateway.servers.values())).runtime

@@ -48,7 +48,9 @@ the test named after each proves it.
      tests/property/test_prop_shortcuts.py::test_response_bodies_arrive_whole_however_split
   3. A response head with a lone Content-Length and no hop-by-hop header (but `Connection: keep-alive`)
      goes out as the upstream wrote it (response_head_as_is) instead of being decoded, filtered and
-     encoded (response_head), when the plan has no response side (`RoutePlan.relays_as_is`).
+     encoded (response_head), when the plan has no response side (`RoutePlan.relays_as_is`), or only
+     hooks that act on header names the head lacks (`RoutePlan.relays_unless`: prefixRewrite's Location,
+     Set-Cookie...).
      tests/property/test_prop_shortcuts.py::test_response_head_as_is_equals_the_general_path
   4. A request head whose names need nothing special (`RequestShape.plain`, cached per list of names in
      shape.py) skips hop-by-hop stripping, Pragma fixing and the X-Forwarded filter scan.

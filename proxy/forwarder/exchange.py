@@ -370,10 +370,11 @@ class Exchange:
             self._continue.cancel()
             self._continue = None
 
-    def relays_head_as_is(self, status: int) -> bool:
-        """Whether a response head with a lone Content-Length and no hop-by-hop header can go to the client
-        as the upstream wrote it: nothing below would change it (no hook, no framing change; a closing
-        exchange only gets `Connection: close` added)."""
+    def relays_head_as_is(self, status: int, names: frozenset[str]) -> bool:
+        """Whether a response head with a lone Content-Length and no hop-by-hop header (`names`: its header
+        names, lower-cased) can go to the client as the upstream wrote it: nothing below would change it (no
+        hook, or only hooks that act on names it lacks; no framing change; a closing exchange only gets
+        `Connection: close` added)."""
         plan = self.plan
         return (
             status >= 200
@@ -382,7 +383,7 @@ class Exchange:
             and self.head.version == "1.1"
             and self.head.method != "HEAD"
             and plan is not None
-            and plan.relays_as_is
+            and (plan.relays_as_is or (plan.relays_unless is not None and plan.relays_unless.isdisjoint(names)))
             and self.client.upgrading is not self
         )
 

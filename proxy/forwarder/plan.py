@@ -38,6 +38,9 @@ class RoutePlan:
     response_stages: tuple[ResponseStage, ...] = ()
     # Nothing on the response side at all: a response head may go out as the upstream wrote it.
     relays_as_is: bool = True
+    # Only hooks that act on some header names (Middleware.response_header_names): a response head holding
+    # none of these may still go out as written. None: every response takes the general path.
+    relays_unless: frozenset[str] | None = None
     # (max bytes or 0, bytes in memory before spilling to disk) when the whole request body must be read
     # before anything goes upstream (buffering); None for every other plan.
     hold_request: tuple[int, int] | None = None
@@ -79,6 +82,7 @@ class RoutePlan:
             overrides,
             stages,
             not hooks and not stages,
+            _watched(hooks) if hooks and not stages else None,
             hold,
             bool(stages) or hold is not None,
             response_probe=_body_probe(chain) if stages else None,
@@ -93,6 +97,7 @@ class RoutePlan:
             response_hooks=(hook, *self.response_hooks),
             response_stages=stages,
             relays_as_is=False,
+            relays_unless=None,
             response_probe=None,  # a hook nearer the service now: the filter no longer sees the upstream's head
         )
 
@@ -103,6 +108,16 @@ def flattened(middlewares: Iterable[Middleware]) -> Iterator[Middleware]:
             yield from flattened(middleware.middlewares)
         else:
             yield middleware
+
+
+def _watched(hooks: tuple[Middleware, ...]) -> frozenset[str] | None:
+    """The header names some hook acts on, when every hook says which (else None)."""
+    names: frozenset[str] = frozenset()
+    for hook in hooks:
+        if hook.response_header_names is None:
+            return None
+        names |= hook.response_header_names
+    return names
 
 
 def _response_stages(chain: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]:

@@ -52,6 +52,7 @@ class ResponseShape:
     # for a lone Connection header (no other hop-by-hop header, no Transfer-Encoding); -1 otherwise.
     length_at: int
     connection_at: int  # index of that Connection header (nginx sends `keep-alive`), -1 when absent
+    keys: frozenset[str]  # the lower-cased names (RoutePlan.relays_unless is looked up in them)
 
 
 # Keyed by the names joined with a newline (never part of a name): one bytes object to hash and compare.
@@ -103,5 +104,7 @@ def _response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:
         not hop or (hop == {"connection"} and keys.count("connection") == 1)
     )
     return ResponseShape(
-        keys.index("content-length") if passes else -1, keys.index("connection") if passes and hop else -1
+        keys.index("content-length") if passes else -1,
+        keys.index("connection") if passes and hop else -1,
+        frozenset(keys),
     )

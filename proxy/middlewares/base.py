@@ -53,6 +53,9 @@ class Middleware:
     #: True for middlewares with state of their own (circuitBreaker, rateLimit, inFlightReq): as in Traefik,
     #: which builds a router's middlewares for that router, each router using it gets its own instance.
     per_router: bool = False
+    #: For a response hook that does nothing to a response without any of these headers (lower-case names):
+    #: such a response may go out as the upstream wrote it, the hook skipped. None: it must see every one.
+    response_header_names: frozenset[str] | None = None
     #: Options accepted but not acted on, each as "key.path: what happens instead"; the builder reports
     #: them as warnings for this middleware.
     warnings: tuple[str, ...] = ()

@@ -50,6 +50,13 @@ class PrefixRewrite(Middleware):
 
             self.body_probe = might_rewrite
         self.has_response_hook = headers or cookies
+        # A response without any of these is left as it is: it may go out as the upstream wrote it.
+        self.response_header_names = frozenset(
+            [
+                *(("location", "content-location", "refresh", "link") if headers else ()),
+                *(("set-cookie",) if cookies else ()),
+            ]
+        )
         self.strips: tuple[Middleware, ...] = ()
         self.upstream: frozenset[str] = frozenset()
 

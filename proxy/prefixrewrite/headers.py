@@ -61,7 +61,7 @@ def _split_port(netloc: str) -> tuple[str, str]:
 
 
 def carries_prefix(path: str, prefix: str) -> bool:
-    return path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?")
+    return path == prefix or path[len(prefix) : len(prefix) + 1] in ("/", "?", "#") and path.startswith(prefix)
 
 
 def rewrite_url(value: str, prefix: str, origins: Origins) -> str | None:

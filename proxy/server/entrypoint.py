@@ -190,3 +190,8 @@ class EntryPointServer:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        # Python 3.11's Server.close leaves accepted connections open: a keep-alive client still connected
+        # would keep its socket past the loop's end. Stop means stop (drain is the graceful way).
+        for connection in list(self.runtime.connections):
+            connection.abort()
+        await asyncio.sleep(0)  # their connection_lost runs: tunnels and pending exchanges are released

@@ -117,14 +117,27 @@ def stack() -> Iterator[Stack]:
                 # Removing a header the upstream never sends: a response hook that changes nothing, which
                 # sends every response of this router down the general path.
                 "general": {"rule": "PathPrefix(`/general`)", "service": "canned", "middlewares": ["touch"]},
+                # A hook that acts on a few header names only (prefixRewrite): as written without them.
+                "watched": {"rule": "PathPrefix(`/watched`)", "service": "canned", "middlewares": ["give", "strip"]},
             },
-            "middlewares": {"touch": {"headers": {"customResponseHeaders": {"X-Never-Sent": ""}}}},
+            "middlewares": {
+                "touch": {"headers": {"customResponseHeaders": {"X-Never-Sent": ""}}},
+                "give": {"prefixRewrite": {}},
+                "strip": {"stripPrefix": {"prefixes": ["/watched"]}},
+            },
             "services": {"canned": {"loadBalancer": {"servers": [{"url": url}]}}},
         }
     }
     with BackgroundGateway(routes) as gateway:
         assert gateway.routers["asis@file"].relays_as_is
         assert not gateway.routers["general@file"].relays_as_is
+        assert gateway.routers["watched@file"].relays_unless == {
+            "location",
+            "content-location",
+            "refresh",
+            "link",
+            "set-cookie",
+        }
         yield Stack(upstream, int(gateway.url.rsplit(":", 1)[1]))
     upstream.close()
 
@@ -273,7 +286,7 @@ def test_response_head_as_is_equals_the_general_path(
         request = f"GET {path} HTTP/{version}\r\nHost: h\r\n{extra}\r\n".encode()
         return exchange(stack.port, [request], until_close=closes)
 
-    assert through("/asis") == through("/general")
+    assert through("/asis") == through("/general") == through("/watched/x")
 
 
 # -- shortcut 4: a plain request head's forwarded headers -----------------------------------------------

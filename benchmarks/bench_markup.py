@@ -150,18 +150,21 @@ def router(name: str, html: bool) -> dict[str, object]:
     return {"rule": f"PathPrefix(`/{name}`)", "service": "s", "middlewares": [f"rw-{name}", f"strip-{name}"]}
 
 
-GATEWAY = {
-    "http": {
-        "routers": {"off": router("off", False), "on": router("on", True)},
-        "middlewares": {
-            "rw-off": {"prefixRewrite": {}},
-            "strip-off": {"stripPrefix": {"prefixes": ["/off"]}},
-            "rw-on": {"prefixRewrite": {"html": True}},
-            "strip-on": {"stripPrefix": {"prefixes": ["/on"]}},
-        },
-        "services": {"s": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:9"}]}}},
+def gateway_config(names: tuple[str, ...]) -> dict[str, object]:
+    return {
+        "http": {
+            "routers": {name: router(name, name == "on") for name in names},
+            "middlewares": {
+                "rw-off": {"prefixRewrite": {}},
+                "strip-off": {"stripPrefix": {"prefixes": ["/off"]}},
+                "rw-on": {"prefixRewrite": {"html": True}},
+                "strip-on": {"stripPrefix": {"prefixes": ["/on"]}},
+            },
+            "services": {"s": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:9"}]}}},
+        }
     }
-}
+
+
 JSON_BODY = (b'{"items": [' + b",".join(b'{"id": %d, "url": "/items/%d"}' % (i, i) for i in range(80)))[:2046] + b"]}"
 
 
@@ -169,7 +172,8 @@ async def gateway_rows(count: int, only: str = "") -> None:
     """Through a whole gateway (bench_hotpath's in-memory transports): a 2 KiB JSON answer on a router with
     prefixRewrite's html mode on vs off (both with the header rewriter), then the HTML page, gzip-encoded
     by the upstream, through html mode."""
-    gateway = Gateway(GATEWAY, free_ports=True, record=0)
+    # --only: that router alone (the other's rule is not tried first); else both, interleaved.
+    gateway = Gateway(gateway_config((only,) if only else ("off", "on")), free_ports=True, record=0)
     runtime = next(iter(gateway.servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()

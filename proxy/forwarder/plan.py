@@ -6,7 +6,6 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from proxy.message import HeaderList
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.chain import Chain
 from proxy.middlewares.retry import RetryPolicy
@@ -49,7 +48,10 @@ class RoutePlan:
     keep_body: int = 0  # request body bytes the service wants kept (mirroring's mirrorBody/maxBodySize)
     # The one body filter's `body_probe` when it alone decides (see `_body_probe`): a response it says no to
     # takes the plain path (response_hooks), as if the plan had no response_stages.
-    response_probe: Callable[[int, HeaderList], bool] | None = None
+    response_probe: Callable[[int, str | None], bool] | None = None
+    # With a response_probe: the header names the plan's hooks act on, when every hook says which. A head
+    # lacking them that the probe declines may go out as the upstream wrote it (FilteringExchange).
+    relays_declined: frozenset[str] | None = None
 
     @classmethod
     def build(
@@ -67,6 +69,7 @@ class RoutePlan:
         request_hooks = tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook)
         first_wait = next((at for at, (_, m) in enumerate(request_hooks) if m.waits), len(request_hooks))
         stages = _response_stages(chain) if any(m.filters_response for m in chain) else ()
+        probe = _body_probe(chain) if stages else None
         hold = _hold_request(chain)
         return cls(
             router,
@@ -85,7 +88,8 @@ class RoutePlan:
             _watched(hooks) if hooks and not stages else None,
             hold,
             bool(stages) or hold is not None,
-            response_probe=_body_probe(chain) if stages else None,
+            response_probe=probe,
+            relays_declined=_watched(hooks) if probe is not None else None,
         )
 
     def with_service_hook(self, hook: Middleware) -> RoutePlan:
@@ -99,6 +103,7 @@ class RoutePlan:
             relays_as_is=False,
             relays_unless=None,
             response_probe=None,  # a hook nearer the service now: the filter no longer sees the upstream's head
+            relays_declined=None,
         )
 
 
@@ -136,7 +141,7 @@ def _response_stages(chain: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]
     return tuple(stages)
 
 
-def _body_probe(chain: tuple[Middleware, ...]) -> Callable[[int, HeaderList], bool] | None:
+def _body_probe(chain: tuple[Middleware, ...]) -> Callable[[int, str | None], bool] | None:
     """The probe of the chain's only filtering middleware, when no middleware nearer the service has a
     response hook: then the upstream's status and headers are what that filter would be shown (its own
     `on_response` runs first on both paths and must not change what its probe reads)."""

@@ -41,10 +41,11 @@ class Middleware:
     edits_request_headers: bool = False
     #: True when `response_filter` may see (hold, change, replace) response bodies: see middlewares/body.py.
     filters_response: bool = False
-    #: Optional, for `filters_response` middlewares: a cheap look at a response's status and headers; False
-    #: promises `response_filter` would let it pass, so the forwarder may take its plain path for it (used
-    #: only when that middleware is the plan's one filter and none nearer the service has a response hook).
-    body_probe: Callable[[int, HeaderList], bool] | None = None
+    #: Optional, for `filters_response` middlewares: a cheap look at a response's status and Content-Type
+    #: (None when absent); False promises `response_filter` would let it pass, so the forwarder may take its
+    #: plain path for it (used only when that middleware is the plan's one filter and none nearer the
+    #: service has a response hook).
+    body_probe: Callable[[int, str | None], bool] | None = None
     #: Bytes of request body the forwarder must hold before anything goes upstream (buffering): see
     #: `request_body_limits`. False for every middleware that never needs the whole request body.
     holds_request_body: bool = False

@@ -440,12 +440,11 @@ def _charset_ok(charset: str | None) -> bool:
         return False
 
 
-def might_rewrite(status: int, headers: HeaderList) -> bool:
+def might_rewrite(status: int, content_type: str | None) -> bool:
     """The cheap part of markup_filter's test (status and Content-Type's start): False means it would return
     None. prefixRewrite's `body_probe`, so a JSON answer takes the forwarder's plain path."""
     if status < 200 or 300 <= status < 400 or status in (204, 206):
         return False
-    content_type = headers.get("content-type")
     return bool(content_type) and content_type[0] in "tT"  # type: ignore[index]
 
 

@@ -31,8 +31,9 @@ LISTEN, ESTABLISHED = "0A", "01"  # /proc/net/tcp states
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-async def eventually(predicate: Callable[[], object], timeout: float = 8.0) -> bool:
-    """Poll without blocking the loop (the `upstream` fixture serves on it)."""
+async def eventually(predicate: Callable[[], object], timeout: float = 20.0) -> bool:
+    """Poll without blocking the loop (the `upstream` fixture serves on it); generous: it returns as soon as
+    `predicate` holds, and worker processes start slowly on a loaded machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -22,7 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.configs import HOST, PREFIX, _nginx_common, origin_nginx, traefik_routes  # noqa: E402
+from benchmarks.configs import (  # noqa: E402
+    HOST,
+    NGINX_TO_ORIGIN,
+    PREFIX,
+    _nginx_common,
+    caddyfile,
+    origin_nginx,
+    traefik_routes,
+)
 from benchmarks.procs import Processes  # noqa: E402
 from proxy.tls.localca import LocalCA  # noqa: E402
 
@@ -39,38 +47,12 @@ def nginx_tls(work: Path, cert: Path, key: Path) -> str:
     ssl_certificate {cert};
     ssl_certificate_key {key};
     location {PREFIX}/ {{
-      proxy_pass http://origin/;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-Prefix {PREFIX};
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
+{NGINX_TO_ORIGIN}
     }}
   }}
 }}
 """
     )
-
-
-def caddy_tls(cert: Path, key: Path) -> str:
-    return f"""{{
-  admin off
-  auto_https off
-  log {{
-    level ERROR
-  }}
-}}
-
-https://{HOST}:{CADDY} {{
-  tls {cert} {key}
-  handle_path {PREFIX}/* {{
-    reverse_proxy {HOST}:{ORIGIN} {{
-      header_up X-Forwarded-Prefix {PREFIX}
-    }}
-  }}
-}}
-"""
 
 
 def ours_static(routes: Path, cert: Path, key: Path) -> str:
@@ -152,7 +134,7 @@ def main() -> None:
                 if shutil.which("caddy") is None:
                     print("skipping Caddy: not installed")
                     continue
-                (work / "Caddyfile").write_text(caddy_tls(cert, key))
+                (work / "Caddyfile").write_text(caddyfile(CADDY, ORIGIN, tls=(cert, key)))
                 argv = ["caddy", "run", "--config", str(work / "Caddyfile"), "--adapter", "caddyfile"]
             if argv is not None:
                 procs.start(name, argv, cpu=0, cwd=Path(__file__).resolve().parents[1])

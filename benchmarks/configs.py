@@ -12,6 +12,14 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 PREFIX = "/api/v1"
+# nginx's `location` body that does the guide's job: strip the prefix, forward with the X-Forwarded-* headers.
+NGINX_TO_ORIGIN = f"""      proxy_pass http://origin/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-Prefix {PREFIX};
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;"""
 ORIGIN_PORT = 18080
 
 
@@ -95,13 +103,7 @@ def proxy_nginx(work: Path, port: int, origin_port: int = ORIGIN_PORT) -> str:
     listen {HOST}:{port} backlog=4096;
     client_max_body_size 0;
     location {PREFIX}/ {{
-      proxy_pass http://origin/;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Forwarded-Prefix {PREFIX};
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $http_host;
+{NGINX_TO_ORIGIN}
       proxy_buffering on;           # bounded in-memory buffers, never a temp file: streams with flow control
       proxy_max_temp_file_size 0;   # (buffering off reads one buffer at a time: ~40% slower downloads)
       proxy_buffer_size 64k;
@@ -115,8 +117,10 @@ def proxy_nginx(work: Path, port: int, origin_port: int = ORIGIN_PORT) -> str:
     )
 
 
-def caddyfile(port: int, origin_port: int = ORIGIN_PORT) -> str:
-    """Caddy: `handle_path` strips the prefix; reverse_proxy adds X-Forwarded-For/-Proto/-Host itself."""
+def caddyfile(port: int, origin_port: int = ORIGIN_PORT, tls: tuple[Path, Path] | None = None) -> str:
+    """Caddy: `handle_path` strips the prefix; reverse_proxy adds X-Forwarded-For/-Proto/-Host itself.
+    `tls`: (certificate, key) files to serve https:// with."""
+    site = f"https://{HOST}:{port} {{\n  tls {tls[0]} {tls[1]}" if tls else f"http://{HOST}:{port} {{"
     return f"""{{
   admin off
   auto_https off
@@ -125,7 +129,7 @@ def caddyfile(port: int, origin_port: int = ORIGIN_PORT) -> str:
   }}
 }}
 
-http://{HOST}:{port} {{
+{site}
   handle_path {PREFIX}/* {{
     reverse_proxy {HOST}:{origin_port} {{
       header_up X-Forwarded-Prefix {PREFIX}

@@ -3,41 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import functools
-import gc
-import logging
 import os
-import signal
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
-from proxy.config.loader import classify, dynamic_files, read_any_config
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.loader import classify, entry_point_names, read_any_config
+from proxy.config.static import EntryPoint
 from proxy.config.static import FileProvider as FileProviderConfig
-from proxy.config.static import Log as LogConfig
 from proxy.config.static_sources import load_static, static_flag_help
-from proxy.providers.file import FileProvider
 from proxy.server.gateway import Gateway
+from proxy.server.run import Setup, make_provider, run_loop, serve, setup_logging
 
-log = logging.getLogger("proxy")
-
-DEFAULT_ENTRY_POINT = ("http", "127.0.0.1:9999")  # for a dynamic file given alone
-LOG_LEVELS = {
-    "TRACE": logging.DEBUG,
-    "DEBUG": logging.DEBUG,
-    "INFO": logging.INFO,
-    "WARN": logging.WARNING,
-    "ERROR": logging.ERROR,
-    "FATAL": logging.CRITICAL,
-    "PANIC": logging.CRITICAL,
-    "DISABLED": logging.CRITICAL + 10,
-}
+FIRST_DEFAULT_PORT = ("127.0.0.1", 9999)  # a dynamic file given alone: its entry points from here up
 
 DESCRIPTION = """\
 stripproxy: a reverse proxy that reads Traefik's configuration files.
@@ -54,17 +34,6 @@ Static settings may also come from Traefik-style flags, which override the file 
 --entrypoints.web.address=:8081 --log.level=DEBUG. As in Traefik, TRAEFIK_* environment variables are
 only read when neither a configuration file nor flags are given.
 """
-
-
-@dataclass
-class Setup:
-    """What a config file resolves to: the static config and the provider for dynamic files."""
-
-    static: StaticConfig
-    provider_config: FileProviderConfig | None
-    base_dir: Path | None
-    local_ca: bool = True  # --no-local-ca: routers with a certResolver are disabled instead
-    rewrite_prefix: str = ""  # --rewrite-prefix[=html]: stripproxy's prefixRewrite on every stripping router
 
 
 def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -157,71 +126,22 @@ def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
 
 def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
     """Entry points for a dynamic file served alone: those its routers name (else `http`), on loopback
-    from port 9999 up, in order of first mention, so that `entryPoints = ["web"]` works as written."""
-    names: list[str] = []
+    from port 9999 up, in order of first mention, so that `entryPoints = ["web"]` works as written. Read
+    from the file's data: a file that does not validate yet still names them."""
     http = next((v for k, v in raw.items() if str(k).lower() == "http"), None) or {}
     routers = next((v for k, v in http.items() if str(k).lower() == "routers"), None) or {}
-    for router in routers.values() if isinstance(routers, dict) else ():
-        listed = (
-            next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None)
-            if isinstance(router, dict)
-            else None
-        )
-        if isinstance(listed, str):  # a scalar for the list: split on commas, as Traefik's decoder does
-            listed = [part.strip() for part in listed.split(",") if part.strip()]
-        for name in listed if isinstance(listed, list) else ():
-            if isinstance(name, str) and name not in names:
-                names.append(name)
-    host, port = DEFAULT_ENTRY_POINT[1].rsplit(":", 1)
-    return {
-        name: EntryPoint(address=f"{host}:{int(port) + i}") for i, name in enumerate(names or [DEFAULT_ENTRY_POINT[0]])
-    }
+    listed = [
+        next((v for k, v in router.items() if str(k).lower() == "entrypoints"), None)
+        for router in (routers.values() if isinstance(routers, dict) else ())
+        if isinstance(router, dict)
+    ]
+    host, port = FIRST_DEFAULT_PORT
+    return {name: EntryPoint(address=f"{host}:{port + i}") for i, name in enumerate(entry_point_names(listed))}
 
 
 def _names_entry_points(flags: list[str]) -> bool:
     """Whether flags define entry points themselves."""
     return any(flag.lstrip("-").lower().startswith("entrypoints.") for flag in flags)
-
-
-def make_provider(setup: Setup, gateway: Gateway) -> FileProvider | None:
-    config = setup.provider_config
-    if config is None:
-        return None
-    files = dynamic_files(config, setup.base_dir)  # raises ConfigError if neither filename nor directory
-    watch = files
-    if config.directory:
-        directory = Path(config.directory).expanduser()
-        watch = [directory if directory.is_absolute() else (setup.base_dir or Path.cwd()) / directory]
-
-    def apply_reloaded(dynamic: DynamicConfig) -> object:
-        result = gateway.apply(dynamic)
-        settle_memory()
-        return result
-
-    return FileProvider(lambda: dynamic_files(config, setup.base_dir), watch, apply_reloaded)
-
-
-def settle_memory() -> None:
-    """Once a configuration is in place: collect what loading it left behind, then freeze the survivors
-    (modules, config models, route tables) so that later full collections skip them (a ~15 ms pause
-    each otherwise), and hand freed heap back to the OS where glibc allows it."""
-    gc.unfreeze()  # after a reload the previous config sits in the frozen set: let it be collected
-    gc.collect()
-    gc.freeze()
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where the C library has none (musl, macOS, Windows)."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL(None).malloc_trim  # the symbols the interpreter is linked with, libc's among them
-    except (OSError, AttributeError, TypeError):
-        return None
 
 
 def check(setup: Setup) -> int:
@@ -276,105 +196,6 @@ def inspect_routing(setup: Setup, args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare(setup: Setup, strict: bool, reuse_port: bool = False) -> tuple[Gateway, FileProvider | None] | int:
-    """The gateway with the dynamic config installed (nothing bound yet), or the exit status when
-    `strict` start-up finds a problem (already printed)."""
-    gateway = Gateway(
-        setup.static, reuse_port=reuse_port, local_ca=setup.local_ca, rewrite_prefix=setup.rewrite_prefix
-    )
-    provider = make_provider(setup, gateway)
-    for warning in setup.static.warnings:
-        log.warning("%s", warning)
-    if provider is not None:
-        try:
-            dynamic, warnings = provider.load()
-        except ConfigError as exc:
-            if strict:
-                print(exc, file=sys.stderr)
-                return 1
-            log.error("dynamic configuration not loaded, serving no routes until it is fixed:\n%s", exc)
-        else:
-            for warning in warnings:
-                log.warning("%s", warning)
-            result = gateway.apply(dynamic)  # logs each problem once
-            if strict and (result.problems or warnings):
-                count = len(result.problems) + len(warnings)
-                print(f"--strict: not starting: {count} problem(s) listed above", file=sys.stderr)
-                return 1
-    return gateway, provider
-
-
-def log_serving(urls: dict[str, str]) -> None:
-    for name, url in urls.items():
-        log.warning("entry point %s serving on %s", name, url)
-
-
-async def serve(
-    setup: Setup, strict: bool, *, reuse_port: bool = False, announce: Callable[[dict[str, str]], None] = log_serving
-) -> int:
-    """Serve until SIGINT/SIGTERM; `announce` gets, once they listen, each entry point's URL (followed by
-    what it is bound to when that differs, e.g. "http://127.0.0.1:9999 (listening on 0.0.0.0:9999, ...)")."""
-    prepared = prepare(setup, strict, reuse_port)
-    if isinstance(prepared, int):
-        return prepared
-    gateway, provider = prepared
-    try:
-        await gateway.start()
-    except OSError as exc:
-        print(f"cannot listen: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGUSR1, gateway.reopen_logs)  # Traefik's log rotation signal
-    # After the handlers: whoever reads it may send SIGTERM at once. Each text starts with the URL.
-    announce({name: server.serving_text() for name, server in gateway.servers.items()})
-    settle_memory()
-    watcher = None
-    if provider is not None and setup.provider_config is not None and setup.provider_config.watch:
-        watcher = asyncio.create_task(provider.watch(stop))
-    await stop.wait()
-    if watcher is not None:
-        await asyncio.wait_for(watcher, 5)
-    # A graceful stop (Traefik's lifeCycle); a second signal cuts it short.
-    stop.clear()
-    drain = asyncio.create_task(gateway.drain())
-    second = asyncio.create_task(stop.wait())
-    await asyncio.wait([drain, second], return_when=asyncio.FIRST_COMPLETED)
-    if not drain.done():
-        log.warning("second signal: stopping without waiting for requests in flight")
-        drain.cancel()
-    second.cancel()
-    await gateway.stop()
-    return 0
-
-
-def setup_logging(level: str, tag: str = "", config: LogConfig | None = None) -> None:
-    """Traefik's `log` section (level, format common | json, filePath, noColor); `tag` (e.g. "[worker 1] ")
-    marks which process a line comes from. Lines go to stderr unless `filePath` names a file."""
-    from proxy.server.logformat import log_handler
-
-    handler, warnings = log_handler(config, tag)
-    logging.basicConfig(level=LOG_LEVELS.get(level.upper(), logging.ERROR), handlers=[handler])
-    # Our own start-up lines are useful at Traefik's default level (ERROR) too.
-    logging.getLogger("proxy").setLevel(min(logging.getLogger().level, logging.WARNING))
-    for warning in warnings:
-        log.warning("%s", warning)
-
-
-def run_loop(coro: Coroutine[Any, Any, int], use_uvloop: bool) -> int:
-    """Run on uvloop when it is installed (and wanted), else on asyncio's own loop."""
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.run(coro)
-    return asyncio.run(coro)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args, flags = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -405,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     try:
         if args.workers > 1:
-            from proxy.server.workers import run_workers  # it imports this module: a late import
+            from proxy.server.workers import run_workers  # late: multiprocessing only costs memory with --workers
 
             return run_workers(setup, args.workers, strict=args.strict, use_uvloop=not args.no_uvloop)
         return run_loop(serve(setup, args.strict), use_uvloop=not args.no_uvloop)

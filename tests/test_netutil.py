@@ -39,6 +39,21 @@ from proxy.netutil import (
         pytest.param("[::1]:80:80", None, id="colon-after-port"),
         pytest.param("a]b:80", None, id="unexpected-close-bracket"),
         pytest.param("[a[b]:80", None, id="unexpected-open-bracket"),
+        # Go's splitJoinTests and splitFailureTests (net/ipsock_test.go) not spelled above.
+        pytest.param("[localhost%lo0]:80", ("localhost%lo0", "80"), id="go-bracketed-name-zone"),
+        pytest.param(":0", ("", "0"), id="go-empty-host-port-0"),
+        pytest.param("google.com:https%foo", ("google.com", "https%foo"), id="go-1.0-port-unchecked"),
+        pytest.param("www.google.com:", ("www.google.com", ""), id="go-1.0-empty-port"),
+        pytest.param("[localhost%lo0]", None, id="go-brackets-zone-no-port"),
+        pytest.param("localhost%lo0", None, id="go-zone-no-port"),
+        pytest.param("fe80::1%lo0:80", None, id="go-unbracketed-ipv6-zone-port"),
+        pytest.param("[foo:bar]", None, id="go-bracketed-no-port"),
+        pytest.param("[foo:bar]baz", None, id="go-text-after-bracket"),
+        pytest.param("[foo]bar:baz", None, id="go-text-between-bracket-and-colon"),
+        pytest.param("[foo]:[bar]:baz", None, id="go-two-bracketed-parts"),
+        pytest.param("[foo]:[bar]baz", None, id="go-open-bracket-in-port"),
+        pytest.param("foo[bar]:baz", None, id="go-open-bracket-in-host"),
+        pytest.param("foo]bar:baz", None, id="go-close-bracket-in-host"),
     ],
 )
 def test_split_host_port(hostport: str, expected: tuple[str, str] | None) -> None:
@@ -59,6 +74,14 @@ def test_split_host_port(hostport: str, expected: tuple[str, str] | None) -> Non
         ("foo\nbar", "foo\nbar"),
         ("", ""),
         ("C Ontent-Transfer-Encoding", "C Ontent-Transfer-Encoding"),
+        # The rest of textproto's canonicalHeaderKeyTests (reader_test.go): other token bytes, and non-ASCII
+        # names left alone (the access log's own copy used to give "Üser-Agent" here).
+        ("foo-bar_baz", "Foo-Bar_baz"),
+        ("foo-bar$baz", "Foo-Bar$baz"),
+        ("foo-bar~baz", "Foo-Bar~baz"),
+        ("foo-bar*baz", "Foo-Bar*baz"),
+        ("üser-agenT", "üser-agenT"),
+        ("a B", "a B"),
     ],
 )
 def test_canonical_header_key(name: str, expected: str) -> None:

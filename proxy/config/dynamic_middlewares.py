@@ -11,6 +11,7 @@ from pydantic import Field
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.durations import Duration
+from proxy.config.static import EncodedCharacters as EntryPointEncodedCharacters
 
 
 class StripPrefix(TraefikModel):
@@ -51,16 +52,14 @@ class Chain(TraefikModel):
     middlewares: list[TraefikStr] = []
 
 
-class EncodedCharacters(TraefikModel):
-    """The encodedCharacters middleware: every flag defaults to false (the character is rejected)."""
+class EncodedCharacters(EntryPointEncodedCharacters):
+    """The encodedCharacters middleware: the entry point's seven allowEncoded* keys (static.EncodedCharacters),
+    each defaulting to false here (the character is rejected) where the entry point allows it."""
 
-    allow_encoded_slash: GoBool = False
-    allow_encoded_back_slash: GoBool = False
-    allow_encoded_null_character: GoBool = False
-    allow_encoded_semicolon: GoBool = False
-    allow_encoded_percent: GoBool = False
-    allow_encoded_question_mark: GoBool = False
-    allow_encoded_hash: GoBool = False
+
+for _flag in EncodedCharacters.model_fields.values():  # the same keys, the opposite default
+    _flag.default = False
+EncodedCharacters.model_rebuild(force=True)
 
 
 class Headers(TraefikModel):
@@ -265,17 +264,6 @@ class Retry(TraefikModel):
     retry_non_idempotent_method: GoBool = False
 
 
-class TLSClientCertificateSubjectDNInfo(TraefikModel):
-    country: GoBool = False
-    province: GoBool = False
-    locality: GoBool = False
-    organization: GoBool = False
-    organizational_unit: GoBool = False
-    common_name: GoBool = False
-    serial_number: GoBool = False
-    domain_component: GoBool = False
-
-
 class TLSClientCertificateIssuerDNInfo(TraefikModel):
     country: GoBool = False
     province: GoBool = False
@@ -284,6 +272,12 @@ class TLSClientCertificateIssuerDNInfo(TraefikModel):
     common_name: GoBool = False
     serial_number: GoBool = False
     domain_component: GoBool = False
+
+
+class TLSClientCertificateSubjectDNInfo(TLSClientCertificateIssuerDNInfo):
+    """The issuer's keys and organizationalUnit (Traefik's issuer has none)."""
+
+    organizational_unit: GoBool = False
 
 
 class TLSClientCertificateInfo(TraefikModel):

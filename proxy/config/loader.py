@@ -11,6 +11,7 @@ Traefik facts mirrored here (pkg/provider/file/file.go, pkg/provider/merge.go, p
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -196,6 +197,20 @@ def load_dynamic_file(path: Path | str) -> tuple[DynamicConfig, list[ConfigProbl
     """One dynamic configuration file. Returns (config, warnings); ConfigError if it cannot be used."""
     raw = read_config_file(path, template=True)
     return validate_section(raw, DynamicConfig, str(path), DYNAMIC_ROOT_KEYS)
+
+
+def entry_point_names(listed: Iterable[object]) -> list[str]:
+    """The entry points a dynamic config's routers ask for, from each router's `entryPoints` (a list, or a
+    scalar split on commas as paerser does), in order of first mention; ["http"] when none names any.
+    What serving a dynamic file alone creates (the CLI, proxy.server.sources)."""
+    names: dict[str, None] = {}
+    for value in listed:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for name in value if isinstance(value, list) else ():
+            if isinstance(name, str):
+                names[name] = None
+    return list(names) or ["http"]
 
 
 def dynamic_files(provider: FileProvider, base_dir: Path | None = None) -> list[Path]:

@@ -64,7 +64,8 @@ class Redirections(TraefikModel):
 
 
 class EncodedCharacters(TraefikModel):
-    """Entry point http.encodedCharacters: every encoded character is allowed unless set to false."""
+    """Entry point http.encodedCharacters: every encoded character is allowed unless set to false. The
+    encodedCharacters middleware reads the same keys (dynamic_middlewares.EncodedCharacters), denying by default."""
 
     allow_encoded_slash: GoBool = True
     allow_encoded_back_slash: GoBool = True

@@ -126,15 +126,7 @@ class FilteringExchange(Exchange):
             return
         # A filter still works on the answer (an error page on its way): the upstream is done and goes back
         # to its pool now; filtered_end ends the exchange.
-        conn = self.upstream
-        self.upstream = None
-        if conn is not None:
-            conn.exchange = None
-            conn.resume_reading()
-            if self.request_complete and self.server is not None:
-                self.server.pool.release(conn)
-            else:
-                conn.close()
+        self.release_upstream()
 
     # What the filters let through, framed for the client.
     def filtered_head(self, status: int, headers: HeaderList) -> None:

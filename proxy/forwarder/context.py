@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
     from proxy.forwarder.exchange import Exchange
     from proxy.forwarder.forwarded import ForwardedHeaders
+    from proxy.normalize import PathOptions
     from proxy.routing.table import RouteTable
-    from proxy.server.normalize import PathOptions
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from proxy.forwarder.shape import RequestShape
 from proxy.forwarder.wire import error_reply
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.server.normalize import (
+from proxy.normalize import (
     BadRequest,
     check_request_headers,
     denied_encoded_character,
@@ -27,7 +27,7 @@ from proxy.services.loadbalancer import NoServerAvailable
 if TYPE_CHECKING:
     from proxy.forwarder.context import EntryPointRuntime
     from proxy.forwarder.exchange import Exchange
-    from proxy.forwarder.plan import RoutePlan
+    from proxy.routing.plan import RoutePlan
 
 log = logging.getLogger("proxy.forwarder")
 

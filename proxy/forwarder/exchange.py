@@ -28,8 +28,8 @@ from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
 
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
-    from proxy.forwarder.plan import RoutePlan
     from proxy.middlewares.retry import RetryPolicy
+    from proxy.routing.plan import RoutePlan
 
 log = logging.getLogger("proxy.forwarder")
 
@@ -456,8 +456,9 @@ class Exchange:
             self.client.write(b"".join(self.out) if len(self.out) > 1 else self.out[0])
             self.out = []
 
-    def response_complete(self) -> None:
-        """The upstream's response is fully relayed: give the connection back, move the client on."""
+    def release_upstream(self) -> None:
+        """The upstream's response is all read: its connection goes back to the pool (closed when the request
+        body was not all sent: the connection is out of step)."""
         conn = self.upstream
         self.upstream = None
         if conn is not None:
@@ -466,7 +467,11 @@ class Exchange:
             if self.request_complete and self.server is not None:
                 self.server.pool.release(conn)
             else:
-                conn.close()  # the request body was not all sent: the connection is out of step
+                conn.close()
+
+    def response_complete(self) -> None:
+        """The upstream's response is fully relayed: give the connection back, move the client on."""
+        self.release_upstream()
         self.response_done = True
         if not self.request_complete:
             self.keep_alive = False

@@ -17,7 +17,7 @@ from proxy.middlewares.body import BodyFilter, ResponseSink
 
 if TYPE_CHECKING:
     from proxy.forwarder.exchange import Exchange
-    from proxy.forwarder.plan import ResponseStage
+    from proxy.routing.plan import ResponseStage
 
 
 WRITABLE_POLL = 0.002  # seconds between looks at a paused client, for filters that push from a task

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from proxy.forwarder.forwarded import MANAGED_X_HEADERS
 from proxy.forwarder.hop import HOP_HEADERS
-from proxy.server.normalize import header_names_valid
+from proxy.normalize import header_names_valid
 
 CACHE_LIMIT = 1024  # distinct name lists kept; a flood of odd heads only clears the cache, never grows it
 

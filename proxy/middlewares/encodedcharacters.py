@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
-from proxy.server.normalize import ENCODED_FLAGS, PathOptions, denied_encoded_character
+from proxy.normalize import ENCODED_FLAGS, PathOptions, denied_encoded_character
 
 
 class EncodedCharacters(Middleware):

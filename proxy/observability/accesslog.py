@@ -21,10 +21,12 @@ from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
+from proxy import netutil
 from proxy.config.static import FIELD_MODES, HEADER_MODES
 from proxy.config.static import AccessLog as AccessLogConfig
 from proxy.middlewares.coderanges import CodeRanges, in_ranges, parse_code_ranges
-from proxy.observability.scope import Scope
+from proxy.netutil import canonical_header_key as canonical_header  # textproto.CanonicalMIMEHeaderKey
+from proxy.observability.scope import Scoped
 
 if TYPE_CHECKING:
     from proxy.forwarder.exchange import Exchange
@@ -88,24 +90,10 @@ CORE_FIELDS = (
 )
 
 
-def canonical_header(name: str) -> str:
-    """Go's textproto.CanonicalMIMEHeaderKey: `user-agent` -> `User-Agent` (names with other bytes as is)."""
-    if not all(c.isalnum() or c in "-!#$%&'*+.^_`|~" for c in name):
-        return name
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
-
-
 def split_host_port(value: str) -> tuple[str, str]:
-    """Go's net.SplitHostPort as the access log uses it: the value and "-" when it has no port."""
-    if value.startswith("["):
-        end = value.find("]:")
-        if end != -1 and value[end + 2 :].isdigit():
-            return value[1:end], value[end + 2 :]
-        return value, "-"
-    host, sep, port = value.rpartition(":")
-    if sep and ":" not in host and port.isdigit():
-        return host, port
-    return value, "-"
+    """Traefik's silentSplitHostPort: Go's net.SplitHostPort (proxy.netutil), else the value and "-"."""
+    split = netutil.split_host_port(value)
+    return (value, "-") if split is None else split
 
 
 def go_rfc3339(ns: int, local: bool = False) -> str:
@@ -160,7 +148,7 @@ def _plain(value: Any) -> str:
     return text or "-"
 
 
-class AccessLog:
+class AccessLog(Scoped):
     """The `accessLog` section, built once; call it with each finished Exchange."""
 
     def __init__(self, config: AccessLogConfig, label: str = "accessLog") -> None:
@@ -204,8 +192,6 @@ class AccessLog:
                 f"{label}.otlp: OpenTelemetry export is not implemented by stripproxy; lines are "
                 "written to the file or stdout"
             )
-        self._scope = Scope()
-        self._everything = True
         self.buffering = max(config.buffering_size, 0)
         self.pending: list[str] = []  # lines waiting for the next write
         self.count = 0  # Traefik's RequestCount
@@ -227,15 +213,6 @@ class AccessLog:
             "json": self._json,
         }[self.format]
         self._fast = self.format == "common" and COMMON_FIELDS <= self.kept and not self.headers_logged
-
-    @property
-    def scope(self) -> Scope:
-        return self._scope
-
-    @scope.setter
-    def scope(self, scope: Scope) -> None:
-        self._scope = scope
-        self._everything = scope.everything
 
     # -- files --------------------------------------------------------------------------------------
     def _open(self) -> int:

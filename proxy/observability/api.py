@@ -47,6 +47,18 @@ def _qualify(reference: str) -> str:
     return reference if "@" in reference else f"{reference}@file"
 
 
+def _row(config: Any, own_errors: list[str], users: list[str] | None) -> dict[str, Any]:
+    """A service's or middleware's entry: its config (none for an internal service), its errors (disabled
+    when there are any) and the routers using it."""
+    info = dump(config) if config is not None else {}
+    if own_errors:
+        info["error"] = own_errors
+    info["status"] = "disabled" if own_errors else "enabled"
+    if users:
+        info["usedBy"] = sorted(users)
+    return info
+
+
 @dataclass
 class RuntimeView:
     routers: dict[str, dict[str, Any]]
@@ -100,36 +112,21 @@ def runtime_view(hub: Observability) -> RuntimeView:
     services: dict[str, dict[str, Any]] = {}
     for local, config in dynamic.http.services.items() if dynamic else ():
         name = f"{local}@file"
-        info = dump(config)
         own_errors = errors.get(("service", name), [])
-        if own_errors:
-            info["error"] = own_errors
-        info["status"] = "disabled" if own_errors else "enabled"
-        if name in service_users:
-            info["usedBy"] = sorted(service_users[name])
+        info = _row(config, own_errors, service_users.get(name))
         if config.load_balancer is not None and not own_errors:
             override = gateway.service_overrides.get(local)
             urls = [override] if override else [server.url for server in config.load_balancer.servers]
             info["serverStatus"] = {url: "UP" for url in urls}
         services[name] = info
     for name in hub.parts.services:
-        info = {"status": "enabled"}
-        if name in service_users:
-            info["usedBy"] = sorted(service_users[name])
-        services[name] = info
+        services[name] = _row(None, [], service_users.get(name))
 
     middlewares: dict[str, dict[str, Any]] = {}
     middleware_configs = [(f"{n}@file", m) for n, m in (dynamic.http.middlewares.items() if dynamic else ())]
     middleware_configs += [(f"{n}@internal", m) for n, m in hub.parts.middlewares.items()]
     for name, config in middleware_configs:
-        info = dump(config)
-        own_errors = errors.get(("middleware", name), [])
-        if own_errors:
-            info["error"] = own_errors
-        info["status"] = "disabled" if own_errors else "enabled"
-        if name in middleware_users:
-            info["usedBy"] = sorted(middleware_users[name])
-        middlewares[name] = info
+        middlewares[name] = _row(config, errors.get(("middleware", name), []), middleware_users.get(name))
     return RuntimeView(routers, services, middlewares)
 
 

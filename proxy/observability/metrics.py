@@ -26,7 +26,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from proxy.config.static import Prometheus as PrometheusConfig
-from proxy.observability.scope import Scope
+from proxy.observability.scope import Scoped
 
 if TYPE_CHECKING:
     from proxy.forwarder.context import EntryPointRuntime
@@ -62,7 +62,7 @@ def request_protocol(headers: Any) -> str:
     return "http"
 
 
-class Metrics:
+class Metrics(Scoped):
     """`metrics.prometheus`, built once; call it with each finished Exchange, `exposition()` to scrape."""
 
     def __init__(self, config: PrometheusConfig, share_dir: str | None = None) -> None:
@@ -78,20 +78,9 @@ class Metrics:
         self.retries: dict[str, int] = {}
         self.reloads = 0
         self.last_reload = 0.0
-        self._scope = Scope()
-        self._everything = True
         self.runtimes: list[EntryPointRuntime] = []
         self.share_dir = Path(share_dir) if share_dir else None
         self._share_task: asyncio.Task[None] | None = None
-
-    @property
-    def scope(self) -> Scope:
-        return self._scope
-
-    @scope.setter
-    def scope(self, scope: Scope) -> None:
-        self._scope = scope
-        self._everything = scope.everything
 
     # -- the observer -------------------------------------------------------------------------------
     def __call__(self, exchange: Exchange) -> None:

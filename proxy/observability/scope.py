@@ -33,6 +33,23 @@ class Scope:
         return entry_point not in self.off_entry_points or router in self.on_routers
 
 
+class Scoped:
+    """Base of an observer that reports only its Scope's exchanges (the access log, the metrics): the gateway
+    sets `scope` for each config; `_everything` lets the observer skip the lookup when nothing is left out."""
+
+    _scope: Scope = Scope()
+    _everything: bool = True
+
+    @property
+    def scope(self) -> Scope:
+        return self._scope
+
+    @scope.setter
+    def scope(self, scope: Scope) -> None:
+        self._scope = scope
+        self._everything = scope.everything
+
+
 def build_scope(kind: str, static: StaticConfig, routers: Iterable[tuple[str, Router]], add_internals: bool) -> Scope:
     """`kind`: "access_logs" or "metrics"; `routers`: (qualified name, router config) of every router."""
     off, on = set(), set()

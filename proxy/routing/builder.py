@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from proxy.config.dynamic import DynamicConfig, RouterTLS, ServersTransport
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
-from proxy.forwarder.plan import RoutePlan
+from proxy.config.static import StaticServersTransport
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.passthrough import PassThrough
 from proxy.middlewares.prefixrewrite import PrefixRewrite
 from proxy.middlewares.snicheck import SNICheck
+from proxy.routing.plan import RoutePlan
 from proxy.routing.prefixrewrite import with_prefix_rewrite
 from proxy.routing.problems import INTERNAL, PROVIDER, BuildError, Problem, did_you_mean, local_name
 from proxy.routing.services import ServiceBuilder, service_response_hook
@@ -33,7 +34,31 @@ if TYPE_CHECKING:
     from proxy.tls.localca import LocalCA
     from proxy.tls.manager import EntryPointTLS, TLSManager
 
-__all__ = ["PROVIDER", "BuildError", "BuildResult", "EntryPointInfo", "Problem", "RuntimeBuilder", "local_name"]
+__all__ = [
+    "PROVIDER",
+    "BuildError",
+    "BuildResult",
+    "EntryPointInfo",
+    "Problem",
+    "RuntimeBuilder",
+    "local_name",
+    "transport_settings",
+]
+
+
+def transport_settings(config: ServersTransport | StaticServersTransport, **more: Any) -> TransportSettings:
+    """The keys the static default transport (serversTransport) and a dynamic serversTransports entry
+    share, prepared; `more` adds what only the dynamic one has (serverName, certificates, ...)."""
+    timeouts = config.forwarding_timeouts
+    return TransportSettings(
+        dial_timeout=timeouts.dial_timeout,
+        response_header_timeout=timeouts.response_header_timeout,
+        idle_conn_timeout=timeouts.idle_conn_timeout,
+        max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),  # negative: no connection reuse
+        insecure_skip_verify=config.insecure_skip_verify,
+        root_cas=tuple(config.root_c_as),
+        **more,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +445,6 @@ class RuntimeBuilder(ServiceBuilder):
             raise BuildError(f"serversTransport {reference!r} does not exist")
         if config.spiffe is not None:
             raise BuildError(f"serversTransport {reference!r}: spiffe is not supported by stripproxy")
-        timeouts = config.forwarding_timeouts
         sans = [(san.type, san.value) for san in config.peer_cert_sans]
         for index, san in enumerate(sans):
             kind = {"uri": "URI", "dnsname": "DNS"}.get(san[0].lower())
@@ -432,14 +456,9 @@ class RuntimeBuilder(ServiceBuilder):
             sans[index] = (kind, san[1])
         if config.peer_cert_uri:
             sans.append(("URI", config.peer_cert_uri))
-        settings = TransportSettings(
-            dial_timeout=timeouts.dial_timeout,
-            response_header_timeout=timeouts.response_header_timeout,
-            idle_conn_timeout=timeouts.idle_conn_timeout,
-            max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
-            insecure_skip_verify=config.insecure_skip_verify,
+        settings = transport_settings(
+            config,
             server_name=config.server_name,
-            root_cas=tuple(config.root_c_as),
             certificates=tuple((c.cert_file, c.key_file) for c in config.certificates),
             peer_cert_sans=tuple(sans),
             min_version=config.min_version,

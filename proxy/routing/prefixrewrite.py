@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from proxy.forwarder.plan import flattened
 from proxy.middlewares.addprefix import AddPrefix
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.prefixrewrite import GATEWAY_WIDE, PrefixRewrite
@@ -19,6 +18,7 @@ from proxy.middlewares.replacepathregex import ReplacePathRegex
 from proxy.middlewares.stripprefix import StripPrefix
 from proxy.middlewares.stripprefixregex import StripPrefixRegex
 from proxy.prefixrewrite.headers import origin_key
+from proxy.routing.plan import flattened
 from proxy.routing.problems import BuildError
 from proxy.services.loadbalancer import parse_server_url
 

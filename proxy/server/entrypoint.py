@@ -10,6 +10,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from proxy.config.static import split_address
 from proxy.forwarder.client import ClientConnection
 from proxy.forwarder.context import EntryPointRuntime
 from proxy.routing.table import RouteTable
@@ -22,24 +23,13 @@ log = logging.getLogger("proxy.server")
 
 
 def parse_address(address: str) -> tuple[str | None, int]:
-    """Traefik's entry point address (":9999", "127.0.0.1:80", "[::1]:80", ":80/tcp") -> (host, port).
-
-    An empty host means every interface, as in Traefik. Raises ValueError for what we cannot serve.
-    """
-    text = address.strip()
-    if "/" in text:
-        text, _, proto = text.partition("/")
-        if proto.lower() != "tcp":
-            raise ValueError(f"address {address!r}: only tcp entry points are supported, not {proto!r}")
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f'address {address!r}: expected [host]:port, e.g. ":9999" or "127.0.0.1:80"')
-    number = int(port)
-    if not 0 <= number <= 65535:
-        raise ValueError(f"address {address!r}: port {number} out of range")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return (host or None), number
+    """Traefik's entry point address (":9999", "127.0.0.1:80", "[::1]:80", ":80/tcp") -> (host, port), read
+    by the config's `split_address`; an empty host (None) means every interface, as in Traefik. Raises
+    ValueError for what we cannot serve (a bad address, a udp entry point)."""
+    host, port, protocol = split_address(address.strip())
+    if protocol != "tcp":
+        raise ValueError(f"address {address!r}: only tcp entry points are supported, not {protocol!r}")
+    return (host or None), port
 
 
 class EntryPointServer:

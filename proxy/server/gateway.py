@@ -25,15 +25,15 @@ from proxy.config.loader import load_dynamic
 from proxy.config.static import EntryPoint, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.forwarded import ForwardedHeaders
-from proxy.forwarder.plan import RoutePlan
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.prefixrewrite import PrefixRewrite
+from proxy.normalize import PathOptions
 from proxy.observability.hub import Observability
-from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder
+from proxy.routing.builder import BuildResult, EntryPointInfo, RuntimeBuilder, transport_settings
+from proxy.routing.plan import RoutePlan
 from proxy.routing.table import RouteTable
 from proxy.server.entrypoint import EntryPointServer
 from proxy.server.explain import explain, is_failure
-from proxy.server.normalize import PathOptions
 from proxy.server.tls import announce_local_ca, announce_tls, entry_point_redirect, entry_point_tls, tls_local_ca
 from proxy.services.transport import PoolRegistry, TransportSettings
 
@@ -79,16 +79,7 @@ def rewrite_prefix_factory(option: bool | str) -> Callable[[], PrefixRewrite] | 
 
 
 def default_transport(static: StaticConfig) -> TransportSettings:
-    config = static.servers_transport
-    timeouts = config.forwarding_timeouts
-    return TransportSettings(
-        dial_timeout=timeouts.dial_timeout,
-        response_header_timeout=timeouts.response_header_timeout,
-        idle_conn_timeout=timeouts.idle_conn_timeout,
-        max_idle_conns_per_host=max(config.max_idle_conns_per_host, 0),
-        insecure_skip_verify=config.insecure_skip_verify,
-        root_cas=tuple(config.root_c_as),
-    )
+    return transport_settings(static.servers_transport)
 
 
 DEFAULT_RECORD = 1000  # exchanges kept by a gateway built from a config source

@@ -21,6 +21,7 @@ from proxy.config.loader import (
     SUPPORTED_EXTENSIONS,
     classify,
     dynamic_files,
+    entry_point_names,
     load_dynamic,
     read_any_config,
     validate_section,
@@ -115,10 +116,7 @@ def _from_static(static: StaticConfig, label: str, base_dir: Path | None) -> Res
 
 def router_entry_points(dynamic: DynamicConfig) -> list[str]:
     """The entry point names the routers ask for, in first-use order; ["http"] when none names any."""
-    names: dict[str, None] = {}
-    for router in dynamic.http.routers.values():
-        names.update(dict.fromkeys(router.entry_points))
-    return list(names) or ["http"]
+    return entry_point_names(router.entry_points for router in dynamic.http.routers.values())
 
 
 def effective_static(

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 from proxy.forwarder.context import EntryPointRuntime
 from proxy.forwarder.dispatch import dispatch
 from proxy.forwarder.exchange import Exchange
-from proxy.forwarder.plan import RoutePlan
 from proxy.forwarder.shape import request_shape
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
+from proxy.routing.plan import RoutePlan
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import MatchRequest
 

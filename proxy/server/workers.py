@@ -31,11 +31,11 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
-from proxy import cli
 from proxy.config.errors import ConfigError
 from proxy.config.static import StaticConfig
 from proxy.observability.metrics import SHARE_ENV
 from proxy.server.entrypoint import parse_address
+from proxy.server.run import Setup, prepare, run_loop, serve, setup_logging
 
 log = logging.getLogger("proxy.workers")
 
@@ -46,9 +46,9 @@ RESTART_WINDOW = 10.0  # ... within this many seconds is not restarted again: ev
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def run_workers(setup: cli.Setup, count: int, *, strict: bool, use_uvloop: bool) -> int:
+def run_workers(setup: Setup, count: int, *, strict: bool, use_uvloop: bool) -> int:
     """Check the config, reserve the ports, run `count` workers until SIGTERM/SIGINT; the exit status."""
-    prepared = cli.prepare(setup, strict)
+    prepared = prepare(setup, strict)
     if isinstance(prepared, int):
         return prepared
     prepared[0].pools.close()  # the check's gateway never serves
@@ -78,7 +78,7 @@ def run_workers(setup: cli.Setup, count: int, *, strict: bool, use_uvloop: bool)
 
 
 # -- the ports -------------------------------------------------------------------------------------
-def reserve_ports(setup: cli.Setup) -> tuple[list[socket.socket], StaticConfig]:
+def reserve_ports(setup: Setup) -> tuple[list[socket.socket], StaticConfig]:
     """Bind (not listen) every tcp entry point's addresses with SO_REUSEPORT, as the workers will;
     returns the sockets and the static config with port 0 replaced by the port the kernel chose."""
     static = setup.static.model_copy(deep=True)
@@ -132,7 +132,7 @@ def _bind_all(host: str | None, port: int) -> list[socket.socket]:
 class WorkerSpec:
     """What every worker runs (pickled into each spawned process)."""
 
-    setup: cli.Setup
+    setup: Setup
     strict: bool
     use_uvloop: bool
 
@@ -150,7 +150,7 @@ class StartupQuiet(logging.Filter):
 
 def worker_main(spec: WorkerSpec, index: int, conn: Connection) -> None:
     """A worker process: the single-process gateway with SO_REUSEPORT, reporting to the parent."""
-    cli.setup_logging(spec.setup.static.log.level, tag=f"[worker {index}] ", config=spec.setup.static.log)
+    setup_logging(spec.setup.static.log.level, tag=f"[worker {index}] ", config=spec.setup.static.log)
     quiet = StartupQuiet()
     for handler in logging.getLogger().handlers:
         handler.addFilter(quiet)
@@ -161,8 +161,8 @@ def worker_main(spec: WorkerSpec, index: int, conn: Connection) -> None:
         conn.send(urls)
 
     try:
-        status = cli.run_loop(
-            cli.serve(spec.setup, spec.strict, reuse_port=True, announce=announce), use_uvloop=spec.use_uvloop
+        status = run_loop(
+            serve(spec.setup, spec.strict, reuse_port=True, announce=announce), use_uvloop=spec.use_uvloop
         )
     except ConfigError as exc:
         print(f"configuration error:\n{exc}", file=sys.stderr)

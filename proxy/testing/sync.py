@@ -12,8 +12,8 @@ from types import TracebackType
 from typing import Any
 
 from proxy.forwarder.context import ExchangeRecord
-from proxy.forwarder.plan import RoutePlan
 from proxy.routing.builder import BuildResult
+from proxy.routing.plan import RoutePlan
 from proxy.server.gateway import Gateway
 from proxy.server.sources import ConfigSource
 from proxy.testing.loop_thread import LoopThread

@@ -10,11 +10,11 @@ import pytest
 
 from proxy import Gateway
 from proxy.forwarder.filters import response_chain, stages_before
-from proxy.forwarder.plan import RoutePlan
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.body import BodyFilter
 from proxy.middlewares.chain import Chain
+from proxy.routing.plan import RoutePlan
 
 ROOT = Path(__file__).resolve().parents[2]
 

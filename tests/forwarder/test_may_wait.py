@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from proxy import Gateway
-from proxy.forwarder.plan import RoutePlan
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
+from proxy.routing.plan import RoutePlan
 from proxy.routing.table import Route, RouteTable
 from proxy.rules import compile_rule
 from proxy.testing import serve_aiohttp

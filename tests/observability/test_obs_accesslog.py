@@ -238,6 +238,8 @@ def test_canonical_header(name, canonical):
         pytest.param("example.com:8080", ("example.com", "8080"), id="host-port"),
         pytest.param("example.com", ("example.com", "-"), id="no-port"),
         pytest.param("[::1]:80", ("::1", "80"), id="ipv6"),
+        pytest.param("example.com:", ("example.com", ""), id="empty-port"),  # no error in Go: port ""
+        pytest.param("::1", ("::1", "-"), id="too-many-colons"),
     ],
 )
 def test_split_host_port(value, parts):

@@ -3,7 +3,7 @@
 Inputs are request-targets built from the pieces path attacks are made of (dot segments, encoded `/`, `\\`,
 `.`, `%`, doubled slashes, non-ASCII), put through the entry point first, as a live request would be.
 
-- normalisation (proxy/server/normalize.py) is idempotent, with sanitizePath on or off;
+- normalisation (proxy/normalize.py) is idempotent, with sanitizePath on or off;
 - stripPrefix / stripPrefixRegex then addPrefix of the same prefix gives the path back (prefix on a
   segment boundary);
 - no output escapes its prefix once an upstream cleans it: after strip `/api` + addPrefix `/internal`,
@@ -27,7 +27,7 @@ from proxy.middlewares.replacepath import ReplacePath
 from proxy.middlewares.replacepathregex import ReplacePathRegex
 from proxy.middlewares.stripprefix import StripPrefix
 from proxy.middlewares.stripprefixregex import StripPrefixRegex
-from proxy.server.normalize import BadRequest, PathOptions, denied_encoded_character, parse_target
+from proxy.normalize import BadRequest, PathOptions, denied_encoded_character, parse_target
 from proxy.urlpath import clean, join_escaped, unescape
 
 PIECES = [

@@ -24,7 +24,7 @@ from proxy import BackgroundGateway
 from proxy.forwarder.forwarded import ForwardedHeaders, finalize_upstream_headers
 from proxy.forwarder.shape import decode_values, request_shape
 from proxy.message import HeaderList, RequestHead
-from proxy.server.normalize import (
+from proxy.normalize import (
     PathOptions,
     _parse_any_target,
     check_request_headers,

@@ -169,8 +169,8 @@ def test_the_cli_explains_and_lists_routes() -> None:
 
 def test_a_watched_middleware_has_every_capability_of_the_one_it_runs() -> None:
     """The plan explain builds must run as the live one: filters, held bodies, waits, retry, all alike."""
-    from proxy.forwarder.plan import RoutePlan
     from proxy.middlewares.base import Middleware
+    from proxy.routing.plan import RoutePlan
     from proxy.server.trace import Trace, _Watched
 
     gateway = Gateway(

@@ -1,4 +1,4 @@
-"""Request-target normalisation at the entry point (proxy.server.normalize).
+"""Request-target normalisation at the entry point (proxy.normalize).
 
 Cases ported from traefik/traefik pkg/server/server_entrypoint_tcp_test.go (TestSanitizePath,
 TestNormalizePath, TestNormalizePath_malformedPercentEncoding, TestPathOperations, Test_denyFragment),
@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from proxy.message import HeaderList
-from proxy.server.normalize import (
+from proxy.normalize import (
     BadRequest,
     PathOptions,
     check_request_headers,
@@ -361,7 +361,7 @@ FAST_PATH_SAMPLES = [
 @pytest.mark.parametrize("target", FAST_PATH_SAMPLES)
 @pytest.mark.parametrize("semicolons", [False, True])
 def test_fast_path_agrees_with_general_parser(target, semicolons):
-    from proxy.server.normalize import _parse_any_target
+    from proxy.normalize import _parse_any_target
 
     options = PathOptions(encode_query_semicolons=semicolons)
     try:

@@ -248,12 +248,12 @@ async def test_filter_sees_inner_hooks(
 def test_plan_probe() -> None:
     """Which plans let a declined answer take the plain path: the html filter alone, nothing nearer the
     service with a response hook."""
-    from proxy.forwarder.plan import RoutePlan
     from proxy.middlewares.compress import Compress
     from proxy.middlewares.headers import Headers
     from proxy.middlewares.prefixrewrite import PrefixRewrite
     from proxy.middlewares.stripprefix import StripPrefix
     from proxy.prefixrewrite.markup import might_rewrite
+    from proxy.routing.plan import RoutePlan
 
     def plan(*middlewares: Any) -> RoutePlan:
         return RoutePlan.build("r", [(str(i), m) for i, m in enumerate(middlewares)], None, "s")  # type: ignore[arg-type]

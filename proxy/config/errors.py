@@ -85,5 +85,7 @@ def problems_from_validation(
             suggestion = suggest_key(model, normalised)
             if suggestion:
                 message += f" (did you mean {suggestion!r}?)"
+            elif str(normalised[-1]).lower() == "prefixrewrite":  # stripproxy's own type, where no type goes
+                message += " (prefixRewrite is a middleware type: http.middlewares.<name>.prefixRewrite)"
         problems.append(ConfigProblem(file, key_path, message))
     return problems

@@ -59,11 +59,14 @@ class PrefixRewrite(Middleware):
         )
         self.strips: tuple[Middleware, ...] = ()
         self.upstream: frozenset[str] = frozenset()
+        self.own_cookies: frozenset[str] = frozenset()  # the router's sticky cookies: the gateway's, not the app's
 
-    def bind(self, strips: Iterable[Middleware], upstream: Iterable[str]) -> None:
-        """The router's strip middlewares (after this one, in order) and its servers as `host:port`."""
+    def bind(self, strips: Iterable[Middleware], upstream: Iterable[str], own_cookies: Iterable[str] = ()) -> None:
+        """The router's strip middlewares (after this one, in order), its servers as `host:port` and the
+        names of the sticky cookies its service sets (left as configured)."""
         self.strips = tuple(strips)
         self.upstream = frozenset(upstream)
+        self.own_cookies = frozenset(own_cookies)
 
     # -- request: remember what the client sent; the slash redirect -------------------------------------
     def on_request(self, req: RequestHead) -> Reply | None:
@@ -111,7 +114,9 @@ class PrefixRewrite(Middleware):
         prefix = self.stripped(req)
         if prefix is None:
             return
-        changes = rewrite_headers(headers, prefix, self.origins(req), urls=self.urls, cookies=self.cookies)
+        changes = rewrite_headers(
+            headers, prefix, self.origins(req), urls=self.urls, cookies=self.cookies, own_cookies=self.own_cookies
+        )
         if changes:
             note(req, changes)
 

@@ -115,9 +115,14 @@ def rewrite_link(value: str, prefix: str, origins: Origins) -> str | None:
     return rewritten if changed else None
 
 
-def rewrite_set_cookie(value: str, prefix: str, upstream: Iterable[str]) -> str | None:
-    """`Path=` under the prefix, `Domain=` naming one of the servers dropped; None when nothing changes."""
+def rewrite_set_cookie(
+    value: str, prefix: str, upstream: Iterable[str], own: frozenset[str] = frozenset()
+) -> str | None:
+    """`Path=` under the prefix, `Domain=` naming one of the servers dropped; None when nothing changes.
+    A cookie named in `own` is the gateway's (a sticky service's, its path as configured): left alone."""
     name_value, *attributes = value.split(";")
+    if own and name_value.partition("=")[0].strip() in own:
+        return None
     hosts = {key.rpartition(":")[0].strip("[]") for key in upstream}
     kept: list[str] = []
     changed = False
@@ -137,7 +142,13 @@ def rewrite_set_cookie(value: str, prefix: str, upstream: Iterable[str]) -> str 
 
 
 def rewrite_headers(
-    headers: HeaderList, prefix: str, origins: Origins, *, urls: bool = True, cookies: bool = True
+    headers: HeaderList,
+    prefix: str,
+    origins: Origins,
+    *,
+    urls: bool = True,
+    cookies: bool = True,
+    own_cookies: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Rewrite `headers` in place; the changes, each as `Name: before -> after`."""
     changes: list[str] = []
@@ -151,7 +162,7 @@ def rewrite_headers(
         elif urls and key == "link":
             new = rewrite_link(value, prefix, origins)
         elif cookies and key == "set-cookie":
-            new = rewrite_set_cookie(value, prefix, origins.upstream)
+            new = rewrite_set_cookie(value, prefix, origins.upstream, own_cookies)
         else:
             continue
         if new is not None and new != value:

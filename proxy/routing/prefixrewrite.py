@@ -20,6 +20,7 @@ from proxy.middlewares.stripprefixregex import StripPrefixRegex
 from proxy.prefixrewrite.headers import origin_key
 from proxy.routing.plan import flattened
 from proxy.routing.problems import BuildError
+from proxy.routing.services import walk
 from proxy.services.loadbalancer import parse_server_url
 
 STRIPS = (StripPrefix, StripPrefixRegex)
@@ -40,6 +41,7 @@ def with_prefix_rewrite(
         chain, members, rewriters = [(GATEWAY_WIDE, rewriter), *chain], [rewriter, *members], [rewriter]
     warnings: list[str] = []
     upstream = frozenset(server_origins(service))
+    sticky = [p.sticky.name for p in walk(service) if getattr(p, "sticky", None) is not None]
     for rewriter in rewriters:
         at = next(i for i, m in enumerate(members) if m is rewriter)
         if any(isinstance(m, STRIPS) for m in members[:at]):
@@ -58,7 +60,7 @@ def with_prefix_rewrite(
                 "prefixRewrite: addPrefix / replacePath / replacePathRegex on this router are not undone: "
                 "only the stripped prefix is put back"
             )
-        rewriter.bind(strips, upstream)
+        rewriter.bind(strips, upstream, sticky)
     return chain, warnings
 
 

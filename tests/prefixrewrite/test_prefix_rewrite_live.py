@@ -162,6 +162,28 @@ def test_misspellings_are_refused_with_the_key_path(app: ServedApp, middleware: 
     assert "http.middlewares.rewrite" in message and expected in message, message
 
 
+def test_the_key_on_a_router_says_where_it_belongs(app: ServedApp) -> None:
+    config = routes(app)
+    config["http"]["routers"]["api"]["prefixRewrite"] = {}
+    with pytest.raises(ConfigError) as refused:
+        BackgroundGateway(config).start()
+    message = str(refused.value)
+    assert "http.routers.api.prefixRewrite: unknown key (prefixRewrite is a middleware type:" in message, message
+
+
+def test_the_sticky_cookie_of_the_gateway_keeps_its_configured_path(app: ServedApp) -> None:
+    """A sticky service's cookie is Traefik's own (its `path` as configured, `/` by default), not the app's:
+    only the app's cookie gets the prefix."""
+    config = routes(app, rewrite={})
+    config["http"]["services"]["app"]["loadBalancer"]["sticky"] = {"cookie": {"name": "lb"}}
+    with BackgroundGateway(config) as gateway:
+        cookies = requests.get(f"{gateway.url}/api/v1/login", allow_redirects=False, timeout=10).headers
+        values = [v.strip() for v in cookies["Set-Cookie"].split(",")]
+        assert "sid=1; Path=/api/v1" in values, values
+        sticky = [v for v in values if v.startswith("lb=")]
+        assert len(sticky) == 1 and sticky[0].endswith("Path=/"), values
+
+
 def test_gateway_option_value_is_checked() -> None:
     with pytest.raises(ValueError, match="rewrite_prefix: expected True, 'headers' or 'html'"):
         BackgroundGateway({"http": {}}, rewrite_prefix="cookies").start()

@@ -1,14 +1,20 @@
-"""HTML/CSS prefix rewriting speed (proxy/prefixrewrite/markup.py): `python benchmarks/bench_markup.py [file.html ...]`.
+"""HTML/CSS prefix rewriting speed (proxy/prefixrewrite/markup.py).
 
-Prints MB/s of body through the rewriter alone (64 KiB reads), through the body filter with a gzip
-upstream (decode, rewrite, encode again) next to a gzip decode + encode without rewriting (what the coding
-alone costs), and the stdlib's html.parser fed the same page with handlers that do nothing (a lower bound of
-its cost: it would still have to write the page back). Pages: a synthetic one (links, srcset, inline styles,
-a script, text) and any HTML files given on the command line. Reported, not timed in tests.
+`python benchmarks/bench_markup.py [N] [page.html ...]`, first through a whole gateway (in-memory transports,
+as bench_hotpath.py): N requests (default 3000) for a 2 KiB JSON answer on a router with prefixRewrite's
+html mode on vs off (best of 5 interleaved rounds), and a gzip-encoded HTML page through html mode.
+`--only on|off N` runs that router's JSON loop alone, for exact instruction counts: run it under
+`valgrind --tool=callgrind` at two N and divide the difference. Then the rewriter alone, in MB/s of body
+(64 KiB reads): HtmlRewriter, the stdlib's html.parser fed the same page with handlers that do nothing (a
+lower bound of its cost: it would still have to write the page back), the body filter with an identity and
+a gzip upstream (decode, rewrite, encode again) next to a gzip decode + encode without rewriting, and
+CssRewriter. Pages: a synthetic one (links, srcset, inline styles, scripts, text) and any .html files
+given. Reported, not timed in tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 import zlib
@@ -17,9 +23,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_hotpath import MemoryTransport  # noqa: E402
+
+from proxy.forwarder.client import ClientConnection  # noqa: E402
+from proxy.forwarder.upstream import UpstreamConnection  # noqa: E402
 from proxy.message import HeaderList  # noqa: E402
 from proxy.middlewares.compress import _Gzip  # noqa: E402
 from proxy.prefixrewrite.markup import CssRewriter, HtmlRewriter, _Urls, encode_prefix, markup_filter  # noqa: E402
+from proxy.server.gateway import Gateway  # noqa: E402
 
 PREFIX = "/api/v1"
 PIECE = 64 * 1024
@@ -135,13 +146,106 @@ def page_report(name: str, page: bytes) -> None:
     rate("gzip decode + encode alone (no rewriting)", len(page), lambda: gzip_only(gz_pieces))
 
 
+def router(name: str, html: bool) -> dict[str, object]:
+    return {"rule": f"PathPrefix(`/{name}`)", "service": "s", "middlewares": [f"rw-{name}", f"strip-{name}"]}
+
+
+def gateway_config(names: tuple[str, ...]) -> dict[str, object]:
+    return {
+        "http": {
+            "routers": {name: router(name, name == "on") for name in names},
+            "middlewares": {
+                "rw-off": {"prefixRewrite": {}},
+                "strip-off": {"stripPrefix": {"prefixes": ["/off"]}},
+                "rw-on": {"prefixRewrite": {"html": True}},
+                "strip-on": {"stripPrefix": {"prefixes": ["/on"]}},
+            },
+            "services": {"s": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:9"}]}}},
+        }
+    }
+
+
+JSON_BODY = (b'{"items": [' + b",".join(b'{"id": %d, "url": "/items/%d"}' % (i, i) for i in range(80)))[:2046] + b"]}"
+
+
+async def gateway_rows(count: int, only: str = "") -> None:
+    """Through a whole gateway (bench_hotpath's in-memory transports): a 2 KiB JSON answer on a router with
+    prefixRewrite's html mode on vs off (both with the header rewriter), then the HTML page, gzip-encoded
+    by the upstream, through html mode."""
+    # --only: that router alone (the other's rule is not tried first); else both, interleaved.
+    gateway = Gateway(gateway_config((only,) if only else ("off", "on")), free_ports=True, record=0)
+    runtime = next(iter(gateway.servers.values())).runtime
+    client = ClientConnection(runtime)
+    client_transport = MemoryTransport()
+    client.connection_made(client_transport)  # type: ignore[arg-type]
+    pool = runtime.table.routes[0].target.service.servers[0].pool
+    upstream = UpstreamConnection(pool)
+    upstream_transport = MemoryTransport()
+    upstream.connection_made(upstream_transport)  # type: ignore[arg-type]
+    pool.release(upstream)
+    json_response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (
+        len(JSON_BODY),
+        JSON_BODY,
+    )
+
+    def request(path: str) -> bytes:
+        return f"GET {path} HTTP/1.1\r\nHost: bench.test\r\nAccept-Encoding: gzip\r\n\r\n".encode()
+
+    def timed(path: str, response: list[bytes], n: int) -> float:
+        data = request(path)
+        started = time.perf_counter()
+        for i in range(n):
+            client.data_received(data)
+            for piece in response:
+                upstream.data_received(piece)
+            if i % 64 == 0:
+                client_transport.written.clear()
+                upstream_transport.written.clear()
+        return (time.perf_counter() - started) / n * 1e6
+
+    if only:  # one router's JSON loop alone, for instruction counts under callgrind
+        timed(f"/{only}/items", [json_response], count)
+        pool.close()
+        return
+    timed("/on/items", [json_response], 500)
+    out = b"".join(client_transport.written)
+    assert out.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: %d" % len(JSON_BODY) in out, out[:300]
+    rows: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(5):  # interleaved, best of 5: the machine is shared
+        for name in ("off", "on"):
+            rows[name].append(timed(f"/{name}/items", [json_response], count))
+    off, on = min(rows["off"]), min(rows["on"])
+    print(f"gateway, 2 KiB JSON, prefixRewrite html off: {off:6.1f} us per request")
+    print(f"gateway, 2 KiB JSON, prefixRewrite html on:  {on:6.1f} us per request ({(on / off - 1) * 100:+.1f}%)")
+    page = synthetic_page(256 * 1024)
+    gz = zlib.compressobj(6, zlib.DEFLATED, 31)
+    body = gz.compress(page) + gz.flush()
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Encoding: gzip\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    reads_ = [head] + [body[at : at + 16 * 1024] for at in range(0, len(body), 16 * 1024)]
+    timed("/on/page", reads_, 2)
+    out = b"".join(client_transport.written)
+    assert b"Content-Encoding: gzip" in out and b"Transfer-Encoding: chunked" in out, out[:300]
+    best = min(timed("/on/page", reads_, 5) for _ in range(3))
+    print(f"gateway, 256 KiB HTML page gzip, html on: {len(page) / best:6.1f} MB/s of (decoded) page")
+    pool.close()
+
+
 def main() -> None:
+    count = int(next((a for a in sys.argv[1:] if a.isdigit()), "3000"))
+    if "--only" in sys.argv:
+        asyncio.run(gateway_rows(count, sys.argv[sys.argv.index("--only") + 1]))
+        return
+    asyncio.run(gateway_rows(count))
     page_report("synthetic page", synthetic_page())
     sheet = "".join(CSS_BLOCK.format(i=i) for i in range(12000)).encode()
     print(f"synthetic CSS: {len(sheet) / 1e6:.2f} MB")
     rate("CssRewriter (ours)", len(sheet), lambda: css_rewriter(reads(sheet)))
     for name in sys.argv[1:]:
-        page_report(name, Path(name).read_bytes())
+        if not name.isdigit() and name.endswith((".html", ".htm")):
+            page_report(name, Path(name).read_bytes())
     json_headers = HeaderList([("Content-Type", "application/json"), ("Content-Length", "2048")])
     count = 200_000
     started = time.perf_counter()

@@ -44,10 +44,45 @@ class FilteringExchange(Exchange):
     __slots__ = ()
 
     # -- response side: the chain of hooks and filters (plans with response_stages) ----------------------
+    def relays_head_as_is(self, status: int, names: frozenset[str], lines: list[bytes]) -> bool:
+        """A plan whose one filter declines this head by its Content-Type (RoutePlan.relays_declined), with
+        none of the names its hooks act on: the head goes out as written, the exchange is a plain one."""
+        plan = self.plan
+        watched = plan.relays_declined  # type: ignore[union-attr]
+        if watched is None or not watched.isdisjoint(names) or self.__class__ is not FilteringExchange:
+            return False
+        if not (
+            status >= 200
+            and status != 204
+            and status != 304
+            and self.head.version == "1.1"
+            and self.head.method != "HEAD"
+            and self.client.upgrading is not self
+        ):
+            return False
+        content_type = None
+        if "content-type" in names:
+            raw_names = lines[0::4]
+            at = raw_names.index(b"Content-Type") if b"Content-Type" in raw_names else -1
+            if at < 0:
+                at = next(i for i, name in enumerate(raw_names) if name.lower() == b"content-type")
+            content_type = lines[4 * at + 2].decode("latin-1")
+        if plan.response_probe(status, content_type):  # type: ignore[union-attr,misc]
+            return False
+        self.__class__ = Exchange  # type: ignore[assignment]
+        return True
+
     def response_head(self, status: int, headers: HeaderList) -> bool:
         plan = self.plan
         if not plan.response_stages or status == 101:  # type: ignore[union-attr]
             return super().response_head(status, headers)
+        probe = plan.response_probe  # type: ignore[union-attr]
+        if probe is not None and not probe(
+            status, headers.get("content-type")
+        ):  # its one filter declines it: the plain path
+            if self.__class__ is FilteringExchange:  # nothing held either: a plain Exchange from now on
+                self.__class__ = Exchange  # type: ignore[assignment]
+            return Exchange.response_head(self, status, headers)
         self._head_arrived(status)
         if self.client.upgrading is self:  # a refused upgrade: neither connection can go on (see Exchange)
             self.keep_alive = False

@@ -374,11 +374,11 @@ class Exchange:
             self._continue.cancel()
             self._continue = None
 
-    def relays_head_as_is(self, status: int, names: frozenset[str]) -> bool:
+    def relays_head_as_is(self, status: int, names: frozenset[str], lines: list[bytes]) -> bool:
         """Whether a response head with a lone Content-Length and no hop-by-hop header (`names`: its header
-        names, lower-cased) can go to the client as the upstream wrote it: nothing below would change it (no
-        hook, or only hooks that act on names it lacks; no framing change; a closing exchange only gets
-        `Connection: close` added)."""
+        names, lower-cased; `lines`: the head as upstream.py holds it) can go to the client as the upstream
+        wrote it: nothing below would change it (no hook, or only hooks that act on names it lacks; no
+        framing change; a closing exchange only gets `Connection: close` added)."""
         plan = self.plan
         return (
             status >= 200

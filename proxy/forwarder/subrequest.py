@@ -137,7 +137,7 @@ class SubRequest:
         self.receiver.sub_failed(status, detail)
 
     # -- what UpstreamConnection calls on its exchange ----------------------------------------------
-    def relays_head_as_is(self, status: int, names: frozenset[str]) -> bool:
+    def relays_head_as_is(self, status: int, names: frozenset[str], lines: list[bytes]) -> bool:
         return False
 
     def interim_response(self, status: int, headers: HeaderList) -> None:

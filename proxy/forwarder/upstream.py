@@ -259,7 +259,7 @@ class UpstreamConnection(asyncio.Protocol):
         if not parser.should_keep_alive():  # type: ignore[union-attr]
             self.broken = True
         shape = response_shape(lines[0::4])
-        if shape.length_at >= 0 and exchange.relays_head_as_is(status, shape.keys):
+        if shape.length_at >= 0 and exchange.relays_head_as_is(status, shape.keys, lines):
             at = 4 * shape.connection_at
             # `Connection: keep-alive` says what HTTP/1.1 means anyway: dropping it is all Go would do.
             if at < 0 or lines[at + 2].lower() == b"keep-alive":

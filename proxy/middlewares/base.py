@@ -16,7 +16,7 @@ both read once when a router's plan is built, so a route that uses neither pays 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeAlias
 
 from proxy.message import HeaderList, Reply, RequestHead
@@ -45,6 +45,11 @@ class Middleware:
     edits_request_headers: bool = False
     #: True when `response_filter` may see (hold, change, replace) response bodies: see middlewares/body.py.
     filters_response: bool = False
+    #: Optional, for `filters_response` middlewares: a cheap look at a response's status and Content-Type
+    #: (None when absent); False promises `response_filter` would let it pass, so the forwarder may take its
+    #: plain path for it (used only when that middleware is the plan's one filter and none nearer the
+    #: service has a response hook).
+    body_probe: Callable[[int, str | None], bool] | None = None
     #: Bytes of request body the forwarder must hold before anything goes upstream (buffering): see
     #: `request_body_limits`. False for every middleware that never needs the whole request body.
     holds_request_body: bool = False

@@ -45,6 +45,10 @@ class PrefixRewrite(Middleware):
         self.slash_redirect = slash_redirect
         self.html = html
         self.filters_response = html
+        if html:  # JSON, images...: the forwarder's plain path, not the filter chain
+            from proxy.prefixrewrite.markup import might_rewrite
+
+            self.body_probe = might_rewrite
         self.has_response_hook = headers or cookies
         # A response without any of these is left as it is: it may go out as the upstream wrote it.
         self.response_header_names = frozenset(

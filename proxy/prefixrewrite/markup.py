@@ -20,8 +20,9 @@ comments, and CSS strings that are not an `@import`. Character references inside
 
 Why a hand tokenizer and not the stdlib's `html.parser`: HTMLParser is incremental, but it reports parsed
 tags and unescaped text, not the bytes it read, so writing the page back unchanged except for the URLs means
-rebuilding every tag (quoting and case changes) or tracking offsets it does not give; and it runs at about a
-tenth of this module's speed on the same pages (`benchmarks/bench_markup.py` prints both). This tokenizer only
+rebuilding every tag (quoting and case changes) or tracking offsets it does not give; and even with handlers
+that do nothing it ran slower than this module in every measured run but one (`benchmarks/bench_markup.py`
+prints both; figures in the README). This tokenizer only
 needs what decides where a tag starts and ends: it works on the bytes (for UTF-8, ASCII and the ISO-8859 /
 windows-125x family every byte that matters here is ASCII, and no byte of a multi-byte UTF-8 character is), so
 nothing is decoded.
@@ -438,6 +439,14 @@ def _charset_ok(charset: str | None) -> bool:
         return codecs.lookup(charset).name in _ASCII_COMPATIBLE
     except LookupError:
         return False
+
+
+def might_rewrite(status: int, content_type: str | None) -> bool:
+    """The cheap part of markup_filter's test (status and Content-Type's start): False means it would return
+    None. prefixRewrite's `body_probe`, so a JSON answer takes the forwarder's plain path."""
+    if status < 200 or 300 <= status < 400 or status in (204, 206):
+        return False
+    return bool(content_type) and content_type[0] in "tT"  # type: ignore[index]
 
 
 def markup_filter(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from proxy.middlewares.base import Middleware
@@ -46,6 +46,12 @@ class RoutePlan:
     # Either of the two above: dispatch makes the exchange a BodyExchange (forwarder/bodyexchange.py).
     sees_bodies: bool = False
     keep_body: int = 0  # request body bytes the service wants kept (mirroring's mirrorBody/maxBodySize)
+    # The one body filter's `body_probe` when it alone decides (see `_body_probe`): a response it says no to
+    # takes the plain path (response_hooks), as if the plan had no response_stages.
+    response_probe: Callable[[int, str | None], bool] | None = None
+    # With a response_probe: the header names the plan's hooks act on, when every hook says which. A head
+    # lacking them that the probe declines may go out as the upstream wrote it (FilteringExchange).
+    relays_declined: frozenset[str] | None = None
 
     @classmethod
     def build(
@@ -63,6 +69,7 @@ class RoutePlan:
         request_hooks = tuple((index, m) for index, m in enumerate(chain) if m.has_request_hook)
         first_wait = next((at for at, (_, m) in enumerate(request_hooks) if m.waits), len(request_hooks))
         stages = _response_stages(chain) if any(m.filters_response for m in chain) else ()
+        probe = _body_probe(chain) if stages else None
         hold = _hold_request(chain)
         return cls(
             router,
@@ -81,6 +88,8 @@ class RoutePlan:
             _watched(hooks) if hooks and not stages else None,
             hold,
             bool(stages) or hold is not None,
+            response_probe=probe,
+            relays_declined=_watched(hooks) if probe is not None else None,
         )
 
     def with_service_hook(self, hook: Middleware) -> RoutePlan:
@@ -93,6 +102,8 @@ class RoutePlan:
             response_stages=stages,
             relays_as_is=False,
             relays_unless=None,
+            response_probe=None,  # a hook nearer the service now: the filter no longer sees the upstream's head
+            relays_declined=None,
         )
 
 
@@ -128,6 +139,19 @@ def _response_stages(chain: tuple[Middleware, ...]) -> tuple[ResponseStage, ...]
     if run:
         stages.append(tuple(run))
     return tuple(stages)
+
+
+def _body_probe(chain: tuple[Middleware, ...]) -> Callable[[int, str | None], bool] | None:
+    """The probe of the chain's only filtering middleware, when no middleware nearer the service has a
+    response hook: then the upstream's status and headers are what that filter would be shown (its own
+    `on_response` runs first on both paths and must not change what its probe reads)."""
+    filtering = [at for at, m in enumerate(chain) if m.filters_response]
+    if len(filtering) != 1:
+        return None
+    at = filtering[0]
+    if any(m.has_response_hook for m in chain[at + 1 :]):
+        return None
+    return chain[at].body_probe
 
 
 def _hold_request(chain: tuple[Middleware, ...]) -> tuple[int, int] | None:

@@ -18,7 +18,6 @@ reloads, once the requests still using it are done.
 from __future__ import annotations
 
 import logging
-import posixpath
 import re
 import zlib
 from typing import Any
@@ -37,6 +36,7 @@ from proxy.middlewares.forwardauth_headers import (
     wants_gzip,
     wire_headers,
 )
+from proxy.middlewares.redirectregex import go_redirect
 
 log = logging.getLogger("proxy.middlewares.forwardauth")
 
@@ -265,34 +265,3 @@ class ForwardAuth(Middleware):
 
 class _TooLarge(Exception):
     pass
-
-
-def go_redirect(req: RequestHead, url: str, status: int) -> Reply:
-    """Go's http.Redirect: a relative target made absolute against the request path; a short HTML body
-    for GET (the Content-Type for HEAD too)."""
-    parts = urlsplit(url)
-    if not parts.scheme and not parts.netloc:
-        if not url.startswith("/"):
-            url = posixpath.dirname(req.path or "/").rstrip("/") + "/" + url
-        path, sep, query = url.partition("?")
-        trailing = path.endswith("/")
-        path = posixpath.normpath(path)
-        if path.startswith("//"):
-            path = "/" + path.lstrip("/")
-        if trailing and not path.endswith("/"):
-            path += "/"
-        url = path + (sep + query if sep else "")
-    headers = [("Location", url)]
-    body = b""
-    if req.method in ("GET", "HEAD"):
-        headers.append(("Content-Type", "text/html; charset=utf-8"))
-    if req.method == "GET":
-        escaped = (
-            url.replace("&", "&amp;")
-            .replace("<", "&lt;")
-            .replace(">", "&gt;")
-            .replace('"', "&#34;")
-            .replace("'", "&#39;")
-        )
-        body = f'<a href="{escaped}">Found</a>.\n\n'.encode()
-    return Reply(status, headers, body)

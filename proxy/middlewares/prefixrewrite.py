@@ -24,12 +24,12 @@ from proxy.forwarder.context import REWRITES
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.body import BodyFilter
+from proxy.middlewares.redirectregex import go_redirect
 from proxy.middlewares.stripprefix import FORWARDED_PREFIX, StripPrefix
 from proxy.middlewares.stripprefixregex import StripPrefixRegex
 from proxy.prefixrewrite.headers import Origins, rewrite_headers
 
 CLIENT_PREFIXES = "prefixRewrite:client-prefixes"  # req.notes: X-Forwarded-Prefix values the client sent
-CHANGES = REWRITES  # req.notes: what was rewritten, one change per line (read by ExchangeRecord.of)
 GATEWAY_WIDE = "rewrite-prefix@stripproxy"  # the name the gateway-wide instance has in a router's chain
 
 
@@ -73,8 +73,7 @@ class PrefixRewrite(Middleware):
         if FORWARDED_PREFIX.lower() in req.headers.keys:  # rare: only such requests get a note
             req.notes[CLIENT_PREFIXES] = str(len(req.headers.get_all(FORWARDED_PREFIX)))
         if self.slash_redirect and self.strips and self._strip_leaves_nothing(req.path):
-            target = req.path + "/" + ("" if req.query is None else "?" + req.query)
-            return Reply(301, [("Location", target), ("Content-Type", "text/html; charset=utf-8")], _moved(target))
+            return go_redirect(req, req.path + "/" + ("" if req.query is None else "?" + req.query), 301)
         return None
 
     def _strip_leaves_nothing(self, path: str) -> bool:
@@ -85,7 +84,7 @@ class PrefixRewrite(Middleware):
             if isinstance(strip, StripPrefix):
                 prefix = next((p for p in strip.prefixes if path.startswith(p)), None)
             elif isinstance(strip, StripPrefixRegex):
-                prefix = strip._prefix(path)
+                prefix = strip.prefix_of(path)
             else:
                 continue
             if prefix is not None:
@@ -136,11 +135,5 @@ class PrefixRewrite(Middleware):
 
 
 def note(req: RequestHead, changes: list[str]) -> None:
-    before = req.notes.get(CHANGES)
-    req.notes[CHANGES] = "\n".join([before, *changes] if before else changes)
-
-
-def _moved(target: str) -> bytes:
-    from html import escape
-
-    return f'<a href="{escape(target)}">Moved Permanently</a>.\n'.encode()
+    before = req.notes.get(REWRITES)  # one change per line, read by ExchangeRecord.of
+    req.notes[REWRITES] = "\n".join([before, *changes] if before else changes)

@@ -10,12 +10,15 @@ occurrence is replaced (Go ReplaceAllString, `${1}`); the result is parsed as Go
 
 from __future__ import annotations
 
+import posixpath
 import re
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 from proxy.goregex import compile_go_regexp, replace_all
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
+from proxy.netutil import status_text
 from proxy.urlpath import from_text, normalize_url, to_text
 
 # Splits an absolute-form request-target (`GET http://host:port/path`), as Traefik does.
@@ -70,3 +73,34 @@ class RedirectRegex(Middleware):
             return None
         status = redirect_status(req.method, self.permanent, self.status_code)
         return Reply.text(status, HTTPStatus(status).phrase, [("Location", location)])
+
+
+def go_redirect(req: RequestHead, url: str, status: int) -> Reply:
+    """Go's http.Redirect: a relative target made absolute against the request path; a short HTML body
+    naming the status for GET (the Content-Type for HEAD too)."""
+    parts = urlsplit(url)
+    if not parts.scheme and not parts.netloc:
+        if not url.startswith("/"):
+            url = posixpath.dirname(req.path or "/").rstrip("/") + "/" + url
+        path, sep, query = url.partition("?")
+        trailing = path.endswith("/")
+        path = posixpath.normpath(path)
+        if path.startswith("//"):
+            path = "/" + path.lstrip("/")
+        if trailing and not path.endswith("/"):
+            path += "/"
+        url = path + (sep + query if sep else "")
+    headers = [("Location", url)]
+    body = b""
+    if req.method in ("GET", "HEAD"):
+        headers.append(("Content-Type", "text/html; charset=utf-8"))
+    if req.method == "GET":
+        escaped = (
+            url.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
+            .replace('"', "&#34;")
+            .replace("'", "&#39;")
+        )
+        body = f'<a href="{escaped}">{status_text(status)}</a>.\n\n'.encode()
+    return Reply(status, headers, body)

@@ -25,7 +25,8 @@ class StripPrefixRegex(Middleware):
             raise ValueError(f"stripPrefixRegex: regex must be a list of strings, got the string {regex!r}")
         self.regexes: tuple[re.Pattern[str], ...] = tuple(compile_go_regexp(expr.strip(), eager=True) for expr in regex)
 
-    def _prefix(self, path: str) -> str | None:
+    def prefix_of(self, path: str) -> str | None:
+        """The text the first matching regex strips from `path` (decoded), or None."""
         text = to_text(path)
         for regex in self.regexes:
             m = regex.search(text)
@@ -40,7 +41,7 @@ class StripPrefixRegex(Middleware):
             path, raw_path = parse_raw_path(req.path)
         except ValueError:  # Go's server rejects such a target before any middleware runs
             return None
-        prefix = self._prefix(path)
+        prefix = self.prefix_of(path)
         if prefix is None:
             return None
         req.headers.add(FORWARDED_PREFIX, prefix)

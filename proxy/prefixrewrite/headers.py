@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from proxy.message import HeaderList
+from proxy.netutil import split_host_port
 
 URL_HEADERS = ("location", "content-location")
 DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -44,20 +45,15 @@ class Origins:
 
 
 def origin_key(scheme: str, netloc: str) -> str:
-    """`host:port` with the scheme's default port made explicit, lower-cased, userinfo dropped."""
+    """`host:port` with the scheme's default port made explicit, lower-cased, userinfo dropped (an IPv6
+    host keeps its brackets)."""
     netloc = netloc.rpartition("@")[2].lower()
-    host, port = _split_port(netloc)
+    split = split_host_port(netloc) if ":" in netloc else None  # None: no port (or not host:port at all)
+    if split is None:
+        host, port = netloc, ""
+    else:
+        host, port = f"[{split[0]}]" if ":" in split[0] else split[0], split[1]
     return f"{host}:{port or DEFAULT_PORTS.get(scheme.lower(), '')}"
-
-
-def _split_port(netloc: str) -> tuple[str, str]:
-    if netloc.startswith("["):
-        end = netloc.find("]")
-        if end > 0 and netloc[end + 1 : end + 2] == ":":
-            return netloc[: end + 1], netloc[end + 2 :]
-        return netloc, ""
-    host, colon, port = netloc.rpartition(":")
-    return (host, port) if colon and port.isdigit() else (netloc, "")
 
 
 def carries_prefix(path: str, prefix: str) -> bool:

@@ -23,8 +23,9 @@ from aiohttp import web
 from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.factory import build_middleware
-from proxy.middlewares.forwardauth import ForwardAuth, go_redirect
+from proxy.middlewares.forwardauth import ForwardAuth
 from proxy.middlewares.forwardauth_headers import auth_request_headers, canonical_key, wire_headers
+from proxy.middlewares.redirectregex import go_redirect
 
 
 def build(options: dict) -> ForwardAuth:

@@ -117,6 +117,7 @@ def test_slash_redirect_sends_the_prefix_itself_to_its_directory(app: ServedApp)
     with BackgroundGateway(routes(app, rewrite={"slashRedirect": True})) as gateway:
         moved = get(gateway, "/api/v1?page=2")
         assert (moved.status_code, moved.headers["Location"]) == (301, "/api/v1/?page=2")
+        assert moved.text == '<a href="/api/v1/?page=2">Moved Permanently</a>.\n\n'  # Go's http.Redirect body
         served = get(gateway, "/api/v1/")
         assert served.json() == {"path": "/", "prefix": ["/api/v1"]}
     with BackgroundGateway(routes(app, rewrite={})) as gateway:  # off by default: /api/v1 is served as /

@@ -27,7 +27,7 @@ from proxy.middlewares.body import BodyFilter
 from proxy.middlewares.redirectregex import go_redirect
 from proxy.middlewares.stripprefix import FORWARDED_PREFIX, StripPrefix
 from proxy.middlewares.stripprefixregex import StripPrefixRegex
-from proxy.prefixrewrite.headers import Origins, rewrite_headers
+from proxy.prefixrewrite.headers import Origins, hosts_of, rewrite_headers
 
 CLIENT_PREFIXES = "prefixRewrite:client-prefixes"  # req.notes: X-Forwarded-Prefix values the client sent
 GATEWAY_WIDE = "rewrite-prefix@stripproxy"  # the name the gateway-wide instance has in a router's chain
@@ -59,6 +59,7 @@ class PrefixRewrite(Middleware):
         )
         self.strips: tuple[Middleware, ...] = ()
         self.upstream: frozenset[str] = frozenset()
+        self.upstream_hosts: frozenset[str] = frozenset()
         self.own_cookies: frozenset[str] = frozenset()  # the router's sticky cookies: the gateway's, not the app's
 
     def bind(self, strips: Iterable[Middleware], upstream: Iterable[str], own_cookies: Iterable[str] = ()) -> None:
@@ -66,6 +67,7 @@ class PrefixRewrite(Middleware):
         names of the sticky cookies its service sets (left as configured)."""
         self.strips = tuple(strips)
         self.upstream = frozenset(upstream)
+        self.upstream_hosts = hosts_of(self.upstream)
         self.own_cookies = frozenset(own_cookies)
 
     # -- request: remember what the client sent; the slash redirect -------------------------------------
@@ -107,6 +109,7 @@ class PrefixRewrite(Middleware):
             scheme if scheme in ("http", "https") else req.scheme,
             headers.get("X-Forwarded-Host") or req.host,
             self.upstream,
+            self.upstream_hosts,
         )
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:

@@ -39,6 +39,7 @@ class Origins:
     public_scheme: str  # what the client used (X-Forwarded-Proto, else the entry point's)
     public_host: str  # the Host the client sent (X-Forwarded-Host), as sent
     upstream: frozenset[str]  # the service's servers as `host:port`, lower-cased
+    upstream_hosts: frozenset[str]  # their hosts alone (a cookie's Domain names one): `hosts_of(upstream)`
 
     def public(self) -> str:
         return f"{self.public_scheme}://{self.public_host}"
@@ -54,6 +55,11 @@ def origin_key(scheme: str, netloc: str) -> str:
     else:
         host, port = f"[{split[0]}]" if ":" in split[0] else split[0], split[1]
     return f"{host}:{port or DEFAULT_PORTS.get(scheme.lower(), '')}"
+
+
+def hosts_of(upstream: Iterable[str]) -> frozenset[str]:
+    """The hosts of `origin_key` values, without brackets."""
+    return frozenset(key.rpartition(":")[0].strip("[]") for key in upstream)
 
 
 def carries_prefix(path: str, prefix: str) -> bool:
@@ -112,14 +118,13 @@ def rewrite_link(value: str, prefix: str, origins: Origins) -> str | None:
 
 
 def rewrite_set_cookie(
-    value: str, prefix: str, upstream: Iterable[str], own: frozenset[str] = frozenset()
+    value: str, prefix: str, upstream_hosts: frozenset[str], own: frozenset[str] = frozenset()
 ) -> str | None:
     """`Path=` under the prefix, `Domain=` naming one of the servers dropped; None when nothing changes.
     A cookie named in `own` is the gateway's (a sticky service's, its path as configured): left alone."""
     name_value, *attributes = value.split(";")
     if own and name_value.partition("=")[0].strip() in own:
         return None
-    hosts = {key.rpartition(":")[0].strip("[]") for key in upstream}
     kept: list[str] = []
     changed = False
     for attribute in attributes:
@@ -130,7 +135,7 @@ def rewrite_set_cookie(
             if path.startswith("/") and not carries_prefix(path, prefix):
                 attribute = f"{key}={prefix if path == '/' else prefix + path}"
                 changed = True
-        elif lowered == "domain" and eq and attr_value.strip().lstrip(".").lower() in hosts:
+        elif lowered == "domain" and eq and attr_value.strip().lstrip(".").lower() in upstream_hosts:
             changed = True
             continue
         kept.append(attribute)
@@ -158,7 +163,7 @@ def rewrite_headers(
         elif urls and key == "link":
             new = rewrite_link(value, prefix, origins)
         elif cookies and key == "set-cookie":
-            new = rewrite_set_cookie(value, prefix, origins.upstream, own_cookies)
+            new = rewrite_set_cookie(value, prefix, origins.upstream_hosts, own_cookies)
         else:
             continue
         if new is not None and new != value:

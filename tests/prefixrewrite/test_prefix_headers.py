@@ -12,6 +12,7 @@ import pytest
 from proxy.message import HeaderList
 from proxy.prefixrewrite.headers import (
     Origins,
+    hosts_of,
     rewrite_headers,
     rewrite_link,
     rewrite_refresh,
@@ -20,7 +21,8 @@ from proxy.prefixrewrite.headers import (
 )
 
 PREFIX = "/api/v1"
-ORIGINS = Origins("http", "localhost:9999", frozenset({"127.0.0.1:8000", "[::1]:8001"}))
+UPSTREAM = frozenset({"127.0.0.1:8000", "[::1]:8001"})
+ORIGINS = Origins("http", "localhost:9999", UPSTREAM, hosts_of(UPSTREAM))
 
 
 @pytest.mark.parametrize(
@@ -58,7 +60,7 @@ def test_location(location: str, expected: str | None) -> None:
 
 
 def test_default_ports_match_either_spelling() -> None:
-    origins = Origins("http", "localhost", frozenset({"127.0.0.1:80"}))
+    origins = Origins("http", "localhost", frozenset({"127.0.0.1:80"}), frozenset({"127.0.0.1"}))
     assert rewrite_url("http://localhost:80/x", PREFIX, origins) == "http://localhost:80/api/v1/x"
     assert rewrite_url("http://127.0.0.1/x", PREFIX, origins) == "http://localhost/api/v1/x"
 
@@ -100,7 +102,7 @@ def test_link_rewrites_each_own_target() -> None:
     ],
 )
 def test_set_cookie(cookie: str, expected: str | None) -> None:
-    assert rewrite_set_cookie(cookie, PREFIX, ORIGINS.upstream) == expected
+    assert rewrite_set_cookie(cookie, PREFIX, ORIGINS.upstream_hosts) == expected
 
 
 def test_rewrite_headers_reports_each_change_and_respects_the_switches() -> None:

@@ -11,7 +11,8 @@ Add `--profile` for a cProfile summary of the same loop.
 `ipallowlist` (sourceRange 127.0.0.1, the peer), `basicauth` ({SHA} user: never waits; every request
 after the first is a cache hit), `basicauth-bcrypt` (bcrypt user: the first request is checked in a
 thread, the others are cache hits on the synchronous path; the bench drives the loop when a request has
-to wait). `--authorization` sends the basicAuth credentials in
+to wait), `headers` (customRequestHeaders `X-Forwarded-For = ""`: no X-Forwarded-For goes upstream).
+`--authorization` sends the basicAuth credentials in
 every request (implied by the basicauth ones), so that `--authorization` alone is the baseline with the
 same request bytes.
 
@@ -82,6 +83,8 @@ EXTRA_MIDDLEWARES = {
     "ipallowlist": '[http.middlewares.extra.ipAllowList]\n  sourceRange = ["127.0.0.1/32"]\n',
     # {SHA} of "test", and bcrypt (cost 10) of "test"
     "basicauth": '[http.middlewares.extra.basicAuth]\n  users = ["test:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M="]\n',
+    # customRequestHeaders X-Forwarded-For = "": the forwarder then sends no X-Forwarded-For at all
+    "headers": '[http.middlewares.extra.headers.customRequestHeaders]\n  X-Forwarded-For = ""\n',
     "basicauth-bcrypt": "[http.middlewares.extra.basicAuth]\n"
     '  users = ["test:$2y$10$sPNojgR9XoMxkOd8yvQU.OSzGpF.u/07DNnG61P2pjpH89IJLOemG"]\n',
 }

@@ -138,6 +138,11 @@ class HeaderList:
         return f"HeaderList({self._items!r})"
 
 
+# RequestHead.xff flags.
+XFF_SUPPRESS = 1  # headers middleware, customRequestHeaders X-Forwarded-For = "": none goes upstream at all
+XFF_NO_APPEND = 2  # entry point forwardedHeaders.notAppendXForwardedFor: the client's value goes as it is
+
+
 def _lower_names(pairs: list[tuple[str, str]]) -> list[str]:
     # map() over C functions: a comprehension would run a Python frame per header list.
     return list(map(str.lower, map(itemgetter(0), pairs)))
@@ -160,8 +165,29 @@ class RequestHead:
     scheme: str = "http"  # "http" or "https": how the client reached the entry point
     version: str = "1.1"
     entry_point: str = ""
-    # Filled by middlewares that rewrite the path, for the exchange record; not sent anywhere.
-    notes: dict[str, str] = field(default_factory=dict)
+    # What the stages of this request tell one another, as typed slots (never sent upstream as such). Each
+    # says who writes it and who reads it; a request that none of them touches keeps the defaults.
+    # How X-Forwarded-For leaves: XFF_* flags, 0 for Go's default (the client IP appended). Written by the
+    # entry point's forwardedHeaders (XFF_NO_APPEND) and the headers middleware (XFF_SUPPRESS), read by
+    # forwarded.finalize_upstream_headers: one int, so its fast path stays one test (`if not req.xff`).
+    xff: int = 0
+    # The position of the middleware that answered by itself, in the list that ran it: the plan's middlewares
+    # (dispatch writes it when the plan has response stages; FilteringExchange.answer reads and clears it),
+    # or a Chain's members when a Chain runs as one middleware (Chain.on_request writes, its on_response
+    # reads). A plan runs chains flattened, so the two never meet. None: no middleware answered.
+    replied_at: int | None = None
+    # Set-Cookie values (sticky cookies) the service adds to the response: services/sticky.Sticky.write
+    # writes them when it picks, services/sticky.add_set_cookies (the service's response hook) takes them.
+    set_cookies: list[str] | None = None
+    # How many X-Forwarded-Prefix values the client itself sent (prefixRewrite's request hook writes it when
+    # there are any; its response side reads it, to tell the router's strips from the client's).
+    client_prefixes: int = 0
+    # What prefixRewrite changed in the answer, one `Name: before -> after` per entry: its response hook and
+    # body filter append, ExchangeRecord.of reads. None: nothing changed.
+    rewrites: list[str] | None = None
+    # The user an authentication middleware let through (forwardAuth's headerField): the access log's
+    # ClientUsername. None: no such user ("-" in the log).
+    client_username: str | None = None
     # Callbacks registered with `at_end`; None (no list) for the requests that register none.
     end_callbacks: list[Callable[[Any], object]] | None = None  # what a callback returns is ignored
     # How a TLS connection was made (SNI, TLS options, client certificate); None for plain HTTP.

@@ -55,8 +55,10 @@ the test named after each proves it.
      Set-Cookie...).
      tests/property/test_prop_shortcuts.py::test_response_head_as_is_equals_the_general_path
   4. A request head whose names need nothing special (`RequestShape.plain`, cached per list of names in
-     shape.py) skips hop-by-hop stripping, Pragma fixing and the X-Forwarded filter scan.
-     tests/property/test_prop_shortcuts.py::test_plain_request_head_equals_the_general_path
+     shape.py) skips hop-by-hop stripping, Pragma fixing and the X-Forwarded filter scan; its last step
+     (finalize_upstream_headers(plain=True)) is one test of `RequestHead.xff` before adding X-Forwarded-For.
+     tests/property/test_prop_shortcuts.py::test_plain_request_head_equals_the_general_path and
+     tests/forwarder/test_forwarded_headers.py::test_x_forwarded_for_plain_shortcut_same_as_general
   5. A Connection header whose applying only drops names (nothing kept by the entry point's `connection`
      option, no upgrade asked: the browsers' `keep-alive`) is applied at once and the head goes on as
      plain (ForwardedHeaders.drop_connection_listing).

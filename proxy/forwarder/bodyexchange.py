@@ -29,7 +29,6 @@ from proxy.forwarder.wire import encode_head, status_line
 from proxy.message import HeaderList, Reply
 
 PUMP_HIGH_WATER = 1024 * 1024  # a spilled request body is read from disk while less is queued upstream
-REPLIED_AT = "body:replied-at"  # req.notes: the position of the middleware that answered by itself
 
 
 def see_bodies(exchange: Exchange) -> None:
@@ -174,9 +173,10 @@ class FilteringExchange(Exchange):
         if not stages or self.finished or reply.stream is not None:  # a stream is never held by a filter
             super().answer(reply)
             return
-        at = self.head.notes.pop(REPLIED_AT, None)
+        head = self.head
+        at, head.replied_at = head.replied_at, None  # dispatch's _answer_passes_back wrote it
         if at is not None:
-            stages = stages_before(stages, plan.middlewares[: int(at)])  # type: ignore[union-attr]
+            stages = stages_before(stages, plan.middlewares[:at])  # type: ignore[union-attr]
         elif self.held_body is not None and reply.status == 413:
             first = next(i for i, m in enumerate(plan.middlewares) if m.holds_request_body)  # type: ignore[union-attr]
             stages = stages_before(stages, plan.middlewares[:first])  # type: ignore[union-attr]

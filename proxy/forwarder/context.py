@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-REWRITES = "prefixRewrite:changes"  # req.notes key (proxy/middlewares/prefixrewrite.py writes it)
-
 if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
     from proxy.forwarder.exchange import Exchange
@@ -62,7 +60,7 @@ class ExchangeRecord:
             attempts=exchange.attempts,
             overrides=plan.overrides if plan else (),
             scheme=head.scheme,
-            rewrites=tuple(head.notes[REWRITES].split("\n")) if REWRITES in head.notes else (),
+            rewrites=tuple(head.rewrites) if head.rewrites else (),
         )
 
 

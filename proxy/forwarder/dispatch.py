@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from proxy.forwarder.bodyexchange import REPLIED_AT, see_bodies
+from proxy.forwarder.bodyexchange import see_bodies
 from proxy.forwarder.forwarded import InvalidUpgradeProtocol, finalize_upstream_headers
 from proxy.forwarder.shape import RequestShape
 from proxy.forwarder.wire import error_reply
@@ -154,7 +154,7 @@ async def _waiting_stage(
 
 def _answer_passes_back(plan: RoutePlan, index: int, head: RequestHead, reply: Reply) -> None:
     if plan.response_stages:  # hooks and body filters: the BodyExchange runs those before `index`
-        head.notes[REPLIED_AT] = str(index)
+        head.replied_at = index
     else:
         _earlier_response_hooks(plan.middlewares[:index], head, reply)
 

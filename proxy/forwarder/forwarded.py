@@ -12,13 +12,9 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from proxy.forwarder.hop import header_values_contain_token, is_printable_ascii, strip_hop_headers
-from proxy.message import HeaderList, RequestHead
+from proxy.message import XFF_NO_APPEND, XFF_SUPPRESS, HeaderList, RequestHead
 from proxy.netutil import IPChecker, canonical_header_key, strip_ipv6_zone
 from proxy.netutil import split_port as go_split_port
-
-# RequestHead.notes flags (set before forwarding, read by finalize_upstream_headers).
-SUPPRESS_XFF_NOTE = "suppress-x-forwarded-for"  # headers middleware: customRequestHeaders X-Forwarded-For = ""
-NO_APPEND_XFF_NOTE = "no-append-x-forwarded-for"  # entry point forwardedHeaders.notAppendXForwardedFor
 
 # The X- headers Traefik manages (XHeadersSet), lower-cased; underscore spellings count too.
 MANAGED_X_HEADERS: frozenset[str] = frozenset(
@@ -128,7 +124,7 @@ class ForwardedHeaders:
         else:
             self._filter_and_fill(req)
         if self.not_append_xff:
-            req.notes[NO_APPEND_XFF_NOTE] = "true"
+            req.xff |= XFF_NO_APPEND
 
     def _filter_and_fill(self, req: RequestHead) -> None:
         headers = req.headers
@@ -294,7 +290,7 @@ def finalize_upstream_headers(req: RequestHead, plain: bool = False) -> None:
     """
     headers = req.headers
     if plain:
-        if not req.notes and req.client_ip:  # nothing suppresses it, and a plain head has none to append to
+        if not req.xff and req.client_ip:  # nothing suppresses it, and a plain head has none to append to
             headers.add("X-Forwarded-For", req.client_ip)
         else:
             _append_forwarded_for(req)
@@ -311,11 +307,11 @@ def finalize_upstream_headers(req: RequestHead, plain: bool = False) -> None:
 
 
 def _append_forwarded_for(req: RequestHead) -> None:
-    headers, notes = req.headers, req.notes
-    if notes and notes.get(SUPPRESS_XFF_NOTE):
+    headers, xff = req.headers, req.xff
+    if xff & XFF_SUPPRESS:
         headers.remove("X-Forwarded-For")
         return
-    if (notes and notes.get(NO_APPEND_XFF_NOTE)) or not req.client_ip:
+    if xff & XFF_NO_APPEND or not req.client_ip:
         return
     client_ip = req.client_ip
     if "x-forwarded-for" not in headers.keys:

@@ -4,8 +4,9 @@ A named list of middlewares used as one: they run in order, and the first that a
 ends the chain. Response hooks run innermost first, as Go's wrapped ResponseWriters do: the member closest
 to the service sees the response first. When a member answered itself, only the members before it see that
 answer's headers (in Traefik the reply is written through their writers, not through later ones), so the
-chain notes in `req.notes` which member answered. Building the members (and rejecting unknown names or cycles) is
-the config layer's job; this class receives them already built.
+chain keeps in `req.replied_at` which member answered. (A route plan runs a chain's members in its place, see
+routing/plan.py: this class runs them only where a chain is used on its own.) Building the members (and
+rejecting unknown names or cycles) is the config layer's job; this class receives them already built.
 """
 
 from __future__ import annotations
@@ -29,23 +30,22 @@ class Chain(Middleware):
         self.edits_request_headers = any(member.edits_request_headers for member in self.middlewares)
         self.has_request_hook = any(member.has_request_hook for member in self.middlewares)
         self.per_router = any(member.per_router for member in self.middlewares)
-        self._note = f"chain-replied-at:{id(self):x}"
 
     def on_request(self, req: RequestHead) -> HookResult:
         for index, member in enumerate(self.middlewares):
             reply = member.on_request(req)
             if reply is not None:
                 if self.has_response_hook:
-                    req.notes[self._note] = str(index)
+                    req.replied_at = index
                 return reply
         return None
 
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
-        replied_at = req.notes.get(self._note)
+        replied_at = req.replied_at
         if replied_at is None:
             for member in self.response_hooks:
                 member.on_response(req, status, headers)
             return
-        for member in reversed(self.middlewares[: int(replied_at)]):
+        for member in reversed(self.middlewares[:replied_at]):
             if member.has_response_hook:
                 member.on_response(req, status, headers)

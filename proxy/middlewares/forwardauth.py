@@ -181,7 +181,7 @@ class ForwardAuth(Middleware):
                 await self._close_session()
         auth = HeaderList(raw)
         if self.header_field and (user := auth.get(self.header_field)) is not None:
-            req.notes["ClientUsername"] = user
+            req.client_username = user
         if self.signin_url and status == 401:
             return go_redirect(req, self.signin_url, 302)
         if status < 200 or status >= 300:

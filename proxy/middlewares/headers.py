@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from proxy.message import HeaderList, Reply, RequestHead
+from proxy.message import XFF_SUPPRESS, HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.cors import CorsPolicy
 from proxy.middlewares.urlpath import go_error
 from proxy.netutil import canonical_header_key
-
-SUPPRESS_XFF_NOTE = "suppress-x-forwarded-for"
 
 
 class SecurityHeaders:
@@ -225,7 +223,7 @@ class Headers(Middleware):
         for name, lower, canonical, value in self._request_edits:
             if value == "" and name == "X-Forwarded-For":  # exact spelling, as in Traefik
                 req.headers.remove(name)
-                req.notes[SUPPRESS_XFF_NOTE] = "1"
+                req.xff |= XFF_SUPPRESS
             elif lower == "host":
                 if value == "":  # Go keeps Host out of req.Header, so deleting it changes nothing
                     continue

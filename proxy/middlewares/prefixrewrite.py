@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from proxy.asgi import forwarded_prefix
-from proxy.forwarder.context import REWRITES
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.body import BodyFilter
@@ -29,7 +28,6 @@ from proxy.middlewares.stripprefix import FORWARDED_PREFIX, StripPrefix
 from proxy.middlewares.stripprefixregex import StripPrefixRegex
 from proxy.prefixrewrite.headers import Origins, hosts_of, rewrite_headers
 
-CLIENT_PREFIXES = "prefixRewrite:client-prefixes"  # req.notes: X-Forwarded-Prefix values the client sent
 GATEWAY_WIDE = "rewrite-prefix@stripproxy"  # the name the gateway-wide instance has in a router's chain
 
 
@@ -72,8 +70,8 @@ class PrefixRewrite(Middleware):
 
     # -- request: remember what the client sent; the slash redirect -------------------------------------
     def on_request(self, req: RequestHead) -> Reply | None:
-        if FORWARDED_PREFIX.lower() in req.headers.keys:  # rare: only such requests get a note
-            req.notes[CLIENT_PREFIXES] = str(len(req.headers.get_all(FORWARDED_PREFIX)))
+        if FORWARDED_PREFIX.lower() in req.headers.keys:  # rare: only such requests count them
+            req.client_prefixes = len(req.headers.get_all(FORWARDED_PREFIX))
         if self.slash_redirect and self.strips and self._strip_leaves_nothing(req.path):
             return go_redirect(req, req.path + "/" + ("" if req.query is None else "?" + req.query), 301)
         return None
@@ -99,8 +97,7 @@ class PrefixRewrite(Middleware):
         values = req.headers.get_all(FORWARDED_PREFIX)
         if not values:
             return None
-        sent = int(req.notes.get(CLIENT_PREFIXES, 0)) if req.notes else 0
-        return forwarded_prefix(values[sent:]) or None
+        return forwarded_prefix(values[req.client_prefixes :]) or None
 
     def origins(self, req: RequestHead) -> Origins:
         headers = req.headers
@@ -120,7 +117,7 @@ class PrefixRewrite(Middleware):
             headers, prefix, self.origins(req), urls=self.urls, cookies=self.cookies, own_cookies=self.own_cookies
         )
         if changes:
-            note(req, changes)
+            record_rewrites(req, changes)
 
     def response_filter(self, req: RequestHead, status: int, headers: HeaderList) -> BodyFilter | None:
         if not self.html or req.method == "HEAD":
@@ -132,11 +129,14 @@ class PrefixRewrite(Middleware):
 
         def report(count: int) -> None:
             if count:
-                note(req, [f"body: {count} URL(s) rewritten"])
+                record_rewrites(req, [f"body: {count} URL(s) rewritten"])
 
         return markup_filter(prefix, status, headers, report)
 
 
-def note(req: RequestHead, changes: list[str]) -> None:
-    before = req.notes.get(REWRITES)  # one change per line, read by ExchangeRecord.of
-    req.notes[REWRITES] = "\n".join([before, *changes] if before else changes)
+def record_rewrites(req: RequestHead, changes: list[str]) -> None:
+    """Add `changes` to what the exchange record says prefixRewrite changed (ExchangeRecord.rewrites)."""
+    if req.rewrites is None:
+        req.rewrites = list(changes)
+    else:
+        req.rewrites += changes

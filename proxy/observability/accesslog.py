@@ -274,13 +274,13 @@ class AccessLog(Scoped):
             quoted = self._quoted
             router = (quoted.get(plan.router) or self._quote(plan.router)) if plan is not None else '"-"'
             url = (quoted.get(server.url) or self._quote(server.url)) if server is not None else '"-"'
-            notes = head.notes
+            user = head.client_username
             clock = self._utc
             second = int(exchange.started + self._offset)
             stamp = clock.text if second == clock.second else clock.clf(second * 1_000_000_000)
             target = exchange.original_target
             line = (
-                f'{host or "-"} - {notes.get("ClientUsername", "-") if notes else "-"} [{stamp}] "{head.method} '
+                f'{host or "-"} - {user or "-"} [{stamp}] "{head.method} '
                 f'{(target if self.keep_query else target.partition("?")[0]) or "-"} HTTP/{head.version}" '
                 f'{exchange.status} {len(reply.body) if reply is not None else exchange.bytes_out} "-" "-" '
                 f"{count} {router} {url} {int((ended - exchange.started) * 1000)}ms\n"
@@ -371,7 +371,7 @@ class AccessLog(Scoped):
             "ClientAddr": f"[{client_ip}]:{port}" if ":" in client_ip else f"{client_ip}:{port}",
             "ClientHost": client_host,
             "ClientPort": port,
-            "ClientUsername": head.notes.get("ClientUsername", "-"),
+            "ClientUsername": head.client_username if head.client_username is not None else "-",
             "RequestMethod": head.method,
             "RequestPath": target,
             "RequestProtocol": f"HTTP/{head.version}",

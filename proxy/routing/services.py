@@ -19,7 +19,7 @@ from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean
 from proxy.services.composite import Failover, Mirroring
 from proxy.services.healthcheck import ActiveHealthCheck, CheckSpec, PassiveHealthCheck, Target, path_problem
 from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedBalancer, parse_server_url
-from proxy.services.sticky import SET_COOKIE_NOTE, Sticky, add_set_cookies, cookie_name
+from proxy.services.sticky import Sticky, add_set_cookies, cookie_name
 from proxy.services.strategies import STRATEGIES, HRWService, LeastTime
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class ServiceResponseHook(Middleware):
     def on_response(self, req: RequestHead, status: int, headers: HeaderList) -> None:
         for balancer in self.timed:
             balancer.first_byte(req)
-        if self.cookies and SET_COOKIE_NOTE in req.notes:
+        if self.cookies and req.set_cookies is not None:
             add_set_cookies(req, headers)
 
 

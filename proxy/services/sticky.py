@@ -16,8 +16,6 @@ from proxy.message import HeaderList, RequestHead
 
 T = TypeVar("T")
 
-SET_COOKIE_NOTE = "set-cookie"  # req.notes key: Set-Cookie values to add to the response, "\n"-joined
-
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _NAME_UNSAFE = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
 _SAME_SITE = {"none": "None", "lax": "Lax", "strict": "Strict"}
@@ -152,24 +150,22 @@ class Sticky(Generic[T]):
 
     def write(self, req: RequestHead, name: str) -> None:
         """Have the response carry the cookie that sticks this client to child `name`."""
-        notes = req.notes
         value = self.set_cookie_value(name)
-        previous = notes.get(SET_COOKIE_NOTE)
+        previous = req.set_cookies
         if previous is None:
-            notes[SET_COOKIE_NOTE] = value
+            req.set_cookies = [value]
         else:  # a retry picks again: the cookie of this level names the last pick only
             prefix = self.name + "="
-            kept = [line for line in previous.split("\n") if not line.startswith(prefix)]
-            notes[SET_COOKIE_NOTE] = "\n".join([*kept, value])
+            req.set_cookies = [*(kept for kept in previous if not kept.startswith(prefix)), value]
 
 
 def add_set_cookies(req: RequestHead, headers: HeaderList) -> None:
     """Put the sticky cookies noted for `req` on the response, before the upstream's own Set-Cookie headers
     (Traefik writes its cookie before the upstream's headers are copied)."""
-    values = req.notes.pop(SET_COOKIE_NOTE, None)
+    values, req.set_cookies = req.set_cookies, None  # Sticky.write wrote them
     if values is None:
         return
-    pairs = [("Set-Cookie", value) for value in values.split("\n")]
+    pairs = [("Set-Cookie", value) for value in values]
     keys = headers.keys
     if "set-cookie" in keys:
         at = keys.index("set-cookie")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import pytest
 
 from proxy.forwarder.forwarded import (
-    NO_APPEND_XFF_NOTE,
-    SUPPRESS_XFF_NOTE,
     ForwardedHeaders,
     InvalidUpgradeProtocol,
     TrustedIPs,
@@ -20,7 +18,7 @@ from proxy.forwarder.forwarded import (
     go_split_port,
     is_managed_x_header,
 )
-from proxy.message import HeaderList, RequestHead
+from proxy.message import XFF_NO_APPEND, XFF_SUPPRESS, HeaderList, RequestHead
 
 HOSTNAME = "traefik-host"
 
@@ -658,45 +656,73 @@ def test_empty_hostname_sets_no_server_header() -> None:
 
 
 @pytest.mark.parametrize(
-    ("incoming", "notes", "expected_xff"),
+    ("incoming", "xff", "expected_xff"),
     [
-        pytest.param([], {}, "9.9.9.9", id="set-from-client-ip"),
-        pytest.param([("X-Forwarded-For", "1.1.1.1, 2.2.2.2")], {}, "1.1.1.1, 2.2.2.2, 9.9.9.9", id="appended"),
+        pytest.param([], 0, "9.9.9.9", id="set-from-client-ip"),
+        pytest.param([("X-Forwarded-For", "1.1.1.1, 2.2.2.2")], 0, "1.1.1.1, 2.2.2.2, 9.9.9.9", id="appended"),
         pytest.param(
             [("X-Forwarded-For", "1.1.1.1"), ("X-Forwarded-For", "2.2.2.2")],
-            {},
+            0,
             "1.1.1.1, 2.2.2.2, 9.9.9.9",
             id="multiple-headers-folded",
         ),
-        pytest.param([("X-Forwarded-For", "")], {}, ", 9.9.9.9", id="empty-prior-kept-as-go-does"),
+        pytest.param([("X-Forwarded-For", "")], 0, ", 9.9.9.9", id="empty-prior-kept-as-go-does"),
         pytest.param(
             [("X-Forwarded-For", "1.1.1.1")],
-            {SUPPRESS_XFF_NOTE: "true"},
+            XFF_SUPPRESS,
             None,
             id="custom-request-header-empty-suppresses",
         ),
+        pytest.param([], XFF_SUPPRESS, None, id="suppressed-nothing-prior"),
         pytest.param(
             [("X-Forwarded-For", "1.1.1.1")],
-            {NO_APPEND_XFF_NOTE: "true"},
+            XFF_NO_APPEND,
             "1.1.1.1",
             id="notAppendXForwardedFor-keeps-prior",
         ),
-        pytest.param([], {NO_APPEND_XFF_NOTE: "true"}, None, id="notAppendXForwardedFor-nothing-prior"),
+        pytest.param([], XFF_NO_APPEND, None, id="notAppendXForwardedFor-nothing-prior"),
+        # Traefik's headers middleware deletes the header after forwardedHeaders ran: nothing goes, even on an
+        # entry point that keeps the client's value.
+        pytest.param(
+            [("X-Forwarded-For", "1.1.1.1")],
+            XFF_SUPPRESS | XFF_NO_APPEND,
+            None,
+            id="suppress-wins-over-notAppend",
+        ),
     ],
 )
-def test_x_forwarded_for_append(
-    incoming: list[tuple[str, str]], notes: dict[str, str], expected_xff: str | None
-) -> None:
+def test_x_forwarded_for_append(incoming: list[tuple[str, str]], xff: int, expected_xff: str | None) -> None:
     req = make_request(incoming, client_ip="9.9.9.9")
-    req.notes.update(notes)
+    req.xff = xff
     finalize_upstream_headers(req)
     assert req.headers.joined("X-Forwarded-For") == expected_xff
 
 
-def test_not_append_option_sets_note() -> None:
+@pytest.mark.parametrize(
+    ("xff", "expected_xff"),
+    [
+        pytest.param(0, "9.9.9.9", id="default-appends"),
+        pytest.param(XFF_SUPPRESS, None, id="suppressed"),
+        pytest.param(XFF_NO_APPEND, None, id="notAppend-nothing-prior"),
+    ],
+)
+def test_x_forwarded_for_plain_shortcut_same_as_general(xff: int, expected_xff: str | None) -> None:
+    """finalize_upstream_headers(plain=True) (a head with no X- or hop-by-hop header) skips to one test of
+    `req.xff`: it gives what the general path gives."""
+    plain = make_request([("Accept", "*/*")], client_ip="9.9.9.9")
+    general = make_request([("Accept", "*/*")], client_ip="9.9.9.9")
+    plain.xff = general.xff = xff
+    finalize_upstream_headers(plain, plain=True)
+    finalize_upstream_headers(general)
+    assert plain.headers.items == general.headers.items
+    assert plain.headers.joined("X-Forwarded-For") == expected_xff
+
+
+def test_not_append_option_sets_flag() -> None:
     req = make_request([("X-Forwarded-For", "1.1.1.1")], client_ip="9.9.9.9")
     fwd = ForwardedHeaders(True, [], HOSTNAME, not_append_x_forwarded_for=True)
     fwd.apply(req)
+    assert req.xff == XFF_NO_APPEND
     finalize_upstream_headers(req)
     assert req.headers.get_all("X-Forwarded-For") == ["1.1.1.1"]
 

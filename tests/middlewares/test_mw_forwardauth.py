@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -888,6 +889,43 @@ async def test_in_a_chain(serve, stripproxy) -> None:
     assert refused.status_code == 401 and allowed.status_code == 200
     assert upstream.seen[-1].target == "/x" and upstream.seen[-1].get("X-User") == "bob"
     assert auth_server.seen[-1].get("X-Forwarded-Uri") == "/x"
+
+
+@pytest.mark.parametrize(
+    ("sent", "common_user", "json_user"),
+    [
+        pytest.param({"X-User": "alice"}, "alice", "alice", id="headerField-value-is-the-user"),
+        pytest.param({}, "-", "-", id="header-absent-no-user"),
+        # Traefik stores the empty value; its CLF writer prints "-" for an empty field, JSON keeps "".
+        pytest.param({"X-User": ""}, "-", "", id="empty-value"),
+    ],
+)
+async def test_header_field_is_the_access_logs_client_username(
+    serve, stripproxy, stripproxy_access_log, tmp_path, sent: dict[str, str], common_user: str, json_user: str
+) -> None:
+    """forward.go: with headerField, the auth server's value of that header is the access log's ClientUsername
+    (RequestHead.client_username), in the common line and in the JSON record."""
+
+    async def auth(request: web.BaseRequest) -> web.StreamResponse:
+        return web.Response(headers=sent)
+
+    auth_server = await serve(auth)
+    upstream = await serve(backend)
+    options = {"address": auth_server.url, "headerField": "X-User"}
+    (tmp_path / "routes.yaml").write_text(json.dumps(config(auth_server.url, upstream.url, options)))
+    log_file = tmp_path / "access.log"
+    (tmp_path / "traefik.toml").write_text(
+        '[entryPoints.web]\naddress = "127.0.0.1:0"\n[providers.file]\nfilename = "routes.yaml"\n'
+        f'[accessLog]\nfilePath = "{log_file}"\n'
+    )
+    gateway = await stripproxy(tmp_path / "traefik.toml")
+    records = stripproxy_access_log(gateway)
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(gateway.url + "/x")).status_code == 200
+    (record,) = await records.wait_for_async(1)
+    assert record["ClientUsername"] == json_user
+    (line,) = log_file.read_text().splitlines()
+    assert line.startswith(f"127.0.0.1 - {common_user} ["), line
 
 
 # -- TLS to the auth server -----------------------------------------------------------------------------

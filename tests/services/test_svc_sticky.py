@@ -4,6 +4,7 @@ pkg/server/cookie/cookie_test.go), through a gateway with real cookie jars (http
 from __future__ import annotations
 
 import hashlib
+import socket
 
 import httpx
 import pytest
@@ -244,3 +245,33 @@ async def test_sticky_cookie_comes_before_the_upstreams_own(gateway) -> None:
         async with httpx.AsyncClient() as client:
             response = await client.get(gw.url)
     assert response.headers.get_list("set-cookie") == [f"s={sha16(served.url)}; Path=/", "app=1"]
+
+
+async def test_a_retry_leaves_only_the_cookie_of_the_server_that_answered(upstreams, gateway) -> None:
+    """retry.go gives each attempt fresh headers: a sticky pick that failed leaves no cookie behind, only the
+    pick that answered does (Sticky.write replaces its level's value in RequestHead.set_cookies)."""
+    with socket.socket() as sock:  # a loopback port nobody listens on: the first attempt there is refused
+        sock.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    (live,) = await upstreams("live")
+    config = routes(
+        {
+            "svc": {
+                "loadBalancer": {
+                    "servers": [{"url": refused}, {"url": live.url}],
+                    "sticky": {"cookie": {"name": "s"}},
+                }
+            }
+        }
+    )
+    config["http"]["routers"]["r"]["middlewares"] = ["retry"]
+    config["http"]["middlewares"] = {"retry": {"retry": {"attempts": 2}}}
+    gw = await gateway(config)
+    answers = []
+    async with httpx.AsyncClient(base_url=gw.url) as client:
+        for _ in range(4):  # round robin without a cookie: some requests try the refused server first
+            answers.append(await client.get("/"))
+            client.cookies.clear()
+    assert [(r.status_code, r.text) for r in answers] == [(200, "live")] * 4, gw.explain()
+    assert all(r.headers.get_list("set-cookie") == [f"s={sha16(live.url)}; Path=/"] for r in answers)
+    assert any(record.attempts == 2 for record in gw.exchanges)  # the case this test is about did happen

@@ -382,11 +382,16 @@ class Bench:
 
     def bench_observability(self) -> None:
         """Small GET and API POST through the guide's route with the access log (file, common) and
-        Prometheus metrics off and on: two gateway processes side by side, measured in turn, run after run
-        (so the machine's drift hits both alike); each row is the best of its runs."""
+        Prometheus metrics off, each alone and both on: four gateway processes side by side, measured in
+        turn, run after run (so the machine's drift hits them alike); each row is the best of its runs."""
         ports = self.ports
         variants = {
             "off": (ports.gateway, ""),
+            "log": (
+                ports.gateway_logged,
+                configs.observability_static(self.work, 0, metrics=False, log_name="access-alone.log"),
+            ),
+            "metrics": (ports.gateway_metered, configs.observability_static(self.work, ports.metrics_alone, False)),
             "on": (ports.gateway_observed, configs.observability_static(self.work, ports.metrics)),
         }
         names = {key: f"gateway-observability-{key}" for key in variants}
@@ -412,7 +417,7 @@ class Bench:
             for label, results in runs.items():
                 best = dict(max(results, key=lambda r: r["rps"]))
                 best["all_rps"] = [r["rps"] for r in results]  # type: ignore[assignment]
-                best["rss_kib"] = rss_kib(procs["on" if label.endswith(" on") else "off"].pid)
+                best["rss_kib"] = rss_kib(procs[label.rsplit(" ", 1)[1]].pid)
                 self.results.setdefault("observability", {})[label] = best
             # Proof that the "on" gateway did the work: its log lines and its request counter.
             log = self.work / "access.log"

@@ -55,7 +55,7 @@ class ExchangeRecord:
             upstream_target=head.target if forwarded else None,
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status,
-            duration=max(0.0, time.monotonic() - exchange.started),
+            duration=max(0.0, (exchange.ended or time.monotonic()) - exchange.started),
             bytes_out=exchange.bytes_out,
             host=head.host,
             detail=exchange.detail,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
     from proxy.forwarder.filters import ClientSink
     from proxy.forwarder.heldbody import HeldBody
+    from proxy.forwarder.shape import RequestShape
     from proxy.middlewares.retry import RetryPolicy
     from proxy.routing.plan import RoutePlan
 
@@ -63,6 +64,9 @@ class Exchange:
         "out",
         "started",
         "original_target",
+        "request_shape",
+        "request_values",
+        "ended",
         "_header_timer",
         "_connect_task",
         "_retried",
@@ -93,6 +97,8 @@ class Exchange:
         has_body: bool,
         chunked_request: bool,
         original_target: str,
+        request_shape: RequestShape | None = None,
+        request_values: list[str] | None = None,
     ) -> None:
         self.client = client
         self.head = head
@@ -114,6 +120,12 @@ class Exchange:
         self.out: list[bytes] = []  # bytes for the client gathered during one upstream read
         self.started = time.monotonic()
         self.original_target = original_target
+        # The head's names and values as the client sent them, before any middleware (what Traefik's
+        # entry point metrics see): the metrics read the protocol and the request size there by position.
+        # None for an exchange not parsed from the wire (explain's).
+        self.request_shape = request_shape
+        self.request_values = request_values
+        self.ended = 0.0  # time.monotonic() when it was over: set just before the observers are told
         self._header_timer: asyncio.TimerHandle | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._retried = False

@@ -131,7 +131,7 @@ class LiveView:
             upstream,
             server.url if forwarded else None,  # type: ignore[union-attr]
             exchange.status,
-            max(0.0, time.monotonic() - exchange.started),
+            max(0.0, (exchange.ended or time.monotonic()) - exchange.started),
             exchange.bytes_out,
             exchange.detail,
             headers,

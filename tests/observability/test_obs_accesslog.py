@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -265,3 +267,23 @@ async def test_client_host_is_the_kept_x_forwarded_for(live_gateway, tmp_path, f
         await client.get("/app", headers={"X-Forwarded-For": "203.0.113.9"})
     (line,) = lines(log_file)
     assert COMMON.match(line).group("host") == host, line  # type: ignore[union-attr]
+
+
+async def test_request_count_across_a_thousand_and_lines_that_alternate(live_gateway, tmp_path, app_server):
+    """The common line's caches (RequestCount's thousands, the last line's router and URL, the second's
+    time stamp) give what formatting each line from scratch gives."""
+    log_file = tmp_path / "access.log"
+    gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n')
+    access_log = gateway.observability.access_log
+    assert access_log is not None
+    access_log.count = 997  # as if 997 requests came before
+    async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
+        for path in ("/app/a", "/nowhere", "/app/b", "/app/c", "/nowhere"):
+            await client.get(path)
+    found = [COMMON.match(line) for line in lines(log_file)]
+    assert all(found), lines(log_file)
+    assert [m.group("count") for m in found] == ["998", "999", "1000", "1001", "1002"]
+    assert [m.group("router") for m in found] == ['"app@file"', '"-"', '"app@file"', '"app@file"', '"-"']
+    assert [m.group("url") for m in found] == [f'"{app_server.url}"', '"-"'] + [f'"{app_server.url}"'] * 2 + ['"-"']
+    started = [datetime.strptime(m.group("time"), "%d/%b/%Y:%H:%M:%S %z").timestamp() for m in found]
+    assert started == sorted(started) and time.time() - 5 < started[0] <= started[-1] <= time.time()

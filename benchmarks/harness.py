@@ -411,7 +411,7 @@ class Bench:
                         )
             for label, results in runs.items():
                 best = dict(max(results, key=lambda r: r["rps"]))
-                best["all_rps"] = [r["rps"] for r in results]  # type: ignore[assignment]
+                best["all_rps"] = [r["rps"] for r in results]
                 best["rss_kib"] = rss_kib(procs["on" if label.endswith(" on") else "off"].pid)
                 self.results.setdefault("observability", {})[label] = best
             # Proof that the "on" gateway did the work: its log lines and its request counter.

@@ -32,6 +32,7 @@ class Ports:
     haproxy: int = 18084
     gateway_observed: int = 18085  # the gateway with the access log and metrics on (beside the plain one)
     metrics: int = 18086  # its `traefik` entry point (Prometheus' /metrics)
+    gateway_before: int = 18087  # the gateway at the --before revision (beside this checkout's)
 
 
 # What the 10-middleware chain adds: one header per headers middleware (the origin's /check-mw echoes

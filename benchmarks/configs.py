@@ -35,6 +35,7 @@ class Ports:
     gateway_logged: int = 18087  # the access log alone
     gateway_metered: int = 18088  # the metrics alone
     metrics_alone: int = 18089  # its `traefik` entry point
+    gateway_before: int = 18090  # the gateway at the --before revision (beside this checkout's)
 
 
 # What the 10-middleware chain adds: one header per headers middleware (the origin's /check-mw echoes

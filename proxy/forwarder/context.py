@@ -51,7 +51,7 @@ class ExchangeRecord:
             original_target=exchange.original_target,
             router=plan.router if plan else None,
             middlewares=plan.middleware_names if plan else (),
-            upstream=server.url if forwarded else None,  # type: ignore[union-attr]
+            upstream=server.url if forwarded else None,  # type: ignore[union-attr]  # forwarded: server is set
             upstream_target=head.target if forwarded else None,
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status,

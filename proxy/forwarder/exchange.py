@@ -301,7 +301,7 @@ class Exchange:
             if self.pending_bytes:
                 self.pending_bytes = 0
                 self.client.resume_reading(self)  # it was paused once too much was held
-        if self.request_complete and self.server.response_header_timeout > 0:  # type: ignore[union-attr]
+        if self.request_complete and self.server.response_header_timeout > 0:  # type: ignore[union-attr]  # set by now
             self._start_header_timer()
 
     def send_body(self, data: bytes) -> None:
@@ -337,7 +337,7 @@ class Exchange:
         if self.replay_bytes > self.replay_limit:
             self.replay = None  # too large to keep: not retried on status, not mirrored (as in Traefik)
         else:
-            self.replay.append(data)  # type: ignore[union-attr]
+            self.replay.append(data)  # type: ignore[union-attr]  # callers check it is a list
 
     def send_body_raw(self, data: bytes) -> None:
         if self.replay is not None:
@@ -541,7 +541,7 @@ class Exchange:
         if head_only:
             stream.end()
         else:
-            reply.stream(stream)  # type: ignore[misc]
+            reply.stream(stream)  # type: ignore[misc]  # answer() checked it is set
 
     def fail(self, status: int, detail: str) -> None:
         """Upstream trouble: answer `status` if nothing was sent yet, else cut the client off."""

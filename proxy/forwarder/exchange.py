@@ -179,10 +179,10 @@ class Exchange:
         head, server = self.head, self.server
         assert server is not None
         headers = head.headers
-        if not server.pass_host_header:
-            headers.set("Host", server.host_header)
-        elif head.host:
+        if head.host and server.pass_host_header:
             headers.set("Host", head.host)
+        else:  # passHostHeader off, or an HTTP/1.0 request without one: Go's client sends the URL's host
+            headers.set("Host", server.host_header)
         if self.chunked_request and not again:
             headers.add("Transfer-Encoding", "chunked")
         path = head.path or "/"  # a middleware may leave it empty (Go's URL.Path), Go sends "/"

@@ -101,7 +101,7 @@ def observe(gateway: Gateway, directory: str) -> str:
     """Attach what the flags ask for to the gateway's observers; a description for the output."""
     parts = []
     if "--access-log" in sys.argv:
-        from proxy.config.static import AccessLog as AccessLogConfig
+        from proxy.config.static import AccessLogConfig
         from proxy.observability.accesslog import AccessLog
 
         buffering = int(next((a[12:] for a in sys.argv if a.startswith("--buffering=")), "0"))

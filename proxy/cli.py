@@ -11,8 +11,7 @@ from typing import Any
 
 from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, entry_point_names, read_any_config
-from proxy.config.static import EntryPoint
-from proxy.config.static import FileProvider as FileProviderConfig
+from proxy.config.static import EntryPoint, FileProviderConfig
 from proxy.config.static_sources import load_static, static_flag_help
 from proxy.server.gateway import Gateway
 from proxy.server.run import Setup, make_provider, run_loop, serve, setup_logging

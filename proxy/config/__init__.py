@@ -5,13 +5,13 @@ from proxy.config.dynamic import (
     DynamicConfig,
     ForwardingTimeouts,
     HTTPConfig,
-    LoadBalancer,
+    LoadBalancerConfig,
     Router,
     Server,
     ServersTransport,
     Service,
 )
-from proxy.config.dynamic_middlewares import UNSUPPORTED_MIDDLEWARE_TYPES, Middleware
+from proxy.config.dynamic_middlewares import UNSUPPORTED_MIDDLEWARE_TYPES, MiddlewareConfig
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.loader import (
     classify,
@@ -22,7 +22,7 @@ from proxy.config.loader import (
     read_any_config,
     read_config_file,
 )
-from proxy.config.static import EntryPoint, FileProvider, StaticConfig, split_address
+from proxy.config.static import EntryPoint, FileProviderConfig, StaticConfig, split_address
 from proxy.config.static_sources import load_static, static_flag_help
 
 __all__ = [
@@ -31,11 +31,11 @@ __all__ = [
     "Duration",
     "DynamicConfig",
     "EntryPoint",
-    "FileProvider",
+    "FileProviderConfig",
     "ForwardingTimeouts",
     "HTTPConfig",
-    "LoadBalancer",
-    "Middleware",
+    "LoadBalancerConfig",
+    "MiddlewareConfig",
     "Router",
     "Server",
     "ServersTransport",

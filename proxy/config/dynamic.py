@@ -11,7 +11,7 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.durations import Duration
-from proxy.config.dynamic_middlewares import Middleware
+from proxy.config.dynamic_middlewares import MiddlewareConfig
 from proxy.config.dynamic_tls import Certificate, Domain, TLSSection
 from proxy.config.errors import KeyPath
 
@@ -59,7 +59,7 @@ class Cookie(TraefikModel):
     domain: TraefikStr = ""
 
 
-class Sticky(TraefikModel):
+class StickyConfig(TraefikModel):
     cookie: Cookie | None = None
 
 
@@ -93,10 +93,10 @@ class ResponseForwarding(TraefikModel):
     flush_interval: Duration = 0.1  # negative: flush after every write
 
 
-class LoadBalancer(TraefikModel):
+class LoadBalancerConfig(TraefikModel):
     servers: list[Server] = []
     strategy: TraefikStr = "wrr"
-    sticky: Sticky | None = None
+    sticky: StickyConfig | None = None
     health_check: ServerHealthCheck | None = None
     passive_health_check: PassiveServerHealthCheck | None = None
     pass_host_header: GoBool = True
@@ -115,11 +115,11 @@ class WeightedService(TraefikModel):
 
 class Weighted(TraefikModel):
     services: list[WeightedService] = []
-    sticky: Sticky | None = None
+    sticky: StickyConfig | None = None
     health_check: ServiceHealthCheck | None = None
 
 
-class HighestRandomWeight(TraefikModel):
+class HighestRandomWeightConfig(TraefikModel):
     services: list[WeightedService] = []
     health_check: ServiceHealthCheck | None = None
 
@@ -129,7 +129,7 @@ class MirrorService(TraefikModel):
     percent: int = 0
 
 
-class Mirroring(TraefikModel):
+class MirroringConfig(TraefikModel):
     service: TraefikStr = ""
     mirror_body: GoBool = True
     max_body_size: int = -1
@@ -142,7 +142,7 @@ class FailoverErrors(TraefikModel):
     status: list[TraefikStr] = []
 
 
-class Failover(TraefikModel):
+class FailoverConfig(TraefikModel):
     service: TraefikStr = ""
     fallback: TraefikStr = ""
     health_check: ServiceHealthCheck | None = None
@@ -153,11 +153,11 @@ class Service(TraefikModel):
     """One named service: exactly one of the type sections (checked by `type_name`, like Traefik, at runtime)."""
 
     middlewares: list[TraefikStr] = []
-    load_balancer: LoadBalancer | None = None
+    load_balancer: LoadBalancerConfig | None = None
     weighted: Weighted | None = None
-    mirroring: Mirroring | None = None
-    failover: Failover | None = None
-    highest_random_weight: HighestRandomWeight | None = None
+    mirroring: MirroringConfig | None = None
+    failover: FailoverConfig | None = None
+    highest_random_weight: HighestRandomWeightConfig | None = None
 
     def type_name(self) -> str:
         """ "loadBalancer", "weighted", ...; ValueError when none or several are set."""
@@ -212,7 +212,7 @@ class ServersTransport(TraefikModel):
 class HTTPConfig(TraefikModel):
     routers: dict[str, Router] = {}
     services: dict[str, Service] = {}
-    middlewares: dict[str, Middleware] = {}
+    middlewares: dict[str, MiddlewareConfig] = {}
     servers_transports: dict[str, ServersTransport] = {}
     models: dict[str, LooseDict] = {}
 

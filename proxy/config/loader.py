@@ -21,7 +21,7 @@ from proxy.config.base import normalise_keys
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.dynamic_tls import TLSSection
 from proxy.config.errors import ConfigError, ConfigProblem, KeyPath, format_key_path, problems_from_validation
-from proxy.config.static import FileProvider
+from proxy.config.static import FileProviderConfig
 
 SUPPORTED_EXTENSIONS = (".toml", ".yaml", ".yml")
 STATIC_ROOT_KEYS = frozenset(
@@ -208,7 +208,7 @@ def entry_point_names(listed: Iterable[object]) -> list[str]:
     return list(names) or ["http"]
 
 
-def dynamic_files(provider: FileProvider, base_dir: Path | None = None) -> list[Path]:
+def dynamic_files(provider: FileProviderConfig, base_dir: Path | None = None) -> list[Path]:
     """The files a file provider reads: its filename, or every supported file under its directory.
 
     Relative paths resolve against `base_dir` (the static configuration file's folder).

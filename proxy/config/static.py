@@ -39,7 +39,7 @@ class EntryPointTransport(TraefikModel):
     keep_alive_max_requests: int = 0
 
 
-class ForwardedHeaders(TraefikModel):
+class ForwardedHeadersConfig(TraefikModel):
     insecure: GoBool = False
     trusted_ips: list[TraefikStr] = Field([], alias="trustedIPs")
     connection: list[TraefikStr] = []
@@ -63,9 +63,10 @@ class Redirections(TraefikModel):
     entry_point: RedirectEntryPoint | None = None
 
 
-class EncodedCharacters(TraefikModel):
+class EntryPointEncodedCharactersConfig(TraefikModel):
     """Entry point http.encodedCharacters: every encoded character is allowed unless set to false. The
-    encodedCharacters middleware reads the same keys (dynamic_middlewares.EncodedCharacters), denying by default."""
+    encodedCharacters middleware reads the same keys (dynamic_middlewares.EncodedCharactersConfig), denying by
+    default."""
 
     allow_encoded_slash: GoBool = True
     allow_encoded_back_slash: GoBool = True
@@ -76,7 +77,7 @@ class EncodedCharacters(TraefikModel):
     allow_encoded_hash: GoBool = True
 
 
-class EntryPointTLS(TraefikModel):
+class EntryPointTLSConfig(TraefikModel):
     """Default TLS of the entry point's routers (static TLSConfig): applied to those that have none."""
 
     options: TraefikStr = ""
@@ -87,8 +88,8 @@ class EntryPointTLS(TraefikModel):
 class EntryPointHTTP(TraefikModel):
     redirections: Redirections | None = None
     middlewares: list[TraefikStr] = []  # applied to every router attached to this entry point
-    tls: EntryPointTLS | None = None
-    encoded_characters: EncodedCharacters = Field(default_factory=EncodedCharacters)
+    tls: EntryPointTLSConfig | None = None
+    encoded_characters: EntryPointEncodedCharactersConfig = Field(default_factory=EntryPointEncodedCharactersConfig)
     encode_query_semicolons: GoBool = False
     sanitize_path: GoBool = True
     max_header_bytes: int = 1 << 20
@@ -146,7 +147,7 @@ class EntryPoint(TraefikModel):
     as_default: GoBool = False
     transport: EntryPointTransport = Field(default_factory=EntryPointTransport)
     proxy_protocol: ProxyProtocol | None = None
-    forwarded_headers: ForwardedHeaders = Field(default_factory=ForwardedHeaders)
+    forwarded_headers: ForwardedHeadersConfig = Field(default_factory=ForwardedHeadersConfig)
     http: EntryPointHTTP = Field(default_factory=EntryPointHTTP)
     http2: HTTP2Config = Field(default_factory=HTTP2Config)
     http3: LooseDict | None = None
@@ -176,7 +177,7 @@ class EntryPoint(TraefikModel):
 # ------------------------------------------------------------------------------------------------ providers
 
 
-class FileProvider(TraefikModel):
+class FileProviderConfig(TraefikModel):
     directory: TraefikStr = ""
     watch: GoBool = True
     filename: TraefikStr = ""
@@ -186,7 +187,7 @@ class FileProvider(TraefikModel):
 class Providers(TraefikModel):
     providers_throttle_duration: Duration = 2.0
     precedence: list[TraefikStr] = []
-    file: FileProvider | None = None
+    file: FileProviderConfig | None = None
     docker: LooseDict | None = None
     swarm: LooseDict | None = None
     kubernetes_ingress: LooseDict | None = None
@@ -302,7 +303,7 @@ class AccessLogFields(TraefikModel):
     query_parameters: AccessLogQueryParameters = Field(default_factory=AccessLogQueryParameters)
 
 
-class AccessLog(TraefikModel):
+class AccessLogConfig(TraefikModel):
     file_path: TraefikStr = ""
     format: TraefikStr = "common"
     filters: AccessLogFilters = Field(default_factory=AccessLogFilters)
@@ -323,7 +324,7 @@ class Prometheus(TraefikModel):
     header_labels: dict[str, TraefikStr] = {}
 
 
-class Metrics(TraefikModel):
+class MetricsConfig(TraefikModel):
     add_internals: GoBool = False
     prometheus: Prometheus | None = None
     datadog: LooseDict | None = None
@@ -342,7 +343,7 @@ class Metrics(TraefikModel):
         return data
 
 
-class Ping(TraefikModel):
+class PingConfig(TraefikModel):
     entry_point: TraefikStr = "traefik"
     manual_routing: GoBool = False
     terminating_status_code: int = 503
@@ -386,10 +387,10 @@ class StaticConfig(TraefikModel):
     entry_points: dict[str, EntryPoint] = {}
     providers: Providers = Field(default_factory=Providers)
     log: Log = Field(default_factory=Log)
-    access_log: AccessLog | None = None
+    access_log: AccessLogConfig | None = None
     api: API | None = None
-    ping: Ping | None = None
-    metrics: Metrics | None = None
+    ping: PingConfig | None = None
+    metrics: MetricsConfig | None = None
     tracing: LooseDict | None = None
     global_: LooseDict | None = Field(None, alias="global")
     servers_transport: StaticServersTransport = Field(default_factory=StaticServersTransport)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from proxy.config.dynamic import Router
-from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
+from proxy.config.dynamic_middlewares import MiddlewareConfig
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer

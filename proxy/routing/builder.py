@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from proxy.config.dynamic import DynamicConfig, RouterTLS, ServersTransport
-from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
+from proxy.config.dynamic_middlewares import MiddlewareConfig
 from proxy.config.static import StaticServersTransport
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware

@@ -151,10 +151,10 @@ def parse_middleware_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     the key, validated as the file's middlewares are), or options to change in the file's own middleware
     (no type key: `{"address": "http://127.0.0.1:8001/verify"}`); ConfigError names the override and the key."""
     from proxy.config.dynamic import DynamicConfig
-    from proxy.config.dynamic_middlewares import Middleware
+    from proxy.config.dynamic_middlewares import MiddlewareConfig
     from proxy.config.loader import validate_section
 
-    types = {(field.alias or name).lower() for name, field in Middleware.model_fields.items()}
+    types = {(field.alias or name).lower() for name, field in MiddlewareConfig.model_fields.items()}
     parsed: dict[str, Any] = {}
     for reference, replacement in overrides.items():
         name = reference.partition("@")[0]

@@ -18,7 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from proxy.config.static import AccessLog as AccessLogConfig
+from proxy.config.static import AccessLogConfig
 from proxy.observability.accesslog import AccessLog
 
 if TYPE_CHECKING:

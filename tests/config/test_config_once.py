@@ -22,11 +22,13 @@ import pytest
 
 from proxy.cli import default_entry_points
 from proxy.config.dynamic import ServersTransport
-from proxy.config.dynamic_middlewares import EncodedCharacters as MiddlewareEncodedCharacters
-from proxy.config.dynamic_middlewares import TLSClientCertificateIssuerDNInfo, TLSClientCertificateSubjectDNInfo
+from proxy.config.dynamic_middlewares import (
+    EncodedCharactersConfig,
+    TLSClientCertificateIssuerDNInfo,
+    TLSClientCertificateSubjectDNInfo,
+)
 from proxy.config.loader import entry_point_names, load_dynamic_file, read_any_config
-from proxy.config.static import EncodedCharacters as EntryPointEncodedCharacters
-from proxy.config.static import StaticConfig, StaticServersTransport, split_address
+from proxy.config.static import EntryPointEncodedCharactersConfig, StaticConfig, StaticServersTransport, split_address
 from proxy.middlewares.encodedcharacters import EncodedCharacters
 from proxy.normalize import ENCODED_FLAGS, PathOptions
 from proxy.routing.builder import transport_settings
@@ -69,19 +71,19 @@ def test_parse_address_refuses_what_split_address_refuses(address: str, message:
 
 
 def test_encoded_character_keys_are_one_set_with_opposite_defaults() -> None:
-    entry_point, middleware = EntryPointEncodedCharacters(), MiddlewareEncodedCharacters()
-    assert tuple(EntryPointEncodedCharacters.model_fields) == ENCODED_FLAGS
-    assert tuple(MiddlewareEncodedCharacters.model_fields) == ENCODED_FLAGS
+    entry_point, middleware = EntryPointEncodedCharactersConfig(), EncodedCharactersConfig()
+    assert tuple(EntryPointEncodedCharactersConfig.model_fields) == ENCODED_FLAGS
+    assert tuple(EncodedCharactersConfig.model_fields) == ENCODED_FLAGS
     assert tuple(f.name for f in dataclasses.fields(PathOptions) if f.name.startswith("allow_")) == ENCODED_FLAGS
     assert entry_point.model_dump() == dict.fromkeys(ENCODED_FLAGS, True)
     assert middleware.model_dump() == dict.fromkeys(ENCODED_FLAGS, False)
     # Traefik's keys, read the same way by both.
     raw = {"allowEncodedSlash": "false", "allowEncodedHash": True}
-    assert EntryPointEncodedCharacters.model_validate(raw).model_dump() == {
+    assert EntryPointEncodedCharactersConfig.model_validate(raw).model_dump() == {
         **dict.fromkeys(ENCODED_FLAGS, True),
         "allow_encoded_slash": False,
     }
-    assert MiddlewareEncodedCharacters.model_validate(raw).model_dump() == {
+    assert EncodedCharactersConfig.model_validate(raw).model_dump() == {
         **dict.fromkeys(ENCODED_FLAGS, False),
         "allow_encoded_hash": True,
     }
@@ -92,7 +94,7 @@ def test_encoded_character_models_build_the_path_options_they_mean() -> None:
         {"entryPoints": {"web": {"address": ":80", "http": {"encodedCharacters": {"allowEncodedSlash": False}}}}}
     )
     assert path_options(static.entry_points["web"]) == PathOptions(allow_encoded_slash=False)
-    built = EncodedCharacters(**MiddlewareEncodedCharacters(allowEncodedPercent=True).model_dump())
+    built = EncodedCharacters(**EncodedCharactersConfig(allowEncodedPercent=True).model_dump())
     assert built.options == PathOptions(**{**dict.fromkeys(ENCODED_FLAGS, False), "allow_encoded_percent": True})
 
 

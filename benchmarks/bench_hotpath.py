@@ -109,10 +109,10 @@ def observe(gateway: Gateway, directory: str) -> str:
         gateway.observers.append(access_log)
         parts.append(f"access log (file, common, bufferingSize {buffering})")
     if "--metrics" in sys.argv:
-        from proxy.config.static import Prometheus
+        from proxy.config.static import PrometheusConfig
         from proxy.observability.metrics import Metrics
 
-        gateway.observers.append(Metrics(Prometheus()))
+        gateway.observers.append(Metrics(PrometheusConfig()))
         parts.append("prometheus metrics")
     return " with " + " and ".join(parts) if parts else ""
 

@@ -138,7 +138,7 @@ class ErrorsConfig(TraefikModel):
     error_request_headers: list[TraefikStr] | None = None  # None: every request header goes
 
 
-class IPStrategy(TraefikModel):
+class IPStrategyConfig(TraefikModel):
     """How a client IP is chosen (pkg/config/dynamic IPStrategy): depth wins over excludedIPs; neither
     means the TCP peer address. ipv6Subnet groups IPv6 addresses (remote address and depth strategies)."""
 
@@ -149,15 +149,15 @@ class IPStrategy(TraefikModel):
 
 class IPAllowListConfig(TraefikModel):
     source_range: list[TraefikStr] = []
-    ip_strategy: IPStrategy | None = None
+    ip_strategy: IPStrategyConfig | None = None
     reject_status_code: int = 0  # 0: 403
 
 
-class IPWhiteList(TraefikModel):
+class IPWhiteListConfig(TraefikModel):
     """Deprecated spelling of ipAllowList, without rejectStatusCode (always 403)."""
 
     source_range: list[TraefikStr] = []
-    ip_strategy: IPStrategy | None = None
+    ip_strategy: IPStrategyConfig | None = None
 
 
 class BasicAuthConfig(TraefikModel):
@@ -176,15 +176,15 @@ class DigestAuthConfig(TraefikModel):
     header_field: TraefikStr = ""
 
 
-class SourceCriterion(TraefikModel):
+class SourceCriterionConfig(TraefikModel):
     """What groups requests into one source; the three are mutually exclusive (checked at build time)."""
 
-    ip_strategy: IPStrategy | None = Field(None, alias="ipStrategy")
+    ip_strategy: IPStrategyConfig | None = Field(None, alias="ipStrategy")
     request_header_name: TraefikStr = ""
     request_host: GoBool = False
 
 
-class ClientTLS(TraefikModel):
+class ClientTLSConfig(TraefikModel):
     """TLS towards a server the gateway calls (pkg/types ClientTLS): ca, cert and key are file paths or
     PEM text. caOptional is forwardAuth's deprecated key (dynamic.ClientTLS)."""
 
@@ -195,11 +195,11 @@ class ClientTLS(TraefikModel):
     ca_optional: GoBool | None = None
 
 
-class Redis(TraefikModel):
+class RedisConfig(TraefikModel):
     """rateLimit.redis: the store that shares buckets between gateway processes (SetDefaults values)."""
 
     endpoints: list[TraefikStr] = ["localhost:6379"]
-    tls: ClientTLS | None = None
+    tls: ClientTLSConfig | None = None
     username: TraefikStr = ""
     password: TraefikStr = ""
     db: int = 0
@@ -217,22 +217,22 @@ class RateLimitConfig(TraefikModel):
     average: int = 0
     period: Duration = 1.0
     burst: int = 1
-    source_criterion: SourceCriterion | None = None
-    redis: Redis | None = None
+    source_criterion: SourceCriterionConfig | None = None
+    redis: RedisConfig | None = None
 
 
 class InFlightReqConfig(TraefikModel):
     """inFlightReq: at most `amount` requests in progress per source (default source: the request host)."""
 
     amount: int = 0
-    source_criterion: SourceCriterion | None = None
+    source_criterion: SourceCriterionConfig | None = None
 
 
 class ForwardAuthConfig(TraefikModel):
     """forwardAuth: ask `address` about each request (SetDefaults: maxBodySize -1)."""
 
     address: TraefikStr = ""
-    tls: ClientTLS | None = None
+    tls: ClientTLSConfig | None = None
     trust_forward_header: GoBool | None = None
     auth_response_headers: list[TraefikStr] = []
     auth_response_headers_regex: TraefikStr = ""
@@ -265,7 +265,7 @@ class RetryConfig(TraefikModel):
     retry_non_idempotent_method: GoBool = False
 
 
-class TLSClientCertificateIssuerDNInfo(TraefikModel):
+class TLSClientCertificateIssuerDNInfoConfig(TraefikModel):
     country: GoBool = False
     province: GoBool = False
     locality: GoBool = False
@@ -275,24 +275,24 @@ class TLSClientCertificateIssuerDNInfo(TraefikModel):
     domain_component: GoBool = False
 
 
-class TLSClientCertificateSubjectDNInfo(TLSClientCertificateIssuerDNInfo):
+class TLSClientCertificateSubjectDNInfoConfig(TLSClientCertificateIssuerDNInfoConfig):
     """The issuer's keys and organizationalUnit (Traefik's issuer has none)."""
 
     organizational_unit: GoBool = False
 
 
-class TLSClientCertificateInfo(TraefikModel):
+class TLSClientCertificateInfoConfig(TraefikModel):
     not_after: GoBool = False
     not_before: GoBool = False
     sans: GoBool = False
-    subject: TLSClientCertificateSubjectDNInfo | None = None
-    issuer: TLSClientCertificateIssuerDNInfo | None = None
+    subject: TLSClientCertificateSubjectDNInfoConfig | None = None
+    issuer: TLSClientCertificateIssuerDNInfoConfig | None = None
     serial_number: GoBool = False
 
 
 class PassTLSClientCertConfig(TraefikModel):
     pem: GoBool = Field(False, alias="pem")
-    info: TLSClientCertificateInfo | None = None
+    info: TLSClientCertificateInfoConfig | None = None
 
 
 class PrefixRewriteConfig(TraefikModel):
@@ -325,7 +325,7 @@ class MiddlewareConfig(TraefikModel):
     redirect_scheme: RedirectSchemeConfig | None = None
     encoded_characters: EncodedCharactersConfig | None = None
     ip_allow_list: IPAllowListConfig | None = None
-    ip_white_list: IPWhiteList | None = None
+    ip_white_list: IPWhiteListConfig | None = None
     basic_auth: BasicAuthConfig | None = None
     digest_auth: DigestAuthConfig | None = None
     rate_limit: RateLimitConfig | None = None

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from proxy.config.base import normalise_keys
 from proxy.config.dynamic import DynamicConfig
-from proxy.config.dynamic_tls import TLSSection
+from proxy.config.dynamic_tls import TLSSectionConfig
 from proxy.config.errors import ConfigError, ConfigProblem, KeyPath, format_key_path, problems_from_validation
 from proxy.config.static import FileProviderConfig
 
@@ -290,10 +290,12 @@ def merge_dynamic(configs: list[tuple[str, DynamicConfig]]) -> tuple[DynamicConf
     return merged, warnings
 
 
-def _merge_tls(merged: DynamicConfig, tls: TLSSection, file: str, origins: dict[KeyPath, str]) -> list[ConfigProblem]:
+def _merge_tls(
+    merged: DynamicConfig, tls: TLSSectionConfig, file: str, origins: dict[KeyPath, str]
+) -> list[ConfigProblem]:
     """tls.certificates add up across files; an option or store defined twice keeps the first definition."""
     if merged.tls is None:
-        merged.tls = TLSSection()
+        merged.tls = TLSSectionConfig()
     merged.tls.certificates += tls.certificates
     warnings = []
     for section in ("options", "stores"):

@@ -25,7 +25,7 @@ from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
-from proxy.config.static import Prometheus as PrometheusConfig
+from proxy.config.static import PrometheusConfig
 from proxy.observability.scope import Scoped
 
 if TYPE_CHECKING:

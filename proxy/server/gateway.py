@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import CONFIG_REPORT, ConfigError, ConfigProblem
 from proxy.config.loader import load_dynamic
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.middlewares.base import Middleware
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxy.server")
 
 
-def path_options(ep: EntryPoint) -> PathOptions:
+def path_options(ep: EntryPointConfig) -> PathOptions:
     http = ep.http
     # The encodedCharacters model's fields are PathOptions' allow_encoded_* flags, name for name.
     return PathOptions(
@@ -57,7 +57,7 @@ def path_options(ep: EntryPoint) -> PathOptions:
     )
 
 
-def forwarded_headers(ep: EntryPoint, hostname: str) -> ForwardedHeaders:
+def forwarded_headers(ep: EntryPointConfig, hostname: str) -> ForwardedHeaders:
     config = ep.forwarded_headers
     return ForwardedHeaders(
         config.insecure,
@@ -200,7 +200,7 @@ class Gateway:
                 log.warning("%s", problem)
             self.apply(self.source.dynamic)
 
-    def _entry_point_server(self, name: str, ep: EntryPoint, reuse_port: bool) -> EntryPointServer:
+    def _entry_point_server(self, name: str, ep: EntryPointConfig, reuse_port: bool) -> EntryPointServer:
         timeouts = ep.transport.responding_timeouts
         forwarded = forwarded_headers(ep, self.hostname)
         if self.observability.live is not None:  # the dashboard's live view notes each request as received

@@ -22,8 +22,7 @@ from typing import Any
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
 from proxy.config.loader import dynamic_files
-from proxy.config.static import FileProviderConfig, StaticConfig
-from proxy.config.static import Log as LogConfig
+from proxy.config.static import FileProviderConfig, LogConfig, StaticConfig
 from proxy.config.unimplemented import refused_in_strict
 from proxy.providers.file import FileProvider
 from proxy.server.gateway import Gateway

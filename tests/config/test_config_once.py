@@ -21,14 +21,19 @@ from pathlib import Path
 import pytest
 
 from proxy.cli import default_entry_points
-from proxy.config.dynamic import ServersTransport
+from proxy.config.dynamic import ServersTransportConfig
 from proxy.config.dynamic_middlewares import (
     EncodedCharactersConfig,
-    TLSClientCertificateIssuerDNInfo,
-    TLSClientCertificateSubjectDNInfo,
+    TLSClientCertificateIssuerDNInfoConfig,
+    TLSClientCertificateSubjectDNInfoConfig,
 )
 from proxy.config.loader import entry_point_names, load_dynamic_file, read_any_config
-from proxy.config.static import EntryPointEncodedCharactersConfig, StaticConfig, StaticServersTransport, split_address
+from proxy.config.static import (
+    EntryPointEncodedCharactersConfig,
+    StaticConfig,
+    StaticServersTransportConfig,
+    split_address,
+)
 from proxy.middlewares.encodedcharacters import EncodedCharacters
 from proxy.normalize import ENCODED_FLAGS, PathOptions
 from proxy.routing.builder import transport_settings
@@ -99,13 +104,13 @@ def test_encoded_character_models_build_the_path_options_they_mean() -> None:
 
 
 def test_subject_dn_keys_are_the_issuer_keys_and_organizational_unit() -> None:
-    issuer = set(TLSClientCertificateIssuerDNInfo.model_fields)
-    assert set(TLSClientCertificateSubjectDNInfo.model_fields) == issuer | {"organizational_unit"}
+    issuer = set(TLSClientCertificateIssuerDNInfoConfig.model_fields)
+    assert set(TLSClientCertificateSubjectDNInfoConfig.model_fields) == issuer | {"organizational_unit"}
     assert "organizational_unit" not in issuer
-    subject = TLSClientCertificateSubjectDNInfo.model_validate({"organizationalUnit": True, "commonName": "true"})
+    subject = TLSClientCertificateSubjectDNInfoConfig.model_validate({"organizationalUnit": True, "commonName": "true"})
     assert subject.organizational_unit and subject.common_name and not subject.country
     with pytest.raises(ValueError, match="organizationalUnit"):
-        TLSClientCertificateIssuerDNInfo.model_validate({"organizationalUnit": True})
+        TLSClientCertificateIssuerDNInfoConfig.model_validate({"organizationalUnit": True})
 
 
 SHARED_TRANSPORT = {
@@ -117,8 +122,8 @@ SHARED_TRANSPORT = {
 
 
 def test_static_and_dynamic_transports_read_their_shared_keys_alike() -> None:
-    static = transport_settings(StaticServersTransport.model_validate(SHARED_TRANSPORT))
-    dynamic = transport_settings(ServersTransport.model_validate(SHARED_TRANSPORT))
+    static = transport_settings(StaticServersTransportConfig.model_validate(SHARED_TRANSPORT))
+    dynamic = transport_settings(ServersTransportConfig.model_validate(SHARED_TRANSPORT))
     assert static == dynamic
     assert (static.dial_timeout, static.response_header_timeout, static.idle_conn_timeout) == (3.0, 2.0, 5.0)
     assert (static.max_idle_conns_per_host, static.insecure_skip_verify, static.root_cas) == (
@@ -130,7 +135,7 @@ def test_static_and_dynamic_transports_read_their_shared_keys_alike() -> None:
 
 
 def test_negative_max_idle_conns_means_no_reuse_in_both() -> None:
-    for model in (StaticServersTransport, ServersTransport):
+    for model in (StaticServersTransportConfig, ServersTransportConfig):
         assert transport_settings(model.model_validate({"maxIdleConnsPerHost": -1})).max_idle_conns_per_host == 0
 
 

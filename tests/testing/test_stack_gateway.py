@@ -12,7 +12,7 @@ from aiohttp import web
 from proxy import Gateway
 from proxy.config.errors import ConfigError
 from proxy.config.loader import load_dynamic
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.testing import ServedApp, serve_aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,7 +174,7 @@ async def test_the_exchange_record(upstream: ServedApp) -> None:
 
 
 async def test_the_cli_engine_form_records_nothing() -> None:
-    static = StaticConfig(entry_points={"http": EntryPoint(address="127.0.0.1:0")})
+    static = StaticConfig(entry_points={"http": EntryPointConfig(address="127.0.0.1:0")})
     gateway = Gateway(static)
     assert gateway.observers == [] and gateway.dynamic is None
     async with gateway:

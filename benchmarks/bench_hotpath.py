@@ -131,7 +131,7 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
     gateway = Gateway(routes, record=0, rewrite_prefix="--rewrite-prefix" in sys.argv)
     directory = tempfile.mkdtemp(prefix="bench-hotpath-")
     label_observed = observe(gateway, directory)
-    runtime = next(iter(gateway.servers.values())).runtime
+    runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
     client.connection_made(client_transport)  # type: ignore[arg-type]

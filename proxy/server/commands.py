@@ -14,7 +14,7 @@ from proxy.server.trace import Trace, run_trace
 
 def pick_entry_point(gateway: Gateway, url: str, name: str | None) -> str:
     """The entry point named, else the one whose port the URL names, else the only one."""
-    servers = gateway.servers
+    servers = gateway.entry_point_servers
     if name:
         if name not in servers:
             raise ValueError(f"no entry point {name!r} (there are: {', '.join(servers)})")
@@ -80,7 +80,7 @@ def explain(
             raise ValueError(f"-H {header!r}: expected 'Name: value'")
         pairs.append((name.strip(), value.strip()))
     name = pick_entry_point(gateway, url, entry_point)
-    server = gateway.servers[name]
+    server = gateway.entry_point_servers[name]
     # An https:// URL is a TLS connection: the entry point's TLS routers serve it.
     tls = url.lower().startswith("https://") and server.tls_runtime is not None
     runtime = server.tls_runtime if tls else server.runtime
@@ -92,7 +92,7 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
     disabled ones with why."""
     servers = gateway.services
     rows: list[dict[str, Any]] = []
-    for ep, server in gateway.servers.items():
+    for ep, server in gateway.entry_point_servers.items():
         tls_routes = server.tls_runtime.table.routes if server.tls is not None and server.tls_runtime else ()
         for tls, route in [*((False, r) for r in server.runtime.table.routes), *((True, r) for r in tls_routes)]:
             plan = route.target

@@ -85,7 +85,7 @@ async def test_every_config_source_serves_the_routes(kind: str, tmp_path: Path, 
 
 async def test_static_file_keeps_its_address_unless_free_ports() -> None:
     kept = Gateway(ROOT / "config" / "traefik.toml")
-    assert kept.servers["http"].address == ":9999"  # not started: nothing is bound
+    assert kept.entry_point_servers["http"].address == ":9999"  # not started: nothing is bound
     async with Gateway(ROOT / "config" / "traefik.toml", free_ports=True) as gateway:
         assert gateway.url.startswith("http://127.0.0.1:") and not gateway.url.endswith(":9999")
         assert gateway.services == {"app": ["http://127.0.0.1:8000"]}  # the file provider's routes.toml

@@ -14,18 +14,20 @@ from proxy.server.trace import Trace, run_trace
 
 def pick_entry_point(gateway: Gateway, url: str, name: str | None) -> str:
     """The entry point named, else the one whose port the URL names, else the only one."""
-    servers = gateway.entry_point_servers
+    entry_points = gateway.entry_point_servers
     if name:
-        if name not in servers:
-            raise ValueError(f"no entry point {name!r} (there are: {', '.join(servers)})")
+        if name not in entry_points:
+            raise ValueError(f"no entry point {name!r} (there are: {', '.join(entry_points)})")
         return name
     port = urlsplit(url).port
-    by_port = [ep for ep, server in servers.items() if port is not None and server.port == port]
+    by_port = [ep for ep, server in entry_points.items() if port is not None and server.port == port]
     if len(by_port) == 1:
         return by_port[0]
-    if len(servers) == 1:
-        return next(iter(servers))
-    raise ValueError(f"which entry point? the URL's port matches none of {', '.join(servers)}: give --entrypoint NAME")
+    if len(entry_points) == 1:
+        return next(iter(entry_points))
+    raise ValueError(
+        f"which entry point? the URL's port matches none of {', '.join(entry_points)}: give --entrypoint NAME"
+    )
 
 
 def explain_text(result: Trace) -> str:

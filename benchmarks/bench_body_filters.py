@@ -52,11 +52,11 @@ async def run(count: int, only: tuple[str, str] | None = None) -> None:
     runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
-    client.connection_made(client_transport)  # type: ignore[arg-type]
+    client.connection_made(client_transport)
     pool = runtime.table.routes[0].target.service.servers[0].pool
     upstream = UpstreamConnection(pool)
     upstream_transport = MemoryTransport()
-    upstream.connection_made(upstream_transport)  # type: ignore[arg-type]
+    upstream.connection_made(upstream_transport)
     pool.release(upstream)
 
     def timed(path: str, encoding: str, response: bytes, n: int) -> float:

@@ -134,12 +134,12 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
     runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
-    client.connection_made(client_transport)  # type: ignore[arg-type]
+    client.connection_made(client_transport)
     plan = runtime.table.routes[0].target
     pool = plan.service.servers[0].pool  # the guide's only server
     upstream = UpstreamConnection(pool)
     upstream_transport = MemoryTransport()
-    upstream.connection_made(upstream_transport)  # type: ignore[arg-type]
+    upstream.connection_made(upstream_transport)
     pool.release(upstream)
 
     waits = any(m.waits for m in plan.middlewares)

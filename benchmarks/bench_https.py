@@ -89,7 +89,7 @@ def wrk(url: str, seconds: int, connections: int) -> tuple[float, str]:
         text=True,
         timeout=seconds + 30,
     ).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+(\S+)", out)
     return rate, p99.group(1) if p99 else "?"
 

@@ -69,11 +69,11 @@ def reads(data: bytes) -> list[bytes]:
 
 
 def rate(label: str, size: int, run: object, rounds: int = 5) -> float:
-    run()  # type: ignore[operator]
+    run()
     best = float("inf")
     for _ in range(rounds):
         started = time.perf_counter()
-        run()  # type: ignore[operator]
+        run()
         best = min(best, time.perf_counter() - started)
     mbs = size / best / 1e6
     print(f"  {label:58s} {mbs:7.1f} MB/s")
@@ -177,11 +177,11 @@ async def gateway_rows(count: int, only: str = "") -> None:
     runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
-    client.connection_made(client_transport)  # type: ignore[arg-type]
+    client.connection_made(client_transport)
     pool = runtime.table.routes[0].target.service.servers[0].pool
     upstream = UpstreamConnection(pool)
     upstream_transport = MemoryTransport()
-    upstream.connection_made(upstream_transport)  # type: ignore[arg-type]
+    upstream.connection_made(upstream_transport)
     pool.release(upstream)
     json_response = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%b" % (
         len(JSON_BODY),

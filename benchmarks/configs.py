@@ -32,6 +32,10 @@ class Ports:
     haproxy: int = 18084
     gateway_observed: int = 18085  # the gateway with the access log and metrics on (beside the plain one)
     metrics: int = 18086  # its `traefik` entry point (Prometheus' /metrics)
+    gateway_logged: int = 18087  # the access log alone
+    gateway_metered: int = 18088  # the metrics alone
+    metrics_alone: int = 18089  # its `traefik` entry point
+    gateway_before: int = 18090  # the gateway at the --before revision (beside this checkout's)
 
 
 # What the 10-middleware chain adds: one header per headers middleware (the origin's /check-mw echoes
@@ -192,21 +196,28 @@ def traefik_static(port: int, routes_file: str) -> str:
 """
 
 
-def observability_static(work: Path, metrics_port: int) -> str:
+def observability_static(
+    work: Path, metrics_port: int, access_log: bool = True, metrics: bool = True, log_name: str = "access.log"
+) -> str:
     """What the observability cost rows add to the static file: Traefik's access log to a file in the
-    common format (its defaults: every field, `bufferingSize = 0`, a write per line) and Prometheus
+    common format (its defaults: every field, `bufferingSize = 0`, a write per line) and/or Prometheus
     metrics with Traefik's default labels, on a `traefik` entry point of its own."""
-    return f"""
+    text = ""
+    if access_log:
+        text += f"""
+[accessLog]
+  filePath = "{work}/{log_name}"
+  format = "common"
+"""
+    if metrics:
+        text += f"""
 [entryPoints.traefik]
   address = "{HOST}:{metrics_port}"
-
-[accessLog]
-  filePath = "{work}/access.log"
-  format = "common"
 
 [metrics]
   [metrics.prometheus]
 """
+    return text
 
 
 def traefik_routes(extra_host_routers: int = 0, origin_port: int = ORIGIN_PORT) -> str:

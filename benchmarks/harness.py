@@ -1,15 +1,21 @@
 """Side-by-side benchmark: our gateway vs nginx, Caddy, HAProxy and the origin hit directly.
 
-    python benchmarks/harness.py [--quick] [--out benchmarks]      (run.sh installs tools, then calls this)
+    python benchmarks/harness.py [--quick] [--out benchmarks] [--before REV]   (run.sh installs tools, then calls this)
 
 Every proxy runs alone, pinned to core 0; the origin (nginx) and the load tools share core 1.
 Results go to RESULTS.md, results.json and results.svg in --out.
+
+`--before REV`: the gateway as it was at git revision REV is one more target, "ours@REV": a `git archive`
+copy of REV in the work dir, run with this checkout's venv (cwd and PYTHONPATH the copy), beside this
+checkout's gateway. The two are measured in turn, run after run (who goes first alternates), so the
+machine's drift hits both alike; every table then has an ours@REV row and an `ours / ours@REV` ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import select
 import shutil
 import signal
@@ -54,6 +60,16 @@ class Target:
 
 
 @dataclass
+class Before:
+    """The gateway at an earlier revision: where its copy is, and what it is."""
+
+    rev: str  # as given (--before)
+    commit: str  # abbreviated hash
+    subject: str
+    source: Path  # the `git archive` copy
+
+
+@dataclass
 class Plan:
     seconds: int
     latency_seconds: int
@@ -68,6 +84,7 @@ class Bench:
         self.procs = Processes(work)
         self.results: dict[str, dict[str, dict[str, Any]]] = {}
         self.notes: list[str] = []
+        self.before: Before | None = None
 
     # --- setup -------------------------------------------------------------------------------------
 
@@ -103,15 +120,58 @@ class Bench:
         return path
 
     def start_gateway(
-        self, name: str = "gateway", routes_text: str | None = None, port: int | None = None, static_extra: str = ""
+        self,
+        name: str = "gateway",
+        routes_text: str | None = None,
+        port: int | None = None,
+        static_extra: str = "",
+        source: Path = REPO,
     ) -> Any:
         """Our gateway with `routes_text` as its dynamic file (default: the FastAPI guide's routes) and
-        `static_extra` appended to its static file, on `port` (default: the gateway's)."""
+        `static_extra` appended to its static file, on `port` (default: the gateway's), from the checkout
+        at `source` (another one: a `--before` copy, run with this venv)."""
         text = configs.traefik_routes(0, self.ports.origin) if routes_text is None else routes_text
         routes = self.write(f"routes-{name}.toml", text)
         static_text = configs.traefik_static(self.ports.gateway if port is None else port, routes.name) + static_extra
         static = self.write(f"traefik-{name}.toml", static_text)
-        return self.spawn(name, [str(PYTHON), "-m", "proxy", "--config", str(static)], PROXY_CPU, cwd=REPO)
+        argv = [str(PYTHON), "-m", "proxy", "--config", str(static)]
+        if source == REPO:
+            return self.spawn(name, argv, PROXY_CPU, cwd=REPO)
+        shown = ["env", "-C", str(source), f"PYTHONPATH={source}", "taskset", "-c", str(PROXY_CPU), *argv]
+        measure.COMMANDS.note("servers", shown)
+        return self.procs.start(name, argv, PROXY_CPU, cwd=source, env={"PYTHONPATH": str(source)})
+
+    def prepare_before(self, rev: str) -> Before:
+        """A `git archive` copy of `rev` in the work dir, checked to be what `python -m proxy` imports there."""
+        git = ["git", "-C", str(REPO)]
+        found = subprocess.run([*git, "rev-parse", "--verify", "--short=9", f"{rev}^{{commit}}"], capture_output=True)
+        if found.returncode != 0:
+            raise SystemExit(f"--before {rev}: not a revision of {REPO}: {found.stderr.decode().strip()}")
+        commit = found.stdout.decode().strip()
+        subject = subprocess.run([*git, "log", "-1", "--format=%s", commit], capture_output=True, text=True).stdout
+        source = self.work / f"before-{commit}"
+        source.mkdir()
+        with subprocess.Popen([*git, "archive", "--format=tar", commit], stdout=subprocess.PIPE) as archive:
+            subprocess.run(["tar", "-x", "-C", str(source)], stdin=archive.stdout, check=True)
+        if archive.returncode != 0:
+            raise SystemExit(f"--before {rev}: git archive {commit} failed")
+        subprocess.run([str(PYTHON), "-m", "compileall", "-q", "proxy"], cwd=source, check=True)  # as ours is
+        imported = subprocess.run(
+            [str(PYTHON), "-c", "import proxy; print(proxy.__file__)"],
+            cwd=source,
+            env={**os.environ, "PYTHONPATH": str(source)},
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if not imported.startswith(str(source)):  # the venv's editable install would win: a wrong table
+            raise SystemExit(f"--before {rev}: python imports proxy from {imported!r}, not from the copy {source}")
+        self.before = Before(rev, commit, subject.strip(), source)
+        self.notes.append(
+            f"ours@{commit} ({rev}: {subject.strip()[:80]}): `git archive {commit}` into the work dir, run by this "
+            "checkout's venv with cwd and PYTHONPATH the copy, beside this checkout's gateway; the two are "
+            "measured in turn, run after run, who goes first alternating (memory: one after the other)."
+        )
+        return self.before
 
     def start_nginx(self) -> Any:
         conf = self.write("nginx-proxy.conf", configs.proxy_nginx(self.work, self.ports.nginx, self.ports.origin))
@@ -147,6 +207,12 @@ class Bench:
         found.append(Target("direct", "origin direct", self.ports.origin, "", None))
         return found
 
+    def before_target(self, before: Before) -> Target:
+        def start() -> Any:
+            return self.start_gateway(f"gateway-{before.commit}", port=self.ports.gateway_before, source=before.source)
+
+        return Target("before", f"ours@{before.commit}", self.ports.gateway_before, configs.PREFIX, start)
+
     # --- scenarios ---------------------------------------------------------------------------------
 
     def record(self, scenario: str, key: str, run: Callable[[], dict[str, Any]]) -> None:
@@ -168,62 +234,109 @@ class Bench:
         self.results.setdefault("sanity", {})[target.key] = {"check": check, "startup_s": time.monotonic() - started}
         print(f"  {target.label}: /check -> {check!r}", flush=True)
         measure.wrk("warm-up", f"{url}/small", 1, record=False)
-        plan = self.plan
-        self.record("rss", target.key, lambda: self.idle_rss(proc.pid, target, IDLE_CONNS))
-        start_kib = self.results["rss"][target.key].get("before_kib")
-        self.record("rss_10k", target.key, lambda: self.idle_rss(proc.pid, target, MANY_IDLE_CONNS, start_kib))
-        self.record(
-            "small_get", target.key, lambda: measure.wrk_best("small_get", f"{url}/small", plan.seconds, plan.wrk_runs)
-        )
-        self.record(
-            "api_post",
-            target.key,
-            lambda: measure.wrk_best(
-                "api_post",
-                f"http://127.0.0.1:{target.port}",
-                plan.seconds,
-                plan.wrk_runs,
-                extra=["-s", str(Path(__file__).with_name("api_post.lua") if target.prefix else self.direct_lua())],
-            ),
-        )
-        self.record(
-            "latency",
-            target.key,
-            lambda: measure.h2load_fixed_rate(
-                "latency", f"{url}/small", plan.latency_seconds, FIXED_RATE, self.work / f"h2load-{target.key}.log"
-            ),
-        )
-        self.record(
-            "churn",
-            target.key,
-            lambda: measure.wrk_best(
-                "churn", f"{url}/small", plan.churn_seconds, plan.wrk_runs, extra=["-H", "Connection: close"]
-            ),
-        )
-        self.record(
-            "download",
-            target.key,
-            lambda: {
-                "mb_s": max(
-                    measure.curl_download("download", f"{url}/big.bin", BIG_BYTES) for _ in range(plan.transfer_runs)
-                )
-            },
-        )
-        self.record(
-            "upload",
-            target.key,
-            lambda: {
-                "mb_s": max(
-                    measure.curl_upload("upload", f"{url}/upload", self.work / "www" / "big.bin")
-                    for _ in range(plan.transfer_runs)
-                )
-            },
-        )
+        self.memory(target, proc.pid)
+        for scenario, (once, repeats) in self.scenario_runs(target).items():
+            self.record(
+                scenario, target.key, lambda once=once, repeats=repeats: best_of([once() for _ in range(repeats)])
+            )
         if proc.poll() is not None:
             self.notes.append(f"{target.label} exited during the run: {self.procs.log_tail(name)}")
         if target.start is not None:
             self.procs.stop(name)
         self.bench_streaming(target)
+
+    def memory(self, target: Target, pid: int) -> None:
+        """RSS with 1,000, then 10,000 idle connections (against the RSS before the 1,000)."""
+        self.record("rss", target.key, lambda: self.idle_rss(pid, target, IDLE_CONNS))
+        start_kib = self.results["rss"][target.key].get("before_kib")
+        self.record("rss_10k", target.key, lambda: self.idle_rss(pid, target, MANY_IDLE_CONNS, start_kib))
+
+    def scenario_runs(self, target: Target) -> dict[str, tuple[Callable[[], dict[str, Any]], int]]:
+        """scenario -> (one measurement of `target`, how many a target measured alone gets; best_of keeps
+        the best)."""
+        plan = self.plan
+        url = f"http://127.0.0.1:{target.port}{target.prefix}"
+        lua = Path(__file__).with_name("api_post.lua") if target.prefix else self.direct_lua()
+        return {
+            "small_get": (lambda: measure.wrk("small_get", f"{url}/small", plan.seconds), plan.wrk_runs),
+            "api_post": (
+                lambda: measure.wrk(
+                    "api_post", f"http://127.0.0.1:{target.port}", plan.seconds, extra=["-s", str(lua)]
+                ),
+                plan.wrk_runs,
+            ),
+            "latency": (
+                lambda: measure.h2load_fixed_rate(
+                    "latency", f"{url}/small", plan.latency_seconds, FIXED_RATE, self.work / f"h2load-{target.key}.log"
+                ),
+                1,
+            ),
+            "churn": (
+                lambda: measure.wrk("churn", f"{url}/small", plan.churn_seconds, extra=["-H", "Connection: close"]),
+                plan.wrk_runs,
+            ),
+            "download": (
+                lambda: {"mb_s": measure.curl_download("download", f"{url}/big.bin", BIG_BYTES)},
+                plan.transfer_runs,
+            ),
+            "upload": (
+                lambda: {"mb_s": measure.curl_upload("upload", f"{url}/upload", self.work / "www" / "big.bin")},
+                plan.transfer_runs,
+            ),
+        }
+
+    def bench_pair(self, ours: Target, before: Target) -> None:
+        """This checkout's gateway and the --before one, both running (on the same core, one idle while the
+        other is measured), measured in turn run after run as bench_observability does; then each one's
+        streaming rows in fresh processes, one after the other."""
+        pair = (ours, before)
+        procs: dict[str, Any] = {}
+        started: dict[str, float] = {}
+        try:
+            for target in pair:
+                started[target.key] = time.monotonic()
+                procs[target.key] = target.start()
+            for target in pair:
+                try:
+                    check = wait_http(target.port, f"{target.prefix}/check", procs[target.key], 60)
+                except RuntimeError as exc:
+                    tail = self.procs.log_tail(self.name_of(procs[target.key]), 3)
+                    raise RuntimeError(f"{target.label}: {exc}; its log ends with: {tail}") from None
+                ready = time.monotonic() - started[target.key]  # both started together: an upper bound
+                self.results.setdefault("sanity", {})[target.key] = {"check": check, "startup_s": ready}
+                print(f"  {target.label}: /check -> {check!r}", flush=True)
+                measure.wrk("warm-up", f"http://127.0.0.1:{target.port}{target.prefix}/small", 1, record=False)
+            for target in pair:  # memory does not drift with the machine's load as throughput does
+                self.memory(target, procs[target.key].pid)
+            runs = {target.key: self.scenario_runs(target) for target in pair}
+            measured: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            failed: dict[tuple[str, str], str] = {}
+            for round_ in range(self.plan.wrk_runs + 1):
+                for scenario in runs[ours.key]:
+                    for target in pair if round_ % 2 == 0 else pair[::-1]:
+                        try:
+                            result = runs[target.key][scenario][0]()
+                        except Exception as exc:  # one failing tool must not lose the other results
+                            failed[(scenario, target.key)] = f"{type(exc).__name__}: {exc}"
+                            print(f"    {scenario} failed for {target.key}: {exc}", flush=True)
+                            continue
+                        measured.setdefault((scenario, target.key), []).append(result)
+            for scenario in runs[ours.key]:
+                for target in pair:
+                    got = measured.get((scenario, target.key))
+                    self.results.setdefault(scenario, {})[target.key] = (
+                        best_of(got) if got else {"error": failed.get((scenario, target.key), "not measured")}
+                    )
+            for target in pair:
+                if procs[target.key].poll() is not None:
+                    name = self.name_of(procs[target.key])
+                    self.notes.append(f"{target.label} exited during the run: {self.procs.log_tail(name)}")
+        finally:
+            for proc in procs.values():
+                if proc in self.procs.running.values():
+                    self.procs.stop(self.name_of(proc))
+        for target in pair:
+            self.bench_streaming(target)
 
     def bench_streaming(self, target: Target) -> None:
         """RSS while 1 GiB goes down, then up, through a fresh process (after the same 1 s warm-up as the
@@ -382,11 +495,16 @@ class Bench:
 
     def bench_observability(self) -> None:
         """Small GET and API POST through the guide's route with the access log (file, common) and
-        Prometheus metrics off and on: two gateway processes side by side, measured in turn, run after run
-        (so the machine's drift hits both alike); each row is the best of its runs."""
+        Prometheus metrics off, each alone and both on: four gateway processes side by side, measured in
+        turn, run after run (so the machine's drift hits them alike); each row is the best of its runs."""
         ports = self.ports
         variants = {
             "off": (ports.gateway, ""),
+            "log": (
+                ports.gateway_logged,
+                configs.observability_static(self.work, 0, metrics=False, log_name="access-alone.log"),
+            ),
+            "metrics": (ports.gateway_metered, configs.observability_static(self.work, ports.metrics_alone, False)),
             "on": (ports.gateway_observed, configs.observability_static(self.work, ports.metrics)),
         }
         names = {key: f"gateway-observability-{key}" for key in variants}
@@ -411,8 +529,8 @@ class Bench:
                         )
             for label, results in runs.items():
                 best = dict(max(results, key=lambda r: r["rps"]))
-                best["all_rps"] = [r["rps"] for r in results]  # type: ignore[assignment]
-                best["rss_kib"] = rss_kib(procs["on" if label.endswith(" on") else "off"].pid)
+                best["all_rps"] = [r["rps"] for r in results]
+                best["rss_kib"] = rss_kib(procs[label.rsplit(" ", 1)[1]].pid)
                 self.results.setdefault("observability", {})[label] = best
             # Proof that the "on" gateway did the work: its log lines and its request counter.
             log = self.work / "access.log"
@@ -503,6 +621,18 @@ class Bench:
         return int(lines[0].split()[1]), headers, body
 
 
+def best_of(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best of several measurements of one thing (other work on the machine only ever makes one worse):
+    the most req/s (every run's kept in all_rps), the most MB/s, or the lowest p99 at the fixed rate."""
+    if "rps" in results[0]:
+        best = dict(max(results, key=lambda r: r["rps"]))
+        best["all_rps"] = [r["rps"] for r in results]
+        return best
+    if "mb_s" in results[0]:
+        return {"mb_s": max(r["mb_s"] for r in results)}
+    return dict(min(results, key=lambda r: r.get("p99_ms", float("inf"))))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs (about 3 minutes instead of 10)")
@@ -513,6 +643,12 @@ def main() -> int:
         help="comma-separated target keys (ours,nginx,caddy,haproxy,direct; obs: only the access log and metrics cost)",
     )
     parser.add_argument("--notes", default="", help="lines to add to the report's notes (from run.sh)")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        default="",
+        help="also run the gateway as it was at git revision REV (ours@REV), interleaved with this checkout's",
+    )
     parser.add_argument(
         "--base-port",
         type=int,
@@ -537,15 +673,23 @@ def main() -> int:
         + " (anything above ~0 means other work shared the two cores)."
     )
     began = time.time()
+    before: Before | None = None
     try:
+        before = bench.prepare_before(args.before) if args.before else None
         bench.start_origin()
         targets = bench.targets()
         if args.only:
             targets = [t for t in targets if t.key in args.only.split(",")]
+        if before is not None and not any(t.key == "ours" for t in targets):
+            bench.notes.append(f"--before {args.before}: ignored, the run has no `ours` target to compare it with.")
         for target in targets:
-            print(f"== {target.label}", flush=True)
+            paired = before is not None and target.key == "ours"
+            print(f"== {target.label}" + (f" and ours@{before.commit}" if paired and before else ""), flush=True)
             try:
-                bench.bench_target(target)
+                if paired and before is not None:
+                    bench.bench_pair(target, bench.before_target(before))
+                else:
+                    bench.bench_target(target)
             except Exception as exc:
                 bench.notes.append(f"{target.label} could not be benchmarked: {exc}")
                 print(f"  skipped: {exc}", flush=True)
@@ -563,6 +707,9 @@ def main() -> int:
         bench.procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
     meta = report.collect_meta(plan, args.quick, time.time() - began, PYTHON, bench.notes, measure.COMMANDS)
+    meta["only"] = args.only
+    if before is not None:
+        meta["before"] = {"rev": before.rev, "commit": before.commit, "subject": before.subject}
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "results": bench.results}, indent=1))
     text = report.markdown(meta, bench.results)
     (args.out / "RESULTS.md").write_text(text)

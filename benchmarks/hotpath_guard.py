@@ -67,12 +67,12 @@ def forwarder_step(extra: str, authorization: bool, folder: Path) -> tuple[Calla
     gateway = Gateway(routes_with(extra, folder) if extra else GUIDE_ROUTES, record=0)
     runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client, client_transport = ClientConnection(runtime), MemoryTransport()
-    client.connection_made(client_transport)  # type: ignore[arg-type]
+    client.connection_made(client_transport)
     plan = runtime.table.routes[0].target
     assert not any(m.waits for m in plan.middlewares), "the guard times synchronous routes only"
     pool = plan.service.servers[0].pool
     upstream, upstream_transport = UpstreamConnection(pool), MemoryTransport()
-    upstream.connection_made(upstream_transport)  # type: ignore[arg-type]
+    upstream.connection_made(upstream_transport)
     pool.release(upstream)
 
     def step() -> None:

@@ -41,7 +41,7 @@ def run(scenario: str, argv: list[str], timeout: float) -> str:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
     return float(number) * UNITS[unit]
 
 
@@ -51,11 +51,11 @@ def wrk(
     """wrk -t1: requests/s, errors (non-2xx + socket errors) and its (closed-loop) p50/p99 in ms."""
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *(extra or []), url]
     out = run(scenario if record else "warm-up", argv, timeout=seconds + 60)
-    result: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    result: dict[str, float] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     result["errors"] = float(non2xx.group(1) if non2xx else 0) + (sum(map(float, sockets.groups())) if sockets else 0)
-    result["requests"] = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    result["requests"] = float(re.search(r"(\d+) requests in", out).group(1))
     for pct in ("50", "99"):
         found = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", out, re.M)
         if found:
@@ -67,7 +67,7 @@ def wrk_best(scenario: str, url: str, seconds: int, runs: int, extra: list[str] 
     """The best of `runs` wrk runs (other work on the machine only ever slows a run down)."""
     results = [wrk(scenario, url, seconds, extra=extra) for _ in range(runs)]
     best = dict(max(results, key=lambda r: r["rps"]))
-    best["all_rps"] = [r["rps"] for r in results]  # type: ignore[assignment]
+    best["all_rps"] = [r["rps"] for r in results]
     return best
 
 

@@ -12,13 +12,14 @@ from typing import Any
 
 LABELS = {
     "ours": "stripproxy (ours)",
+    "before": "ours@before",  # the gateway at the --before revision: markdown() names the commit
     "nginx": "nginx",
     "caddy": "Caddy",
     "haproxy": "HAProxy",
     "direct": "origin direct",
 }
-ORDER = ["ours", "nginx", "caddy", "haproxy", "direct"]
-COMPARE = ["direct", "nginx", "caddy", "haproxy"]
+ORDER = ["ours", "before", "nginx", "caddy", "haproxy", "direct"]
+COMPARE = ["before", "direct", "nginx", "caddy", "haproxy"]
 
 # scenario -> (title, what it is, [(field, column header, format, scale)])
 # The two 1 GiB streaming tables share their columns.
@@ -314,24 +315,25 @@ def observability_table(rows: dict[str, dict[str, Any]]) -> list[str]:
     out = [
         "## Access log and metrics cost (our gateway)",
         "",
-        "The guide's route (wrk -t1 -c50) in two gateway processes side by side, measured in turn run after "
+        "The guide's route (wrk -t1 -c50) in four gateway processes side by side, measured in turn run after "
         'run: one plain, one with `accessLog` (filePath, `format = "common"`, Traefik\'s defaults: every '
-        "field, `bufferingSize = 0`) and `metrics.prometheus` (Traefik's default labels) on.",
+        "field, `bufferingSize = 0`), one with `metrics.prometheus` (Traefik's default labels), one with both.",
         "",
-        "| request | off req/s | on req/s | on / off | off p99 ms | on p99 ms | every run's req/s (off; on) |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| request | off req/s | access log | metrics | both | every run's req/s (off; log; metrics; both) |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     if "error" in rows:
-        out.append(f"| failed: {rows['error']['error'][:200]} | | | | | | |")
+        out.append(f"| failed: {rows['error']['error'][:200]} | | | | | |")
     for row in ("small GET", "API POST"):
-        off, on = rows.get(f"{row} off", {}), rows.get(f"{row} on", {})
-        if "rps" not in off or "rps" not in on:
+        off = rows.get(f"{row} off", {})
+        if "rps" not in off:
             continue
-        out.append(
-            f"| {row} | {off['rps']:,.0f} | {on['rps']:,.0f} | **{on['rps'] / off['rps']:.2f}x** | "
-            f"{off.get('p99_ms', 0):.2f} | {on.get('p99_ms', 0):.2f} | "
-            f"{_cell(off, 'all_rps', '', 1)}; {_cell(on, 'all_rps', '', 1)} |"
-        )
+        cells, runs = [], [_cell(off, "all_rps", "", 1)]
+        for key in ("log", "metrics", "on"):
+            on = rows.get(f"{row} {key}", {})
+            cells.append(f"{on['rps']:,.0f} (**{on['rps'] / off['rps']:.2f}x**)" if "rps" in on else "")
+            runs.append(_cell(on, "all_rps", "", 1) if "rps" in on else "")
+        out.append(f"| {row} | {off['rps']:,.0f} | {' | '.join(cells)} | {'; '.join(runs)} |")
     check = rows.get("check")
     if check:
         out += [
@@ -342,12 +344,57 @@ def observability_table(rows: dict[str, dict[str, Any]]) -> list[str]:
     return out + [""]
 
 
+# Before / after: one line per scenario, the figure that sums it up (req/s, MB/s, p99 ms, KiB / connection).
+BEFORE_AFTER = [
+    ("small_get", "rps", "req/s", "{:,.0f}", True),
+    ("api_post", "rps", "req/s", "{:,.0f}", True),
+    ("latency", "p99_ms", "p99 ms", "{:.3f}", False),
+    ("churn", "rps", "req/s", "{:,.0f}", True),
+    ("download", "mb_s", "MB/s", "{:,.0f}", True),
+    ("upload", "mb_s", "MB/s", "{:,.0f}", True),
+    ("rss", "per_conn_kib", "KiB / connection", "{:.1f}", False),
+    ("rss_10k", "per_conn_kib", "KiB / connection", "{:.1f}", False),
+    ("stream_download", "cpu_s_per_gib", "proxy CPU s / GiB", "{:.2f}", False),
+    ("stream_upload", "cpu_s_per_gib", "proxy CPU s / GiB", "{:.2f}", False),
+]
+
+
+def before_after_table(meta: dict[str, Any], results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """This checkout's gateway against the --before one, measured in the same run."""
+    before = meta["before"]
+    name = f"ours@{before['commit']}"
+    out = [
+        f"## Before / after: this checkout vs {name}",
+        "",
+        f"{name} is `{before['rev']}` ({before['subject']}). Both gateways ran side by side and were measured "
+        "in turn, run after run (memory rows: one after the other); each figure is the best of its runs "
+        "(the scenario tables below list every run). Better is the direction each row says.",
+        "",
+        f"| scenario | figure | ours | {name} | ours / {name} | better |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for scenario, field, unit, fmt, higher in BEFORE_AFTER:
+        rows = results.get(scenario, {})
+        ours, old = rows.get("ours", {}), rows.get("before", {})
+        if not ours and not old:
+            continue
+        title = SCENARIOS[scenario][0]
+        cells = [_cell(row, field, fmt, 1) if "error" not in row else "failed" for row in (ours, old)]
+        ratio = _ratio(ours, old, field) if "error" not in ours and "error" not in old else "-"
+        out.append(f"| {title} | {unit} | {cells[0]} | {cells[1]} | {ratio} | {'higher' if higher else 'lower'} |")
+    return out + [""]
+
+
 def markdown(meta: dict[str, Any], results: dict[str, dict[str, dict[str, Any]]]) -> str:
     v, m = meta["versions"], meta["machine"]
+    if meta.get("before"):
+        LABELS["before"] = f"ours@{meta['before']['commit']}"
     out = [
         "# Benchmark results",
         "",
-        f"Generated by `bash benchmarks/run.sh{' --quick' if meta['mode'] == 'quick' else ''}` on "
+        f"Generated by `bash benchmarks/run.sh{' --quick' if meta['mode'] == 'quick' else ''}"
+        f"{' --only ' + meta['only'] if meta.get('only') else ''}"
+        f"{' --before ' + meta['before']['rev'] if meta.get('before') else ''}` on "
         f"{meta['date']} ({meta['mode']} run, {meta['elapsed_s']} s).",
         "",
         f"- Machine: {m['nproc']} CPUs ({m['cpu']}), Linux {m['kernel']}; load average at the end "
@@ -364,6 +411,8 @@ def markdown(meta: dict[str, Any], results: dict[str, dict[str, dict[str, Any]]]
     ]
     if meta["notes"]:
         out += ["Notes:", ""] + [f"- {note}" for note in meta["notes"]] + [""]
+    if meta.get("before"):
+        out += before_after_table(meta, results)
     if "sanity" in results:
         out += [
             "## Same job everywhere",

@@ -386,7 +386,7 @@ def compile_go_regexp(pattern: str, engine: str = "auto", eager: bool = False) -
     if engine == "re2" or (engine == "auto" and not backtrack_safe(pattern)):
         if _re2_available():
             compiled = Re2Pattern(pattern)
-            return compiled.compile_now() if eager else compiled  # type: ignore[return-value]
+            return compiled.compile_now() if eager else compiled  # type: ignore[return-value]  # a stand-in
         log.warning("regexp %r may take exponential time on Python's re: install google-re2", pattern)
     try:
         return re.compile(text, flags)

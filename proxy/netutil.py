@@ -141,7 +141,10 @@ class IPChecker:
                 if "/" in entry:
                     raise ValueError(f"{what}: invalid CIDR {entry!r}")
                 raise ValueError(f"{what}: {entry!r} is neither an IP address nor a CIDR")
-            (self.v4 if network.version == 4 else self.v6).append(network)  # type: ignore[arg-type]
+            if isinstance(network, ipaddress.IPv4Network):
+                self.v4.append(network)
+            else:
+                self.v6.append(network)
         self._cache: dict[str, bool] = {}
 
     def contains(self, address: str) -> bool:
@@ -161,7 +164,7 @@ class IPChecker:
         ip = parse_addr(address)
         if ip is None:
             return False
-        networks: list = self.v4 if ip.version == 4 else self.v6  # type: ignore[type-arg]
+        networks: list[ipaddress.IPv4Network] | list[ipaddress.IPv6Network] = self.v4 if ip.version == 4 else self.v6
         return any(ip in network for network in networks)
 
 
@@ -188,10 +191,10 @@ def ipv6_subnet_ip(ip: str, bits: int) -> str:
         address = ipaddress.ip_address(text)
     except ValueError:
         return ip
-    if address.version != 6 or not 0 <= bits <= 128:
+    if not isinstance(address, ipaddress.IPv6Address) or not 0 <= bits <= 128:
         return ip
-    first = ipaddress.ip_network((address, bits), strict=False).network_address
-    mapped = first.ipv4_mapped  # type: ignore[union-attr]
+    first = ipaddress.IPv6Network((address, bits), strict=False).network_address
+    mapped = first.ipv4_mapped
     return f"::ffff:{mapped}" if mapped is not None else str(first)  # Go prints mapped addresses so
 
 

@@ -332,7 +332,7 @@ def test_fix_pragma_cache_control(headers: list[tuple[str, str]], expected: list
 
 def test_path_options_are_frozen() -> None:
     with pytest.raises(AttributeError):
-        DEFAULT.sanitize_path = False  # type: ignore[misc]
+        DEFAULT.sanitize_path = False
 
 
 # The plain-target fast path must agree with the general parser wherever it applies.

@@ -309,11 +309,11 @@ def _merge(sources: list[_Layer]) -> BaseModel:
     if len(given) <= 1:
         return StaticConfig.model_validate(given[0].data if given else {}, by_alias=True)
     settings_class = _layered_settings()
-    settings_class.layers = sources  # type: ignore[attr-defined]
+    settings_class.layers = sources  # type: ignore[attr-defined]  # LayeredStatic's ClassVar: the type says BaseModel
     try:
         return settings_class()
     finally:
-        settings_class.layers = []  # type: ignore[attr-defined]
+        settings_class.layers = []  # type: ignore[attr-defined]  # as above
 
 
 def _attribute(err: ValidationError, sources: list[_Layer]) -> list[ConfigProblem]:
@@ -322,7 +322,7 @@ def _attribute(err: ValidationError, sources: list[_Layer]) -> list[ConfigProble
     for item in err.errors(include_url=False):
         loc = tuple(part for part in item["loc"] if isinstance(part, (str, int)))
         source = next((src for src in sources if _has_path(src.data, loc)), sources[0])
-        single = ValidationError.from_exception_data(err.title, [item])  # type: ignore[list-item]
+        single = ValidationError.from_exception_data(err.title, [item])  # type: ignore[list-item]  # ErrorDetails fits
         problems += problems_from_validation(
             single, source.label, spelled=source.normaliser.spelled, model=StaticConfig
         )

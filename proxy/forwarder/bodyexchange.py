@@ -19,6 +19,7 @@ written at the upstream's pace. Over the limit: 413.
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from proxy.forwarder.exchange import CONTINUE, Exchange, _expects_continue
 from proxy.forwarder.filters import response_chain, stages_before
@@ -28,12 +29,17 @@ from proxy.forwarder.upstream import UpstreamConnection
 from proxy.forwarder.wire import encode_head, status_line
 from proxy.message import HeaderList, Reply
 
+if TYPE_CHECKING:
+    from proxy.routing.plan import RoutePlan
+
 PUMP_HIGH_WATER = 1024 * 1024  # a spilled request body is read from disk while less is queued upstream
 REPLIED_AT = "body:replied-at"  # req.notes: the position of the middleware that answered by itself
 
 
 def see_bodies(exchange: Exchange) -> None:
-    exchange.__class__ = FilteringExchange if exchange.plan.hold_request is None else BodyExchange  # type: ignore[union-attr]
+    plan = exchange.plan
+    assert plan is not None  # dispatch calls it once the route is known
+    exchange.__class__ = FilteringExchange if plan.hold_request is None else BodyExchange
     exchange.sink = None
     exchange.held_body = None
 
@@ -42,13 +48,14 @@ class FilteringExchange(Exchange):
     """Response filters only (compress, errors, contentType)."""
 
     __slots__ = ()
+    plan: RoutePlan  # see_bodies makes one only once the route is known (Exchange's may be None)
 
     # -- response side: the chain of hooks and filters (plans with response_stages) ----------------------
     def relays_head_as_is(self, status: int, names: frozenset[str], lines: list[bytes]) -> bool:
         """A plan whose one filter declines this head by its Content-Type (RoutePlan.relays_declined), with
         none of the names its hooks act on: the head goes out as written, the exchange is a plain one."""
         plan = self.plan
-        watched = plan.relays_declined  # type: ignore[union-attr]
+        watched = plan.relays_declined
         if watched is None or not watched.isdisjoint(names) or self.__class__ is not FilteringExchange:
             return False
         if not (
@@ -67,21 +74,21 @@ class FilteringExchange(Exchange):
             if at < 0:
                 at = next(i for i, name in enumerate(raw_names) if name.lower() == b"content-type")
             content_type = lines[4 * at + 2].decode("latin-1")
-        if plan.response_probe(status, content_type):  # type: ignore[union-attr,misc]
+        if plan.response_probe(status, content_type):  # type: ignore[misc]  # relays_declined is set with a probe
             return False
-        self.__class__ = Exchange  # type: ignore[assignment]
+        self.__class__ = Exchange  # type: ignore[assignment]  # a plain one from now on: same slots
         return True
 
     def response_head(self, status: int, headers: HeaderList) -> bool:
         plan = self.plan
-        if not plan.response_stages or status == 101:  # type: ignore[union-attr]
+        if not plan.response_stages or status == 101:
             return super().response_head(status, headers)
-        probe = plan.response_probe  # type: ignore[union-attr]
+        probe = plan.response_probe
         if probe is not None and not probe(
             status, headers.get("content-type")
         ):  # its one filter declines it: the plain path
             if self.__class__ is FilteringExchange:  # nothing held either: a plain Exchange from now on
-                self.__class__ = Exchange  # type: ignore[assignment]
+                self.__class__ = Exchange  # type: ignore[assignment]  # a plain one from now on: same slots
             return Exchange.response_head(self, status, headers)
         self._head_arrived(status)
         if self.client.upgrading is self:  # a refused upgrade: neither connection can go on (see Exchange)
@@ -93,7 +100,7 @@ class FilteringExchange(Exchange):
         no_body = self.head.method == "HEAD" or status in (204, 304)
         self.body_until_close = not (no_body or chunked_in or ("content-length" in keys and not chunked_in))
         strip_hop_headers(headers, keep_upgrade=False)
-        sink = self.sink = response_chain(self, plan.response_stages)  # type: ignore[union-attr]
+        sink = self.sink = response_chain(self, plan.response_stages)
         sink.chain.head(status, headers)
         if self.head.method == "HEAD":
             sink.chain.end([])
@@ -170,16 +177,16 @@ class FilteringExchange(Exchange):
         own answer passes through those before it; the proxy's (502, 503, 504, 413...) through all of
         them (so an errors middleware can replace a 502 from a server that is down)."""
         plan = self.plan
-        stages = plan.response_stages  # type: ignore[union-attr]
+        stages = plan.response_stages
         if not stages or self.finished or reply.stream is not None:  # a stream is never held by a filter
             super().answer(reply)
             return
         at = self.head.notes.pop(REPLIED_AT, None)
         if at is not None:
-            stages = stages_before(stages, plan.middlewares[: int(at)])  # type: ignore[union-attr]
+            stages = stages_before(stages, plan.middlewares[: int(at)])
         elif self.held_body is not None and reply.status == 413:
-            first = next(i for i, m in enumerate(plan.middlewares) if m.holds_request_body)  # type: ignore[union-attr]
-            stages = stages_before(stages, plan.middlewares[:first])  # type: ignore[union-attr]
+            first = next(i for i, m in enumerate(plan.middlewares) if m.holds_request_body)
+            stages = stages_before(stages, plan.middlewares[:first])
         if not stages:
             super().answer(reply)
             return
@@ -230,7 +237,7 @@ class BodyExchange(FilteringExchange):
             self.stage is None
             and self.reply is None
             and self.server is not None
-            and self.plan.hold_request is not None  # type: ignore[union-attr]
+            and self.plan.hold_request is not None
             and (not self.request_complete or self.held_body is not None)
             and not self._held_complete()
         ):
@@ -240,7 +247,7 @@ class BodyExchange(FilteringExchange):
     def send_body(self, data: bytes) -> None:
         if self.reply is not None or self.finished:
             return
-        if self.plan.hold_request is not None and not self.sent_head:  # type: ignore[union-attr]
+        if self.plan.hold_request is not None and not self.sent_head:
             held = self._held()
             if not held.add(data):
                 self._body_too_large()
@@ -259,7 +266,7 @@ class BodyExchange(FilteringExchange):
     def _held(self) -> HeldBody:
         held = self.held_body
         if held is None:
-            limit, memory = self.plan.hold_request  # type: ignore[union-attr, misc]
+            limit, memory = self.plan.hold_request  # type: ignore[misc]  # a BodyExchange's plan holds requests
             held = self.held_body = HeldBody(limit, memory)
         return held
 

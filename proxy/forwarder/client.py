@@ -110,7 +110,7 @@ class ClientConnection(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio gives a stream protocol a Transport
         peer = transport.get_extra_info("peername")
         self.client_ip = peer[0] if isinstance(peer, tuple) else ""
         if self.tls is not None:
@@ -254,7 +254,7 @@ class ClientConnection(asyncio.Protocol):
         )
         if self.tls is not None:
             head.tls = self.tls
-        exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target)
+        exchange = Exchange(self, head, parser.should_keep_alive(), has_body, chunked, target, shape, values)
         if length is not None and len(length) > 18 and not chunked and _beyond_int63(length):
             exchange.reply = error_reply(400)  # Go reads Content-Length as int64; llhttp allows uint64
             exchange.keep_alive = False
@@ -459,6 +459,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _record(self, exchange: Exchange) -> None:
         """Tell the entry point's observers (the exchange record, access log, metrics) how it went."""
+        exchange.ended = time.monotonic()  # one clock read for all of them
         for observer in self.ep.observers:
             try:
                 observer(exchange)

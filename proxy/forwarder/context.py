@@ -51,11 +51,11 @@ class ExchangeRecord:
             original_target=exchange.original_target,
             router=plan.router if plan else None,
             middlewares=plan.middleware_names if plan else (),
-            upstream=server.url if forwarded else None,  # type: ignore[union-attr]
+            upstream=server.url if forwarded else None,  # type: ignore[union-attr]  # forwarded: server is set
             upstream_target=head.target if forwarded else None,
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status,
-            duration=max(0.0, time.monotonic() - exchange.started),
+            duration=max(0.0, (exchange.ended or time.monotonic()) - exchange.started),
             bytes_out=exchange.bytes_out,
             host=head.host,
             detail=exchange.detail,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from proxy.forwarder.client import ClientConnection
     from proxy.forwarder.filters import ClientSink
     from proxy.forwarder.heldbody import HeldBody
+    from proxy.forwarder.shape import RequestShape
     from proxy.middlewares.retry import RetryPolicy
     from proxy.routing.plan import RoutePlan
 
@@ -63,6 +64,9 @@ class Exchange:
         "out",
         "started",
         "original_target",
+        "request_shape",
+        "request_values",
+        "ended",
         "_header_timer",
         "_connect_task",
         "_retried",
@@ -93,6 +97,8 @@ class Exchange:
         has_body: bool,
         chunked_request: bool,
         original_target: str,
+        request_shape: RequestShape | None = None,
+        request_values: list[str] | None = None,
     ) -> None:
         self.client = client
         self.head = head
@@ -114,6 +120,12 @@ class Exchange:
         self.out: list[bytes] = []  # bytes for the client gathered during one upstream read
         self.started = time.monotonic()
         self.original_target = original_target
+        # The head's names and values as the client sent them, before any middleware (what Traefik's
+        # entry point metrics see): the metrics read the protocol and the request size there by position.
+        # None for an exchange not parsed from the wire (explain's).
+        self.request_shape = request_shape
+        self.request_values = request_values
+        self.ended = 0.0  # time.monotonic() when it was over: set just before the observers are told
         self._header_timer: asyncio.TimerHandle | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._retried = False
@@ -167,10 +179,10 @@ class Exchange:
         head, server = self.head, self.server
         assert server is not None
         headers = head.headers
-        if not server.pass_host_header:
-            headers.set("Host", server.host_header)
-        elif head.host:
+        if head.host and server.pass_host_header:
             headers.set("Host", head.host)
+        else:  # passHostHeader off, or an HTTP/1.0 request without one: Go's client sends the URL's host
+            headers.set("Host", server.host_header)
         if self.chunked_request and not again:
             headers.add("Transfer-Encoding", "chunked")
         path = head.path or "/"  # a middleware may leave it empty (Go's URL.Path), Go sends "/"
@@ -289,7 +301,7 @@ class Exchange:
             if self.pending_bytes:
                 self.pending_bytes = 0
                 self.client.resume_reading(self)  # it was paused once too much was held
-        if self.request_complete and self.server.response_header_timeout > 0:  # type: ignore[union-attr]
+        if self.request_complete and self.server.response_header_timeout > 0:  # type: ignore[union-attr]  # set by now
             self._start_header_timer()
 
     def send_body(self, data: bytes) -> None:
@@ -325,7 +337,7 @@ class Exchange:
         if self.replay_bytes > self.replay_limit:
             self.replay = None  # too large to keep: not retried on status, not mirrored (as in Traefik)
         else:
-            self.replay.append(data)  # type: ignore[union-attr]
+            self.replay.append(data)  # type: ignore[union-attr]  # callers check it is a list
 
     def send_body_raw(self, data: bytes) -> None:
         if self.replay is not None:
@@ -529,7 +541,7 @@ class Exchange:
         if head_only:
             stream.end()
         else:
-            reply.stream(stream)  # type: ignore[misc]
+            reply.stream(stream)  # type: ignore[misc]  # answer() checked it is set
 
     def fail(self, status: int, detail: str) -> None:
         """Upstream trouble: answer `status` if nothing was sent yet, else cut the client off."""

@@ -103,7 +103,7 @@ class Link:
         self.req = req
         self.middleware = middleware
         self.sink = sink
-        self.target: ResponseSink = down
+        self.target: ResponseSink | BodyFilter = down  # its filter once it has one
 
     def head(self, status: int, headers: HeaderList) -> None:
         middleware = self.middleware
@@ -113,7 +113,7 @@ class Link:
         if body_filter is not None:
             body_filter.down = self.down
             self.sink.filters.append(body_filter)
-            self.target = body_filter  # type: ignore[assignment]
+            self.target = body_filter
         self.target.head(status, headers)
 
     def body(self, data: bytes) -> None:

@@ -44,6 +44,11 @@ class RequestShape:
     has_length: bool  # a Content-Length header is present
     has_te: bool  # a Transfer-Encoding header is present
     host_at: int  # index of the first Host header, -1 when there is none
+    length_at: int  # index of the first Content-Length header, -1 when there is none
+    # Indexes (-1: absent) of the first Connection, Upgrade, Accept and Content-Type headers, the ones
+    # Traefik's metrics read the request's protocol from; None when neither of the last three is there
+    # (the protocol is then plain http whatever the values).
+    protocol_at: tuple[int, int, int, int] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,12 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
     valid = keys.count("host") == 1 and header_names_valid(keys)
     underscores = any("_" in key for key in keys)
     special = _REQUEST_SPECIAL.intersection(keys)
+    protocol_at = (
+        _first(keys, "connection"),
+        _first(keys, "upgrade"),
+        _first(keys, "accept"),
+        _first(keys, "content-type"),
+    )
     return RequestShape(
         names,
         keys,
@@ -94,7 +105,13 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
         "content-length" in keys,
         "transfer-encoding" in keys,
         keys.index("host") if "host" in keys else -1,
+        _first(keys, "content-length"),
+        protocol_at if max(protocol_at[1:]) >= 0 else None,
     )
+
+
+def _first(keys: tuple[str, ...], key: str) -> int:
+    return keys.index(key) if key in keys else -1
 
 
 def _response_shape(raw_names: tuple[bytes, ...]) -> ResponseShape:

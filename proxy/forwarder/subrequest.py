@@ -100,7 +100,7 @@ class SubRequest:
 
     def _attach(self, conn: UpstreamConnection) -> None:
         self.upstream = conn
-        conn.begin(self)  # type: ignore[arg-type]
+        conn.begin(self)  # type: ignore[arg-type]  # has the Exchange methods the connection calls
         conn.write(self.request)
         timeout = self.server.response_header_timeout  # the service's transport, as for any request
         if timeout > 0 and self._timer is None:

@@ -101,7 +101,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio gives a stream protocol a Transport
 
     def data_received(self, data: bytes) -> None:
         exchange = self.exchange
@@ -119,7 +119,7 @@ class UpstreamConnection(asyncio.Protocol):
             self._head_at_limit(exchange, data)
             return
         try:
-            self.parser.feed_data(data)  # type: ignore[union-attr]
+            self.parser.feed_data(data)  # type: ignore[union-attr]  # begin() set it (an exchange is here)
         except httptools.HttpParserUpgrade as upgrade:
             exchange.flush_to_client()
             exchange.start_tunnel(data[upgrade.args[0] :])
@@ -239,10 +239,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        status = parser.get_status_code()  # type: ignore[union-attr]
+        status = parser.get_status_code()  # type: ignore[union-attr]  # llhttp calls back from feed_data only
         lines = self.head_lines
         self.head_lines = []
-        exchange: Exchange = self.exchange  # type: ignore[assignment]
+        exchange: Exchange = self.exchange  # type: ignore[assignment]  # feed_data runs with one set
         if 100 <= status < 200 and status != 101:
             exchange.interim_response(status, decoded_headers(lines))
             # Go's Transport resets its header limit after a 1xx that ReverseProxy relays: each head has
@@ -256,7 +256,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
             return
         self.in_head = False
-        if not parser.should_keep_alive():  # type: ignore[union-attr]
+        if not parser.should_keep_alive():  # type: ignore[union-attr]  # as above
             self.broken = True
         shape = response_shape(lines[0::4])
         if shape.length_at >= 0 and exchange.relays_head_as_is(status, shape.keys, lines):
@@ -283,7 +283,7 @@ class UpstreamConnection(asyncio.Protocol):
         if not self.complete:
             if self.raw_left:
                 self.raw_left -= len(body)
-            self.exchange.response_body(body)  # type: ignore[union-attr]
+            self.exchange.response_body(body)  # type: ignore[union-attr]  # None only once complete
 
     def on_message_complete(self) -> None:
         if not self.in_head:
@@ -291,7 +291,7 @@ class UpstreamConnection(asyncio.Protocol):
             if not self.complete:
                 self.complete = True
                 self.raw_left = 0
-                self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]
+                self.exchange.response_body_end(self.trailers)  # type: ignore[union-attr]  # None only once complete
 
 
 def decoded_headers(lines: list[bytes]) -> HeaderList:

@@ -41,7 +41,7 @@ from passlib.hash import apr_md5_crypt, ldap_sha1, md5_crypt
 
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.authusers import load_users
-from proxy.middlewares.base import Middleware
+from proxy.middlewares.base import HookResult, Middleware
 
 CACHE_SIZE = 1024
 DEFAULT_REALM = "traefik"
@@ -142,7 +142,7 @@ class BasicAuth(Middleware):
         hasher.update(header.encode("latin-1", "replace"))
         return hasher.digest()
 
-    def on_request(self, req: RequestHead) -> Reply | None:
+    def on_request(self, req: RequestHead) -> HookResult:
         header = req.headers.get("Authorization")
         if header is not None:
             key = self._key(header)
@@ -191,7 +191,7 @@ class WaitingBasicAuth(BasicAuth):
     is checked in a thread, and only that request waits: the plain hook returns an awaitable then, which
     the forwarder runs in a task (proxy.middlewares.base)."""
 
-    def on_request(self, req: RequestHead) -> Reply | None:
+    def on_request(self, req: RequestHead) -> HookResult:
         header = req.headers.get("Authorization")
         if header is None:
             return self.challenge()
@@ -202,7 +202,7 @@ class WaitingBasicAuth(BasicAuth):
             if credentials is None:
                 return self.challenge()
             if is_costly(self.users.get(credentials[0]) or self.not_found_secret):
-                return asyncio.ensure_future(self._checked(req, key, header))  # type: ignore[return-value]
+                return asyncio.ensure_future(self._checked(req, key, header))
             user = self._check(header)
             if user is None:
                 return self.challenge()
@@ -228,8 +228,10 @@ class WaitingBasicAuth(BasicAuth):
     def _settled(self, key: bytes) -> Callable[[asyncio.Future[str | None]], None]:
         def done(future: asyncio.Future[str | None]) -> None:
             del self._pending[key]
-            if not future.cancelled() and future.exception() is None and future.result() is not None:
-                self._remember(key, future.result())  # type: ignore[arg-type]
+            if not future.cancelled() and future.exception() is None:
+                user = future.result()
+                if user is not None:
+                    self._remember(key, user)
 
         return done
 

@@ -46,7 +46,7 @@ class BodyFilter:
     __slots__ = ("down",)
 
     def __init__(self) -> None:
-        self.down: ResponseSink = None  # type: ignore[assignment]
+        self.down: ResponseSink = None  # type: ignore[assignment]  # set by the forwarder before head()
 
     def head(self, status: int, headers: HeaderList) -> None:
         self.down.head(status, headers)

@@ -192,7 +192,7 @@ class CompressFilter(BodyFilter):
             return
         if not self.started:
             self.started = True
-            status, headers = self.held  # type: ignore[misc]
+            status, headers = self.held  # type: ignore[misc]  # head() held it: started is False
             self.held = None
             self._mark(headers)
             self.down.head(status, headers)

@@ -45,7 +45,7 @@ class IPAllowList(Middleware):
         if isinstance(self.strategy, RemoteAddrStrategy) and self.strategy.ipv6_subnet is None:
             # The usual configuration: the peer address is the one judged, no strategy object on the way.
             self._authorized = self.checker.is_authorized
-            self.on_request = self._on_request_peer  # type: ignore[method-assign]
+            self.on_request = self._on_request_peer  # type: ignore[method-assign]  # the usual case's hook, chosen once
 
     def on_request(self, req: RequestHead) -> Reply | None:
         if self.checker.is_authorized(self.strategy.get_ip(req)):

@@ -29,10 +29,15 @@ from proxy.observability.scope import Scoped
 
 if TYPE_CHECKING:
     from proxy.forwarder.exchange import Exchange
+    from proxy.routing.plan import RoutePlan
+    from proxy.services.loadbalancer import UpstreamServer
 
 log = logging.getLogger("proxy.accesslog")
 
 FLUSH_INTERVAL = 0.2  # seconds a buffered line may wait before it is written
+DECIMAL = tuple(str(n) for n in range(1000))  # "0" ... "999"
+PADDED = tuple(f"{n:03d}" for n in range(1000))  # "000" ... "999": the last three digits of a larger number
+_NOTHING = object()  # a plan or server no exchange has
 FORMATS = ("common", "genericCLF", "json")
 
 # What the common line shows (logger_formatters.go), headers aside.
@@ -195,6 +200,15 @@ class AccessLog(Scoped):
         self._timer: asyncio.TimerHandle | None = None
         self._utc = _Clock(local=False)
         self._quoted: dict[str, str] = {}
+        # The common line's caches: the quoted router and server URL of the last line, its CLF start
+        # time (for starts between the two monotonic bounds), RequestCount's digits above the last three.
+        self._tail_plan: object = _NOTHING
+        self._tail_server: object = _NOTHING
+        self._tail = ""
+        self._stamp = ""
+        self._stamp_from = self._stamp_until = 0.0
+        self._thousands, self._units = "", DECIMAL
+        self._count_from = self._count_until = 0
         self._offset = 0.0
         self._offset_until = -1.0
         self._recent = False  # lines were written since the timer last fired: keep it running
@@ -248,7 +262,7 @@ class AccessLog(Scoped):
             plan = exchange.plan
             if not self._scope.reports(exchange.head.entry_point, plan.router if plan is not None else None):
                 return
-        ended = monotonic()
+        ended = exchange.ended or monotonic()
         if ended > self._offset_until:  # the wall clock's offset from the monotonic one, once a second
             self._offset = time.time() - ended
             self._offset_until = ended + 1.0
@@ -270,19 +284,26 @@ class AccessLog(Scoped):
                     if sent != client_ip:
                         host = _sent_forwarded_for(sent, client_ip) or client_ip
             plan, server, reply = exchange.plan, exchange.server, exchange.reply
-            quoted = self._quoted
-            router = (quoted.get(plan.router) or self._quote(plan.router)) if plan is not None else '"-"'
-            url = (quoted.get(server.url) or self._quote(server.url)) if server is not None else '"-"'
+            if plan is self._tail_plan and server is self._tail_server:  # as the line before (the usual case)
+                tail = self._tail
+            else:
+                tail = self._tail_of(plan, server)
             notes = head.notes
-            clock = self._utc
-            second = int(exchange.started + self._offset)
-            stamp = clock.text if second == clock.second else clock.clf(second * 1_000_000_000)
+            started = exchange.started
+            stamp = self._stamp if self._stamp_from <= started < self._stamp_until else self._stamp_at(started)
             target = exchange.original_target
+            status = exchange.status
+            size = len(reply.body) if reply is not None else exchange.bytes_out
+            millis = int((ended - started) * 1000)
+            millis_text = DECIMAL[millis] if millis < 1000 else str(millis)
+            if not self._count_from <= count < self._count_until:
+                self._count_block(count)
+            # The numbers come from tables where they can: an int's str() costs more than the rest of the line.
             line = (
                 f'{host or "-"} - {notes.get("ClientUsername", "-") if notes else "-"} [{stamp}] "{head.method} '
                 f'{(target if self.keep_query else target.partition("?")[0]) or "-"} HTTP/{head.version}" '
-                f'{exchange.status} {len(reply.body) if reply is not None else exchange.bytes_out} "-" "-" '
-                f"{count} {router} {url} {int((ended - exchange.started) * 1000)}ms\n"
+                f'{DECIMAL[status] if status < 1000 else status} {DECIMAL[size] if size < 1000 else size} "-" "-" '
+                f"{self._thousands}{self._units[count % 1000]} {tail} {millis_text}ms\n"
             )
         else:
             line = self._line_of_fields(exchange, ended, self._offset, count)
@@ -430,6 +451,29 @@ class AccessLog(Scoped):
             f"{_plain(data.get('DownstreamContentSize'))} {_quoted(data.get('request_Referer'))} "
             f"{_quoted(data.get('request_User-Agent'))}\n"
         )
+
+    def _tail_of(self, plan: RoutePlan | None, server: UpstreamServer | None) -> str:
+        """The common line's `"router" "server URL"`, remembered for the next line."""
+        quoted = self._quoted
+        router = (quoted.get(plan.router) or self._quote(plan.router)) if plan is not None else '"-"'
+        url = (quoted.get(server.url) or self._quote(server.url)) if server is not None else '"-"'
+        self._tail_plan, self._tail_server = plan, server
+        self._tail = tail = f"{router} {url}"
+        return tail
+
+    def _count_block(self, count: int) -> None:
+        """RequestCount's text is its thousands (kept for the 1000 counts that share them) and a table entry."""
+        thousands = count // 1000
+        self._thousands, self._units = (str(thousands), PADDED) if thousands else ("", DECIMAL)
+        self._count_from, self._count_until = thousands * 1000, thousands * 1000 + 1000
+
+    def _stamp_at(self, started: float) -> str:
+        """The CLF time of a monotonic start, and the monotonic second it stays valid for."""
+        second = int(started + self._offset)
+        self._stamp = stamp = self._utc.clf(second * 1_000_000_000)
+        self._stamp_from = second - self._offset
+        self._stamp_until = self._stamp_from + 1.0
+        return stamp
 
     def _quote(self, text: str) -> str:
         """`_quoted`, remembered (router names and server URLs repeat on every line)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from proxy.config.static import StaticConfig
@@ -16,6 +17,7 @@ from proxy.observability.scope import build_scope
 
 if TYPE_CHECKING:
     from proxy.config.dynamic import DynamicConfig
+    from proxy.forwarder.exchange import Exchange
     from proxy.observability.accesslog import AccessLog
     from proxy.observability.api import Api
     from proxy.observability.live import LiveView
@@ -118,7 +120,7 @@ class Observability:
         if self.ping is not None:
             self.ping.terminating = value
 
-    def observers(self) -> list:  # type: ignore[type-arg]
+    def observers(self) -> list[Callable[[Exchange], None]]:
         return [o for o in (self.access_log, self.metrics) if o is not None]
 
     def applied(self, dynamic: DynamicConfig, result: BuildResult) -> None:

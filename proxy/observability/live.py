@@ -129,9 +129,9 @@ class LiveView:
             plan.router if plan else None,
             plan.service_name if plan else None,
             upstream,
-            server.url if forwarded else None,  # type: ignore[union-attr]
+            server.url if forwarded else None,  # type: ignore[union-attr]  # forwarded: server is set
             exchange.status,
-            max(0.0, time.monotonic() - exchange.started),
+            max(0.0, (exchange.ended or time.monotonic()) - exchange.started),
             exchange.bytes_out,
             exchange.detail,
             headers,

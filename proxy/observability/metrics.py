@@ -19,10 +19,9 @@ import json
 import logging
 import os
 import time
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Iterator
 from pathlib import Path
-from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from proxy.config.static import PrometheusConfig
@@ -36,6 +35,8 @@ log = logging.getLogger("proxy.metrics")
 
 SHARE_ENV = "STRIPPROXY_METRICS_DIR"
 SHARE_INTERVAL = 1.0  # seconds between a worker's writes of its records
+NO_SERIES = (None,) * 7  # matches no exchange (an exchange always has a status)
+FOLD_AT = 1024  # durations a series keeps before folding them into its record
 BASE_LABELS = ("code", "method", "protocol")
 
 
@@ -46,20 +47,72 @@ def qualified(name: str | None) -> str:
     return name if "@" in name else f"{name}@file"
 
 
-def request_protocol(headers: Any) -> str:
-    """Traefik's getRequestProtocol: websocket, sse, grpc-web, grpc or http."""
-    upgrade = headers.get("upgrade")
-    if upgrade is not None and "websocket" in upgrade.lower():
-        return "websocket"
-    accept = headers.get("accept")
-    if accept is not None and "text/event-stream" in accept.lower():
+# Traefik's getMethod: any other method is reported as EXTENSION_METHOD (a bounded label set).
+METHODS = frozenset({"HEAD", "GET", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "PRI"})
+
+
+def has_token(value: str, token: str) -> bool:
+    """Traefik's containsHeader: one of the comma-separated items, trimmed and lower-cased, is `token`."""
+    return any(item.strip().lower() == token for item in value.split(","))
+
+
+def protocol_of(connection: str | None, upgrade: str | None, accept: str | None, content_type: str | None) -> str:
+    """Traefik's getRequestProtocol, from the first value of each header (None: absent): websocket, sse,
+    grpc-web, grpc or http."""
+    if connection is not None and upgrade is not None and has_token(connection, "upgrade"):
+        if has_token(upgrade, "websocket"):
+            return "websocket"
+    if accept is not None and "text/event-stream" in accept.lower() and has_token(accept, "text/event-stream"):
         return "sse"
-    content_type = headers.get("content-type") or ""
-    if content_type.startswith("application/grpc-web"):
-        return "grpc-web"
-    if content_type.startswith("application/grpc"):
-        return "grpc"
+    if content_type is not None and content_type.startswith("application/grpc"):
+        return "grpc-web" if content_type.startswith("application/grpc-web") else "grpc"
     return "http"
+
+
+def request_protocol(headers: Any) -> str:
+    """`protocol_of` a HeaderList."""
+    get = headers.get
+    return protocol_of(get("connection"), get("upgrade"), get("accept"), get("content-type"))
+
+
+def received_protocol(at: tuple[int, int, int, int], values: list[str]) -> str:
+    """`protocol_of` a head as received: `at` is its shape's protocol_at, `values` its values."""
+    connection, upgrade, accept, content_type = at
+    return protocol_of(
+        values[connection] if connection >= 0 else None,
+        values[upgrade] if upgrade >= 0 else None,
+        values[accept] if accept >= 0 else None,
+        values[content_type] if content_type >= 0 else None,
+    )
+
+
+class Series:
+    """The numbers of one label combination: `record` is [count, request bytes, response bytes, duration sum,
+    bucket counts..., +Inf count] (as shared between workers and scraped); the durations of the latest
+    exchanges wait in `durations` and are folded into the count, sum and buckets in batches (a sort and one
+    bisect per bucket for the lot, not a bisect and three additions per exchange)."""
+
+    __slots__ = ("record", "durations")
+
+    def __init__(self, buckets: int) -> None:
+        self.record: list[float] = [0, 0, 0, 0.0] + [0] * (buckets + 1)
+        self.durations: list[float] = []
+
+    def fold(self, buckets: tuple[float, ...]) -> None:
+        durations = self.durations
+        if not durations:
+            return
+        self.durations = []
+        durations.sort()
+        record = self.record
+        record[0] += len(durations)
+        record[3] += sum(durations)
+        below = 0  # durations up to the previous bound
+        for index, bound in enumerate(buckets, 4):
+            upto = bisect_right(durations, bound)  # a Prometheus bucket counts what is <= its bound
+            record[index] += upto - below
+            below = upto
+        record[4 + len(buckets)] += len(durations) - below
 
 
 class Metrics(Scoped):
@@ -72,74 +125,113 @@ class Metrics(Scoped):
         self.buckets = tuple(sorted(float(b) for b in config.buckets))
         self.header_labels = tuple(config.header_labels.items())  # (label, header name)
         self.header_names = tuple(header.lower() for _, header in self.header_labels)
-        # (entry point, router, router's service, service, code, method, protocol, *header values) ->
-        # [count, request bytes, response bytes, duration sum, bucket counts..., +Inf count]
-        self.records: dict[tuple[Any, ...], list[float]] = {}
+        # (entry point, router, router's service, service, code, method, protocol, *header values) -> its numbers
+        self.series: dict[tuple[Any, ...], Series] = {}
         self.retries: dict[str, int] = {}
         self.reloads = 0
         self.last_reload = 0.0
         self.runtimes: list[EntryPointRuntime] = []
         self.share_dir = Path(share_dir) if share_dir else None
         self._share_task: asyncio.Task[None] | None = None
+        self._last: tuple[Any, ...] = NO_SERIES
 
     # -- the observer -------------------------------------------------------------------------------
     def __call__(self, exchange: Exchange) -> None:
         head, plan, server = exchange.head, exchange.plan, exchange.server
-        duration = monotonic() - exchange.started
         router = plan.router if plan is not None else None
         if not self._everything and not self._scope.reports(head.entry_point, router):
             return
-        headers = head.headers
-        keys = headers.keys
-        protocol = "http"
+        duration = exchange.ended - exchange.started
+        shape = exchange.request_shape
+        if shape is not None:  # read from the wire: the protocol and size as the client sent them
+            values = exchange.request_values
+            assert values is not None
+            at = shape.protocol_at
+            if at is None:
+                protocol = "http"
+            elif at[1] < 0 and at[3] < 0:  # only an Accept header (most clients send one): SSE or not
+                accept = values[at[2]]
+                sse = "text/event-stream" in accept.lower() and has_token(accept, "text/event-stream")
+                protocol = "sse" if sse else "http"
+            else:
+                protocol = received_protocol(at, values)
+            length = values[shape.length_at] if shape.length_at >= 0 else None
+        else:
+            protocol = request_protocol(head.headers)
+            length = head.headers.get("content-length")
+        method = head.method
+        status = exchange.status
+        # A stream of exchanges alike (one route, one server, 200s) is the usual case: the previous exchange's
+        # series is tried first, by identity, before a key is built and looked up.
+        last = self._last
         if (
-            "upgrade" in keys
-            or ("accept" in keys and "text/event-stream" in (headers.items[keys.index("accept")][1]))
-            or ("content-type" in keys and headers.items[keys.index("content-type")][1].startswith("application/grpc"))
-        ):  # only then can it be anything but http (an API call's JSON content type is decided here)
-            protocol = request_protocol(headers)
+            last[0] is plan
+            and last[1] is server
+            and last[2] == status
+            and last[3] == method
+            and last[4] is protocol
+            and last[5] == head.entry_point
+        ):
+            series = last[6]
+        else:
+            series = self._series_of(exchange, protocol)
+            if not self.header_names:  # with header labels, each exchange's values pick its series
+                self._last = (plan, server, status, method, protocol, head.entry_point, series)
+        durations = series.durations
+        durations.append(duration)
+        if len(durations) >= FOLD_AT:
+            series.fold(self.buckets)
+        record = series.record
+        reply = exchange.reply
+        record[2] += len(reply.body) if reply is not None else exchange.bytes_out
+        if length is not None and length.isdigit():
+            record[1] += int(length)
+        if exchange.attempts > 1 and server is not None:
+            self.retries[server.service] = self.retries.get(server.service, 0) + exchange.attempts - 1
+
+    def _series_of(self, exchange: Exchange, protocol: str) -> Series:
+        head, plan, server, method = exchange.head, exchange.plan, exchange.server, exchange.head.method
         key: tuple[Any, ...] = (
             head.entry_point,
-            router,
+            plan.router if plan is not None else None,
             plan.service_name if plan is not None else None,
             server.service if server is not None else None,
             exchange.status,
-            head.method,
+            method if method in METHODS else "EXTENSION_METHOD",
             protocol,
         )
         if self.header_names:
+            headers = head.headers
             key += tuple(headers.get(name) or "" for name in self.header_names)
-        record = self.records.get(key)
-        if record is None:
-            record = self.records[key] = [0, 0, 0, 0.0] + [0] * (len(self.buckets) + 1)
-        reply = exchange.reply
-        record[0] += 1
-        record[2] += len(reply.body) if reply is not None else exchange.bytes_out
-        record[3] += duration
-        record[4 + bisect_left(self.buckets, duration)] += 1
-        if "content-length" in keys:
-            length = headers.items[keys.index("content-length")][1]
-            if length.isdigit():
-                record[1] += int(length)
-        if exchange.attempts > 1 and server is not None:
-            self.retries[server.service] = self.retries.get(server.service, 0) + exchange.attempts - 1
+        series = self.series.get(key)
+        if series is None:
+            series = self.series[key] = Series(len(self.buckets))
+        return series
 
     def config_applied(self, routers: set[str], services: set[str]) -> None:
         """A configuration was installed: count it, and drop the series of routers and services it no
         longer has (as Traefik's prometheusState does)."""
         self.reloads += 1
         self.last_reload = time.time()
-        self.records = {
-            key: record
-            for key, record in self.records.items()
+        self._last = NO_SERIES
+        self.series = {
+            key: series
+            for key, series in self.series.items()
             if (key[1] is None or key[1] in routers) and (key[3] is None or key[3] in services)
         }
+
+    def records(self) -> dict[tuple[Any, ...], list[float]]:
+        """Each series' record, with every duration observed so far folded in."""
+        buckets = self.buckets
+        for series in self.series.values():
+            series.fold(buckets)
+        return {key: series.record for key, series in self.series.items()}
 
     # -- sharing between workers --------------------------------------------------------------------
     def _snapshot(self) -> dict[str, Any]:
         return {
             "pid": os.getpid(),
-            "records": [[list(key), record] for key, record in self.records.items()],
+            "records": [[list(key), record] for key, record in self.records().items()],
             "retries": self.retries,
             "reloads": self.reloads,
             "last_reload": self.last_reload,
@@ -206,7 +298,7 @@ class Metrics(Scoped):
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def merged(self) -> tuple[dict[tuple[Any, ...], list[float]], dict[str, int], int, float, dict[str, int]]:
-        records = {key: list(record) for key, record in self.records.items()}
+        records = {key: list(record) for key, record in self.records().items()}
         retries = dict(self.retries)
         reloads, last_reload = self.reloads, self.last_reload
         open_connections = {rt.name: len(rt.connections) for rt in self.runtimes}

@@ -308,7 +308,7 @@ class HtmlRewriter:
                 scan = end + 3
                 self.state = TEXT
             else:  # RAW or STYLE: up to the end tag
-                found = self.raw_end.search(data, scan)  # type: ignore[union-attr]
+                found = self.raw_end.search(data, scan)  # type: ignore[union-attr]  # set with the RAW/STYLE state
                 stop = found.start() if found is not None else size
                 if found is None and not final:
                     stop = max(scan, size - len(self.raw_name) - 2)  # `</style` may be cut
@@ -446,7 +446,9 @@ def might_rewrite(status: int, content_type: str | None) -> bool:
     None. prefixRewrite's `body_probe`, so a JSON answer takes the forwarder's plain path."""
     if status < 200 or 300 <= status < 400 or status in (204, 206):
         return False
-    return bool(content_type) and content_type[0] in "tT"  # type: ignore[index]
+    if not content_type:
+        return False
+    return content_type[0] in "tT"
 
 
 def markup_filter(

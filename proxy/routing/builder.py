@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from proxy.config.dynamic import DynamicConfig, RouterTLSConfig, ServersTransportConfig
 from proxy.config.dynamic_middlewares import MiddlewareConfig
@@ -44,6 +44,8 @@ __all__ = [
     "local_name",
     "transport_settings",
 ]
+
+Built = TypeVar("Built")  # what _build_or_error's build gives: a Picker or a Middleware
 
 
 def transport_settings(config: ServersTransportConfig | StaticServersTransportConfig, **more: Any) -> TransportSettings:
@@ -550,7 +552,7 @@ class RuntimeBuilder(ServiceBuilder):
             self.problems.append(Problem("middleware", f"{name}@{PROVIDER}", f"{kind}: {unused}", level="warning"))
         return built
 
-    def _build_or_error(self, name: str, kind: str, build):  # type: ignore[no-untyped-def]
+    def _build_or_error(self, name: str, kind: str, build: Callable[[str], Built]) -> Built | BuildError:
         key = f"{kind}:{name}"
         if key in self._resolving:
             cycle = " -> ".join([*self._resolving[self._resolving.index(key) :], key])

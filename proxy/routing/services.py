@@ -16,7 +16,14 @@ from proxy.middlewares.base import Middleware
 from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean
 from proxy.services.composite import Failover, Mirroring
 from proxy.services.healthcheck import ActiveHealthCheck, CheckSpec, PassiveHealthCheck, Target, path_problem
-from proxy.services.loadbalancer import LoadBalancer, Picker, UpstreamServer, WeightedBalancer, parse_server_url
+from proxy.services.loadbalancer import (
+    LoadBalancer,
+    Picker,
+    ServerPicking,
+    UpstreamServer,
+    WeightedBalancer,
+    parse_server_url,
+)
 from proxy.services.sticky import SET_COOKIE_NOTE, Sticky, add_set_cookies, cookie_name
 from proxy.services.strategies import STRATEGIES, HRWService, LeastTime
 
@@ -90,8 +97,8 @@ class ServiceBuilder:
             raise BuildError(str(exc)) from None
         if config.middlewares:
             raise BuildError("service-level middlewares are not supported by stripproxy")
-        if kind == "loadBalancer":
-            return self._load_balancer(name, config.load_balancer)  # type: ignore[arg-type]
+        if kind == "loadBalancer" and config.load_balancer is not None:  # the kind says it is set
+            return self._load_balancer(name, config.load_balancer)
         if kind == "weighted":
             return self._weighted(name, config.weighted)
         if kind == "highestRandomWeight":
@@ -157,7 +164,7 @@ class ServiceBuilder:
         if strategy == "p2c" and any(explicit for *_, explicit in servers_config):
             self._warn(name, "loadBalancer.servers[].weight is ignored by strategy 'p2c' (as in Traefik)")
         options: dict[str, Any] = {"wants_health_check": config.health_check is not None, "sticky": sticky}
-        lb: Any = (
+        lb: ServerPicking = (
             LoadBalancer(name, servers, weights, **options)
             if strategy == "wrr"
             else STRATEGIES[strategy](name, servers, weights, **options)
@@ -173,7 +180,7 @@ class ServiceBuilder:
             )
             lb.finish()  # the lone-server shortcut is off: every exchange is watched
             self.background.append((name, lb.passive))
-        return lb  # type: ignore[no-any-return]
+        return lb
 
     def _sticky(self, name: str, config: StickyConfig | None) -> Sticky[Any] | None:
         if config is None or config.cookie is None:

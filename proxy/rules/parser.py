@@ -17,6 +17,7 @@ Arity and empty-argument checks follow pkg/muxer/http/matcher.go (httpFuncs) and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Canonical matcher name -> accepted argument counts (Traefik v3 httpFuncs).
@@ -53,10 +54,10 @@ MATCHER_ARITY_V2: dict[str, tuple[int, ...] | None] = dict.fromkeys(
 )
 
 
-def _spellings(names: object = MATCHER_ARITY) -> dict[str, str]:
+def _spellings(names: Iterable[str] = MATCHER_ARITY) -> dict[str, str]:
     # predicate registers each matcher under four spellings only (pkg/rules/parser.go NewParser).
     out: dict[str, str] = {}
-    for name in names:  # type: ignore[attr-defined]
+    for name in names:
         for form in (name, name.lower(), name.upper(), name.lower().capitalize()):
             out[form] = name
     return out

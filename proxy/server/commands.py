@@ -68,7 +68,7 @@ def explain_text(result: Trace) -> str:
             lines.append(f"  body: {reply.body[:200]!r}")
     elif result.server:
         lines.append(f"service {result.service!r} -> server {result.server}; the upstream receives:")
-        lines += ["  " + line for line in result.upstream_head.rstrip("\r\n").split("\r\n")]  # type: ignore[union-attr]
+        lines += ["  " + line for line in (result.upstream_head or "").rstrip("\r\n").split("\r\n")]
     return "\n".join(lines)
 
 
@@ -84,9 +84,9 @@ def explain(
     name = pick_entry_point(gateway, url, entry_point)
     server = gateway.entry_point_servers[name]
     # An https:// URL is a TLS connection: the entry point's TLS routers serve it.
-    tls = url.lower().startswith("https://") and server.tls_runtime is not None
-    runtime = server.tls_runtime if tls else server.runtime
-    return explain_text(run_trace(runtime, method, url, pairs, client_ip))  # type: ignore[arg-type]
+    tls_runtime = server.tls_runtime
+    runtime = tls_runtime if tls_runtime is not None and url.lower().startswith("https://") else server.runtime
+    return explain_text(run_trace(runtime, method, url, pairs, client_ip))
 
 
 def routes(gateway: Gateway) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from proxy.message import HeaderList, RequestHead
 from proxy.routing.builder import BuildResult
 from proxy.routing.table import RouteTable
 from proxy.rules import MatchRequest
+from proxy.services.loadbalancer import Picker
 
 REPLAY_MATCHED = "matches when replayed (of the headers only Host is recorded)"
 
@@ -80,13 +81,13 @@ def _routed(record: ExchangeRecord, build: BuildResult | None) -> list[str]:
     return lines
 
 
-def service_health(service: object, build: BuildResult) -> list[str]:
+def service_health(service: Picker, build: BuildResult) -> list[str]:
     """The health of `service` and the services below it: what is down and why, the last active checks."""
     from proxy.routing.services import walk
     from proxy.services.healthcheck import ActiveHealthCheck
 
     tree = list(walk(service))
-    lines = list(dict.fromkeys(service.health()))  # type: ignore[attr-defined]
+    lines = list(dict.fromkeys(service.health()))
     for work in build.background:
         if isinstance(work, ActiveHealthCheck) and any(work.balancer is picker for picker in tree):
             lines += work.describe()

@@ -129,7 +129,8 @@ class Gateway:
             name.partition("@")[0]: url for name, url in {**(service_overrides or {}), **(services or {})}.items()
         }
         replaced: dict[str, Any] = {}
-        if cli_engine:
+        static: StaticConfig
+        if cli_engine and isinstance(config, StaticConfig):  # cli_engine says it is one: narrowed for mypy
             static = config
         else:
             # Imported here: the CLI (a StaticConfig) never reads a config source, nor PyYAML through it.
@@ -162,9 +163,9 @@ class Gateway:
         self.rebound: dict[str, str] = {
             name: ep.address
             for name, ep in written.items()
-            if name in static.entry_points and static.entry_points[name].address != ep.address  # type: ignore[union-attr]
+            if name in static.entry_points and static.entry_points[name].address != ep.address
         }
-        self.static: StaticConfig = static  # type: ignore[assignment]
+        self.static = static
         self.strict = strict
         self.local_ca = tls_local_ca(local_ca)
         self.pools = PoolRegistry()
@@ -404,8 +405,8 @@ class Gateway:
         server = self.entry_point_servers.get(record.entry_point)
         table = None
         if server is not None:
-            tls = record.scheme == "https" and server.tls_runtime is not None
-            table = server.tls_runtime.table if tls else server.runtime.table  # type: ignore[union-attr]
+            tls_runtime = server.tls_runtime
+            table = (tls_runtime if tls_runtime is not None and record.scheme == "https" else server.runtime).table
         return explain(record, table, self.last_build, self.dynamic)
 
     def failures(self) -> list[str]:

@@ -38,7 +38,7 @@ class Sniffer(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio gives a stream protocol a Transport
         timeout = self.server.runtime.read_timeout
         if timeout > 0:
             self.timer = asyncio.get_running_loop().call_later(

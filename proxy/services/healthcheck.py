@@ -123,7 +123,7 @@ class ActiveHealthCheck:
 
     def _record(self, target: Target, error: str | None) -> None:
         up = error is None
-        target.last = "up" if up else error  # type: ignore[assignment]
+        target.last = "up" if error is None else error
         target.checked = time.monotonic()
         balancer = self.balancer
         was_up = target.name not in balancer.down

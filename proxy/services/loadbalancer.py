@@ -251,27 +251,26 @@ class WeightedRoundRobin(Balancer[T]):
     def _next(self, req: RequestHead) -> tuple[str, T]:
         if not len(self._wrr):
             raise NoServerAvailable(self.name)
-        index: int = self._wrr.next()  # type: ignore[assignment]
+        index: int = self._wrr.next()  # type: ignore[assignment]  # its items are the indexes 0..n-1
         return self._wrr_names[index], self._healthy_items[index]
 
 
-class ServerPicking:
-    """A balancer of servers (a `loadBalancer` service, whatever its strategy): `pick` gives the server."""
-
-    _only: UpstreamServer | None
+class ServerPicking(Balancer[UpstreamServer]):
+    """A balancer of servers (a `loadBalancer` service, whatever its strategy): `pick` gives the server.
+    Mixed in before the strategy's class (LoadBalancer, P2CLoadBalancer...), so the MRO is theirs."""
 
     def _add_servers(self, servers: Sequence[UpstreamServer], weights: Sequence[int]) -> None:
         self.servers = tuple(servers)
         for server, weight in zip(servers, weights, strict=True):
-            self.add(server.url, server, weight)  # type: ignore[attr-defined]
-        self.finish()  # type: ignore[attr-defined]
+            self.add(server.url, server, weight)
+        self.finish()
 
     def pick(self, req: RequestHead) -> UpstreamServer:
         only = self._only
         if only is not None:
             return only
-        server: UpstreamServer = self.choose(req)  # type: ignore[attr-defined]
-        passive = self.passive  # type: ignore[attr-defined]
+        server = self.choose(req)
+        passive = self.passive
         if passive is not None:
             add_end_hook(req, partial(passive.outcome, server.url))
         return server
@@ -293,25 +292,23 @@ class LoadBalancer(ServerPicking, WeightedRoundRobin[UpstreamServer]):
         self._add_servers(servers, weights)
 
 
-class ServicePicking:
-    """A balancer of child services: `pick` asks the chosen child."""
+class ServicePicking(Balancer["Picker"]):
+    """A balancer of child services: `pick` asks the chosen child (mixed in as ServerPicking is)."""
 
     children: tuple[Picker, ...]
 
     def _add_children(self, children: Sequence[tuple[str, Picker, int]]) -> None:
         self.children = tuple(child for _, child, _ in children)
         for child_name, child, weight in children:
-            self.add(child_name, child, weight)  # type: ignore[attr-defined]
-        self.finish()  # type: ignore[attr-defined]
-        self.writes_cookies = self.sticky is not None or any(  # type: ignore[attr-defined]
-            child.writes_cookies for child in self.children
-        )
+            self.add(child_name, child, weight)
+        self.finish()
+        self.writes_cookies = self.sticky is not None or any(child.writes_cookies for child in self.children)
 
     def pick(self, req: RequestHead) -> UpstreamServer:
-        return self.choose(req).pick(req)  # type: ignore[attr-defined, no-any-return]
+        return self.choose(req).pick(req)
 
     def health(self) -> list[str]:
-        lines: list[str] = Balancer.health(self)  # type: ignore[arg-type]
+        lines = Balancer.health(self)
         for child in self.children:
             lines += child.health()
         return lines

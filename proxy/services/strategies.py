@@ -16,7 +16,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from proxy.message import RequestHead
@@ -218,4 +218,8 @@ class HRWService(ServicePicking, HighestRandomWeight["Picker"]):
         self._add_children(children)
 
 
-STRATEGIES: dict[str, type] = {"p2c": P2CLoadBalancer, "hrw": HRWLoadBalancer, "leasttime": LeastTimeLoadBalancer}
+STRATEGIES: dict[str, Callable[..., ServerPicking]] = {
+    "p2c": P2CLoadBalancer,
+    "hrw": HRWLoadBalancer,
+    "leasttime": LeastTimeLoadBalancer,
+}

@@ -74,8 +74,9 @@ async def serve_asgi(
     class QuietServer(uvicorn.Server):
         """Leaves the process's signal handlers alone: the test runner owns them."""
 
-        def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-            return contextlib.nullcontext()
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # as uvicorn's, minus the handlers
+            yield
 
     from uvicorn.config import WS_PROTOCOLS
 

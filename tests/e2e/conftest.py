@@ -98,7 +98,7 @@ async def upstream() -> AsyncIterator[Upstream]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]
     holder.append(Upstream(f"http://127.0.0.1:{port}", port))
     yield holder[0]
     await runner.cleanup()

@@ -99,6 +99,20 @@ async def test_client_side_framing_changes_are_applied(
     assert response.body == b"ok"
 
 
+async def test_http10_request_without_host_gets_the_servers_address(
+    make_gateway: Callable, canned: CannedUpstream
+) -> None:
+    """HTTP/1.0 allows no Host; Traefik passes the empty Host on and Go's transport then writes the
+    server's host:port (http.Request.Host falls back to URL.Host), so the upstream always gets one."""
+    canned.response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    port = await gateway_port(make_gateway, canned)
+    (response,) = await raw_exchange(port, b"GET /x HTTP/1.0\r\n\r\n")
+    assert response.body == b"ok"
+    (head,) = canned.heads
+    host_lines = [line for line in head.split(b"\r\n") if line.lower().startswith(b"host:")]
+    assert host_lines == [f"Host: 127.0.0.1:{canned.port}".encode()], head
+
+
 async def test_closing_client_gets_the_head_as_written_plus_connection_close(
     make_gateway: Callable, canned: CannedUpstream
 ) -> None:

@@ -74,12 +74,12 @@ class Recorder:
 
 
 def plan_of(*middlewares: Middleware) -> RoutePlan:
-    return RoutePlan.build("r@file", [(f"m{i}", m) for i, m in enumerate(middlewares)], None, "s")  # type: ignore[arg-type]
+    return RoutePlan.build("r@file", [(f"m{i}", m) for i, m in enumerate(middlewares)], None, "s")
 
 
 def run(plan: RoutePlan, stages: Any = None) -> list[Any]:
     recorder = Recorder()
-    sink = response_chain(recorder, plan.response_stages if stages is None else stages)  # type: ignore[arg-type]
+    sink = response_chain(recorder, plan.response_stages if stages is None else stages)
     sink.chain.head(200, HeaderList([("Content-Length", "2")]))
     sink.chain.body(b"ok")
     sink.chain.end([])
@@ -128,4 +128,4 @@ def test_the_service_hook_is_innermost_on_every_path() -> None:
     plan = plan_of(Hook("h1"), Upper("f1")).with_service_hook(Hook("svc"))
     assert run(plan) == [(200, ["svc", "f1", "h1"]), b"OK", "end"]
     plain = plan_of().with_service_hook(Hook("svc"))
-    assert not plain.relays_as_is and plain.response_hooks[0].name == "svc"  # type: ignore[attr-defined]
+    assert not plain.relays_as_is and plain.response_hooks[0].name == "svc"

@@ -43,7 +43,7 @@ class Waiter(Middleware):
         self.in_flight = 0
         self.started = asyncio.Event()
 
-    async def on_request(self, req: RequestHead) -> Reply | None:  # type: ignore[override]
+    async def on_request(self, req: RequestHead) -> Reply | None:
         self.in_flight += 1
         req.at_end(lambda outcome: self._end(outcome))
         self.started.set()

@@ -21,7 +21,7 @@ async def answer(request: web.BaseRequest) -> web.StreamResponse:
     echo=1 (the request's body, with its length in X-Body-Length)."""
     q = request.query
     status = int(q.get("status", "200"))
-    headers: list[tuple[str, str]] = [tuple(h.split(":", 1)) for h in q.getall("h", [])]  # type: ignore[misc]
+    headers: list[tuple[str, str]] = [tuple(h.split(":", 1)) for h in q.getall("h", [])]
     ct = q.get("ct", "text/plain")
     if ct != "none":
         headers.append(("Content-Type", ct))

@@ -30,7 +30,7 @@ from proxy.middlewares.redirectregex import go_redirect
 
 def build(options: dict) -> ForwardAuth:
     config = MiddlewareConfig.model_validate({"forwardAuth": {"address": "http://127.0.0.1:1/auth", **options}})
-    middleware = build_middleware("forwardAuth", config.options(), lambda _: None, "auth@file")  # type: ignore[arg-type]
+    middleware = build_middleware("forwardAuth", config.options(), lambda _: None, "auth@file")
     assert isinstance(middleware, ForwardAuth)
     return middleware
 
@@ -428,7 +428,7 @@ async def serve():
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
         await site.start()
         runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = site._server.sockets[0].getsockname()[1]
         server.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{port}"
         return server
 

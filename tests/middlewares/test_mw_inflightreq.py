@@ -23,7 +23,7 @@ from proxy.middlewares.inflightreq import InFlightReq
 
 def build(options: dict) -> InFlightReq:
     config = MiddlewareConfig.model_validate({"inFlightReq": options})
-    middleware = build_middleware("inFlightReq", config.options(), lambda _: None, "f@file")  # type: ignore[arg-type]
+    middleware = build_middleware("inFlightReq", config.options(), lambda _: None, "f@file")
     assert isinstance(middleware, InFlightReq)
     return middleware
 

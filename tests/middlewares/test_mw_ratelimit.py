@@ -31,7 +31,7 @@ class Clock:
 
 def build(options: dict, name: str = "rate-limiter@file") -> RateLimit:
     config = MiddlewareConfig.model_validate({"rateLimit": options})
-    middleware = build_middleware("rateLimit", config.options(), lambda _: None, name)  # type: ignore[arg-type]
+    middleware = build_middleware("rateLimit", config.options(), lambda _: None, name)
     assert isinstance(middleware, RateLimit)
     return middleware
 
@@ -320,7 +320,7 @@ def redis_buckets(
     endpoint: str, average: int, burst: int, period: float = 1.0, **options: object
 ) -> tuple[RedisBuckets, list[int]]:
     config = MiddlewareConfig.model_validate({"rateLimit": {"redis": {"endpoints": [endpoint], **options}}})
-    redis = config.options().redis  # type: ignore[union-attr]
+    redis = config.options().redis
     buckets = RedisBuckets(Limits(average, period, burst), redis, "rl@file")
     now = [1_700_000_000_000_000]
     buckets.clock_us = lambda: now[0]
@@ -420,7 +420,7 @@ async def test_redis_cluster(tmp_path) -> None:
         pytest.skip("redis-server is not installed")
     with RedisCluster(3) as cluster:
         config = MiddlewareConfig.model_validate({"rateLimit": {"redis": {"endpoints": cluster.endpoints}}})
-        buckets = RedisBuckets(Limits(1, 60.0, 2), config.options().redis, "rl@file")  # type: ignore[union-attr]
+        buckets = RedisBuckets(Limits(1, 60.0, 2), config.options().redis, "rl@file")
         try:
             sources = [f"rl@file:10.0.0.{i}" for i in range(12)]
             first = [await buckets.take(source) for source in sources]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -135,7 +137,7 @@ async def test_filters_keep_what_any_filter_matches(live_gateway, tmp_path, filt
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
         for path in ("/app/a", "/nowhere", "/app/teapot", "/app/slow"):
             await client.get(path)
-    assert [COMMON.match(line).group("path") for line in lines(log_file)] == wanted  # type: ignore[union-attr]
+    assert [COMMON.match(line).group("path") for line in lines(log_file)] == wanted
 
 
 @pytest.mark.parametrize(
@@ -176,7 +178,7 @@ async def test_router_observability_access_logs_false_leaves_it_out(live_gateway
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
         await client.get("/app/quiet")
         await client.get("/nowhere")
-    assert [COMMON.match(line).group("path") for line in lines(log_file)] == ["/nowhere"]  # type: ignore[union-attr]
+    assert [COMMON.match(line).group("path") for line in lines(log_file)] == ["/nowhere"]
 
 
 async def test_buffered_lines_wait_for_the_flush(live_gateway, tmp_path, monkeypatch):
@@ -212,11 +214,11 @@ async def test_reopen_after_rotation_writes_to_the_new_file(live_gateway, tmp_pa
         await client.get("/app/between")
         gateway.reopen_logs()
         await client.get("/app/after")
-    assert [COMMON.match(x).group("path") for x in lines(tmp_path / "access.log.1")] == [  # type: ignore[union-attr]
+    assert [COMMON.match(x).group("path") for x in lines(tmp_path / "access.log.1")] == [
         "/app/before",
         "/app/between",
     ]
-    assert [COMMON.match(x).group("path") for x in lines(log_file)] == ["/app/after"]  # type: ignore[union-attr]
+    assert [COMMON.match(x).group("path") for x in lines(log_file)] == ["/app/after"]
 
 
 @pytest.mark.parametrize(
@@ -264,4 +266,24 @@ async def test_client_host_is_the_kept_x_forwarded_for(live_gateway, tmp_path, f
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
         await client.get("/app", headers={"X-Forwarded-For": "203.0.113.9"})
     (line,) = lines(log_file)
-    assert COMMON.match(line).group("host") == host, line  # type: ignore[union-attr]
+    assert COMMON.match(line).group("host") == host, line
+
+
+async def test_request_count_across_a_thousand_and_lines_that_alternate(live_gateway, tmp_path, app_server):
+    """The common line's caches (RequestCount's thousands, the last line's router and URL, the second's
+    time stamp) give what formatting each line from scratch gives."""
+    log_file = tmp_path / "access.log"
+    gateway = await live_gateway(f'[accessLog]\nfilePath = "{log_file}"\n')
+    access_log = gateway.observability.access_log
+    assert access_log is not None
+    access_log.count = 997  # as if 997 requests came before
+    async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
+        for path in ("/app/a", "/nowhere", "/app/b", "/app/c", "/nowhere"):
+            await client.get(path)
+    found = [COMMON.match(line) for line in lines(log_file)]
+    assert all(found), lines(log_file)
+    assert [m.group("count") for m in found] == ["998", "999", "1000", "1001", "1002"]
+    assert [m.group("router") for m in found] == ['"app@file"', '"-"', '"app@file"', '"app@file"', '"-"']
+    assert [m.group("url") for m in found] == [f'"{app_server.url}"', '"-"'] + [f'"{app_server.url}"'] * 2 + ['"-"']
+    started = [datetime.strptime(m.group("time"), "%d/%b/%Y:%H:%M:%S %z").timestamp() for m in found]
+    assert started == sorted(started) and time.time() - 5 < started[0] <= started[-1] <= time.time()

@@ -150,13 +150,75 @@ async def test_manual_routing_serves_it_where_a_router_says(live_gateway):
         pytest.param({"Content-Type": "application/grpc-web+proto"}, "grpc-web", id="grpc-web"),
         pytest.param({"Accept": "text/event-stream"}, "sse", id="sse"),
         pytest.param({"Accept": "application/json"}, "http", id="accept-json"),
+        # Traefik's containsHeader: a comma-separated item, trimmed and lower-cased, equal to the token.
+        pytest.param({"Accept": "application/json, TEXT/Event-Stream"}, "sse", id="sse-among-others"),
+        pytest.param({"Accept": "text/event-stream;q=0.9"}, "http", id="sse-with-parameter-is-not-the-token"),
+        # isWebsocketRequest needs Connection: upgrade as well as Upgrade: websocket.
+        pytest.param({"Connection": "keep-alive, Upgrade", "Upgrade": "WebSocket"}, "websocket", id="websocket"),
+        pytest.param({"Upgrade": "websocket"}, "http", id="upgrade-without-connection-upgrade"),
+        pytest.param({"Accept": "text/event-stream", "Content-Type": "application/grpc"}, "sse", id="sse-before-grpc"),
     ],
 )
 async def test_protocol_label(live_gateway, headers, protocol):
-    """Traefik's getRequestProtocol (pkg/observability/metrics/prometheus.go) decides the protocol label."""
+    """Traefik's getRequestProtocol (pkg/middlewares/metrics/metrics.go, Test_getRequestProtocol) decides the
+    protocol label, from the headers as the client sent them."""
     gateway = await live_gateway("[metrics.prometheus]\n")
     async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
         await client.post("/app", content=b"{}", headers=headers)
     found = await scrape(gateway)
     labels = {"code": "200", "entrypoint": "web", "method": "POST"}
     assert value(found, "traefik_entrypoint_requests_total", protocol=protocol, **labels) == 1
+
+
+async def test_protocol_is_read_from_the_headers_as_received(live_gateway):
+    """A headers middleware that rewrites Accept does not change the label: Traefik's entry point metrics
+    see the request before any router middleware."""
+    from obs_helpers import routes_with
+
+    routes = routes_with(
+        '[http.middlewares.accept.headers.customRequestHeaders]\nAccept = "application/json"\n'
+    ).replace('service = "app"', 'service = "app"\nmiddlewares = ["accept"]', 1)
+    gateway = await live_gateway("[metrics.prometheus]\n", routes=routes)
+    async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
+        assert (await client.get("/app", headers={"Accept": "text/event-stream"})).status_code == 200
+    found = await scrape(gateway)
+    labels = {"code": "200", "entrypoint": "web", "method": "GET"}
+    assert value(found, "traefik_entrypoint_requests_total", protocol="sse", **labels) == 1
+
+
+async def test_methods_outside_traefiks_list_are_extension_method(live_gateway):
+    """Traefik's getMethod (Test_getMethod): a bounded label set, whatever methods clients send."""
+    gateway = await live_gateway("[metrics.prometheus]\n")
+    async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
+        for method in ("PURGE", "PROPFIND", "PATCH"):
+            await client.request(method, "/app")
+    found = await scrape(gateway)
+    labels = {"code": "200", "entrypoint": "web", "protocol": "http"}
+    assert value(found, "traefik_entrypoint_requests_total", method="EXTENSION_METHOD", **labels) == 2
+    assert value(found, "traefik_entrypoint_requests_total", method="PATCH", **labels) == 1
+    assert value(found, "traefik_entrypoint_requests_total", method="PURGE", **labels) is None
+
+
+async def test_interleaved_series_and_batched_durations_add_up(live_gateway, monkeypatch):
+    """Exchanges of several series in turn (the previous exchange's series is tried first) and durations
+    folded into the histogram in batches (FOLD_AT) give the counts, sums and buckets one by one would."""
+    from proxy.observability import metrics
+
+    monkeypatch.setattr(metrics, "FOLD_AT", 3)
+    gateway = await live_gateway("[metrics.prometheus]\nbuckets = [0.2, 5.0]\n")
+    async with httpx.AsyncClient(base_url=gateway.urls["web"]) as client:
+        for path in ["/app", "/app", "/nowhere", "/app", "/app/slow", "/nowhere", "/app", "/app", "/app/slow"]:
+            await client.get(path)
+    found = await scrape(gateway)
+    ok = {"code": "200", "entrypoint": "web", "method": "GET", "protocol": "http"}
+    missed = dict(ok, code="404")
+    assert value(found, "traefik_entrypoint_requests_total", **ok) == 7
+    assert value(found, "traefik_entrypoint_requests_total", **missed) == 2
+    assert value(found, "traefik_entrypoint_request_duration_seconds_count", **ok) == 7
+    # The two /slow requests (0.3 s) are above the 0.2 s bucket, the five others below it.
+    assert value(found, "traefik_entrypoint_request_duration_seconds_bucket", le="0.2", **ok) == 5
+    assert value(found, "traefik_entrypoint_request_duration_seconds_bucket", le="5.0", **ok) == 7
+    assert value(found, "traefik_entrypoint_request_duration_seconds_bucket", le="+Inf", **ok) == 7
+    assert 0.6 <= value(found, "traefik_entrypoint_request_duration_seconds_sum", **ok) < 5
+    assert value(found, "traefik_entrypoint_responses_bytes_total", **ok) == 7 * 11
+    assert value(found, "traefik_entrypoint_request_duration_seconds_count", **missed) == 2

@@ -64,7 +64,7 @@ def main(port: int, aware: bool) -> None:
     if aware:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app = ProxyFix(app, x_prefix=1)  # type: ignore[assignment]
+        app = ProxyFix(app, x_prefix=1)
     server = make_server("127.0.0.1", port, app)
     print("serving", flush=True)
     server.serve_forever()

@@ -256,7 +256,7 @@ def test_plan_probe() -> None:
     from proxy.routing.plan import RoutePlan
 
     def plan(*middlewares: Any) -> RoutePlan:
-        return RoutePlan.build("r", [(str(i), m) for i, m in enumerate(middlewares)], None, "s")  # type: ignore[arg-type]
+        return RoutePlan.build("r", [(str(i), m) for i, m in enumerate(middlewares)], None, "s")
 
     strip = StripPrefix(["/api/v1"])
     assert plan(PrefixRewrite(html=True), strip).response_probe is might_rewrite

@@ -116,7 +116,7 @@ def flask_app(aware: bool) -> Any:
     if aware:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_prefix=1)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_prefix=1)
     return app
 
 
@@ -180,7 +180,7 @@ def django_site(request: pytest.FixtureRequest) -> Iterator[tuple[str, bool]]:
     finally:
         process.terminate()
         process.wait(10)
-        process.stdout.close()  # type: ignore[union-attr]
+        process.stdout.close()
 
 
 def test_django_admin_login(django_site: tuple[str, bool]) -> None:

@@ -133,7 +133,7 @@ def test_a_prefix_the_client_sent_is_not_taken_for_the_stripped_one(app: ServedA
 def test_rewriter_after_the_strip_disables_the_router_with_the_reason(app: ServedApp) -> None:
     with BackgroundGateway(routes(app, rewrite={}, after=True)) as gateway:
         assert "api@file" not in gateway.routers
-        problems = [str(p) for p in gateway.gateway.last_build.problems]  # type: ignore[union-attr]
+        problems = [str(p) for p in gateway.gateway.last_build.problems]
         assert any("api@file" in p and "prefixRewrite must come before the stripPrefix" in p for p in problems)
         assert get(gateway, "/api/v1/app").status_code == 404
 
@@ -142,7 +142,7 @@ def test_rewriter_without_a_strip_warns_that_it_does_nothing(app: ServedApp) -> 
     config = routes(app, rewrite={})
     config["http"]["routers"]["api"]["middlewares"] = ["rewrite"]
     with BackgroundGateway(config) as gateway:
-        problems = [str(p) for p in gateway.gateway.last_build.problems]  # type: ignore[union-attr]
+        problems = [str(p) for p in gateway.gateway.last_build.problems]
         assert any("no stripPrefix or stripPrefixRegex after it" in p for p in problems), problems
 
 
@@ -209,13 +209,13 @@ def test_cli_flag(app: ServedApp, tmp_path: Path) -> None:
                 answer = requests.get(f"http://127.0.0.1:{port}/api/v1/app", allow_redirects=False, timeout=2)
                 break
             except requests.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()  # type: ignore[union-attr]
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()
                 time.sleep(0.05)
         assert answer.headers["Location"] == "/api/v1/login"
     finally:
         process.terminate()
         process.wait(10)
-        process.stderr.close()  # type: ignore[union-attr]
+        process.stderr.close()
 
 
 def _free_port() -> int:

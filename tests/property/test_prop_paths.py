@@ -79,7 +79,7 @@ def entry(target: str, options: PathOptions) -> str | None:
 def run(middleware: object, path: str) -> tuple[str | None, RequestHead]:
     """(path after the middleware, or None for a Reply; the request)."""
     req = RequestHead(method="GET", path=path, query=None, headers=HeaderList())
-    reply = middleware.on_request(req)  # type: ignore[attr-defined]
+    reply = middleware.on_request(req)
     assert reply is None or isinstance(reply, Reply)
     if reply is not None:
         assert reply.status == 400, (path, reply.status)

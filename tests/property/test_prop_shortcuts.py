@@ -79,7 +79,7 @@ class CannedUpstream:
                         return
                     buffered += data
                 body, buffered = buffered[:length], buffered[length:]
-                pieces = self.answer(head, body)  # type: ignore[operator]
+                pieces = self.answer(head, body)
                 try:
                     for at, piece in enumerate(pieces):
                         if at:
@@ -404,8 +404,7 @@ def test_values_decode_as_one_by_one(values: list[bytes]) -> None:
 def test_lone_healthy_server_is_what_the_strategy_picks(weights: list[int], healthy: int) -> None:
     assume(healthy < len(weights) and weights[healthy] > 0)
     servers = [
-        UpstreamServer(f"http://127.0.0.1:{9000 + n}", None, "", "", True, 0.0, "svc")  # type: ignore[arg-type]
-        for n in range(len(weights))
+        UpstreamServer(f"http://127.0.0.1:{9000 + n}", None, "", "", True, 0.0, "svc") for n in range(len(weights))
     ]
     balancer = LoadBalancer("svc", servers, weights, wants_health_check=True)
     for n, server in enumerate(servers):

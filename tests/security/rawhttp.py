@@ -60,4 +60,4 @@ def get(target: str, host: str = "gw") -> bytes:
 
 
 def port_of(gateway: object) -> int:
-    return int(gateway.url.rsplit(":", 1)[1])  # type: ignore[attr-defined]
+    return int(gateway.url.rsplit(":", 1)[1])

@@ -316,7 +316,7 @@ async def ask(port: int, requests: list[tuple[str, str]]) -> list[tuple[int, byt
         if writer is None:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode("latin-1"))
-        answer = await asyncio.wait_for(read_answer(reader), 10)  # type: ignore[arg-type]
+        answer = await asyncio.wait_for(read_answer(reader), 10)
         answers.append((answer.status, answer.body))
         if (answer.header("connection") or "").lower() == "close":
             writer.close()

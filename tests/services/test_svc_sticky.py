@@ -98,7 +98,7 @@ def test_fnv_is_go_fnv64_not_1a() -> None:
     ],
 )
 def test_set_cookie_as_go_writes_it(options: dict[str, object], expected: str) -> None:
-    sticky: Sticky[str] = Sticky("test", **options)  # type: ignore[arg-type]
+    sticky: Sticky[str] = Sticky("test", **options)
     assert sticky.set_cookie_value("first") == expected.format(v=sha16("first"))
 
 

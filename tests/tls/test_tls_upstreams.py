@@ -37,7 +37,7 @@ async def https_upstream(ca: trustme.CA, *names: str, client_ca: trustme.CA | No
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = site._server.sockets[0].getsockname()[1]
     try:
         yield port
     finally:

@@ -13,7 +13,7 @@ from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, entry_point_names, read_any_config
 from proxy.config.static import EntryPointConfig, FileProviderConfig
 from proxy.config.static_sources import load_static, static_flag_help
-from proxy.server.gateway import Gateway
+from proxy.server.gateway import Gateway, problem_in_file
 from proxy.server.run import Setup, make_provider, run_loop, serve, setup_logging
 
 FIRST_DEFAULT_PORT = ("127.0.0.1", 9999)  # a dynamic file given alone: its entry points from here up
@@ -155,7 +155,9 @@ def check(setup: Setup) -> int:
             print(exc, file=sys.stderr)
             return 1
         problems += [str(w) for w in warnings]
-        problems += [str(p) for p in gateway.build(dynamic).problems]
+        label = gateway.source.label if gateway.source else "dynamic config"
+        # As --strict prints them: with the dynamic file and key path of the router, service... they are about.
+        problems += [str(problem_in_file(dynamic, p, label)) for p in gateway.build(dynamic).problems]
         routers = len(dynamic.http.routers)
     else:
         routers = 0

@@ -76,7 +76,8 @@ def test_check_on_the_reference_files_lists_exactly_the_unimplemented_keys() -> 
 
 _NAMES = re.compile(r"^(?:Router|Service|Middleware|ServersTransport|Options|Store|EntryPoint|CertificateResolver)\d+$")
 _MIDDLEWARE_LINE = re.compile(
-    r"^(?:middleware|rateLimit) \w+@file: (?:middleware type '(\w+)'|(\w+): (\w+)|(redis\.\w+))"
+    r"^(?:rateLimit \w+@file|dynamic\.yaml: http\.middlewares\.\w+): "
+    r"(?:middleware type '(\w+)'|(\w+): (\w+)|(redis\.\w+))"
 )
 
 

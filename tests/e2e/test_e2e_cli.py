@@ -132,12 +132,12 @@ def test_check_accepts_the_example_config():
         pytest.param(
             '[http.routers.app]\nrule = "Host(bad.test)"\nservice = "s"\n'
             '[http.services.s.loadBalancer]\n[[http.services.s.loadBalancer.servers]]\nurl = "http://127.0.0.1:1"\n',
-            "router app@file: rule `Host(bad.test)`: column",
+            "routes.toml: http.routers.app: rule `Host(bad.test)`: column",
             id="bad-rule",
         ),
         pytest.param(
             '[http.routers.app]\nrule = "Path(`/`)"\nservice = "nope"\n',
-            "router app@file: the service 'nope' does not exist",
+            "routes.toml: http.routers.app: the service 'nope' does not exist",
             id="missing-service",
         ),
     ],

@@ -238,7 +238,7 @@ def test_v2_rule_under_v3_is_disabled_with_its_error(tmp_path):
     )
     result = run(tmp_path, "check", "--config", str(config))
     assert result.returncode == 1
-    assert "router r@file: rule `Host(`a`, `b`)`" in result.stderr
+    assert "dynamic.toml: http.routers.r: rule `Host(`a`, `b`)`" in result.stderr
 
 
 def test_scalars_for_lists(tmp_path, upstream, cli):

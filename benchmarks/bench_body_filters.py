@@ -49,7 +49,7 @@ def request(path: str, encoding: str) -> bytes:
 
 async def run(count: int, only: tuple[str, str] | None = None) -> None:
     gateway = Gateway(CONFIG, free_ports=True, record=0)
-    runtime = next(iter(gateway.servers.values())).runtime
+    runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
     client.connection_made(client_transport)

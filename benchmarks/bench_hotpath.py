@@ -104,7 +104,7 @@ def observe(gateway: Gateway, directory: str) -> str:
     """Attach what the flags ask for to the gateway's observers; a description for the output."""
     parts = []
     if "--access-log" in sys.argv:
-        from proxy.config.static import AccessLog as AccessLogConfig
+        from proxy.config.static import AccessLogConfig
         from proxy.observability.accesslog import AccessLog
 
         buffering = int(next((a[12:] for a in sys.argv if a.startswith("--buffering=")), "0"))
@@ -112,10 +112,10 @@ def observe(gateway: Gateway, directory: str) -> str:
         gateway.observers.append(access_log)
         parts.append(f"access log (file, common, bufferingSize {buffering})")
     if "--metrics" in sys.argv:
-        from proxy.config.static import Prometheus
+        from proxy.config.static import PrometheusConfig
         from proxy.observability.metrics import Metrics
 
-        gateway.observers.append(Metrics(Prometheus()))
+        gateway.observers.append(Metrics(PrometheusConfig()))
         parts.append("prometheus metrics")
     return " with " + " and ".join(parts) if parts else ""
 
@@ -134,7 +134,7 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
     gateway = Gateway(routes, record=0, rewrite_prefix="--rewrite-prefix" in sys.argv)
     directory = tempfile.mkdtemp(prefix="bench-hotpath-")
     label_observed = observe(gateway, directory)
-    runtime = next(iter(gateway.servers.values())).runtime
+    runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
     client.connection_made(client_transport)

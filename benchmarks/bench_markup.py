@@ -174,7 +174,7 @@ async def gateway_rows(count: int, only: str = "") -> None:
     by the upstream, through html mode."""
     # --only: that router alone (the other's rule is not tried first); else both, interleaved.
     gateway = Gateway(gateway_config((only,) if only else ("off", "on")), free_ports=True, record=0)
-    runtime = next(iter(gateway.servers.values())).runtime
+    runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client = ClientConnection(runtime)
     client_transport = MemoryTransport()
     client.connection_made(client_transport)

@@ -65,7 +65,7 @@ def forwarder_step(extra: str, authorization: bool, folder: Path) -> tuple[Calla
     """One keep-alive request through the real protocols of a gateway for this case; and a cleanup."""
     request = REQUEST[:-2] + AUTHORIZATION + b"\r\n" if authorization else REQUEST
     gateway = Gateway(routes_with(extra, folder) if extra else GUIDE_ROUTES, record=0)
-    runtime = next(iter(gateway.servers.values())).runtime
+    runtime = next(iter(gateway.entry_point_servers.values())).runtime
     client, client_transport = ClientConnection(runtime), MemoryTransport()
     client.connection_made(client_transport)
     plan = runtime.table.routes[0].target

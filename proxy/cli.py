@@ -11,8 +11,7 @@ from typing import Any
 
 from proxy.config.errors import ConfigError
 from proxy.config.loader import classify, entry_point_names, read_any_config
-from proxy.config.static import EntryPoint
-from proxy.config.static import FileProvider as FileProviderConfig
+from proxy.config.static import EntryPointConfig, FileProviderConfig
 from proxy.config.static_sources import load_static, static_flag_help
 from proxy.server.gateway import Gateway, problem_in_file
 from proxy.server.run import Setup, make_provider, run_loop, serve, setup_logging
@@ -124,7 +123,7 @@ def resolve_setup(config: Path | None, flags: list[str]) -> Setup:
     return Setup(static, static.providers.file, base_dir)
 
 
-def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
+def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPointConfig]:
     """Entry points for a dynamic file served alone: those its routers name (else `http`), on loopback
     from port 9999 up, in order of first mention, so that `entryPoints = ["web"]` works as written. Read
     from the file's data: a file that does not validate yet still names them."""
@@ -136,7 +135,7 @@ def default_entry_points(raw: dict[str, Any]) -> dict[str, EntryPoint]:
         if isinstance(router, dict)
     ]
     host, port = FIRST_DEFAULT_PORT
-    return {name: EntryPoint(address=f"{host}:{port + i}") for i, name in enumerate(entry_point_names(listed))}
+    return {name: EntryPointConfig(address=f"{host}:{port + i}") for i, name in enumerate(entry_point_names(listed))}
 
 
 def _names_entry_points(flags: list[str]) -> bool:

@@ -3,15 +3,15 @@
 from proxy.config.durations import Duration, parse_duration
 from proxy.config.dynamic import (
     DynamicConfig,
-    ForwardingTimeouts,
+    ForwardingTimeoutsConfig,
     HTTPConfig,
-    LoadBalancer,
-    Router,
-    Server,
-    ServersTransport,
-    Service,
+    LoadBalancerConfig,
+    RouterConfig,
+    ServerConfig,
+    ServersTransportConfig,
+    ServiceConfig,
 )
-from proxy.config.dynamic_middlewares import UNSUPPORTED_MIDDLEWARE_TYPES, Middleware
+from proxy.config.dynamic_middlewares import UNSUPPORTED_MIDDLEWARE_TYPES, MiddlewareConfig
 from proxy.config.errors import ConfigError, ConfigProblem
 from proxy.config.loader import (
     classify,
@@ -22,7 +22,7 @@ from proxy.config.loader import (
     read_any_config,
     read_config_file,
 )
-from proxy.config.static import EntryPoint, FileProvider, StaticConfig, split_address
+from proxy.config.static import EntryPointConfig, FileProviderConfig, StaticConfig, split_address
 from proxy.config.static_sources import load_static, static_flag_help
 
 __all__ = [
@@ -30,16 +30,16 @@ __all__ = [
     "ConfigProblem",
     "Duration",
     "DynamicConfig",
-    "EntryPoint",
-    "FileProvider",
-    "ForwardingTimeouts",
+    "EntryPointConfig",
+    "FileProviderConfig",
+    "ForwardingTimeoutsConfig",
     "HTTPConfig",
-    "LoadBalancer",
-    "Middleware",
-    "Router",
-    "Server",
-    "ServersTransport",
-    "Service",
+    "LoadBalancerConfig",
+    "MiddlewareConfig",
+    "RouterConfig",
+    "ServerConfig",
+    "ServersTransportConfig",
+    "ServiceConfig",
     "StaticConfig",
     "UNSUPPORTED_MIDDLEWARE_TYPES",
     "classify",

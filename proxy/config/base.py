@@ -179,7 +179,7 @@ def exactly_one_set(model: BaseModel, kind: str) -> str:
     return chosen[0]
 
 
-# Fields that sit next to the type sections without being one (Service.middlewares).
+# Fields that sit next to the type sections without being one (ServiceConfig.middlewares).
 _NOT_A_TYPE = {"middlewares"}
 
 

@@ -11,30 +11,30 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.durations import Duration
-from proxy.config.dynamic_middlewares import Middleware
-from proxy.config.dynamic_tls import Certificate, Domain, TLSSection
+from proxy.config.dynamic_middlewares import MiddlewareConfig
+from proxy.config.dynamic_tls import CertificateConfig, DomainConfig, TLSSectionConfig
 from proxy.config.errors import KeyPath
 
 # ------------------------------------------------------------------------------------------------ routers
 
 
-class RouterTLS(TraefikModel):
+class RouterTLSConfig(TraefikModel):
     """A router served over TLS: `options` names a tls.options entry, `certResolver` a certificate resolver
     (served by the local development CA, see proxy/tls/localca.py), `domains` the names to get certificates for."""
 
     options: TraefikStr = ""
     cert_resolver: TraefikStr = ""
-    domains: list[Domain] = []
+    domains: list[DomainConfig] = []
 
 
-class RouterObservability(TraefikModel):
+class RouterObservabilityConfig(TraefikModel):
     access_logs: GoBool | None = None
     metrics: GoBool | None = None
     tracing: GoBool | None = None
     trace_verbosity: TraefikStr = "minimal"
 
 
-class Router(TraefikModel):
+class RouterConfig(TraefikModel):
     entry_points: list[TraefikStr] = []  # empty: every default entry point
     middlewares: list[TraefikStr] = []
     service: TraefikStr = ""
@@ -42,14 +42,14 @@ class Router(TraefikModel):
     parent_refs: list[TraefikStr] = []
     rule_syntax: TraefikStr = ""  # "v2" or "v3"; "" (or "default"): core.defaultRuleSyntax
     priority: int = 0  # 0: Traefik computes it from the rule length
-    tls: RouterTLS | None = None
-    observability: RouterObservability | None = None
+    tls: RouterTLSConfig | None = None
+    observability: RouterObservabilityConfig | None = None
 
 
 # ------------------------------------------------------------------------------------------------ services
 
 
-class Cookie(TraefikModel):
+class CookieConfig(TraefikModel):
     name: TraefikStr = ""
     secure: GoBool = False
     http_only: GoBool = Field(False, alias="httpOnly")
@@ -59,17 +59,17 @@ class Cookie(TraefikModel):
     domain: TraefikStr = ""
 
 
-class Sticky(TraefikModel):
-    cookie: Cookie | None = None
+class StickyConfig(TraefikModel):
+    cookie: CookieConfig | None = None
 
 
-class Server(TraefikModel):
+class ServerConfig(TraefikModel):
     url: TraefikStr = ""
     weight: int | None = None
     preserve_path: GoBool = False
 
 
-class ServerHealthCheck(TraefikModel):
+class ServerHealthCheckConfig(TraefikModel):
     scheme: TraefikStr = ""
     mode: TraefikStr = "http"
     path: TraefikStr = ""
@@ -84,80 +84,80 @@ class ServerHealthCheck(TraefikModel):
     headers: dict[str, TraefikStr] = {}
 
 
-class PassiveServerHealthCheck(TraefikModel):
+class PassiveServerHealthCheckConfig(TraefikModel):
     failure_window: Duration = 10.0
     max_failed_attempts: int = 1
 
 
-class ResponseForwarding(TraefikModel):
+class ResponseForwardingConfig(TraefikModel):
     flush_interval: Duration = 0.1  # negative: flush after every write
 
 
-class LoadBalancer(TraefikModel):
-    servers: list[Server] = []
+class LoadBalancerConfig(TraefikModel):
+    servers: list[ServerConfig] = []
     strategy: TraefikStr = "wrr"
-    sticky: Sticky | None = None
-    health_check: ServerHealthCheck | None = None
-    passive_health_check: PassiveServerHealthCheck | None = None
+    sticky: StickyConfig | None = None
+    health_check: ServerHealthCheckConfig | None = None
+    passive_health_check: PassiveServerHealthCheckConfig | None = None
     pass_host_header: GoBool = True
-    response_forwarding: ResponseForwarding = Field(default_factory=ResponseForwarding)
+    response_forwarding: ResponseForwardingConfig = Field(default_factory=ResponseForwardingConfig)
     servers_transport: TraefikStr = ""
 
 
-class ServiceHealthCheck(TraefikModel):
+class ServiceHealthCheckConfig(TraefikModel):
     """Empty on purpose: its presence turns health status propagation on."""
 
 
-class WeightedService(TraefikModel):
+class WeightedServiceConfig(TraefikModel):
     name: TraefikStr = ""
     weight: int = 1
 
 
-class Weighted(TraefikModel):
-    services: list[WeightedService] = []
-    sticky: Sticky | None = None
-    health_check: ServiceHealthCheck | None = None
+class WeightedConfig(TraefikModel):
+    services: list[WeightedServiceConfig] = []
+    sticky: StickyConfig | None = None
+    health_check: ServiceHealthCheckConfig | None = None
 
 
-class HighestRandomWeight(TraefikModel):
-    services: list[WeightedService] = []
-    health_check: ServiceHealthCheck | None = None
+class HighestRandomWeightConfig(TraefikModel):
+    services: list[WeightedServiceConfig] = []
+    health_check: ServiceHealthCheckConfig | None = None
 
 
-class MirrorService(TraefikModel):
+class MirrorServiceConfig(TraefikModel):
     name: TraefikStr = ""
     percent: int = 0
 
 
-class Mirroring(TraefikModel):
+class MirroringConfig(TraefikModel):
     service: TraefikStr = ""
     mirror_body: GoBool = True
     max_body_size: int = -1
-    mirrors: list[MirrorService] = []
-    health_check: ServiceHealthCheck | None = None
+    mirrors: list[MirrorServiceConfig] = []
+    health_check: ServiceHealthCheckConfig | None = None
 
 
-class FailoverErrors(TraefikModel):
+class FailoverErrorsConfig(TraefikModel):
     max_request_body_bytes: int = -1
     status: list[TraefikStr] = []
 
 
-class Failover(TraefikModel):
+class FailoverConfig(TraefikModel):
     service: TraefikStr = ""
     fallback: TraefikStr = ""
-    health_check: ServiceHealthCheck | None = None
-    errors: FailoverErrors | None = None
+    health_check: ServiceHealthCheckConfig | None = None
+    errors: FailoverErrorsConfig | None = None
 
 
-class Service(TraefikModel):
+class ServiceConfig(TraefikModel):
     """One named service: exactly one of the type sections (checked by `type_name`, like Traefik, at runtime)."""
 
     middlewares: list[TraefikStr] = []
-    load_balancer: LoadBalancer | None = None
-    weighted: Weighted | None = None
-    mirroring: Mirroring | None = None
-    failover: Failover | None = None
-    highest_random_weight: HighestRandomWeight | None = None
+    load_balancer: LoadBalancerConfig | None = None
+    weighted: WeightedConfig | None = None
+    mirroring: MirroringConfig | None = None
+    failover: FailoverConfig | None = None
+    highest_random_weight: HighestRandomWeightConfig | None = None
 
     def type_name(self) -> str:
         """ "loadBalancer", "weighted", ...; ValueError when none or several are set."""
@@ -167,7 +167,7 @@ class Service(TraefikModel):
 # ------------------------------------------------------------------------------------------------ transports
 
 
-class ForwardingTimeouts(TraefikModel):
+class ForwardingTimeoutsConfig(TraefikModel):
     dial_timeout: Duration = 30.0
     response_header_timeout: Duration = 0.0  # 0: no timeout
     idle_conn_timeout: Duration = 90.0
@@ -175,7 +175,7 @@ class ForwardingTimeouts(TraefikModel):
     ping_timeout: Duration = 15.0
 
 
-class PeerCertSAN(TraefikModel):
+class PeerCertSANConfig(TraefikModel):
     """tls.SAN: a name the server's certificate must carry (type `uri` or `dnsName`)."""
 
     type: TraefikStr = ""
@@ -185,19 +185,19 @@ class PeerCertSAN(TraefikModel):
 DEFAULT_MAX_IDLE_CONNS_PER_HOST = 200  # Go's DefaultMaxIdleConnsPerHost as Traefik sets it
 
 
-class ServersTransport(TraefikModel):
+class ServersTransportConfig(TraefikModel):
     server_name: TraefikStr = ""
     insecure_skip_verify: GoBool = False
     root_c_as: list[TraefikStr] = Field([], alias="rootCAs")
-    certificates: list[Certificate] = []  # client certificates (mTLS to the servers)
+    certificates: list[CertificateConfig] = []  # client certificates (mTLS to the servers)
     cipher_suites: list[TraefikStr] = []
     min_version: TraefikStr = ""
     max_version: TraefikStr = ""
     max_idle_conns_per_host: int = DEFAULT_MAX_IDLE_CONNS_PER_HOST  # negative: no connection reuse
-    forwarding_timeouts: ForwardingTimeouts = Field(default_factory=ForwardingTimeouts)
+    forwarding_timeouts: ForwardingTimeoutsConfig = Field(default_factory=ForwardingTimeoutsConfig)
     disable_http2: GoBool = Field(False, alias="disableHTTP2")
     peer_cert_uri: TraefikStr = Field("", alias="peerCertURI")
-    peer_cert_sans: list[PeerCertSAN] = Field([], alias="peerCertSANs")
+    peer_cert_sans: list[PeerCertSANConfig] = Field([], alias="peerCertSANs")
     spiffe: LooseDict | None = None
 
     @field_validator("max_idle_conns_per_host")
@@ -210,10 +210,10 @@ class ServersTransport(TraefikModel):
 
 
 class HTTPConfig(TraefikModel):
-    routers: dict[str, Router] = {}
-    services: dict[str, Service] = {}
-    middlewares: dict[str, Middleware] = {}
-    servers_transports: dict[str, ServersTransport] = {}
+    routers: dict[str, RouterConfig] = {}
+    services: dict[str, ServiceConfig] = {}
+    middlewares: dict[str, MiddlewareConfig] = {}
+    servers_transports: dict[str, ServersTransportConfig] = {}
     models: dict[str, LooseDict] = {}
 
 
@@ -221,7 +221,7 @@ class DynamicConfig(TraefikModel):
     http: HTTPConfig = Field(default_factory=HTTPConfig)
     tcp: LooseDict | None = None
     udp: LooseDict | None = None
-    tls: TLSSection | None = None
+    tls: TLSSectionConfig | None = None
 
     # Which file defined each router, service, middleware... (("routers", name) or ("tls", "options", name)),
     # when the config was merged from files (loader.merge_dynamic): messages name the file a problem is in.

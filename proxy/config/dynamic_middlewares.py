@@ -11,58 +11,59 @@ from pydantic import Field
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr, exactly_one_set
 from proxy.config.durations import Duration
-from proxy.config.static import EncodedCharacters as EntryPointEncodedCharacters
+from proxy.config.static import EntryPointEncodedCharactersConfig
 
 
-class StripPrefix(TraefikModel):
+class StripPrefixConfig(TraefikModel):
     prefixes: list[TraefikStr] = []
     force_slash: GoBool | None = None  # deprecated in Traefik (v2 behaviour: exactly one leading slash)
 
 
-class StripPrefixRegex(TraefikModel):
+class StripPrefixRegexConfig(TraefikModel):
     regex: list[TraefikStr] = []
 
 
-class AddPrefix(TraefikModel):
+class AddPrefixConfig(TraefikModel):
     prefix: TraefikStr = ""
 
 
-class ReplacePath(TraefikModel):
+class ReplacePathConfig(TraefikModel):
     path: TraefikStr = ""
 
 
-class ReplacePathRegex(TraefikModel):
+class ReplacePathRegexConfig(TraefikModel):
     regex: TraefikStr = ""
     replacement: TraefikStr = ""
 
 
-class RedirectScheme(TraefikModel):
+class RedirectSchemeConfig(TraefikModel):
     scheme: TraefikStr = ""
     port: TraefikStr = ""  # a string in Traefik; `port = 443` is read as "443"
     permanent: GoBool = False
 
 
-class RedirectRegex(TraefikModel):
+class RedirectRegexConfig(TraefikModel):
     regex: TraefikStr = ""
     replacement: TraefikStr = ""
     permanent: GoBool = False
 
 
-class Chain(TraefikModel):
+class ChainConfig(TraefikModel):
     middlewares: list[TraefikStr] = []
 
 
-class EncodedCharacters(EntryPointEncodedCharacters):
-    """The encodedCharacters middleware: the entry point's seven allowEncoded* keys (static.EncodedCharacters),
-    each defaulting to false here (the character is rejected) where the entry point allows it."""
+class EncodedCharactersConfig(EntryPointEncodedCharactersConfig):
+    """The encodedCharacters middleware: the entry point's seven allowEncoded* keys
+    (static.EntryPointEncodedCharactersConfig), each defaulting to false here (the character is rejected) where
+    the entry point allows it."""
 
 
-for _flag in EncodedCharacters.model_fields.values():  # the same keys, the opposite default
+for _flag in EncodedCharactersConfig.model_fields.values():  # the same keys, the opposite default
     _flag.default = False
-EncodedCharacters.model_rebuild(force=True)
+EncodedCharactersConfig.model_rebuild(force=True)
 
 
-class Headers(TraefikModel):
+class HeadersConfig(TraefikModel):
     """The headers middleware: custom headers, CORS and security headers."""
 
     # Header names are user-chosen map keys: kept exactly as written.
@@ -107,7 +108,7 @@ class Headers(TraefikModel):
     ssl_force_host: GoBool | None = None
 
 
-class Compress(TraefikModel):
+class CompressConfig(TraefikModel):
     excluded_content_types: list[TraefikStr] = []
     included_content_types: list[TraefikStr] = []
     min_response_body_bytes: int = 0  # 0: 1024
@@ -115,7 +116,7 @@ class Compress(TraefikModel):
     default_encoding: TraefikStr = ""
 
 
-class Buffering(TraefikModel):
+class BufferingConfig(TraefikModel):
     max_request_body_bytes: int = 0  # 0: no limit
     mem_request_body_bytes: int = 0  # 0: 1 MiB
     max_response_body_bytes: int = 0
@@ -123,11 +124,11 @@ class Buffering(TraefikModel):
     retry_expression: TraefikStr = ""  # refused when set: not supported yet
 
 
-class ContentType(TraefikModel):
+class ContentTypeConfig(TraefikModel):
     auto_detect: GoBool | None = None  # deprecated in Traefik; false makes the middleware do nothing
 
 
-class Errors(TraefikModel):
+class ErrorsConfig(TraefikModel):
     """The errors middleware (Traefik's ErrorPage)."""
 
     status: list[TraefikStr] = []
@@ -137,7 +138,7 @@ class Errors(TraefikModel):
     error_request_headers: list[TraefikStr] | None = None  # None: every request header goes
 
 
-class IPStrategy(TraefikModel):
+class IPStrategyConfig(TraefikModel):
     """How a client IP is chosen (pkg/config/dynamic IPStrategy): depth wins over excludedIPs; neither
     means the TCP peer address. ipv6Subnet groups IPv6 addresses (remote address and depth strategies)."""
 
@@ -146,20 +147,20 @@ class IPStrategy(TraefikModel):
     ipv6_subnet: int | None = None
 
 
-class IPAllowList(TraefikModel):
+class IPAllowListConfig(TraefikModel):
     source_range: list[TraefikStr] = []
-    ip_strategy: IPStrategy | None = None
+    ip_strategy: IPStrategyConfig | None = None
     reject_status_code: int = 0  # 0: 403
 
 
-class IPWhiteList(TraefikModel):
+class IPWhiteListConfig(TraefikModel):
     """Deprecated spelling of ipAllowList, without rejectStatusCode (always 403)."""
 
     source_range: list[TraefikStr] = []
-    ip_strategy: IPStrategy | None = None
+    ip_strategy: IPStrategyConfig | None = None
 
 
-class BasicAuth(TraefikModel):
+class BasicAuthConfig(TraefikModel):
     users: list[TraefikStr] = []  # "name:htpasswd-hash"
     users_file: TraefikStr = ""  # read when the middleware is built (start, reload); relative to the cwd
     realm: TraefikStr = ""  # "": "traefik"
@@ -167,7 +168,7 @@ class BasicAuth(TraefikModel):
     header_field: TraefikStr = ""
 
 
-class DigestAuth(TraefikModel):
+class DigestAuthConfig(TraefikModel):
     users: list[TraefikStr] = []  # "name:realm:md5(name:realm:password)", as htdigest writes them
     users_file: TraefikStr = ""
     remove_header: GoBool = False
@@ -175,15 +176,15 @@ class DigestAuth(TraefikModel):
     header_field: TraefikStr = ""
 
 
-class SourceCriterion(TraefikModel):
+class SourceCriterionConfig(TraefikModel):
     """What groups requests into one source; the three are mutually exclusive (checked at build time)."""
 
-    ip_strategy: IPStrategy | None = Field(None, alias="ipStrategy")
+    ip_strategy: IPStrategyConfig | None = Field(None, alias="ipStrategy")
     request_header_name: TraefikStr = ""
     request_host: GoBool = False
 
 
-class ClientTLS(TraefikModel):
+class ClientTLSConfig(TraefikModel):
     """TLS towards a server the gateway calls (pkg/types ClientTLS): ca, cert and key are file paths or
     PEM text. caOptional is forwardAuth's deprecated key (dynamic.ClientTLS)."""
 
@@ -194,11 +195,11 @@ class ClientTLS(TraefikModel):
     ca_optional: GoBool | None = None
 
 
-class Redis(TraefikModel):
+class RedisConfig(TraefikModel):
     """rateLimit.redis: the store that shares buckets between gateway processes (SetDefaults values)."""
 
     endpoints: list[TraefikStr] = ["localhost:6379"]
-    tls: ClientTLS | None = None
+    tls: ClientTLSConfig | None = None
     username: TraefikStr = ""
     password: TraefikStr = ""
     db: int = 0
@@ -210,28 +211,28 @@ class Redis(TraefikModel):
     dial_timeout: Duration | None = 5.0
 
 
-class RateLimit(TraefikModel):
+class RateLimitConfig(TraefikModel):
     """rateLimit: a token bucket per source; rate = average / period (SetDefaults: burst 1, period 1s)."""
 
     average: int = 0
     period: Duration = 1.0
     burst: int = 1
-    source_criterion: SourceCriterion | None = None
-    redis: Redis | None = None
+    source_criterion: SourceCriterionConfig | None = None
+    redis: RedisConfig | None = None
 
 
-class InFlightReq(TraefikModel):
+class InFlightReqConfig(TraefikModel):
     """inFlightReq: at most `amount` requests in progress per source (default source: the request host)."""
 
     amount: int = 0
-    source_criterion: SourceCriterion | None = None
+    source_criterion: SourceCriterionConfig | None = None
 
 
-class ForwardAuth(TraefikModel):
+class ForwardAuthConfig(TraefikModel):
     """forwardAuth: ask `address` about each request (SetDefaults: maxBodySize -1)."""
 
     address: TraefikStr = ""
-    tls: ClientTLS | None = None
+    tls: ClientTLSConfig | None = None
     trust_forward_header: GoBool | None = None
     auth_response_headers: list[TraefikStr] = []
     auth_response_headers_regex: TraefikStr = ""
@@ -246,7 +247,7 @@ class ForwardAuth(TraefikModel):
     auth_signin_url: TraefikStr = Field("", alias="authSigninURL")
 
 
-class CircuitBreaker(TraefikModel):
+class CircuitBreakerConfig(TraefikModel):
     expression: TraefikStr = ""
     check_period: Duration = 0.1
     fallback_duration: Duration = 10.0
@@ -254,7 +255,7 @@ class CircuitBreaker(TraefikModel):
     response_code: int = 503
 
 
-class Retry(TraefikModel):
+class RetryConfig(TraefikModel):
     attempts: int = 0
     timeout: Duration = 0.0
     initial_interval: Duration = 0.0
@@ -264,7 +265,7 @@ class Retry(TraefikModel):
     retry_non_idempotent_method: GoBool = False
 
 
-class TLSClientCertificateIssuerDNInfo(TraefikModel):
+class TLSClientCertificateIssuerDNInfoConfig(TraefikModel):
     country: GoBool = False
     province: GoBool = False
     locality: GoBool = False
@@ -274,24 +275,24 @@ class TLSClientCertificateIssuerDNInfo(TraefikModel):
     domain_component: GoBool = False
 
 
-class TLSClientCertificateSubjectDNInfo(TLSClientCertificateIssuerDNInfo):
+class TLSClientCertificateSubjectDNInfoConfig(TLSClientCertificateIssuerDNInfoConfig):
     """The issuer's keys and organizationalUnit (Traefik's issuer has none)."""
 
     organizational_unit: GoBool = False
 
 
-class TLSClientCertificateInfo(TraefikModel):
+class TLSClientCertificateInfoConfig(TraefikModel):
     not_after: GoBool = False
     not_before: GoBool = False
     sans: GoBool = False
-    subject: TLSClientCertificateSubjectDNInfo | None = None
-    issuer: TLSClientCertificateIssuerDNInfo | None = None
+    subject: TLSClientCertificateSubjectDNInfoConfig | None = None
+    issuer: TLSClientCertificateIssuerDNInfoConfig | None = None
     serial_number: GoBool = False
 
 
-class PassTLSClientCert(TraefikModel):
+class PassTLSClientCertConfig(TraefikModel):
     pem: GoBool = Field(False, alias="pem")
-    info: TLSClientCertificateInfo | None = None
+    info: TLSClientCertificateInfoConfig | None = None
 
 
 class PrefixRewriteConfig(TraefikModel):
@@ -310,36 +311,36 @@ UNSUPPORTED_MIDDLEWARE_TYPES: tuple[str, ...] = (
 )
 
 
-class Middleware(TraefikModel):
+class MiddlewareConfig(TraefikModel):
     """One named middleware: Traefik allows exactly one type per entry (checked by `type_name`)."""
 
-    add_prefix: AddPrefix | None = None
-    strip_prefix: StripPrefix | None = None
-    strip_prefix_regex: StripPrefixRegex | None = None
-    replace_path: ReplacePath | None = None
-    replace_path_regex: ReplacePathRegex | None = None
-    chain: Chain | None = None
-    headers: Headers | None = None
-    redirect_regex: RedirectRegex | None = None
-    redirect_scheme: RedirectScheme | None = None
-    encoded_characters: EncodedCharacters | None = None
-    ip_allow_list: IPAllowList | None = None
-    ip_white_list: IPWhiteList | None = None
-    basic_auth: BasicAuth | None = None
-    digest_auth: DigestAuth | None = None
-    rate_limit: RateLimit | None = None
-    in_flight_req: InFlightReq | None = None
-    forward_auth: ForwardAuth | None = None
+    add_prefix: AddPrefixConfig | None = None
+    strip_prefix: StripPrefixConfig | None = None
+    strip_prefix_regex: StripPrefixRegexConfig | None = None
+    replace_path: ReplacePathConfig | None = None
+    replace_path_regex: ReplacePathRegexConfig | None = None
+    chain: ChainConfig | None = None
+    headers: HeadersConfig | None = None
+    redirect_regex: RedirectRegexConfig | None = None
+    redirect_scheme: RedirectSchemeConfig | None = None
+    encoded_characters: EncodedCharactersConfig | None = None
+    ip_allow_list: IPAllowListConfig | None = None
+    ip_white_list: IPWhiteListConfig | None = None
+    basic_auth: BasicAuthConfig | None = None
+    digest_auth: DigestAuthConfig | None = None
+    rate_limit: RateLimitConfig | None = None
+    in_flight_req: InFlightReqConfig | None = None
+    forward_auth: ForwardAuthConfig | None = None
 
-    buffering: Buffering | None = None
-    circuit_breaker: CircuitBreaker | None = None
-    compress: Compress | None = None
-    content_type: ContentType | None = None
-    errors: Errors | None = None
+    buffering: BufferingConfig | None = None
+    circuit_breaker: CircuitBreakerConfig | None = None
+    compress: CompressConfig | None = None
+    content_type: ContentTypeConfig | None = None
+    errors: ErrorsConfig | None = None
     grpc_web: LooseDict | None = None
-    pass_tls_client_cert: PassTLSClientCert | None = Field(None, alias="passTLSClientCert")
+    pass_tls_client_cert: PassTLSClientCertConfig | None = Field(None, alias="passTLSClientCert")
     plugin: dict[str, LooseDict] | None = None
-    retry: Retry | None = None
+    retry: RetryConfig | None = None
     prefix_rewrite: PrefixRewriteConfig | None = None  # ours, not Traefik's
 
     def type_name(self) -> str:

@@ -13,7 +13,7 @@ from proxy.config.base import GoBool, TraefikModel, TraefikStr
 DEFAULT_ALPN = ["h2", "http/1.1", "acme-tls/1"]
 
 
-class Domain(TraefikModel):
+class DomainConfig(TraefikModel):
     """types.Domain: a main name and subject alternative names (router tls.domains, defaultGeneratedCert)."""
 
     main: TraefikStr = ""
@@ -23,45 +23,45 @@ class Domain(TraefikModel):
         return [name for name in (self.main, *self.sans) if name]
 
 
-class Certificate(TraefikModel):
+class CertificateConfig(TraefikModel):
     """certFile / keyFile: a path, or the PEM itself (Traefik's FileOrContent)."""
 
     cert_file: TraefikStr = ""
     key_file: TraefikStr = ""
 
 
-class CertAndStores(Certificate):
+class CertAndStoresConfig(CertificateConfig):
     stores: list[TraefikStr] = []
 
 
-class ClientAuth(TraefikModel):
+class ClientAuthConfig(TraefikModel):
     ca_files: list[TraefikStr] = Field([], alias="caFiles")
     client_auth_type: TraefikStr = ""
 
 
-class Options(TraefikModel):
+class OptionsConfig(TraefikModel):
     min_version: TraefikStr = ""
     max_version: TraefikStr = ""
     cipher_suites: list[TraefikStr] | None = None  # None: Go's defaults
     curve_preferences: list[TraefikStr] | None = None
-    client_auth: ClientAuth = Field(default_factory=ClientAuth)
+    client_auth: ClientAuthConfig = Field(default_factory=ClientAuthConfig)
     sni_strict: GoBool = False
     alpn_protocols: list[TraefikStr] = Field(default_factory=lambda: list(DEFAULT_ALPN), alias="alpnProtocols")
     disable_session_tickets: GoBool = False
     prefer_server_cipher_suites: GoBool | None = None  # deprecated and ineffective in Traefik
 
 
-class GeneratedCert(TraefikModel):
+class GeneratedCertConfig(TraefikModel):
     resolver: TraefikStr = ""
-    domain: Domain | None = None
+    domain: DomainConfig | None = None
 
 
-class Store(TraefikModel):
-    default_certificate: Certificate | None = None
-    default_generated_cert: GeneratedCert | None = None
+class StoreConfig(TraefikModel):
+    default_certificate: CertificateConfig | None = None
+    default_generated_cert: GeneratedCertConfig | None = None
 
 
-class TLSSection(TraefikModel):
-    certificates: list[CertAndStores] = []
-    options: dict[str, Options] = {}
-    stores: dict[str, Store] = {}
+class TLSSectionConfig(TraefikModel):
+    certificates: list[CertAndStoresConfig] = []
+    options: dict[str, OptionsConfig] = {}
+    stores: dict[str, StoreConfig] = {}

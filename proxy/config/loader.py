@@ -19,9 +19,9 @@ from pydantic import BaseModel, ValidationError
 
 from proxy.config.base import normalise_keys
 from proxy.config.dynamic import DynamicConfig
-from proxy.config.dynamic_tls import TLSSection
+from proxy.config.dynamic_tls import TLSSectionConfig
 from proxy.config.errors import ConfigError, ConfigProblem, KeyPath, format_key_path, problems_from_validation
-from proxy.config.static import FileProvider
+from proxy.config.static import FileProviderConfig
 
 SUPPORTED_EXTENSIONS = (".toml", ".yaml", ".yml")
 STATIC_ROOT_KEYS = frozenset(
@@ -208,7 +208,7 @@ def entry_point_names(listed: Iterable[object]) -> list[str]:
     return list(names) or ["http"]
 
 
-def dynamic_files(provider: FileProvider, base_dir: Path | None = None) -> list[Path]:
+def dynamic_files(provider: FileProviderConfig, base_dir: Path | None = None) -> list[Path]:
     """The files a file provider reads: its filename, or every supported file under its directory.
 
     Relative paths resolve against `base_dir` (the static configuration file's folder).
@@ -290,10 +290,12 @@ def merge_dynamic(configs: list[tuple[str, DynamicConfig]]) -> tuple[DynamicConf
     return merged, warnings
 
 
-def _merge_tls(merged: DynamicConfig, tls: TLSSection, file: str, origins: dict[KeyPath, str]) -> list[ConfigProblem]:
+def _merge_tls(
+    merged: DynamicConfig, tls: TLSSectionConfig, file: str, origins: dict[KeyPath, str]
+) -> list[ConfigProblem]:
     """tls.certificates add up across files; an option or store defined twice keeps the first definition."""
     if merged.tls is None:
-        merged.tls = TLSSection()
+        merged.tls = TLSSectionConfig()
     merged.tls.certificates += tls.certificates
     warnings = []
     for section in ("options", "stores"):

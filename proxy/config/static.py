@@ -12,7 +12,7 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from proxy.config.base import GoBool, LooseDict, TraefikModel, TraefikStr
 from proxy.config.durations import Duration
-from proxy.config.dynamic_tls import Domain
+from proxy.config.dynamic_tls import DomainConfig
 from proxy.config.errors import ConfigProblem
 
 MAX_GO_INT = 2**63 - 1
@@ -21,25 +21,25 @@ MAX_GO_INT = 2**63 - 1
 # ------------------------------------------------------------------------------------------------ entry points
 
 
-class RespondingTimeouts(TraefikModel):
+class RespondingTimeoutsConfig(TraefikModel):
     read_timeout: Duration = 60.0
     write_timeout: Duration = 0.0  # 0: no timeout
     idle_timeout: Duration = 180.0
 
 
-class LifeCycle(TraefikModel):
+class LifeCycleConfig(TraefikModel):
     request_accept_grace_timeout: Duration = 0.0
     grace_time_out: Duration = Field(10.0, alias="graceTimeOut")
 
 
-class EntryPointTransport(TraefikModel):
-    life_cycle: LifeCycle = Field(default_factory=LifeCycle)
-    responding_timeouts: RespondingTimeouts = Field(default_factory=RespondingTimeouts)
+class EntryPointTransportConfig(TraefikModel):
+    life_cycle: LifeCycleConfig = Field(default_factory=LifeCycleConfig)
+    responding_timeouts: RespondingTimeoutsConfig = Field(default_factory=RespondingTimeoutsConfig)
     keep_alive_max_time: Duration = 0.0
     keep_alive_max_requests: int = 0
 
 
-class ForwardedHeaders(TraefikModel):
+class ForwardedHeadersConfig(TraefikModel):
     insecure: GoBool = False
     trusted_ips: list[TraefikStr] = Field([], alias="trustedIPs")
     connection: list[TraefikStr] = []
@@ -47,25 +47,26 @@ class ForwardedHeaders(TraefikModel):
     add_x_forwarded_scheme_headers: GoBool = False
 
 
-class ProxyProtocol(TraefikModel):
+class ProxyProtocolConfig(TraefikModel):
     insecure: GoBool = False
     trusted_ips: list[TraefikStr] = Field([], alias="trustedIPs")
 
 
-class RedirectEntryPoint(TraefikModel):
+class RedirectEntryPointConfig(TraefikModel):
     to: TraefikStr = ""
     scheme: TraefikStr = "https"
     permanent: GoBool = True
     priority: int = MAX_GO_INT - 1
 
 
-class Redirections(TraefikModel):
-    entry_point: RedirectEntryPoint | None = None
+class RedirectionsConfig(TraefikModel):
+    entry_point: RedirectEntryPointConfig | None = None
 
 
-class EncodedCharacters(TraefikModel):
+class EntryPointEncodedCharactersConfig(TraefikModel):
     """Entry point http.encodedCharacters: every encoded character is allowed unless set to false. The
-    encodedCharacters middleware reads the same keys (dynamic_middlewares.EncodedCharacters), denying by default."""
+    encodedCharacters middleware reads the same keys (dynamic_middlewares.EncodedCharactersConfig), denying by
+    default."""
 
     allow_encoded_slash: GoBool = True
     allow_encoded_back_slash: GoBool = True
@@ -76,19 +77,19 @@ class EncodedCharacters(TraefikModel):
     allow_encoded_hash: GoBool = True
 
 
-class EntryPointTLS(TraefikModel):
+class EntryPointTLSConfig(TraefikModel):
     """Default TLS of the entry point's routers (static TLSConfig): applied to those that have none."""
 
     options: TraefikStr = ""
     cert_resolver: TraefikStr = ""
-    domains: list[Domain] = []
+    domains: list[DomainConfig] = []
 
 
-class EntryPointHTTP(TraefikModel):
-    redirections: Redirections | None = None
+class EntryPointHTTPConfig(TraefikModel):
+    redirections: RedirectionsConfig | None = None
     middlewares: list[TraefikStr] = []  # applied to every router attached to this entry point
-    tls: EntryPointTLS | None = None
-    encoded_characters: EncodedCharacters = Field(default_factory=EncodedCharacters)
+    tls: EntryPointTLSConfig | None = None
+    encoded_characters: EntryPointEncodedCharactersConfig = Field(default_factory=EntryPointEncodedCharactersConfig)
     encode_query_semicolons: GoBool = False
     sanitize_path: GoBool = True
     max_header_bytes: int = 1 << 20
@@ -130,7 +131,7 @@ def split_address(address: str) -> tuple[str, int, str]:
     return host, int(port_text), protocol
 
 
-class EntryPointObservability(TraefikModel):
+class EntryPointObservabilityConfig(TraefikModel):
     """What the routers of an entry point report by default (a router's own `observability` overrides)."""
 
     access_logs: GoBool = True
@@ -139,19 +140,19 @@ class EntryPointObservability(TraefikModel):
     trace_verbosity: TraefikStr = "minimal"
 
 
-class EntryPoint(TraefikModel):
+class EntryPointConfig(TraefikModel):
     address: TraefikStr = ""
     allow_acme_by_pass: GoBool = Field(False, alias="allowACMEByPass")
     reuse_port: GoBool = False
     as_default: GoBool = False
-    transport: EntryPointTransport = Field(default_factory=EntryPointTransport)
-    proxy_protocol: ProxyProtocol | None = None
-    forwarded_headers: ForwardedHeaders = Field(default_factory=ForwardedHeaders)
-    http: EntryPointHTTP = Field(default_factory=EntryPointHTTP)
+    transport: EntryPointTransportConfig = Field(default_factory=EntryPointTransportConfig)
+    proxy_protocol: ProxyProtocolConfig | None = None
+    forwarded_headers: ForwardedHeadersConfig = Field(default_factory=ForwardedHeadersConfig)
+    http: EntryPointHTTPConfig = Field(default_factory=EntryPointHTTPConfig)
     http2: HTTP2Config = Field(default_factory=HTTP2Config)
     http3: LooseDict | None = None
     udp: UDPConfig = Field(default_factory=UDPConfig)
-    observability: EntryPointObservability = Field(default_factory=EntryPointObservability)
+    observability: EntryPointObservabilityConfig = Field(default_factory=EntryPointObservabilityConfig)
 
     @field_validator("address")
     @classmethod
@@ -176,17 +177,17 @@ class EntryPoint(TraefikModel):
 # ------------------------------------------------------------------------------------------------ providers
 
 
-class FileProvider(TraefikModel):
+class FileProviderConfig(TraefikModel):
     directory: TraefikStr = ""
     watch: GoBool = True
     filename: TraefikStr = ""
     debug_log_generated_template: GoBool = False
 
 
-class Providers(TraefikModel):
+class ProvidersConfig(TraefikModel):
     providers_throttle_duration: Duration = 2.0
     precedence: list[TraefikStr] = []
-    file: FileProvider | None = None
+    file: FileProviderConfig | None = None
     docker: LooseDict | None = None
     swarm: LooseDict | None = None
     kubernetes_ingress: LooseDict | None = None
@@ -230,7 +231,7 @@ OTHER_PROVIDERS = (
 )
 
 
-class Log(TraefikModel):
+class LogConfig(TraefikModel):
     level: TraefikStr = "ERROR"
     format: TraefikStr = "common"
     file_path: TraefikStr = ""
@@ -264,7 +265,7 @@ def effective_log_level(level: str) -> str | None:
     return _NUMERIC_LEVELS.get(level)
 
 
-class API(TraefikModel):
+class APIConfig(TraefikModel):
     base_path: TraefikStr = "/"
     insecure: GoBool = False
     dashboard: GoBool = True
@@ -280,40 +281,40 @@ FIELD_MODES = ("keep", "drop")
 HEADER_MODES = ("keep", "drop", "redact")
 
 
-class AccessLogFilters(TraefikModel):
+class AccessLogFiltersConfig(TraefikModel):
     status_codes: list[TraefikStr] = []
     retry_attempts: GoBool = False
     min_duration: Duration = 0.0
 
 
-class AccessLogFieldHeaders(TraefikModel):
+class AccessLogFieldHeadersConfig(TraefikModel):
     default_mode: TraefikStr = "drop"
     names: dict[str, TraefikStr] = {}
 
 
-class AccessLogQueryParameters(TraefikModel):
+class AccessLogQueryParametersConfig(TraefikModel):
     default_mode: TraefikStr = "keep"
 
 
-class AccessLogFields(TraefikModel):
+class AccessLogFieldsConfig(TraefikModel):
     default_mode: TraefikStr = "keep"
     names: dict[str, TraefikStr] = {}
-    headers: AccessLogFieldHeaders = Field(default_factory=AccessLogFieldHeaders)
-    query_parameters: AccessLogQueryParameters = Field(default_factory=AccessLogQueryParameters)
+    headers: AccessLogFieldHeadersConfig = Field(default_factory=AccessLogFieldHeadersConfig)
+    query_parameters: AccessLogQueryParametersConfig = Field(default_factory=AccessLogQueryParametersConfig)
 
 
-class AccessLog(TraefikModel):
+class AccessLogConfig(TraefikModel):
     file_path: TraefikStr = ""
     format: TraefikStr = "common"
-    filters: AccessLogFilters = Field(default_factory=AccessLogFilters)
-    fields: AccessLogFields = Field(default_factory=AccessLogFields)
+    filters: AccessLogFiltersConfig = Field(default_factory=AccessLogFiltersConfig)
+    fields: AccessLogFieldsConfig = Field(default_factory=AccessLogFieldsConfig)
     buffering_size: int = 0
     add_internals: GoBool = False
     dual_output: GoBool = False
     otlp: LooseDict | None = Field(None, alias="otlp")
 
 
-class Prometheus(TraefikModel):
+class PrometheusConfig(TraefikModel):
     buckets: list[float] = [0.1, 0.3, 1.2, 5.0]
     add_entry_points_labels: GoBool = True
     add_routers_labels: GoBool = False
@@ -323,9 +324,9 @@ class Prometheus(TraefikModel):
     header_labels: dict[str, TraefikStr] = {}
 
 
-class Metrics(TraefikModel):
+class MetricsConfig(TraefikModel):
     add_internals: GoBool = False
-    prometheus: Prometheus | None = None
+    prometheus: PrometheusConfig | None = None
     datadog: LooseDict | None = None
     stats_d: LooseDict | None = Field(None, alias="statsD")
     influx_db2: LooseDict | None = Field(None, alias="influxDB2")
@@ -342,7 +343,7 @@ class Metrics(TraefikModel):
         return data
 
 
-class Ping(TraefikModel):
+class PingConfig(TraefikModel):
     entry_point: TraefikStr = "traefik"
     manual_routing: GoBool = False
     terminating_status_code: int = 503
@@ -353,7 +354,7 @@ class Ping(TraefikModel):
 _PRESENCE_SECTIONS = ("accessLog", "api", "ping", "metrics")
 
 
-class Core(TraefikModel):
+class CoreConfig(TraefikModel):
     """`core`: the rule syntax a router without `ruleSyntax` is read with (static_config.go ValidateConfiguration)."""
 
     default_rule_syntax: TraefikStr = "v3"
@@ -366,38 +367,38 @@ class Core(TraefikModel):
         return value
 
 
-class StaticForwardingTimeouts(TraefikModel):
+class StaticForwardingTimeoutsConfig(TraefikModel):
     dial_timeout: Duration = 30.0
     response_header_timeout: Duration = 0.0
     idle_conn_timeout: Duration = 90.0
 
 
-class StaticServersTransport(TraefikModel):
+class StaticServersTransportConfig(TraefikModel):
     """The default transport of services that name no serversTransport."""
 
     insecure_skip_verify: GoBool = False
     root_c_as: list[TraefikStr] = Field([], alias="rootCAs")
     max_idle_conns_per_host: int = 200
-    forwarding_timeouts: StaticForwardingTimeouts = Field(default_factory=StaticForwardingTimeouts)
+    forwarding_timeouts: StaticForwardingTimeoutsConfig = Field(default_factory=StaticForwardingTimeoutsConfig)
     spiffe: LooseDict | None = None
 
 
 class StaticConfig(TraefikModel):
-    entry_points: dict[str, EntryPoint] = {}
-    providers: Providers = Field(default_factory=Providers)
-    log: Log = Field(default_factory=Log)
-    access_log: AccessLog | None = None
-    api: API | None = None
-    ping: Ping | None = None
-    metrics: Metrics | None = None
+    entry_points: dict[str, EntryPointConfig] = {}
+    providers: ProvidersConfig = Field(default_factory=ProvidersConfig)
+    log: LogConfig = Field(default_factory=LogConfig)
+    access_log: AccessLogConfig | None = None
+    api: APIConfig | None = None
+    ping: PingConfig | None = None
+    metrics: MetricsConfig | None = None
     tracing: LooseDict | None = None
     global_: LooseDict | None = Field(None, alias="global")
-    servers_transport: StaticServersTransport = Field(default_factory=StaticServersTransport)
+    servers_transport: StaticServersTransportConfig = Field(default_factory=StaticServersTransportConfig)
     tcp_servers_transport: LooseDict | None = None
     experimental: LooseDict | None = None
     certificates_resolvers: dict[str, LooseDict] | None = None
     host_resolver: LooseDict | None = None
-    core: Core = Field(default_factory=Core)
+    core: CoreConfig = Field(default_factory=CoreConfig)
     spiffe: LooseDict | None = None
     ocsp: LooseDict | None = None
 
@@ -440,7 +441,7 @@ class StaticConfig(TraefikModel):
             )
             level = "ERROR"
         self.log.level = level
-        for name, field in Providers.model_fields.items():
+        for name, field in ProvidersConfig.model_fields.items():
             alias = field.alias or name
             if alias in OTHER_PROVIDERS and getattr(self.providers, name) is not None:
                 self._warnings.append(
@@ -456,12 +457,12 @@ class StaticConfig(TraefikModel):
         dumped = self.model_dump(by_alias=True, exclude_unset=True)
         self._warnings += unimplemented.find(dumped, unimplemented.STATIC, label)
         if not self.entry_points:
-            self.entry_points["http"] = EntryPoint(address=":80")
+            self.entry_points["http"] = EntryPointConfig(address=":80")
         ping, prometheus = self.ping, self.metrics.prometheus if self.metrics else None
         if "traefik" not in self.entry_points and (
             (self.api is not None and self.api.insecure)
             or (ping is not None and not ping.manual_routing and ping.entry_point == "traefik")
             or (prometheus is not None and not prometheus.manual_routing and prometheus.entry_point == "traefik")
         ):
-            self.entry_points["traefik"] = EntryPoint(address=":8080")
+            self.entry_points["traefik"] = EntryPointConfig(address=":8080")
         return self

@@ -41,7 +41,7 @@ def pem_path(value: str, key: str) -> str:
 
 
 def ssl_context(tls: Any, where: str) -> ssl.SSLContext:
-    """The SSLContext for a ClientTLS model; ValueError naming `where` ("forwardAuth.tls") when unusable."""
+    """The SSLContext for a ClientTLSConfig model; ValueError naming `where` ("forwardAuth.tls") when unusable."""
     context = ssl.create_default_context()
     if tls is None:
         return context

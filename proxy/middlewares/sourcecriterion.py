@@ -40,7 +40,7 @@ def request_header(name: str) -> Extractor:
 
 
 def source_extractor(criterion: Any, default: str) -> Extractor:
-    """GetSourceExtractor for a SourceCriterion model (or None); `default` ("ip" or "host") is what the
+    """GetSourceExtractor for a SourceCriterionConfig model (or None); `default` ("ip" or "host") is what the
     middleware uses when no criterion is set: rateLimit counts per remote address, inFlightReq per host."""
     if criterion is not None:
         has_ip = criterion.ip_strategy is not None

@@ -22,8 +22,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from proxy import netutil
-from proxy.config.static import FIELD_MODES, HEADER_MODES
-from proxy.config.static import AccessLog as AccessLogConfig
+from proxy.config.static import FIELD_MODES, HEADER_MODES, AccessLogConfig
 from proxy.middlewares.coderanges import CodeRanges, in_ranges, parse_code_ranges
 from proxy.netutil import canonical_header_key as canonical_header  # textproto.CanonicalMIMEHeaderKey
 from proxy.observability.scope import Scoped

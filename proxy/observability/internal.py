@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from proxy.config.dynamic import Router
-from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
+from proxy.config.dynamic import RouterConfig
+from proxy.config.dynamic_middlewares import MiddlewareConfig
 from proxy.message import Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.services.loadbalancer import NoServerAvailable, UpstreamServer
@@ -58,7 +58,7 @@ class InternalService(Middleware):
 class InternalParts:
     """What the builder resolves `@internal` references with (Traefik's internal provider)."""
 
-    routers: dict[str, Router]  # by local name: qualified `<name>@internal`
+    routers: dict[str, RouterConfig]  # by local name: qualified `<name>@internal`
     middlewares: dict[str, MiddlewareConfig]  # by local name
     services: dict[str, InternalService]  # by qualified name (`api@internal`)
 
@@ -68,16 +68,16 @@ def noop(req: RequestHead) -> Reply:
     return Reply(418)
 
 
-def internal_routers(static: StaticConfig) -> dict[str, Router]:
+def internal_routers(static: StaticConfig) -> dict[str, RouterConfig]:
     """The routers Traefik's internal provider adds, by name (qualified `<name>@internal`)."""
-    routers: dict[str, Router] = {}
+    routers: dict[str, RouterConfig] = {}
     api = static.api
     if api is not None and api.insecure:
-        routers["api"] = Router(
+        routers["api"] = RouterConfig(
             entry_points=[INTERNAL_ENTRY_POINT], service="api@internal", priority=MAX_INT - 1, rule="PathPrefix(`/api`)"
         )
         if api.dashboard:
-            routers["dashboard"] = Router(
+            routers["dashboard"] = RouterConfig(
                 entry_points=[INTERNAL_ENTRY_POINT],
                 service="dashboard@internal",
                 priority=MAX_INT - 2,
@@ -85,7 +85,7 @@ def internal_routers(static: StaticConfig) -> dict[str, Router]:
                 middlewares=["dashboard_redirect@internal", "dashboard_stripprefix@internal"],
             )
         if api.debug:
-            routers["debug"] = Router(
+            routers["debug"] = RouterConfig(
                 entry_points=[INTERNAL_ENTRY_POINT],
                 service="api@internal",
                 priority=MAX_INT - 1,
@@ -93,12 +93,12 @@ def internal_routers(static: StaticConfig) -> dict[str, Router]:
             )
     ping = static.ping
     if ping is not None and not ping.manual_routing:
-        routers["ping"] = Router(
+        routers["ping"] = RouterConfig(
             entry_points=[ping.entry_point], service="ping@internal", priority=MAX_INT, rule="PathPrefix(`/ping`)"
         )
     prometheus = static.metrics.prometheus if static.metrics is not None else None
     if prometheus is not None and not prometheus.manual_routing:
-        routers["prometheus"] = Router(
+        routers["prometheus"] = RouterConfig(
             entry_points=[prometheus.entry_point],
             service="prometheus@internal",
             priority=MAX_INT,

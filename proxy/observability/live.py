@@ -210,7 +210,7 @@ class LiveView:
         from proxy.server.trace import trace
 
         gateway = self.gateway
-        server = gateway.servers.get(entry.entry_point)
+        server = gateway.entry_point_servers.get(entry.entry_point)
         if server is None or gateway.dynamic is None:
             raise ValueError(f"entry point {entry.entry_point!r} is not served")
         build = gateway.build(gateway.dynamic)

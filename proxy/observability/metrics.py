@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from proxy.config.static import Prometheus as PrometheusConfig
+from proxy.config.static import PrometheusConfig
 from proxy.observability.scope import Scoped
 
 if TYPE_CHECKING:

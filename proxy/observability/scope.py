@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from proxy.config.dynamic import Router
+    from proxy.config.dynamic import RouterConfig
     from proxy.config.static import StaticConfig
 
 
@@ -50,7 +50,9 @@ class Scoped:
         self._everything = scope.everything
 
 
-def build_scope(kind: str, static: StaticConfig, routers: Iterable[tuple[str, Router]], add_internals: bool) -> Scope:
+def build_scope(
+    kind: str, static: StaticConfig, routers: Iterable[tuple[str, RouterConfig]], add_internals: bool
+) -> Scope:
     """`kind`: "access_logs" or "metrics"; `routers`: (qualified name, router config) of every router."""
     off, on = set(), set()
     for name, router in routers:

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from proxy.config.dynamic import DynamicConfig, RouterTLS, ServersTransport
-from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
-from proxy.config.static import StaticServersTransport
+from proxy.config.dynamic import DynamicConfig, RouterTLSConfig, ServersTransportConfig
+from proxy.config.dynamic_middlewares import MiddlewareConfig
+from proxy.config.static import StaticServersTransportConfig
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.passthrough import PassThrough
@@ -48,7 +48,7 @@ __all__ = [
 Built = TypeVar("Built")  # what _build_or_error's build gives: a Picker or a Middleware
 
 
-def transport_settings(config: ServersTransport | StaticServersTransport, **more: Any) -> TransportSettings:
+def transport_settings(config: ServersTransportConfig | StaticServersTransportConfig, **more: Any) -> TransportSettings:
     """The keys the static default transport (serversTransport) and a dynamic serversTransports entry
     share, prepared; `more` adds what only the dynamic one has (serverName, certificates, ...)."""
     timeouts = config.forwarding_timeouts
@@ -70,7 +70,7 @@ class EntryPointInfo:
     name: str
     middlewares: tuple[str, ...] = ()
     as_default: bool = False
-    tls: RouterTLS | None = None  # http.tls: the TLS of its routers that have none
+    tls: RouterTLSConfig | None = None  # http.tls: the TLS of its routers that have none
     redirect: EntryPointRedirect | None = None  # http.redirections.entryPoint, resolved
 
 
@@ -296,7 +296,7 @@ class RuntimeBuilder(ServiceBuilder):
             self._tls = TLSManager(self.tls_section, self.local_ca, self.resolvers)
         return self._tls
 
-    def _router_tls(self, router: str, rule: str, tls: RouterTLS) -> str:
+    def _router_tls(self, router: str, rule: str, tls: RouterTLSConfig) -> str:
         """Check a TLS router's options and certificate resolver; its resolved options name."""
         manager = self._tls_manager()
         assert manager is not None
@@ -462,7 +462,7 @@ class RuntimeBuilder(ServiceBuilder):
             if isinstance(self.default_transport, BuildError):  # the static serversTransport asks for what we lack
                 raise self.default_transport
             return self.default_transport
-        config: ServersTransport | None = self.http.servers_transports.get(local_name(reference))
+        config: ServersTransportConfig | None = self.http.servers_transports.get(local_name(reference))
         if config is None:
             raise BuildError(
                 f"serversTransport {reference!r} does not exist{did_you_mean(reference, self.http.servers_transports)}"

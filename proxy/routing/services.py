@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from proxy.config.dynamic import LoadBalancer as LoadBalancerConfig
-from proxy.config.dynamic import ServerHealthCheck
-from proxy.config.dynamic import Sticky as StickyConfig
+from proxy.config.dynamic import LoadBalancerConfig, ServerHealthCheckConfig, StickyConfig
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.routing.problems import PROVIDER, BuildError, Problem, did_you_mean
@@ -198,7 +196,7 @@ class ServiceBuilder:
             domain=cookie.domain,
         )
 
-    def _check_spec(self, name: str, config: ServerHealthCheck) -> CheckSpec:
+    def _check_spec(self, name: str, config: ServerHealthCheckConfig) -> CheckSpec:
         interval, timeout = config.interval, config.timeout
         if interval <= 0:
             self._warn(

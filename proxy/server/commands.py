@@ -14,18 +14,20 @@ from proxy.server.trace import Trace, run_trace
 
 def pick_entry_point(gateway: Gateway, url: str, name: str | None) -> str:
     """The entry point named, else the one whose port the URL names, else the only one."""
-    servers = gateway.servers
+    entry_points = gateway.entry_point_servers
     if name:
-        if name not in servers:
-            raise ValueError(f"no entry point {name!r} (there are: {', '.join(servers)})")
+        if name not in entry_points:
+            raise ValueError(f"no entry point {name!r} (there are: {', '.join(entry_points)})")
         return name
     port = urlsplit(url).port
-    by_port = [ep for ep, server in servers.items() if port is not None and server.port == port]
+    by_port = [ep for ep, server in entry_points.items() if port is not None and server.port == port]
     if len(by_port) == 1:
         return by_port[0]
-    if len(servers) == 1:
-        return next(iter(servers))
-    raise ValueError(f"which entry point? the URL's port matches none of {', '.join(servers)}: give --entrypoint NAME")
+    if len(entry_points) == 1:
+        return next(iter(entry_points))
+    raise ValueError(
+        f"which entry point? the URL's port matches none of {', '.join(entry_points)}: give --entrypoint NAME"
+    )
 
 
 def explain_text(result: Trace) -> str:
@@ -80,7 +82,7 @@ def explain(
             raise ValueError(f"-H {header!r}: expected 'Name: value'")
         pairs.append((name.strip(), value.strip()))
     name = pick_entry_point(gateway, url, entry_point)
-    server = gateway.servers[name]
+    server = gateway.entry_point_servers[name]
     # An https:// URL is a TLS connection: the entry point's TLS routers serve it.
     tls_runtime = server.tls_runtime
     runtime = tls_runtime if tls_runtime is not None and url.lower().startswith("https://") else server.runtime
@@ -92,7 +94,7 @@ def routes(gateway: Gateway) -> list[dict[str, Any]]:
     disabled ones with why."""
     servers = gateway.services
     rows: list[dict[str, Any]] = []
-    for ep, server in gateway.servers.items():
+    for ep, server in gateway.entry_point_servers.items():
         tls_routes = server.tls_runtime.table.routes if server.tls is not None and server.tls_runtime else ()
         for tls, route in [*((False, r) for r in server.runtime.table.routes), *((True, r) for r in tls_routes)]:
             plan = route.target

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import CONFIG_REPORT, ConfigError, ConfigProblem
 from proxy.config.loader import load_dynamic
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.forwarder.context import EntryPointRuntime, ExchangeRecord
 from proxy.forwarder.forwarded import ForwardedHeaders
 from proxy.middlewares.base import Middleware
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("proxy.server")
 
 
-def path_options(ep: EntryPoint) -> PathOptions:
+def path_options(ep: EntryPointConfig) -> PathOptions:
     http = ep.http
     # The encodedCharacters model's fields are PathOptions' allow_encoded_* flags, name for name.
     return PathOptions(
@@ -57,7 +57,7 @@ def path_options(ep: EntryPoint) -> PathOptions:
     )
 
 
-def forwarded_headers(ep: EntryPoint, hostname: str) -> ForwardedHeaders:
+def forwarded_headers(ep: EntryPointConfig, hostname: str) -> ForwardedHeaders:
     config = ep.forwarded_headers
     return ForwardedHeaders(
         config.insecure,
@@ -175,7 +175,7 @@ class Gateway:
         self.last_build: BuildResult | None = None
         self._serving = False  # started: health checks run while a config is applied
         self.dynamic: DynamicConfig | None = None
-        self.servers: dict[str, EntryPointServer] = {}
+        self.entry_point_servers: dict[str, EntryPointServer] = {}  # by entry point name (udp ones are not served)
         self._default_tls: EntryPointTLS | None = None
         self.terminating = False  # set when a graceful stop begins
         # Told of every finished exchange (the record below, the access log and metrics when configured).
@@ -193,15 +193,15 @@ class Gateway:
             if ep.protocol != "tcp":
                 log.warning("entry point %s: udp entry points are not served by stripproxy", name)
                 continue
-            self.servers[name] = self._entry_point_server(name, ep, reuse_port)
+            self.entry_point_servers[name] = self._entry_point_server(name, ep, reuse_port)
         if self.observability.metrics is not None:
-            self.observability.metrics.runtimes = [server.runtime for server in self.servers.values()]
+            self.observability.metrics.runtimes = [server.runtime for server in self.entry_point_servers.values()]
         if self.source is not None:
             for problem in self.source.warnings:
                 log.warning("%s", problem)
             self.apply(self.source.dynamic)
 
-    def _entry_point_server(self, name: str, ep: EntryPoint, reuse_port: bool) -> EntryPointServer:
+    def _entry_point_server(self, name: str, ep: EntryPointConfig, reuse_port: bool) -> EntryPointServer:
         timeouts = ep.transport.responding_timeouts
         forwarded = forwarded_headers(ep, self.hostname)
         if self.observability.live is not None:  # the dashboard's live view notes each request as received
@@ -226,9 +226,9 @@ class Gateway:
                 tuple(self.static.entry_points[name].http.middlewares),
                 self.static.entry_points[name].as_default,
                 entry_point_tls(self.static.entry_points[name]),
-                entry_point_redirect(name, self.static, self.servers),
+                entry_point_redirect(name, self.static, self.entry_point_servers),
             )
-            for name in self.servers
+            for name in self.entry_point_servers
         ]
 
     def build(self, dynamic: DynamicConfig) -> BuildResult:
@@ -272,7 +272,7 @@ class Gateway:
             else:
                 (log.error if problem.level == "error" else log.warning)("%s", problem, extra=CONFIG_REPORT)
         self._default_tls = None  # made again from this configuration when first needed
-        for name, server in self.servers.items():
+        for name, server in self.entry_point_servers.items():
             server.runtime.table = result.tables.get(name, RouteTable([]))
             server.set_tls(result.tls.get(name), result.tls_tables.get(name))
             server.default_tls = self.default_tls
@@ -310,9 +310,9 @@ class Gateway:
         if router is None:
             return []
         if router.entry_points:
-            return [ep for ep in router.entry_points if ep in self.servers]
-        defaults = [ep for ep in self.servers if self.static.entry_points[ep].as_default]
-        return defaults or list(self.servers)
+            return [ep for ep in router.entry_points if ep in self.entry_point_servers]
+        defaults = [ep for ep in self.entry_point_servers if self.static.entry_points[ep].as_default]
+        return defaults or list(self.entry_point_servers)
 
     def reload(self, config: ConfigSource | None = None) -> BuildResult:
         """Swap in new routes: from `config` (its dynamic part; entry points never change on reload),
@@ -339,9 +339,9 @@ class Gateway:
     @property
     def url(self) -> str:
         """The URL of the only entry point (see `urls` when there are several)."""
-        if len(self.servers) != 1:
-            raise ValueError(f"the gateway has entry points {sorted(self.servers)}: use gateway.urls[name]")
-        return next(iter(self.servers.values())).url
+        if len(self.entry_point_servers) != 1:
+            raise ValueError(f"the gateway has entry points {sorted(self.entry_point_servers)}: use gateway.urls[name]")
+        return next(iter(self.entry_point_servers.values())).url
 
     @property
     def routers(self) -> dict[str, RoutePlan]:
@@ -387,7 +387,7 @@ class Gateway:
     def _keep(self, exchange: Exchange) -> None:
         record = ExchangeRecord.of(exchange)
         if record.entry_point in self.rebound:  # a test override too: said with the router's own
-            server = self.servers[record.entry_point]
+            server = self.entry_point_servers[record.entry_point]
             said = (
                 f"entry point {record.entry_point}: {self.rebound[record.entry_point]!r} rebound to port {server.port}"
             )
@@ -402,7 +402,7 @@ class Gateway:
             if not self.exchanges:
                 return "no exchange recorded yet"
             record = self.exchanges[-1]
-        server = self.servers.get(record.entry_point)
+        server = self.entry_point_servers.get(record.entry_point)
         table = None
         if server is not None:
             tls_runtime = server.tls_runtime
@@ -432,7 +432,7 @@ class Gateway:
     @property
     def urls(self) -> dict[str, str]:
         """Entry point name -> base URL (e.g. "http://127.0.0.1:43123"), real ports once started."""
-        return {name: server.url for name, server in self.servers.items()}
+        return {name: server.url for name, server in self.entry_point_servers.items()}
 
     @property
     def terminating(self) -> bool:
@@ -458,7 +458,7 @@ class Gateway:
             self.observability.metrics.start()
         started: list[EntryPointServer] = []
         try:
-            for server in self.servers.values():
+            for server in self.entry_point_servers.values():
                 await server.start()
                 started.append(server)
         except OSError:
@@ -469,7 +469,7 @@ class Gateway:
         for work in self.last_build.background if self.last_build else ():
             work.start()
         if self.dynamic is not None and any(
-            self.static.entry_points[name].http.redirections is not None for name in self.servers
+            self.static.entry_points[name].http.redirections is not None for name in self.entry_point_servers
         ):
             self.apply(self.dynamic)  # redirections to entry points on port 0 now know their real port
 
@@ -479,11 +479,11 @@ class Gateway:
         self.terminating = True
         if self.observability.live is not None:
             self.observability.live.close_streams()  # an open dashboard tab must not hold the stop up
-        cycles = {name: self.static.entry_points[name].transport.life_cycle for name in self.servers}
+        cycles = {name: self.static.entry_points[name].transport.life_cycle for name in self.entry_point_servers}
         await asyncio.gather(
             *(
                 server.drain(cycles[name].request_accept_grace_timeout, cycles[name].grace_time_out)
-                for name, server in self.servers.items()
+                for name, server in self.entry_point_servers.items()
             )
         )
 
@@ -493,7 +493,7 @@ class Gateway:
             self.observability.live.close_streams()
         for work in self.last_build.background if self.last_build else ():
             work.stop()
-        for server in self.servers.values():
+        for server in self.entry_point_servers.values():
             await server.stop()
         if self.last_build is not None:
             await close_middlewares(self.last_build.middlewares)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from proxy.config.static import Log
+    from proxy.config.static import LogConfig
 
 SHORT = {
     logging.DEBUG: "DBG",
@@ -77,7 +77,7 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(data)
 
 
-def log_handler(config: Log | None, tag: str = "") -> tuple[logging.Handler, list[str]]:
+def log_handler(config: LogConfig | None, tag: str = "") -> tuple[logging.Handler, list[str]]:
     """The handler for `config` and warnings about what of it is not acted on."""
     warnings: list[str] = []
     stream: TextIO = sys.stderr

@@ -22,9 +22,7 @@ from typing import Any
 from proxy.config.dynamic import DynamicConfig
 from proxy.config.errors import ConfigError
 from proxy.config.loader import dynamic_files
-from proxy.config.static import FileProvider as FileProviderConfig
-from proxy.config.static import Log as LogConfig
-from proxy.config.static import StaticConfig
+from proxy.config.static import FileProviderConfig, LogConfig, StaticConfig
 from proxy.config.unimplemented import refused_in_strict
 from proxy.providers.file import FileProvider
 from proxy.server.gateway import Gateway
@@ -159,7 +157,7 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, gateway.reopen_logs)  # Traefik's log rotation signal
     # After the handlers: whoever reads it may send SIGTERM at once. Each text starts with the URL.
-    announce({name: server.serving_text() for name, server in gateway.servers.items()})
+    announce({name: server.serving_text() for name, server in gateway.entry_point_servers.items()})
     settle_memory()
     watcher = None
     if provider is not None and setup.provider_config is not None and setup.provider_config.watch:

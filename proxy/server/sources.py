@@ -26,7 +26,7 @@ from proxy.config.loader import (
     read_any_config,
     validate_section,
 )
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.config.static_sources import load_static
 
 ConfigSource = Union[StaticConfig, DynamicConfig, Mapping[str, Any], str, "os.PathLike[str]"]
@@ -127,7 +127,7 @@ def effective_static(
     if static is None:
         static = StaticConfig(
             entry_points={
-                name: EntryPoint(address=LOOPBACK_FREE_PORT) for name in router_entry_points(resolved.dynamic)
+                name: EntryPointConfig(address=LOOPBACK_FREE_PORT) for name in router_entry_points(resolved.dynamic)
             }
         )
     elif free_ports or entry_points:
@@ -136,7 +136,7 @@ def effective_static(
         for name, ep in static.entry_points.items():
             static.entry_points[name] = ep.model_copy(update={"address": LOOPBACK_FREE_PORT})
     for name, address in (entry_points or {}).items():
-        ep = static.entry_points.get(name) or EntryPoint()
+        ep = static.entry_points.get(name) or EntryPointConfig()
         static.entry_points[name] = ep.model_copy(update={"address": address})
     return static
 
@@ -151,10 +151,10 @@ def parse_middleware_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     the key, validated as the file's middlewares are), or options to change in the file's own middleware
     (no type key: `{"address": "http://127.0.0.1:8001/verify"}`); ConfigError names the override and the key."""
     from proxy.config.dynamic import DynamicConfig
-    from proxy.config.dynamic_middlewares import Middleware
+    from proxy.config.dynamic_middlewares import MiddlewareConfig
     from proxy.config.loader import validate_section
 
-    types = {(field.alias or name).lower() for name, field in Middleware.model_fields.items()}
+    types = {(field.alias or name).lower() for name, field in MiddlewareConfig.model_fields.items()}
     parsed: dict[str, Any] = {}
     for reference, replacement in overrides.items():
         name = reference.partition("@")[0]

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from proxy.config.dynamic import RouterTLS
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.dynamic import RouterTLSConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.routing.builder import EntryPointRedirect
 
 if TYPE_CHECKING:
@@ -21,12 +21,12 @@ log = logging.getLogger("proxy.server")
 _PORT_ONLY = re.compile(r"^:(\d+)$")
 
 
-def entry_point_tls(ep: EntryPoint) -> RouterTLS | None:
+def entry_point_tls(ep: EntryPointConfig) -> RouterTLSConfig | None:
     """http.tls, as the TLS that the entry point's routers without any get (Traefik's entry point model)."""
     tls = ep.http.tls
     if tls is None:
         return None
-    return RouterTLS(options=tls.options, cert_resolver=tls.cert_resolver, domains=list(tls.domains))
+    return RouterTLSConfig(options=tls.options, cert_resolver=tls.cert_resolver, domains=list(tls.domains))
 
 
 def entry_point_redirect(

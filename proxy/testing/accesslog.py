@@ -18,7 +18,10 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from proxy.config.static import AccessLog as AccessLogConfig
+from pydantic import ValidationError
+
+from proxy.config.errors import ConfigError, problems_from_validation
+from proxy.config.static import AccessLogConfig
 from proxy.observability.accesslog import AccessLog
 
 if TYPE_CHECKING:
@@ -36,9 +39,11 @@ class AccessLogCapture:
     `wait_for`, which waits until the records of the requests a test sent are there."""
 
     def __init__(self, fields: dict[str, Any] | None = None, filters: dict[str, Any] | None = None) -> None:
-        config = AccessLogConfig.model_validate(
-            {"filePath": os.devnull, "format": "json", "fields": fields or {}, "filters": filters or {}}
-        )
+        raw = {"filePath": os.devnull, "format": "json", "fields": fields or {}, "filters": filters or {}}
+        try:
+            config = AccessLogConfig.model_validate(raw)
+        except ValidationError as err:  # named by Traefik's keys, as in a file's accessLog section
+            raise ConfigError(problems_from_validation(err, "", prefix=("accessLog",), model=AccessLogConfig)) from None
         self._log = AccessLog(config, label="stripproxy_access_log")
         os.close(self._log.fd)  # nothing is written: the records stay here
         self._log.fd = -1

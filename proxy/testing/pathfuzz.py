@@ -206,13 +206,13 @@ async def fuzz_live_gateway(seed: int, count: int, *, control_ms: float = 250.0)
     """`fuzz` against an in-process gateway on `routes`, in front of a recording upstream; both on loopback,
     both stopped before it returns. The suite's short form and benchmarks/fuzz_paths.py both run this."""
     from proxy.config.dynamic import DynamicConfig
-    from proxy.config.static import EntryPoint, StaticConfig
+    from proxy.config.static import EntryPointConfig, StaticConfig
     from proxy.server.gateway import Gateway
 
     targets: list[bytes] = []
     upstream = await recording_upstream(targets)
     port = upstream.sockets[0].getsockname()[1]
-    gateway = Gateway(StaticConfig(entry_points={"web": EntryPoint(address="127.0.0.1:0")}))
+    gateway = Gateway(StaticConfig(entry_points={"web": EntryPointConfig(address="127.0.0.1:0")}))
     gateway.apply(DynamicConfig.model_validate(routes(f"http://127.0.0.1:{port}")))
     await gateway.start()
     try:

@@ -14,7 +14,7 @@ import logging
 import ssl
 from dataclasses import dataclass, field
 
-from proxy.config.dynamic_tls import Options, TLSSection
+from proxy.config.dynamic_tls import OptionsConfig, TLSSectionConfig
 from proxy.rules.parser import And, Call, Not, Or, RuleNode, parse_rule
 from proxy.tls.certs import CertificateError, CertificateStore, KeyPair, default_certificate, load_certificate
 from proxy.tls.localca import LocalCA
@@ -23,7 +23,7 @@ from proxy.tls.options import PreparedOptions, prepare_options
 log = logging.getLogger("proxy.tls")
 
 DEFAULT = "default"
-DEFAULT_OPTIONS = Options(min_version="VersionTLS12")
+DEFAULT_OPTIONS = OptionsConfig(min_version="VersionTLS12")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +54,9 @@ def rule_domains(rule: str) -> list[str]:
 
 class TLSManager:
     def __init__(
-        self, section: TLSSection | None, local_ca: LocalCA | None = None, resolvers: frozenset[str] | None = None
+        self, section: TLSSectionConfig | None, local_ca: LocalCA | None = None, resolvers: frozenset[str] | None = None
     ) -> None:
-        self.section = section or TLSSection()
+        self.section = section or TLSSectionConfig()
         self.local_ca = local_ca
         self.resolvers = resolvers  # None: no static configuration to check resolver names against
         self.problems: list[TLSProblem] = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass, field
 
-from proxy.config.dynamic_tls import Options
+from proxy.config.dynamic_tls import OptionsConfig
 from proxy.tls.certs import CertificateError, KeyPair, read_file_or_content
 
 VERSIONS = {
@@ -90,7 +90,7 @@ class PreparedOptions:
     """An option checked once: everything needed to make contexts for it, and what it warns about."""
 
     name: str
-    options: Options
+    options: OptionsConfig
     min_version: ssl.TLSVersion
     max_version: ssl.TLSVersion | None
     ciphers: str | None
@@ -121,7 +121,7 @@ class PreparedOptions:
         return ctx
 
 
-def prepare_options(name: str, options: Options, builtin_default: bool = False) -> PreparedOptions:
+def prepare_options(name: str, options: OptionsConfig, builtin_default: bool = False) -> PreparedOptions:
     """Check `options` as Traefik's buildTLSConfig does; ValueError with Traefik's wording when broken."""
     warnings: list[str] = []
     minimum = VERSIONS.get(options.min_version)

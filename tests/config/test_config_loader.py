@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.config import ConfigError, FileProvider, classify, dynamic_files, load_dynamic, read_config_file
+from proxy.config import ConfigError, FileProviderConfig, classify, dynamic_files, load_dynamic, read_config_file
 
 ROUTER = '[http.routers.{name}]\nrule = "Host(`{host}`)"\nservice = "svc"\n'
 SERVICE = '[[http.services.svc.loadBalancer.servers]]\nurl = "{url}"\n'
@@ -50,18 +50,18 @@ def test_directory_is_read_recursively_in_name_order(tmp_path):
     _write(tmp_path / "a.yml", "http: {}\n")
     _write(tmp_path / "sub" / "c.yaml", "http: {}\n")
     _write(tmp_path / "notes.txt", "ignored")
-    files = dynamic_files(FileProvider(directory=str(tmp_path)))
+    files = dynamic_files(FileProviderConfig(directory=str(tmp_path)))
     assert [f.relative_to(tmp_path).as_posix() for f in files] == ["a.yml", "b.toml", "sub/c.yaml"]
 
 
 def test_relative_provider_paths_resolve_against_the_static_file_folder(tmp_path):
-    assert dynamic_files(FileProvider(filename="routes.toml"), tmp_path) == [tmp_path / "routes.toml"]
-    assert dynamic_files(FileProvider(filename="/abs/r.toml"), tmp_path) == [Path("/abs/r.toml")]
+    assert dynamic_files(FileProviderConfig(filename="routes.toml"), tmp_path) == [tmp_path / "routes.toml"]
+    assert dynamic_files(FileProviderConfig(filename="/abs/r.toml"), tmp_path) == [Path("/abs/r.toml")]
 
 
 def test_provider_without_filename_or_directory_is_an_error():
     with pytest.raises(ConfigError) as info:
-        dynamic_files(FileProvider())
+        dynamic_files(FileProviderConfig())
     assert str(info.value) == "providers.file: neither filename nor directory is defined for the file provider"
 
 

@@ -21,12 +21,19 @@ from pathlib import Path
 import pytest
 
 from proxy.cli import default_entry_points
-from proxy.config.dynamic import ServersTransport
-from proxy.config.dynamic_middlewares import EncodedCharacters as MiddlewareEncodedCharacters
-from proxy.config.dynamic_middlewares import TLSClientCertificateIssuerDNInfo, TLSClientCertificateSubjectDNInfo
+from proxy.config.dynamic import ServersTransportConfig
+from proxy.config.dynamic_middlewares import (
+    EncodedCharactersConfig,
+    TLSClientCertificateIssuerDNInfoConfig,
+    TLSClientCertificateSubjectDNInfoConfig,
+)
 from proxy.config.loader import entry_point_names, load_dynamic_file, read_any_config
-from proxy.config.static import EncodedCharacters as EntryPointEncodedCharacters
-from proxy.config.static import StaticConfig, StaticServersTransport, split_address
+from proxy.config.static import (
+    EntryPointEncodedCharactersConfig,
+    StaticConfig,
+    StaticServersTransportConfig,
+    split_address,
+)
 from proxy.middlewares.encodedcharacters import EncodedCharacters
 from proxy.normalize import ENCODED_FLAGS, PathOptions
 from proxy.routing.builder import transport_settings
@@ -69,19 +76,19 @@ def test_parse_address_refuses_what_split_address_refuses(address: str, message:
 
 
 def test_encoded_character_keys_are_one_set_with_opposite_defaults() -> None:
-    entry_point, middleware = EntryPointEncodedCharacters(), MiddlewareEncodedCharacters()
-    assert tuple(EntryPointEncodedCharacters.model_fields) == ENCODED_FLAGS
-    assert tuple(MiddlewareEncodedCharacters.model_fields) == ENCODED_FLAGS
+    entry_point, middleware = EntryPointEncodedCharactersConfig(), EncodedCharactersConfig()
+    assert tuple(EntryPointEncodedCharactersConfig.model_fields) == ENCODED_FLAGS
+    assert tuple(EncodedCharactersConfig.model_fields) == ENCODED_FLAGS
     assert tuple(f.name for f in dataclasses.fields(PathOptions) if f.name.startswith("allow_")) == ENCODED_FLAGS
     assert entry_point.model_dump() == dict.fromkeys(ENCODED_FLAGS, True)
     assert middleware.model_dump() == dict.fromkeys(ENCODED_FLAGS, False)
     # Traefik's keys, read the same way by both.
     raw = {"allowEncodedSlash": "false", "allowEncodedHash": True}
-    assert EntryPointEncodedCharacters.model_validate(raw).model_dump() == {
+    assert EntryPointEncodedCharactersConfig.model_validate(raw).model_dump() == {
         **dict.fromkeys(ENCODED_FLAGS, True),
         "allow_encoded_slash": False,
     }
-    assert MiddlewareEncodedCharacters.model_validate(raw).model_dump() == {
+    assert EncodedCharactersConfig.model_validate(raw).model_dump() == {
         **dict.fromkeys(ENCODED_FLAGS, False),
         "allow_encoded_hash": True,
     }
@@ -92,18 +99,18 @@ def test_encoded_character_models_build_the_path_options_they_mean() -> None:
         {"entryPoints": {"web": {"address": ":80", "http": {"encodedCharacters": {"allowEncodedSlash": False}}}}}
     )
     assert path_options(static.entry_points["web"]) == PathOptions(allow_encoded_slash=False)
-    built = EncodedCharacters(**MiddlewareEncodedCharacters(allowEncodedPercent=True).model_dump())
+    built = EncodedCharacters(**EncodedCharactersConfig(allowEncodedPercent=True).model_dump())
     assert built.options == PathOptions(**{**dict.fromkeys(ENCODED_FLAGS, False), "allow_encoded_percent": True})
 
 
 def test_subject_dn_keys_are_the_issuer_keys_and_organizational_unit() -> None:
-    issuer = set(TLSClientCertificateIssuerDNInfo.model_fields)
-    assert set(TLSClientCertificateSubjectDNInfo.model_fields) == issuer | {"organizational_unit"}
+    issuer = set(TLSClientCertificateIssuerDNInfoConfig.model_fields)
+    assert set(TLSClientCertificateSubjectDNInfoConfig.model_fields) == issuer | {"organizational_unit"}
     assert "organizational_unit" not in issuer
-    subject = TLSClientCertificateSubjectDNInfo.model_validate({"organizationalUnit": True, "commonName": "true"})
+    subject = TLSClientCertificateSubjectDNInfoConfig.model_validate({"organizationalUnit": True, "commonName": "true"})
     assert subject.organizational_unit and subject.common_name and not subject.country
     with pytest.raises(ValueError, match="organizationalUnit"):
-        TLSClientCertificateIssuerDNInfo.model_validate({"organizationalUnit": True})
+        TLSClientCertificateIssuerDNInfoConfig.model_validate({"organizationalUnit": True})
 
 
 SHARED_TRANSPORT = {
@@ -115,8 +122,8 @@ SHARED_TRANSPORT = {
 
 
 def test_static_and_dynamic_transports_read_their_shared_keys_alike() -> None:
-    static = transport_settings(StaticServersTransport.model_validate(SHARED_TRANSPORT))
-    dynamic = transport_settings(ServersTransport.model_validate(SHARED_TRANSPORT))
+    static = transport_settings(StaticServersTransportConfig.model_validate(SHARED_TRANSPORT))
+    dynamic = transport_settings(ServersTransportConfig.model_validate(SHARED_TRANSPORT))
     assert static == dynamic
     assert (static.dial_timeout, static.response_header_timeout, static.idle_conn_timeout) == (3.0, 2.0, 5.0)
     assert (static.max_idle_conns_per_host, static.insecure_skip_verify, static.root_cas) == (
@@ -128,7 +135,7 @@ def test_static_and_dynamic_transports_read_their_shared_keys_alike() -> None:
 
 
 def test_negative_max_idle_conns_means_no_reuse_in_both() -> None:
-    for model in (StaticServersTransport, ServersTransport):
+    for model in (StaticServersTransportConfig, ServersTransportConfig):
         assert transport_settings(model.model_validate({"maxIdleConnsPerHost": -1})).max_idle_conns_per_host == 0
 
 

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from proxy.config.loader import load_dynamic
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.server.gateway import Gateway
 
 
@@ -118,7 +118,8 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[GatewayFactory]:
         dynamic, _ = load_dynamic([path])
         static = StaticConfig(
             entry_points={
-                name: EntryPoint.model_validate({"address": "127.0.0.1:0", **entry_options}) for name in entry_points
+                name: EntryPointConfig.model_validate({"address": "127.0.0.1:0", **entry_options})
+                for name in entry_points
             }
         )
         gateway = Gateway(static)

@@ -26,7 +26,7 @@ url = "{url}"
 
 
 def port_of(gateway, name: str = "http") -> int:
-    return gateway.servers[name].port
+    return gateway.entry_point_servers[name].port
 
 
 async def get(gateway, target: str, headers: str = "", host: str = "example.test") -> object:

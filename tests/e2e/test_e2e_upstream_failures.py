@@ -66,7 +66,7 @@ async def get(port: int, target: str) -> object:
 async def test_truncated_body_cuts_client_off_and_connection_is_not_reused(make_gateway, raw_upstream):
     await raw_upstream.start(keep_serving)
     gateway = await make_gateway(routes_to(raw_upstream.url))
-    port = gateway.servers["http"].port
+    port = gateway.entry_point_servers["http"].port
     with pytest.raises(asyncio.IncompleteReadError):
         await get(port, "/truncate")
     assert (await get(port, "/next")).body == b"ok"
@@ -84,7 +84,7 @@ async def test_idle_pooled_connection_closed_after_idle_conn_timeout(make_gatewa
 """,
     )
     gateway = await make_gateway(routes)
-    await get(gateway.servers["http"].port, "/a")
+    await get(gateway.entry_point_servers["http"].port, "/a")
     assert raw_upstream.closed == 0
     await asyncio.sleep(0.5)
     assert raw_upstream.closed == 1
@@ -94,7 +94,7 @@ async def test_pooled_connection_reused_for_sequential_requests(make_gateway, ra
     await raw_upstream.start(keep_serving)
     gateway = await make_gateway(routes_to(raw_upstream.url))
     for _ in range(5):
-        assert (await get(gateway.servers["http"].port, "/a")).body == b"ok"
+        assert (await get(gateway.entry_point_servers["http"].port, "/a")).body == b"ok"
     assert raw_upstream.connections == 1
 
 
@@ -113,7 +113,7 @@ async def test_broken_answers_give_502(make_gateway, raw_upstream, answer):
 
     await raw_upstream.start(handler)
     gateway = await make_gateway(routes_to(raw_upstream.url))
-    response = await get(gateway.servers["http"].port, "/x")
+    response = await get(gateway.entry_point_servers["http"].port, "/x")
     assert (response.status, response.body) == (502, b"Bad Gateway")
 
 
@@ -129,7 +129,7 @@ async def test_expect_100_continue_is_relayed(make_gateway, raw_upstream):
 
     await raw_upstream.start(handler)
     gateway = await make_gateway(routes_to(raw_upstream.url))
-    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.servers["http"].port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.entry_point_servers["http"].port)
     writer.write(b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
     interim = await asyncio.wait_for(read_response(reader), 5)
     assert interim.status == 100
@@ -149,7 +149,7 @@ async def test_chunked_trailers_are_relayed(make_gateway, raw_upstream):
 
     await raw_upstream.start(handler)
     gateway = await make_gateway(routes_to(raw_upstream.url))
-    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.servers["http"].port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", gateway.entry_point_servers["http"].port)
     writer.write(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
     raw = await asyncio.wait_for(reader.read(), 5)
     assert raw.endswith(b"3\r\nabc\r\n0\r\nX-Sum: 42\r\n\r\n")
@@ -165,7 +165,7 @@ async def test_until_close_body_is_chunked_for_http11_client(make_gateway, raw_u
     await raw_upstream.start(handler)
     gateway = await make_gateway(routes_to(raw_upstream.url))
     data = b"GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
-    first, second = await raw_exchange(gateway.servers["http"].port, data, responses=2)
+    first, second = await raw_exchange(gateway.entry_point_servers["http"].port, data, responses=2)
     assert first.header("Transfer-Encoding") == "chunked"
     assert first.body == second.body == b"streamed until close"
 
@@ -186,7 +186,7 @@ async def test_content_length_body_in_pieces_and_bytes_beyond_it(make_gateway, r
 
     await raw_upstream.start(handler)
     gateway = await make_gateway(routes_to(raw_upstream.url))
-    port = gateway.servers["http"].port
+    port = gateway.entry_point_servers["http"].port
     assert (await get(port, "/a")).body == b"0123456789"
     assert (await get(port, "/b")).body == b"0123456789"
     assert raw_upstream.connections == 2

@@ -101,7 +101,7 @@ async def stack() -> Any:
                 plan.service_name,
             )
             assert not built.waiting_hooks  # nothing `waits`: every hook is an inline one
-            runtime = gateway.servers["http"].runtime
+            runtime = gateway.entry_point_servers["http"].runtime
             runtime.table = RouteTable([Route(plan.router, 1, compile_rule("PathPrefix(`/`)"), built)])
             yield gateway, waiter
 

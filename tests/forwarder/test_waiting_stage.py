@@ -98,7 +98,7 @@ async def stack() -> Any:
                 plan.router, [("stamp", Stamp()), ("waiter", waiter)], plan.service, plan.service_name
             )
             assert waiting.waiting_hooks and waiting.request_hooks  # Stamp runs inline, the waiter in a task
-            runtime = gateway.servers["http"].runtime
+            runtime = gateway.entry_point_servers["http"].runtime
             runtime.table = RouteTable([Route(plan.router, 1, compile_rule("PathPrefix(`/`)"), waiting)])
             yield gateway, waiter
 
@@ -205,7 +205,7 @@ async def test_a_plain_hook_may_return_an_awaitable(path: str, status: int, wait
                 plan.router, [("sometimes", Sometimes()), ("stamp", Stamp())], plan.service, plan.service_name
             )
             assert not sometimes.waiting_hooks  # nothing waits by declaration
-            gateway.servers["http"].runtime.table = RouteTable(
+            gateway.entry_point_servers["http"].runtime.table = RouteTable(
                 [Route(plan.router, 1, compile_rule("PathPrefix(`/`)"), sometimes)]
             )
             async with aiohttp.ClientSession() as client, client.get(gateway.url + path) as response:

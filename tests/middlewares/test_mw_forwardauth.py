@@ -21,7 +21,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
+from proxy.config.dynamic_middlewares import MiddlewareConfig
 from proxy.message import HeaderList, RequestHead
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.forwardauth import ForwardAuth

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from proxy.config.dynamic_middlewares import Middleware as MiddlewareConfig
+from proxy.config.dynamic_middlewares import MiddlewareConfig
 from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.factory import build_middleware
 from proxy.middlewares.ratelimit import Limits, MemoryBuckets, RateLimit, go_duration, too_many_requests

@@ -108,7 +108,9 @@ async def test_explain_view_is_the_explain_engine_on_the_request_as_received(liv
     from proxy.server.trace import trace as run
 
     cli = explain_text(
-        await run(gateway.servers["web"].runtime, "GET", gateway.urls["web"] + "/app/hello", [("X-Trace", "yes")])
+        await run(
+            gateway.entry_point_servers["web"].runtime, "GET", gateway.urls["web"] + "/app/hello", [("X-Trace", "yes")]
+        )
     )  # what `python -m proxy explain` prints
     assert body["text"].splitlines()[2:5] == cli.splitlines()[2:5]  # routers, the chosen one, its middlewares
     assert missing.status_code == 404
@@ -189,4 +191,4 @@ async def test_no_dashboard_no_live_view(live_gateway, static):
 
     gateway = await live_gateway(static)
     assert gateway.observability.live is None
-    assert all(type(server.runtime.forwarded) is ForwardedHeaders for server in gateway.servers.values())
+    assert all(type(server.runtime.forwarded) is ForwardedHeaders for server in gateway.entry_point_servers.values())

@@ -31,7 +31,7 @@ from proxy.config.loader import (
     read_config_file,
     validate_section,
 )
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.server.gateway import Gateway
 
 
@@ -212,7 +212,7 @@ def test_dynamic_mappings_give_a_model_or_a_config_error(raw: dict[str, Any]) ->
         assert all(problem.key_path for problem in error.problems if "http" in raw), error
         return
     assert all(problem.file == "dyn.yaml" for problem in warnings)
-    gateway = Gateway(StaticConfig(entry_points={"web": EntryPoint(address="127.0.0.1:0")}))
+    gateway = Gateway(StaticConfig(entry_points={"web": EntryPointConfig(address="127.0.0.1:0")}))
     result = gateway.build(model)  # broken routers are disabled with a reason, never raise
     for problem in result.problems:
         assert str(problem)

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 from proxy.config.loader import dynamic_files
-from proxy.config.static import FileProvider as FileProviderConfig
+from proxy.config.static import FileProviderConfig
 from proxy.providers.file import FileProvider
 
 ROUTES = '[http.routers.r]\nrule = "Path(`/{n}`)"\nservice = "s"\n[http.services.s.loadBalancer]\n'

@@ -32,7 +32,7 @@ import pytest
 from rawhttp import read_answer
 
 from proxy.config.dynamic import DynamicConfig
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.server.gateway import Gateway
 
 # --- the model, from Go's net/url and Traefik's code ------------------------------------------------------
@@ -296,7 +296,7 @@ async def live():
             "allowEncodedBackSlash": "%5C" not in denied,
             "allowEncodedPercent": "%25" not in denied,
         }
-        entry_points[name] = EntryPoint.model_validate(
+        entry_points[name] = EntryPointConfig.model_validate(
             {"address": "127.0.0.1:0", "http": {"sanitizePath": sanitize, "encodedCharacters": flags}}
         )
     gateway = Gateway(StaticConfig(entry_points=entry_points))

@@ -20,7 +20,7 @@ import pytest
 from rawhttp import read_answer
 
 from proxy.config.dynamic import DynamicConfig
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.server.gateway import Gateway
 
 ENTRY_POINTS = {  # name -> (forwardedHeaders, whether the loopback client is trusted)
@@ -87,7 +87,7 @@ async def live() -> AsyncIterator[tuple[Gateway, asyncio.Event]]:
             middlewares[name] = middleware(kind, strategy)
             routers[name] = {"rule": f"Host(`{host(kind, strategy_id)}`)", "service": "s", "middlewares": [name]}
     entry_points = {
-        name: EntryPoint.model_validate({"address": "127.0.0.1:0", "forwardedHeaders": forwarded})
+        name: EntryPointConfig.model_validate({"address": "127.0.0.1:0", "forwardedHeaders": forwarded})
         for name, (forwarded, _) in ENTRY_POINTS.items()
     }
     gateway = Gateway(StaticConfig(entry_points=entry_points), strict=True)

@@ -82,7 +82,7 @@ async def test_the_trace_says_what_the_upstream_receives(
     url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     try:
         async with Gateway(routes(url)) as gateway:
-            runtime = gateway.servers["http"].runtime
+            runtime = gateway.entry_point_servers["http"].runtime
             host, port = gateway.url.removeprefix("http://").rsplit(":", 1)
             explained = await trace(runtime, method, f"http://{host}:{port}{target}", headers)
             reader, writer = await asyncio.open_connection(host, int(port))
@@ -106,7 +106,7 @@ async def test_the_trace_says_what_the_upstream_receives(
 
 async def test_steps_verdicts_and_answers() -> None:
     async with Gateway(routes("http://127.0.0.1:1")) as gateway:
-        runtime = gateway.servers["http"].runtime
+        runtime = gateway.entry_point_servers["http"].runtime
         explained = await trace(runtime, "GET", "http://127.0.0.1:9999/api/v1/items")
         assert [(v.router, v.matched) for v in explained.verdicts] == [
             ("admin@file", False),

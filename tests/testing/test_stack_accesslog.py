@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import requests
 from aiohttp import web
 
+from proxy.config.errors import ConfigError
 from proxy.testing import AccessLogCapture
 
 ROUTES = """
@@ -119,6 +122,33 @@ def test_fields_and_filters_as_traefik_spells_them(stripproxy_sync, serve_app_sy
     assert records[0]["request_X-Token"] == "REDACTED" and "request_X-Token" not in records[1]
     assert "ClientHost" not in records[0]
     assert records[1]["RequestCount"] == 3  # Traefik counts filtered requests too
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(
+            {"fields": {"headerz": {}}},
+            "accessLog.fields.headerz: unknown key (did you mean 'headers'?)",
+            id="misspelt-key",
+        ),
+        pytest.param(
+            {"filters": {"statusCodes": "400-499"}},
+            "accessLog.filters.statusCodes: Input should be a valid list",
+            id="wrong-type",
+        ),
+        pytest.param(
+            {"filters": {"minDuration": "soon"}},
+            "accessLog.filters.minDuration: invalid duration 'soon': time: invalid duration \"soon\"",
+            id="bad-duration",
+        ),
+    ],
+)
+def test_bad_options_name_traefiks_keys(options: dict[str, Any], message: str) -> None:
+    """As a file's accessLog section would say it: the key path and the problem, no model class name."""
+    with pytest.raises(ConfigError) as info:
+        AccessLogCapture(**options)
+    assert str(info.value) == message
 
 
 async def test_async_gateway_and_detach(stripproxy, serve_app) -> None:

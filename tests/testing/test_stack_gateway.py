@@ -12,7 +12,7 @@ from aiohttp import web
 from proxy import Gateway
 from proxy.config.errors import ConfigError
 from proxy.config.loader import load_dynamic
-from proxy.config.static import EntryPoint, StaticConfig
+from proxy.config.static import EntryPointConfig, StaticConfig
 from proxy.testing import ServedApp, serve_aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +85,7 @@ async def test_every_config_source_serves_the_routes(kind: str, tmp_path: Path, 
 
 async def test_static_file_keeps_its_address_unless_free_ports() -> None:
     kept = Gateway(ROOT / "config" / "traefik.toml")
-    assert kept.servers["http"].address == ":9999"  # not started: nothing is bound
+    assert kept.entry_point_servers["http"].address == ":9999"  # not started: nothing is bound
     async with Gateway(ROOT / "config" / "traefik.toml", free_ports=True) as gateway:
         assert gateway.url.startswith("http://127.0.0.1:") and not gateway.url.endswith(":9999")
         assert gateway.services == {"app": ["http://127.0.0.1:8000"]}  # the file provider's routes.toml
@@ -174,7 +174,7 @@ async def test_the_exchange_record(upstream: ServedApp) -> None:
 
 
 async def test_the_cli_engine_form_records_nothing() -> None:
-    static = StaticConfig(entry_points={"http": EntryPoint(address="127.0.0.1:0")})
+    static = StaticConfig(entry_points={"http": EntryPointConfig(address="127.0.0.1:0")})
     gateway = Gateway(static)
     assert gateway.observers == [] and gateway.dynamic is None
     async with gateway:

@@ -126,7 +126,7 @@ async def test_a_production_file_with_sso_acme_and_error_pages_in_a_fixture(stri
             f"service error-pages -> {pages.url}",
             f"service app -> {app.url}",
             "certResolver le: certificate from the local CA",
-            f"entry point websecure: ':443' rebound to port {gateway.servers['websecure'].port}",
+            f"entry point websecure: ':443' rebound to port {gateway.entry_point_servers['websecure'].port}",
         )
         assert "with test overrides: middleware sso: forwardAuth.address" in gateway.explain()
         assert await _get(gateway, "/boom") == (502, "error page /502.html")

@@ -152,10 +152,11 @@ class BasicAuth(Middleware):
                 if user is not None:
                     self._remember(key, user)
             if user is not None:
+                req.client_username = user
                 if self.edits_request_headers:
                     self._pass(req, user)
                 return None
-        return self.challenge()
+        return self.refuse(req, header)
 
     def _check(self, header: str) -> str | None:
         """The user name when `header` holds valid credentials (may take long: see WaitingBasicAuth)."""
@@ -174,6 +175,13 @@ class BasicAuth(Middleware):
         if len(verified) >= CACHE_SIZE:
             del verified[next(iter(verified))]  # the oldest entry
         verified[key] = user
+
+    def refuse(self, req: RequestHead, header: str | None) -> Reply:
+        """The challenge; the user the client tried is still the access log's ClientUsername (basic_auth.go)."""
+        credentials = basic_credentials(header) if header is not None else None
+        if credentials is not None:
+            req.client_username = credentials[0].decode("latin-1")
+        return self.challenge()
 
     def _pass(self, req: RequestHead, user: str) -> None:
         if self.header_field:
@@ -205,8 +213,9 @@ class WaitingBasicAuth(BasicAuth):
                 return asyncio.ensure_future(self._checked(req, key, header))
             user = self._check(header)
             if user is None:
-                return self.challenge()
+                return self.refuse(req, header)
             self._remember(key, user)
+        req.client_username = user
         if self.edits_request_headers:
             self._pass(req, user)
         return None
@@ -220,7 +229,8 @@ class WaitingBasicAuth(BasicAuth):
         # A client that leaves cancels its own wait, not the check others may share.
         user = await asyncio.shield(pending)
         if user is None:
-            return self.challenge()
+            return self.refuse(req, header)
+        req.client_username = user
         if self.edits_request_headers:
             self._pass(req, user)
         return None

@@ -146,12 +146,19 @@ class DigestAuth(Middleware):
     def on_request(self, req: RequestHead) -> Reply | None:
         checked = self._check(req)
         if isinstance(checked, str):
+            req.client_username = checked  # the access log's ClientUsername (digest_auth.go)
             if self.header_field:
                 req.headers.remove(self.header_field)
                 req.headers.add(self.header_field, checked.encode("utf-8", "surrogateescape").decode("latin-1"))
             if self.remove_header:
                 req.headers.remove("Authorization")
             return None
+        # Refused: the user name the client sent is still logged. (Traefik reads it from the header named by
+        # headerField when one is set, the header it writes the user to: we read Authorization, which the
+        # client sent it in.)
+        params = digest_params(req.headers.get("Authorization") or "")
+        if params is not None and params.get("username"):
+            req.client_username = params["username"]
         return self.challenge(stale=checked)
 
     def _check(self, req: RequestHead) -> str | bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -53,7 +52,7 @@ class ExchangeRecord:
             upstream_target=head.target if forwarded else None,
             upstream_headers=tuple(head.headers.items) if server else (),
             status=exchange.status,
-            duration=max(0.0, (exchange.ended or time.monotonic()) - exchange.started),
+            duration=max(0.0, exchange.ended - exchange.started),
             bytes_out=exchange.bytes_out,
             host=head.host,
             detail=exchange.detail,

@@ -126,6 +126,7 @@ class Exchange:
         self.request_shape = request_shape
         self.request_values = request_values
         self.ended = 0.0  # time.monotonic() when it was over: set just before the observers are told
+        # (they read it; at_end callbacks run after them, and see 0.0 when the entry point has none)
         self._header_timer: asyncio.TimerHandle | None = None
         self._connect_task: asyncio.Task[None] | None = None
         self._retried = False

@@ -104,7 +104,7 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
         special == {"connection"} and not underscores,
         "content-length" in keys,
         "transfer-encoding" in keys,
-        keys.index("host") if "host" in keys else -1,
+        _first(keys, "host"),
         _first(keys, "content-length"),
         protocol_at if max(protocol_at[1:]) >= 0 else None,
     )

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 from proxy import netutil
@@ -262,7 +261,7 @@ class AccessLog(Scoped):
             plan = exchange.plan
             if not self._scope.reports(exchange.head.entry_point, plan.router if plan is not None else None):
                 return
-        ended = exchange.ended or monotonic()
+        ended = exchange.ended
         if ended > self._offset_until:  # the wall clock's offset from the monotonic one, once a second
             self._offset = time.time() - ended
             self._offset_until = ended + 1.0

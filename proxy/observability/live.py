@@ -131,6 +131,7 @@ class LiveView:
             upstream,
             server.url if forwarded else None,  # type: ignore[union-attr]  # forwarded: server is set
             exchange.status,
+            # an at_end callback, not an observer: `ended` is still 0.0 where the entry point has none
             max(0.0, (exchange.ended or time.monotonic()) - exchange.started),
             exchange.bytes_out,
             exchange.detail,

@@ -76,7 +76,7 @@ class AccessLogCapture:
 
     def __call__(self, exchange: Exchange) -> None:
         log = self._log
-        ended = exchange.ended or time.monotonic()
+        ended = exchange.ended
         wall_ns = int((ended + time.time() - time.monotonic()) * 1e9)
         log.count += 1
         if log.filtered and not log._keep_line(exchange, ended - exchange.started):

@@ -200,7 +200,7 @@ def observability_static(
     work: Path, metrics_port: int, access_log: bool = True, metrics: bool = True, log_name: str = "access.log"
 ) -> str:
     """What the observability cost rows add to the static file: Traefik's access log to a file in the
-    common format (its defaults: every field, `bufferingSize = 0`, a write per line) and/or Prometheus
+    common format (its defaults: every field, `bufferingSize = 0`: written at once) and/or Prometheus
     metrics with Traefik's default labels, on a `traefik` entry point of its own."""
     text = ""
     if access_log:

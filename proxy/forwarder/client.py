@@ -270,7 +270,7 @@ class ClientConnection(asyncio.Protocol):
             self.write_deadline = time.monotonic() + ep.write_timeout
         self.receiving = exchange
         if has_body and not chunked:
-            self.raw_left = int(length)  # type: ignore[arg-type]  # llhttp has validated it
+            self.raw_left = exchange.request_length = int(length)  # type: ignore[arg-type]  # llhttp validated it
             self.phase = RAW_BODY  # from the next read on: the rest of this one is llhttp's (on_body)
         queue = self.queue
         queue.append(exchange)
@@ -280,10 +280,13 @@ class ClientConnection(asyncio.Protocol):
             self.pause_reading(PIPELINE)
 
     def on_body(self, body: bytes) -> None:
+        receiving = self.receiving
         if self.raw_left:
             self.raw_left -= len(body)
-        if self.receiving is not None:
-            self.receiving.send_body(body)
+        elif receiving is not None:  # a chunked body: its size is known as it comes
+            receiving.request_length += len(body)
+        if receiving is not None:
+            receiving.send_body(body)
 
     def _relay_raw_body(self, data: bytes) -> bytes:
         """A piece of a Content-Length request body, past the parser: relayed as the very bytes the socket

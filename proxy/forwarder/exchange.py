@@ -66,6 +66,7 @@ class Exchange:
         "original_target",
         "request_shape",
         "request_values",
+        "request_length",
         "ended",
         "_header_timer",
         "_connect_task",
@@ -121,10 +122,13 @@ class Exchange:
         self.started = time.monotonic()
         self.original_target = original_target
         # The head's names and values as the client sent them, before any middleware (what Traefik's
-        # entry point metrics see): the metrics read the protocol and the request size there by position.
-        # None for an exchange not parsed from the wire (explain's).
+        # entry point metrics see): the metrics read the protocol there by position. None for an exchange
+        # not parsed from the wire (explain's).
         self.request_shape = request_shape
         self.request_values = request_values
+        # The request body's size (the metrics' request bytes): its Content-Length, or a chunked body's
+        # bytes as they come (set by the client connection).
+        self.request_length = 0
         self.ended = 0.0  # time.monotonic() when it was over: set just before the observers are told
         # (they read it; at_end callbacks run after them, and see 0.0 when the entry point has none)
         self._header_timer: asyncio.TimerHandle | None = None

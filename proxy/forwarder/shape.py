@@ -44,7 +44,6 @@ class RequestShape:
     has_length: bool  # a Content-Length header is present
     has_te: bool  # a Transfer-Encoding header is present
     host_at: int  # index of the first Host header, -1 when there is none
-    length_at: int  # index of the first Content-Length header, -1 when there is none
     # Indexes (-1: absent) of the first Connection, Upgrade, Accept and Content-Type headers, the ones
     # Traefik's metrics read the request's protocol from; None when neither of the last three is there
     # (the protocol is then plain http whatever the values).
@@ -105,7 +104,6 @@ def _request_shape(raw_names: tuple[bytes, ...]) -> RequestShape:
         "content-length" in keys,
         "transfer-encoding" in keys,
         _first(keys, "host"),
-        _first(keys, "content-length"),
         protocol_at if max(protocol_at[1:]) >= 0 else None,
     )
 

@@ -121,7 +121,9 @@ class Observability:
             self.ping.terminating = value
 
     def observers(self) -> list[Callable[[Exchange], None]]:
-        return [o for o in (self.access_log, self.metrics) if o is not None]
+        # Their bound __call__, not the objects: the loop calls a bound method as a Python call, an object
+        # through its type's call slot (a C-level detour that cost ~400 instructions an exchange each).
+        return [o.__call__ for o in (self.access_log, self.metrics) if o is not None]
 
     def applied(self, dynamic: DynamicConfig, result: BuildResult) -> None:
         """A new configuration is installed: which routers each feature reports, the metrics' bookkeeping."""

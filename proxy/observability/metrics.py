@@ -149,16 +149,20 @@ class Metrics(Scoped):
             at = shape.protocol_at
             if at is None:
                 protocol = "http"
-            elif at[1] < 0 and at[3] < 0:  # only an Accept header (most clients send one): SSE or not
-                accept = values[at[2]]
-                sse = "text/event-stream" in accept.lower() and has_token(accept, "text/event-stream")
-                protocol = "sse" if sse else "http"
+            elif at[1] < 0:
+                # No Upgrade header, so no websocket (most requests): sse by the Accept header, grpc by the
+                # Content-Type, as protocol_of has them; only a grpc type takes the full rule.
+                accept = values[at[2]] if at[2] >= 0 else ""
+                if "text/event-stream" in accept.lower() and has_token(accept, "text/event-stream"):
+                    protocol = "sse"
+                elif at[3] >= 0 and values[at[3]].startswith("application/grpc"):
+                    protocol = received_protocol(at, values)
+                else:
+                    protocol = "http"
             else:
                 protocol = received_protocol(at, values)
-            length = values[shape.length_at] if shape.length_at >= 0 else None
         else:
             protocol = request_protocol(head.headers)
-            length = head.headers.get("content-length")
         method = head.method
         status = exchange.status
         # A stream of exchanges alike (one route, one server, 200s) is the usual case: the previous exchange's
@@ -184,8 +188,8 @@ class Metrics(Scoped):
         record = series.record
         reply = exchange.reply
         record[2] += len(reply.body) if reply is not None else exchange.bytes_out
-        if length is not None and length.isdigit():
-            record[1] += int(length)
+        if exchange.request_length:
+            record[1] += exchange.request_length
         if exchange.attempts > 1 and server is not None:
             self.retries[server.service] = self.retries.get(server.service, 0) + exchange.attempts - 1
 

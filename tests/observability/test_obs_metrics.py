@@ -41,6 +41,12 @@ async def test_counts_and_labels_after_known_requests(live_gateway):
         for _ in range(2):
             assert (await client.get("/nowhere")).status_code == 404
         await client.post("/app/teapot", content=b"x" * 10)
+
+        async def chunks():  # no Content-Length: httpx sends it chunked, Traefik counts the bytes read
+            yield b"y" * 7
+            yield b"z" * 5
+
+        assert (await client.put("/app/teapot", content=chunks())).status_code == 418
     found = await scrape(gateway)
     ep = {"entrypoint": "web", "method": "GET", "protocol": "http"}
     assert value(found, "traefik_entrypoint_requests_total", code="200", **ep) == 5
@@ -63,6 +69,8 @@ async def test_counts_and_labels_after_known_requests(live_gateway):
         )
         == 10
     )
+    chunked = {"code": "418", "entrypoint": "web", "method": "PUT", "protocol": "http"}
+    assert value(found, "traefik_entrypoint_requests_bytes_total", **chunked) == 12
     svc = {"service": "app@file", "method": "GET", "protocol": "http"}
     assert value(found, "traefik_service_requests_total", code="200", **svc) == 5
     assert value(found, "traefik_service_request_duration_seconds_count", code="200", **svc) == 5

@@ -16,6 +16,9 @@ to wait), `headers` (customRequestHeaders `X-Forwarded-For = ""`: no X-Forwarded
 every request (implied by the basicauth ones), so that `--authorization` alone is the baseline with the
 same request bytes.
 
+`--api-post` sends benchmarks/api_post.lua's request instead (the realistic API POST of the wrk runs:
+15 headers, a 2 KiB JSON body) and answers it as the harness's nginx origin does.
+
 `--rewrite-prefix` puts stripproxy's prefixRewrite on the guide's router (its answer has nothing to
 rewrite: the price of having it on).
 
@@ -54,6 +57,46 @@ RESPONSE = (
     b'{"items": [1, 2]}'
 )  # nginx sends Connection: keep-alive
 
+
+
+def _api_post() -> bytes:
+    """benchmarks/api_post.lua's request: POST with 15 headers (wrk's Host, Content-Length) and a ~2 KiB body."""
+    items = ",".join(
+        f'{{"sku":"SKU-{i:05d}","name":"widget number {i}","qty":{i % 7 + 1},"price":{i * 3}.99,"tags":["a","b"]}}'
+        for i in range(1, 25)
+    )
+    body = (
+        '{"order_id":"0f8fad5b-d9cb-469f-a165-70867728950e","customer":{"id":48213,"tier":"gold"},'
+        f'"items":[{items}]}}'
+    ).encode()
+    headers = {
+        "Host": "127.0.0.1:18081",
+        "User-Agent": "bench-client/2.3.1 (python-httpx compatible)",
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip, deflate, br",
+        "Accept-Language": "en-US,en;q=0.9",
+        "Content-Type": "application/json",
+        "Authorization": "Bearer " + "eyJhbGciOiJIUzI1NiJ9" * 9,
+        "Cookie": "session=" + "c2Vzc2lvbg" * 8 + "; theme=dark; locale=en_US",
+        "X-Request-Id": "7b0d5e4a-6c1f-4a53-9e51-2f3c0e8b9d11",
+        "X-Correlation-Id": "corr-5f1c2a9e0b7d4e68",
+        "X-Client-Version": "4.18.2",
+        "X-Api-Key": "ak_live_" + "9f8e7d6c" * 4,
+        "Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "Tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+        "Cache-Control": "no-cache",
+        "Content-Length": str(len(body)),
+    }
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return f"POST /api/v1/api/items HTTP/1.1\r\n{head}\r\n".encode() + body
+
+
+API_REQUEST = _api_post()
+API_RESPONSE = (  # what the harness's nginx origin answers to it
+    b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Wed, 25 Nov 2026 12:00:00 GMT\r\n"
+    b"Content-Type: application/json\r\nContent-Length: 27\r\nConnection: keep-alive\r\n\r\n"
+    b'{"id":1,"status":"created"}'
+)
 
 # Requests a loop pass serves under load (wrk -c50 on the 2-core machine: ~20 finish in one pass); the
 # loop then runs what they left for the pass's end, such as the access log's write of their lines.
@@ -134,9 +177,12 @@ async def run(count: int, profile: bool) -> None:
 
 
 async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
-    request = REQUEST
+    request, response, forwarded = REQUEST, RESPONSE, b"GET /items?page=2 HTTP/1.1\r\n"
+    if "--api-post" in sys.argv:
+        request, response, forwarded = API_REQUEST, API_RESPONSE, b"POST /api/items HTTP/1.1\r\n"
     if "--authorization" in sys.argv or extra.startswith("basicauth"):
-        request = REQUEST[:-2] + AUTHORIZATION + b"\r\n"
+        head, _, body = request.partition(b"\r\n\r\n")
+        request = head + b"\r\n" + AUTHORIZATION + b"\r\n" + body
     # as the CLI runs: no exchange records; `--rewrite-prefix`: prefixRewrite on the guide's stripping router
     gateway = Gateway(routes, record=0, rewrite_prefix="--rewrite-prefix" in sys.argv)
     directory = tempfile.mkdtemp(prefix="bench-hotpath-")
@@ -156,18 +202,18 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
 
     def one() -> None:
         client.data_received(request)
-        upstream.data_received(RESPONSE)
+        upstream.data_received(response)
 
     async def one_waiting() -> None:  # the request goes upstream once the loop has run its task
         written = len(upstream_transport.written)
         client.data_received(request)
         while len(upstream_transport.written) == written:
             await asyncio.sleep(0)
-        upstream.data_received(RESPONSE)
+        upstream.data_received(response)
 
     await one_waiting()
     sent = b"".join(upstream_transport.written)
-    assert sent.startswith(b"GET /items?page=2 HTTP/1.1\r\n") and b"X-Forwarded-Prefix: /api/v1" in sent, sent
+    assert sent.startswith(forwarded) and b"X-Forwarded-Prefix: /api/v1" in sent, sent
     assert b"".join(client_transport.written).startswith(b"HTTP/1.1 200 OK"), client_transport.written
     for i in range(2000):
         await one_waiting() if waits else one()
@@ -197,7 +243,11 @@ async def _run(count: int, profile: bool, extra: str, routes: Path) -> None:
         pstats.Stats(profiler).sort_stats(
             next((a[7:] for a in sys.argv if a.startswith("--sort=")), "tottime")
         ).print_stats(30)
-    label = f" (+ {extra})" if extra else (" (+ Authorization header)" if request is not REQUEST else "")
+    label = " (benchmarks/api_post.lua's POST)" if request is API_REQUEST else ""
+    if extra:
+        label += f" (+ {extra})"
+    elif request not in (REQUEST, API_REQUEST):
+        label += " (+ Authorization header)"
     label += label_observed
     shutil.rmtree(directory, ignore_errors=True)
     print(

@@ -58,7 +58,6 @@ RESPONSE = (
 )  # nginx sends Connection: keep-alive
 
 
-
 def _api_post() -> bytes:
     """benchmarks/api_post.lua's request: POST with 15 headers (wrk's Host, Content-Length) and a ~2 KiB body."""
     items = ",".join(

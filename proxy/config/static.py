@@ -6,7 +6,7 @@ Defaults are Traefik's SetDefaults values. Sections stripproxy does not use are 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -407,6 +407,7 @@ class StaticConfig(TraefikModel):
     _source_file: Any = PrivateAttr(default=None)
     _warnings: list[ConfigProblem] = PrivateAttr(default_factory=list)
     _label: str = PrivateAttr(default="")  # which source the settings came from, for warnings
+    _name_source: Any = PrivateAttr(default=None)  # (key path, message) -> that warning, naming its source
 
     @model_validator(mode="before")
     @classmethod
@@ -424,6 +425,13 @@ class StaticConfig(TraefikModel):
     @property
     def warnings(self) -> list[ConfigProblem]:
         return self._warnings
+
+    def problem(self, key_path: str, message: str) -> ConfigProblem:
+        """A warning about `key_path`, naming the source that set it (the file, the flags or variables), as
+        the load's own warnings do."""
+        if self._name_source is not None:
+            return cast(ConfigProblem, self._name_source(key_path, message))
+        return ConfigProblem(self._label or "static configuration", key_path, message)
 
     def with_effective_defaults(self) -> StaticConfig:
         """Traefik's SetEffectiveConfiguration: an "http" entry point on :80 when none is defined, and a

@@ -254,10 +254,16 @@ def load_static(
     config._warnings = warnings
     config.with_effective_defaults()
     config._warnings = [_labelled(problem, sources) for problem in config._warnings]
+    config._name_source = functools.partial(_source_problem, sources)  # a partial: workers get it pickled
     return config
 
 
 _UNLABELLED = "\0static"  # a warning of with_effective_defaults, named after its source below
+
+
+def _source_problem(sources: list[_Layer], key_path: str, message: str) -> ConfigProblem:
+    """A warning found after the load (StaticConfig.problem), named after the source that set the key."""
+    return _labelled(ConfigProblem(_UNLABELLED, key_path, message), sources)
 
 
 def _labelled(problem: ConfigProblem, sources: list[_Layer]) -> ConfigProblem:

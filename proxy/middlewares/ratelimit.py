@@ -179,6 +179,7 @@ class RateLimit(Middleware):
             from proxy.middlewares.ratelimit_redis import RedisBuckets
 
             self.redis = RedisBuckets(self.limits, redis, name)
+            self.warnings = tuple(self.redis.warnings)
             self.per_router = False  # the buckets live in redis, keyed by middleware name: shared anyway
         else:
             self.memory = MemoryBuckets(self.limits)

@@ -14,14 +14,11 @@ loop and closed when the gateway stops or reloads.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from proxy.middlewares.clienttls import pem_path
 from proxy.netutil import split_host_port
-
-log = logging.getLogger("proxy.middlewares.ratelimit")
 
 KEY_PREFIX = "rate:"
 
@@ -85,26 +82,22 @@ class RedisBuckets:
         self.max_delay_us = limits.max_delay // 1000
         read, write = _timeout(options.read_timeout), _timeout(options.write_timeout)
         socket_timeout = None if read is None or write is None else max(read, write)
+        # Options not acted on as Traefik would, "key.path: what happens instead" (reported by the builder
+        # with the middleware's file and key path; --strict refuses them).
+        self.warnings: list[str] = []
         if read != write:
-            log.warning(
-                "rateLimit %s: redis.writeTimeout: the redis client applies one socket timeout to reads "
-                "and writes; using the longer one (%s)",
-                name,
-                "none" if socket_timeout is None else f"{socket_timeout}s",
+            self.warnings.append(
+                "redis.writeTimeout: the redis client applies one socket timeout to reads and writes; using "
+                f"the longer one ({'none' if socket_timeout is None else f'{socket_timeout}s'})"
             )
         for key, value in (("poolSize", options.pool_size), ("minIdleConns", options.min_idle_conns)):
             if value:
-                log.warning(
-                    "rateLimit %s: redis.%s = %s is not acted on: the redis client keeps every "
-                    "connection it opened for reuse and opens them on demand",
-                    name,
-                    key,
-                    value,
+                self.warnings.append(
+                    f"redis.{key}: {value} is not acted on: the redis client keeps every connection it opened "
+                    "for reuse and opens them on demand"
                 )
         if self.cluster and options.db:
-            log.warning(
-                "rateLimit %s: redis.db = %s is not acted on: a Redis Cluster has only database 0", name, options.db
-            )
+            self.warnings.append(f"redis.db: {options.db} is not acted on: a Redis Cluster has only database 0")
         self.kwargs: dict[str, Any] = {
             "username": options.username or None,
             "password": options.password or None,

@@ -197,6 +197,7 @@ class AccessLog(Scoped):
         # accessLog.otlp: warned about with the static configuration (proxy/config/unimplemented.py)
         self.buffering = max(config.buffering_size, 0)
         self.pending: list[str] = []  # lines waiting for the next write (the loop pass's end, or the buffer's)
+        self._pass_written = False  # unbuffered: a line of this loop pass was written, the rest wait for its end
         self.count = 0  # Traefik's RequestCount
         self.path = Path(config.file_path).expanduser() if config.file_path else None
         self.fd = self._open()
@@ -315,17 +316,27 @@ class AccessLog(Scoped):
                 return
             line = self._line_of_fields(exchange, ended, self._offset, count)
         pending = self.pending
-        pending.append(line)
         if not self.buffering:
-            # Traefik's default, written at once: at the end of this event loop pass, before the loop waits
-            # again, in one write with the other lines of the pass (under load ~20 a write, not a call each).
-            if len(pending) == 1:
-                asyncio.get_running_loop().call_soon(self.flush)
+            # Traefik's default, written at once. The first line of an event loop pass is; the others the pass
+            # makes (a loaded gateway finishes ~20 exchanges a pass) wait for its end and share one write. So
+            # a client that sent one request finds its line in the file when the answer is back, and a busy
+            # gateway makes two writes a pass, not one a request.
+            if self._pass_written:
+                pending.append(line)
+            else:
+                self._pass_written = True
+                asyncio.get_running_loop().call_soon(self._pass_ended)
+                self._write(line.encode())
             return
+        pending.append(line)
         if len(pending) > self.buffering:
             self.flush()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, self._timed_flush)
+
+    def _pass_ended(self) -> None:
+        self._pass_written = False
+        self.flush()
 
     def _timed_flush(self) -> None:
         """Every FLUSH_INTERVAL while lines come: one timer for the whole stream, not one per batch."""

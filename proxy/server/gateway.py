@@ -187,11 +187,13 @@ class Gateway:
         # accessLog, metrics, ping, api and the internal services, as far as the static config asks for them.
         self.observability = Observability(self.static, self)
         self.observers += self.observability.observers()
-        for warning in self.observability.warnings:
-            log.warning("%s", warning)
+        for warning in self.observability.warnings:  # "key.path: message", named after the file that set it
+            key_path, _, message = warning.partition(": ")
+            log.warning("%s", self.static.problem(key_path, message))
         for name, ep in self.static.entry_points.items():
             if ep.protocol != "tcp":
-                log.warning("entry point %s: udp entry points are not served by stripproxy", name)
+                where = f"entryPoints.{name}.address"
+                log.warning("%s", self.static.problem(where, "udp entry points are not served by stripproxy"))
                 continue
             self.entry_point_servers[name] = self._entry_point_server(name, ep, reuse_port)
         if self.observability.metrics is not None:

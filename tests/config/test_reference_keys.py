@@ -76,8 +76,7 @@ def test_check_on_the_reference_files_lists_exactly_the_unimplemented_keys() -> 
 
 _NAMES = re.compile(r"^(?:Router|Service|Middleware|ServersTransport|Options|Store|EntryPoint|CertificateResolver)\d+$")
 _MIDDLEWARE_LINE = re.compile(
-    r"^(?:rateLimit \w+@file|dynamic\.yaml: http\.middlewares\.\w+): "
-    r"(?:middleware type '(\w+)'|(\w+): (\w+)|(redis\.\w+))"
+    r"^dynamic\.yaml: http\.middlewares\.\w+: (?:middleware type '(\w+)'|rateLimit: (redis\.\w+)|(\w+): (\w+))"
 )
 
 
@@ -87,7 +86,7 @@ def _warned_patterns() -> set[str]:
     for line in EXPECTED:
         middleware = _MIDDLEWARE_LINE.match(line)
         if middleware:
-            kind, option_of, option, redis = middleware.groups()
+            kind, redis, option_of, option = middleware.groups()
             tail = kind or f"{option_of}.{option}" if not redis else f"rateLimit.{redis}"
             found.add(f"http.middlewares.<name>.{tail}")
             continue

@@ -586,3 +586,32 @@ def test_workers_share_one_redis_limit(redis_server, stripproxy_process, tmp_pat
         with httpx.Client() as client:  # a new connection each time: the kernel picks the worker
             statuses.append(client.get(gateway.url + "/r0").status_code)
     assert statuses == [200] * 4 + [429] * 6
+
+
+def test_redis_options_not_acted_on_are_warned_with_their_key_path_and_refused_by_strict(tmp_path) -> None:
+    """poolSize / minIdleConns (and a Cluster's db) are accepted but not acted on: the builder reports each
+    for its middleware, with the file and key path, and --strict refuses the configuration."""
+    from proxy.config.errors import ConfigError
+    from proxy.server.gateway import Gateway
+
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(
+        yaml.safe_dump(
+            {
+                "http": {
+                    "routers": {"app": {"rule": "PathPrefix(`/`)", "service": "app", "middlewares": ["limit"]}},
+                    "services": {"app": {"loadBalancer": {"servers": [{"url": "http://127.0.0.1:1"}]}}},
+                    "middlewares": {
+                        "limit": {"rateLimit": {"average": 5, "redis": {"endpoints": ["127.0.0.1:1"], "poolSize": 9}}}
+                    },
+                }
+            }
+        )
+    )
+    gateway = Gateway(routes)
+    assert any("limit@file" in p and "redis.poolSize: 9 is not acted on" in p for p in gateway.problems), (
+        gateway.problems
+    )
+    with pytest.raises(ConfigError) as refused:
+        Gateway(routes, strict=True)
+    assert "routes.yaml: http.middlewares.limit: rateLimit: redis.poolSize: 9 is not acted on" in str(refused.value)

@@ -78,6 +78,9 @@ class Plan:
     wrk_runs: int
 
 
+GENERATIONS = 2  # sets of observability gateway processes, each measured for half the rounds
+
+
 class Bench:
     def __init__(self, work: Path, plan: Plan, ports: configs.Ports) -> None:
         self.work, self.plan, self.ports = work, plan, ports
@@ -495,8 +498,9 @@ class Bench:
 
     def bench_observability(self) -> None:
         """Small GET and API POST through the guide's route with the access log (file, common) and
-        Prometheus metrics off, each alone and both on: four gateway processes side by side, measured in
-        turn, run after run (so the machine's drift hits them alike); each row is the best of its runs."""
+        Prometheus metrics off, each alone and both on: four gateway processes side by side (two sets, one
+        after the other), measured in turn, run after run (so the machine's drift hits them alike); each
+        row is the best of its runs, with every run kept for the median."""
         ports = self.ports
         variants = {
             "off": (ports.gateway, ""),
@@ -508,31 +512,42 @@ class Bench:
             "on": (ports.gateway_observed, configs.observability_static(self.work, ports.metrics)),
         }
         names = {key: f"gateway-observability-{key}" for key in variants}
+        lua = str(Path(__file__).with_name("api_post.lua"))
+        runs: dict[str, list[dict[str, float]]] = {}
+        rows = [("small GET", "/small", []), ("API POST", "", ["-s", lua])]
+        # Many short runs rather than a few long ones: the slow spells of this shared machine last seconds
+        # to tens of seconds, and each gateway's best run should be one that no spell touched. Each round
+        # starts with the next gateway (no one is always measured right after the same other), and half
+        # way the four are started afresh: identical processes differ by a few percent (hash seeds, memory
+        # layout), which the second set averages out.
+        seconds = max(self.plan.seconds // 3, 2)
+        order = list(variants.items())
+        rounds = len(order) * self.plan.wrk_runs  # a whole number of rotations
+        procs: dict[str, Any] = {}
         try:
-            procs = {
-                key: self.start_gateway(names[key], port=port, static_extra=extra)
-                for key, (port, extra) in variants.items()
-            }
-            for key, (port, _) in variants.items():
-                wait_http(port, f"{configs.PREFIX}/check", procs[key], 180)
-            lua = str(Path(__file__).with_name("api_post.lua"))
-            runs: dict[str, list[dict[str, float]]] = {}
-            rows = [("small GET", "/small", []), ("API POST", "", ["-s", lua])]
-            for port, _ in variants.values():
-                measure.wrk("warm-up", f"http://127.0.0.1:{port}{configs.PREFIX}/small", 1, record=False)
-            # Many short runs rather than a few long ones: the slow spells of this shared machine last seconds
-            # to tens of seconds, and each gateway's best run should be one that no spell touched.
-            # Each round starts with the next gateway (no one is always measured right after the same other).
-            seconds = max(self.plan.seconds // 3, 2)
-            order = list(variants.items())
-            for round_ in range(len(order) * self.plan.wrk_runs):  # a whole number of rotations
-                turn = round_ % len(order)
-                for row, path, extra in rows:
-                    for key, (port, _) in order[turn:] + order[:turn]:
-                        url = f"http://127.0.0.1:{port}{configs.PREFIX}{path}" if path else f"http://127.0.0.1:{port}"
-                        runs.setdefault(f"{row} {key}", []).append(
-                            measure.wrk("observability", url, seconds, extra=extra)
-                        )
+            for generation in range(GENERATIONS):
+                for name in names.values():
+                    self.procs.stop(name)
+                for log_file in ("access.log", "access-alone.log"):  # the check below counts the last set's
+                    (self.work / log_file).unlink(missing_ok=True)
+                procs = {
+                    key: self.start_gateway(names[key], port=port, static_extra=extra)
+                    for key, (port, extra) in variants.items()
+                }
+                for key, (port, _) in variants.items():
+                    wait_http(port, f"{configs.PREFIX}/check", procs[key], 180)
+                for port, _ in variants.values():
+                    measure.wrk("warm-up", f"http://127.0.0.1:{port}{configs.PREFIX}/small", 1, record=False)
+                for round_ in range(generation * rounds // GENERATIONS, (generation + 1) * rounds // GENERATIONS):
+                    turn = round_ % len(order)
+                    for row, path, extra in rows:
+                        for key, (port, _) in order[turn:] + order[:turn]:
+                            url = (
+                                f"http://127.0.0.1:{port}{configs.PREFIX}{path}" if path else f"http://127.0.0.1:{port}"
+                            )
+                            runs.setdefault(f"{row} {key}", []).append(
+                                measure.wrk("observability", url, seconds, extra=extra)
+                            )
             for label, results in runs.items():
                 best = dict(max(results, key=lambda r: r["rps"]))
                 best["all_rps"] = [r["rps"] for r in results]

@@ -182,6 +182,9 @@ class RequestHead:
     # How many X-Forwarded-Prefix values the client itself sent (prefixRewrite's request hook writes it when
     # there are any; its response side reads it, to tell the router's strips from the client's).
     client_prefixes: int = 0
+    # The prefixes replacePathRegex middlewares that only strip one removed, in order (they add no
+    # X-Forwarded-Prefix, as in Traefik): written by replacePathRegex, read by prefixRewrite's response side.
+    regex_prefix: str = ""
     # What prefixRewrite changed in the answer, one `Name: before -> after` per entry: its response hook and
     # body filter append, ExchangeRecord.of reads. None: nothing changed.
     rewrites: list[str] | None = None

@@ -4,7 +4,8 @@ A router strips `/api/v1` and the app behind it answers as if it lived at `/`: `
 `Set-Cookie: ...; Path=/`, HTML linking `/static/app.css`. This middleware gives the prefix back to what the
 client sees (proxy/prefixrewrite/headers.py says exactly what, markup.py for bodies). The prefix is what the
 router's stripPrefix / stripPrefixRegex removed from THIS request: the X-Forwarded-Prefix values added
-after this middleware's request hook ran. It therefore belongs before the strip in the chain (the builder
+after this middleware's request hook ran; else what a replacePathRegex that only strips (`^/api/v1/(.*)` ->
+`/$1`) removed. It therefore belongs before the strip in the chain (the builder
 refuses it after one); the gateway-wide option (`--rewrite-prefix`, `Gateway(rewrite_prefix=...)`) puts it
 first on every router whose chain strips a prefix, and nowhere else.
 
@@ -24,6 +25,7 @@ from proxy.message import HeaderList, Reply, RequestHead
 from proxy.middlewares.base import Middleware
 from proxy.middlewares.body import BodyFilter
 from proxy.middlewares.redirectregex import go_redirect
+from proxy.middlewares.replacepathregex import ReplacePathRegex
 from proxy.middlewares.stripprefix import FORWARDED_PREFIX, StripPrefix
 from proxy.middlewares.stripprefixregex import StripPrefixRegex
 from proxy.prefixrewrite.headers import Origins, hosts_of, rewrite_headers
@@ -85,6 +87,8 @@ class PrefixRewrite(Middleware):
                 prefix = next((p for p in strip.prefixes if path.startswith(p)), None)
             elif isinstance(strip, StripPrefixRegex):
                 prefix = strip.prefix_of(path)
+            elif isinstance(strip, ReplacePathRegex) and strip.strips is not None:
+                prefix = strip.strips if path == strip.strips or path.startswith(strip.strips + "/") else None
             else:
                 continue
             if prefix is not None:
@@ -93,11 +97,12 @@ class PrefixRewrite(Middleware):
 
     # -- response -------------------------------------------------------------------------------------------
     def stripped(self, req: RequestHead) -> str | None:
-        """The prefix the router's strips removed from this request, or None."""
+        """The prefix the router's strips removed from this request, or None: what its stripPrefix /
+        stripPrefixRegex said in X-Forwarded-Prefix, else what a replacePathRegex that only strips removed."""
         values = req.headers.get_all(FORWARDED_PREFIX)
         if not values:
-            return None
-        return forwarded_prefix(values[req.client_prefixes :]) or None
+            return req.regex_prefix or None
+        return forwarded_prefix(values[req.client_prefixes :]) or req.regex_prefix or None
 
     def origins(self, req: RequestHead) -> Origins:
         headers = req.headers

@@ -17,11 +17,29 @@ from proxy.middlewares.replacepath import REPLACED_PATH, current_raw_path
 from proxy.middlewares.urlpath import bad_request, go_error, sanitized
 from proxy.urlpath import escaped_path, from_text, to_text, unescape
 
+# `^/literal(.*)` (an optional `$`): the shape of a replacePathRegex that only removes a prefix.
+_PLAIN_STRIP = re.compile(r"\^(/[A-Za-z0-9_~/-]*)\(\.\*\)\$?")
+
+
+def plain_strip(regex: str, replacement: str) -> str | None:
+    """The prefix `regex` -> `replacement` removes when the pair is nothing but a strip (prefixRewrite can
+    put it back), else None: `^/api/v1(.*)` -> `$1`, or `^/api/v1/(.*)` -> `/$1`, give `/api/v1`."""
+    match = _PLAIN_STRIP.fullmatch(regex)
+    if match is None or "//" in match.group(1):
+        return None
+    literal = match.group(1)
+    if replacement in ("$1", "${1}") and not literal.endswith("/"):
+        return literal
+    if replacement in ("/$1", "/${1}") and literal.endswith("/") and literal != "/":
+        return literal.rstrip("/")
+    return None
+
 
 class ReplacePathRegex(Middleware):
     def __init__(self, regex: str, replacement: str) -> None:
         self.regex: re.Pattern[str] = compile_go_regexp(regex.strip(), eager=True)
         self.replacement = replacement.strip()
+        self.strips = plain_strip(regex.strip(), self.replacement)  # the prefix it removes, if only that
 
     def on_request(self, req: RequestHead) -> Reply | None:
         try:
@@ -32,6 +50,8 @@ class ReplacePathRegex(Middleware):
         if not self.regex.search(text):
             return None
         req.headers.add(REPLACED_PATH, current)
+        if self.strips is not None:
+            req.regex_prefix += self.strips
         raw_path = from_text(replace_all(self.regex, text, self.replacement))
         try:
             path = unescape(raw_path)

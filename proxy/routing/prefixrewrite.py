@@ -27,6 +27,18 @@ STRIPS = (StripPrefix, StripPrefixRegex)
 NOT_INVERTED = (AddPrefix, ReplacePath, ReplacePathRegex)
 
 
+def strips(middleware: Middleware) -> bool:
+    """A stripPrefix, a stripPrefixRegex, or a replacePathRegex that only removes a prefix."""
+    return isinstance(middleware, STRIPS) or (
+        isinstance(middleware, ReplacePathRegex) and middleware.strips is not None
+    )
+
+
+def not_inverted(middleware: Middleware) -> bool:
+    """A path change prefixRewrite does not undo."""
+    return isinstance(middleware, NOT_INVERTED) and not strips(middleware)
+
+
 def with_prefix_rewrite(
     chain: list[tuple[str, Middleware]], service: Any, gateway_wide: Callable[[], PrefixRewrite] | None
 ) -> tuple[list[tuple[str, Middleware]], list[str]]:
@@ -35,7 +47,7 @@ def with_prefix_rewrite(
     members = list(flattened(m for _, m in chain))
     rewriters = [m for m in members if isinstance(m, PrefixRewrite)]
     if not rewriters:
-        if gateway_wide is None or not any(isinstance(m, STRIPS) for m in members):
+        if gateway_wide is None or not any(strips(m) for m in members):
             return chain, []
         rewriter = gateway_wide()
         chain, members, rewriters = [(GATEWAY_WIDE, rewriter), *chain], [rewriter, *members], [rewriter]
@@ -44,23 +56,23 @@ def with_prefix_rewrite(
     sticky = [p.sticky.name for p in walk(service) if getattr(p, "sticky", None) is not None]
     for rewriter in rewriters:
         at = next(i for i, m in enumerate(members) if m is rewriter)
-        if any(isinstance(m, STRIPS) for m in members[:at]):
+        if any(strips(m) for m in members[:at]):
             raise BuildError(
                 "prefixRewrite must come before the stripPrefix / stripPrefixRegex whose prefix it puts back "
                 "(put it first in the router's middlewares)"
             )
         after = members[at + 1 :]
-        strips = [m for m in after if isinstance(m, STRIPS)]
-        if not strips:
+        stripping = [m for m in after if strips(m)]
+        if not stripping:
             warnings.append(
                 "prefixRewrite: no stripPrefix or stripPrefixRegex after it on this router: it does nothing"
             )
-        if any(isinstance(m, NOT_INVERTED) for m in after):
+        if any(not_inverted(m) for m in after):
             warnings.append(
                 "prefixRewrite: addPrefix / replacePath / replacePathRegex on this router are not undone: "
                 "only the stripped prefix is put back"
             )
-        rewriter.bind(strips, upstream, sticky)
+        rewriter.bind(stripping, upstream, sticky)
     return chain, warnings
 
 

@@ -122,3 +122,23 @@ def test_rewrite_headers_reports_each_change_and_respects_the_switches() -> None
     only_urls = HeaderList(list(items))
     rewrite_headers(only_urls, PREFIX, ORIGINS, cookies=False)
     assert only_urls.items[1] == ("Set-Cookie", "a=1; Path=/")
+
+
+@pytest.mark.parametrize(
+    ("regex", "replacement", "prefix"),
+    [
+        pytest.param("^/api/v1/(.*)", "/$1", "/api/v1", id="slash-kept"),
+        pytest.param("^/api/v1(.*)", "$1", "/api/v1", id="group-only"),
+        pytest.param("^/api/v1(.*)$", "${1}", "/api/v1", id="anchored-braced"),
+        pytest.param("^/api/v1/(.*)", "$1", None, id="slash-lost"),
+        pytest.param("^/api/v1(.*)", "/$1", None, id="slash-doubled"),
+        pytest.param("^/(.*)", "/$1", None, id="nothing-stripped"),
+        pytest.param("^/a.b/(.*)", "/$1", None, id="a-dot-is-any-character"),
+        pytest.param("/api/(.*)", "/$1", None, id="not-anchored"),
+        pytest.param("^/api/v1/(.*)", "/x/$1", None, id="replaced-too"),
+    ],
+)
+def test_which_replace_path_regex_is_only_a_strip(regex: str, replacement: str, prefix: str | None) -> None:
+    from proxy.middlewares.replacepathregex import plain_strip
+
+    assert plain_strip(regex, replacement) == prefix

@@ -124,6 +124,44 @@ def test_slash_redirect_sends_the_prefix_itself_to_its_directory(app: ServedApp)
         assert get(gateway, "/api/v1").json() == {"path": "/", "prefix": ["/api/v1"]}
 
 
+def regex_strip(app: ServedApp, regex: str, replacement: str, rewrite: dict[str, Any] | None = None) -> dict:
+    """The api router strips with replacePathRegex instead (`rewrite`: a prefixRewrite before it)."""
+    config = routes(app, rewrite=rewrite)
+    config["http"]["middlewares"]["strip"] = {"replacePathRegex": {"regex": regex, "replacement": replacement}}
+    return config
+
+
+@pytest.mark.parametrize(
+    ("regex", "replacement"),
+    [
+        pytest.param("^/api/v1/(.*)", "/$1", id="slash-kept"),
+        pytest.param("^/api/v1(.*)$", "${1}", id="group-only"),
+    ],
+)
+def test_a_replace_path_regex_that_only_strips_is_put_back(app: ServedApp, regex: str, replacement: str) -> None:
+    with BackgroundGateway(regex_strip(app, regex, replacement), rewrite_prefix=True) as gateway:
+        assert gateway.routers["api@file"].middleware_names == ("rewrite-prefix@stripproxy", "strip")
+        assert get(gateway, "/api/v1/app").headers["Location"] == "/api/v1/login"
+        assert get(gateway, "/api/v1/login").headers["Set-Cookie"] == "sid=1; Path=/api/v1"
+        # Upstream it is Traefik's replacePathRegex still: X-Replaced-Path, no X-Forwarded-Prefix.
+        assert get(gateway, "/api/v1/").json() == {"path": "/", "prefix": []}
+        assert not [str(p) for p in gateway.gateway.last_build.problems]
+    rewrite = {"slashRedirect": True}
+    with BackgroundGateway(regex_strip(app, regex, replacement, rewrite)) as gateway:
+        moved = get(gateway, "/api/v1")
+        assert (moved.status_code, moved.headers["Location"]) == (301, "/api/v1/")
+        assert get(gateway, "/api/v1/app").headers["Location"] == "/api/v1/login"
+
+
+def test_a_replace_path_regex_that_does_more_is_not_undone(app: ServedApp) -> None:
+    config = regex_strip(app, "^/api/v1/(.*)", "/plain/$1", rewrite={})
+    with BackgroundGateway(config, rewrite_prefix=True) as gateway:
+        assert get(gateway, "/api/v1/app").headers["Location"] == "/login"  # /plain/app answers /login
+        problems = [str(p) for p in gateway.gateway.last_build.problems]
+        assert any("replacePathRegex on this router are not undone" in p for p in problems), problems
+        assert any("no stripPrefix or stripPrefixRegex after it" in p for p in problems), problems
+
+
 def test_a_prefix_the_client_sent_is_not_taken_for_the_stripped_one(app: ServedApp) -> None:
     with BackgroundGateway(routes(app), rewrite_prefix=True) as gateway:
         answer = get(gateway, "/api/v1/app", **{"X-Forwarded-Prefix": "/evil"})

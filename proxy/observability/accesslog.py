@@ -401,7 +401,6 @@ class AccessLog(Scoped):
         if not self.keep_query:
             target = target.partition("?")[0]
         size = len(reply.body) if reply is not None else exchange.bytes_out
-        length = head.headers.get("content-length")
         data: dict[str, Any] = {
             "StartUTC": start_ns,
             "StartLocal": start_ns,
@@ -414,7 +413,7 @@ class AccessLog(Scoped):
             "RequestPath": target,
             "RequestProtocol": f"HTTP/{head.version}",
             "RequestScheme": head.scheme,
-            "RequestContentSize": int(length) if length and length.isdigit() else 0,
+            "RequestContentSize": exchange.request_length,  # the body's bytes, as Traefik's capture counts
             "RetryAttempts": max(exchange.attempts - 1, 0),
             "DownstreamStatus": exchange.status,
             "DownstreamContentSize": size,

@@ -138,8 +138,9 @@ class Metrics(Scoped):
     # -- the observer -------------------------------------------------------------------------------
     def __call__(self, exchange: Exchange) -> None:
         head, plan, server = exchange.head, exchange.plan, exchange.server
-        router = plan.router if plan is not None else None
-        if not self._everything and not self._scope.reports(head.entry_point, router):
+        if not self._everything and not self._scope.reports(
+            head.entry_point, plan.router if plan is not None else None
+        ):
             return
         duration = exchange.ended - exchange.started
         shape = exchange.request_shape

@@ -37,19 +37,13 @@ async def upstream():
     ],
 )
 async def test_the_user_is_the_access_logs_client_username(
-    upstream, stripproxy, stripproxy_access_log, tmp_path, middleware, auth, status, user
+    upstream, logged_gateway, tmp_path, middleware, auth, status, user
 ) -> None:
     (tmp_path / "routes.toml").write_text(
         '[http.routers.r]\nrule = "PathPrefix(`/`)"\nservice = "s"\nmiddlewares = ["auth"]\n'
         f'[[http.services.s.loadBalancer.servers]]\nurl = "{upstream.url}"\n' + _middleware_toml(middleware)
     )
-    log_file = tmp_path / "access.log"
-    (tmp_path / "traefik.toml").write_text(
-        '[entryPoints.web]\naddress = "127.0.0.1:0"\n[providers.file]\nfilename = "routes.toml"\n'
-        f'[accessLog]\nfilePath = "{log_file}"\n'
-    )
-    gateway = await stripproxy(tmp_path / "traefik.toml")
-    records = stripproxy_access_log(gateway)
+    gateway, records, log_file = await logged_gateway("routes.toml")
     client_auth = None
     if auth is not None:
         client_auth = httpx.BasicAuth(*auth) if "basicAuth" in middleware else httpx.DigestAuth(*auth)

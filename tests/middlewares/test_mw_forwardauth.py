@@ -901,7 +901,7 @@ async def test_in_a_chain(serve, stripproxy) -> None:
     ],
 )
 async def test_header_field_is_the_access_logs_client_username(
-    serve, stripproxy, stripproxy_access_log, tmp_path, sent: dict[str, str], common_user: str, json_user: str
+    serve, logged_gateway, tmp_path, sent: dict[str, str], common_user: str, json_user: str
 ) -> None:
     """forward.go: with headerField, the auth server's value of that header is the access log's ClientUsername
     (RequestHead.client_username), in the common line and in the JSON record."""
@@ -913,13 +913,7 @@ async def test_header_field_is_the_access_logs_client_username(
     upstream = await serve(backend)
     options = {"address": auth_server.url, "headerField": "X-User"}
     (tmp_path / "routes.yaml").write_text(json.dumps(config(auth_server.url, upstream.url, options)))
-    log_file = tmp_path / "access.log"
-    (tmp_path / "traefik.toml").write_text(
-        '[entryPoints.web]\naddress = "127.0.0.1:0"\n[providers.file]\nfilename = "routes.yaml"\n'
-        f'[accessLog]\nfilePath = "{log_file}"\n'
-    )
-    gateway = await stripproxy(tmp_path / "traefik.toml")
-    records = stripproxy_access_log(gateway)
+    gateway, records, log_file = await logged_gateway("routes.yaml")
     async with httpx.AsyncClient() as client:
         assert (await client.get(gateway.url + "/x")).status_code == 200
     (record,) = await records.wait_for_async(1)
